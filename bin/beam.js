@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// beam launcher. Plain JavaScript that any Node can parse, so that an old
+// runtime gets one clear line instead of a stack trace. When the runtime is too
+// old and the checkout carries its own Node (the `node` dev dependency that
+// `npm ci` installs), re-run beam with that one.
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const MIN = [22, 18]
+const [major, minor] = process.versions.node.split('.').map(Number)
+const tooOld = major < MIN[0] || (major === MIN[0] && minor < MIN[1])
+
+if (tooOld) {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+  const bundled = join(root, 'node_modules', 'node', 'bin', 'node')
+  if (existsSync(bundled) && process.env.BEAM_REEXEC !== '1') {
+    const child = spawn(bundled, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+      stdio: 'inherit',
+      env: { ...process.env, BEAM_REEXEC: '1' }
+    })
+    // Ctrl-C reaches the whole process group, the child included: just wait for it.
+    process.on('SIGINT', () => {})
+    for (const sig of ['SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig))
+    child.on('exit', (code, signal) => process.exit(code ?? (signal === 'SIGINT' ? 130 : 143)))
+  } else {
+    process.stderr.write(`beam: needs Node.js >= ${MIN.join('.')} (this is ${process.versions.node}); run 'npm ci' in the checkout to get the bundled Node, or install Node 24\n`)
+    process.exit(69)
+  }
+} else {
+  await import('../src/cli/main.ts')
+}

@@ -1,0 +1,76 @@
+import { Command } from 'commander'
+import { createBeam, parseTarget } from '../../peer/index.ts'
+import type { BeamNode, PathInfo } from '../../peer/index.ts'
+import { addIdentityOptions, addNetworkOptions, addOutputOptions, baseInit, createContext, parseListen, untilAborted } from '../context.ts'
+import type { CliIo, CommonFlags } from '../context.ts'
+import { collect, parseMillis, parsePort } from '../parse.ts'
+import { stopWithin } from '../shutdown.ts'
+
+interface ConnectFlags extends CommonFlags {
+  port?: string
+  host?: string
+  remote?: string
+  timeout?: string
+  listen?: string[]
+}
+
+export function connectCommand (io: CliIo): Command {
+  const cmd = new Command('connect')
+    .description('open a local port that forwards to a peer\'s share')
+    .argument('<target>', 'connect string printed by beam share, or a peer id')
+    .option('-p, --port <port>', 'local port to listen on (default: a free port, printed)')
+    .option('--host <address>', 'local address to listen on', '127.0.0.1')
+    .option('--remote <port>', 'which of the share\'s ports (default: its first)')
+    .option('--timeout <ms>', 'give up reaching the peer after this many ms', '30000')
+    .option('--listen <multiaddr>', 'libp2p address to listen on, repeatable (default: none)', collect)
+  addIdentityOptions(cmd)
+  addNetworkOptions(cmd)
+  addOutputOptions(cmd)
+  cmd.action(async (target: string, flags: ConnectFlags) => { await runConnect(target, flags, io) })
+  return cmd
+}
+
+function describePath (p: PathInfo): string {
+  const how = p.direct ? `direct (${p.transport})` : 'relayed'
+  return `path: ${how} via ${p.remote}${p.rttMs != null ? `, rtt ${p.rttMs} ms` : ''}`
+}
+
+async function runConnect (targetText: string, flags: ConnectFlags, io: CliIo): Promise<void> {
+  const target = parseTarget(targetText)
+  const localPort = flags.port != null ? parsePort(flags.port, 'local port', true) : 0
+  const remotePort = flags.remote != null ? parsePort(flags.remote, 'remote port') : 0
+  const timeout = parseMillis(flags.timeout ?? '30000', 'timeout')
+  const listen = parseListen(flags.listen ?? [])
+  const ctx = createContext(flags, io)
+  const init = await baseInit(flags, io, ctx)
+  const node: BeamNode = await createBeam({ ...init, listen })
+  try {
+    ctx.log.info({ peer: target.peerId.toString(), addresses: target.multiaddrs.length }, `connecting to ${target.peerId.toString()}`)
+    const tunnel = await node.connect(target, {
+      port: localPort,
+      host: flags.host ?? '127.0.0.1',
+      remotePort,
+      dialTimeout: timeout,
+      signal: io.signal
+    })
+    tunnel.on('path', p => {
+      ctx.log.info(describePath(p))
+      ctx.out.event('path', { direct: p.direct, transport: p.transport, remote: p.remote, rttMs: p.rttMs ?? null })
+    })
+    tunnel.on('disconnected', () => { ctx.out.event('disconnected', { peerId: target.peerId.toString() }) })
+    tunnel.on('refused', e => { ctx.out.event('refused', { peerId: target.peerId.toString(), reason: e.message }) })
+    tunnel.on('tunnel:failed', e => { ctx.out.event('tunnel-failed', { id: e.id, code: e.error.name, message: e.error.message }) })
+    tunnel.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id }) })
+    tunnel.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
+    ctx.out.event('listening', { host: tunnel.host, port: tunnel.port, peerId: target.peerId.toString(), remotePort: remotePort === 0 ? null : remotePort })
+    if (tunnel.path != null) {
+      ctx.out.event('path', { direct: tunnel.path.direct, transport: tunnel.path.transport, remote: tunnel.path.remote, rttMs: tunnel.path.rttMs ?? null })
+    }
+    ctx.out.say(`beam connect: ${target.peerId.toString()}${remotePort !== 0 ? ` port ${remotePort}` : ''} is reachable at ${tunnel.host}:${tunnel.port}  (Ctrl-C to stop)`)
+    ctx.log.info({ host: tunnel.host, port: tunnel.port }, `listening on ${tunnel.host}:${tunnel.port}`)
+    await untilAborted(io.signal)
+    ctx.log.info('stopping')
+  } finally {
+    await stopWithin(node, ctx.log)
+  }
+}

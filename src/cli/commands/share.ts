@@ -1,0 +1,82 @@
+import { Command } from 'commander'
+import { createBeam, loadOrCreateAccessSecret, newAccessSecret, parsePeerId, DEFAULT_SHARE_LISTEN } from '../../peer/index.ts'
+import type { AccessPolicy, BeamNode } from '../../peer/index.ts'
+import { addIdentityOptions, addNetworkOptions, addOutputOptions, baseInit, createContext, parseListen, untilAborted } from '../context.ts'
+import type { CliIo, CommonFlags } from '../context.ts'
+import { homePaths } from '../home.ts'
+import { UsageError } from '../exit-codes.ts'
+import { collect, parseService } from '../parse.ts'
+import { stopWithin } from '../shutdown.ts'
+
+interface ShareFlags extends CommonFlags {
+  public?: boolean
+  allow?: string[]
+  rotateSecret?: boolean
+  listen?: string[]
+  announce?: string[]
+}
+
+export function shareCommand (io: CliIo): Command {
+  const cmd = new Command('share')
+    .description('make local TCP services reachable by peers; prints a connect string')
+    .argument('<ports...>', 'ports to share: PORT or HOST:PORT (the first is the default)')
+    .option('--public', 'anyone who knows the peer id may connect (no secret)')
+    .option('--allow <peer-id>', 'only this peer may connect, repeatable (no secret)', collect)
+    .option('--rotate-secret', 'make a new access secret: connect strings handed out before stop working')
+    .option('--listen <multiaddr>', `address to listen on, repeatable (default: ${DEFAULT_SHARE_LISTEN.join(' ')})`, collect)
+    .option('--announce <multiaddr>', 'address to announce instead of the listening ones, repeatable', collect)
+  addIdentityOptions(cmd)
+  addNetworkOptions(cmd)
+  addOutputOptions(cmd)
+  cmd.action(async (ports: string[], flags: ShareFlags) => { await runShare(ports, flags, io) })
+  return cmd
+}
+
+async function runShare (ports: string[], flags: ShareFlags, io: CliIo): Promise<void> {
+  const services = ports.map(parseService)
+  if (flags.public === true && flags.allow != null) throw new UsageError('--public and --allow exclude each other')
+  const allow = (flags.allow ?? []).map(p => parsePeerId(p).toString())
+  const listen = parseListen(flags.listen ?? DEFAULT_SHARE_LISTEN)
+  const ctx = createContext(flags, io)
+  const init = await baseInit(flags, io, ctx)
+
+  let access: AccessPolicy
+  if (flags.public === true) access = { mode: 'public' }
+  else if (allow.length > 0) access = { mode: 'allow', peers: allow }
+  else if (flags.ephemeral === true) access = { mode: 'secret', secret: newAccessSecret() }
+  else access = { mode: 'secret', secret: await loadOrCreateAccessSecret(homePaths(ctx.home).secret, { rotate: flags.rotateSecret === true }) }
+
+  ctx.log.info({ ports: services.map(s => s.port) }, 'starting share')
+  const node: BeamNode = await createBeam({ ...init, listen, announce: flags.announce ?? [] })
+  try {
+    const share = await node.share({ services, access })
+    const connect = node.connectString(access.mode === 'secret' ? access.secret : undefined)
+    const peerId = node.peerId.toString()
+    const multiaddrs = node.getMultiaddrs().map(m => m.toString())
+
+    share.on('refused', e => { ctx.out.event('refused', { peerId: e.remotePeer, reason: e.reason }) })
+    share.on('service:unavailable', e => { ctx.out.event('service-unavailable', { peerId: e.remotePeer, port: e.port, reason: e.reason }) })
+    share.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id, peerId: e.remotePeer, port: e.port }) })
+    share.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, peerId: e.remotePeer, port: e.port, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
+
+    ctx.out.event('ready', { peerId, connect, multiaddrs, ports: share.services.map(s => s.port), access: access.mode })
+    const accessLine = access.mode === 'public'
+      ? 'public: anyone who knows the peer id'
+      : access.mode === 'allow' ? `allow-list: ${access.peers.length} peer(s)` : 'private: only holders of the connect string below'
+    ctx.out.say([
+      '',
+      `beam share: ${share.services.map(s => `${s.host}:${s.port}`).join(', ')}`,
+      `  peer id:   ${peerId}`,
+      ...(init.identityPath != null ? [`  identity:  ${init.identityPath}`] : ['  identity:  ephemeral']),
+      `  access:    ${accessLine}`,
+      `  listening: ${multiaddrs.length > 0 ? multiaddrs.join(' ') : '(none)'}`,
+      '  on the other machine run:  beam connect <connect string below>' + (share.services.length > 1 ? ` [--remote ${share.services[1]?.port ?? ''}]` : ''),
+      '  press Ctrl-C to stop',
+      connect
+    ].join('\n'))
+    await untilAborted(io.signal)
+    ctx.log.info({ open: share.openTunnels }, 'stopping share')
+  } finally {
+    await stopWithin(node, ctx.log)
+  }
+}

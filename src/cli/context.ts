@@ -1,0 +1,132 @@
+import { Option } from 'commander'
+import type { Command } from 'commander'
+import { multiaddr } from '@multiformats/multiaddr'
+import {
+  ephemeralIdentity, loadOrCreateIdentity, loadBootstrapFile, parsePeerMultiaddr, InvalidMultiaddrError
+} from '../peer/index.ts'
+import type { BeamInit, IceServer, Logger } from '../peer/index.ts'
+import { beamHome, homePaths } from './home.ts'
+import { createCliLogger, LOG_LEVELS } from './logging.ts'
+import type { LogLevel } from './logging.ts'
+import { createOutput } from './output.ts'
+import type { Output, OutputStreams } from './output.ts'
+import { collect, splitList } from './parse.ts'
+
+/** Flags every command that runs a node takes. */
+export interface CommonFlags {
+  json?: boolean
+  logLevel?: LogLevel
+  identity?: string
+  ephemeral?: boolean
+  bootstrap?: string[]
+  defaultBootstrap?: boolean
+  iceServer?: string[]
+}
+
+/** What a command gets from the process: streams, env and the stop signal. */
+export interface CliIo extends OutputStreams {
+  env: NodeJS.ProcessEnv
+  /** Aborted on SIGINT/SIGTERM. */
+  signal: AbortSignal
+  stderrIsTTY: boolean
+}
+
+export function addOutputOptions (cmd: Command, defaultLevel: LogLevel = 'info'): Command {
+  return cmd
+    .option('--json', 'machine output: one JSON event per line on stdout, JSON logs on stderr')
+    .addOption(new Option('--log-level <level>', 'log verbosity').choices([...LOG_LEVELS]).default(defaultLevel).env('BEAM_LOG_LEVEL'))
+}
+
+export function addIdentityOptions (cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--identity <file>', 'identity key file (default: $BEAM_HOME/identity.json)').env('BEAM_IDENTITY'))
+    .option('--ephemeral', 'use a throwaway identity for this run (a new peer id)')
+}
+
+export function addNetworkOptions (cmd: Command): Command {
+  return cmd
+    .option('--bootstrap <multiaddr>', 'bootstrap/relay node, repeatable; replaces bootstrap-nodes.json (env BEAM_BOOTSTRAP, comma-separated)', collect)
+    .option('--no-default-bootstrap', 'use no bootstrap node unless given with --bootstrap (offline, LAN, tests)')
+    .option('--ice-server <url>', 'STUN/TURN server for WebRTC, repeatable, e.g. stun:host:3478 or turn:user:pass@host:3478 (env BEAM_ICE_SERVERS)', collect)
+}
+
+/** Everything a command needs, built from the common flags. */
+export interface Context {
+  out: Output
+  log: Logger
+  home: string
+}
+
+export function createContext (flags: CommonFlags, io: CliIo): Context {
+  const json = flags.json === true
+  const log = createCliLogger({ level: flags.logLevel ?? 'info', format: json || !io.stderrIsTTY ? 'json' : 'pretty' })
+  return { out: createOutput(json, io), log, home: beamHome(io.env) }
+}
+
+/** Resolve the identity flags to a key, saying where a new key was saved. */
+export async function resolveIdentity (flags: CommonFlags, ctx: Context): Promise<{ privateKey: BeamInit['privateKey'], path?: string }> {
+  if (flags.ephemeral === true) return { privateKey: await ephemeralIdentity() }
+  const path = flags.identity ?? homePaths(ctx.home).identity
+  const id = await loadOrCreateIdentity(path)
+  if (id.created) ctx.log.info({ identity: path }, `created a new identity at ${path}`)
+  return { privateKey: id.privateKey, path }
+}
+
+/** Parse `stun:host:port` / `turn:user:pass@host:port` into an ICE server. */
+export function parseIceServer (text: string): IceServer {
+  const m = /^(stun|stuns|turn|turns):(?:([^:@]+):([^@]+)@)?(.+)$/.exec(text)
+  if (m == null) throw new InvalidMultiaddrError(`invalid ICE server '${text}': expected stun:HOST:PORT or turn:USER:PASS@HOST:PORT`)
+  const server: IceServer = { urls: `${m[1] ?? ''}:${m[4] ?? ''}` }
+  if (m[2] != null) server.username = decodeURIComponent(m[2])
+  if (m[3] != null) server.credential = decodeURIComponent(m[3])
+  return server
+}
+
+/** The bootstrap list from flags, env and bootstrap-nodes.json, in that order. */
+export async function resolveBootstrap (flags: CommonFlags, io: CliIo, log: Logger): Promise<BeamInit['bootstrap']> {
+  const given = [...(flags.bootstrap ?? []), ...(flags.bootstrap == null ? splitList(io.env.BEAM_BOOTSTRAP) : [])]
+  if (given.length > 0) return given.map(parsePeerMultiaddr)
+  if (flags.defaultBootstrap === false) return []
+  const list = await loadBootstrapFile()
+  for (const d of list.dropped) log.warn({ entry: d.entry }, `bootstrap-nodes.json: entry dropped: ${d.reason}`)
+  if (list.nodes.length === 0) {
+    log.debug('bootstrap-nodes.json lists no node: only peers whose addresses are known (connect strings) can be reached')
+  }
+  return list.nodes.map(n => n.multiaddr)
+}
+
+/** Node settings shared by every command. */
+export async function baseInit (flags: CommonFlags, io: CliIo, ctx: Context): Promise<BeamInit & { identityPath?: string }> {
+  const ice = [...(flags.iceServer ?? []), ...(flags.iceServer == null ? splitList(io.env.BEAM_ICE_SERVERS) : [])]
+  const bootstrap = await resolveBootstrap(flags, io, ctx.log)
+  const id = await resolveIdentity(flags, ctx)
+  const init: BeamInit & { identityPath?: string } = {
+    iceServers: ice.map(parseIceServer),
+    bootstrap: bootstrap ?? [],
+    addressBook: homePaths(ctx.home).addressBook,
+    logger: ctx.log
+  }
+  if (id.privateKey != null) init.privateKey = id.privateKey
+  if (id.path != null) init.identityPath = id.path
+  // loopback WebRTC needs a pinned host candidate; lab/test switch only
+  if (io.env.BEAM_WEBRTC_BIND != null && io.env.BEAM_WEBRTC_BIND !== '') init.webrtcBindAddress = io.env.BEAM_WEBRTC_BIND
+  return init
+}
+
+/** Validate listen multiaddrs early so a typo is a config error, not a crash. */
+export function parseListen (list: string[]): string[] {
+  for (const text of list) {
+    try {
+      multiaddr(text)
+    } catch (err) {
+      throw new InvalidMultiaddrError(`invalid listen address '${text}'`, err)
+    }
+  }
+  return list
+}
+
+/** Resolve when the signal aborts. */
+export async function untilAborted (signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return
+  await new Promise<void>(resolve => { signal.addEventListener('abort', () => { resolve() }, { once: true }) })
+}

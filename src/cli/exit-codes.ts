@@ -1,0 +1,65 @@
+/**
+ * Exit codes of the beam command, one per kind of failure, stable across
+ * releases (scripts depend on them). docs/cli.md lists them.
+ */
+export const ExitCode = {
+  OK: 0,
+  INTERNAL: 1,
+  USAGE: 2,
+  INVALID_PORT: 3,
+  INVALID_TARGET: 4,
+  ADDRESS_IN_USE: 5,
+  IDENTITY: 6,
+  CONFIG: 7,
+  PEER_NOT_FOUND: 8,
+  PEER_UNREACHABLE: 9,
+  REFUSED: 10,
+  UNKNOWN_PORT: 11,
+  PROTOCOL: 12,
+  NODE_TOO_OLD: 69,
+  INTERRUPTED: 130
+} as const
+export type ExitCode = typeof ExitCode[keyof typeof ExitCode]
+
+/** Error class name → exit code and the code string of the `error` event. */
+const TABLE: Record<string, { exit: ExitCode, code: string }> = {
+  UsageError: { exit: ExitCode.USAGE, code: 'usage' },
+  InvalidOptionError: { exit: ExitCode.USAGE, code: 'usage' },
+  InvalidPortError: { exit: ExitCode.INVALID_PORT, code: 'invalid-port' },
+  InvalidTargetError: { exit: ExitCode.INVALID_TARGET, code: 'invalid-target' },
+  InvalidConnectStringError: { exit: ExitCode.INVALID_TARGET, code: 'invalid-target' },
+  AddressInUseError: { exit: ExitCode.ADDRESS_IN_USE, code: 'address-in-use' },
+  ListenError: { exit: ExitCode.ADDRESS_IN_USE, code: 'listen-failed' },
+  IdentityError: { exit: ExitCode.IDENTITY, code: 'identity' },
+  BootstrapConfigError: { exit: ExitCode.CONFIG, code: 'config' },
+  InvalidMultiaddrError: { exit: ExitCode.CONFIG, code: 'config' },
+  PeerNotFoundError: { exit: ExitCode.PEER_NOT_FOUND, code: 'peer-not-found' },
+  PeerUnreachableError: { exit: ExitCode.PEER_UNREACHABLE, code: 'peer-unreachable' },
+  TunnelRefusedError: { exit: ExitCode.REFUSED, code: 'refused' },
+  UnknownPortError: { exit: ExitCode.UNKNOWN_PORT, code: 'unknown-port' },
+  TunnelProtocolError: { exit: ExitCode.PROTOCOL, code: 'protocol' },
+  HandshakeError: { exit: ExitCode.PROTOCOL, code: 'protocol' },
+  UnsupportedVersionError: { exit: ExitCode.PROTOCOL, code: 'protocol' }
+}
+
+/** Exit code and event code for an error; unknown errors are internal. */
+export function classify (err: unknown): { exit: ExitCode, code: string } {
+  const name = err instanceof Error ? err.name : ''
+  return TABLE[name] ?? { exit: ExitCode.INTERNAL, code: 'internal' }
+}
+
+/** A command-line usage mistake (the parser's own errors are mapped to it). */
+export class UsageError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'UsageError'
+  }
+}
+
+/** A port argument that is not 1-65535 (or 0 where allowed). */
+export class InvalidPortError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'InvalidPortError'
+  }
+}

@@ -1,0 +1,59 @@
+import { Command, CommanderError } from 'commander'
+import type { CliIo } from './context.ts'
+import { shareCommand } from './commands/share.ts'
+import { connectCommand } from './commands/connect.ts'
+import { idCommand } from './commands/id.ts'
+import { demoCommand } from './commands/demo.ts'
+import { classify, ExitCode } from './exit-codes.ts'
+
+export const VERSION = '0.1.0'
+
+/** Build the `beam` command tree. Nothing here touches `process`. */
+export function createProgram (io: CliIo): Command {
+  const program = new Command('beam')
+    .description('peer-to-peer TCP tunnels addressed by public key: direct when possible, relayed when not')
+    .version(VERSION, '-V, --version')
+    .showSuggestionAfterError(true)
+  for (const cmd of [shareCommand(io), connectCommand(io), idCommand(io), demoCommand(io)]) {
+    program.addCommand(cmd)
+  }
+  const configure = (c: Command): void => {
+    c.exitOverride()
+    c.configureOutput({
+      writeOut: s => { io.stdout.write(s) },
+      writeErr: s => { io.stderr.write(s) },
+      outputError: (s, write) => { write(`beam: ${s.replace(/^error: /, '').trim()}\n`) }
+    })
+    c.commands.forEach(configure)
+  }
+  configure(program)
+  return program
+}
+
+/**
+ * Run the CLI; returns the exit code. Errors become one line on stderr (and an
+ * `error` event with --json), never a stack trace unless BEAM_DEBUG is set.
+ */
+export async function runCli (argv: string[], io: CliIo): Promise<number> {
+  const json = argv.includes('--json')
+  const program = createProgram(io)
+  try {
+    await program.parseAsync(argv, { from: 'user' })
+    return ExitCode.OK
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' || err.exitCode === 0) return ExitCode.OK
+      if (json) io.stdout.write(JSON.stringify({ event: 'error', code: 'usage', message: err.message.replace(/^error: /, '') }) + '\n')
+      return ExitCode.USAGE
+    }
+    const { exit, code } = classify(err)
+    const message = err instanceof Error ? err.message : String(err)
+    if (json) io.stdout.write(JSON.stringify({ event: 'error', code, message }) + '\n')
+    io.stderr.write(`beam: ${message}\n`)
+    if (exit === ExitCode.INTERNAL || io.env.BEAM_DEBUG === '1') {
+      if (io.env.BEAM_DEBUG === '1' && err instanceof Error && err.stack != null) io.stderr.write(err.stack + '\n')
+      else if (exit === ExitCode.INTERNAL) io.stderr.write('beam: this is a bug; run with BEAM_DEBUG=1 for details and report it\n')
+    }
+    return exit
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * beam: peer-to-peer TCP tunnels addressed by public key.
+ *
+ * @example
+ * ```ts
+ * import { createBeam, newAccessSecret } from 'beam'
+ *
+ * const sharer = await createBeam({ listen: ['/ip4/127.0.0.1/tcp/0'] })
+ * const secret = newAccessSecret()
+ * await sharer.share({ services: [{ port: 3000 }], access: { mode: 'secret', secret } })
+ *
+ * const connector = await createBeam()
+ * const tunnel = await connector.connect(sharer.connectString(secret), { signal: AbortSignal.timeout(10_000) })
+ * console.log(`service reachable at ${tunnel.host}:${tunnel.port}`)
+ * ```
+ *
+ * @packageDocumentation
+ */
+export * from './peer/index.ts'
+export { TUNNEL_PROTOCOL, TunnelStatus, HandshakeError, UnsupportedVersionError } from './signaling/index.ts'
+export { AddressInUseError, ListenError, LocalServiceUnreachableError } from './tunnel/index.ts'
+export type { PipeResult } from './tunnel/index.ts'

@@ -1,0 +1,94 @@
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { BootstrapConfigError, InvalidMultiaddrError } from './errors.ts'
+
+/** Format version of bootstrap-nodes.json that this beam reads. */
+export const BOOTSTRAP_FILE_VERSION = 1
+
+/** The bootstrap-nodes.json shipped with the package. */
+export const DEFAULT_BOOTSTRAP_FILE = fileURLToPath(new URL('../../bootstrap-nodes.json', import.meta.url))
+
+export type BootstrapRole = 'bootstrap' | 'relay'
+
+export interface BootstrapNode {
+  multiaddr: Multiaddr
+  roles: BootstrapRole[]
+}
+
+export interface BootstrapList {
+  nodes: BootstrapNode[]
+  /** Entries that were dropped, each with the reason. */
+  dropped: Array<{ entry: unknown, reason: string }>
+}
+
+/**
+ * Parse a multiaddr that must end in /p2p/<peer id> (a bootstrap or relay
+ * node is useless without its identity).
+ */
+export function parsePeerMultiaddr (text: string): Multiaddr {
+  let ma: Multiaddr
+  try {
+    ma = multiaddr(text)
+  } catch (err) {
+    throw new InvalidMultiaddrError(`'${text}' is not a valid multiaddr`, err)
+  }
+  if (ma.getComponents().findLast(c => c.name === 'p2p') == null) {
+    throw new InvalidMultiaddrError(`'${text}' has no /p2p/<peer-id> part`)
+  }
+  return ma
+}
+
+/**
+ * Validate the text of a bootstrap file. Bad entries are dropped (and
+ * reported in `dropped`); a file that is not JSON, or of another version, is
+ * an error.
+ */
+export function parseBootstrapFile (text: string, source = 'bootstrap-nodes.json'): BootstrapList {
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch (err) {
+    throw new BootstrapConfigError(`${source} is not valid JSON`, err)
+  }
+  if (data == null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new BootstrapConfigError(`${source} must hold a JSON object`)
+  }
+  const obj = data as { version?: unknown, nodes?: unknown }
+  if (obj.version !== BOOTSTRAP_FILE_VERSION) {
+    throw new BootstrapConfigError(`${source} has version ${String(obj.version)}; this beam reads version ${BOOTSTRAP_FILE_VERSION}`)
+  }
+  if (!Array.isArray(obj.nodes)) {
+    throw new BootstrapConfigError(`${source} has no "nodes" array`)
+  }
+  const list: BootstrapList = { nodes: [], dropped: [] }
+  for (const entry of obj.nodes as unknown[]) {
+    const e = entry as { multiaddr?: unknown, roles?: unknown }
+    if (typeof e?.multiaddr !== 'string') {
+      list.dropped.push({ entry, reason: 'no "multiaddr" string' })
+      continue
+    }
+    let ma: Multiaddr
+    try {
+      ma = parsePeerMultiaddr(e.multiaddr)
+    } catch (err) {
+      list.dropped.push({ entry, reason: (err as Error).message })
+      continue
+    }
+    const roles = Array.isArray(e.roles) ? e.roles.filter((r): r is BootstrapRole => r === 'bootstrap' || r === 'relay') : ['bootstrap' as const]
+    list.nodes.push({ multiaddr: ma, roles: roles.length > 0 ? roles : ['bootstrap'] })
+  }
+  return list
+}
+
+/** Read and validate a bootstrap file. */
+export async function loadBootstrapFile (path: string = DEFAULT_BOOTSTRAP_FILE): Promise<BootstrapList> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw new BootstrapConfigError(`cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, err)
+  }
+  return parseBootstrapFile(text, path)
+}

@@ -1,0 +1,34 @@
+/** How long to wait for any address of a peer to answer, in ms. */
+export const DEFAULT_DIAL_TIMEOUT = 30_000
+
+/** How long a share waits for its local service to accept a connection, in ms. */
+export const DEFAULT_SERVICE_CONNECT_TIMEOUT = 5_000
+
+/** Tunnel streams a peer may have open on one connection, each way. */
+export const DEFAULT_MAX_TUNNEL_STREAMS = 4096
+
+/** Length of a share's access secret, in bytes. */
+export const SECRET_LENGTH = 32
+
+/** Where a connector binds its local port unless told otherwise. */
+export const DEFAULT_LOCAL_HOST = '127.0.0.1'
+
+/** Where a share finds the service it shares unless told otherwise. */
+export const DEFAULT_SERVICE_HOST = '127.0.0.1'
+
+/** Listen addresses of a share: every interface, TCP and QUIC, ports picked by the OS. */
+export const DEFAULT_SHARE_LISTEN = [
+  '/ip4/0.0.0.0/tcp/0',
+  '/ip4/0.0.0.0/udp/0/quic-v1',
+  '/ip6/::/tcp/0',
+  '/ip6/::/udp/0/quic-v1'
+]
+
+/** The ping protocol, used to measure the round trip of one connection. */
+export const PING_PROTOCOL = '/ipfs/ping/1.0.0'
+
+/** yamux receive window ceiling per stream (the library default, stated). */
+export const MAX_STREAM_WINDOW = 16 * 1024 * 1024
+
+/** Keep-alive ping interval of the muxer, in ms; also keeps idle tunnels alive. */
+export const KEEP_ALIVE_INTERVAL = 30_000

@@ -1,0 +1,109 @@
+/** The identity key file cannot be read, parsed or written. */
+export class IdentityError extends Error {
+  readonly path: string
+  constructor (message: string, path: string, cause?: unknown) {
+    super(message, { cause })
+    this.name = 'IdentityError'
+    this.path = path
+  }
+}
+
+/** A target is neither a peer id nor a connect string. */
+export class InvalidTargetError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'InvalidTargetError'
+  }
+}
+
+/** A multiaddr given as an option does not parse or is not usable there. */
+export class InvalidMultiaddrError extends Error {
+  constructor (message: string, cause?: unknown) {
+    super(message, { cause })
+    this.name = 'InvalidMultiaddrError'
+  }
+}
+
+/** bootstrap-nodes.json (or its replacement) is unreadable or invalid. */
+export class BootstrapConfigError extends Error {
+  constructor (message: string, cause?: unknown) {
+    super(message, { cause })
+    this.name = 'BootstrapConfigError'
+  }
+}
+
+/** No address of the peer is known, so it cannot be dialled. */
+export class PeerNotFoundError extends Error {
+  readonly peerId: string
+  constructor (peerId: string, message?: string) {
+    super(message ?? `no address known for peer ${peerId}: use the connect string that 'beam share' printed`)
+    this.name = 'PeerNotFoundError'
+    this.peerId = peerId
+  }
+}
+
+/** Every address of the peer failed or timed out. */
+export class PeerUnreachableError extends Error {
+  readonly peerId: string
+  constructor (peerId: string, detail: string, cause?: unknown) {
+    super(`cannot reach peer ${peerId}: ${detail}`, { cause })
+    this.name = 'PeerUnreachableError'
+    this.peerId = peerId
+  }
+}
+
+/** The share refused this peer (no or wrong secret, not on the allow-list). */
+export class TunnelRefusedError extends Error {
+  constructor (reason: string) {
+    super(`the share refused the tunnel: ${reason}`)
+    this.name = 'TunnelRefusedError'
+  }
+}
+
+/** The requested port is not one the share offers. */
+export class UnknownPortError extends Error {
+  constructor (reason: string) {
+    super(reason)
+    this.name = 'UnknownPortError'
+  }
+}
+
+/** The share is up but its local service did not accept the connection. */
+export class ServiceUnavailableError extends Error {
+  constructor (reason: string) {
+    super(`the shared service is unavailable: ${reason}`)
+    this.name = 'ServiceUnavailableError'
+  }
+}
+
+/** The share answered with something this beam cannot use. */
+export class TunnelProtocolError extends Error {
+  constructor (message: string, cause?: unknown) {
+    super(message, { cause })
+    this.name = 'TunnelProtocolError'
+  }
+}
+
+/** A share is already running on this node. */
+export class AlreadySharingError extends Error {
+  constructor () {
+    super('this node already shares: one share per node (it may offer several ports)')
+    this.name = 'AlreadySharingError'
+  }
+}
+
+/** An option has a value outside its documented range. */
+export class InvalidOptionError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'InvalidOptionError'
+  }
+}
+
+/** The node was used after stop(). */
+export class NodeStoppedError extends Error {
+  constructor () {
+    super('the beam node is stopped')
+    this.name = 'NodeStoppedError'
+  }
+}

@@ -1,0 +1,88 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { quic } from '@chainsafe/libp2p-quic'
+import { webRTC } from '@libp2p/webrtc'
+import type { ComponentLogger, PrivateKey } from '@libp2p/interface'
+import type { Libp2pOptions } from 'libp2p'
+import { relayTransport } from '../relay/index.ts'
+import { KEEP_ALIVE_INTERVAL, MAX_STREAM_WINDOW } from './constants.ts'
+
+/** An ICE server for WebRTC, as in the browser API. */
+export interface IceServer {
+  urls: string | string[]
+  username?: string
+  credential?: string
+}
+
+/** Which transports a node runs. All default to on. */
+export interface TransportSelection {
+  tcp?: boolean
+  quic?: boolean
+  webrtc?: boolean
+  relay?: boolean
+}
+
+export interface NetworkInit {
+  privateKey: PrivateKey
+  listen: string[]
+  announce: string[]
+  transports: Required<TransportSelection>
+  iceServers: IceServer[]
+  /** Pin WebRTC's ICE to one local address (loopback tests only). */
+  webrtcBindAddress?: string
+  logger: ComponentLogger
+}
+
+/** Services every beam node runs. */
+export interface BeamServices {
+  identify: ReturnType<ReturnType<typeof identify>>
+  ping: ReturnType<ReturnType<typeof ping>>
+  [key: string]: unknown
+}
+
+/**
+ * The one place that chooses libp2p modules and their settings for a beam
+ * node. Later capabilities (DHT, DCUtR, AutoNAT, backends) are added here.
+ */
+export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
+  const transports: NonNullable<Libp2pOptions['transports']> = []
+  if (init.transports.tcp) transports.push(tcp())
+  if (init.transports.quic) transports.push(quic())
+  if (init.transports.webrtc) {
+    const rtcConfiguration: RTCConfiguration & { bindAddress?: string } = { iceServers: init.iceServers }
+    if (init.webrtcBindAddress != null) rtcConfiguration.bindAddress = init.webrtcBindAddress
+    transports.push(webRTC({ rtcConfiguration }))
+  }
+  if (init.transports.relay) transports.push(relayTransport())
+
+  return {
+    privateKey: init.privateKey,
+    logger: init.logger,
+    addresses: {
+      listen: init.listen,
+      announce: init.announce
+    },
+    transports,
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux({
+      enableKeepAlive: true,
+      keepAliveInterval: KEEP_ALIVE_INTERVAL,
+      streamOptions: {
+        maxStreamWindowSize: MAX_STREAM_WINDOW,
+        // tunnels carry idle SSH and database sessions: never time a stream out
+        inactivityTimeout: 0
+      }
+    })],
+    // beam dials the addresses a user handed it, loopback and LAN included
+    connectionGater: {
+      denyDialMultiaddr: () => false
+    },
+    services: {
+      identify: identify(),
+      ping: ping()
+    }
+  }
+}

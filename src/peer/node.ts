@@ -1,0 +1,183 @@
+import { EventEmitter } from 'node:events'
+import { createLibp2p } from 'libp2p'
+import type { Libp2p } from 'libp2p'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { AddressBook } from './address-book.ts'
+import { encodeConnectString } from './connect-string.ts'
+import { AlreadySharingError, NodeStoppedError, PeerNotFoundError } from './errors.ts'
+import { ephemeralIdentity } from './identity.ts'
+import { libp2pOptions } from './libp2p-options.ts'
+import type { BeamServices, IceServer, TransportSelection } from './libp2p-options.ts'
+import { libp2pComponentLogger, silentLogger } from './logger.ts'
+import type { Logger } from './logger.ts'
+import { Share } from './share.ts'
+import type { ShareOptions } from './share.ts'
+import { ConnectTunnel } from './connect.ts'
+import type { ConnectOptions } from './connect.ts'
+import { parseTarget } from './target.ts'
+import type { Target } from './target.ts'
+
+export interface BeamInit {
+  /** The node's identity. @default a new in-memory Ed25519 key (a new peer id each run) */
+  privateKey?: PrivateKey
+  /** Multiaddrs to listen on. @default [] (dial only; shares pass DEFAULT_SHARE_LISTEN) */
+  listen?: string[]
+  /** Addresses to announce instead of the listening ones. @default [] */
+  announce?: string[]
+  /** Bootstrap/relay nodes dialled at start (failures are logged, not fatal). @default [] */
+  bootstrap?: Multiaddr[]
+  /** ICE servers for WebRTC. @default [] (no third-party STUN server is ever contacted by default) */
+  iceServers?: IceServer[]
+  /** Pin WebRTC ICE to this local address; for loopback-only tests. @default unset */
+  webrtcBindAddress?: string
+  /** Transports to run. @default all on: tcp, quic, webrtc, relay */
+  transports?: TransportSelection
+  /** File that remembers peers' addresses, for connecting by peer id. @default unset (no memory) */
+  addressBook?: string
+  /** pino logger; each component logs through a child of it. @default silent */
+  logger?: Logger
+}
+
+export interface BeamNodeEvents {
+  /** A bootstrap node could not be reached at start. */
+  'bootstrap:failed': [{ multiaddr: string, error: Error }]
+}
+
+/**
+ * A beam node: one libp2p peer, addressed by its public key, that can share
+ * local services and connect to other peers' shares.
+ */
+export class BeamNode extends EventEmitter<BeamNodeEvents> {
+  readonly libp2p: Libp2p<BeamServices>
+  readonly log: Logger
+  private readonly addressBook: AddressBook | undefined
+  private readonly bootstrap: Multiaddr[]
+  private share_: Share | undefined
+  private readonly connects = new Set<ConnectTunnel>()
+  private stopped = false
+
+  private readonly rootLog: Logger
+
+  constructor (libp2p: Libp2p<BeamServices>, init: BeamInit, log: Logger) {
+    super()
+    this.libp2p = libp2p
+    this.rootLog = log
+    this.log = log.child({ component: 'node' })
+    this.addressBook = init.addressBook != null ? new AddressBook(init.addressBook) : undefined
+    this.bootstrap = init.bootstrap ?? []
+  }
+
+  get peerId (): PeerId { return this.libp2p.peerId }
+
+  /** Addresses other peers can dial now (listening or announced). */
+  getMultiaddrs (): Multiaddr[] {
+    return this.libp2p.getMultiaddrs().map(ma => ma.decapsulateCode(421))
+  }
+
+  /** The connect string for this node, with or without an access secret. */
+  connectString (secret?: Uint8Array): string {
+    return encodeConnectString(secret != null
+      ? { peerId: this.peerId, multiaddrs: this.getMultiaddrs(), secret }
+      : { peerId: this.peerId, multiaddrs: this.getMultiaddrs() })
+  }
+
+  /** Dial the bootstrap nodes in the background; reports failures as events. */
+  connectBootstrap (): void {
+    for (const ma of this.bootstrap) {
+      this.libp2p.dial(ma, { signal: AbortSignal.timeout(15_000) }).then(() => {
+        this.log.debug({ bootstrap: ma.toString() }, 'connected to bootstrap node')
+      }, (error: Error) => {
+        this.log.warn({ bootstrap: ma.toString(), err: error.message }, 'bootstrap node unreachable')
+        this.emit('bootstrap:failed', { multiaddr: ma.toString(), error })
+      })
+    }
+  }
+
+  /** Offer local TCP services to peers. One share per node. */
+  async share (options: ShareOptions): Promise<Share> {
+    this.assertRunning()
+    if (this.share_ != null) throw new AlreadySharingError()
+    const share = new Share(this.libp2p, options, this.rootLog.child({ component: 'share' }), () => { this.share_ = undefined })
+    await share.start()
+    this.share_ = share
+    await this.addressBook?.put(this.peerId.toString(), this.getMultiaddrs()).catch(() => {})
+    return share
+  }
+
+  /**
+   * Open a local port that forwards to a peer's share. `target` is a connect
+   * string, a peer id, or a parsed target.
+   */
+  async connect (target: string | Target, options: ConnectOptions = {}): Promise<ConnectTunnel> {
+    this.assertRunning()
+    options.signal?.throwIfAborted()
+    const t = typeof target === 'string' ? parseTarget(target) : target
+    const id = t.peerId.toString()
+    let addrs = t.multiaddrs
+    if (addrs.length === 0 && this.libp2p.getConnections(t.peerId).length === 0) {
+      addrs = (await this.addressBook?.get(id)) ?? []
+      if (addrs.length > 0) this.log.info({ peer: id, addresses: addrs.length }, 'using remembered addresses')
+    }
+    if (addrs.length > 0) {
+      await this.libp2p.peerStore.merge(t.peerId, { multiaddrs: addrs })
+    } else if (this.libp2p.getConnections(t.peerId).length === 0 && (await this.knownAddresses(t.peerId)).length === 0) {
+      throw new PeerNotFoundError(id)
+    }
+    const tunnel = new ConnectTunnel(this.libp2p, t.peerId, t.secret, options, this.rootLog.child({ component: 'connect' }), () => { this.connects.delete(tunnel) })
+    this.connects.add(tunnel)
+    try {
+      await tunnel.start(options)
+    } catch (err) {
+      await tunnel.close()
+      throw err
+    }
+    if (addrs.length > 0) await this.addressBook?.put(id, addrs).catch(() => {})
+    return tunnel
+  }
+
+  private async knownAddresses (peerId: PeerId): Promise<Multiaddr[]> {
+    try {
+      const peer = await this.libp2p.peerStore.get(peerId)
+      return peer.addresses.map(a => a.multiaddr)
+    } catch {
+      return []
+    }
+  }
+
+  private assertRunning (): void {
+    if (this.stopped) throw new NodeStoppedError()
+  }
+
+  /** Close the share and every tunnel, then stop libp2p. Idempotent. */
+  async stop (): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    await this.share_?.close()
+    await Promise.all([...this.connects].map(async c => { await c.close() }))
+    await this.libp2p.stop()
+  }
+}
+
+/** Create and start a beam node. */
+export async function createBeam (init: BeamInit = {}): Promise<BeamNode> {
+  const log = init.logger ?? silentLogger()
+  const privateKey = init.privateKey ?? await ephemeralIdentity()
+  const libp2p = await createLibp2p(libp2pOptions({
+    privateKey,
+    listen: init.listen ?? [],
+    announce: init.announce ?? [],
+    iceServers: init.iceServers ?? [],
+    ...(init.webrtcBindAddress != null ? { webrtcBindAddress: init.webrtcBindAddress } : {}),
+    transports: {
+      tcp: init.transports?.tcp ?? true,
+      quic: init.transports?.quic ?? true,
+      webrtc: init.transports?.webrtc ?? true,
+      relay: init.transports?.relay ?? true
+    },
+    logger: libp2pComponentLogger(log)
+  }))
+  const node = new BeamNode(libp2p, init, log)
+  node.connectBootstrap()
+  return node
+}

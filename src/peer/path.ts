@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto'
+import { byteStream } from '@libp2p/utils'
+import type { AbortOptions, Connection } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { PING_PROTOCOL } from './constants.ts'
+
+/** How a connection reaches the peer, as reported in the `path` event. */
+export type PathTransport = 'tcp' | 'quic' | 'webrtc' | 'relay' | 'tor' | 'i2p' | 'websockets' | 'memory' | 'other'
+
+/** The path a tunnel's new streams take, as shown to the user. */
+export interface PathInfo {
+  /** True unless the bytes pass through a relay. */
+  direct: boolean
+  transport: PathTransport
+  /** The peer's address on this path (for a relayed path, the relay's circuit address). */
+  remote: string
+  /** Round-trip time of a ping on this connection, in ms, when measured. */
+  rttMs?: number
+}
+
+/** Classify a multiaddr by the transport it names. */
+export function transportOf (ma: Multiaddr): PathTransport {
+  const names = ma.getComponents().map(c => c.name)
+  if (names.includes('p2p-circuit')) return 'relay'
+  if (names.includes('webrtc') || names.includes('webrtc-direct')) return 'webrtc'
+  if (names.includes('onion3') || names.includes('onion')) return 'tor'
+  if (names.includes('garlic64') || names.includes('garlic32')) return 'i2p'
+  if (names.includes('quic-v1') || names.includes('quic')) return 'quic'
+  if (names.includes('ws') || names.includes('wss') || names.includes('tls')) return 'websockets'
+  if (names.includes('tcp')) return 'tcp'
+  if (names.includes('memory')) return 'memory'
+  return 'other'
+}
+
+/** The path one connection represents (without RTT). */
+export function pathOf (conn: Connection): PathInfo {
+  const transport = transportOf(conn.remoteAddr)
+  return { direct: transport !== 'relay' && conn.limits == null, transport, remote: conn.remoteAddr.toString() }
+}
+
+/**
+ * The connection new streams should use: open ones only, unlimited (direct)
+ * before limited (relayed), then the oldest, which has proven itself longest.
+ */
+export function bestConnection (conns: Connection[]): Connection | undefined {
+  const open = conns.filter(c => c.status === 'open')
+  open.sort((a, b) => {
+    const la = a.limits == null ? 0 : 1
+    const lb = b.limits == null ? 0 : 1
+    if (la !== lb) return la - lb
+    return a.timeline.open - b.timeline.open
+  })
+  return open[0]
+}
+
+const PING_SIZE = 32
+
+/**
+ * One ping on this exact connection: proves it carries streams and measures
+ * its round trip. Rejects on timeout or abort.
+ */
+export async function pingConnection (conn: Connection, options: AbortOptions = {}): Promise<number> {
+  const stream = await conn.newStream(PING_PROTOCOL, { ...options, runOnLimitedConnection: true })
+  try {
+    const bs = byteStream(stream)
+    const data = new Uint8Array(randomBytes(PING_SIZE))
+    const start = performance.now()
+    await bs.write(data, options)
+    const echo = await bs.read({ ...options, bytes: PING_SIZE })
+    const rtt = performance.now() - start
+    if (!Buffer.from(echo.subarray()).equals(data)) throw new Error('ping answer does not match')
+    await stream.close(options).catch(() => {})
+    return Math.round(rtt * 100) / 100
+  } catch (err) {
+    stream.abort(err as Error)
+    throw err
+  }
+}

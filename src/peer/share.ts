@@ -1,0 +1,213 @@
+import { EventEmitter } from 'node:events'
+import type { Connection, Stream } from '@libp2p/interface'
+import type { Libp2p } from 'libp2p'
+import { TUNNEL_PROTOCOL, DEFAULT_HANDSHAKE_TIMEOUT, TunnelStatus, readTunnelRequest, verifyAccessProof } from '../signaling/index.ts'
+import type { IncomingTunnel, TunnelRequest } from '../signaling/index.ts'
+import { connectTcp, pipeSocketStream } from '../tunnel/index.ts'
+import { DEFAULT_MAX_TUNNEL_STREAMS, DEFAULT_SERVICE_CONNECT_TIMEOUT, DEFAULT_SERVICE_HOST } from './constants.ts'
+import { InvalidOptionError } from './errors.ts'
+import type { Logger } from './logger.ts'
+
+/** A local TCP service offered through the share. */
+export interface ServiceTarget {
+  /** @default '127.0.0.1' */
+  host?: string
+  port: number
+}
+
+/** Who may open tunnels. */
+export type AccessPolicy =
+  /** Holders of the secret (carried in the connect string). The default. */
+  | { mode: 'secret', secret: Uint8Array }
+  /** Only these peer ids, as authenticated by the Noise handshake. */
+  | { mode: 'allow', peers: string[] }
+  /** Anyone who can reach the peer. */
+  | { mode: 'public' }
+
+export interface ShareOptions {
+  /** Services to offer; the first is the default for connectors that name no port. */
+  services: ServiceTarget[]
+  access: AccessPolicy
+  /** How long to wait for the local service to accept, in ms. @default 5000 */
+  serviceConnectTimeout?: number
+  /** How long a connector has to send its request, in ms. @default 10000 */
+  handshakeTimeout?: number
+  /** Tunnel streams per connection at once. @default 4096 */
+  maxStreams?: number
+}
+
+export interface TunnelOpenEvent { id: number, remotePeer: string, port: number }
+export interface TunnelCloseEvent extends TunnelOpenEvent { sent: number, received: number, error?: string }
+export interface RefusedEvent { remotePeer: string, reason: string }
+export interface ServiceUnavailableEvent { remotePeer: string, port: number, reason: string }
+
+export interface ShareEvents {
+  /** A connector's tunnel reached the local service. */
+  'tunnel:open': [TunnelOpenEvent]
+  /** A tunnel ended; `sent` = bytes from the service to the peer. */
+  'tunnel:close': [TunnelCloseEvent]
+  /** A peer was refused by the access policy. */
+  refused: [RefusedEvent]
+  /** The local service did not accept a connection. */
+  'service:unavailable': [ServiceUnavailableEvent]
+}
+
+/**
+ * A running share: answers `/beam/tunnel/1.0.0` streams, checks access, and
+ * joins each accepted stream to a new connection to the local service.
+ */
+export class Share extends EventEmitter<ShareEvents> {
+  readonly services: Array<Required<ServiceTarget>>
+  readonly access: AccessPolicy
+  private readonly libp2p: Libp2p
+  private readonly log: Logger
+  private readonly serviceConnectTimeout: number
+  private readonly handshakeTimeout: number
+  private readonly maxStreams: number
+  private readonly shutdown = new AbortController()
+  private readonly active = new Set<AbortController>()
+  private readonly allowed: Set<string>
+  private nextId = 1
+  private closed = false
+  private readonly onClosed: () => void
+
+  constructor (libp2p: Libp2p, options: ShareOptions, log: Logger, onClosed: () => void) {
+    super()
+    if (options.services.length === 0) throw new InvalidOptionError('a share needs at least one port')
+    const seen = new Set<number>()
+    this.services = options.services.map(s => {
+      if (!Number.isInteger(s.port) || s.port < 1 || s.port > 65535) throw new InvalidOptionError(`invalid port ${s.port}: use 1-65535`)
+      if (seen.has(s.port)) throw new InvalidOptionError(`port ${s.port} is listed twice`)
+      seen.add(s.port)
+      return { host: s.host ?? DEFAULT_SERVICE_HOST, port: s.port }
+    })
+    this.access = options.access
+    this.allowed = new Set(options.access.mode === 'allow' ? options.access.peers : [])
+    this.libp2p = libp2p
+    this.log = log
+    this.serviceConnectTimeout = options.serviceConnectTimeout ?? DEFAULT_SERVICE_CONNECT_TIMEOUT
+    this.handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT
+    this.maxStreams = options.maxStreams ?? DEFAULT_MAX_TUNNEL_STREAMS
+    this.onClosed = onClosed
+  }
+
+  /** Register the protocol handler. */
+  async start (): Promise<void> {
+    await this.libp2p.handle(TUNNEL_PROTOCOL, (stream, connection) => {
+      this.onStream(stream, connection).catch(err => {
+        this.log.error({ err }, 'tunnel stream handler failed')
+      })
+    }, {
+      maxInboundStreams: this.maxStreams,
+      maxOutboundStreams: this.maxStreams,
+      runOnLimitedConnection: true
+    })
+  }
+
+  /** Number of tunnels open right now. */
+  get openTunnels (): number {
+    return this.active.size
+  }
+
+  /** Stop accepting tunnels and reset the open ones. Idempotent. */
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.libp2p.unhandle(TUNNEL_PROTOCOL).catch(() => {})
+    this.shutdown.abort()
+    for (const c of this.active) c.abort()
+    this.onClosed()
+  }
+
+  private authorize (remotePeer: Connection['remotePeer'], req: TunnelRequest): string | undefined {
+    const access = this.access
+    if (access.mode === 'public') return undefined
+    if (access.mode === 'allow') {
+      return this.allowed.has(remotePeer.toString()) ? undefined : 'this peer is not on the share\'s allow-list'
+    }
+    if (req.proof == null) return 'this share needs the access secret from its connect string (a bare peer id is not enough)'
+    const ok = verifyAccessProof(access.secret, remotePeer.toMultihash().bytes, this.libp2p.peerId.toMultihash().bytes, req.proof)
+    return ok ? undefined : 'wrong access secret (outdated or mistyped connect string?)'
+  }
+
+  private async respondAndClose (incoming: IncomingTunnel, stream: Stream, status: TunnelStatus, reason: string): Promise<void> {
+    const signal = AbortSignal.timeout(2000)
+    try {
+      await incoming.respond({ status, reason }, { signal })
+      await stream.close({ signal })
+    } catch (err) {
+      stream.abort(err as Error)
+    }
+  }
+
+  private async onStream (stream: Stream, connection: Connection): Promise<void> {
+    const remotePeer = connection.remotePeer.toString()
+    const log = this.log.child({ peer: remotePeer })
+    if (this.closed) {
+      stream.abort(new Error('share is closing'))
+      return
+    }
+    let incoming: IncomingTunnel
+    try {
+      incoming = await readTunnelRequest(stream, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.handshakeTimeout)]) })
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'bad or missing tunnel request; stream reset')
+      stream.abort(err as Error)
+      return
+    }
+    const req = incoming.request
+    const refusal = this.authorize(connection.remotePeer, req)
+    if (refusal != null) {
+      log.warn({ reason: refusal }, 'refused tunnel')
+      this.emit('refused', { remotePeer, reason: refusal })
+      await this.respondAndClose(incoming, stream, TunnelStatus.UNAUTHORIZED, refusal)
+      return
+    }
+    const service = req.port === 0 ? this.services[0] : this.services.find(s => s.port === req.port)
+    if (service == null) {
+      const reason = `port ${req.port} is not shared (shared: ${this.services.map(s => s.port).join(', ')})`
+      log.warn({ port: req.port }, 'tunnel asked for a port that is not shared')
+      await this.respondAndClose(incoming, stream, TunnelStatus.UNKNOWN_PORT, reason)
+      return
+    }
+    if (req.probe) {
+      await this.respondAndClose(incoming, stream, TunnelStatus.OK, `ready (port ${service.port})`)
+      return
+    }
+    const ctl = new AbortController()
+    this.active.add(ctl)
+    try {
+      let socket
+      try {
+        socket = await connectTcp(service.host, service.port, { timeout: this.serviceConnectTimeout, signal: ctl.signal })
+      } catch (err) {
+        const reason = (err as Error).message
+        log.warn({ port: service.port, reason }, 'shared service unavailable')
+        this.emit('service:unavailable', { remotePeer, port: service.port, reason })
+        await this.respondAndClose(incoming, stream, TunnelStatus.SERVICE_UNAVAILABLE, reason)
+        return
+      }
+      try {
+        await incoming.respond({ status: TunnelStatus.OK, reason: '' }, { signal: AbortSignal.timeout(this.handshakeTimeout) })
+      } catch (err) {
+        socket.destroy()
+        stream.abort(err as Error)
+        return
+      }
+      const id = this.nextId++
+      log.debug({ tunnel: id, port: service.port }, 'tunnel open')
+      this.emit('tunnel:open', { id, remotePeer, port: service.port })
+      const result = await pipeSocketStream(socket, incoming.unwrap(), { signal: ctl.signal })
+      const ev: TunnelCloseEvent = { id, remotePeer, port: service.port, sent: result.sent, received: result.received }
+      if (result.error != null) {
+        ev.error = result.error.message
+        log.debug({ tunnel: id, err: result.error.message }, 'tunnel reset')
+      } else {
+        log.debug({ tunnel: id, sent: result.sent, received: result.received }, 'tunnel closed')
+      }
+      this.emit('tunnel:close', ev)
+    } finally {
+      this.active.delete(ctl)
+    }
+  }
+}

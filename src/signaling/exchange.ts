@@ -1,0 +1,39 @@
+import { lpStream } from '@libp2p/utils'
+import type { AbortOptions, Stream } from '@libp2p/interface'
+import { MAX_HANDSHAKE_MESSAGE } from './constants.ts'
+import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from './handshake.ts'
+import type { TunnelRequest, TunnelResponse } from './handshake.ts'
+
+/**
+ * Connector side: send the request, wait for the response. On return the
+ * stream is handed back unwrapped, with any bytes that arrived after the
+ * response pushed back onto it, ready for the raw byte pipe.
+ */
+export async function sendTunnelRequest (stream: Stream, req: TunnelRequest, options: AbortOptions = {}): Promise<{ response: TunnelResponse, stream: Stream }> {
+  const lp = lpStream(stream, { maxDataLength: MAX_HANDSHAKE_MESSAGE })
+  await lp.write(encodeRequest(req), options)
+  const msg = await lp.read(options)
+  const response = decodeResponse(msg.subarray())
+  return { response, stream: lp.unwrap() }
+}
+
+/** Share side of one incoming tunnel stream, between request and response. */
+export interface IncomingTunnel {
+  request: TunnelRequest
+  /** Send the response; after an OK response use {@link IncomingTunnel.unwrap}. */
+  respond: (res: TunnelResponse, options?: AbortOptions) => Promise<void>
+  /** The raw stream, with any early bytes of the connector pushed back. */
+  unwrap: () => Stream
+}
+
+/** Share side: read and decode the request of a fresh tunnel stream. */
+export async function readTunnelRequest (stream: Stream, options: AbortOptions = {}): Promise<IncomingTunnel> {
+  const lp = lpStream(stream, { maxDataLength: MAX_HANDSHAKE_MESSAGE })
+  const msg = await lp.read(options)
+  const request = decodeRequest(msg.subarray())
+  return {
+    request,
+    respond: async (res, opts) => { await lp.write(encodeResponse(res), opts ?? options) },
+    unwrap: () => lp.unwrap()
+  }
+}

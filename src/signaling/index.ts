@@ -1,0 +1,12 @@
+/**
+ * The tunnel control plane between two beam peers: the `/beam/tunnel/1.0.0`
+ * protocol id, its handshake messages and the access proof. WebRTC's own SDP
+ * signalling is done by @libp2p/webrtc; this folder is only beam's.
+ * Imports no other beam folder.
+ */
+export * from './constants.ts'
+export * from './errors.ts'
+export { TunnelStatus, statusName, encodeRequest, decodeRequest, encodeResponse, decodeResponse, accessProof, verifyAccessProof } from './handshake.ts'
+export type { TunnelRequest, TunnelResponse } from './handshake.ts'
+export { sendTunnelRequest, readTunnelRequest } from './exchange.ts'
+export type { IncomingTunnel } from './exchange.ts'

@@ -1,0 +1,29 @@
+/** The local TCP port could not be bound. */
+export class AddressInUseError extends Error {
+  readonly host: string
+  readonly port: number
+  constructor (host: string, port: number, cause?: unknown) {
+    super(`${host}:${port} is already in use`, { cause })
+    this.name = 'AddressInUseError'
+    this.host = host
+    this.port = port
+  }
+}
+
+/** Binding the local port failed for another reason (permission, bad address). */
+export class ListenError extends Error {
+  constructor (message: string, cause?: unknown) {
+    super(message, { cause })
+    this.name = 'ListenError'
+  }
+}
+
+/** The shared local service refused or did not answer. */
+export class LocalServiceUnreachableError extends Error {
+  readonly code: string
+  constructor (host: string, port: number, code: string, cause?: unknown) {
+    super(`cannot reach the shared service at ${host}:${port} (${code})`, { cause })
+    this.name = 'LocalServiceUnreachableError'
+    this.code = code
+  }
+}

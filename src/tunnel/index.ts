@@ -1,0 +1,9 @@
+/**
+ * Local endpoints and the byte pipe. Knows nothing about peers, connect
+ * strings or relays; imports no other beam folder.
+ */
+export { pipeSocketStream, DEFAULT_MAX_READ_BUFFER } from './pipe.ts'
+export type { PipeResult, PipeOptions } from './pipe.ts'
+export { listenTcp, connectTcp } from './tcp.ts'
+export type { LocalListener, ConnectTcpOptions } from './tcp.ts'
+export * from './errors.ts'

@@ -1,0 +1,157 @@
+import type { Socket } from 'node:net'
+import type { Stream } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+/** Byte counts of one finished pipe. */
+export interface PipeResult {
+  /** Bytes read from the socket and sent into the stream. */
+  sent: number
+  /** Bytes received from the stream and written to the socket. */
+  received: number
+  /** Set when the pipe ended by an error or a reset on either side. */
+  error?: Error
+}
+
+export interface PipeOptions {
+  /** Aborting resets the stream and destroys the socket. */
+  signal?: AbortSignal
+  /**
+   * Largest number of bytes a paused stream may hold before it is reset. Must
+   * be at least the muxer's largest receive window.
+   * @default 32 MiB
+   */
+  maxReadBuffer?: number
+}
+
+export const DEFAULT_MAX_READ_BUFFER = 32 * 1024 * 1024
+
+/**
+ * Join a TCP socket and a libp2p stream, both directions, until both are done.
+ *
+ * - Bytes are passed on as they come, never copied into a larger buffer.
+ * - Backpressure both ways: a full stream pauses the socket until 'drain'; a
+ *   full socket pauses the stream (the muxer then stops granting window).
+ * - Half-close both ways: socket EOF closes the stream's write side; the
+ *   stream's end (after all its data) ends the socket's write side.
+ * - An error or reset on one side destroys/aborts the other at once.
+ *
+ * The socket must have been created with `allowHalfOpen: true`.
+ * Resolves (never rejects) once both sides are closed.
+ */
+export async function pipeSocketStream (socket: Socket, stream: Stream, options: PipeOptions = {}): Promise<PipeResult> {
+  const result: PipeResult = { sent: 0, received: 0 }
+  const { promise, resolve } = Promise.withResolvers<PipeResult>()
+  let socketClosed = socket.destroyed
+  let streamClosed = stream.status !== 'open'
+  let streamEnded = false
+  let finished = false
+
+  stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, options.maxReadBuffer ?? DEFAULT_MAX_READ_BUFFER)
+
+  const fail = (err: Error): void => {
+    result.error ??= err
+    if (!socket.destroyed) socket.destroy()
+    if (stream.status === 'open') stream.abort(err)
+  }
+
+  const maybeFinish = (): void => {
+    if (finished || !socketClosed || !streamClosed) return
+    finished = true
+    cleanup()
+    resolve(result)
+  }
+
+  // socket -> stream
+  const onSocketData = (chunk: Buffer): void => {
+    result.sent += chunk.byteLength
+    let ok: boolean
+    try {
+      ok = stream.send(chunk)
+    } catch (err) {
+      fail(err as Error)
+      return
+    }
+    if (!ok) {
+      socket.pause()
+      stream.onDrain().then(() => { if (!socket.destroyed) socket.resume() }, (err: Error) => { fail(err) })
+    }
+  }
+  const onSocketEnd = (): void => {
+    // the local side half-closed: pass the FIN on once queued data is out
+    if (stream.writeStatus === 'writable') {
+      stream.close().catch((err: Error) => { fail(err) })
+    }
+  }
+  const onSocketError = (err: Error): void => { fail(err) }
+  const onSocketClose = (): void => {
+    socketClosed = true
+    if (!streamEnded && stream.status === 'open') {
+      // the socket is gone but the remote may still send: nothing can take it
+      fail(result.error ?? new Error('local socket closed before the stream ended'))
+    }
+    maybeFinish()
+  }
+
+  // stream -> socket
+  const onStreamMessage = (evt: { data: Uint8Array | Uint8ArrayList }): void => {
+    const data = evt.data
+    let ok = true
+    if (data instanceof Uint8Array) {
+      result.received += data.byteLength
+      ok = socket.write(data)
+    } else {
+      result.received += data.byteLength
+      for (const buf of data) ok = socket.write(buf)
+    }
+    if (!ok && stream.readStatus === 'readable') stream.pause()
+  }
+  const onSocketDrain = (): void => {
+    if (stream.readStatus === 'paused') stream.resume()
+  }
+  const onStreamEnd = (): void => {
+    streamEnded = true
+    if (!socket.destroyed && !socket.writableEnded) socket.end()
+  }
+  const onStreamClose = (evt: { error?: Error }): void => {
+    streamClosed = true
+    if (evt.error != null) {
+      fail(evt.error)
+    } else if (!socket.destroyed && !socket.writableEnded) {
+      socket.end()
+    }
+    maybeFinish()
+  }
+
+  const onAbort = (): void => { fail(new Error('tunnel aborted')) }
+
+  const cleanup = (): void => {
+    socket.off('data', onSocketData)
+    socket.off('end', onSocketEnd)
+    socket.off('drain', onSocketDrain)
+    socket.off('close', onSocketClose)
+    stream.removeEventListener('message', onStreamMessage)
+    stream.removeEventListener('end', onStreamEnd)
+    stream.removeEventListener('close', onStreamClose)
+    options.signal?.removeEventListener('abort', onAbort)
+    // keep an error listener: a late error must not become an uncaught exception
+  }
+
+  socket.on('error', onSocketError)
+  socket.on('data', onSocketData)
+  socket.on('end', onSocketEnd)
+  socket.on('drain', onSocketDrain)
+  socket.on('close', onSocketClose)
+  stream.addEventListener('message', onStreamMessage)
+  stream.addEventListener('end', onStreamEnd)
+  stream.addEventListener('close', onStreamClose)
+  options.signal?.addEventListener('abort', onAbort)
+
+  if (options.signal?.aborted === true) onAbort()
+  if (stream.readableEnded) onStreamEnd()
+  if (socket.isPaused()) socket.resume()
+  if (stream.readStatus === 'paused') stream.resume()
+  if (socket.destroyed) onSocketClose()
+  if (streamClosed) maybeFinish()
+
+  return promise
+}

@@ -1,0 +1,76 @@
+import { createConnection, createServer } from 'node:net'
+import type { Server, Socket } from 'node:net'
+import { AddressInUseError, ListenError, LocalServiceUnreachableError } from './errors.ts'
+
+export interface LocalListener {
+  host: string
+  port: number
+  server: Server
+  close: () => Promise<void>
+}
+
+/**
+ * Bind a local TCP port. Accepted sockets arrive paused and half-open capable,
+ * so no byte is read before the tunnel behind them is ready.
+ */
+export async function listenTcp (host: string, port: number, onSocket: (socket: Socket) => void): Promise<LocalListener> {
+  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, onSocket)
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      if (err.code === 'EADDRINUSE') reject(new AddressInUseError(host, port, err))
+      else if (err.code === 'EACCES') reject(new ListenError(`no permission to listen on ${host}:${port}`, err))
+      else if (err.code === 'EADDRNOTAVAIL') reject(new ListenError(`${host} is not an address of this machine`, err))
+      else reject(new ListenError(`cannot listen on ${host}:${port}: ${err.message}`, err))
+    }
+    server.once('error', onError)
+    server.listen({ host, port }, () => {
+      server.off('error', onError)
+      resolve()
+    })
+  })
+  const addr = server.address()
+  const bound = typeof addr === 'object' && addr != null ? addr.port : port
+  return {
+    host,
+    port: bound,
+    server,
+    close: async () => {
+      await new Promise<void>(resolve => { server.close(() => { resolve() }) })
+    }
+  }
+}
+
+export interface ConnectTcpOptions {
+  /** Give up after this many ms. @default 5000 */
+  timeout?: number
+  signal?: AbortSignal
+}
+
+/** Open a half-open capable TCP connection to a local service, with a deadline. */
+export async function connectTcp (host: string, port: number, options: ConnectTcpOptions = {}): Promise<Socket> {
+  options.signal?.throwIfAborted()
+  const timeout = options.timeout ?? 5000
+  return await new Promise<Socket>((resolve, reject) => {
+    const socket = createConnection({ host, port, allowHalfOpen: true, noDelay: true })
+    const timer = setTimeout(() => { done(new LocalServiceUnreachableError(host, port, 'ETIMEDOUT')) }, timeout)
+    const onAbort = (): void => { done(new LocalServiceUnreachableError(host, port, 'ABORTED')) }
+    const done = (err?: Error): void => {
+      clearTimeout(timer)
+      socket.off('connect', onConnect)
+      socket.off('error', onError)
+      options.signal?.removeEventListener('abort', onAbort)
+      if (err != null) {
+        socket.destroy()
+        reject(err)
+      } else {
+        socket.pause()
+        resolve(socket)
+      }
+    }
+    const onConnect = (): void => { done() }
+    const onError = (err: NodeJS.ErrnoException): void => { done(new LocalServiceUnreachableError(host, port, err.code ?? 'ERROR', err)) }
+    socket.once('connect', onConnect)
+    socket.once('error', onError)
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
