@@ -9,6 +9,7 @@ import type { ComponentLogger, PrivateKey } from '@libp2p/interface'
 import type { Libp2pOptions } from 'libp2p'
 import { relayTransport } from '../relay/index.ts'
 import { KEEP_ALIVE_INTERVAL, MAX_STREAM_WINDOW } from './constants.ts'
+import { compareAddresses } from './path.ts'
 
 /** An ICE server for WebRTC, as in the browser API. */
 export interface IceServer {
@@ -76,6 +77,9 @@ export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
         inactivityTimeout: 0
       }
     })],
+    connectionManager: {
+      addressSorter: compareAddresses
+    },
     // beam dials the addresses a user handed it, loopback and LAN included
     connectionGater: {
       denyDialMultiaddr: () => false

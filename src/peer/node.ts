@@ -5,7 +5,7 @@ import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { AddressBook } from './address-book.ts'
 import { encodeConnectString } from './connect-string.ts'
-import { AlreadySharingError, NodeStoppedError, PeerNotFoundError } from './errors.ts'
+import { AlreadySharingError, InvalidTargetError, NodeStoppedError, PeerNotFoundError } from './errors.ts'
 import { ephemeralIdentity } from './identity.ts'
 import { libp2pOptions } from './libp2p-options.ts'
 import type { BeamServices, IceServer, TransportSelection } from './libp2p-options.ts'
@@ -114,6 +114,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     options.signal?.throwIfAborted()
     const t = typeof target === 'string' ? parseTarget(target) : target
     const id = t.peerId.toString()
+    if (t.peerId.equals(this.peerId)) throw new InvalidTargetError('cannot connect to this node\'s own peer id (use another identity for the connecting side)')
     let addrs = t.multiaddrs
     if (addrs.length === 0 && this.libp2p.getConnections(t.peerId).length === 0) {
       addrs = (await this.addressBook?.get(id)) ?? []

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { byteStream } from '@libp2p/utils'
-import type { AbortOptions, Connection } from '@libp2p/interface'
+import { circuitRelayAddressesLast, loopbackAddressLast, publicAddressesFirst } from '@libp2p/utils'
+import type { AbortOptions, Address, Connection } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { PING_PROTOCOL } from './constants.ts'
 
@@ -39,8 +40,28 @@ export function pathOf (conn: Connection): PathInfo {
 }
 
 /**
+ * Preference among direct transports for carrying tunnels. TCP first: its
+ * yamux streams have end-to-end flow control. QUIC second: in
+ * @chainsafe/libp2p-quic 2.1.1 a paused stream keeps reading (sendPause is a
+ * no-op), so a slow consumer is not pushed back (see docs/architecture.md).
+ */
+const TRANSPORT_RANK: Record<PathTransport, number> = {
+  tcp: 0, websockets: 1, quic: 2, webrtc: 3, tor: 4, i2p: 5, memory: 6, other: 7, relay: 8
+}
+
+/** Order in which to dial a peer's addresses: public, direct, then by transport rank. */
+export function compareAddresses (a: Address, b: Address): -1 | 0 | 1 {
+  const r = publicAddressesFirst(a.multiaddr, b.multiaddr) ||
+    circuitRelayAddressesLast(a.multiaddr, b.multiaddr) ||
+    loopbackAddressLast(a.multiaddr, b.multiaddr)
+  if (r !== 0) return r
+  return Math.sign(TRANSPORT_RANK[transportOf(a.multiaddr)] - TRANSPORT_RANK[transportOf(b.multiaddr)]) as -1 | 0 | 1
+}
+
+/**
  * The connection new streams should use: open ones only, unlimited (direct)
- * before limited (relayed), then the oldest, which has proven itself longest.
+ * before limited (relayed), then by transport rank, then the oldest, which has
+ * proven itself longest.
  */
 export function bestConnection (conns: Connection[]): Connection | undefined {
   const open = conns.filter(c => c.status === 'open')
@@ -48,6 +69,9 @@ export function bestConnection (conns: Connection[]): Connection | undefined {
     const la = a.limits == null ? 0 : 1
     const lb = b.limits == null ? 0 : 1
     if (la !== lb) return la - lb
+    const ta = TRANSPORT_RANK[transportOf(a.remoteAddr)]
+    const tb = TRANSPORT_RANK[transportOf(b.remoteAddr)]
+    if (ta !== tb) return ta - tb
     return a.timeline.open - b.timeline.open
   })
   return open[0]

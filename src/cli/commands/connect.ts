@@ -1,5 +1,6 @@
 import { Command } from 'commander'
-import { createBeam, parseTarget } from '../../peer/index.ts'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { createBeam, ephemeralIdentity, parseTarget } from '../../peer/index.ts'
 import type { BeamNode, PathInfo } from '../../peer/index.ts'
 import { addIdentityOptions, addNetworkOptions, addOutputOptions, baseInit, createContext, parseListen, untilAborted } from '../context.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
@@ -43,6 +44,11 @@ async function runConnect (targetText: string, flags: ConnectFlags, io: CliIo): 
   const listen = parseListen(flags.listen ?? [])
   const ctx = createContext(flags, io)
   const init = await baseInit(flags, io, ctx)
+  if (init.privateKey != null && peerIdFromPrivateKey(init.privateKey).equals(target.peerId)) {
+    // a share and a connect on one machine share BEAM_HOME, hence the identity
+    ctx.log.info('the target is this machine\'s own peer id (a share running here): connecting with a throwaway identity')
+    init.privateKey = await ephemeralIdentity()
+  }
   const node: BeamNode = await createBeam({ ...init, listen })
   try {
     ctx.log.info({ peer: target.peerId.toString(), addresses: target.multiaddrs.length }, `connecting to ${target.peerId.toString()}`)
