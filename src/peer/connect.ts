@@ -191,6 +191,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
         if (e instanceof TunnelRefusedError) this.emit('refused', e)
         return
       }
+      this.log.debug({ tunnel: id, via: stream.protocol, conns: this.libp2p.getConnections(this.peerId).map(c => c.remoteAddr.toString()) }, 'tunnel open')
       this.emit('tunnel:open', { id, remotePort: this.remotePort })
       const result = await pipeSocketStream(socket, stream, { signal: ctl.signal })
       const ev: ConnectTunnelCloseEvent = { id, sent: result.sent, received: result.received }

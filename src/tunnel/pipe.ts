@@ -45,6 +45,7 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
   let streamClosed = stream.status !== 'open'
   let streamEnded = false
   let finished = false
+  let waitingForDrain = false
 
   stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, options.maxReadBuffer ?? DEFAULT_MAX_READ_BUFFER)
 
@@ -71,10 +72,18 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
       fail(err as Error)
       return
     }
-    if (!ok) {
+    if (!ok && !waitingForDrain) {
+      // Not stream.onDrain(): in @libp2p/utils 7.4.1 its promise is created once
+      // and never reset, so after the first drain it resolves at once and the
+      // socket would be read without bound. The 'drain' event is reliable.
+      waitingForDrain = true
       socket.pause()
-      stream.onDrain().then(() => { if (!socket.destroyed) socket.resume() }, (err: Error) => { fail(err) })
+      stream.addEventListener('drain', onStreamDrain, { once: true })
     }
+  }
+  const onStreamDrain = (): void => {
+    waitingForDrain = false
+    if (!socket.destroyed) socket.resume()
   }
   const onSocketEnd = (): void => {
     // the local side half-closed: pass the FIN on once queued data is out
@@ -132,6 +141,7 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
     stream.removeEventListener('message', onStreamMessage)
     stream.removeEventListener('end', onStreamEnd)
     stream.removeEventListener('close', onStreamClose)
+    stream.removeEventListener('drain', onStreamDrain)
     options.signal?.removeEventListener('abort', onAbort)
     // keep an error listener: a late error must not become an uncaught exception
   }
