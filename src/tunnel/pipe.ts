@@ -33,7 +33,8 @@ export const DEFAULT_MAX_READ_BUFFER = 32 * 1024 * 1024
  *   full socket pauses the stream (the muxer then stops granting window).
  * - Half-close both ways: socket EOF closes the stream's write side; the
  *   stream's end (after all its data) ends the socket's write side.
- * - An error or reset on one side destroys/aborts the other at once.
+ * - An error or reset on one side resets the other at once (TCP RST on the
+ *   socket, stream reset on the stream): it is never passed on as a clean end.
  *
  * The socket must have been created with `allowHalfOpen: true`.
  * Resolves (never rejects) once both sides are closed.
@@ -51,7 +52,8 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
 
   const fail = (err: Error): void => {
     result.error ??= err
-    if (!socket.destroyed) socket.destroy()
+    // a reset stays a reset: the local side must not mistake it for a clean end
+    if (!socket.destroyed) socket.resetAndDestroy()
     if (stream.status === 'open') stream.abort(err)
   }
 
@@ -119,6 +121,9 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
   }
   const onStreamEnd = (): void => {
     streamEnded = true
+    // a reset also ends the readable side: that must reach the socket as a
+    // reset (from the 'close' handler), never as a FIN
+    if (stream.status === 'reset' || stream.status === 'aborted') return
     if (!socket.destroyed && !socket.writableEnded) socket.end()
   }
   const onStreamClose = (evt: { error?: Error }): void => {

@@ -1,0 +1,111 @@
+import { createHash } from 'node:crypto'
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { createBeam, newAccessSecret, decodeConnectString, encodeConnectString } from 'beam'
+import type { BeamNode, Share, PathInfo } from 'beam'
+import { startTcpService, tcpConnect, readAll, block } from '../helpers/services.ts'
+
+// The library through the package's public exports: two nodes in one process,
+// real libp2p over loopback TCP.
+describe('library: share and connect in one process', () => {
+  let sharer: BeamNode
+  let connector: BeamNode
+  let share: Share
+  const secret = newAccessSecret()
+  let echo: Awaited<ReturnType<typeof startTcpService>>
+  let resetter: Awaited<ReturnType<typeof startTcpService>>
+
+  beforeAll(async () => {
+    echo = await startTcpService(s => { s.pipe(s) })
+    resetter = await startTcpService(s => { s.once('data', () => { s.resetAndDestroy() }) })
+    sharer = await createBeam({ listen: ['/ip4/127.0.0.1/tcp/0'] })
+    connector = await createBeam()
+    share = await sharer.share({ services: [{ port: echo.port }, { port: resetter.port }], access: { mode: 'secret', secret } })
+  })
+
+  afterAll(async () => {
+    await connector?.stop()
+    await sharer?.stop()
+    await echo?.close()
+    await resetter?.close()
+  })
+
+  it('echoes bytes exactly and reports the path', async () => {
+    const tunnel = await connector.connect(sharer.connectString(secret), { signal: AbortSignal.timeout(10_000) })
+    const path = tunnel.path ?? await new Promise<PathInfo>(resolve => tunnel.once('path', resolve))
+    expect(path).toMatchObject({ direct: true, transport: 'tcp' })
+    const s = await tcpConnect(tunnel.port)
+    const sent = createHash('sha256')
+    for (let i = 0; i < 4; i++) { const b = block(3, i); sent.update(b); s.write(b) }
+    s.end()
+    const { data, error } = await readAll(s)
+    expect(error).toBeUndefined()
+    expect(createHash('sha256').update(data).digest('hex')).toBe(sent.digest('hex'))
+    await tunnel.close()
+  })
+
+  it('propagates a reset of the shared service to the local client', async () => {
+    const tunnel = await connector.connect(sharer.connectString(secret), { remotePort: resetter.port })
+    const s = await tcpConnect(tunnel.port)
+    s.write('hello')
+    const { data, error } = await readAll(s, 10_000)
+    expect(data.length).toBe(0)
+    expect(error?.message ?? 'closed').toMatch(/ECONNRESET|closed/)
+    await tunnel.close()
+  })
+
+  it('propagates a reset of the local client to the shared service', async () => {
+    let serviceSaw: Promise<string> | undefined
+    const svc = await startTcpService(s => {
+      s.resume()
+      serviceSaw = new Promise(resolve => {
+        s.on('error', (e: NodeJS.ErrnoException) => { resolve(e.code ?? 'error') })
+        s.on('close', () => { resolve('close') })
+      })
+    })
+    const node = await createBeam({ listen: ['/ip4/127.0.0.1/tcp/0'] })
+    try {
+      await node.share({ services: [{ port: svc.port }], access: { mode: 'public' } })
+      const tunnel = await connector.connect(node.connectString())
+      const s = await tcpConnect(tunnel.port)
+      s.write('x')
+      await new Promise<void>(resolve => { const t = setInterval(() => { if (serviceSaw != null) { clearInterval(t); resolve() } }, 20) })
+      const started = Date.now()
+      s.resetAndDestroy()
+      expect(await serviceSaw).toBe('ECONNRESET')
+      expect(Date.now() - started).toBeLessThan(2000)
+      await tunnel.close()
+    } finally {
+      await node.stop()
+      await svc.close()
+    }
+  })
+
+  it('throws named errors: refused, unknown port, own peer id', async () => {
+    const cs = decodeConnectString(sharer.connectString(secret))
+    const wrong = encodeConnectString({ ...cs, secret: newAccessSecret() })
+    await expect(connector.connect(wrong)).rejects.toMatchObject({ name: 'TunnelRefusedError' })
+    await expect(connector.connect(sharer.peerId.toString())).rejects.toMatchObject({ name: 'TunnelRefusedError' })
+    await expect(connector.connect(sharer.connectString(secret), { remotePort: 9 })).rejects.toMatchObject({ name: 'UnknownPortError' })
+    await expect(sharer.connect(sharer.connectString(secret))).rejects.toMatchObject({ name: 'InvalidTargetError' })
+  })
+
+  it('emits refused on the share with the peer id, and only one share per node', async () => {
+    const refused = new Promise<{ remotePeer: string }>(resolve => share.once('refused', resolve))
+    await expect(connector.connect(sharer.peerId.toString())).rejects.toThrow()
+    expect((await refused).remotePeer).toBe(connector.peerId.toString())
+    await expect(sharer.share({ services: [{ port: 1 }], access: { mode: 'public' } })).rejects.toMatchObject({ name: 'AlreadySharingError' })
+  })
+
+  it('stop() is idempotent and later calls fail with NodeStoppedError', async () => {
+    const n = await createBeam()
+    await n.stop()
+    await n.stop()
+    await expect(n.connect(sharer.connectString(secret))).rejects.toMatchObject({ name: 'NodeStoppedError' })
+  })
+
+  it('an aborted signal aborts connect', async () => {
+    const ctl = new AbortController()
+    ctl.abort()
+    await expect(connector.connect(sharer.connectString(secret), { signal: ctl.signal })).rejects.toMatchObject({ name: 'AbortError' })
+  })
+})
