@@ -1,0 +1,31 @@
+/** What a backend can do for a share or a connector. */
+export type BackendRole = 'listen' | 'dial' | 'both'
+
+/** How a backend stands on this machine right now. */
+export type BackendStatus = 'ready' | 'not-installed' | 'not-running' | 'not-implemented'
+
+export interface BackendAvailability {
+  status: BackendStatus
+  /** Why, in one line, when not ready. */
+  reason?: string
+}
+
+/**
+ * A network beam can carry tunnels over. Direct networking is one backend;
+ * anonymizing networks (Tor, I2P, …) plug in as further libp2p transports.
+ */
+export interface Backend {
+  /** Short name used on the command line (`--backend tor`). */
+  name: string
+  /** One-line description. */
+  description: string
+  role: BackendRole
+  /** Multiaddr protocols this backend dials/listens on, e.g. ['onion3']. */
+  addressProtocols: string[]
+  /** Whether the sharer / the connector stay anonymous to each other and to observers. */
+  anonymity: { sharer: boolean, connector: boolean }
+  /** Expected added latency. */
+  latency: 'lan' | 'internet' | 'high'
+  /** Check, without side effects on the network, whether it can be used now. */
+  available: (options?: { signal?: AbortSignal }) => Promise<BackendAvailability>
+}
