@@ -72,7 +72,10 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
 
   /** Addresses other peers can dial now (listening or announced). */
   getMultiaddrs (): Multiaddr[] {
-    return this.libp2p.getMultiaddrs().map(ma => ma.decapsulateCode(421))
+    return this.libp2p.getMultiaddrs()
+      .map(ma => ma.decapsulateCode(421))
+      // link-local addresses need a zone id to be dialled: useless to a peer
+      .filter(ma => !/^\/ip6\/fe[89ab][0-9a-f]:|^\/ip4\/169\.254\./i.test(ma.toString()))
   }
 
   /** The connect string for this node, with or without an access secret. */
