@@ -2,9 +2,9 @@ import { Option } from 'commander'
 import type { Command } from 'commander'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
-  ephemeralIdentity, loadOrCreateIdentity, loadBootstrapFile, parsePeerMultiaddr, InvalidMultiaddrError
+  ephemeralIdentity, loadOrCreateIdentity, loadBootstrapFile, parsePeerMultiaddr, stunServersOf, InvalidMultiaddrError
 } from '../peer/index.ts'
-import type { BeamInit, IceServer, Logger } from '../peer/index.ts'
+import type { BeamInit, BootstrapNode, IceServer, Logger } from '../peer/index.ts'
 import { beamHome, homePaths } from './home.ts'
 import { createCliLogger, LOG_LEVELS } from './logging.ts'
 import type { LogLevel } from './logging.ts'
@@ -83,26 +83,28 @@ export function parseIceServer (text: string): IceServer {
 }
 
 /** The bootstrap list from flags, env and bootstrap-nodes.json, in that order. */
-export async function resolveBootstrap (flags: CommonFlags, io: CliIo, log: Logger): Promise<BeamInit['bootstrap']> {
+export async function resolveBootstrap (flags: CommonFlags, io: CliIo, log: Logger): Promise<BootstrapNode[]> {
   const given = [...(flags.bootstrap ?? []), ...(flags.bootstrap == null ? splitList(io.env.BEAM_BOOTSTRAP) : [])]
-  if (given.length > 0) return given.map(parsePeerMultiaddr)
+  if (given.length > 0) return given.map(text => ({ multiaddr: parsePeerMultiaddr(text), roles: ['bootstrap', 'relay'] }))
   if (flags.defaultBootstrap === false) return []
   const list = await loadBootstrapFile()
   for (const d of list.dropped) log.warn({ entry: d.entry }, `bootstrap-nodes.json: entry dropped: ${d.reason}`)
   if (list.nodes.length === 0) {
     log.debug('bootstrap-nodes.json lists no node: only peers whose addresses are known (connect strings) can be reached')
   }
-  return list.nodes.map(n => n.multiaddr)
+  return list.nodes
 }
 
 /** Node settings shared by every command. */
 export async function baseInit (flags: CommonFlags, io: CliIo, ctx: Context): Promise<BeamInit & { identityPath?: string }> {
-  const ice = [...(flags.iceServer ?? []), ...(flags.iceServer == null ? splitList(io.env.BEAM_ICE_SERVERS) : [])]
   const bootstrap = await resolveBootstrap(flags, io, ctx.log)
+  // explicit ICE servers win; otherwise the relays' own STUN responders (never a third party's)
+  const explicitIce = [...(flags.iceServer ?? []), ...(flags.iceServer == null ? splitList(io.env.BEAM_ICE_SERVERS) : [])]
+  const ice = explicitIce.length > 0 ? explicitIce : stunServersOf(bootstrap)
   const id = await resolveIdentity(flags, ctx)
   const init: BeamInit & { identityPath?: string } = {
     iceServers: ice.map(parseIceServer),
-    bootstrap: bootstrap ?? [],
+    bootstrap: bootstrap.map(n => n.multiaddr),
     addressBook: homePaths(ctx.home).addressBook,
     logger: ctx.log
   }

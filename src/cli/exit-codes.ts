@@ -25,6 +25,7 @@ export type ExitCode = typeof ExitCode[keyof typeof ExitCode]
 const TABLE: Record<string, { exit: ExitCode, code: string }> = {
   UsageError: { exit: ExitCode.USAGE, code: 'usage' },
   InvalidOptionError: { exit: ExitCode.USAGE, code: 'usage' },
+  RelayLimitError: { exit: ExitCode.USAGE, code: 'usage' },
   InvalidPortError: { exit: ExitCode.INVALID_PORT, code: 'invalid-port' },
   InvalidTargetError: { exit: ExitCode.INVALID_TARGET, code: 'invalid-target' },
   InvalidConnectStringError: { exit: ExitCode.INVALID_TARGET, code: 'invalid-target' },

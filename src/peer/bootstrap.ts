@@ -15,6 +15,8 @@ export type BootstrapRole = 'bootstrap' | 'relay'
 export interface BootstrapNode {
   multiaddr: Multiaddr
   roles: BootstrapRole[]
+  /** UDP port of the node's STUN responder, if it runs one (relays do, on 3478 by default). */
+  stunPort?: number
 }
 
 export interface BootstrapList {
@@ -64,7 +66,7 @@ export function parseBootstrapFile (text: string, source = 'bootstrap-nodes.json
   }
   const list: BootstrapList = { nodes: [], dropped: [] }
   for (const entry of obj.nodes as unknown[]) {
-    const e = entry as { multiaddr?: unknown, roles?: unknown }
+    const e = entry as { multiaddr?: unknown, roles?: unknown, stunPort?: unknown }
     if (typeof e?.multiaddr !== 'string') {
       list.dropped.push({ entry, reason: 'no "multiaddr" string' })
       continue
@@ -77,7 +79,15 @@ export function parseBootstrapFile (text: string, source = 'bootstrap-nodes.json
       continue
     }
     const roles = Array.isArray(e.roles) ? e.roles.filter((r): r is BootstrapRole => r === 'bootstrap' || r === 'relay') : ['bootstrap' as const]
-    list.nodes.push({ multiaddr: ma, roles: roles.length > 0 ? roles : ['bootstrap'] })
+    const node: BootstrapNode = { multiaddr: ma, roles: roles.length > 0 ? roles : ['bootstrap'] }
+    if (e.stunPort != null) {
+      if (typeof e.stunPort !== 'number' || !Number.isInteger(e.stunPort) || e.stunPort < 1 || e.stunPort > 65535) {
+        list.dropped.push({ entry, reason: '"stunPort" must be a port number' })
+        continue
+      }
+      node.stunPort = e.stunPort
+    }
+    list.nodes.push(node)
   }
   return list
 }
@@ -91,4 +101,20 @@ export async function loadBootstrapFile (path: string = DEFAULT_BOOTSTRAP_FILE):
     throw new BootstrapConfigError(`cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, err)
   }
   return parseBootstrapFile(text, path)
+}
+
+/**
+ * STUN servers implied by relay nodes: the relay's IP address and its STUN
+ * port (3478 unless the entry says otherwise). DNS names are skipped: ICE
+ * would resolve them, and beam makes no DNS query on its own behalf here.
+ */
+export function stunServersOf (nodes: Array<{ multiaddr: Multiaddr, roles?: BootstrapRole[], stunPort?: number }>, defaultPort = 3478): string[] {
+  const out = new Set<string>()
+  for (const n of nodes) {
+    if (n.roles != null && !n.roles.includes('relay')) continue
+    const c = n.multiaddr.getComponents()[0]
+    if (c?.name === 'ip4') out.add(`stun:${c.value ?? ''}:${n.stunPort ?? defaultPort}`)
+    else if (c?.name === 'ip6') out.add(`stun:[${c.value ?? ''}]:${n.stunPort ?? defaultPort}`)
+  }
+  return [...out]
 }

@@ -9,8 +9,11 @@ import type { LocalListener } from '../tunnel/index.ts'
 import { DEFAULT_DIAL_TIMEOUT, DEFAULT_LOCAL_HOST, DEFAULT_MAX_TUNNEL_STREAMS } from './constants.ts'
 import { InvalidOptionError, PeerUnreachableError, ServiceUnavailableError, TunnelProtocolError, TunnelRefusedError, UnknownPortError } from './errors.ts'
 import type { Logger } from './logger.ts'
-import { bestConnection, pathOf, pingConnection } from './path.ts'
+import { bestConnection, pathOf, pingConnection, rankConnections } from './path.ts'
 import type { PathInfo } from './path.ts'
+
+/** How long a new connection has to answer a ping before it is passed over, in ms. */
+const VERIFY_TIMEOUT = 5000
 
 export interface ConnectOptions {
   /** The share's port to reach; 0 = the share's first port. @default 0 */
@@ -79,6 +82,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
   private currentPath: PathInfo | undefined
   private pathCheck: Promise<void> | undefined
   private pathDirty = false
+  private readonly verified = new Set<string>()
   private nextId = 1
   private closed = false
   private readonly onConnectionEvent: (evt: CustomEvent<Connection>) => void
@@ -126,13 +130,13 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
 
   /** Open a connection (or reuse the best one) to the peer. */
   async connection (signal?: AbortSignal): Promise<Connection> {
-    const existing = bestConnection(this.libp2p.getConnections(this.peerId))
+    const existing = this.usableConnection()
     if (existing != null) return existing
     const dialSignal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.opts.dialTimeout), ...(signal != null ? [signal] : [])])
     this.log.info({ peer: this.peerId.toString() }, 'dialing peer')
     try {
       const conn = await this.libp2p.dial(this.peerId, { signal: dialSignal })
-      return bestConnection(this.libp2p.getConnections(this.peerId)) ?? conn
+      return this.usableConnection() ?? conn
     } catch (err) {
       if (signal?.aborted === true || this.shutdown.signal.aborted) throw err
       const detail = dialSignal.aborted ? `no answer within ${this.opts.dialTimeout} ms` : describeDialError(err)
@@ -158,6 +162,8 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       if (response.status !== TunnelStatus.OK) {
         throw responseError(response)
       }
+      // a full handshake on it proves the connection carries streams
+      this.verified.add(conn.id)
       return raw
     } catch (err) {
       if (stream.status === 'open') stream.abort(err as Error)
@@ -213,9 +219,17 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
     })().finally(() => { this.pathCheck = undefined })
   }
 
+  /**
+   * Re-evaluate the path. A connection carries new tunnel streams only once a
+   * ping on it has come back: in @libp2p/webrtc 6.0.33 a failed attempt can
+   * leave an "open" WebRTC connection whose data channel never opens, and
+   * streams on it would hang. Streams already open stay where they are.
+   */
   private async checkPath (): Promise<void> {
-    const conn = bestConnection(this.libp2p.getConnections(this.peerId))
-    if (conn == null) {
+    const open = this.libp2p.getConnections(this.peerId).filter(c => c.status === 'open')
+    for (const id of this.verified) if (!open.some(c => c.id === id)) this.verified.delete(id)
+    const best = bestConnection(open)
+    if (best == null) {
       if (this.currentPath != null) {
         this.currentPath = undefined
         this.log.warn({ peer: this.peerId.toString() }, 'connection to the peer lost; the next local connection redials')
@@ -223,16 +237,31 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       }
       return
     }
-    const path = pathOf(conn)
-    if (this.currentPath?.remote === path.remote && this.currentPath.direct === path.direct) return
-    try {
-      path.rttMs = await pingConnection(conn, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(5000)]) })
-    } catch (err) {
-      this.log.debug({ err: (err as Error).message }, 'ping on new path failed')
+    let rttMs: number | undefined
+    let chosen: Connection | undefined
+    // from the best down, the first connection that answers a ping
+    for (const conn of rankConnections(open)) {
+      try {
+        rttMs = await pingConnection(conn, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(VERIFY_TIMEOUT)]) })
+        this.verified.add(conn.id)
+        chosen = conn
+        break
+      } catch (err) {
+        this.log.info({ remote: conn.remoteAddr.toString(), err: (err as Error).message }, 'connection does not answer pings; not using it for new tunnels')
+        this.verified.delete(conn.id)
+      }
     }
-    if (this.closed) return
+    if (this.closed || chosen == null) return
+    const path: PathInfo = { ...pathOf(chosen), ...(rttMs != null ? { rttMs } : {}) }
+    if (this.currentPath?.remote === path.remote && this.currentPath.direct === path.direct) return
     this.currentPath = path
     this.emit('path', path)
+  }
+
+  /** The connection new streams should use: the best verified one. */
+  private usableConnection (): Connection | undefined {
+    const open = this.libp2p.getConnections(this.peerId)
+    return bestConnection(open.filter(c => this.verified.has(c.id))) ?? bestConnection(open)
   }
 
   /** Unbind the local port, reset open tunnels. Idempotent. */

@@ -7,7 +7,10 @@ import { quic } from '@chainsafe/libp2p-quic'
 import { webRTC } from '@libp2p/webrtc'
 import type { ComponentLogger, PrivateKey } from '@libp2p/interface'
 import type { Libp2pOptions } from 'libp2p'
-import { relayTransport } from '../relay/index.ts'
+import { dcutr } from '@libp2p/dcutr'
+import { autoNAT } from '@libp2p/autonat'
+import { relayServer, relayTransport } from '../relay/index.ts'
+import type { ResolvedRelayLimits } from '../relay/index.ts'
 import { KEEP_ALIVE_INTERVAL, MAX_STREAM_WINDOW } from './constants.ts'
 import { compareAddresses } from './path.ts'
 
@@ -34,6 +37,10 @@ export interface NetworkInit {
   iceServers: IceServer[]
   /** Pin WebRTC's ICE to one local address (loopback tests only). */
   webrtcBindAddress?: string
+  /** Run a circuit-relay-v2 server with these limits (`beam relay`). */
+  relayServer?: ResolvedRelayLimits
+  /** Peer ids allowed to reserve on this relay; empty = anyone. */
+  relayAllow?: string[]
   logger: ComponentLogger
 }
 
@@ -59,6 +66,17 @@ export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
   }
   if (init.transports.relay) transports.push(relayTransport())
 
+  const services: Record<string, unknown> = {
+    identify: identify(),
+    ping: ping(),
+    // a relayed connection tries to become direct (connection reversal, hole punching)
+    dcutr: dcutr()
+  }
+  if (init.relayServer != null) {
+    services.relay = relayServer(init.relayServer)
+    services.autonat = autoNAT()
+  }
+
   return {
     privateKey: init.privateKey,
     logger: init.logger,
@@ -82,11 +100,11 @@ export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
     },
     // beam dials the addresses a user handed it, loopback and LAN included
     connectionGater: {
-      denyDialMultiaddr: () => false
+      denyDialMultiaddr: () => false,
+      ...(init.relayAllow != null && init.relayAllow.length > 0
+        ? { denyInboundRelayReservation: (peer) => !(init.relayAllow ?? []).includes(peer.toString()) }
+        : {})
     },
-    services: {
-      identify: identify(),
-      ping: ping()
-    }
+    services: services as unknown as Libp2pOptions<BeamServices>['services']
   }
 }

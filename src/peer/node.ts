@@ -5,7 +5,9 @@ import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { AddressBook } from './address-book.ts'
 import { encodeConnectString } from './connect-string.ts'
-import { AlreadySharingError, InvalidTargetError, NodeStoppedError, PeerNotFoundError } from './errors.ts'
+import { AlreadySharingError, InvalidOptionError, InvalidTargetError, NodeStoppedError, PeerNotFoundError } from './errors.ts'
+import { resolveRelayLimits, STOP_PROTOCOL } from '../relay/index.ts'
+import type { RelayLimits } from '../relay/index.ts'
 import { ephemeralIdentity } from './identity.ts'
 import { libp2pOptions } from './libp2p-options.ts'
 import type { BeamServices, IceServer, TransportSelection } from './libp2p-options.ts'
@@ -33,6 +35,17 @@ export interface BeamInit {
   webrtcBindAddress?: string
   /** Transports to run. @default all on: tcp, quic, webrtc, relay */
   transports?: TransportSelection
+  /**
+   * Relay reservations to hold, so that peers that cannot reach this node
+   * directly can come through a relay (from the bootstrap nodes that offer
+   * relaying). Also listens for WebRTC upgrades of relayed connections.
+   * @default 0
+   */
+  reservations?: number
+  /** Run a relay server with these limits (what `beam relay` does). @default unset (no relay server) */
+  relayServer?: RelayLimits
+  /** With `relayServer`: only these peer ids may reserve. @default [] (anyone) */
+  relayAllow?: string[]
   /** File that remembers peers' addresses, for connecting by peer id. @default unset (no memory) */
   addressBook?: string
   /** pino logger; each component logs through a child of it. @default silent */
@@ -149,6 +162,40 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     }
   }
 
+  /** Relayed addresses this node holds (reservations), if any. */
+  relayedMultiaddrs (): Multiaddr[] {
+    return this.getMultiaddrs().filter(ma => ma.getComponents().some(c => c.name === 'p2p-circuit'))
+  }
+
+  /**
+   * Wait until at least one relay reservation is in place, or `timeout` ms
+   * have passed. Resolves the relayed addresses (empty on timeout).
+   */
+  async waitForReservation (options: { timeout?: number, signal?: AbortSignal } = {}): Promise<Multiaddr[]> {
+    const deadline = AbortSignal.any([AbortSignal.timeout(options.timeout ?? 10_000), ...(options.signal != null ? [options.signal] : [])])
+    while (this.relayedMultiaddrs().length === 0 && !deadline.aborted) {
+      await new Promise<void>(resolve => {
+        const done = (): void => {
+          this.libp2p.removeEventListener('self:peer:update', done)
+          deadline.removeEventListener('abort', done)
+          resolve()
+        }
+        this.libp2p.addEventListener('self:peer:update', done)
+        deadline.addEventListener('abort', done)
+      })
+    }
+    return this.relayedMultiaddrs()
+  }
+
+  /** What a relay node is carrying now (zeros on a node that is not a relay). */
+  relayStats (): { reservations: number, circuits: number, connections: number } {
+    const service = (this.libp2p.services as Record<string, unknown>).relay as { reservations?: { size: number } } | undefined
+    let circuits = 0
+    const conns = this.libp2p.getConnections()
+    for (const c of conns) for (const st of c.streams) if (st.protocol === STOP_PROTOCOL) circuits++
+    return { reservations: service?.reservations?.size ?? 0, circuits, connections: conns.length }
+  }
+
   private assertRunning (): void {
     if (this.stopped) throw new NodeStoppedError()
   }
@@ -167,9 +214,16 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
 export async function createBeam (init: BeamInit = {}): Promise<BeamNode> {
   const log = init.logger ?? silentLogger()
   const privateKey = init.privateKey ?? await ephemeralIdentity()
+  const reservations = init.reservations ?? 0
+  if (!Number.isInteger(reservations) || reservations < 0 || reservations > 8) throw new InvalidOptionError('reservations must be 0-8')
+  const listen = [...(init.listen ?? [])]
+  for (let i = 0; i < reservations; i++) listen.push('/p2p-circuit')
+  if (reservations > 0 && init.transports?.webrtc !== false) listen.push('/webrtc')
   const libp2p = await createLibp2p(libp2pOptions({
     privateKey,
-    listen: init.listen ?? [],
+    listen,
+    ...(init.relayServer != null ? { relayServer: resolveRelayLimits(init.relayServer) } : {}),
+    ...(init.relayAllow != null ? { relayAllow: init.relayAllow } : {}),
     announce: init.announce ?? [],
     iceServers: init.iceServers ?? [],
     ...(init.webrtcBindAddress != null ? { webrtcBindAddress: init.webrtcBindAddress } : {}),

@@ -22,8 +22,9 @@ export interface PathInfo {
 /** Classify a multiaddr by the transport it names. */
 export function transportOf (ma: Multiaddr): PathTransport {
   const names = ma.getComponents().map(c => c.name)
-  if (names.includes('p2p-circuit')) return 'relay'
+  // <relay>/p2p-circuit/webrtc: the relay only carried the signalling
   if (names.includes('webrtc') || names.includes('webrtc-direct')) return 'webrtc'
+  if (names.includes('p2p-circuit')) return 'relay'
   if (names.includes('onion3') || names.includes('onion')) return 'tor'
   if (names.includes('garlic64') || names.includes('garlic32')) return 'i2p'
   if (names.includes('quic-v1') || names.includes('quic')) return 'quic'
@@ -64,17 +65,22 @@ export function compareAddresses (a: Address, b: Address): -1 | 0 | 1 {
  * proven itself longest.
  */
 export function bestConnection (conns: Connection[]): Connection | undefined {
-  const open = conns.filter(c => c.status === 'open')
-  open.sort((a, b) => {
-    const la = a.limits == null ? 0 : 1
-    const lb = b.limits == null ? 0 : 1
-    if (la !== lb) return la - lb
-    const ta = TRANSPORT_RANK[transportOf(a.remoteAddr)]
-    const tb = TRANSPORT_RANK[transportOf(b.remoteAddr)]
-    if (ta !== tb) return ta - tb
-    return a.timeline.open - b.timeline.open
-  })
-  return open[0]
+  return rankConnections(conns)[0]
+}
+
+/** Open connections, best first (see {@link bestConnection}). */
+export function rankConnections (conns: Connection[]): Connection[] {
+  return conns.filter(c => c.status === 'open').sort(compareConnections)
+}
+
+function compareConnections (a: Connection, b: Connection): number {
+  const la = a.limits == null ? 0 : 1
+  const lb = b.limits == null ? 0 : 1
+  if (la !== lb) return la - lb
+  const ta = TRANSPORT_RANK[transportOf(a.remoteAddr)]
+  const tb = TRANSPORT_RANK[transportOf(b.remoteAddr)]
+  if (ta !== tb) return ta - tb
+  return a.timeline.open - b.timeline.open
 }
 
 const PING_SIZE = 32

@@ -117,8 +117,8 @@ describe('beam share / beam connect end to end', () => {
       more()
     })
     const home = await tempHome()
-    const sh = await startShare([String(svc.port)], home.dir)
-    const co = await startConnect(sh.connect, [], home.dir)
+    const sh = await startShare([String(svc.port)], home.dir).catch(async (err: Error) => { await svc.close(); throw err })
+    const co = await startConnect(sh.connect, [], home.dir).catch(async (err: Error) => { await sh.proc.stop(); await svc.close(); throw err })
     try {
       const client = await tcpConnect(co.port)
       client.pause()

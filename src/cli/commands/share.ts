@@ -1,5 +1,6 @@
 import { Command } from 'commander'
 import { createBeam, loadOrCreateAccessSecret, newAccessSecret, parsePeerId, DEFAULT_SHARE_LISTEN } from '../../peer/index.ts'
+import { DEFAULT_SHARE_RESERVATIONS } from '../../relay/index.ts'
 import type { AccessPolicy, BeamNode } from '../../peer/index.ts'
 import { addIdentityOptions, addNetworkOptions, addOutputOptions, baseInit, createContext, parseListen, untilAborted } from '../context.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
@@ -12,8 +13,9 @@ interface ShareFlags extends CommonFlags {
   public?: boolean
   allow?: string[]
   rotateSecret?: boolean
-  listen?: string[]
+  listen?: string[] | false
   announce?: string[]
+  relay?: boolean
 }
 
 export function shareCommand (io: CliIo): Command {
@@ -24,7 +26,9 @@ export function shareCommand (io: CliIo): Command {
     .option('--allow <peer-id>', 'only this peer may connect, repeatable (no secret)', collect)
     .option('--rotate-secret', 'make a new access secret: connect strings handed out before stop working')
     .option('--listen <multiaddr>', `address to listen on, repeatable (default: ${DEFAULT_SHARE_LISTEN.join(' ')})`, collect)
+    .option('--no-listen', 'open no listener: reachable only through relays')
     .option('--announce <multiaddr>', 'address to announce instead of the listening ones, repeatable', collect)
+    .option('--no-relay', 'do not reserve slots on relays (only direct connections reach this share)')
   addIdentityOptions(cmd)
   addNetworkOptions(cmd)
   addOutputOptions(cmd)
@@ -36,7 +40,8 @@ async function runShare (ports: string[], flags: ShareFlags, io: CliIo): Promise
   const services = ports.map(parseService)
   if (flags.public === true && flags.allow != null) throw new UsageError('--public and --allow exclude each other')
   const allow = (flags.allow ?? []).map(p => parsePeerId(p).toString())
-  const listen = parseListen(flags.listen ?? DEFAULT_SHARE_LISTEN)
+  const listen = flags.listen === false ? [] : parseListen(flags.listen ?? DEFAULT_SHARE_LISTEN)
+  if (flags.listen === false && flags.relay === false) throw new UsageError('--no-listen with --no-relay leaves no way to reach the share')
   const ctx = createContext(flags, io)
   const init = await baseInit(flags, io, ctx)
 
@@ -47,8 +52,15 @@ async function runShare (ports: string[], flags: ShareFlags, io: CliIo): Promise
   else access = { mode: 'secret', secret: await loadOrCreateAccessSecret(homePaths(ctx.home).secret, { rotate: flags.rotateSecret === true }) }
 
   ctx.log.info({ ports: services.map(s => s.port) }, 'starting share')
-  const node: BeamNode = await createBeam({ ...init, listen, announce: flags.announce ?? [] })
+  const reservations = flags.relay !== false && (init.bootstrap ?? []).length > 0 ? DEFAULT_SHARE_RESERVATIONS : 0
+  const node: BeamNode = await createBeam({ ...init, listen, announce: flags.announce ?? [], reservations })
   try {
+    if (reservations > 0) {
+      ctx.log.info('reserving a slot on a relay, so that peers behind NATs can reach this share')
+      const relayed = await node.waitForReservation({ timeout: 10_000, signal: io.signal })
+      if (relayed.length > 0) ctx.log.info({ relays: relayed.length }, `reachable through ${relayed.length} relay address(es)`)
+      else ctx.log.warn('no relay reservation within 10 s: only peers that can reach this machine directly will connect')
+    }
     const share = await node.share({ services, access })
     const connect = node.connectString(access.mode === 'secret' ? access.secret : undefined)
     const peerId = node.peerId.toString()
@@ -74,7 +86,17 @@ async function runShare (ports: string[], flags: ShareFlags, io: CliIo): Promise
       '  press Ctrl-C to stop',
       connect
     ].join('\n'))
+    let last = connect
+    const onAddresses = (): void => {
+      const next = node.connectString(access.mode === 'secret' ? access.secret : undefined)
+      if (next === last) return
+      last = next
+      ctx.out.event('addresses', { peerId, connect: next, multiaddrs: node.getMultiaddrs().map(m => m.toString()) })
+      ctx.out.say(`addresses changed; new connect string:\n${next}`)
+    }
+    node.libp2p.addEventListener('self:peer:update', onAddresses)
     await untilAborted(io.signal)
+    node.libp2p.removeEventListener('self:peer:update', onAddresses)
     ctx.log.info({ open: share.openTunnels }, 'stopping share')
   } finally {
     await stopWithin(node, ctx.log)
