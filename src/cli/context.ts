@@ -21,6 +21,7 @@ export interface CommonFlags {
   bootstrap?: string[]
   defaultBootstrap?: boolean
   iceServer?: string[]
+  webrtc?: boolean
 }
 
 /** What a command gets from the process: streams, env and the stop signal. */
@@ -48,6 +49,7 @@ export function addNetworkOptions (cmd: Command): Command {
     .option('--bootstrap <multiaddr>', 'bootstrap/relay node, repeatable; replaces bootstrap-nodes.json (env BEAM_BOOTSTRAP, comma-separated)', collect)
     .option('--no-default-bootstrap', 'use no bootstrap node unless given with --bootstrap (offline, LAN, tests)')
     .option('--ice-server <url>', 'STUN/TURN server for WebRTC, repeatable, e.g. stun:host:3478 or turn:user:pass@host:3478 (env BEAM_ICE_SERVERS)', collect)
+    .option('--no-webrtc', 'do not use WebRTC (no direct upgrade of relayed connections)')
 }
 
 /** Everything a command needs, built from the common flags. */
@@ -106,6 +108,7 @@ export async function baseInit (flags: CommonFlags, io: CliIo, ctx: Context): Pr
     iceServers: ice.map(parseIceServer),
     bootstrap: bootstrap.map(n => n.multiaddr),
     addressBook: homePaths(ctx.home).addressBook,
+    transports: { webrtc: flags.webrtc !== false },
     logger: ctx.log
   }
   if (id.privateKey != null) init.privateKey = id.privateKey

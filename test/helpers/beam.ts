@@ -32,7 +32,8 @@ export class BeamProcess {
 
   constructor (args: string[], env: Record<string, string> = {}) {
     this.child = spawn(process.execPath, [BEAM_BIN, ...args], {
-      env: { ...process.env, BEAM_LOG_LEVEL: 'debug', ...env },
+      // WebRTC gathers loopback candidates only: no test traffic touches the host's interfaces
+      env: { ...process.env, BEAM_LOG_LEVEL: 'debug', BEAM_WEBRTC_BIND: '127.0.0.1', ...env },
       stdio: ['ignore', 'pipe', 'pipe']
     })
     let buf = ''

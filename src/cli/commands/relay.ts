@@ -64,7 +64,7 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
   let stunRequests = 0
   let stun: StunServer | undefined
   let metrics: MetricsServer | undefined
-  const node: BeamNode = await createBeam({ ...init, listen, announce, relayServer: limits, relayAllow: allow, transports: { webrtc: false } })
+  const node: BeamNode = await createBeam({ ...init, listen, announce, relayServer: limits, relayAllow: allow, transports: { ...init.transports, webrtc: false } })
   try {
     if (stunPort !== 0) {
       stun = await startStunServer({ port: stunPort, onRequest: () => { stunRequests++ } })
