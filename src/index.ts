@@ -22,3 +22,5 @@ export { AddressInUseError, ListenError, LocalServiceUnreachableError } from './
 export type { PipeResult } from './tunnel/index.ts'
 export { BackendRegistry, BackendRegistryError, defaultBackends, directBackend } from './backends/index.ts'
 export type { Backend, BackendAvailability, BackendRole, BackendStatus } from './backends/index.ts'
+export { RelayLimitError, resolveRelayLimits, DEFAULT_STUN_PORT } from './relay/index.ts'
+export type { RelayLimits } from './relay/index.ts'

@@ -69,6 +69,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   private share_: Share | undefined
   private readonly connects = new Set<ConnectTunnel>()
   private stopped = false
+  private bootstrapFailures = 0
 
   private readonly rootLog: Logger
 
@@ -104,6 +105,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
       this.libp2p.dial(ma, { signal: AbortSignal.timeout(15_000) }).then(() => {
         this.log.debug({ bootstrap: ma.toString() }, 'connected to bootstrap node')
       }, (error: Error) => {
+        this.bootstrapFailures++
         this.log.warn({ bootstrap: ma.toString(), err: error.message }, 'bootstrap node unreachable')
         this.emit('bootstrap:failed', { multiaddr: ma.toString(), error })
       })
@@ -173,14 +175,18 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
    */
   async waitForReservation (options: { timeout?: number, signal?: AbortSignal } = {}): Promise<Multiaddr[]> {
     const deadline = AbortSignal.any([AbortSignal.timeout(options.timeout ?? 10_000), ...(options.signal != null ? [options.signal] : [])])
-    while (this.relayedMultiaddrs().length === 0 && !deadline.aborted) {
+    // no point waiting once every bootstrap node has proven unreachable
+    const hopeless = (): boolean => this.bootstrap.length > 0 && this.bootstrapFailures >= this.bootstrap.length
+    while (this.relayedMultiaddrs().length === 0 && !deadline.aborted && !hopeless()) {
       await new Promise<void>(resolve => {
         const done = (): void => {
           this.libp2p.removeEventListener('self:peer:update', done)
+          this.off('bootstrap:failed', done)
           deadline.removeEventListener('abort', done)
           resolve()
         }
         this.libp2p.addEventListener('self:peer:update', done)
+        this.on('bootstrap:failed', done)
         deadline.addEventListener('abort', done)
       })
     }

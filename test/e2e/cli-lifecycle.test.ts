@@ -125,3 +125,46 @@ describe('lifecycle', () => {
     expect(old.code).toBe(10)
   })
 })
+
+describe('without a reachable bootstrap node', () => {
+  it('share and connect on the same machine still work, and the share does not hang waiting for a relay', async () => {
+    const home = await tempHome()
+    const http = await startHttpService()
+    cleanups.push(async () => { await http.close(); await home.cleanup() })
+    const dead = `/ip4/127.0.0.1/tcp/${await freePort()}/p2p/12D3KooWEeEj3VsKj8ejyrQNTtNwF1xKHet1c8E5ViKCRmeR4Mz4`
+    const started = Date.now()
+    const s = new BeamProcess(['share', String(http.port), '--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', dead, '--json'], { BEAM_HOME: join(home.dir, 's') })
+    cleanups.push(async () => { await s.stop() })
+    const ready = await s.waitFor('ready', 20_000)
+    expect(Date.now() - started).toBeLessThan(8000)
+    expect(s.stderr).toMatch(/bootstrap node unreachable/)
+    const c = await startConnect(String(ready.connect), ['--bootstrap', dead], join(home.dir, 'c'))
+    cleanups.push(async () => { await c.proc.stop() })
+    expect((await httpGet(c.port, '/')).body).toBe('hello')
+  })
+})
+
+describe('runtime check', () => {
+  it('an older Node re-runs beam with the bundled Node, or says what is needed', async () => {
+    const { execFile } = await import('node:child_process')
+    const { existsSync } = await import('node:fs')
+    const old = '/usr/bin/node'
+    const version = existsSync(old) ? await new Promise<string>(resolve => execFile(old, ['--version'], (_e, out) => { resolve(out.trim()) })) : ''
+    if (!/^v(1\d|2[01])\./.test(version)) {
+      console.warn(`no Node older than 22 at ${old} (${version || 'none'}): runtime check not exercised`)
+      return
+    }
+    const bin = new URL('../../bin/beam.js', import.meta.url).pathname
+    const run = async (env: Record<string, string>): Promise<{ code: number, stdout: string, stderr: string }> => await new Promise(resolve => {
+      execFile(old, [bin, 'id', '--ephemeral'], { env: { ...process.env, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+        resolve({ code: err == null ? 0 : Number((err as { code?: number }).code ?? 1), stdout, stderr })
+      })
+    })
+    const ok = await run({})
+    expect(ok.code).toBe(0)
+    expect(ok.stdout.trim()).toMatch(/^12D3Koo/)
+    const refused = await run({ BEAM_REEXEC: '1' })
+    expect(refused.code).toBe(69)
+    expect(refused.stderr).toMatch(/needs Node\.js >= 22/)
+  })
+})
