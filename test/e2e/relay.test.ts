@@ -19,17 +19,19 @@ async function relay (args: string[] = []): Promise<{ proc: BeamProcess, addr: s
   return { proc, addr: (ready.multiaddrs as string[])[0] ?? '', metrics: ready.metrics as string | null }
 }
 
-async function relayedShare (relayAddr: string, servicePort: number): Promise<{ proc: BeamProcess, connect: string }> {
+async function relayedShare (relayAddr: string | string[], servicePort: number): Promise<{ proc: BeamProcess, connect: string }> {
   const home = await tempHome()
-  const proc = new BeamProcess(['share', String(servicePort), '--no-listen', ...OFFLINE, '--bootstrap', relayAddr, '--json'], { BEAM_HOME: home.dir })
+  const boot = (Array.isArray(relayAddr) ? relayAddr : [relayAddr]).flatMap(a => ['--bootstrap', a])
+  const proc = new BeamProcess(['share', String(servicePort), '--no-listen', ...OFFLINE, ...boot, '--json'], { BEAM_HOME: home.dir })
   cleanups.push(async () => { await proc.stop(); await home.cleanup() })
   const ready = await proc.waitFor('ready', 30_000)
   return { proc, connect: String(ready.connect) }
 }
 
-async function connect (cs: string, relayAddr: string, extra: string[] = []): Promise<{ proc: BeamProcess, port: number }> {
+async function connect (cs: string, relayAddr: string | string[], extra: string[] = []): Promise<{ proc: BeamProcess, port: number }> {
   const home = await tempHome()
-  const proc = new BeamProcess(['connect', cs, ...OFFLINE, '--bootstrap', relayAddr, '--json', ...extra], { BEAM_HOME: home.dir })
+  const boot = (Array.isArray(relayAddr) ? relayAddr : [relayAddr]).flatMap(a => ['--bootstrap', a])
+  const proc = new BeamProcess(['connect', cs, ...OFFLINE, ...boot, '--json', ...extra], { BEAM_HOME: home.dir })
   cleanups.push(async () => { await proc.stop(); await home.cleanup() })
   const ev = await proc.waitFor('listening', 40_000)
   return { proc, port: Number(ev.port) }
@@ -97,5 +99,28 @@ describe('beam relay', () => {
     const text = await (await fetch(r.metrics ?? '')).text()
     expect(text).toMatch(/^beam_relay_reservations 1$/m)
     expect(text).toMatch(/^beam_relay_circuits \d+$/m)
+  })
+
+  it('survives the loss of one relay: the share holds two reservations and new connections go through the other', async () => {
+    const http = await service()
+    const r1 = await relay()
+    const r2 = await relay()
+    const s = await relayedShare([r1.addr, r2.addr], http.port)
+    const circuits = [...new Set((await s.proc.waitFor('ready')).multiaddrs as string[])].filter(m => m.includes('/p2p-circuit'))
+    // both relays carry a reservation (the addresses may arrive in two steps)
+    let relayed = circuits
+    for (let i = 0; i < 20 && new Set(relayed.map(m => m.split('/p2p-circuit')[0])).size < 2; i++) {
+      const ev = s.proc.events.filter(e => e.event === 'addresses').pop()
+      relayed = ((ev?.multiaddrs ?? relayed) as string[]).filter(m => m.includes('/p2p-circuit'))
+      await new Promise(resolve => setTimeout(resolve, 250))
+    }
+    expect(new Set(relayed.map(m => m.split('/p2p-circuit')[0])).size).toBe(2)
+    const last = s.proc.events.filter(e => e.event === 'addresses').pop()?.connect ?? s.connect
+    await r1.proc.stop('SIGKILL')
+    const c = await connect(String(last), [r1.addr, r2.addr], ['--no-webrtc'])
+    const path = await c.proc.waitFor('path', 15_000)
+    expect(String(path.remote)).toContain(r2.addr.split('/p2p/')[1] ?? 'missing')
+    const got = await httpGet(c.port, '/download?mib=2&seed=24')
+    expect(got.sha256).toBe(expectedHash(24, 2))
   })
 })
