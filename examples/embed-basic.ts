@@ -7,23 +7,26 @@
 import { createServer, get } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createBeam, newAccessSecret } from 'beam'
+import type { PathInfo } from 'beam'
 
-// 1. something to share
+// 1. something to share: a web server on a free port of 127.0.0.1
 const web = createServer((_req, res) => { res.end('hello through beam\n') })
 await new Promise<void>(resolve => web.listen(0, '127.0.0.1', resolve))
 const webPort = (web.address() as AddressInfo).port
 
-// 2. the sharing node: listens on loopback, admits holders of the secret
+// 2. the sharing node: listens on loopback only, admits holders of the secret
 const sharer = await createBeam({ listen: ['/ip4/127.0.0.1/tcp/0'] })
 const secret = newAccessSecret()
 const share = await sharer.share({ services: [{ port: webPort }], access: { mode: 'secret', secret } })
 share.on('refused', e => { console.error(`refused ${e.remotePeer}: ${e.reason}`) })
 const connectString = sharer.connectString(secret)
 
-// 3. the connecting node: a local port that forwards to the share
+// 3. the connecting node (no listener of its own): a local port that forwards to the share
 const connector = await createBeam()
 const tunnel = await connector.connect(connectString, { signal: AbortSignal.timeout(10_000) })
-tunnel.on('path', p => { console.log(`path: ${p.direct ? 'direct' : 'relayed'} over ${p.transport}`) })
+// the path is measured in the background; it may be known already
+const path = tunnel.path ?? await new Promise<PathInfo>(resolve => tunnel.once('path', resolve))
+console.log(`path: ${path.direct ? 'direct' : 'relayed'} over ${path.transport}`)
 
 // 4. use it like the service itself
 const body = await new Promise<string>((resolve, reject) => {
@@ -36,7 +39,7 @@ const body = await new Promise<string>((resolve, reject) => {
 })
 console.log(`got: ${body.trim()}`)
 
-// 5. stop everything: open tunnels are reset, listeners closed
+// 5. stop everything: open tunnels are reset, listeners closed; the process then exits 0
 await connector.stop()
 await sharer.stop()
 web.close()

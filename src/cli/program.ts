@@ -24,7 +24,7 @@ export function createProgram (io: CliIo): Command {
     c.configureOutput({
       writeOut: s => { io.stdout.write(s) },
       writeErr: s => { io.stderr.write(s) },
-      outputError: (s, write) => { write(`beam: ${s.replace(/^error: /, '').trim()}\n`) }
+      outputError: (s, write) => { write(`beam: ${s.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')}\n`) }
     })
     c.commands.forEach(configure)
   }
@@ -45,7 +45,7 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' || err.exitCode === 0) return ExitCode.OK
-      if (json) io.stdout.write(JSON.stringify({ event: 'error', code: 'usage', message: err.message.replace(/^error: /, '') }) + '\n')
+      if (json) io.stdout.write(JSON.stringify({ event: 'error', code: 'usage', message: err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ') }) + '\n')
       return ExitCode.USAGE
     }
     const { exit, code } = classify(err)
