@@ -40,7 +40,10 @@ const TABLE: Record<string, { exit: ExitCode, code: string }> = {
   UnknownPortError: { exit: ExitCode.UNKNOWN_PORT, code: 'unknown-port' },
   TunnelProtocolError: { exit: ExitCode.PROTOCOL, code: 'protocol' },
   HandshakeError: { exit: ExitCode.PROTOCOL, code: 'protocol' },
-  UnsupportedVersionError: { exit: ExitCode.PROTOCOL, code: 'protocol' }
+  UnsupportedVersionError: { exit: ExitCode.PROTOCOL, code: 'protocol' },
+  // the peer runs no beam share (e.g. a relay), or never answered the handshake
+  UnsupportedProtocolError: { exit: ExitCode.PROTOCOL, code: 'protocol' },
+  TimeoutError: { exit: ExitCode.PEER_UNREACHABLE, code: 'peer-unreachable' }
 }
 
 /** Exit code and event code for an error; unknown errors are internal. */

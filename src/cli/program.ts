@@ -48,6 +48,8 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
       if (json) io.stdout.write(JSON.stringify({ event: 'error', code: 'usage', message: err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ') }) + '\n')
       return ExitCode.USAGE
     }
+    // interrupted while starting (dialling, probing): a requested stop, not a failure
+    if (io.signal.aborted) return ExitCode.OK
     const { exit, code } = classify(err)
     const message = err instanceof Error ? err.message : String(err)
     if (json) io.stdout.write(JSON.stringify({ event: 'error', code, message }) + '\n')
