@@ -1,3 +1,4 @@
+import { freePort } from '../helpers/services.ts'
 import { readFile, stat } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
@@ -9,13 +10,6 @@ import { startHttpService, httpGet, tcpConnect, readAll } from '../helpers/servi
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c().catch(() => {}) })
 
-async function freePort (): Promise<number> {
-  const s = createServer()
-  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as AddressInfo).port
-  await new Promise<void>(resolve => s.close(() => { resolve() }))
-  return port
-}
 
 describe('identity', () => {
   it('is stable per BEAM_HOME, 0600, and --ephemeral / --identity behave', async () => {

@@ -1,3 +1,4 @@
+import { freePort } from '../helpers/services.ts'
 import { copyFile, readFile, readdir, stat } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import type { AddressInfo, Socket } from 'node:net'
@@ -17,14 +18,6 @@ let home: Awaited<ReturnType<typeof tempHome>>
 beforeAll(async () => { home = await tempHome() })
 afterAll(async () => { await home?.cleanup() })
 
-/** A free loopback TCP port: bind on 0, read the port, close. */
-async function freePort (): Promise<number> {
-  const s = createServer()
-  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as AddressInfo).port
-  await new Promise<void>(resolve => s.close(() => { resolve() }))
-  return port
-}
 
 async function idJson (args: string[], env: Record<string, string> = {}): Promise<{ peerId: string, identity: string | null }> {
   const r = await runBeam(['id', '--json', ...args], env)

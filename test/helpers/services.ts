@@ -160,3 +160,12 @@ export async function rssOf (pid: number): Promise<number> {
   const m = /VmRSS:\s+(\d+) kB/.exec(status)
   return m != null ? Number(m[1]) * 1024 : 0
 }
+
+/** A free loopback TCP port: bind on 0, read the port, close. */
+export async function freePort (): Promise<number> {
+  const s = createServer()
+  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
+  const port = (s.address() as AddressInfo).port
+  await new Promise<void>(resolve => s.close(() => { resolve() }))
+  return port
+}
