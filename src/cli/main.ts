@@ -1,5 +1,5 @@
-import { runCli } from './program.ts'
 import { ExitCode } from './exit-codes.ts'
+import { LAB_PUBLIC_CIDRS_ENV, installLabPublicCidrs } from './lab-public-cidrs.ts'
 
 /**
  * Process entry: the only place with process.exit and signal handlers.
@@ -22,6 +22,16 @@ process.on('unhandledRejection', (err) => {
   process.stderr.write(`beam: internal error: ${err instanceof Error ? err.message : String(err)}\n`)
   if (process.env.BEAM_DEBUG === '1' && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`)
 })
+
+// lab-only switch; must be in place before libp2p is loaded (program.ts loads it)
+try {
+  const ranges = installLabPublicCidrs(process.env[LAB_PUBLIC_CIDRS_ENV])
+  if (ranges != null) process.stderr.write(`beam: ${LAB_PUBLIC_CIDRS_ENV} is set: treating ${process.env[LAB_PUBLIC_CIDRS_ENV] ?? ''} as public addresses (NAT lab only)\n`)
+} catch (err) {
+  process.stderr.write(`beam: ${(err as Error).message}\n`)
+  process.exit(ExitCode.CONFIG)
+}
+const { runCli } = await import('./program.ts')
 
 const code = await runCli(process.argv.slice(2), {
   stdout: process.stdout,
