@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { TUNNEL_PROTOCOL, DEFAULT_HANDSHAKE_TIMEOUT, TunnelStatus, accessProof, sendTunnelRequest, statusName } from '../signaling/index.ts'
 import type { TunnelResponse } from '../signaling/index.ts'
 import { listenTcp, pipeSocketStream } from '../tunnel/index.ts'
@@ -10,10 +11,17 @@ import { DEFAULT_DIAL_TIMEOUT, DEFAULT_LOCAL_HOST, DEFAULT_MAX_TUNNEL_STREAMS } 
 import { InvalidOptionError, PeerUnreachableError, ServiceUnavailableError, TunnelProtocolError, TunnelRefusedError, UnknownPortError } from './errors.ts'
 import type { Logger } from './logger.ts'
 import { bestConnection, pathOf, pingConnection, rankConnections } from './path.ts'
+import { DialRaceError, classifyAddress, raceDial, webrtcViaRelay } from './dialer.ts'
+import type { DialAttempt } from './dialer.ts'
 import type { PathInfo } from './path.ts'
 
 /** How long a new connection has to answer a ping before it is passed over, in ms. */
 const VERIFY_TIMEOUT = 5000
+/** How long one WebRTC upgrade attempt may take, in ms. */
+const UPGRADE_TIMEOUT = 15_000
+/** Backoff between upgrade attempts after a failure: first, and ceiling, in ms. */
+const UPGRADE_RETRY_MIN = 30_000
+const UPGRADE_RETRY_MAX = 300_000
 
 export interface ConnectOptions {
   /** The share's port to reach; 0 = the share's first port. @default 0 */
@@ -34,12 +42,30 @@ export interface ConnectOptions {
    * @default true
    */
   probe?: boolean
+  /**
+   * Try to move a relayed tunnel to a direct WebRTC path (ICE through the
+   * peer's relay, STUN/TURN from the node's ICE servers), retrying with backoff.
+   * @default true
+   */
+  upgrade?: boolean
   signal?: AbortSignal
 }
 
 export interface ConnectTunnelOpenEvent { id: number, remotePort: number }
 export interface ConnectTunnelCloseEvent { id: number, sent: number, received: number, error?: string }
 export interface ConnectTunnelFailedEvent { id: number, error: Error }
+/** Progress of an attempt to replace a relayed path with a direct one. */
+export interface UpgradeEvent {
+  technique: 'webrtc'
+  state: 'trying' | 'succeeded' | 'failed'
+  /** The address tried. */
+  address: string
+  /** Time the attempt took, in ms (when finished). */
+  ms?: number
+  error?: string
+  /** When failed: the next attempt, in ms from now. */
+  retryInMs?: number
+}
 
 export interface ConnectEvents {
   /** The path new streams take changed (or was first found). */
@@ -53,6 +79,10 @@ export interface ConnectEvents {
   refused: [TunnelRefusedError]
   /** The peer is no longer connected; the next local client redials. */
   disconnected: []
+  /** Dialling the peer: the addresses tried and how each went. */
+  dial: [{ attempts: DialAttempt[], ok: boolean }]
+  /** An attempt to upgrade a relayed path to a direct one. */
+  upgrade: [UpgradeEvent]
 }
 
 /** Convert a non-OK response into the matching error. */
@@ -76,6 +106,12 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
   private readonly log: Logger
   private readonly secret: Uint8Array | undefined
   private readonly opts: Required<Omit<ConnectOptions, 'signal' | 'host' | 'port' | 'remotePort' | 'probe'>>
+  /** Every dial and upgrade attempt so far, newest last (bounded), for diagnostics. */
+  readonly attempts: Array<DialAttempt & { technique?: string }> = []
+  private upgrading = false
+  private upgradeFailures = 0
+  private nextUpgradeAt = 0
+  private upgradeTimer: ReturnType<typeof setTimeout> | undefined
   private readonly shutdown = new AbortController()
   private readonly active = new Set<AbortController>()
   private listener: LocalListener | undefined
@@ -101,7 +137,8 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
     this.opts = {
       dialTimeout: options.dialTimeout ?? DEFAULT_DIAL_TIMEOUT,
       handshakeTimeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
-      maxStreams: options.maxStreams ?? DEFAULT_MAX_TUNNEL_STREAMS
+      maxStreams: options.maxStreams ?? DEFAULT_MAX_TUNNEL_STREAMS,
+      upgrade: options.upgrade ?? true
     }
     this.onConnectionEvent = (evt) => {
       if (evt.detail.remotePeer.equals(this.peerId)) this.schedulePathCheck()
@@ -128,19 +165,84 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
     this.schedulePathCheck()
   }
 
-  /** Open a connection (or reuse the best one) to the peer. */
+  /**
+   * A connection to the peer that is known to carry streams: the best one a
+   * ping has already proven, else the first of the open ones to answer a ping
+   * (dialling first if none is open). A connection that does not answer (the
+   * WebRTC failure mode in checkPath's comment) is closed and, if nothing else
+   * is left, the peer is dialled once more.
+   */
   async connection (signal?: AbortSignal): Promise<Connection> {
-    const existing = this.usableConnection()
-    if (existing != null) return existing
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const open = this.libp2p.getConnections(this.peerId).filter(c => c.status === 'open')
+      const proven = bestConnection(open.filter(c => this.verified.has(c.id)))
+      if (proven != null) return proven
+      const candidates = open.length > 0 ? open : [await this.dial(signal)]
+      const answered = await this.firstAnswering(candidates, signal)
+      if (answered != null) return answered
+      for (const c of candidates) {
+        this.log.info({ remote: c.remoteAddr.toString() }, 'connection does not carry streams; closing it')
+        c.abort(new Error('connection does not answer pings'))
+      }
+    }
+    throw new PeerUnreachableError(this.peerId.toString(), 'connected, but no connection to the peer carries streams')
+  }
+
+  private async dial (signal?: AbortSignal): Promise<Connection> {
     const dialSignal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.opts.dialTimeout), ...(signal != null ? [signal] : [])])
-    this.log.info({ peer: this.peerId.toString() }, 'dialing peer')
+    const known = await this.knownAddresses()
+    const direct = known.filter(a => classifyAddress(a) === 'direct').length
+    const relayed = known.filter(a => classifyAddress(a) === 'relayed').length
     try {
-      const conn = await this.libp2p.dial(this.peerId, { signal: dialSignal })
-      return this.usableConnection() ?? conn
+      if (direct + relayed === 0) {
+        this.log.info({ peer: this.peerId.toString() }, 'dialing peer (no known address: asking the network)')
+        return await this.libp2p.dial(this.peerId, { signal: dialSignal })
+      }
+      this.log.info({ peer: this.peerId.toString(), direct, relayed }, `dialing peer: ${direct} direct and ${relayed} relayed address(es)`)
+      const { connection, attempts } = await raceDial(this.libp2p, this.peerId, known, this.log, { signal: dialSignal })
+      this.record(attempts)
+      this.emit('dial', { attempts, ok: true })
+      return connection
     } catch (err) {
+      if (err instanceof DialRaceError) {
+        this.record(err.attempts)
+        this.emit('dial', { attempts: err.attempts, ok: false })
+      }
       if (signal?.aborted === true || this.shutdown.signal.aborted) throw err
       const detail = dialSignal.aborted ? `no answer within ${this.opts.dialTimeout} ms` : describeDialError(err)
       throw new PeerUnreachableError(this.peerId.toString(), detail, err)
+    }
+  }
+
+  private async knownAddresses (): Promise<Multiaddr[]> {
+    try {
+      const peer = await this.libp2p.peerStore.get(this.peerId)
+      return peer.addresses.map(a => a.multiaddr)
+    } catch {
+      return []
+    }
+  }
+
+  private record (attempts: Array<DialAttempt & { technique?: string }>): void {
+    this.attempts.push(...attempts)
+    if (this.attempts.length > 100) this.attempts.splice(0, this.attempts.length - 100)
+  }
+
+  /** Ping all candidates at once; the first to answer (marked verified), or undefined. */
+  private async firstAnswering (candidates: Connection[], signal?: AbortSignal): Promise<Connection | undefined> {
+    const stop = new AbortController()
+    const pingSignal = AbortSignal.any([stop.signal, this.shutdown.signal, AbortSignal.timeout(VERIFY_TIMEOUT), ...(signal != null ? [signal] : [])])
+    try {
+      return await Promise.any(candidates.map(async (c) => {
+        await pingConnection(c, { signal: pingSignal })
+        this.verified.add(c.id)
+        return c
+      }))
+    } catch {
+      if (signal?.aborted === true) throw signal.reason
+      return undefined
+    } finally {
+      stop.abort()
     }
   }
 
@@ -253,15 +355,63 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
     }
     if (this.closed || chosen == null) return
     const path: PathInfo = { ...pathOf(chosen), ...(rttMs != null ? { rttMs } : {}) }
+    if (path.transport === 'relay') this.maybeUpgrade(chosen)
     if (this.currentPath?.remote === path.remote && this.currentPath.direct === path.direct) return
     this.currentPath = path
     this.emit('path', path)
   }
 
-  /** The connection new streams should use: the best verified one. */
-  private usableConnection (): Connection | undefined {
-    const open = this.libp2p.getConnections(this.peerId)
-    return bestConnection(open.filter(c => this.verified.has(c.id))) ?? bestConnection(open)
+  /**
+   * Start a WebRTC hole punch through the relay of a relayed connection,
+   * unless one is running or the backoff after a failure has not passed. A
+   * connection it makes carries new streams only after checkPath's ping.
+   */
+  private maybeUpgrade (relayed: Connection): void {
+    if (!this.opts.upgrade || this.upgrading || this.closed) return
+    const wait = this.nextUpgradeAt - Date.now()
+    if (wait > 0) {
+      if (this.upgradeTimer == null) {
+        this.upgradeTimer = setTimeout(() => { this.upgradeTimer = undefined; this.schedulePathCheck() }, wait)
+        this.upgradeTimer.unref()
+      }
+      return
+    }
+    const address = webrtcViaRelay(relayed.remoteAddr, this.peerId)
+    if (address == null) return
+    this.upgrading = true
+    void (async () => {
+      const offersWebrtc = (await this.knownAddresses()).some(a => classifyAddress(a) === 'webrtc')
+      if (!offersWebrtc) {
+        this.log.debug({ peer: this.peerId.toString() }, 'the peer offers no WebRTC address; staying on the relay')
+        this.nextUpgradeAt = Date.now() + UPGRADE_RETRY_MAX
+        return
+      }
+      const text = address.toString()
+      this.log.info({ address: text }, 'relayed; trying a direct path (WebRTC hole punch through the relay)')
+      this.emit('upgrade', { technique: 'webrtc', state: 'trying', address: text })
+      const start = performance.now()
+      try {
+        const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(UPGRADE_TIMEOUT)])
+        await this.libp2p.dial(address, { signal, force: true })
+        const ms = Math.round(performance.now() - start)
+        this.upgradeFailures = 0
+        this.record([{ address: text, kind: 'webrtc', ok: true, ms, technique: 'webrtc' }])
+        this.emit('upgrade', { technique: 'webrtc', state: 'succeeded', address: text, ms })
+      } catch (err) {
+        if (this.closed) return
+        const ms = Math.round(performance.now() - start)
+        const retryInMs = Math.min(UPGRADE_RETRY_MIN * 2 ** this.upgradeFailures, UPGRADE_RETRY_MAX)
+        this.upgradeFailures++
+        this.nextUpgradeAt = Date.now() + retryInMs
+        const error = (err as Error).message
+        this.record([{ address: text, kind: 'webrtc', ok: false, ms, error, technique: 'webrtc' }])
+        this.log.warn({ address: text, err: error, retryInS: retryInMs / 1000 }, 'no direct path (WebRTC failed); the tunnel stays on the relay')
+        this.emit('upgrade', { technique: 'webrtc', state: 'failed', address: text, ms, error, retryInMs })
+      }
+    })().finally(() => {
+      this.upgrading = false
+      this.schedulePathCheck()
+    })
   }
 
   /** Unbind the local port, reset open tunnels. Idempotent. */
@@ -269,6 +419,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
     if (this.closed) return
     this.closed = true
     this.shutdown.abort()
+    if (this.upgradeTimer != null) clearTimeout(this.upgradeTimer)
     this.libp2p.removeEventListener('connection:open', this.onConnectionEvent)
     this.libp2p.removeEventListener('connection:close', this.onConnectionEvent)
     for (const c of this.active) c.abort()

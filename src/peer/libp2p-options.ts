@@ -74,6 +74,9 @@ export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
   }
   if (init.relayServer != null) {
     services.relay = relayServer(init.relayServer)
+    // Relays only. On a share, AutoNAT stopped the relay reservation in the
+    // NAT lab (js-libp2p 3.3); shares put their unconfirmed interface
+    // addresses in connect strings instead (see BeamNode.getMultiaddrs).
     services.autonat = autoNAT()
   }
 

@@ -72,6 +72,8 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   private bootstrapFailures = 0
 
   private readonly rootLog: Logger
+  /** Whether this node runs WebRTC (and can upgrade relayed tunnels with it). */
+  private readonly webrtc: boolean
 
   constructor (libp2p: Libp2p<BeamServices>, init: BeamInit, log: Logger) {
     super()
@@ -80,14 +82,17 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     this.log = log.child({ component: 'node' })
     this.addressBook = init.addressBook != null ? new AddressBook(init.addressBook) : undefined
     this.bootstrap = init.bootstrap ?? []
+    this.webrtc = init.transports?.webrtc !== false
   }
 
   get peerId (): PeerId { return this.libp2p.peerId }
 
   /** Addresses other peers can dial now (listening or announced). */
   getMultiaddrs (): Multiaddr[] {
-    return this.libp2p.getMultiaddrs()
+    const seen = new Set<string>()
+    return [...this.libp2p.getMultiaddrs(), ...unverifiedListenAddrs(this.libp2p)]
       .map(ma => ma.decapsulateCode(421))
+      .filter(ma => { const k = ma.toString(); if (seen.has(k)) return false; seen.add(k); return true })
       // link-local addresses need a zone id to be dialled: useless to a peer
       .filter(ma => !/^\/ip6\/fe[89ab][0-9a-f]:|^\/ip4\/169\.254\./i.test(ma.toString()))
   }
@@ -143,7 +148,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     } else if (this.libp2p.getConnections(t.peerId).length === 0 && (await this.knownAddresses(t.peerId)).length === 0) {
       throw new PeerNotFoundError(id)
     }
-    const tunnel = new ConnectTunnel(this.libp2p, t.peerId, t.secret, options, this.rootLog.child({ component: 'connect' }), () => { this.connects.delete(tunnel) })
+    const tunnel = new ConnectTunnel(this.libp2p, t.peerId, t.secret, { upgrade: this.webrtc, ...options }, this.rootLog.child({ component: 'connect' }), () => { this.connects.delete(tunnel) })
     this.connects.add(tunnel)
     try {
       await tunnel.start(options)
@@ -244,4 +249,28 @@ export async function createBeam (init: BeamInit = {}): Promise<BeamNode> {
   const node = new BeamNode(libp2p, init, log)
   node.connectBootstrap()
   return node
+}
+
+/** The part of libp2p's internal components read by {@link unverifiedListenAddrs}. */
+interface WithAddressManager {
+  components?: { addressManager?: { getAddressesWithMetadata?: () => Array<{ multiaddr: Multiaddr, verified: boolean, type: string }> } }
+}
+
+/**
+ * This node's own listen addresses on public interfaces that AutoNAT has not
+ * confirmed yet. libp2p withholds them from getMultiaddrs() until a peer has
+ * dialled back, which never happens without an AutoNAT server (a LAN, a
+ * public host before its first relay). A connect string carries them anyway:
+ * a connector dials all direct addresses at once, so a dead one costs nothing.
+ * (Read through libp2p's components: the public Libp2p type has no accessor.)
+ */
+function unverifiedListenAddrs (libp2p: Libp2p<BeamServices>): Multiaddr[] {
+  const am = (libp2p as unknown as WithAddressManager).components?.addressManager
+  try {
+    return (am?.getAddressesWithMetadata?.() ?? [])
+      .filter(a => a.type === 'transport' && !a.verified)
+      .map(a => a.multiaddr)
+  } catch {
+    return []
+  }
 }

@@ -17,6 +17,11 @@ export interface PathInfo {
   remote: string
   /** Round-trip time of a ping on this connection, in ms, when measured. */
   rttMs?: number
+  /**
+   * For WebRTC: the ICE candidate pair in use. A `relay` candidate on either
+   * side means a TURN server carries the bytes (then `direct` is false).
+   */
+  ice?: { local: string, remote: string, remoteAddress: string }
 }
 
 /** Classify a multiaddr by the transport it names. */
@@ -37,7 +42,35 @@ export function transportOf (ma: Multiaddr): PathTransport {
 /** The path one connection represents (without RTT). */
 export function pathOf (conn: Connection): PathInfo {
   const transport = transportOf(conn.remoteAddr)
-  return { direct: transport !== 'relay' && conn.limits == null, transport, remote: conn.remoteAddr.toString() }
+  const path: PathInfo = { direct: transport !== 'relay' && conn.limits == null, transport, remote: conn.remoteAddr.toString() }
+  if (transport === 'webrtc') {
+    const ice = selectedCandidates(conn)
+    if (ice != null) {
+      path.ice = ice
+      if (ice.local === 'relay' || ice.remote === 'relay') path.direct = false
+    }
+  }
+  return path
+}
+
+/** What {@link selectedCandidates} reads of a WebRTC connection's internals. */
+interface WithPeerConnection {
+  maConn?: { peerConnection?: { selectedCandidatePair?: () => { local?: { type?: string }, remote?: { type?: string, address?: string, port?: number } } | null } }
+}
+
+/**
+ * The selected ICE candidate pair of a WebRTC connection (node-datachannel's
+ * RTCPeerConnection extension), reached through libp2p's connection object,
+ * which has no public accessor for it. Undefined when unavailable.
+ */
+export function selectedCandidates (conn: Connection): PathInfo['ice'] {
+  try {
+    const pair = (conn as unknown as WithPeerConnection).maConn?.peerConnection?.selectedCandidatePair?.()
+    if (pair?.local?.type == null || pair.remote?.type == null) return undefined
+    return { local: pair.local.type, remote: pair.remote.type, remoteAddress: `${pair.remote.address ?? ''}:${pair.remote.port ?? 0}` }
+  } catch {
+    return undefined
+  }
 }
 
 /**

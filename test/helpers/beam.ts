@@ -22,6 +22,9 @@ export async function tempHome (): Promise<{ dir: string, cleanup: () => Promise
 export interface BeamEvent { event: string, [key: string]: unknown }
 
 /** A running beam process whose --json events are parsed as they arrive. */
+/** Starts `argv` with `env` merged over the environment; stdout and stderr must be pipes. */
+export type BeamSpawner = (argv: string[], env: Record<string, string>) => ChildProcess
+
 export class BeamProcess {
   readonly child: ChildProcess
   readonly events: BeamEvent[] = []
@@ -30,12 +33,17 @@ export class BeamProcess {
   readonly exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
   private waiters: Array<() => void> = []
 
-  constructor (args: string[], env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [BEAM_BIN, ...args], {
-      // WebRTC gathers loopback candidates only: no test traffic touches the host's interfaces
-      env: { ...process.env, BEAM_LOG_LEVEL: 'debug', BEAM_WEBRTC_BIND: '127.0.0.1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
+  /**
+   * `spawner` starts the process elsewhere (e.g. inside a NAT lab namespace);
+   * by default it runs here, with WebRTC pinned to loopback.
+   */
+  constructor (args: string[], env: Record<string, string> = {}, spawner?: BeamSpawner) {
+    // WebRTC gathers loopback candidates only: no test traffic touches the host's interfaces
+    const fullEnv = { BEAM_LOG_LEVEL: 'debug', BEAM_WEBRTC_BIND: '127.0.0.1', ...env }
+    const argv = [process.execPath, BEAM_BIN, ...args]
+    this.child = spawner != null
+      ? spawner(argv, fullEnv)
+      : spawn(argv[0] ?? process.execPath, argv.slice(1), { env: { ...process.env, ...fullEnv }, stdio: ['ignore', 'pipe', 'pipe'] })
     let buf = ''
     this.child.stdout?.setEncoding('utf8').on('data', (s: string) => {
       this.stdoutText += s

@@ -639,6 +639,9 @@ export async function createLab (spec: LabSpec): Promise<Lab> {
         `route add default via ${routerLan} dev ${p.hostIf}`
       ])
       await must(bin('ip'), ['netns', 'exec', routerNs, bin('iptables-restore')], { input: routerRules(p) })
+      // byte/packet counters on every flow, so tests can tell which path carried the bytes
+      // (the sysctl exists once conntrack is loaded, i.e. after the NAT rules)
+      await nsSysctl(routerNs, ['net.netfilter.nf_conntrack_acct=1'])
     }))
     return lab
   } catch (err) {

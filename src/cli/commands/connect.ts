@@ -31,9 +31,35 @@ export function connectCommand (io: CliIo): Command {
   return cmd
 }
 
+/** The relay's part of a circuit address, or of the WebRTC signalling address. */
+function relayOf (remote: string): string | null {
+  const at = remote.indexOf('/p2p-circuit')
+  return at < 0 ? null : remote.slice(0, at)
+}
+
+function viaTurn (p: PathInfo): boolean {
+  return p.ice != null && (p.ice.local === 'relay' || p.ice.remote === 'relay')
+}
+
 function describePath (p: PathInfo): string {
-  const how = p.direct ? `direct (${p.transport})` : 'relayed'
-  return `path: ${how} via ${p.remote}${p.rttMs != null ? `, rtt ${p.rttMs} ms` : ''}`
+  const rtt = p.rttMs != null ? `, rtt ${p.rttMs} ms` : ''
+  if (p.transport === 'relay') return `path: relayed via ${relayOf(p.remote) ?? p.remote}${rtt}`
+  if (viaTurn(p)) return `path: relayed by a TURN server (webrtc, ${p.ice?.remoteAddress ?? '?'})${rtt}`
+  const peerAddr = p.ice != null ? ` to ${p.ice.remoteAddress} (${p.ice.local}/${p.ice.remote} ICE candidates)` : ` via ${p.remote}`
+  return `path: direct (${p.transport})${peerAddr}${rtt}`
+}
+
+/** The `path` JSON event. */
+function pathEvent (p: PathInfo): Record<string, unknown> {
+  return {
+    direct: p.direct,
+    transport: p.transport,
+    remote: p.remote,
+    relay: p.transport === 'relay' ? relayOf(p.remote) : null,
+    turn: viaTurn(p),
+    ice: p.ice ?? null,
+    rttMs: p.rttMs ?? null
+  }
 }
 
 async function runConnect (targetText: string, flags: ConnectFlags, io: CliIo): Promise<void> {
@@ -61,7 +87,10 @@ async function runConnect (targetText: string, flags: ConnectFlags, io: CliIo): 
     })
     tunnel.on('path', p => {
       ctx.log.info(describePath(p))
-      ctx.out.event('path', { direct: p.direct, transport: p.transport, remote: p.remote, rttMs: p.rttMs ?? null })
+      ctx.out.event('path', pathEvent(p))
+    })
+    tunnel.on('upgrade', u => {
+      ctx.out.event('upgrade', { technique: u.technique, state: u.state, address: u.address, ms: u.ms ?? null, ...(u.error != null ? { error: u.error } : {}), ...(u.retryInMs != null ? { retryInMs: u.retryInMs } : {}) })
     })
     tunnel.on('disconnected', () => { ctx.out.event('disconnected', { peerId: target.peerId.toString() }) })
     tunnel.on('refused', e => { ctx.out.event('refused', { peerId: target.peerId.toString(), reason: e.message }) })
@@ -70,7 +99,7 @@ async function runConnect (targetText: string, flags: ConnectFlags, io: CliIo): 
     tunnel.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
     ctx.out.event('listening', { host: tunnel.host, port: tunnel.port, peerId: target.peerId.toString(), remotePort: remotePort === 0 ? null : remotePort })
     if (tunnel.path != null) {
-      ctx.out.event('path', { direct: tunnel.path.direct, transport: tunnel.path.transport, remote: tunnel.path.remote, rttMs: tunnel.path.rttMs ?? null })
+      ctx.out.event('path', pathEvent(tunnel.path))
     }
     ctx.out.say(`beam connect: ${target.peerId.toString()}${remotePort !== 0 ? ` port ${remotePort}` : ''} is reachable at ${tunnel.host}:${tunnel.port}  (Ctrl-C to stop)`)
     ctx.log.info({ host: tunnel.host, port: tunnel.port }, `listening on ${tunnel.host}:${tunnel.port}`)

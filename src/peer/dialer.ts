@@ -1,0 +1,141 @@
+import type { Connection, PeerId } from '@libp2p/interface'
+import type { Libp2p } from 'libp2p'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { isLoopback, isPrivate } from '@libp2p/utils'
+import type { Logger } from './logger.ts'
+
+/**
+ * How a candidate address reaches the peer:
+ * - `direct`: the peer's own address (TCP, QUIC, …);
+ * - `relayed`: through a circuit relay (`…/p2p-circuit/p2p/<peer>`);
+ * - `webrtc`: a WebRTC hole punch signalled through a relay
+ *   (`…/p2p-circuit/webrtc/p2p/<peer>`): tried as an upgrade once a relayed
+ *   connection exists, never in the first race (it takes seconds to fail
+ *   behind a symmetric NAT, and a relayed connection answers in one RTT).
+ */
+export type AddressClass = 'direct' | 'relayed' | 'webrtc'
+
+export function classifyAddress (ma: Multiaddr): AddressClass {
+  const names = ma.getComponents().map(c => c.name)
+  const circuit = names.includes('p2p-circuit')
+  if (circuit && names.includes('webrtc')) return 'webrtc'
+  if (circuit) return 'relayed'
+  if (names.includes('webrtc')) return 'webrtc'
+  return 'direct'
+}
+
+export interface RaceOptions {
+  /** Head start of direct addresses over relayed ones, in ms. @default 250 */
+  relayDelay?: number
+  signal: AbortSignal
+}
+
+/** What a dial race tried, for progress output and `beam doctor`. */
+export interface DialAttempt { address: string, kind: AddressClass, ok: boolean, ms: number, error?: string }
+
+export class DialRaceError extends Error {
+  readonly attempts: DialAttempt[]
+  constructor (attempts: DialAttempt[]) {
+    super(attempts.length === 0 ? 'no address to dial' : summarize(attempts))
+    this.name = 'DialRaceError'
+    this.attempts = attempts
+  }
+}
+
+function summarize (attempts: DialAttempt[]): string {
+  const seen = new Set<string>()
+  for (const a of attempts) if (a.error != null) seen.add(a.error)
+  return [...seen].slice(0, 3).join('; ')
+}
+
+/** The address with `/p2p/<peer>` at the end (dial by address needs it). */
+export function withPeer (ma: Multiaddr, peer: PeerId): Multiaddr {
+  const last = ma.getComponents().at(-1)
+  if (last?.name === 'p2p' && last.value === peer.toString()) return ma
+  return ma.encapsulate(`/p2p/${peer.toString()}`)
+}
+
+/** The address without a trailing `/p2p/<peer>`. */
+export function withoutPeer (ma: Multiaddr): Multiaddr {
+  const comps = ma.getComponents()
+  return comps.at(-1)?.name === 'p2p' ? multiaddr(ma.toString().slice(0, ma.toString().lastIndexOf('/p2p/'))) : ma
+}
+
+/** Order of direct candidates: public, then private, then loopback. */
+function directRank (ma: Multiaddr): number {
+  if (isLoopback(ma)) return 2
+  return isPrivate(ma) ? 1 : 0
+}
+
+/**
+ * Dial a peer over its known addresses, happy-eyeballs style: every direct
+ * address at once, relayed addresses after a short head start (at once when
+ * there is no direct candidate). The first connection wins; dials still
+ * running go on in the background (a direct connection that arrives later is
+ * picked up by the path logic). libp2p's own peer dial tries addresses one at
+ * a time with a 6 s budget each, so one blackholed address would delay the
+ * first byte by seconds.
+ */
+export async function raceDial (libp2p: Libp2p, peer: PeerId, addrs: Multiaddr[], log: Logger, options: RaceOptions): Promise<{ connection: Connection, attempts: DialAttempt[] }> {
+  const direct = addrs.filter(a => classifyAddress(a) === 'direct').sort((a, b) => directRank(a) - directRank(b))
+  const relayed = addrs.filter(a => classifyAddress(a) === 'relayed')
+  const attempts: DialAttempt[] = []
+  if (direct.length === 0 && relayed.length === 0) throw new DialRaceError(attempts)
+  const relayDelay = direct.length === 0 ? 0 : (options.relayDelay ?? 250)
+  const won = new AbortController()
+  const one = async (ma: Multiaddr, kind: AddressClass, delay: number): Promise<Connection> => {
+    if (delay > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay)
+        const stop = (): void => { clearTimeout(t); resolve() }
+        won.signal.addEventListener('abort', stop, { once: true })
+        options.signal.addEventListener('abort', stop, { once: true })
+      })
+      if (won.signal.aborted) throw new Error('another address answered first')
+      options.signal.throwIfAborted()
+    }
+    const start = performance.now()
+    // direct addresses are dialled without /p2p/<peer>: libp2p joins every
+    // dial that names the same peer into one job that tries addresses one by
+    // one. Noise still authenticates the remote key; it is checked below.
+    const address = kind === 'direct' ? withoutPeer(ma) : withPeer(ma, peer)
+    try {
+      log.debug({ address: address.toString(), kind }, 'dialing')
+      const connection = await libp2p.dial(address, { signal: options.signal })
+      if (!connection.remotePeer.equals(peer)) {
+        connection.abort(new Error('wrong peer'))
+        throw new Error(`${connection.remotePeer.toString()} answered, not the peer`)
+      }
+      attempts.push({ address: address.toString(), kind, ok: true, ms: Math.round(performance.now() - start) })
+      return connection
+    } catch (err) {
+      const error = (err as Error).message
+      attempts.push({ address: address.toString(), kind, ok: false, ms: Math.round(performance.now() - start), error })
+      log.debug({ address: address.toString(), kind, err: error }, 'dial failed')
+      throw err
+    }
+  }
+  try {
+    const connection = await Promise.any([
+      ...direct.map(async ma => await one(ma, 'direct', 0)),
+      ...relayed.map(async ma => await one(ma, 'relayed', relayDelay))
+    ])
+    won.abort()
+    return { connection, attempts }
+  } catch (err) {
+    options.signal.throwIfAborted()
+    throw new DialRaceError(attempts.length > 0 ? attempts : [{ address: '', kind: 'direct', ok: false, ms: 0, error: (err as Error).message }])
+  }
+}
+
+/**
+ * The WebRTC hole-punch address through the relay a relayed connection uses:
+ * `<relay>/p2p-circuit/p2p/<peer>` → `<relay>/p2p-circuit/webrtc/p2p/<peer>`.
+ */
+export function webrtcViaRelay (relayed: Multiaddr, peer: PeerId): Multiaddr | undefined {
+  const text = relayed.toString()
+  const at = text.indexOf('/p2p-circuit')
+  if (at < 0) return undefined
+  return multiaddr(`${text.slice(0, at)}/p2p-circuit/webrtc/p2p/${peer.toString()}`)
+}
