@@ -119,6 +119,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
   private pathCheck: Promise<void> | undefined
   private pathDirty = false
   private readonly verified = new Set<string>()
+  private readonly pings = new Map<string, Promise<number>>()
   private nextId = 1
   private closed = false
   private readonly onConnectionEvent: (evt: CustomEvent<Connection>) => void
@@ -228,14 +229,30 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
     if (this.attempts.length > 100) this.attempts.splice(0, this.attempts.length - 100)
   }
 
+  /**
+   * One ping on `conn`; marks it verified and returns the RTT. Concurrent
+   * callers share the ping in flight (libp2p allows one outbound ping stream
+   * per connection; a second one would fail and look like a dead connection).
+   */
+  private async verify (conn: Connection, signal: AbortSignal): Promise<number> {
+    let p = this.pings.get(conn.id)
+    if (p == null) {
+      p = pingConnection(conn, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(VERIFY_TIMEOUT)]) })
+      this.pings.set(conn.id, p)
+      p.then(() => { this.verified.add(conn.id) }, () => {}).finally(() => { this.pings.delete(conn.id) })
+    }
+    const rtt = await raceAbort(p, signal)
+    this.verified.add(conn.id)
+    return rtt
+  }
+
   /** Ping all candidates at once; the first to answer (marked verified), or undefined. */
   private async firstAnswering (candidates: Connection[], signal?: AbortSignal): Promise<Connection | undefined> {
     const stop = new AbortController()
     const pingSignal = AbortSignal.any([stop.signal, this.shutdown.signal, AbortSignal.timeout(VERIFY_TIMEOUT), ...(signal != null ? [signal] : [])])
     try {
       return await Promise.any(candidates.map(async (c) => {
-        await pingConnection(c, { signal: pingSignal })
-        this.verified.add(c.id)
+        await this.verify(c, pingSignal)
         return c
       }))
     } catch {
@@ -344,8 +361,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
     // from the best down, the first connection that answers a ping
     for (const conn of rankConnections(open)) {
       try {
-        rttMs = await pingConnection(conn, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(VERIFY_TIMEOUT)]) })
-        this.verified.add(conn.id)
+        rttMs = await this.verify(conn, AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(VERIFY_TIMEOUT)]))
         chosen = conn
         break
       } catch (err) {
@@ -441,4 +457,14 @@ export function describeDialError (err: unknown): string {
     return err.message
   }
   return String(err)
+}
+
+/** `p`, or a rejection as soon as `signal` aborts (p keeps running). */
+async function raceAbort<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted()
+  return await new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    p.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
+  })
 }

@@ -1,0 +1,103 @@
+/**
+ * Issue 3, lab case 6: a relayed tunnel outlives libp2p's default relay limits
+ * (2 minutes, 128 KiB per relayed connection) through a `beam relay` with its
+ * default limits, and a relay configured with a short duration limit does cut
+ * relayed connections at that limit (limits apply when set). Both peers sit
+ * behind symmetric NATs with no TURN server, so the relay is the only path.
+ *
+ * Takes ~2.5 minutes by nature; it runs in its own file so that vitest runs
+ * it beside the other files.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BeamProcess, tempHome } from '../helpers/beam.ts'
+import type { BeamSpawner } from '../helpers/beam.ts'
+import { createLab, labAvailable } from './netlab.ts'
+import type { Lab } from './netlab.ts'
+import { JsonLines } from './udp-reflector.ts'
+import { LAB_HTTP } from './lab-http.ts'
+
+const avail = await labAvailable()
+if (!avail.ok) console.warn(`\n*** RELAY LIMIT LAB TESTS SKIPPED: ${avail.reason ?? 'unknown reason'} ***\n`)
+
+/** Longer than circuit-relay-v2's default 2-minute limit. */
+const LONG_S = 130
+const SHORT_LIMIT_S = 8
+
+describe.skipIf(!avail.ok)('relayed tunnels and relay limits in the lab', () => {
+  let lab: Lab
+  const procs: BeamProcess[] = []
+  const homes: Array<() => Promise<void>> = []
+  const relays: Record<string, string> = {}
+
+  const spawner = (host: string): BeamSpawner => (argv, env) => lab.spawn(host, argv, {
+    env: { ...env, BEAM_WEBRTC_BIND: '', BEAM_LAB_PUBLIC_CIDRS: '198.51.100.0/24' }
+  })
+
+  async function beam (host: string, args: string[]): Promise<BeamProcess> {
+    const home = await tempHome()
+    homes.push(home.cleanup)
+    const p = new BeamProcess([...args, '--json'], { BEAM_HOME: home.dir }, spawner(host))
+    procs.push(p)
+    return p
+  }
+
+  async function relay (host: string, extra: string[]): Promise<void> {
+    const ip = lab.hosts[host]?.ip ?? ''
+    const p = await beam(host, ['relay', '--listen', '/ip4/0.0.0.0/tcp/4001', '--announce', `/ip4/${ip}/tcp/4001`, '--stun-port', '3478', ...extra])
+    const ready = await p.waitFor('ready', 30_000)
+    relays[host] = (ready.multiaddrs as string[])[0] ?? ''
+  }
+
+  /** Echo service + share on s1 and connect on s2, both using only `relayHost`. */
+  async function tunnel (relayHost: string): Promise<{ port: number, connect: BeamProcess }> {
+    const ip = lab.hosts[relayHost]?.ip ?? ''
+    const net = ['--no-default-bootstrap', '--bootstrap', relays[relayHost] ?? '', '--ice-server', `stun:${ip}:3478`]
+    const echo = new JsonLines(lab.spawn('s1', [process.execPath, LAB_HTTP, 'echo']))
+    const svc = await echo.waitFor(l => l.event === 'ready')
+    const share = await beam('s1', ['share', String(svc.port), ...net])
+    const ready = await share.waitFor('ready', 30_000)
+    const connect = await beam('s2', ['connect', String(ready.connect), ...net])
+    const ev = await connect.waitFor('listening', 40_000)
+    return { port: Number(ev.port), connect }
+  }
+
+  function session (port: number, seconds: number, everyMs: number, kib: number): JsonLines {
+    return new JsonLines(lab.spawn('s2', [process.execPath, LAB_HTTP, 'session', String(port), String(seconds), String(everyMs), String(kib)]))
+  }
+
+  beforeAll(async () => {
+    lab = await createLab({ hosts: [{ name: 'relay1' }, { name: 'relay2' }, { name: 's1', nat: 'symmetric' }, { name: 's2', nat: 'symmetric' }] })
+    await Promise.all([relay('relay1', []), relay('relay2', ['--max-duration', `${SHORT_LIMIT_S}s`])])
+  }, 60_000)
+
+  afterAll(async () => {
+    await Promise.all(procs.map(async p => await p.stop('SIGTERM', 3000)))
+    await lab?.teardown()
+    for (const h of homes) await h().catch(() => {})
+  }, 60_000)
+
+  it(`keeps a relayed tunnel for ${LONG_S} s carrying far more than 128 KiB (beam relay defaults); a relay with --max-duration ${SHORT_LIMIT_S}s cuts at the limit`, async () => {
+    const long = await tunnel('relay1')
+    const short = await tunnel('relay2')
+    // both relayed: symmetric NATs and no TURN
+    expect(await long.connect.waitFor('path', 15_000)).toMatchObject({ direct: false, transport: 'relay' })
+    expect(await short.connect.waitFor('path', 15_000)).toMatchObject({ direct: false, transport: 'relay' })
+
+    const longRun = session(long.port, LONG_S, 2000, 64)
+    const shortRun = session(short.port, 60, 1000, 16)
+    const cut = await shortRun.waitFor(l => l.event === 'done' || l.event === 'error', 90_000)
+    expect(cut.event, JSON.stringify(cut)).toBe('error')
+    expect(Number(cut.ms)).toBeGreaterThanOrEqual(SHORT_LIMIT_S * 1000 - 1500)
+    expect(Number(cut.ms)).toBeLessThan(SHORT_LIMIT_S * 1000 + 10_000)
+    // the cut hits one relayed connection, not the tunnel: a new local connection gets through again
+    const again = session(short.port, 2, 500, 16)
+    const ok = await again.waitFor(l => l.event === 'done' || l.event === 'error', 60_000)
+    expect(ok.event, JSON.stringify(ok)).toBe('done')
+
+    const done = await longRun.waitFor(l => l.event === 'done' || l.event === 'error', (LONG_S + 60) * 1000)
+    expect(done.event, JSON.stringify(done)).toBe('done')
+    expect(Number(done.ms)).toBeGreaterThan(120_000)
+    expect(Number(done.bytes)).toBeGreaterThan(128 * 1024 * 10)
+    console.log(`relayed session: ${String(done.rounds)} echoes, ${Math.round(Number(done.bytes) / 1024)} KiB over ${Math.round(Number(done.ms) / 1000)} s; limited relay cut after ${String(cut.ms)} ms`)
+  }, (LONG_S + 150) * 1000)
+})
