@@ -30,6 +30,14 @@ export function collect (value: string, previous: string[] | undefined): string[
   return [...(previous ?? []), value]
 }
 
+/** A whole count from `min` to `max` (limits such as --max-reservations). */
+export function parseCount (text: string, what: string, min = 1, max = 10_000_000): number {
+  const t = text.trim()
+  const n = /^\d{1,9}$/.test(t) ? Number(t) : NaN
+  if (!(n >= min && n <= max)) throw new UsageError(`invalid ${what} '${text}': expected a whole number from ${min} to ${max}`)
+  return n
+}
+
 /** A duration in ms: digits, 1 ms to 24 h. */
 export function parseMillis (text: string, what: string): number {
   const t = text.trim()

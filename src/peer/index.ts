@@ -4,11 +4,11 @@
  * endpoints (tunnel) together.
  */
 export { createBeam, BeamNode } from './node.ts'
-export type { BeamInit, BeamNodeEvents } from './node.ts'
+export type { BeamInit, BeamNodeEvents, RelayStats } from './node.ts'
 export { Share } from './share.ts'
 export type { ShareOptions, ShareEvents, ServiceTarget, AccessPolicy, TunnelOpenEvent, TunnelCloseEvent, RefusedEvent, ServiceUnavailableEvent } from './share.ts'
 export { ConnectTunnel } from './connect.ts'
-export type { ConnectOptions, ConnectEvents } from './connect.ts'
+export type { ConnectOptions, ConnectEvents, UpgradeEvent } from './connect.ts'
 export type { PathInfo, PathTransport } from './path.ts'
 export { transportOf } from './path.ts'
 export type { IceServer, TransportSelection } from './libp2p-options.ts'

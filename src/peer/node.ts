@@ -6,8 +6,8 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { AddressBook } from './address-book.ts'
 import { encodeConnectString } from './connect-string.ts'
 import { AlreadySharingError, InvalidOptionError, InvalidTargetError, NodeStoppedError, PeerNotFoundError } from './errors.ts'
-import { resolveRelayLimits, STOP_PROTOCOL } from '../relay/index.ts'
-import type { RelayLimits } from '../relay/index.ts'
+import { RelayAccounting, resolveRelayLimits, STOP_PROTOCOL } from '../relay/index.ts'
+import type { RelayCounters, RelayLimits } from '../relay/index.ts'
 import { ephemeralIdentity } from './identity.ts'
 import { libp2pOptions } from './libp2p-options.ts'
 import type { BeamServices, IceServer, TransportSelection } from './libp2p-options.ts'
@@ -72,6 +72,8 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   private bootstrapFailures = 0
 
   private readonly rootLog: Logger
+  /** @internal counters of a relay node (set by createBeam) */
+  relayAccounting: RelayAccounting | undefined
   /** Whether this node runs WebRTC (and can upgrade relayed tunnels with it). */
   private readonly webrtc: boolean
 
@@ -198,13 +200,17 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     return this.relayedMultiaddrs()
   }
 
-  /** What a relay node is carrying now (zeros on a node that is not a relay). */
-  relayStats (): { reservations: number, circuits: number, connections: number } {
+  /**
+   * What a relay node is carrying now and has carried since it started
+   * (zeros on a node that is not a relay).
+   */
+  relayStats (): RelayStats {
     const service = (this.libp2p.services as Record<string, unknown>).relay as { reservations?: { size: number } } | undefined
     let circuits = 0
     const conns = this.libp2p.getConnections()
     for (const c of conns) for (const st of c.streams) if (st.protocol === STOP_PROTOCOL) circuits++
-    return { reservations: service?.reservations?.size ?? 0, circuits, connections: conns.length }
+    const totals = this.relayAccounting?.counters ?? { bytesRelayed: 0, reservationsAccepted: 0, circuitsAccepted: 0, refusals: {} }
+    return { reservations: service?.reservations?.size ?? 0, circuits, connections: conns.length, ...totals, refusals: { ...totals.refusals } }
   }
 
   private assertRunning (): void {
@@ -219,6 +225,16 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     await Promise.all([...this.connects].map(async c => { await c.close() }))
     await this.libp2p.stop()
   }
+}
+
+/** A relay node's state now (gauges) and since start (counters). */
+export interface RelayStats extends RelayCounters {
+  /** Reservations held now. */
+  reservations: number
+  /** Relayed connections open now. */
+  circuits: number
+  /** libp2p connections open now. */
+  connections: number
 }
 
 /** Create and start a beam node. */
@@ -247,6 +263,11 @@ export async function createBeam (init: BeamInit = {}): Promise<BeamNode> {
     logger: libp2pComponentLogger(log)
   }))
   const node = new BeamNode(libp2p, init, log)
+  if (init.relayServer != null) {
+    const accounting = new RelayAccounting()
+    if (await accounting.install(libp2p)) node.relayAccounting = accounting
+    else log.warn('relay byte and refusal counters unavailable (circuit-relay handler not found)')
+  }
   node.connectBootstrap()
   return node
 }

@@ -27,3 +27,7 @@ export const DEFAULT_STUN_PORT = 3478
 
 /** Relay reservations a share keeps when relays are known. */
 export const DEFAULT_SHARE_RESERVATIONS = 2
+
+/** circuit relay v2 protocol ids. */
+export const HOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/hop'
+export const STOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/stop'

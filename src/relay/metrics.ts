@@ -8,6 +8,8 @@ export interface MetricSample {
   help: string
   type: 'gauge' | 'counter'
   value: number
+  /** Label pairs; samples of one name with different labels form one family. */
+  labels?: Record<string, string>
 }
 
 export interface MetricsServer {
@@ -16,9 +18,24 @@ export interface MetricsServer {
   close: () => Promise<void>
 }
 
-/** Render samples in the Prometheus text exposition format (0.0.4). */
+function escapeLabel (v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+}
+
+/** Render samples in the Prometheus text exposition format (0.0.4); HELP/TYPE once per name. */
 export function renderMetrics (samples: MetricSample[]): string {
-  return samples.map(s => `# HELP ${s.name} ${s.help}\n# TYPE ${s.name} ${s.type}\n${s.name} ${Number.isFinite(s.value) ? s.value : 0}\n`).join('')
+  const seen = new Set<string>()
+  let out = ''
+  for (const s of samples) {
+    if (!seen.has(s.name)) {
+      seen.add(s.name)
+      out += `# HELP ${s.name} ${s.help}\n# TYPE ${s.name} ${s.type}\n`
+    }
+    const labels = Object.entries(s.labels ?? {})
+    const lbl = labels.length > 0 ? `{${labels.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}` : ''
+    out += `${s.name}${lbl} ${Number.isFinite(s.value) ? s.value : 0}\n`
+  }
+  return out
 }
 
 /** Serve `GET /metrics` (Prometheus text) from `collect()`; anything else is 404. */

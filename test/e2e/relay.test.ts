@@ -95,10 +95,34 @@ describe('beam relay', () => {
     const http = await service()
     const r = await relay(['--metrics', '127.0.0.1:0'])
     expect(r.metrics).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/)
-    await relayedShare(r.addr, http.port)
+    const s = await relayedShare(r.addr, http.port)
+    const c = await connect(s.connect, r.addr, ['--no-webrtc'])
+    const got = await httpGet(c.port, '/download?mib=2&seed=25')
+    expect(got.sha256).toBe(expectedHash(25, 2))
     const text = await (await fetch(r.metrics ?? '')).text()
-    expect(text).toMatch(/^beam_relay_reservations 1$/m)
-    expect(text).toMatch(/^beam_relay_circuits \d+$/m)
+    const value = (name: string): number => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN)
+    expect(value('beam_relay_reservations')).toBe(1)
+    expect(value('beam_relay_circuits')).toBeGreaterThanOrEqual(1)
+    expect(value('beam_relay_reservations_accepted_total')).toBeGreaterThanOrEqual(1)
+    expect(value('beam_relay_circuits_accepted_total')).toBeGreaterThanOrEqual(1)
+    // every relayed byte counted once: the 2 MiB body plus HTTP, handshakes, pings
+    expect(value('beam_relay_bytes_relayed_total')).toBeGreaterThan(2 * 1024 * 1024)
+    expect(value('beam_relay_bytes_relayed_total')).toBeLessThan(3 * 1024 * 1024)
+    expect(text).toMatch(/^beam_relay_refusals_total\{reason="permission_denied"\} 0$/m)
+  })
+
+  it('counts refusals by reason: a private relay refusing a reservation', async () => {
+    const http = await service()
+    const r = await relay(['--metrics', '127.0.0.1:0', '--allow', '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'])
+    await relayedShare(r.addr, http.port).catch(() => {})
+    let text = ''
+    for (let i = 0; i < 20; i++) {
+      text = await (await fetch(r.metrics ?? '')).text()
+      if (/^beam_relay_refusals_total\{reason="permission_denied"\} [1-9]/m.test(text)) break
+      await new Promise(resolve => setTimeout(resolve, 250))
+    }
+    expect(text).toMatch(/^beam_relay_refusals_total\{reason="permission_denied"\} [1-9]\d*$/m)
+    expect(text).toMatch(/^beam_relay_reservations 0$/m)
   })
 
   it('survives the loss of one relay: the share holds two reservations and new connections go through the other', async () => {

@@ -2,10 +2,10 @@ import { Command } from 'commander'
 import { createBeam, parsePeerId } from '../../peer/index.ts'
 import type { BeamNode } from '../../peer/index.ts'
 import { startMetricsServer, startStunServer, DEFAULT_STUN_PORT } from '../../relay/index.ts'
-import type { MetricsServer, StunServer } from '../../relay/index.ts'
+import type { MetricSample, MetricsServer, StunServer } from '../../relay/index.ts'
 import { addIdentityOptions, addOutputOptions, baseInit, createContext, parseListen, untilAborted } from '../context.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
-import { collect, parseBindAddress, parseBytes, parseDuration, parsePort } from '../parse.ts'
+import { collect, parseBindAddress, parseBytes, parseCount, parseDuration, parsePort } from '../parse.ts'
 import { stopWithin } from '../shutdown.ts'
 
 /** Where a relay listens by default: every interface, TCP and QUIC, port 4001. */
@@ -46,10 +46,18 @@ export function relayCommand (io: CliIo): Command {
   return cmd
 }
 
+const REFUSAL_REASONS = ['reservation_refused', 'resource_limit_exceeded', 'permission_denied', 'connection_failed', 'no_reservation', 'malformed_message', 'unexpected_message']
+
+/** One sample per refusal reason (known reasons always present, at 0). */
+function refusalSamples (refusals: Record<string, number>): MetricSample[] {
+  const reasons = [...new Set([...REFUSAL_REASONS, ...Object.keys(refusals)])]
+  return reasons.map(reason => ({ name: 'beam_relay_refusals_total', help: 'Reservation and connection requests the relay refused, by reason', type: 'counter' as const, value: refusals[reason] ?? 0, labels: { reason } }))
+}
+
 async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
   const limits = {
-    maxReservations: parsePort(flags.maxReservations, 'max reservations'),
-    maxRelayedConnections: parsePort(flags.maxCircuits, 'max circuits'),
+    maxReservations: parseCount(flags.maxReservations, 'max reservations'),
+    maxRelayedConnections: parseCount(flags.maxCircuits, 'max circuits'),
     maxDurationMs: parseDuration(flags.maxDuration, 'max duration'),
     maxBytes: parseBytes(flags.maxBytes, 'max bytes')
   }
@@ -77,6 +85,10 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
           { name: 'beam_relay_reservations', help: 'Peers holding a reservation now', type: 'gauge', value: s.reservations },
           { name: 'beam_relay_circuits', help: 'Relayed connections open now', type: 'gauge', value: s.circuits },
           { name: 'beam_relay_connections', help: 'libp2p connections open now', type: 'gauge', value: s.connections },
+          { name: 'beam_relay_bytes_relayed_total', help: 'Bytes forwarded between peers through relayed connections', type: 'counter', value: s.bytesRelayed },
+          { name: 'beam_relay_reservations_accepted_total', help: 'Reservations granted (renewals included)', type: 'counter', value: s.reservationsAccepted },
+          { name: 'beam_relay_circuits_accepted_total', help: 'Relayed connections set up', type: 'counter', value: s.circuitsAccepted },
+          ...refusalSamples(s.refusals),
           { name: 'beam_relay_stun_requests_total', help: 'STUN binding requests answered', type: 'counter', value: stunRequests },
           { name: 'beam_relay_uptime_seconds', help: 'Seconds since the relay started', type: 'gauge', value: Math.round((Date.now() - started) / 1000) },
           { name: 'beam_relay_resident_memory_bytes', help: 'Resident set size of the relay process', type: 'gauge', value: process.memoryUsage().rss }
