@@ -6,7 +6,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { AddressBook } from './address-book.ts'
 import { encodeConnectString } from './connect-string.ts'
 import { AlreadySharingError, InvalidOptionError, InvalidTargetError, NodeStoppedError, PeerNotFoundError } from './errors.ts'
-import { RelayAccounting, resolveRelayLimits, STOP_PROTOCOL } from '../relay/index.ts'
+import { PeerCaps, RelayAccounting, resolveRelayLimits, STOP_PROTOCOL } from '../relay/index.ts'
 import type { RelayCounters, RelayLimits } from '../relay/index.ts'
 import { ephemeralIdentity } from './identity.ts'
 import { libp2pOptions } from './libp2p-options.ts'
@@ -264,9 +264,12 @@ export async function createBeam (init: BeamInit = {}): Promise<BeamNode> {
   }))
   const node = new BeamNode(libp2p, init, log)
   if (init.relayServer != null) {
+    const limits = resolveRelayLimits(init.relayServer)
+    const caps = new PeerCaps(limits.maxCircuitsPerPeer)
     const accounting = new RelayAccounting()
-    if (await accounting.install(libp2p)) node.relayAccounting = accounting
-    else log.warn('relay byte and refusal counters unavailable (circuit-relay handler not found)')
+    // caps first, so that accounting sees (and counts) their refusals
+    if (await caps.install(libp2p) && await accounting.install(libp2p)) node.relayAccounting = accounting
+    else log.warn('per-peer caps and relay counters unavailable (circuit-relay handler not found)')
   }
   node.connectBootstrap()
   return node

@@ -1,6 +1,8 @@
-import type { Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
+import type { Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { HOP_PROTOCOL } from './constants.ts'
+import { wrapHandler } from './wrap-handler.ts'
+import type { HandlerHost } from './wrap-handler.ts'
 
 /**
  * Status codes of circuit relay v2 HopMessage/StopMessage (the spec's
@@ -88,45 +90,22 @@ function bytesOf (data: Sendable): Uint8Array {
   return data instanceof Uint8Array ? data : data.subarray()
 }
 
-/** The part of libp2p's internals {@link RelayAccounting.install} reads. */
-interface WithRegistrar {
-  components?: { registrar?: { getHandler: (protocol: string) => { handler: StreamHandler, options: StreamHandlerOptions } } }
-}
-
-/** The public libp2p methods {@link RelayAccounting.install} uses. */
-export interface HandlerHost {
-  handle: (protocol: string, handler: StreamHandler, options?: StreamHandlerOptions) => Promise<void>
-}
-
 /**
  * Counts what a relay node forwards, from the inbound HOP stream of each
  * request alone: the relay's first write on it is its answer (OK or the
  * refusal reason); for a relayed connection, every later write carries the
  * destination's bytes back and every later message read carries the source's
- * bytes on. The circuit-relay server's HOP handler is wrapped in place (read
- * through libp2p's registrar, the public API has no getter); libp2p 3.3's
- * stream middleware cannot be used: on inbound streams it pushes the handler
- * into the registered middleware array (every later stream runs it again).
+ * bytes on. See wrap-handler.ts for why the handler is wrapped.
  */
 export class RelayAccounting {
   readonly counters: RelayCounters = { bytesRelayed: 0, reservationsAccepted: 0, circuitsAccepted: 0, refusals: {} }
 
   /** Wrap the relay's HOP handler; call once the node has started. False if there is none. */
   async install (libp2p: HandlerHost): Promise<boolean> {
-    const registrar = (libp2p as unknown as WithRegistrar).components?.registrar
-    let current: { handler: StreamHandler, options: StreamHandlerOptions } | undefined
-    try {
-      current = registrar?.getHandler(HOP_PROTOCOL)
-    } catch {
-      current = undefined
-    }
-    if (current == null) return false
-    const { handler, options } = current
-    await libp2p.handle(HOP_PROTOCOL, async (stream, connection) => {
+    return await wrapHandler(libp2p, HOP_PROTOCOL, async (stream, connection, handler) => {
       this.watch(stream)
       await handler(stream, connection)
-    }, { ...options, force: true })
-    return true
+    })
   }
 
   private watch (stream: Stream): void {

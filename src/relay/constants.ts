@@ -31,3 +31,6 @@ export const DEFAULT_SHARE_RESERVATIONS = 2
 /** circuit relay v2 protocol ids. */
 export const HOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/hop'
 export const STOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/stop'
+
+/** Relayed connections one peer may open through a beam relay at once. */
+export const DEFAULT_MAX_CIRCUITS_PER_PEER = 64

@@ -2,7 +2,7 @@ import { RelayLimitError } from './errors.ts'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import type { CircuitRelayServerInit } from '@libp2p/circuit-relay-v2'
 import {
-  DEFAULT_MAX_RESERVATIONS, DEFAULT_MAX_RELAYED_CONNECTIONS, DEFAULT_RESERVATION_TTL, UNLIMITED_DURATION_MS, UNLIMITED_DATA_BYTES
+  DEFAULT_MAX_RESERVATIONS, DEFAULT_MAX_RELAYED_CONNECTIONS, DEFAULT_MAX_CIRCUITS_PER_PEER, DEFAULT_RESERVATION_TTL, UNLIMITED_DURATION_MS, UNLIMITED_DATA_BYTES
 } from './constants.ts'
 
 /** Limits of a beam relay. Defaults fit tunnels (long-lived, bulk), not the library's 2 min / 128 KiB. */
@@ -17,6 +17,8 @@ export interface RelayLimits {
   maxBytes?: number
   /** How long a reservation lasts before the client must renew it, in ms. @default 3600000 */
   reservationTtlMs?: number
+  /** Relayed connections one peer may open through the relay at once. @default 64 */
+  maxCircuitsPerPeer?: number
 }
 
 /** Resolved limits, every default applied. */
@@ -28,13 +30,14 @@ export function resolveRelayLimits (limits: RelayLimits = {}): ResolvedRelayLimi
     maxRelayedConnections: limits.maxRelayedConnections ?? DEFAULT_MAX_RELAYED_CONNECTIONS,
     maxDurationMs: limits.maxDurationMs ?? 0,
     maxBytes: limits.maxBytes ?? 0,
-    reservationTtlMs: limits.reservationTtlMs ?? DEFAULT_RESERVATION_TTL
+    reservationTtlMs: limits.reservationTtlMs ?? DEFAULT_RESERVATION_TTL,
+    maxCircuitsPerPeer: limits.maxCircuitsPerPeer ?? DEFAULT_MAX_CIRCUITS_PER_PEER
   }
   for (const [k, v] of Object.entries(r)) {
     if (!Number.isInteger(v) || v < 0) throw new RelayLimitError(`relay limit ${k} must be a whole number >= 0`)
   }
-  if (r.maxReservations < 1 || r.maxRelayedConnections < 1 || r.reservationTtlMs < 1000) {
-    throw new RelayLimitError('relay limits: maxReservations and maxRelayedConnections must be >= 1, reservationTtlMs >= 1000')
+  if (r.maxReservations < 1 || r.maxRelayedConnections < 1 || r.maxCircuitsPerPeer < 1 || r.reservationTtlMs < 1000) {
+    throw new RelayLimitError('relay limits: maxReservations, maxRelayedConnections and maxCircuitsPerPeer must be >= 1, reservationTtlMs >= 1000')
   }
   return r
 }

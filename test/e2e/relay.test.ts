@@ -125,6 +125,26 @@ describe('beam relay', () => {
     expect(text).toMatch(/^beam_relay_reservations 0$/m)
   })
 
+  it('caps relayed connections per peer: a second circuit from the same peer is refused and counted', async () => {
+    const http = await service()
+    const r = await relay(['--metrics', '127.0.0.1:0', '--max-circuits-per-peer', '1'])
+    const a = await relayedShare(r.addr, http.port)
+    const b = await relayedShare(r.addr, http.port)
+    // two connectors with one identity (one BEAM_HOME): to the relay they are one peer
+    const home = await tempHome()
+    cleanups.push(async () => { await home.cleanup() })
+    const first = new BeamProcess(['connect', a.connect, ...OFFLINE, '--bootstrap', r.addr, '--no-webrtc', '--json'], { BEAM_HOME: home.dir })
+    cleanups.push(async () => { await first.stop() })
+    await first.waitFor('listening', 30_000)
+    const second = new BeamProcess(['connect', b.connect, ...OFFLINE, '--bootstrap', r.addr, '--no-webrtc', '--timeout', '8000', '--json'], { BEAM_HOME: home.dir })
+    cleanups.push(async () => { await second.stop() })
+    const end = await second.exited
+    expect(end.code).toBe(9)
+    expect(second.stderr).toMatch(/RESOURCE_LIMIT_EXCEEDED|resource limit/i)
+    const text = await (await fetch(r.metrics ?? '')).text()
+    expect(text).toMatch(/^beam_relay_refusals_total\{reason="resource_limit_exceeded"\} [1-9]\d*$/m)
+  })
+
   it('survives the loss of one relay: the share holds two reservations and new connections go through the other', async () => {
     const http = await service()
     const r1 = await relay()

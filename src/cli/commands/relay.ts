@@ -21,6 +21,7 @@ interface RelayFlags extends CommonFlags {
   announce?: string[]
   maxReservations: string
   maxCircuits: string
+  maxCircuitsPerPeer: string
   maxDuration: string
   maxBytes: string
   allow?: string[]
@@ -35,6 +36,7 @@ export function relayCommand (io: CliIo): Command {
     .option('--announce <multiaddr>', 'public address to announce (needed behind a cloud NAT or on 0.0.0.0), repeatable', collect)
     .option('--max-reservations <n>', 'peers that may hold a reservation at once', '1024')
     .option('--max-circuits <n>', 'relayed connections at once', '1024')
+    .option('--max-circuits-per-peer <n>', 'relayed connections one peer may open at once', '64')
     .option('--max-duration <time>', 'cut a relayed connection after this long (0 = never), e.g. 30m', '0')
     .option('--max-bytes <size>', 'cut a relayed connection after this many bytes (0 = never), e.g. 1GiB', '0')
     .option('--allow <peer-id>', 'private relay: only these peers may reserve, repeatable', collect)
@@ -58,6 +60,7 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
   const limits = {
     maxReservations: parseCount(flags.maxReservations, 'max reservations'),
     maxRelayedConnections: parseCount(flags.maxCircuits, 'max circuits'),
+    maxCircuitsPerPeer: parseCount(flags.maxCircuitsPerPeer, 'max circuits per peer'),
     maxDurationMs: parseDuration(flags.maxDuration, 'max duration'),
     maxBytes: parseBytes(flags.maxBytes, 'max bytes')
   }
@@ -103,7 +106,7 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
       '',
       `beam relay: ${peerId}`,
       ...multiaddrs.map(m => `  ${m}`),
-      `  limits:    ${limits.maxReservations} reservations, ${limits.maxRelayedConnections} circuits, duration ${limits.maxDurationMs === 0 ? 'unlimited' : `${limits.maxDurationMs} ms`}, data ${limits.maxBytes === 0 ? 'unlimited' : `${limits.maxBytes} bytes`}${allow.length > 0 ? `, private (${allow.length} peers)` : ''}`,
+      `  limits:    ${limits.maxReservations} reservations, ${limits.maxRelayedConnections} circuits (${limits.maxCircuitsPerPeer} per peer), duration ${limits.maxDurationMs === 0 ? 'unlimited' : `${limits.maxDurationMs} ms`}, data ${limits.maxBytes === 0 ? 'unlimited' : `${limits.maxBytes} bytes`}${allow.length > 0 ? `, private (${allow.length} peers)` : ''}`,
       `  stun:      ${stun != null ? `udp port ${stun.port}` : 'off'}`,
       ...(metrics != null ? [`  metrics:   http://${metrics.host}:${metrics.port}/metrics`] : []),
       ...(announce.length === 0 ? ['  note: no --announce address; peers elsewhere need this relay\'s public address'] : []),
