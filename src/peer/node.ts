@@ -89,6 +89,12 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
 
   get peerId (): PeerId { return this.libp2p.peerId }
 
+  /** The bootstrap/relay nodes this node was given. */
+  get bootstrapAddrs (): Multiaddr[] { return [...this.bootstrap] }
+
+  /** Whether this node runs WebRTC (hole punching upgrades). */
+  get webrtcEnabled (): boolean { return this.webrtc }
+
   /** Addresses other peers can dial now (listening or announced). */
   getMultiaddrs (): Multiaddr[] {
     const seen = new Set<string>()

@@ -217,6 +217,33 @@ describe.skipIf(!avail.ok)('NAT traversal in the lab', () => {
     expect(bytesTo(f, lab.hosts.s2?.publicIp ?? '')).toBeLessThan(SMALL)
   }, 120_000)
 
+  it('beam doctor: classifies each NAT with the relays\' STUN and explains a relayed tunnel', async () => {
+    const run = async (host: string, args: string[]): Promise<BeamEvent> => {
+      const p = await beam(host, ['doctor', ...args, ...net(), '--settle', '20000'])
+      const end = await p.exited
+      expect(end.code, p.stderr.slice(-2000)).toBe(0)
+      const ev = p.events.find(e => e.event === 'doctor')
+      expect(ev).toBeDefined()
+      return ev as BeamEvent
+    }
+    const [pub, eim] = await Promise.all([run('pub', []), run('e2', [])])
+    expect((pub.nat as { mapping: string }).mapping).toBe('none')
+    expect((eim.nat as { mapping: string }).mapping).toBe('endpoint-independent')
+    expect((eim.bootstrap as Array<{ ok: boolean, relay: boolean }>).every(b => b.ok && b.relay)).toBe(true)
+    // a symmetric connector against an EIM share: relayed, and doctor says why
+    const s = await share('e1')
+    const sym = await run('s2', [s.connect])
+    expect((sym.nat as { mapping: string }).mapping).toBe('symmetric')
+    const t = sym.target as { path: { transport: string, direct: boolean }, upgrades: Array<{ state: string }>, attempts: Array<{ kind: string, ok: boolean }> }
+    expect(t.path).toMatchObject({ transport: 'relay', direct: false })
+    expect(t.upgrades.some(u => u.state === 'failed')).toBe(true)
+    expect(t.attempts.some(a => a.kind === 'direct' && !a.ok)).toBe(true)
+    const verdict = (sym.verdict as string[]).join(' ')
+    expect(verdict).toMatch(/symmetric/)
+    expect(verdict).toMatch(/relayed via/)
+    expect(verdict).toMatch(/TURN/)
+  }, 120_000)
+
   it('5. the share\'s relay dies mid-session: a transfer on the direct path is not disturbed; new connections go through the other relay', async () => {
     const s = await share('e1')
     const circuits = (s.ready.multiaddrs as string[]).filter(a => a.includes('/p2p-circuit') && !a.includes('/webrtc'))

@@ -1,0 +1,76 @@
+import { Command } from 'commander'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { createBeam, diagnose, ephemeralIdentity, explain, parseTarget } from '../../peer/index.ts'
+import type { BeamNode, DoctorReport, Target } from '../../peer/index.ts'
+import { addIdentityOptions, addNetworkOptions, addOutputOptions, baseInit, createContext, untilAborted } from '../context.ts'
+import type { CliIo, CommonFlags } from '../context.ts'
+import { parseMillis } from '../parse.ts'
+import { stopWithin } from '../shutdown.ts'
+
+interface DoctorFlags extends CommonFlags {
+  timeout?: string
+  settle?: string
+}
+
+export function doctorCommand (io: CliIo): Command {
+  const cmd = new Command('doctor')
+    .description('explain this machine\'s reachability (NAT type via STUN, relays) and, given a peer, why its tunnel is direct or relayed')
+    .argument('[target]', 'connect string or peer id of a running share to test against')
+    .option('--timeout <ms>', 'give up reaching the peer after this many ms', '15000')
+    .option('--settle <ms>', 'how long to wait for a direct path after connecting', '20000')
+  addIdentityOptions(cmd)
+  addNetworkOptions(cmd)
+  addOutputOptions(cmd)
+  cmd.action(async (target: string | undefined, flags: DoctorFlags) => { await runDoctor(target, flags, io) })
+  return cmd
+}
+
+function iceUrls (servers: Array<{ urls: string | string[] }>): string[] {
+  return servers.flatMap(s => Array.isArray(s.urls) ? s.urls : [s.urls])
+}
+
+function printReport (r: DoctorReport, say: (text: string) => void): void {
+  const lines: string[] = ['', `beam doctor: ${r.peerId}`, '', 'NAT (STUN):']
+  if (r.nat.answers.length === 0) lines.push('  no STUN server configured (add --ice-server stun:HOST:PORT, or relays with a stunPort)')
+  for (const a of r.nat.answers) lines.push(`  ${a.server.padEnd(24)} ${a.mapped != null ? `sees ${a.mapped.address}:${a.mapped.port} (${a.rttMs ?? '?'} ms)` : `no answer: ${a.error ?? ''}`}`)
+  lines.push(`  mapping: ${r.nat.mapping}   local addresses: ${r.nat.localAddresses.join(', ') || 'none'}`)
+  lines.push('', 'bootstrap/relay nodes:')
+  if (r.bootstrap.length === 0) lines.push('  none')
+  for (const b of r.bootstrap) lines.push(`  ${b.ok ? 'ok  ' : 'FAIL'} ${b.address}${b.ok ? ` rtt ${b.rttMs ?? '?'} ms${b.relay === true ? ', relay' : ', not a relay'}` : ` (${b.error ?? ''})`}`)
+  const t = r.target
+  if (t != null) {
+    lines.push('', `peer ${t.peerId}:`)
+    for (const a of t.attempts) lines.push(`  ${a.ok ? 'ok  ' : 'FAIL'} ${a.kind.padEnd(8)} ${a.address} (${a.ms} ms${a.error != null ? `: ${a.error}` : ''})`)
+    for (const u of t.upgrades.filter(x => x.state !== 'trying')) lines.push(`  ${u.state === 'succeeded' ? 'ok  ' : 'FAIL'} upgrade  webrtc via ${u.address.split('/p2p-circuit')[0] ?? ''} (${u.ms ?? '?'} ms${u.error != null ? `: ${u.error}` : ''})`)
+    if (t.path != null) lines.push(`  path: ${t.path.direct ? 'direct' : 'relayed'} ${t.path.transport}${t.path.rttMs != null ? `, rtt ${t.path.rttMs} ms` : ''}${t.path.ice != null ? `, ICE ${t.path.ice.local}/${t.path.ice.remote} to ${t.path.ice.remoteAddress}` : ''}`)
+    if (t.error != null) lines.push(`  error: ${t.error}`)
+  }
+  lines.push('', 'verdict:', ...explain(r).map(l => `  - ${l}`), '')
+  say(lines.join('\n'))
+}
+
+async function runDoctor (targetText: string | undefined, flags: DoctorFlags, io: CliIo): Promise<void> {
+  const target: Target | undefined = targetText != null ? parseTarget(targetText) : undefined
+  const dialTimeout = parseMillis(flags.timeout ?? '15000', 'timeout')
+  const settleMs = parseMillis(flags.settle ?? '20000', 'settle time')
+  const ctx = createContext(flags, io)
+  const init = await baseInit(flags, io, ctx)
+  if (target != null && init.privateKey != null && peerIdFromPrivateKey(init.privateKey).equals(target.peerId)) {
+    init.privateKey = await ephemeralIdentity()
+  }
+  const node: BeamNode = await createBeam({ ...init, listen: [] })
+  try {
+    const report = await diagnose(node, target, {
+      iceServers: iceUrls(init.iceServers ?? []),
+      dialTimeout,
+      settleMs,
+      signal: io.signal,
+      onProgress: line => { ctx.log.info(line) }
+    })
+    if (io.signal.aborted) return
+    ctx.out.event('doctor', { ...report, verdict: explain(report) })
+    if (!ctx.out.json) printReport(report, text => { io.stdout.write(`${text}\n`) })
+  } finally {
+    await stopWithin(node, ctx.log)
+  }
+}

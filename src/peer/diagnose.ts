@@ -1,0 +1,146 @@
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { BeamNode } from './node.ts'
+import type { Target } from './target.ts'
+import type { DialAttempt } from './dialer.ts'
+import type { PathInfo } from './path.ts'
+import type { UpgradeEvent } from './connect.ts'
+import { probeNat, stunTargets } from './nat-probe.ts'
+import type { NatReport } from './nat-probe.ts'
+import { pingConnection } from './path.ts'
+
+/** One bootstrap/relay node as seen from here. */
+export interface BootstrapCheck { address: string, ok: boolean, rttMs?: number, relay?: boolean, error?: string }
+
+/** Everything `beam doctor` found out. */
+export interface DoctorReport {
+  peerId: string
+  nat: NatReport
+  iceServers: string[]
+  bootstrap: BootstrapCheck[]
+  target?: {
+    peerId: string
+    /** The connect attempt failed before any path existed. */
+    error?: string
+    attempts: DialAttempt[]
+    upgrades: UpgradeEvent[]
+    path?: PathInfo
+  }
+}
+
+export interface DiagnoseOptions {
+  /** ICE server URLs the node uses (the STUN ones are probed). */
+  iceServers: string[]
+  /** How long to wait for the path to settle after connecting, in ms. @default 20000 */
+  settleMs?: number
+  /** Dial timeout for the target, in ms. @default 15000 */
+  dialTimeout?: number
+  signal?: AbortSignal
+  /** Called with a line of progress ("probing NAT…"). */
+  onProgress?: (line: string) => void
+}
+
+const HOP = '/libp2p/circuit/relay/0.2.0/hop'
+
+async function checkBootstrap (node: BeamNode, ma: Multiaddr, signal?: AbortSignal): Promise<BootstrapCheck> {
+  const address = ma.toString()
+  try {
+    const conn = await node.libp2p.dial(ma, { signal: AbortSignal.any([AbortSignal.timeout(5000), ...(signal != null ? [signal] : [])]) })
+    const rttMs = await pingConnection(conn, { signal: AbortSignal.timeout(5000) })
+    // identify has run by the time a ping comes back, usually; the peer store knows its protocols
+    const peer = await node.libp2p.peerStore.get(conn.remotePeer).catch(() => undefined)
+    return { address, ok: true, rttMs, relay: peer?.protocols.includes(HOP) ?? false }
+  } catch (err) {
+    return { address, ok: false, error: (err as Error).message }
+  }
+}
+
+/**
+ * Look at this machine's reachability (NAT mapping via STUN, bootstrap and
+ * relay nodes) and, given a target, connect to it the way `beam connect` does
+ * and record every dial and upgrade attempt and the path it ends on.
+ */
+export async function diagnose (node: BeamNode, target: Target | undefined, options: DiagnoseOptions): Promise<DoctorReport> {
+  const progress = options.onProgress ?? (() => {})
+  const servers = stunTargets(options.iceServers)
+  progress(servers.length > 0 ? `probing NAT behaviour with ${servers.length} STUN server(s)…` : 'no STUN server configured: NAT behaviour cannot be measured')
+  const nat = await probeNat({ servers, ...(options.signal != null ? { signal: options.signal } : {}) })
+  progress(`checking ${node.bootstrapAddrs.length} bootstrap/relay node(s)…`)
+  const bootstrap = await Promise.all(node.bootstrapAddrs.map(async ma => await checkBootstrap(node, ma, options.signal)))
+  const report: DoctorReport = { peerId: node.peerId.toString(), nat, iceServers: options.iceServers, bootstrap }
+  if (target == null) return report
+
+  progress(`connecting to ${target.peerId.toString()}…`)
+  const upgrades: UpgradeEvent[] = []
+  const t: NonNullable<DoctorReport['target']> = { peerId: target.peerId.toString(), attempts: [], upgrades }
+  report.target = t
+  let tunnel
+  try {
+    tunnel = await node.connect(target, { dialTimeout: options.dialTimeout ?? 15_000, ...(options.signal != null ? { signal: options.signal } : {}) })
+  } catch (err) {
+    t.error = (err as Error).message
+    return report
+  }
+  try {
+    tunnel.on('upgrade', u => { upgrades.push(u); if (u.state !== 'trying') progress(`WebRTC upgrade ${u.state}${u.error != null ? `: ${u.error}` : ''}`) })
+    // settle: a direct path, or a failed upgrade, or the time is up
+    const deadline = Date.now() + (options.settleMs ?? 20_000)
+    while (Date.now() < deadline && options.signal?.aborted !== true) {
+      const p = tunnel.path
+      if (p?.direct === true) break
+      if (p != null && p.transport !== 'relay' && p.ice != null) break
+      if (upgrades.some(u => u.state === 'failed')) break
+      if (p != null && p.transport === 'relay' && !node.webrtcEnabled) break
+      await new Promise(resolve => setTimeout(resolve, 200))
+    }
+    if (tunnel.path != null) t.path = tunnel.path
+    t.attempts = [...tunnel.attempts]
+  } finally {
+    await tunnel.close()
+  }
+  return report
+}
+
+/** Why a path is what it is, in plain sentences, from a report (pure). */
+export function explain (r: DoctorReport): string[] {
+  const out: string[] = []
+  switch (r.nat.mapping) {
+    case 'none': out.push('This machine has a public address: peers can reach it directly (if no firewall is in the way).'); break
+    case 'endpoint-independent': out.push('Your NAT keeps one public port per local port (endpoint-independent mapping): WebRTC hole punching works against peers that are public or behind a NAT like yours.'); break
+    case 'symmetric': out.push('Your NAT picks a new public port for every destination (symmetric mapping): hole punching works only against a public peer; otherwise traffic goes through a relay (a TURN server in --ice-server makes WebRTC work, relayed by it).'); break
+    case 'unknown': out.push('Only one STUN server answered, so the NAT\'s mapping cannot be compared between two destinations (configure two relays or STUN servers).'); break
+    case 'udp-blocked': out.push(r.iceServers.length === 0 ? 'No STUN server is configured: NAT behaviour is unknown and WebRTC can use host addresses only.' : 'No STUN server answered over UDP: UDP looks blocked, so WebRTC and QUIC cannot work from here; relays over TCP still do.'); break
+  }
+  const okRelays = r.bootstrap.filter(b => b.ok && b.relay === true)
+  if (r.bootstrap.length === 0) out.push('No bootstrap or relay node is configured: only peers whose addresses you hand over (connect strings) are reachable, and only directly.')
+  else if (okRelays.length === 0) out.push(`None of the ${r.bootstrap.length} bootstrap node(s) is reachable as a relay: a peer behind a NAT cannot be reached from here.`)
+  const t = r.target
+  if (t == null) return out
+  if (t.error != null) {
+    out.push(`The peer could not be reached: ${t.error}.`)
+    const failed = t.attempts.filter(a => !a.ok)
+    if (failed.length > 0) out.push(`Tried ${failed.length} address(es): ${[...new Set(failed.map(a => `${a.kind} ${a.error ?? 'failed'}`))].slice(0, 4).join('; ')}.`)
+    return out
+  }
+  const p = t.path
+  const direct = t.attempts.filter(a => a.kind === 'direct')
+  if (p == null) { out.push('Connected, but no working path was settled on.'); return out }
+  if (p.direct) {
+    out.push(`The tunnel is direct over ${p.transport}${p.rttMs != null ? ` (rtt ${p.rttMs} ms)` : ''}.`)
+    return out
+  }
+  if (p.transport === 'webrtc') {
+    out.push('The tunnel runs over WebRTC relayed by a TURN server: no direct UDP path exists between the two NATs.')
+    return out
+  }
+  out.push(`The tunnel is relayed via ${p.remote.split('/p2p-circuit')[0] ?? p.remote}${p.rttMs != null ? ` (rtt ${p.rttMs} ms)` : ''}.`)
+  if (direct.length === 0) out.push('The peer offered no direct address (it is behind a NAT, or listens on none).')
+  else if (direct.every(a => !a.ok)) out.push(`None of its ${direct.length} direct address(es) answered (behind a NAT or a firewall): ${[...new Set(direct.map(a => a.error ?? 'failed'))].slice(0, 2).join('; ')}.`)
+  const failed = t.upgrades.filter(u => u.state === 'failed')
+  if (t.upgrades.length === 0) out.push('No WebRTC upgrade was tried (WebRTC is off here, or the peer offers no WebRTC address).')
+  else if (failed.length > 0) {
+    out.push(`WebRTC hole punching failed (${failed[0]?.error ?? 'no reason given'}).`)
+    if (r.nat.mapping === 'symmetric') out.push('Likely cause: your symmetric NAT. A TURN server (--ice-server turn:USER:PASS@HOST:PORT) gives a WebRTC path; the circuit relay keeps working meanwhile.')
+    else out.push('Your side allows hole punching, so the peer\'s NAT probably maps per destination (symmetric) or its firewall drops UDP; a TURN server or a public share avoids the relay.')
+  }
+  return out
+}

@@ -1,0 +1,149 @@
+import { createSocket } from 'node:dgram'
+import type { Socket } from 'node:dgram'
+import { randomBytes } from 'node:crypto'
+import { networkInterfaces } from 'node:os'
+import { isIPv4 } from 'node:net'
+import { STUN_MAGIC } from '../relay/index.ts'
+
+/** What one STUN server said this machine's address is. */
+export interface StunAnswer {
+  server: string
+  /** Mapped address as the server saw it, or undefined if it never answered. */
+  mapped?: { address: string, port: number }
+  rttMs?: number
+  error?: string
+}
+
+/**
+ * How this machine's NAT maps UDP, from STUN answers seen from one socket:
+ * - `none`: the mapped address is one of this machine's own (public host);
+ * - `endpoint-independent`: every server saw the same address and port
+ *   (hole punching works against another EIM NAT or a public peer);
+ * - `symmetric`: servers saw different ports or addresses (a mapping per
+ *   destination: hole punching works only against a public peer; TURN or the
+ *   circuit relay otherwise);
+ * - `unknown`: fewer than two servers answered, so mapping cannot be compared;
+ * - `udp-blocked`: no server answered (no WebRTC, no QUIC; TCP relays only).
+ */
+export type NatMapping = 'none' | 'endpoint-independent' | 'symmetric' | 'unknown' | 'udp-blocked'
+
+export interface NatReport {
+  mapping: NatMapping
+  answers: StunAnswer[]
+  /** This machine's IPv4 interface addresses (no loopback). */
+  localAddresses: string[]
+}
+
+export interface NatProbeOptions {
+  /** `host:port` STUN servers (from `stun:` ICE URLs). */
+  servers: string[]
+  /** Per-server time to answer, in ms. @default 1500 */
+  timeout?: number
+  /** Requests per server (UDP is lossy). @default 3 */
+  attempts?: number
+  signal?: AbortSignal
+}
+
+/** `stun:host:port` (or `stuns:`) ICE URLs → `host:port`; other schemes are dropped. */
+export function stunTargets (urls: string[]): string[] {
+  const out: string[] = []
+  for (const u of urls) {
+    const m = /^stuns?:([^?]+?)(?::(\d+))?(?:\?.*)?$/.exec(u)
+    if (m != null) out.push(`${m[1] ?? ''}:${m[2] ?? '3478'}`)
+  }
+  return [...new Set(out)]
+}
+
+export function bindingRequest (txid: Buffer): Buffer {
+  const b = Buffer.alloc(20)
+  b.writeUInt16BE(0x0001, 0)
+  b.writeUInt16BE(0, 2)
+  b.writeUInt32BE(STUN_MAGIC, 4)
+  txid.copy(b, 8)
+  return b
+}
+
+/** The (XOR-)MAPPED-ADDRESS of a Binding success response for `txid`, IPv4 only. */
+export function parseBindingSuccess (msg: Buffer, txid: Buffer): { address: string, port: number } | undefined {
+  if (msg.length < 20 || msg.readUInt16BE(0) !== 0x0101 || msg.readUInt32BE(4) !== STUN_MAGIC) return undefined
+  if (!msg.subarray(8, 20).equals(txid)) return undefined
+  const end = Math.min(msg.length, 20 + msg.readUInt16BE(2))
+  let i = 20
+  let plain: { address: string, port: number } | undefined
+  while (i + 4 <= end) {
+    const type = msg.readUInt16BE(i)
+    const len = msg.readUInt16BE(i + 2)
+    const v = msg.subarray(i + 4, i + 4 + len)
+    if ((type === 0x0020 || type === 0x0001) && v.length >= 8 && v[1] === 0x01) {
+      const xor = type === 0x0020
+      const port = v.readUInt16BE(2) ^ (xor ? STUN_MAGIC >>> 16 : 0)
+      const raw = v.readUInt32BE(4) ^ (xor ? STUN_MAGIC : 0)
+      const address = [raw >>> 24, (raw >>> 16) & 255, (raw >>> 8) & 255, raw & 255].join('.')
+      if (xor) return { address, port }
+      plain = { address, port }
+    }
+    i += 4 + len + ((4 - (len % 4)) % 4)
+  }
+  return plain
+}
+
+/** Classify answers seen from one socket (pure; see {@link NatMapping}). */
+export function classifyMapping (answers: StunAnswer[], localAddresses: string[]): NatMapping {
+  const mapped = answers.flatMap(a => a.mapped != null ? [a.mapped] : [])
+  if (mapped.length === 0) return 'udp-blocked'
+  if (mapped.some(m => localAddresses.includes(m.address))) return 'none'
+  if (mapped.length < 2) return 'unknown'
+  const first = mapped[0]
+  const same = mapped.every(m => m.address === first?.address && m.port === first.port)
+  return same ? 'endpoint-independent' : 'symmetric'
+}
+
+function localIpv4 (): string[] {
+  return Object.values(networkInterfaces()).flat()
+    .flatMap(i => i != null && i.family === 'IPv4' && !i.internal ? [i.address] : [])
+}
+
+async function ask (sock: Socket, server: string, options: Required<Omit<NatProbeOptions, 'servers' | 'signal'>> & { signal?: AbortSignal }): Promise<StunAnswer> {
+  const at = server.lastIndexOf(':')
+  const host = server.slice(0, at)
+  const port = Number(server.slice(at + 1))
+  if (!isIPv4(host)) return { server, error: 'not an IPv4 address (doctor does not resolve names)' }
+  for (let attempt = 0; attempt < options.attempts; attempt++) {
+    options.signal?.throwIfAborted()
+    const txid = randomBytes(12)
+    const start = performance.now()
+    const answer = await new Promise<{ address: string, port: number } | undefined>((resolve) => {
+      const onMessage = (msg: Buffer): void => {
+        const m = parseBindingSuccess(msg, txid)
+        if (m != null) { done(); resolve(m) }
+      }
+      const t = setTimeout(() => { done(); resolve(undefined) }, options.timeout)
+      const done = (): void => { clearTimeout(t); sock.off('message', onMessage) }
+      sock.on('message', onMessage)
+      sock.send(bindingRequest(txid), port, host, (err) => { if (err != null) { done(); resolve(undefined) } })
+    })
+    if (answer != null) return { server, mapped: answer, rttMs: Math.round((performance.now() - start) * 100) / 100 }
+  }
+  return { server, error: `no answer to ${options.attempts} requests` }
+}
+
+/**
+ * Ask every STUN server, one after another from one UDP socket, what this
+ * machine's address looks like, and classify the NAT's mapping behaviour.
+ * Sends only to the given servers; bounded by attempts × timeout per server.
+ */
+export async function probeNat (options: NatProbeOptions): Promise<NatReport> {
+  const localAddresses = localIpv4()
+  const sock = createSocket('udp4')
+  await new Promise<void>((resolve, reject) => { sock.once('error', reject); sock.bind(0, () => { sock.off('error', reject); resolve() }) })
+  sock.on('error', () => {})
+  try {
+    const answers: StunAnswer[] = []
+    for (const server of options.servers) {
+      answers.push(await ask(sock, server, { timeout: options.timeout ?? 1500, attempts: options.attempts ?? 3, ...(options.signal != null ? { signal: options.signal } : {}) }))
+    }
+    return { mapping: classifyMapping(answers, localAddresses), answers, localAddresses }
+  } finally {
+    sock.close()
+  }
+}
