@@ -4,6 +4,7 @@ import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { quic } from '@chainsafe/libp2p-quic'
+import { webSockets } from '@libp2p/websockets'
 import { webRTC } from '@libp2p/webrtc'
 import type { ComponentLogger, PrivateKey } from '@libp2p/interface'
 import type { Libp2pOptions } from 'libp2p'
@@ -25,6 +26,8 @@ export interface IceServer {
 export interface TransportSelection {
   tcp?: boolean
   quic?: boolean
+  /** WebSockets (ws/wss): dialled where a peer offers them; relays listen on them. */
+  websockets?: boolean
   webrtc?: boolean
   relay?: boolean
 }
@@ -59,6 +62,7 @@ export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
   const transports: NonNullable<Libp2pOptions['transports']> = []
   if (init.transports.tcp) transports.push(tcp())
   if (init.transports.quic) transports.push(quic())
+  if (init.transports.websockets) transports.push(webSockets())
   if (init.transports.webrtc) {
     const rtcConfiguration: RTCConfiguration & { bindAddress?: string } = { iceServers: init.iceServers }
     if (init.webrtcBindAddress != null) rtcConfiguration.bindAddress = init.webrtcBindAddress

@@ -33,7 +33,7 @@ export interface BeamInit {
   iceServers?: IceServer[]
   /** Pin WebRTC ICE to this local address; for loopback-only tests. @default unset */
   webrtcBindAddress?: string
-  /** Transports to run. @default all on: tcp, quic, webrtc, relay */
+  /** Transports to run. @default all on: tcp, quic, websockets, webrtc, relay */
   transports?: TransportSelection
   /**
    * Relay reservations to hold, so that peers that cannot reach this node
@@ -263,6 +263,7 @@ export async function createBeam (init: BeamInit = {}): Promise<BeamNode> {
     transports: {
       tcp: init.transports?.tcp ?? true,
       quic: init.transports?.quic ?? true,
+      websockets: init.transports?.websockets ?? true,
       webrtc: init.transports?.webrtc ?? true,
       relay: init.transports?.relay ?? true
     },

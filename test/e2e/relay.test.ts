@@ -57,6 +57,23 @@ describe('beam relay', () => {
     expect(got.sha256).toBe(expectedHash(21, 8))
   })
 
+  it('works over WebSockets: a relay listening only on /ws carries a relayed tunnel', async () => {
+    const http = await service()
+    const home = await tempHome()
+    const proc = new BeamProcess(['relay', '--listen', '/ip4/127.0.0.1/tcp/0/ws', '--stun-port', '0', '--json'], { BEAM_HOME: home.dir })
+    cleanups.push(async () => { await proc.stop(); await home.cleanup() })
+    const ready = await proc.waitFor('ready', 30_000)
+    const addr = (ready.multiaddrs as string[])[0] ?? ''
+    expect(addr).toMatch(/\/tcp\/\d+\/ws\/p2p\//)
+    const s = await relayedShare(addr, http.port)
+    const c = await connect(s.connect, addr, ['--no-webrtc'])
+    const path = await c.proc.waitFor('path', 15_000)
+    expect(path).toMatchObject({ direct: false, transport: 'relay' })
+    expect(String(path.relay)).toContain('/ws')
+    const got = await httpGet(c.port, '/download?mib=4&seed=26')
+    expect(got.sha256).toBe(expectedHash(26, 4))
+  })
+
   it('upgrades a relayed tunnel to a direct WebRTC path once it answers pings', async () => {
     const http = await service()
     const r = await relay()

@@ -12,8 +12,10 @@ import { stopWithin } from '../shutdown.ts'
 export const DEFAULT_RELAY_LISTEN = [
   '/ip4/0.0.0.0/tcp/4001',
   '/ip4/0.0.0.0/udp/4001/quic-v1',
+  '/ip4/0.0.0.0/tcp/4002/ws',
   '/ip6/::/tcp/4001',
-  '/ip6/::/udp/4001/quic-v1'
+  '/ip6/::/udp/4001/quic-v1',
+  '/ip6/::/tcp/4002/ws'
 ]
 
 interface RelayFlags extends CommonFlags {
