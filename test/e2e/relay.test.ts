@@ -162,6 +162,38 @@ describe('beam relay', () => {
     expect(text).toMatch(/^beam_relay_refusals_total\{reason="resource_limit_exceeded"\} [1-9]\d*$/m)
   })
 
+  it('moves past a full relay and replaces a relay that goes away (two reservations kept among four relays)', async () => {
+    const http = await service()
+    const full = await relay(['--max-reservations', '1'])
+    // fill the small relay with someone else's reservation
+    await relayedShare(full.addr, http.port)
+    const spare = [await relay(), await relay(), await relay()]
+    const s = await relayedShare([full.addr, ...spare.map(r => r.addr)], http.port)
+    const id = (addr: string): string => addr.split('/p2p/')[1] ?? '?'
+    const held = (): string[] => {
+      const ev = s.proc.events.filter(e => e.event === 'addresses').pop() ?? s.proc.events.find(e => e.event === 'ready')
+      const ms = ((ev?.multiaddrs ?? []) as string[]).filter(m => m.includes('/p2p-circuit') && !m.includes('/webrtc'))
+      return [...new Set(ms.map(m => (m.split('/p2p-circuit')[0] ?? '').split('/p2p/')[1] ?? ''))]
+    }
+    const waitHeld = async (pred: (h: string[]) => boolean, ms: number): Promise<string[]> => {
+      const deadline = Date.now() + ms
+      while (!pred(held()) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 250))
+      return held()
+    }
+    const before = await waitHeld(h => h.length >= 2, 15_000)
+    expect(before.length).toBe(2)
+    expect(before).not.toContain(id(full.addr))
+    const victim = spare.find(r => before.includes(id(r.addr)))
+    const unused = spare.find(r => !before.includes(id(r.addr)))
+    expect(victim).toBeDefined()
+    expect(unused).toBeDefined()
+    await victim?.proc.stop('SIGKILL')
+    const after = await waitHeld(h => h.length >= 2 && !h.includes(id(victim?.addr ?? '')), 30_000)
+    expect(after).not.toContain(id(victim?.addr ?? ''))
+    expect(after).toContain(id(unused?.addr ?? ''))
+    expect(after.length).toBe(2)
+  })
+
   it('survives the loss of one relay: the share holds two reservations and new connections go through the other', async () => {
     const http = await service()
     const r1 = await relay()
