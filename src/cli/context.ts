@@ -2,8 +2,9 @@ import { Option } from 'commander'
 import type { Command } from 'commander'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
-  ephemeralIdentity, loadOrCreateIdentity, loadBootstrapFile, parsePeerMultiaddr, stunServersOf, InvalidMultiaddrError
+  ephemeralIdentity, loadOrCreateIdentity, loadBootstrapFile, parsePeerMultiaddr, stunServersOf, InvalidMultiaddrError, DEFAULT_DHT_PROTOCOL
 } from '../peer/index.ts'
+import { UsageError } from './exit-codes.ts'
 import type { BeamInit, BootstrapNode, IceServer, Logger } from '../peer/index.ts'
 import { beamHome, homePaths } from './home.ts'
 import { createCliLogger, LOG_LEVELS } from './logging.ts'
@@ -22,6 +23,8 @@ export interface CommonFlags {
   defaultBootstrap?: boolean
   iceServer?: string[]
   webrtc?: boolean
+  dht?: boolean
+  dhtProtocol?: string
 }
 
 /** What a command gets from the process: streams, env and the stop signal. */
@@ -50,6 +53,8 @@ export function addNetworkOptions (cmd: Command): Command {
     .option('--no-default-bootstrap', 'use no bootstrap node unless given with --bootstrap (offline, LAN, tests)')
     .option('--ice-server <url>', 'STUN/TURN server for WebRTC, repeatable, e.g. stun:host:3478 or turn:user:pass@host:3478 (env BEAM_ICE_SERVERS)', collect)
     .option('--no-webrtc', 'do not use WebRTC (no direct upgrade of relayed connections)')
+    .option('--no-dht', 'do not use the DHT (no lookups by peer id or name, no announcing)')
+    .addOption(new Option('--dht-protocol <id>', `Kademlia protocol id (default: ${DEFAULT_DHT_PROTOCOL}, the public libp2p DHT's)`).env('BEAM_DHT_PROTOCOL'))
 }
 
 /** Everything a command needs, built from the common flags. */
@@ -109,6 +114,7 @@ export async function baseInit (flags: CommonFlags, io: CliIo, ctx: Context): Pr
     bootstrap: bootstrap.map(n => n.multiaddr),
     addressBook: homePaths(ctx.home).addressBook,
     transports: { webrtc: flags.webrtc !== false },
+    dht: flags.dht === false ? false : { protocol: parseDhtProtocol(flags.dhtProtocol ?? DEFAULT_DHT_PROTOCOL) },
     logger: ctx.log
   }
   if (id.privateKey != null) init.privateKey = id.privateKey
@@ -116,6 +122,12 @@ export async function baseInit (flags: CommonFlags, io: CliIo, ctx: Context): Pr
   // loopback WebRTC needs a pinned host candidate; lab/test switch only
   if (io.env.BEAM_WEBRTC_BIND != null && io.env.BEAM_WEBRTC_BIND !== '') init.webrtcBindAddress = io.env.BEAM_WEBRTC_BIND
   return init
+}
+
+/** A libp2p protocol id: '/' then printable characters, no spaces. */
+export function parseDhtProtocol (text: string): string {
+  if (!/^\/[\x21-\x7e]{1,200}$/.test(text)) throw new UsageError(`invalid --dht-protocol '${text}': expected a protocol id like ${DEFAULT_DHT_PROTOCOL}`)
+  return text
 }
 
 /** Validate listen multiaddrs early so a typo is a config error, not a crash. */

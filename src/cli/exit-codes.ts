@@ -33,6 +33,8 @@ const TABLE: Record<string, { exit: ExitCode, code: string }> = {
   ListenError: { exit: ExitCode.ADDRESS_IN_USE, code: 'listen-failed' },
   IdentityError: { exit: ExitCode.IDENTITY, code: 'identity' },
   BootstrapConfigError: { exit: ExitCode.CONFIG, code: 'config' },
+  AliasFileError: { exit: ExitCode.CONFIG, code: 'config' },
+  InvalidAliasError: { exit: ExitCode.USAGE, code: 'usage' },
   InvalidMultiaddrError: { exit: ExitCode.CONFIG, code: 'config' },
   PeerNotFoundError: { exit: ExitCode.PEER_NOT_FOUND, code: 'peer-not-found' },
   PeerUnreachableError: { exit: ExitCode.PEER_UNREACHABLE, code: 'peer-unreachable' },

@@ -11,8 +11,9 @@ export function beamHome (env: NodeJS.ProcessEnv = process.env): string {
   return join(xdg != null && xdg !== '' ? xdg : join(homedir(), '.config'), 'beam')
 }
 
-export const homePaths = (home: string): { identity: string, secret: string, addressBook: string } => ({
+export const homePaths = (home: string): { identity: string, secret: string, addressBook: string, aliases: string } => ({
   identity: join(home, 'identity.json'),
   secret: join(home, 'access-secret'),
-  addressBook: join(home, 'peers.json')
+  addressBook: join(home, 'peers.json'),
+  aliases: join(home, 'aliases.json')
 })

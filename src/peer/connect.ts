@@ -125,7 +125,10 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
   private readonly onConnectionEvent: (evt: CustomEvent<Connection>) => void
   private readonly onClosed: () => void
 
-  constructor (libp2p: Libp2p, peerId: PeerId, secret: Uint8Array | undefined, options: ConnectOptions, log: Logger, onClosed: () => void) {
+  /** Fresh addresses for the peer (a DHT lookup), used when every known one fails. */
+  private readonly refresh: ((signal: AbortSignal) => Promise<Multiaddr[]>) | undefined
+
+  constructor (libp2p: Libp2p, peerId: PeerId, secret: Uint8Array | undefined, options: ConnectOptions, log: Logger, onClosed: () => void, refresh?: (signal: AbortSignal) => Promise<Multiaddr[]>) {
     super()
     const remotePort = options.remotePort ?? 0
     if (!Number.isInteger(remotePort) || remotePort < 0 || remotePort > 65535) throw new InvalidOptionError(`invalid remote port ${remotePort}`)
@@ -135,6 +138,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
     this.remotePort = remotePort
     this.log = log
     this.onClosed = onClosed
+    this.refresh = refresh
     this.opts = {
       dialTimeout: options.dialTimeout ?? DEFAULT_DIAL_TIMEOUT,
       handshakeTimeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
@@ -200,10 +204,25 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
         return await this.libp2p.dial(this.peerId, { signal: dialSignal })
       }
       this.log.info({ peer: this.peerId.toString(), direct, relayed }, `dialing peer: ${direct} direct and ${relayed} relayed address(es)`)
-      const { connection, attempts } = await raceDial(this.libp2p, this.peerId, known, this.log, { signal: dialSignal })
-      this.record(attempts)
-      this.emit('dial', { attempts, ok: true })
-      return connection
+      try {
+        const { connection, attempts } = await raceDial(this.libp2p, this.peerId, known, this.log, { signal: dialSignal })
+        this.record(attempts)
+        this.emit('dial', { attempts, ok: true })
+        return connection
+      } catch (err) {
+        if (!(err instanceof DialRaceError) || this.refresh == null || dialSignal.aborted) throw err
+        this.record(err.attempts)
+        this.emit('dial', { attempts: err.attempts, ok: false })
+        // every known address failed: they may be stale; ask the DHT once
+        this.log.info({ peer: this.peerId.toString() }, 'no known address answered; looking the peer up again')
+        const fresh = (await this.refresh(dialSignal)).filter(a => !known.some(k => k.equals(a)))
+        if (fresh.length === 0) throw err
+        await this.libp2p.peerStore.patch(this.peerId, { multiaddrs: fresh })
+        const { connection, attempts } = await raceDial(this.libp2p, this.peerId, fresh, this.log, { signal: dialSignal })
+        this.record(attempts)
+        this.emit('dial', { attempts, ok: true })
+        return connection
+      }
     } catch (err) {
       if (err instanceof DialRaceError) {
         this.record(err.attempts)

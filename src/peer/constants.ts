@@ -32,3 +32,15 @@ export const MAX_STREAM_WINDOW = 16 * 1024 * 1024
 
 /** Keep-alive ping interval of the muxer, in ms; also keeps idle tunnels alive. */
 export const KEEP_ALIVE_INTERVAL = 30_000
+
+/**
+ * Kademlia protocol id: the public libp2p (Amino) DHT's, so beam nodes can use
+ * its existing network; beam records are provider records, which it accepts.
+ */
+export const DEFAULT_DHT_PROTOCOL = '/ipfs/kad/1.0.0'
+
+/** How long a connector looks a peer up in the DHT, in ms. */
+export const DEFAULT_LOOKUP_TIMEOUT = 30_000
+
+/** Re-announce a share in the DHT this often, in ms (provider records live 48 h). */
+export const REPUBLISH_INTERVAL = 30 * 60_000

@@ -10,6 +10,7 @@ import type { ComponentLogger, PrivateKey } from '@libp2p/interface'
 import type { Libp2pOptions } from 'libp2p'
 import { dcutr } from '@libp2p/dcutr'
 import { autoNAT } from '@libp2p/autonat'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { relayServer, relayTransport } from '../relay/index.ts'
 import type { ResolvedRelayLimits } from '../relay/index.ts'
 import { KEEP_ALIVE_INTERVAL, MAX_STREAM_WINDOW } from './constants.ts'
@@ -44,6 +45,8 @@ export interface NetworkInit {
   relayServer?: ResolvedRelayLimits
   /** Peer ids allowed to reserve on this relay; empty = anyone. */
   relayAllow?: string[]
+  /** Run the Kademlia DHT with this protocol id; undefined = no DHT. */
+  dhtProtocol?: string
   logger: ComponentLogger
 }
 
@@ -75,6 +78,16 @@ export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
     ping: ping(),
     // a relayed connection tries to become direct (connection reversal, hole punching)
     dcutr: dcutr()
+  }
+  if (init.dhtProtocol != null) {
+    services.dht = kadDHT({
+      protocol: init.dhtProtocol,
+      // starts as a client; relays and `server` nodes switch with setMode
+      clientMode: false,
+      // keep every address in DHT answers: LAN and relayed addresses included
+      // (a connector dials all direct ones at once; a dead one costs nothing)
+      peerInfoMapper: passthroughMapper
+    })
   }
   if (init.relayServer != null) {
     services.relay = relayServer(init.relayServer)

@@ -6,7 +6,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { AddressBook } from './address-book.ts'
 import { encodeConnectString } from './connect-string.ts'
 import { AlreadySharingError, InvalidOptionError, InvalidTargetError, NodeStoppedError, PeerNotFoundError } from './errors.ts'
-import { PeerCaps, RelayAccounting, resolveRelayLimits, STOP_PROTOCOL } from '../relay/index.ts'
+import { HOP_PROTOCOL, PeerCaps, RelayAccounting, resolveRelayLimits, STOP_PROTOCOL } from '../relay/index.ts'
 import type { RelayCounters, RelayLimits } from '../relay/index.ts'
 import { ephemeralIdentity } from './identity.ts'
 import { libp2pOptions } from './libp2p-options.ts'
@@ -18,6 +18,9 @@ import type { ShareOptions } from './share.ts'
 import { ConnectTunnel } from './connect.ts'
 import type { ConnectOptions } from './connect.ts'
 import { parseTarget } from './target.ts'
+import { looksLikeConnectString } from './connect-string.ts'
+import { MIN_PREFIX, lookupName, lookupPeer, parseNameTarget, publish } from './discovery.ts'
+import { DEFAULT_DHT_PROTOCOL, DEFAULT_LOOKUP_TIMEOUT, REPUBLISH_INTERVAL } from './constants.ts'
 import type { Target } from './target.ts'
 
 export interface BeamInit {
@@ -48,6 +51,14 @@ export interface BeamInit {
   relayAllow?: string[]
   /** File that remembers peers' addresses, for connecting by peer id. @default unset (no memory) */
   addressBook?: string
+  /**
+   * The Kademlia DHT, used to find shares by peer id or name: `false` turns it
+   * off. Relays (relayServer) are DHT servers; other nodes are clients unless
+   * `server` is set. @default { protocol: '/ipfs/kad/1.0.0' }
+   */
+  dht?: false | { protocol?: string, server?: boolean }
+  /** How long a DHT lookup may take, in ms. @default 30000 */
+  lookupTimeout?: number
   /** pino logger; each component logs through a child of it. @default silent */
   logger?: Logger
 }
@@ -55,6 +66,14 @@ export interface BeamInit {
 export interface BeamNodeEvents {
   /** A bootstrap node could not be reached at start. */
   'bootstrap:failed': [{ multiaddr: string, error: Error }]
+  /** Every bootstrap node is reachable-or-failed and none runs a relay. */
+  'bootstrap:no-relay': []
+  /** A DHT lookup of a peer started, found it, or failed. */
+  lookup: [{ peerId: string, state: 'started' | 'found' | 'failed', addresses?: number, ms?: number, error?: string }]
+  /** This node was announced in the DHT (see startPublishing). */
+  published: [{ ms: number, names: string[] }]
+  /** An announcement failed; it is retried after `retryMs`. */
+  'publish:failed': [{ error: string, retryMs: number }]
 }
 
 /**
@@ -72,6 +91,8 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   private bootstrapFailures = 0
 
   private readonly rootLog: Logger
+  private readonly lookupTimeout: number
+  private publishing: AbortController | undefined
   /** @internal counters of a relay node (set by createBeam) */
   relayAccounting: RelayAccounting | undefined
   /** Whether this node runs WebRTC (and can upgrade relayed tunnels with it). */
@@ -85,6 +106,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     this.addressBook = init.addressBook != null ? new AddressBook(init.addressBook) : undefined
     this.bootstrap = init.bootstrap ?? []
     this.webrtc = init.transports?.webrtc !== false
+    this.lookupTimeout = init.lookupTimeout ?? DEFAULT_LOOKUP_TIMEOUT
   }
 
   get peerId (): PeerId { return this.libp2p.peerId }
@@ -110,6 +132,30 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     return encodeConnectString(secret != null
       ? { peerId: this.peerId, multiaddrs: this.getMultiaddrs(), secret }
       : { peerId: this.peerId, multiaddrs: this.getMultiaddrs() })
+  }
+
+  /**
+   * True once every bootstrap node has failed or turned out (after identify)
+   * to run no relay: then no reservation can come from them.
+   */
+  private noBootstrapRelays = false
+
+  private async checkBootstrapRelays (): Promise<void> {
+    const ids = this.bootstrap.map(ma => ma.getComponents().findLast(c => c.name === 'p2p')?.value).filter((x): x is string => x != null)
+    if (ids.length < this.bootstrap.length) return
+    let settled = 0
+    for (const id of ids) {
+      const conns = this.libp2p.getConnections().filter(c => c.remotePeer.toString() === id)
+      if (conns.length === 0) continue
+      const peer = await this.libp2p.peerStore.get(conns[0]?.remotePeer ?? this.peerId).catch(() => undefined)
+      if (peer == null || peer.protocols.length === 0) return
+      if (peer.protocols.includes(HOP_PROTOCOL)) return
+      settled++
+    }
+    if (settled + this.bootstrapFailures >= this.bootstrap.length) {
+      this.noBootstrapRelays = true
+      this.emit('bootstrap:no-relay')
+    }
   }
 
   /** Dial the bootstrap nodes in the background; reports failures as events. */
@@ -143,7 +189,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   async connect (target: string | Target, options: ConnectOptions = {}): Promise<ConnectTunnel> {
     this.assertRunning()
     options.signal?.throwIfAborted()
-    const t = typeof target === 'string' ? parseTarget(target) : target
+    const t = typeof target === 'string' ? await this.resolve(target, options.signal) : target
     const id = t.peerId.toString()
     if (t.peerId.equals(this.peerId)) throw new InvalidTargetError('cannot connect to this node\'s own peer id (use another identity for the connecting side)')
     let addrs = t.multiaddrs
@@ -151,12 +197,17 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
       addrs = (await this.addressBook?.get(id)) ?? []
       if (addrs.length > 0) this.log.info({ peer: id, addresses: addrs.length }, 'using remembered addresses')
     }
+    if (addrs.length === 0 && this.libp2p.getConnections(t.peerId).length === 0 && (await this.knownAddresses(t.peerId)).length === 0) {
+      if (!this.dhtEnabled) throw new PeerNotFoundError(id)
+      addrs = (await this.lookup(t.peerId, options.signal)).multiaddrs
+    }
     if (addrs.length > 0) {
       await this.libp2p.peerStore.merge(t.peerId, { multiaddrs: addrs })
-    } else if (this.libp2p.getConnections(t.peerId).length === 0 && (await this.knownAddresses(t.peerId)).length === 0) {
-      throw new PeerNotFoundError(id)
     }
-    const tunnel = new ConnectTunnel(this.libp2p, t.peerId, t.secret, { upgrade: this.webrtc, ...options }, this.rootLog.child({ component: 'connect' }), () => { this.connects.delete(tunnel) })
+    const refresh = this.dhtEnabled
+      ? async (signal: AbortSignal): Promise<Multiaddr[]> => (await this.lookup(t.peerId, signal)).multiaddrs
+      : undefined
+    const tunnel = new ConnectTunnel(this.libp2p, t.peerId, t.secret, { upgrade: this.webrtc, ...options }, this.rootLog.child({ component: 'connect' }), () => { this.connects.delete(tunnel) }, refresh)
     this.connects.add(tunnel)
     try {
       await tunnel.start(options)
@@ -166,6 +217,103 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     }
     if (addrs.length > 0) await this.addressBook?.put(id, addrs).catch(() => {})
     return tunnel
+  }
+
+  /** Whether this node runs the DHT (and can find peers by id). */
+  get dhtEnabled (): boolean { return this.libp2p.services.dht != null }
+
+  /**
+   * Turn what a user typed into a target: a connect string, a peer id, or
+   * `name.peer-id-prefix` (looked up in the DHT).
+   */
+  async resolve (text: string, signal?: AbortSignal): Promise<Target> {
+    const name = looksLikeConnectString(text.trim()) ? undefined : parseNameTarget(text.trim())
+    if (name == null) return parseTarget(text)
+    if (name.prefix.length < MIN_PREFIX) throw new InvalidTargetError(`'${text}': the peer id part of a name must be at least ${MIN_PREFIX} characters (it is what binds the name to a key)`)
+    if (!this.dhtEnabled) throw new PeerNotFoundError(text, `cannot resolve the name '${text}': the DHT is off`)
+    this.log.info({ name: name.name, prefix: name.prefix }, `looking up the name ${name.name}.${name.prefix} in the DHT`)
+    try {
+      const found = await lookupName(this.libp2p, name, { signal: this.lookupSignal(signal), log: this.log })
+      this.log.info({ peer: found.peerId.toString(), addresses: found.multiaddrs.length, ms: found.ms }, `${name.name} is ${found.peerId.toString()}`)
+      return { peerId: found.peerId, multiaddrs: found.multiaddrs }
+    } catch (err) {
+      signal?.throwIfAborted()
+      throw new PeerNotFoundError(text, `cannot resolve '${text}': ${(err as Error).message}`)
+    }
+  }
+
+  /** Find a peer's addresses in the DHT. Rejects with PeerNotFoundError. */
+  async lookup (peerId: PeerId, signal?: AbortSignal): Promise<{ multiaddrs: Multiaddr[], ms: number }> {
+    const id = peerId.toString()
+    this.log.info({ peer: id }, `looking up ${id} in the DHT`)
+    this.emit('lookup', { peerId: id, state: 'started' })
+    try {
+      const found = await lookupPeer(this.libp2p, peerId, { signal: this.lookupSignal(signal), log: this.log })
+      this.log.info({ peer: id, addresses: found.multiaddrs.length, ms: found.ms }, `found ${found.multiaddrs.length} address(es) in ${found.ms} ms`)
+      this.emit('lookup', { peerId: id, state: 'found', addresses: found.multiaddrs.length, ms: found.ms })
+      await this.addressBook?.put(id, found.multiaddrs).catch(() => {})
+      return found
+    } catch (err) {
+      signal?.throwIfAborted()
+      this.emit('lookup', { peerId: id, state: 'failed', error: (err as Error).message })
+      throw new PeerNotFoundError(id, `peer ${id} was not found in the DHT within ${this.lookupTimeout} ms (is its share running, and does it reach a bootstrap node?)`)
+    }
+  }
+
+  private lookupSignal (signal?: AbortSignal): AbortSignal {
+    return AbortSignal.any([AbortSignal.timeout(this.lookupTimeout), ...(signal != null ? [signal] : [])])
+  }
+
+  /**
+   * Keep this node findable in the DHT under its peer id (and `names`):
+   * announce now, retry with backoff until it works, then again every 30 min
+   * and whenever this node's addresses change. Stops with the node.
+   */
+  startPublishing (names: string[] = []): void {
+    if (!this.dhtEnabled || this.publishing != null) return
+    const ctl = new AbortController()
+    this.publishing = ctl
+    let dirty = true
+    let wake: (() => void) | undefined
+    const onChange = (): void => { dirty = true; wake?.() }
+    this.libp2p.addEventListener('self:peer:update', onChange)
+    ctl.signal.addEventListener('abort', () => { this.libp2p.removeEventListener('self:peer:update', onChange); wake?.() })
+    const sleep = async (ms: number): Promise<void> => {
+      await new Promise<void>(resolve => {
+        const t = setTimeout(() => { wake = undefined; resolve() }, ms)
+        t.unref()
+        wake = () => { clearTimeout(t); wake = undefined; resolve() }
+      })
+    }
+    void (async () => {
+      let failures = 0
+      let lastOk = 0
+      while (!ctl.signal.aborted) {
+        if (dirty || Date.now() - lastOk >= REPUBLISH_INTERVAL) {
+          // let address changes settle (reservations come in one by one)
+          await sleep(failures === 0 && lastOk !== 0 ? 2000 : 0)
+          dirty = false
+          const start = Date.now()
+          try {
+            await publish(this.libp2p, names, { signal: AbortSignal.any([ctl.signal, AbortSignal.timeout(60_000)]) })
+            failures = 0
+            lastOk = Date.now()
+            this.log.info({ ms: lastOk - start, names }, 'published in the DHT: this peer can be found by its id')
+            this.emit('published', { ms: lastOk - start, names })
+          } catch (err) {
+            if (ctl.signal.aborted) break
+            failures++
+            dirty = true
+            const retryMs = Math.min(1000 * 2 ** Math.min(failures, 6), 60_000)
+            this.log.warn({ err: (err as Error).message, retryS: retryMs / 1000 }, 'could not publish in the DHT yet (no DHT server reached?); retrying')
+            this.emit('publish:failed', { error: (err as Error).message, retryMs })
+            await sleep(retryMs)
+            continue
+          }
+        }
+        await sleep(dirty ? 0 : REPUBLISH_INTERVAL)
+      }
+    })()
   }
 
   private async knownAddresses (peerId: PeerId): Promise<Multiaddr[]> {
@@ -189,16 +337,20 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   async waitForReservation (options: { timeout?: number, signal?: AbortSignal } = {}): Promise<Multiaddr[]> {
     const deadline = AbortSignal.any([AbortSignal.timeout(options.timeout ?? 10_000), ...(options.signal != null ? [options.signal] : [])])
     // no point waiting once every bootstrap node has proven unreachable
-    const hopeless = (): boolean => this.bootstrap.length > 0 && this.bootstrapFailures >= this.bootstrap.length
+    const hopeless = (): boolean => this.bootstrap.length > 0 && (this.bootstrapFailures >= this.bootstrap.length || this.noBootstrapRelays)
     while (this.relayedMultiaddrs().length === 0 && !deadline.aborted && !hopeless()) {
+      await this.checkBootstrapRelays()
+      if (hopeless()) break
       await new Promise<void>(resolve => {
         const done = (): void => {
           this.libp2p.removeEventListener('self:peer:update', done)
+          this.libp2p.removeEventListener('peer:identify', done)
           this.off('bootstrap:failed', done)
           deadline.removeEventListener('abort', done)
           resolve()
         }
         this.libp2p.addEventListener('self:peer:update', done)
+        this.libp2p.addEventListener('peer:identify', done)
         this.on('bootstrap:failed', done)
         deadline.addEventListener('abort', done)
       })
@@ -227,6 +379,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    this.publishing?.abort()
     await this.share_?.close()
     await Promise.all([...this.connects].map(async c => { await c.close() }))
     await this.libp2p.stop()
@@ -257,6 +410,7 @@ export async function createBeam (init: BeamInit = {}): Promise<BeamNode> {
     listen,
     ...(init.relayServer != null ? { relayServer: resolveRelayLimits(init.relayServer) } : {}),
     ...(init.relayAllow != null ? { relayAllow: init.relayAllow } : {}),
+    ...(init.dht !== false ? { dhtProtocol: init.dht?.protocol ?? DEFAULT_DHT_PROTOCOL } : {}),
     announce: init.announce ?? [],
     iceServers: init.iceServers ?? [],
     ...(init.webrtcBindAddress != null ? { webrtcBindAddress: init.webrtcBindAddress } : {}),
@@ -270,6 +424,10 @@ export async function createBeam (init: BeamInit = {}): Promise<BeamNode> {
     logger: libp2pComponentLogger(log)
   }))
   const node = new BeamNode(libp2p, init, log)
+  if (init.dht !== false && (init.relayServer != null || init.dht?.server === true)) {
+    const dht = libp2p.services.dht as { setMode?: (mode: 'client' | 'server') => Promise<void> } | undefined
+    await dht?.setMode?.('server')
+  }
   if (init.relayServer != null) {
     const limits = resolveRelayLimits(init.relayServer)
     const caps = new PeerCaps(limits.maxCircuitsPerPeer)

@@ -1,7 +1,8 @@
 import { Command } from 'commander'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { createBeam, ephemeralIdentity, parseTarget } from '../../peer/index.ts'
-import type { BeamNode, PathInfo } from '../../peer/index.ts'
+import { Aliases, createBeam, ephemeralIdentity, InvalidTargetError, looksLikeConnectString, NAME_RE, parseNameTarget, parseTarget } from '../../peer/index.ts'
+import type { BeamNode, PathInfo, Target } from '../../peer/index.ts'
+import { homePaths } from '../home.ts'
 import { addIdentityOptions, addNetworkOptions, addOutputOptions, baseInit, createContext, parseListen, untilAborted } from '../context.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
 import { collect, parseMillis, parsePort } from '../parse.ts'
@@ -18,7 +19,7 @@ interface ConnectFlags extends CommonFlags {
 export function connectCommand (io: CliIo): Command {
   const cmd = new Command('connect')
     .description('open a local port that forwards to a peer\'s share')
-    .argument('<target>', 'connect string printed by beam share, or a peer id')
+    .argument('<target>', 'connect string printed by beam share, peer id, name.peer-id-prefix (DHT), or alias')
     .option('-p, --port <port>', 'local port to listen on (default: a free port, printed)')
     .option('--host <address>', 'local address to listen on', '127.0.0.1')
     .option('--remote <port>', 'which of the share\'s ports (default: its first)')
@@ -62,29 +63,49 @@ function pathEvent (p: PathInfo): Record<string, unknown> {
   }
 }
 
+/**
+ * What the user typed → a parsed target, or the text of a DHT name
+ * (`name.prefix`) for the node to resolve. Aliases come first.
+ */
+export async function resolveTargetText (text: string, aliasesPath: string, viaAlias?: string): Promise<{ target?: Target, text: string, alias?: string }> {
+  const t = text.trim()
+  if (NAME_RE.test(t)) {
+    if (viaAlias != null) throw new InvalidTargetError(`alias '${viaAlias}' points at '${t}', another bare name; aliases must point at a peer id, connect string or name.prefix`)
+    const aliased = await new Aliases(aliasesPath).get(t)
+    if (aliased == null) throw new InvalidTargetError(`'${t}' is not an alias (beam alias list), a peer id or a connect string`)
+    return { ...(await resolveTargetText(aliased, aliasesPath, t)), alias: t }
+  }
+  if (!looksLikeConnectString(t) && parseNameTarget(t) != null) return { text: t }
+  return { target: parseTarget(t), text: t }
+}
+
 async function runConnect (targetText: string, flags: ConnectFlags, io: CliIo): Promise<void> {
-  const target = parseTarget(targetText)
   const localPort = flags.port != null ? parsePort(flags.port, 'local port', true) : 0
   const remotePort = flags.remote != null ? parsePort(flags.remote, 'remote port') : 0
   const timeout = parseMillis(flags.timeout ?? '30000', 'timeout')
   const listen = parseListen(flags.listen ?? [])
   const ctx = createContext(flags, io)
+  const resolved = await resolveTargetText(targetText, homePaths(ctx.home).aliases)
+  const target = resolved.target
+  if (resolved.alias != null) ctx.log.info({ alias: resolved.alias }, `alias ${resolved.alias} → ${resolved.text.slice(0, 60)}`)
   const init = await baseInit(flags, io, ctx)
-  if (init.privateKey != null && peerIdFromPrivateKey(init.privateKey).equals(target.peerId)) {
+  if (target != null && init.privateKey != null && peerIdFromPrivateKey(init.privateKey).equals(target.peerId)) {
     // a share and a connect on one machine share BEAM_HOME, hence the identity
     ctx.log.info('the target is this machine\'s own peer id (a share running here): connecting with a throwaway identity')
     init.privateKey = await ephemeralIdentity()
   }
-  const node: BeamNode = await createBeam({ ...init, listen })
+  const node: BeamNode = await createBeam({ ...init, listen, lookupTimeout: timeout })
+  node.on('lookup', e => { ctx.out.event('lookup', { peerId: e.peerId, state: e.state, addresses: e.addresses ?? null, ms: e.ms ?? null, ...(e.error != null ? { error: e.error } : {}) }) })
   try {
-    ctx.log.info({ peer: target.peerId.toString(), addresses: target.multiaddrs.length }, `connecting to ${target.peerId.toString()}`)
-    const tunnel = await node.connect(target, {
+    if (target != null) ctx.log.info({ peer: target.peerId.toString(), addresses: target.multiaddrs.length }, `connecting to ${target.peerId.toString()}`)
+    const tunnel = await node.connect(target ?? resolved.text, {
       port: localPort,
       host: flags.host ?? '127.0.0.1',
       remotePort,
       dialTimeout: timeout,
       signal: io.signal
     })
+    const peer = tunnel.peerId.toString()
     tunnel.on('path', p => {
       ctx.log.info(describePath(p))
       ctx.out.event('path', pathEvent(p))
@@ -92,16 +113,16 @@ async function runConnect (targetText: string, flags: ConnectFlags, io: CliIo): 
     tunnel.on('upgrade', u => {
       ctx.out.event('upgrade', { technique: u.technique, state: u.state, address: u.address, ms: u.ms ?? null, ...(u.error != null ? { error: u.error } : {}), ...(u.retryInMs != null ? { retryInMs: u.retryInMs } : {}) })
     })
-    tunnel.on('disconnected', () => { ctx.out.event('disconnected', { peerId: target.peerId.toString() }) })
-    tunnel.on('refused', e => { ctx.out.event('refused', { peerId: target.peerId.toString(), reason: e.message }) })
+    tunnel.on('disconnected', () => { ctx.out.event('disconnected', { peerId: peer }) })
+    tunnel.on('refused', e => { ctx.out.event('refused', { peerId: peer, reason: e.message }) })
     tunnel.on('tunnel:failed', e => { ctx.out.event('tunnel-failed', { id: e.id, code: e.error.name, message: e.error.message }) })
     tunnel.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id }) })
     tunnel.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
-    ctx.out.event('listening', { host: tunnel.host, port: tunnel.port, peerId: target.peerId.toString(), remotePort: remotePort === 0 ? null : remotePort })
+    ctx.out.event('listening', { host: tunnel.host, port: tunnel.port, peerId: peer, remotePort: remotePort === 0 ? null : remotePort })
     if (tunnel.path != null) {
       ctx.out.event('path', pathEvent(tunnel.path))
     }
-    ctx.out.say(`beam connect: ${target.peerId.toString()}${remotePort !== 0 ? ` port ${remotePort}` : ''} is reachable at ${tunnel.host}:${tunnel.port}  (Ctrl-C to stop)`)
+    ctx.out.say(`beam connect: ${peer}${remotePort !== 0 ? ` port ${remotePort}` : ''} is reachable at ${tunnel.host}:${tunnel.port}  (Ctrl-C to stop)`)
     ctx.log.info({ host: tunnel.host, port: tunnel.port }, `listening on ${tunnel.host}:${tunnel.port}`)
     await untilAborted(io.signal)
     ctx.log.info('stopping')

@@ -1,5 +1,5 @@
 import { Command } from 'commander'
-import { createBeam, loadOrCreateAccessSecret, newAccessSecret, parsePeerId, DEFAULT_SHARE_LISTEN } from '../../peer/index.ts'
+import { createBeam, loadOrCreateAccessSecret, newAccessSecret, parsePeerId, DEFAULT_SHARE_LISTEN, NAME_RE } from '../../peer/index.ts'
 import { DEFAULT_SHARE_RESERVATIONS } from '../../relay/index.ts'
 import type { AccessPolicy, BeamNode } from '../../peer/index.ts'
 import { addIdentityOptions, addNetworkOptions, addOutputOptions, baseInit, createContext, parseListen, untilAborted } from '../context.ts'
@@ -16,6 +16,13 @@ interface ShareFlags extends CommonFlags {
   listen?: string[] | false
   announce?: string[]
   relay?: boolean
+  name?: string[]
+}
+
+/** A share name: what `<name>.<peer-id prefix>` resolves. */
+function parseName (text: string): string {
+  if (!NAME_RE.test(text)) throw new UsageError(`invalid --name '${text}': use 1-63 of a-z, 0-9 and '-' (not at either end)`)
+  return text
 }
 
 export function shareCommand (io: CliIo): Command {
@@ -29,6 +36,7 @@ export function shareCommand (io: CliIo): Command {
     .option('--no-listen', 'open no listener: reachable only through relays')
     .option('--announce <multiaddr>', 'address to announce instead of the listening ones, repeatable', collect)
     .option('--no-relay', 'do not reserve slots on relays (only direct connections reach this share)')
+    .option('--name <name>', 'also publish this name in the DHT: others connect to <name>.<first 16+ characters of the peer id>', collect)
   addIdentityOptions(cmd)
   addNetworkOptions(cmd)
   addOutputOptions(cmd)
@@ -42,8 +50,10 @@ async function runShare (ports: string[], flags: ShareFlags, io: CliIo): Promise
   const allow = (flags.allow ?? []).map(p => parsePeerId(p).toString())
   const listen = flags.listen === false ? [] : parseListen(flags.listen ?? DEFAULT_SHARE_LISTEN)
   if (flags.listen === false && flags.relay === false) throw new UsageError('--no-listen with --no-relay leaves no way to reach the share')
+  const names = (flags.name ?? []).map(n => parseName(n))
   const ctx = createContext(flags, io)
   const init = await baseInit(flags, io, ctx)
+  if (names.length > 0 && init.dht === false) throw new UsageError('--name needs the DHT (drop --no-dht)')
 
   let access: AccessPolicy
   if (flags.public === true) access = { mode: 'public' }
@@ -62,6 +72,10 @@ async function runShare (ports: string[], flags: ShareFlags, io: CliIo): Promise
       else ctx.log.warn('no relay reservation within 10 s: only peers that can reach this machine directly will connect')
     }
     const share = await node.share({ services, access })
+    if (node.dhtEnabled && (init.bootstrap ?? []).length > 0) {
+      node.on('published', e => { ctx.out.event('published', { peerId: node.peerId.toString(), ms: e.ms, names: e.names }) })
+      node.startPublishing(names)
+    }
     const connect = node.connectString(access.mode === 'secret' ? access.secret : undefined)
     const peerId = node.peerId.toString()
     const multiaddrs = node.getMultiaddrs().map(m => m.toString())
@@ -81,6 +95,7 @@ async function runShare (ports: string[], flags: ShareFlags, io: CliIo): Promise
       `  peer id:   ${peerId}`,
       ...(init.identityPath != null ? [`  identity:  ${init.identityPath}`] : ['  identity:  ephemeral']),
       `  access:    ${accessLine}`,
+      ...names.map(n => `  name:      ${n}.${node.peerId.toString().slice(0, 16)} (published in the DHT)`),
       `  listening: ${multiaddrs.length > 0 ? multiaddrs.join(' ') : '(none)'}`,
       '  on the other machine run:  beam connect <connect string below>' + (share.services.length > 1 ? ` [--remote ${share.services[1]?.port ?? ''}]` : ''),
       '  press Ctrl-C to stop',

@@ -1,0 +1,82 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { NAME_RE } from './discovery.ts'
+
+/** A petname file that cannot be read as one. */
+export class AliasFileError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'AliasFileError'
+  }
+}
+
+/** An alias name that breaks the rules, or one that does not exist. */
+export class InvalidAliasError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'InvalidAliasError'
+  }
+}
+
+interface AliasFile { version: 1, aliases: Record<string, string> }
+
+/**
+ * Local petnames (`beam alias add myapp <peer id or connect string>`): names
+ * that only this machine knows, resolved before anything else and offline.
+ * Unlike the address book this is the user's data: a damaged file is an
+ * error, never silently emptied.
+ */
+export class Aliases {
+  readonly path: string
+  constructor (path: string) {
+    this.path = path
+  }
+
+  async list (): Promise<Record<string, string>> {
+    return { ...(await this.read()).aliases }
+  }
+
+  async get (name: string): Promise<string | undefined> {
+    return (await this.read()).aliases[name]
+  }
+
+  async set (name: string, target: string): Promise<void> {
+    if (!NAME_RE.test(name)) throw new InvalidAliasError(`invalid alias '${name}': use 1-63 of a-z, 0-9 and '-' (not at either end)`)
+    const file = await this.read()
+    file.aliases[name] = target
+    await this.write(file)
+  }
+
+  /** Remove an alias; throws InvalidAliasError if there is none. */
+  async remove (name: string): Promise<void> {
+    const file = await this.read()
+    if (file.aliases[name] == null) throw new InvalidAliasError(`no alias '${name}'`)
+    Reflect.deleteProperty(file.aliases, name)
+    await this.write(file)
+  }
+
+  private async read (): Promise<AliasFile> {
+    let text: string
+    try {
+      text = await readFile(this.path, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, aliases: {} }
+      throw new AliasFileError(`cannot read ${this.path}: ${(err as Error).message}`)
+    }
+    let data: unknown
+    try { data = JSON.parse(text) } catch { throw new AliasFileError(`${this.path} is not valid JSON; fix or remove it`) }
+    const f = data as Partial<AliasFile>
+    if (f.version !== 1 || f.aliases == null || typeof f.aliases !== 'object' || Object.values(f.aliases).some(v => typeof v !== 'string')) {
+      throw new AliasFileError(`${this.path} is not a beam alias file (expected {"version":1,"aliases":{name: target}})`)
+    }
+    return { version: 1, aliases: { ...f.aliases } }
+  }
+
+  private async write (file: AliasFile): Promise<void> {
+    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 })
+    const tmp = `${this.path}.${randomBytes(4).toString('hex')}.tmp`
+    await writeFile(tmp, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 })
+    await rename(tmp, this.path)
+  }
+}

@@ -1,0 +1,140 @@
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import type { PeerId } from '@libp2p/interface'
+import type { Libp2p } from 'libp2p'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Logger } from './logger.ts'
+
+/**
+ * Finding a share by its peer id (or a name it publishes) through the
+ * Kademlia DHT. See docs/discovery.md for the design.
+ *
+ * A share announces itself as the *provider* of a key derived from its own
+ * peer id. DHT servers store a provider record only for the peer that sent
+ * it (the sender is authenticated by the connection), and hand out the
+ * provider's addresses with it; so only the share can make itself findable
+ * under its key, and a connector keeps only providers whose id is the one it
+ * looks for. Provider records are understood by every Kademlia DHT node of
+ * the libp2p family, including the public Amino DHT, so beam needs no record
+ * type of its own and works on the largest existing network.
+ */
+
+/** Raw-codec CIDs: the key is a hash, not content. */
+const RAW = 0x55
+
+async function keyOf (text: string): Promise<CID> {
+  return CID.createV1(RAW, await sha256.digest(new TextEncoder().encode(text)))
+}
+
+/** The DHT key under which a share with this peer id announces itself. */
+export async function peerKey (peerId: PeerId | string): Promise<CID> {
+  return await keyOf(`/beam/peer/v1/${peerId.toString()}`)
+}
+
+/** The DHT key under which a share announces a name (see {@link parseNameTarget}). */
+export async function nameKey (name: string): Promise<CID> {
+  return await keyOf(`/beam/name/v1/${name}`)
+}
+
+/** Names: 1–63 of a-z 0-9 and '-', not starting or ending with '-'. */
+export const NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
+
+/**
+ * Shortest peer-id prefix accepted in `name.prefix`: 16 characters of an
+ * Ed25519 peer id ('12D3KooW' + 8 base58 digits, ~46 bits an attacker would
+ * have to grind to make a key that matches).
+ */
+export const MIN_PREFIX = 16
+
+export interface NameTarget { name: string, prefix: string }
+
+/** `myapp.12D3KooWAbCdEfGh…` → name and peer-id prefix; undefined if not that shape. */
+export function parseNameTarget (text: string): NameTarget | undefined {
+  const dot = text.indexOf('.')
+  if (dot <= 0) return undefined
+  const name = text.slice(0, dot)
+  const prefix = text.slice(dot + 1)
+  if (!NAME_RE.test(name) || !/^[1-9A-HJ-NP-Za-km-z]+$/.test(prefix)) return undefined
+  return { name, prefix }
+}
+
+/** The DHT part of libp2p that discovery uses (content routing). */
+type Router = Pick<Libp2p, 'contentRouting' | 'peerRouting'>
+
+export interface LookupOptions {
+  signal: AbortSignal
+  log?: Logger
+}
+
+export interface LookupResult { peerId: PeerId, multiaddrs: Multiaddr[], ms: number }
+
+/**
+ * Ask the DHT for the addresses of `peerId`: providers of its key that are
+ * the peer itself; a peer-routing lookup runs alongside (it finds peers that
+ * are DHT servers themselves). Resolves with the first non-empty answer;
+ * rejects when both lookups end empty or the signal aborts.
+ */
+export async function lookupPeer (libp2p: Router, peerId: PeerId, options: LookupOptions): Promise<LookupResult> {
+  const start = performance.now()
+  const key = await peerKey(peerId)
+  const stop = new AbortController()
+  const signal = AbortSignal.any([options.signal, stop.signal])
+  const viaProviders = async (): Promise<Multiaddr[]> => {
+    for await (const p of libp2p.contentRouting.findProviders(key, { signal })) {
+      if (!p.id.equals(peerId)) {
+        // someone else claims to provide this peer's key: useless (and maybe hostile)
+        options.log?.debug({ provider: p.id.toString() }, 'ignoring a provider record of another peer')
+        continue
+      }
+      if (p.multiaddrs.length > 0) return p.multiaddrs
+    }
+    throw new Error('no provider record')
+  }
+  const viaPeerRouting = async (): Promise<Multiaddr[]> => {
+    const info = await libp2p.peerRouting.findPeer(peerId, { signal })
+    if (info.multiaddrs.length === 0) throw new Error('no addresses')
+    return info.multiaddrs
+  }
+  try {
+    const multiaddrs = await Promise.any([viaProviders(), viaPeerRouting()])
+    return { peerId, multiaddrs, ms: Math.round(performance.now() - start) }
+  } catch (err) {
+    options.signal.throwIfAborted()
+    throw new Error(err instanceof AggregateError ? 'not found in the DHT' : (err as Error).message)
+  } finally {
+    stop.abort()
+  }
+}
+
+/**
+ * Resolve `name.prefix`: providers of the name's key whose peer id starts
+ * with the prefix. Exactly one must match (two would mean someone ground a
+ * key to collide with the prefix: refused as ambiguous).
+ */
+export async function lookupName (libp2p: Router, target: NameTarget, options: LookupOptions): Promise<LookupResult> {
+  const start = performance.now()
+  const key = await nameKey(target.name)
+  const found = new Map<string, { peerId: PeerId, multiaddrs: Multiaddr[] }>()
+  const deadline = AbortSignal.any([options.signal])
+  try {
+    for await (const p of libp2p.contentRouting.findProviders(key, { signal: deadline })) {
+      if (!p.id.toString().startsWith(target.prefix)) continue
+      const prev = found.get(p.id.toString())
+      found.set(p.id.toString(), { peerId: p.id, multiaddrs: [...(prev?.multiaddrs ?? []), ...p.multiaddrs] })
+    }
+  } catch (err) {
+    options.signal.throwIfAborted()
+    if (found.size === 0) throw err
+  }
+  if (found.size === 0) throw new Error(`no share named '${target.name}' with a peer id starting ${target.prefix}`)
+  if (found.size > 1) throw new Error(`'${target.name}.${target.prefix}' is ambiguous: ${found.size} peers match; use a longer prefix or the peer id`)
+  const [one] = [...found.values()]
+  if (one == null) throw new Error('not found')
+  return { ...one, ms: Math.round(performance.now() - start) }
+}
+
+/** Announce this node under its peer key (and names). Resolves when the DHT took it. */
+export async function publish (libp2p: Router & Pick<Libp2p, 'peerId'>, names: string[], options: { signal: AbortSignal }): Promise<void> {
+  const keys = [await peerKey(libp2p.peerId), ...await Promise.all(names.map(async n => await nameKey(n)))]
+  await Promise.all(keys.map(async k => { await libp2p.contentRouting.provide(k, { signal: options.signal }) }))
+}

@@ -1,0 +1,174 @@
+/**
+ * Issue 4: connecting with nothing but a peer id (or a name). A DHT of 20
+ * server nodes in 4 processes on loopback; the share knows only node 1, the
+ * connector only node 20. Real beam processes, bytes hashed.
+ */
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createBeam, peerKey } from 'beam'
+import { multiaddr } from '@multiformats/multiaddr'
+import { BeamProcess, OFFLINE, runBeam, tempHome } from '../helpers/beam.ts'
+import { DHT_SWARM } from '../helpers/dht-swarm.ts'
+import { expectedHash, freePort, httpGet, startHttpService } from '../helpers/services.ts'
+import type { TestHttp } from '../helpers/services.ts'
+import { JsonLines } from '../lab/udp-reflector.ts'
+
+const swarms: ChildProcess[] = []
+const dht: string[] = []
+const cleanups: Array<() => Promise<void>> = []
+let http: TestHttp
+
+async function swarm (count: number, bootstrap: string[]): Promise<string[]> {
+  const child = spawn(process.execPath, [DHT_SWARM, String(count), ...bootstrap], { stdio: ['ignore', 'pipe', 'pipe'] })
+  swarms.push(child)
+  const lines = new JsonLines(child)
+  await lines.waitFor(l => l.event === 'ready', 30_000)
+  return lines.lines.filter(l => l.event === 'node').map(l => String(l.multiaddr))
+}
+
+beforeAll(async () => {
+  http = await startHttpService()
+  const first = await swarm(5, [])
+  dht.push(...first)
+  // three more processes of 5, each bootstrapping from node 1
+  const rest = await Promise.all([swarm(5, [first[0] ?? '']), swarm(5, [first[0] ?? '']), swarm(5, [first[0] ?? ''])])
+  for (const r of rest) dht.push(...r)
+  expect(dht.length).toBe(20)
+  // let the routing tables fill (self lookups after connecting)
+  await new Promise(resolve => setTimeout(resolve, 3000))
+}, 90_000)
+
+afterAll(async () => {
+  for (const s of swarms) s.kill('SIGTERM')
+  await Promise.all(swarms.map(async s => await new Promise(resolve => { if (s.exitCode != null) resolve(null); else s.once('exit', resolve) })))
+  await http?.close()
+})
+
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {})
+})
+
+const node1 = (): string => dht[0] ?? ''
+const node20 = (): string => dht[19] ?? ''
+
+async function share (args: string[], home?: string): Promise<{ proc: BeamProcess, peerId: string, connect: string }> {
+  let h = home
+  if (h == null) {
+    const t = await tempHome()
+    cleanups.push(t.cleanup)
+    h = t.dir
+  }
+  const proc = new BeamProcess(['share', String(http.port), ...OFFLINE, '--bootstrap', node1(), '--json', ...args], { BEAM_HOME: h })
+  cleanups.push(async () => { await proc.stop() })
+  const ready = await proc.waitFor('ready', 30_000)
+  const t0 = Date.now()
+  const pub = await proc.waitFor('published', 30_000)
+  console.log(`share ${String(ready.peerId).slice(0, 16)}: published in ${String(pub.ms)} ms (${Date.now() - t0} ms after ready)`)
+  return { proc, peerId: String(ready.peerId), connect: String(ready.connect) }
+}
+
+async function connect (target: string, extra: string[] = []): Promise<{ proc: BeamProcess, port: number }> {
+  const home = await tempHome()
+  cleanups.push(home.cleanup)
+  const proc = new BeamProcess(['connect', target, ...OFFLINE, '--bootstrap', node20(), '--json', ...extra], { BEAM_HOME: home.dir })
+  cleanups.push(async () => { await proc.stop() })
+  const t0 = Date.now()
+  const ev = await proc.waitFor('listening', 45_000)
+  const found = proc.events.find(e => e.event === 'lookup' && e.state === 'found')
+  console.log(`connect ${target.slice(0, 24)}: listening after ${Date.now() - t0} ms (lookup ${String(found?.ms ?? '-')} ms)`)
+  return { proc, port: Number(ev.port) }
+}
+
+describe('finding a share by peer id through the DHT (20 servers, 4 processes)', () => {
+  it('connects with nothing but the peer id: the share knows node 1, the connector node 20', async () => {
+    const s = await share(['--public'])
+    const c = await connect(s.peerId)
+    const lookup = c.proc.events.find(e => e.event === 'lookup' && e.state === 'found')
+    expect(lookup).toBeDefined()
+    expect(Number(lookup?.addresses)).toBeGreaterThan(0)
+    const got = await httpGet(c.port, '/download?mib=8&seed=41')
+    expect(got.sha256).toBe(expectedHash(41, 8))
+  }, 90_000)
+
+  it('connects by name: --name myapp is reachable as myapp.<16 characters of the peer id>', async () => {
+    const s = await share(['--public', '--name', 'myapp'])
+    const c = await connect(`myapp.${s.peerId.slice(0, 16)}`)
+    expect(c.proc.events.find(e => e.event === 'listening')?.peerId).toBe(s.peerId)
+    const got = await httpGet(c.port, '/download?mib=1&seed=42')
+    expect(got.sha256).toBe(expectedHash(42, 1))
+  }, 90_000)
+
+  it('finds a restarted share at its new port', async () => {
+    const home = await tempHome()
+    cleanups.push(home.cleanup)
+    const p1 = await freePort()
+    const first = await share(['--public', '--listen', `/ip4/127.0.0.1/tcp/${p1}`], home.dir)
+    await first.proc.stop()
+    const p2 = await freePort()
+    const second = await share(['--public', '--listen', `/ip4/127.0.0.1/tcp/${p2}`], home.dir)
+    expect(second.peerId).toBe(first.peerId)
+    const c = await connect(second.peerId)
+    const path = await c.proc.waitFor('path', 15_000)
+    expect(String(path.remote)).toContain(`/tcp/${p2}`)
+    const got = await httpGet(c.port, '/download?mib=1&seed=43')
+    expect(got.sha256).toBe(expectedHash(43, 1))
+  }, 90_000)
+
+  it('ignores a record someone else published for a peer id: a missing peer is "not found" (exit 8), never the forger', async () => {
+    // the victim: an identity that runs no share
+    const victim = await tempHome()
+    cleanups.push(victim.cleanup)
+    const id = await runBeam(['id', '--json'], { BEAM_HOME: victim.dir })
+    const victimId = String((JSON.parse(id.stdout.trim().split('\n')[0] ?? '{}') as { peerId?: string }).peerId)
+    // a forger announces itself under the victim's key
+    const forger = await createBeam({ listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [multiaddr(node1())], transports: { webrtc: false } })
+    cleanups.push(async () => { await forger.stop() })
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    await forger.libp2p.contentRouting.provide(await peerKey(victimId), { signal: AbortSignal.timeout(20_000) })
+    const home = await tempHome()
+    cleanups.push(home.cleanup)
+    const r = await runBeam(['connect', victimId, ...OFFLINE, '--bootstrap', node20(), '--timeout', '8000', '--json'], { BEAM_HOME: home.dir }, 40_000)
+    expect(r.code).toBe(8)
+    expect(r.stderr).toMatch(/not found in the DHT/)
+    expect(r.stdout).not.toMatch(/"event":"listening"/)
+  }, 90_000)
+
+  it('an unknown name or a short prefix fails clearly', async () => {
+    const home = await tempHome()
+    cleanups.push(home.cleanup)
+    const short = await runBeam(['connect', 'myapp.12D3KooW', ...OFFLINE, '--bootstrap', node20()], { BEAM_HOME: home.dir })
+    expect(short.code).toBe(4)
+    expect(short.stderr).toMatch(/at least 16 characters/)
+    const missing = await runBeam(['connect', 'nosuchapp.12D3KooWAAAAAAAAAAAA', ...OFFLINE, '--bootstrap', node20(), '--timeout', '5000'], { BEAM_HOME: home.dir }, 30_000)
+    expect(missing.code).toBe(8)
+    expect(missing.stderr.trim().split('\n').filter(l => l.startsWith('beam:'))).toHaveLength(1)
+  }, 60_000)
+})
+
+describe('aliases (local petnames, offline)', () => {
+  it('beam alias add / list / rm; beam connect <alias> uses the stored connect string', async () => {
+    const home = await tempHome()
+    cleanups.push(home.cleanup)
+    const shareHome = await tempHome()
+    cleanups.push(shareHome.cleanup)
+    const proc = new BeamProcess(['share', String(http.port), '--listen', '/ip4/127.0.0.1/tcp/0', ...OFFLINE, '--no-dht', '--json'], { BEAM_HOME: shareHome.dir })
+    cleanups.push(async () => { await proc.stop() })
+    const ready = await proc.waitFor('ready', 30_000)
+    const add = await runBeam(['alias', 'add', 'web', String(ready.connect)], { BEAM_HOME: home.dir })
+    expect(add.code).toBe(0)
+    const list = await runBeam(['alias', 'list'], { BEAM_HOME: home.dir })
+    expect(list.stdout).toMatch(/^web\tbeam/m)
+    const c = new BeamProcess(['connect', 'web', ...OFFLINE, '--no-dht', '--json'], { BEAM_HOME: home.dir })
+    cleanups.push(async () => { await c.stop() })
+    const ev = await c.waitFor('listening', 30_000)
+    const got = await httpGet(Number(ev.port), '/download?mib=1&seed=44')
+    expect(got.sha256).toBe(expectedHash(44, 1))
+    expect((await runBeam(['alias', 'add', 'Bad_Name', String(ready.connect)], { BEAM_HOME: home.dir })).code).toBe(2)
+    expect((await runBeam(['alias', 'add', 'x', 'not-a-target'], { BEAM_HOME: home.dir })).code).toBe(4)
+    expect((await runBeam(['alias', 'rm', 'web'], { BEAM_HOME: home.dir })).code).toBe(0)
+    expect((await runBeam(['alias', 'rm', 'web'], { BEAM_HOME: home.dir })).code).toBe(2)
+    const gone = await runBeam(['connect', 'web', ...OFFLINE, '--no-dht'], { BEAM_HOME: home.dir })
+    expect(gone.code).toBe(4)
+  }, 60_000)
+})
