@@ -1,5 +1,5 @@
-import { Command } from 'commander'
-import { createBeam, parsePeerId } from '../../peer/index.ts'
+import { Command, Option } from 'commander'
+import { createBeam, parsePeerId, DEFAULT_DHT_PROTOCOL } from '../../peer/index.ts'
 import type { BeamNode } from '../../peer/index.ts'
 import { startMetricsServer, startStunServer, DEFAULT_STUN_PORT } from '../../relay/index.ts'
 import type { MetricSample, MetricsServer, StunServer } from '../../relay/index.ts'
@@ -44,6 +44,8 @@ export function relayCommand (io: CliIo): Command {
     .option('--allow <peer-id>', 'private relay: only these peers may reserve, repeatable', collect)
     .option('--stun-port <port>', `UDP port of the STUN responder (0 = off)`, String(DEFAULT_STUN_PORT))
     .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics')
+    .addOption(new Option('--dht-protocol <id>', `Kademlia protocol id (default: ${DEFAULT_DHT_PROTOCOL}, the public libp2p DHT's)`).env('BEAM_DHT_PROTOCOL'))
+    .option('--bootstrap <multiaddr>', 'other relays or DHT nodes to join, repeatable (env BEAM_BOOTSTRAP, comma-separated); bootstrap-nodes.json is not read', collect)
   addIdentityOptions(cmd)
   addOutputOptions(cmd)
   cmd.action(async (flags: RelayFlags) => { await runRelay(flags, io) })
