@@ -54,10 +54,11 @@ describe.skipIf(!avail.ok)('NAT traversal in the lab', () => {
     return p
   }
 
-  async function startRelay (host: string): Promise<void> {
+  async function startRelay (host: string, bootstrap: string[] = []): Promise<void> {
     const ip = lab.hosts[host]?.ip ?? ''
     const proc = await beam(host, ['relay', '--listen', '/ip4/0.0.0.0/tcp/4001', '--listen', '/ip4/0.0.0.0/udp/4001/quic-v1',
-      '--announce', `/ip4/${ip}/tcp/4001`, '--announce', `/ip4/${ip}/udp/4001/quic-v1`, '--stun-port', '3478'])
+      '--announce', `/ip4/${ip}/tcp/4001`, '--announce', `/ip4/${ip}/udp/4001/quic-v1`, '--stun-port', '3478',
+      ...bootstrap.flatMap(b => ['--bootstrap', b])])
     const ready = await proc.waitFor('ready', 30_000)
     relays.push({ host, proc, addr: (ready.multiaddrs as string[]).find(a => a.includes('/tcp/')) ?? '', stun: `stun:${ip}:3478` })
   }
@@ -75,9 +76,9 @@ describe.skipIf(!avail.ok)('NAT traversal in the lab', () => {
     return Number(ready.port)
   }
 
-  async function share (host: string, opts: { relays?: number[], turn?: boolean } = {}): Promise<{ proc: BeamProcess, connect: string, ready: BeamEvent }> {
+  async function share (host: string, opts: { relays?: number[], turn?: boolean, args?: string[] } = {}): Promise<{ proc: BeamProcess, connect: string, ready: BeamEvent }> {
     const port = await service(host)
-    const proc = await beam(host, ['share', String(port), ...net(opts)])
+    const proc = await beam(host, ['share', String(port), ...net(opts), ...(opts.args ?? [])])
     const ready = await proc.waitFor('ready', 30_000)
     return { proc, connect: String(ready.connect), ready }
   }
@@ -148,8 +149,9 @@ describe.skipIf(!avail.ok)('NAT traversal in the lab', () => {
       { name: 'e1', nat: 'eim' }, { name: 'e2', nat: 'eim' },
       { name: 's1', nat: 'symmetric' }, { name: 's2', nat: 'symmetric' }
     ] })
-    await Promise.all([startRelay('relay1'), startRelay('relay2')])
-    relays.sort((a, b) => a.host.localeCompare(b.host))
+    // relay2 joins relay1: together they are the lab's DHT
+    await startRelay('relay1')
+    await startRelay('relay2', [relays[0]?.addr ?? ''])
     if (turnOk.ok) turn = await startTurn(lab, 'relay2')
   }, 90_000)
 
@@ -216,6 +218,18 @@ describe.skipIf(!avail.ok)('NAT traversal in the lab', () => {
     const f = await flows('s1')
     expect(bytesTo(f, lab.hosts.relay2?.ip ?? '', 'udp')).toBeGreaterThan(BIG)
     expect(bytesTo(f, lab.hosts.s2?.publicIp ?? '')).toBeLessThan(SMALL)
+  }, 120_000)
+
+  it('finds a NATed share by its peer id alone: share knows relay1 only, connector relay2 only (DHT on the relays)', async () => {
+    const s = await share('e1', { relays: [0], args: ['--public'] })
+    await s.proc.waitFor('published', 30_000)
+    const peerId = String(s.ready.peerId)
+    const c = await connect('s2', peerId, { relays: [1] })
+    const found = c.proc.events.find(e => e.event === 'lookup' && e.state === 'found')
+    expect(found).toBeDefined()
+    const got = await get('s2', c.port, 8, 10)
+    expect(got.sha256).toBe(expectedHash(10, 8))
+    rows.push({ case: 'dht-lookup (sym→eim)', share: 'e1', connect: 's2', path: 'relayed', listeningMs: c.listeningMs, firstByteMs: Date.now() - c.spawnedAt, finalPathMs: 0, mbps: 0 })
   }, 120_000)
 
   it('beam doctor: classifies each NAT with the relays\' STUN and explains a relayed tunnel', async () => {
