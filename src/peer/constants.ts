@@ -44,3 +44,6 @@ export const DEFAULT_LOOKUP_TIMEOUT = 30_000
 
 /** Re-announce a share in the DHT this often, in ms (provider records live 48 h). */
 export const REPUBLISH_INTERVAL = 30 * 60_000
+
+/** New inbound connections accepted per second from one IP address (libp2p default: 5). */
+export const INBOUND_CONNECTIONS_PER_SECOND = 50

@@ -100,7 +100,8 @@ export async function lookupPeer (libp2p: Router, peerId: PeerId, options: Looku
     return { peerId, multiaddrs, ms: Math.round(performance.now() - start) }
   } catch (err) {
     options.signal.throwIfAborted()
-    throw new Error(err instanceof AggregateError ? 'not found in the DHT' : (err as Error).message)
+    const reasons = err instanceof AggregateError ? [...new Set(err.errors.map(e => (e as Error).message))].join('; ') : (err as Error).message
+    throw new Error(`no record: ${reasons}`)
   } finally {
     stop.abort()
   }

@@ -13,7 +13,7 @@ import { autoNAT } from '@libp2p/autonat'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { relayServer, relayTransport } from '../relay/index.ts'
 import type { ResolvedRelayLimits } from '../relay/index.ts'
-import { KEEP_ALIVE_INTERVAL, MAX_STREAM_WINDOW } from './constants.ts'
+import { INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_STREAM_WINDOW } from './constants.ts'
 import { compareAddresses } from './path.ts'
 
 /** An ICE server for WebRTC, as in the browser API. */
@@ -86,7 +86,11 @@ export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
       clientMode: false,
       // keep every address in DHT answers: LAN and relayed addresses included
       // (a connector dials all direct ones at once; a dead one costs nothing)
-      peerInfoMapper: passthroughMapper
+      peerInfoMapper: passthroughMapper,
+      // run the first self-query at once instead of after 1 s: every query
+      // waits for it, so a connector's first lookup took a second longer;
+      // beam waits for a DHT peer itself before querying (BeamNode.waitForDhtPeer)
+      initialQuerySelfInterval: 0
     })
   }
   if (init.relayServer != null) {
@@ -116,7 +120,10 @@ export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
       }
     })],
     connectionManager: {
-      addressSorter: compareAddresses
+      addressSorter: compareAddresses,
+      // libp2p allows 5 new inbound connections per second from one IP; a relay
+      // serving peers behind one carrier-grade NAT (or a LAN) needs more
+      inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_SECOND
     },
     // beam dials the addresses a user handed it, loopback and LAN included
     connectionGater: {

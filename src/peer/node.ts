@@ -93,6 +93,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   private readonly rootLog: Logger
   private readonly lookupTimeout: number
   private publishing: AbortController | undefined
+  private warmUp: AbortController | undefined
   /** @internal counters of a relay node (set by createBeam) */
   relayAccounting: RelayAccounting | undefined
   /** Whether this node runs WebRTC (and can upgrade relayed tunnels with it). */
@@ -139,6 +140,9 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
    * to run no relay: then no reservation can come from them.
    */
   private noBootstrapRelays = false
+
+  /** True once it is known that no bootstrap node runs a relay (see waitForReservation). */
+  get bootstrapRunsNoRelay (): boolean { return this.noBootstrapRelays && this.bootstrapFailures < this.bootstrap.length }
 
   private async checkBootstrapRelays (): Promise<void> {
     const ids = this.bootstrap.map(ma => ma.getComponents().findLast(c => c.name === 'p2p')?.value).filter((x): x is string => x != null)
@@ -233,7 +237,9 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     if (!this.dhtEnabled) throw new PeerNotFoundError(text, `cannot resolve the name '${text}': the DHT is off`)
     this.log.info({ name: name.name, prefix: name.prefix }, `looking up the name ${name.name}.${name.prefix} in the DHT`)
     try {
-      const found = await lookupName(this.libp2p, name, { signal: this.lookupSignal(signal), log: this.log })
+      const lookupSignal = this.lookupSignal(signal)
+      await this.waitForDhtPeer(lookupSignal)
+      const found = await lookupName(this.libp2p, name, { signal: lookupSignal, log: this.log })
       this.log.info({ peer: found.peerId.toString(), addresses: found.multiaddrs.length, ms: found.ms }, `${name.name} is ${found.peerId.toString()}`)
       return { peerId: found.peerId, multiaddrs: found.multiaddrs }
     } catch (err) {
@@ -248,16 +254,56 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     this.log.info({ peer: id }, `looking up ${id} in the DHT`)
     this.emit('lookup', { peerId: id, state: 'started' })
     try {
-      const found = await lookupPeer(this.libp2p, peerId, { signal: this.lookupSignal(signal), log: this.log })
+      const lookupSignal = this.lookupSignal(signal)
+      await this.waitForDhtPeer(lookupSignal)
+      const found = await lookupPeer(this.libp2p, peerId, { signal: lookupSignal, log: this.log })
       this.log.info({ peer: id, addresses: found.multiaddrs.length, ms: found.ms }, `found ${found.multiaddrs.length} address(es) in ${found.ms} ms`)
       this.emit('lookup', { peerId: id, state: 'found', addresses: found.multiaddrs.length, ms: found.ms })
       await this.addressBook?.put(id, found.multiaddrs).catch(() => {})
       return found
     } catch (err) {
       signal?.throwIfAborted()
-      this.emit('lookup', { peerId: id, state: 'failed', error: (err as Error).message })
-      throw new PeerNotFoundError(id, `peer ${id} was not found in the DHT within ${this.lookupTimeout} ms (is its share running, and does it reach a bootstrap node?)`)
+      const reason = (err as Error).message
+      this.emit('lookup', { peerId: id, state: 'failed', error: reason })
+      this.log.debug({ peer: id, err: reason }, 'DHT lookup failed')
+      throw new PeerNotFoundError(id, `peer ${id} was not found in the DHT (${reason}; is its share running, and does it reach a bootstrap node?)`)
     }
+  }
+
+  /**
+   * Wait until the DHT's routing table holds a peer, so that a query does not
+   * fail at once for want of one (a fresh node is still dialling its
+   * bootstrap nodes). Reads kad-dht's `routingTable.size` (the KadDHT class
+   * has it; the service interface does not). Bounded by `signal`.
+   */
+  async waitForDhtPeer (signal: AbortSignal): Promise<void> {
+    const dht = this.libp2p.services.dht as { routingTable?: { size?: number } } | undefined
+    for (;;) {
+      if ((dht?.routingTable?.size ?? 1) > 0) return
+      signal.throwIfAborted()
+      await new Promise(resolve => setTimeout(resolve, 25))
+    }
+  }
+
+  /**
+   * Fill the DHT routing table once the first DHT peer is known: a walk
+   * towards this node's own id (what kad-dht's self-query does; beam runs
+   * that one at start, before any peer is connected, so that queries need
+   * not wait a second for it). Without it a DHT server would know only the
+   * peers that happened to connect to it. Runs in the background; bounded.
+   */
+  /** @internal called by createBeam */
+  startDhtWarmUp (): void {
+    if (this.warmUp != null) return
+    const ctl = new AbortController()
+    this.warmUp = ctl
+    const signal = AbortSignal.any([ctl.signal, AbortSignal.timeout(60_000)])
+    void (async () => {
+      await this.waitForDhtPeer(signal)
+      let n = 0
+      for await (const _ of this.libp2p.peerRouting.getClosestPeers(this.peerId.toMultihash().bytes, { signal })) n++
+      this.log.debug({ peers: n }, 'DHT routing table filled')
+    })().catch((err: Error) => { if (!ctl.signal.aborted) this.log.debug({ err: err.message }, 'DHT warm-up walk ended early') })
   }
 
   private lookupSignal (signal?: AbortSignal): AbortSignal {
@@ -271,6 +317,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
    */
   startPublishing (names: string[] = []): void {
     if (!this.dhtEnabled || this.publishing != null) return
+    if (this.warmUp == null) this.startDhtWarmUp()
     const ctl = new AbortController()
     this.publishing = ctl
     let dirty = true
@@ -295,7 +342,9 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
           dirty = false
           const start = Date.now()
           try {
-            await publish(this.libp2p, names, { signal: AbortSignal.any([ctl.signal, AbortSignal.timeout(60_000)]) })
+            const pubSignal = AbortSignal.any([ctl.signal, AbortSignal.timeout(60_000)])
+            await this.waitForDhtPeer(pubSignal)
+            await publish(this.libp2p, names, { signal: pubSignal })
             failures = 0
             lastOk = Date.now()
             this.log.info({ ms: lastOk - start, names }, 'published in the DHT: this peer can be found by its id')
@@ -380,6 +429,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     if (this.stopped) return
     this.stopped = true
     this.publishing?.abort()
+    this.warmUp?.abort()
     await this.share_?.close()
     await Promise.all([...this.connects].map(async c => { await c.close() }))
     await this.libp2p.stop()
@@ -437,6 +487,8 @@ export async function createBeam (init: BeamInit = {}): Promise<BeamNode> {
     else log.warn('per-peer caps and relay counters unavailable (circuit-relay handler not found)')
   }
   node.connectBootstrap()
+  // servers need a full routing table to answer; clients walk when they query
+  if (node.dhtEnabled && (init.relayServer != null || (init.dht !== false && init.dht?.server === true))) node.startDhtWarmUp()
   return node
 }
 

@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createBeam, peerKey } from 'beam'
 import { multiaddr } from '@multiformats/multiaddr'
-import { BeamProcess, OFFLINE, runBeam, tempHome } from '../helpers/beam.ts'
+import { BeamProcess, LOOPBACK_LISTEN, OFFLINE, runBeam, tempHome } from '../helpers/beam.ts'
 import { DHT_SWARM } from '../helpers/dht-swarm.ts'
 import { expectedHash, freePort, httpGet, startHttpService } from '../helpers/services.ts'
 import type { TestHttp } from '../helpers/services.ts'
@@ -59,7 +59,7 @@ async function share (args: string[], home?: string): Promise<{ proc: BeamProces
     cleanups.push(t.cleanup)
     h = t.dir
   }
-  const proc = new BeamProcess(['share', String(http.port), ...OFFLINE, '--bootstrap', node1(), '--json', ...args], { BEAM_HOME: h })
+  const proc = new BeamProcess(['share', String(http.port), ...LOOPBACK_LISTEN, ...OFFLINE, '--bootstrap', node1(), '--json', ...args], { BEAM_HOME: h })
   cleanups.push(async () => { await proc.stop() })
   const ready = await proc.waitFor('ready', 30_000)
   const t0 = Date.now()
@@ -77,6 +77,11 @@ async function connect (target: string, extra: string[] = []): Promise<{ proc: B
   const ev = await proc.waitFor('listening', 45_000)
   const found = proc.events.find(e => e.event === 'lookup' && e.state === 'found')
   console.log(`connect ${target.slice(0, 24)}: listening after ${Date.now() - t0} ms (lookup ${String(found?.ms ?? '-')} ms)`)
+  if (process.env.BEAM_TEST_TRACE === '1') {
+    const lines = proc.stderr.split('\n').flatMap(l => { try { return [JSON.parse(l) as { time: number, level: number, msg: string, component?: string }] } catch { return [] } })
+    const first = lines[0]?.time ?? 0
+    for (const l of lines) if (l.level >= 30 || /dial/.test(l.msg)) console.log(l.time - first, l.component, l.msg.slice(0, 160))
+  }
   return { proc, port: Number(ev.port) }
 }
 

@@ -69,6 +69,7 @@ async function runShare (ports: string[], flags: ShareFlags, io: CliIo): Promise
       ctx.log.info('reserving a slot on a relay, so that peers behind NATs can reach this share')
       const relayed = await node.waitForReservation({ timeout: 10_000, signal: io.signal })
       if (relayed.length > 0) ctx.log.info({ relays: relayed.length }, `reachable through ${relayed.length} relay address(es)`)
+      else if (node.bootstrapRunsNoRelay) ctx.log.warn('none of the bootstrap nodes runs a relay: only peers that can reach this machine directly will connect')
       else ctx.log.warn('no relay reservation within 10 s: only peers that can reach this machine directly will connect')
     }
     const share = await node.share({ services, access })
