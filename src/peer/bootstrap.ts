@@ -89,6 +89,10 @@ export function parseBootstrapFile (text: string, source = 'bootstrap-nodes.json
     }
     list.nodes.push(node)
   }
+  // an empty list is a choice (no public node yet); a list with nothing usable is a mistake
+  if (list.nodes.length === 0 && list.dropped.length > 0) {
+    throw new BootstrapConfigError(`${source}: every entry was dropped (${list.dropped.map(d => d.reason).slice(0, 3).join('; ')})`)
+  }
   return list
 }
 

@@ -203,6 +203,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     }
     if (addrs.length === 0 && this.libp2p.getConnections(t.peerId).length === 0 && (await this.knownAddresses(t.peerId)).length === 0) {
       if (!this.dhtEnabled) throw new PeerNotFoundError(id)
+      if (this.bootstrap.length === 0) throw new PeerNotFoundError(id, `no address known for peer ${id}, and no bootstrap node to look it up with (bootstrap-nodes.json is empty and no --bootstrap was given): use the connect string that 'beam share' printed`)
       addrs = (await this.lookup(t.peerId, options.signal)).multiaddrs
     }
     if (addrs.length > 0) {

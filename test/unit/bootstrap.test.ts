@@ -39,6 +39,11 @@ describe('bootstrap-nodes.json', () => {
     expect(() => parseBootstrapFile('[]')).toThrow(/object/)
   })
 
+  it('accepts an empty list (no public node yet) but not a list whose every entry is bad', () => {
+    expect(parseBootstrapFile('{"version":1,"nodes":[]}').nodes).toEqual([])
+    expect(() => parseBootstrapFile('{"version":1,"nodes":[{"multiaddr":"garbage"},42]}')).toThrow(/every entry was dropped/)
+  })
+
   it('parsePeerMultiaddr names the problem', () => {
     expect(() => parsePeerMultiaddr('/ip4/1.2.3.4/tcp/1')).toThrow(expect.objectContaining({ name: 'InvalidMultiaddrError' }))
     expect(() => parsePeerMultiaddr('nope')).toThrow(/not a valid multiaddr/)
