@@ -46,9 +46,13 @@ async function checkBootstrap (node: BeamNode, ma: Multiaddr, signal?: AbortSign
   try {
     const conn = await node.libp2p.dial(ma, { signal: AbortSignal.any([AbortSignal.timeout(5000), ...(signal != null ? [signal] : [])]) })
     const rttMs = await pingConnection(conn, { signal: AbortSignal.timeout(5000) })
-    // identify has run by the time a ping comes back, usually; the peer store knows its protocols
-    const peer = await node.libp2p.peerStore.get(conn.remotePeer).catch(() => undefined)
-    return { address, ok: true, rttMs, relay: peer?.protocols.includes(HOP) ?? false }
+    // the peer store learns the node's protocols from identify, which may still be running
+    let protocols: string[] = []
+    for (let i = 0; i < 40 && protocols.length === 0; i++) {
+      protocols = (await node.libp2p.peerStore.get(conn.remotePeer).catch(() => undefined))?.protocols ?? []
+      if (protocols.length === 0) await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    return { address, ok: true, rttMs, relay: protocols.includes(HOP) }
   } catch (err) {
     return { address, ok: false, error: (err as Error).message }
   }

@@ -59,7 +59,7 @@ async function share (args: string[], home?: string): Promise<{ proc: BeamProces
     cleanups.push(t.cleanup)
     h = t.dir
   }
-  const proc = new BeamProcess(['share', String(http.port), ...LOOPBACK_LISTEN, ...OFFLINE, '--bootstrap', node1(), '--json', ...args], { BEAM_HOME: h })
+  const proc = new BeamProcess(['share', String(http.port), ...(args.includes('--listen') ? [] : LOOPBACK_LISTEN), ...OFFLINE, '--bootstrap', node1(), '--json', ...args], { BEAM_HOME: h })
   cleanups.push(async () => { await proc.stop() })
   const ready = await proc.waitFor('ready', 30_000)
   const t0 = Date.now()

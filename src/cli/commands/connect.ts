@@ -72,7 +72,7 @@ export async function resolveTargetText (text: string, aliasesPath: string, viaA
   if (NAME_RE.test(t)) {
     if (viaAlias != null) throw new InvalidTargetError(`alias '${viaAlias}' points at '${t}', another bare name; aliases must point at a peer id, connect string or name.prefix`)
     const aliased = await new Aliases(aliasesPath).get(t)
-    if (aliased == null) throw new InvalidTargetError(`'${t}' is not an alias (beam alias list), a peer id or a connect string`)
+    if (aliased == null) throw new InvalidTargetError(`'${t}' is neither a peer id nor a beam connect string, nor an alias (beam alias list)`)
     return { ...(await resolveTargetText(aliased, aliasesPath, t)), alias: t }
   }
   if (!looksLikeConnectString(t) && parseNameTarget(t) != null) return { text: t }
