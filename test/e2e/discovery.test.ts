@@ -63,7 +63,7 @@ async function share (args: string[], home?: string): Promise<{ proc: BeamProces
   cleanups.push(async () => { await proc.stop() })
   const ready = await proc.waitFor('ready', 30_000)
   const t0 = Date.now()
-  const pub = await proc.waitFor('published', 30_000)
+  const pub = await proc.waitFor('published', 60_000)
   console.log(`share ${String(ready.peerId).slice(0, 16)}: published in ${String(pub.ms)} ms (${Date.now() - t0} ms after ready)`)
   return { proc, peerId: String(ready.peerId), connect: String(ready.connect) }
 }
@@ -74,7 +74,7 @@ async function connect (target: string, extra: string[] = []): Promise<{ proc: B
   const proc = new BeamProcess(['connect', target, ...OFFLINE, '--bootstrap', node20(), '--json', ...extra], { BEAM_HOME: home.dir })
   cleanups.push(async () => { await proc.stop() })
   const t0 = Date.now()
-  const ev = await proc.waitFor('listening', 45_000)
+  const ev = await proc.waitFor('listening', 60_000)
   const found = proc.events.find(e => e.event === 'lookup' && e.state === 'found')
   console.log(`connect ${target.slice(0, 24)}: listening after ${Date.now() - t0} ms (lookup ${String(found?.ms ?? '-')} ms)`)
   if (process.env.BEAM_TEST_TRACE === '1') {
@@ -94,7 +94,7 @@ describe('finding a share by peer id through the DHT (20 servers, 4 processes)',
     expect(Number(lookup?.addresses)).toBeGreaterThan(0)
     const got = await httpGet(c.port, '/download?mib=8&seed=41')
     expect(got.sha256).toBe(expectedHash(41, 8))
-  }, 90_000)
+  }, 150_000)
 
   it('connects by name: --name myapp is reachable as myapp.<16 characters of the peer id>', async () => {
     const s = await share(['--public', '--name', 'myapp'])
@@ -102,7 +102,7 @@ describe('finding a share by peer id through the DHT (20 servers, 4 processes)',
     expect(c.proc.events.find(e => e.event === 'listening')?.peerId).toBe(s.peerId)
     const got = await httpGet(c.port, '/download?mib=1&seed=42')
     expect(got.sha256).toBe(expectedHash(42, 1))
-  }, 90_000)
+  }, 150_000)
 
   it('finds a restarted share at its new port', async () => {
     const home = await tempHome()
@@ -118,7 +118,7 @@ describe('finding a share by peer id through the DHT (20 servers, 4 processes)',
     expect(String(path.remote)).toContain(`/tcp/${p2}`)
     const got = await httpGet(c.port, '/download?mib=1&seed=43')
     expect(got.sha256).toBe(expectedHash(43, 1))
-  }, 90_000)
+  }, 150_000)
 
   it('ignores a record someone else published for a peer id: a missing peer is "not found" (exit 8), never the forger', async () => {
     // the victim: an identity that runs no share
@@ -137,7 +137,7 @@ describe('finding a share by peer id through the DHT (20 servers, 4 processes)',
     expect(r.code).toBe(8)
     expect(r.stderr).toMatch(/not found in the DHT/)
     expect(r.stdout).not.toMatch(/"event":"listening"/)
-  }, 90_000)
+  }, 150_000)
 
   it('an unknown name or a short prefix fails clearly', async () => {
     const home = await tempHome()
