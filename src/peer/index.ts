@@ -4,7 +4,7 @@
  * endpoints (tunnel) together.
  */
 export { createBeam, BeamNode } from './node.ts'
-export type { BeamInit, BeamNodeEvents, RelayStats } from './node.ts'
+export type { BeamInit, BeamNodeEvents, RelayStats, HandleOptions, NodeStatus } from './node.ts'
 export { Share } from './share.ts'
 export type { ShareOptions, ShareEvents, ServiceTarget, AccessPolicy, TunnelOpenEvent, TunnelCloseEvent, RefusedEvent, ServiceUnavailableEvent } from './share.ts'
 export { ConnectTunnel } from './connect.ts'
@@ -33,3 +33,7 @@ export type { NatReport, NatMapping, StunAnswer } from './nat-probe.ts'
 export { peerKey, nameKey, parseNameTarget, lookupPeer, lookupName, publish, NAME_RE, MIN_PREFIX } from './discovery.ts'
 export type { NameTarget, LookupResult } from './discovery.ts'
 export { Aliases, AliasFileError, InvalidAliasError } from './aliases.ts'
+export { MESSAGE_PROTOCOL, CALL_PROTOCOL, MAX_APP_MESSAGE, MessageTooLargeError, RemoteCallError } from './app.ts'
+export type { AppSender, MessageHandler, CallHandler } from './app.ts'
+export { Records, RecordError, RecordNotFoundError, recordKey, signRecord, validateRecord, MAX_RECORD_VALUE, MAX_RECORD_TTL, RECORD_NAME_RE } from './records.ts'
+export type { BeamRecord, PutOptions, GetOptions } from './records.ts'

@@ -15,6 +15,7 @@ import { relayServer, relayTransport } from '../relay/index.ts'
 import type { ResolvedRelayLimits } from '../relay/index.ts'
 import { INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_STREAM_WINDOW } from './constants.ts'
 import { compareAddresses } from './path.ts'
+import { RECORD_NAMESPACE, selectRecord, validateForDht } from './records.ts'
 
 /** An ICE server for WebRTC, as in the browser API. */
 export interface IceServer {
@@ -90,7 +91,10 @@ export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
       // run the first self-query at once instead of after 1 s: every query
       // waits for it, so a connector's first lookup took a second longer;
       // beam waits for a DHT peer itself before querying (BeamNode.waitForDhtPeer)
-      initialQuerySelfInterval: 0
+      initialQuerySelfInterval: 0,
+      // beam's signed records (node.records): checked before they are stored
+      validators: { [RECORD_NAMESPACE]: validateForDht },
+      selectors: { [RECORD_NAMESPACE]: selectRecord }
     })
   }
   if (init.relayServer != null) {

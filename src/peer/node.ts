@@ -18,6 +18,15 @@ import type { ShareOptions } from './share.ts'
 import { ConnectTunnel } from './connect.ts'
 import type { ConnectOptions } from './connect.ts'
 import { parseTarget } from './target.ts'
+import type { Duplex } from 'node:stream'
+import type { Stream } from '@libp2p/interface'
+import { streamToDuplex } from '../tunnel/index.ts'
+import { CALL_PROTOCOL, MESSAGE_PROTOCOL, answerCall, checkSize, readMessage, writeCall, writeMessage } from './app.ts'
+import type { AppSender, CallHandler, MessageHandler } from './app.ts'
+import { Records } from './records.ts'
+import { transportOf } from './path.ts'
+import { PeerUnreachableError } from './errors.ts'
+import { DEFAULT_DIAL_TIMEOUT } from './constants.ts'
 import { looksLikeConnectString } from './connect-string.ts'
 import { MIN_PREFIX, lookupName, lookupPeer, parseNameTarget, publish } from './discovery.ts'
 import { DEFAULT_DHT_PROTOCOL, DEFAULT_LOOKUP_TIMEOUT, REPUBLISH_INTERVAL } from './constants.ts'
@@ -93,13 +102,18 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   private readonly rootLog: Logger
   private readonly lookupTimeout: number
   private publishing: AbortController | undefined
+  private messageHandler: MessageHandler | undefined
+  private callHandler: CallHandler | undefined
+  private callsServed = false
+  /** Signed records in the DHT: put this node's own, get anyone's. */
+  readonly records: Records
   private warmUp: AbortController | undefined
   /** @internal counters of a relay node (set by createBeam) */
   relayAccounting: RelayAccounting | undefined
   /** Whether this node runs WebRTC (and can upgrade relayed tunnels with it). */
   private readonly webrtc: boolean
 
-  constructor (libp2p: Libp2p<BeamServices>, init: BeamInit, log: Logger) {
+  constructor (libp2p: Libp2p<BeamServices>, init: BeamInit, log: Logger, privateKey: PrivateKey) {
     super()
     this.libp2p = libp2p
     this.rootLog = log
@@ -108,6 +122,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     this.bootstrap = init.bootstrap ?? []
     this.webrtc = init.transports?.webrtc !== false
     this.lookupTimeout = init.lookupTimeout ?? DEFAULT_LOOKUP_TIMEOUT
+    this.records = new Records(libp2p, privateKey, libp2p.peerId.toString())
   }
 
   get peerId (): PeerId { return this.libp2p.peerId }
@@ -193,22 +208,8 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   async connect (target: string | Target, options: ConnectOptions = {}): Promise<ConnectTunnel> {
     this.assertRunning()
     options.signal?.throwIfAborted()
-    const t = typeof target === 'string' ? await this.resolve(target, options.signal) : target
+    const { target: t, addrs } = await this.prepare(target, options.signal)
     const id = t.peerId.toString()
-    if (t.peerId.equals(this.peerId)) throw new InvalidTargetError('cannot connect to this node\'s own peer id (use another identity for the connecting side)')
-    let addrs = t.multiaddrs
-    if (addrs.length === 0 && this.libp2p.getConnections(t.peerId).length === 0) {
-      addrs = (await this.addressBook?.get(id)) ?? []
-      if (addrs.length > 0) this.log.info({ peer: id, addresses: addrs.length }, 'using remembered addresses')
-    }
-    if (addrs.length === 0 && this.libp2p.getConnections(t.peerId).length === 0 && (await this.knownAddresses(t.peerId)).length === 0) {
-      if (!this.dhtEnabled) throw new PeerNotFoundError(id)
-      if (this.bootstrap.length === 0) throw new PeerNotFoundError(id, `no address known for peer ${id}, and no bootstrap node to look it up with (bootstrap-nodes.json is empty and no --bootstrap was given): use the connect string that 'beam share' printed`)
-      addrs = (await this.lookup(t.peerId, options.signal)).multiaddrs
-    }
-    if (addrs.length > 0) {
-      await this.libp2p.peerStore.merge(t.peerId, { multiaddrs: addrs })
-    }
     const refresh = this.dhtEnabled
       ? async (signal: AbortSignal): Promise<Multiaddr[]> => (await this.lookup(t.peerId, signal)).multiaddrs
       : undefined
@@ -222,6 +223,151 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     }
     if (addrs.length > 0) await this.addressBook?.put(id, addrs).catch(() => {})
     return tunnel
+  }
+
+  /**
+   * Resolve a target and make sure its addresses are known: from the target
+   * itself, the address book, an open connection, or a DHT lookup. Throws
+   * InvalidTargetError or PeerNotFoundError.
+   */
+  private async prepare (target: string | Target, signal?: AbortSignal): Promise<{ target: Target, addrs: Multiaddr[] }> {
+    const t = typeof target === 'string' ? await this.resolve(target, signal) : target
+    const id = t.peerId.toString()
+    if (t.peerId.equals(this.peerId)) throw new InvalidTargetError('cannot connect to this node\'s own peer id (use another identity for the connecting side)')
+    let addrs = t.multiaddrs
+    if (addrs.length === 0 && this.libp2p.getConnections(t.peerId).length === 0) {
+      addrs = (await this.addressBook?.get(id)) ?? []
+      if (addrs.length > 0) this.log.info({ peer: id, addresses: addrs.length }, 'using remembered addresses')
+    }
+    if (addrs.length === 0 && this.libp2p.getConnections(t.peerId).length === 0 && (await this.knownAddresses(t.peerId)).length === 0) {
+      if (!this.dhtEnabled) throw new PeerNotFoundError(id)
+      if (this.bootstrap.length === 0) throw new PeerNotFoundError(id, `no address known for peer ${id}, and no bootstrap node to look it up with (bootstrap-nodes.json is empty and no --bootstrap was given): use the connect string that 'beam share' printed`)
+      addrs = (await this.lookup(t.peerId, signal)).multiaddrs
+    }
+    if (addrs.length > 0) {
+      await this.libp2p.peerStore.merge(t.peerId, { multiaddrs: addrs })
+    }
+    return { target: t, addrs }
+  }
+
+  // ---------------------------------------------------------------- app API
+
+  /**
+   * Serve an app protocol: `handler` gets each inbound stream as a Node.js
+   * Duplex (backpressure, half-close) and the authenticated sender. Runs on
+   * relayed connections too.
+   */
+  async handle (protocol: string, handler: (stream: Duplex, from: AppSender) => void | Promise<void>, options: HandleOptions = {}): Promise<void> {
+    this.assertRunning()
+    await this.libp2p.handle(protocol, async (stream, connection) => {
+      try {
+        await handler(streamToDuplex(stream), { peerId: connection.remotePeer, connection })
+      } catch (err) {
+        this.log.warn({ protocol, peer: connection.remotePeer.toString(), err: (err as Error).message }, 'app stream handler failed')
+        if (stream.status === 'open') stream.abort(err as Error)
+      }
+    }, { runOnLimitedConnection: true, maxInboundStreams: options.maxInboundStreams ?? 256, maxOutboundStreams: options.maxOutboundStreams ?? 256 })
+  }
+
+  /** Stop serving an app protocol. */
+  async unhandle (protocol: string): Promise<void> {
+    await this.libp2p.unhandle(protocol)
+  }
+
+  /** Open a stream of an app protocol to a peer (peer id, connect string or name). */
+  async open (target: string | Target, protocol: string, options: { signal?: AbortSignal } = {}): Promise<Duplex> {
+    return streamToDuplex(await this.openRaw(target, protocol, options.signal))
+  }
+
+  private async openRaw (target: string | Target, protocol: string, signal?: AbortSignal): Promise<Stream> {
+    this.assertRunning()
+    const { target: t } = await this.prepare(target, signal)
+    const s = AbortSignal.any([AbortSignal.timeout(DEFAULT_DIAL_TIMEOUT), ...(signal != null ? [signal] : [])])
+    try {
+      return await this.libp2p.dialProtocol(t.peerId, protocol, { signal: s, runOnLimitedConnection: true })
+    } catch (err) {
+      signal?.throwIfAborted()
+      throw new PeerUnreachableError(t.peerId.toString(), (err as Error).message, err)
+    }
+  }
+
+  /** Receive one-way app messages (one handler; a new one replaces it). */
+  async onMessage (handler: MessageHandler): Promise<void> {
+    const first = this.messageHandler == null
+    this.messageHandler = handler
+    if (!first) return
+    await this.libp2p.handle(MESSAGE_PROTOCOL, async (stream, connection) => {
+      try {
+        const data = await readMessage(stream, AbortSignal.timeout(30_000))
+        await this.messageHandler?.(data, { peerId: connection.remotePeer, connection })
+      } catch (err) {
+        this.log.debug({ peer: connection.remotePeer.toString(), err: (err as Error).message }, 'bad app message')
+        if (stream.status === 'open') stream.abort(err as Error)
+      }
+    }, { runOnLimitedConnection: true, maxInboundStreams: 64 })
+  }
+
+  /** Answer app calls (one handler; a new one replaces it). */
+  async onCall (handler: CallHandler): Promise<void> {
+    this.callHandler = handler
+    await this.ensureCallProtocol()
+  }
+
+  private async ensureCallProtocol (): Promise<void> {
+    if (this.callsServed) return
+    this.callsServed = true
+    await this.libp2p.handle(CALL_PROTOCOL, async (stream, connection) => {
+      await answerCall(stream, this.callHandler, { peerId: connection.remotePeer, connection }, AbortSignal.timeout(60_000)).catch((err: Error) => {
+        this.log.debug({ peer: connection.remotePeer.toString(), err: err.message }, 'app call failed')
+        if (stream.status === 'open') stream.abort(err)
+      })
+    }, { runOnLimitedConnection: true, maxInboundStreams: 64 })
+  }
+
+  /** Send a one-way app message (at most 32 KiB). Resolves when the peer has it. */
+  async send (target: string | Target, data: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<void> {
+    checkSize(data)
+    const stream = await this.openRaw(target, MESSAGE_PROTOCOL, options.signal)
+    await writeMessage(stream, data, options.signal ?? AbortSignal.timeout(30_000)).catch((err: Error) => {
+      if (stream.status === 'open') stream.abort(err)
+      throw err
+    })
+  }
+
+  /**
+   * Call a peer: send `request`, get its handler's reply (each at most
+   * 32 KiB). Rejects with RemoteCallError if the handler failed or the peer
+   * takes no calls, with a TimeoutError after `timeout` ms (default 30 s).
+   */
+  async call (target: string | Target, request: Uint8Array, options: { signal?: AbortSignal, timeout?: number } = {}): Promise<Uint8Array> {
+    checkSize(request)
+    const signal = AbortSignal.any([AbortSignal.timeout(options.timeout ?? 30_000), ...(options.signal != null ? [options.signal] : [])])
+    const stream = await this.openRaw(target, CALL_PROTOCOL, signal)
+    try {
+      return await writeCall(stream, request, this.peerIdOf(target), signal)
+    } catch (err) {
+      if (stream.status === 'open') stream.abort(err as Error)
+      throw err
+    }
+  }
+
+  private peerIdOf (target: string | Target): string {
+    return typeof target === 'string' ? target.slice(0, 60) : target.peerId.toString()
+  }
+
+  /** What this node is doing now: addresses, relays, connections, DHT, share and tunnels. */
+  status (): NodeStatus {
+    const conns = this.libp2p.getConnections()
+    const dht = this.libp2p.services.dht as { getMode?: () => string, routingTable?: { size?: number } } | undefined
+    return {
+      peerId: this.peerId.toString(),
+      multiaddrs: this.getMultiaddrs().map(m => m.toString()),
+      relays: [...new Set(this.relayedMultiaddrs().map(m => m.toString().split('/p2p-circuit')[0] ?? ''))],
+      connections: conns.map(c => ({ peerId: c.remotePeer.toString(), remote: c.remoteAddr.toString(), direct: c.limits == null && !c.remoteAddr.toString().includes('/p2p-circuit'), transport: transportOf(c.remoteAddr), streams: c.streams.length })),
+      dht: dht == null ? null : { mode: dht.getMode?.() ?? 'unknown', routingTable: dht.routingTable?.size ?? 0 },
+      share: this.share_ != null ? { ports: this.share_.services.map(s => s.port), openTunnels: this.share_.openTunnels } : null,
+      tunnels: this.connects.size
+    }
   }
 
   /** Whether this node runs the DHT (and can find peers by id). */
@@ -447,6 +593,27 @@ export interface RelayStats extends RelayCounters {
   connections: number
 }
 
+/** Options of {@link BeamNode.handle}. */
+export interface HandleOptions {
+  /** Inbound streams of this protocol per connection at once. @default 256 */
+  maxInboundStreams?: number
+  /** Outbound streams of this protocol per connection at once. @default 256 */
+  maxOutboundStreams?: number
+}
+
+/** {@link BeamNode.status}: a snapshot (what `beam status` shows). */
+export interface NodeStatus {
+  peerId: string
+  multiaddrs: string[]
+  /** Relays this node holds a reservation on. */
+  relays: string[]
+  connections: Array<{ peerId: string, remote: string, direct: boolean, transport: string, streams: number }>
+  dht: { mode: string, routingTable: number } | null
+  share: { ports: number[], openTunnels: number } | null
+  /** Open `connect` tunnels. */
+  tunnels: number
+}
+
 /** Create and start a beam node. */
 export async function createBeam (init: BeamInit = {}): Promise<BeamNode> {
   const log = init.logger ?? silentLogger()
@@ -474,7 +641,7 @@ export async function createBeam (init: BeamInit = {}): Promise<BeamNode> {
     },
     logger: libp2pComponentLogger(log)
   }))
-  const node = new BeamNode(libp2p, init, log)
+  const node = new BeamNode(libp2p, init, log, privateKey)
   if (init.dht !== false && (init.relayServer != null || init.dht?.server === true)) {
     const dht = libp2p.services.dht as { setMode?: (mode: 'client' | 'server') => Promise<void> } | undefined
     await dht?.setMode?.('server')

@@ -1,0 +1,190 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { Libp2p } from 'libp2p'
+
+/**
+ * Signed records in the DHT: small values a node publishes under its own peer
+ * id (`/beam-rec/<peer id>/<name>`), that only it can write, with sequence
+ * numbers and an expiry. DHT servers that run beam (relays) check every
+ * record with {@link validateRecord} before storing it and pick the newest
+ * with {@link selectRecord}; readers check again. See docs/embedding.md.
+ *
+ * Wire form of a value (UTF-8 JSON): {"v":1,"seq":N,"expires":MS,"value":B64,"sig":B64},
+ * `sig` an Ed25519 signature by the peer id's key over
+ * "beam-record-v1\n<key>\n<seq>\n<expires>\n" followed by the value bytes.
+ */
+
+/** The DHT key namespace of beam records (kad-dht picks validators by it). */
+export const RECORD_NAMESPACE = 'beam-rec'
+/** Largest record value, in bytes. */
+export const MAX_RECORD_VALUE = 8 * 1024
+/** Longest lifetime a record may claim, in ms (7 days). */
+export const MAX_RECORD_TTL = 7 * 24 * 3600_000
+/** Record names: 1-64 of a-z, 0-9, '.', '_', '-'. */
+export const RECORD_NAME_RE = /^[a-z0-9._-]{1,64}$/
+
+export class RecordError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'RecordError'
+  }
+}
+
+export class RecordNotFoundError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'RecordNotFoundError'
+  }
+}
+
+export interface BeamRecord {
+  /** Whose record (the only key that can sign it). */
+  peerId: string
+  name: string
+  value: Uint8Array
+  /** Higher wins; beam uses the time of writing in ms (strictly increasing per writer). */
+  seq: number
+  /** When it stops being valid, ms since the epoch. */
+  expires: number
+}
+
+interface WireRecord { v: 1, seq: number, expires: number, value: string, sig: string }
+
+const enc = new TextEncoder()
+const dec = new TextDecoder()
+
+export function recordKey (peerId: string, name: string): Uint8Array {
+  return enc.encode(`/${RECORD_NAMESPACE}/${peerId}/${name}`)
+}
+
+function signedBytes (key: Uint8Array, seq: number, expires: number, value: Uint8Array): Uint8Array {
+  const head = enc.encode(`beam-record-v1\n${dec.decode(key)}\n${seq}\n${expires}\n`)
+  const out = new Uint8Array(head.byteLength + value.byteLength)
+  out.set(head, 0)
+  out.set(value, head.byteLength)
+  return out
+}
+
+function parseKey (key: Uint8Array): { peerId: PeerId, name: string } {
+  const parts = dec.decode(key).split('/')
+  if (parts.length !== 4 || parts[0] !== '' || parts[1] !== RECORD_NAMESPACE) throw new RecordError('record key is not /beam-rec/<peer id>/<name>')
+  const name = parts[3] ?? ''
+  if (!RECORD_NAME_RE.test(name)) throw new RecordError(`bad record name '${name}'`)
+  let peerId: PeerId
+  try {
+    peerId = peerIdFromString(parts[2] ?? '')
+  } catch {
+    throw new RecordError('record key does not name a valid peer id')
+  }
+  return { peerId, name }
+}
+
+/** Encode and sign a record value for `key`. */
+export async function signRecord (privateKey: PrivateKey, key: Uint8Array, value: Uint8Array, seq: number, expires: number): Promise<Uint8Array> {
+  const sig = await privateKey.sign(signedBytes(key, seq, expires, value))
+  const wire: WireRecord = { v: 1, seq, expires, value: Buffer.from(value).toString('base64'), sig: Buffer.from(sig).toString('base64') }
+  return enc.encode(JSON.stringify(wire))
+}
+
+/**
+ * Check a record: well-formed key and value, size, not expired, not too far
+ * in the future, signed by the key of the peer id in the key. Throws
+ * RecordError; returns the decoded record.
+ */
+export async function validateRecord (key: Uint8Array, raw: Uint8Array, now: number = Date.now()): Promise<BeamRecord> {
+  const { peerId, name } = parseKey(key)
+  let wire: WireRecord
+  try {
+    wire = JSON.parse(dec.decode(raw)) as WireRecord
+  } catch {
+    throw new RecordError('record value is not JSON')
+  }
+  if (wire?.v !== 1 || !Number.isSafeInteger(wire.seq) || wire.seq < 0 || !Number.isSafeInteger(wire.expires) || typeof wire.value !== 'string' || typeof wire.sig !== 'string') {
+    throw new RecordError('record value is not a beam record')
+  }
+  const value = new Uint8Array(Buffer.from(wire.value, 'base64'))
+  if (value.byteLength > MAX_RECORD_VALUE) throw new RecordError(`record value of ${value.byteLength} bytes exceeds ${MAX_RECORD_VALUE}`)
+  if (wire.expires <= now) throw new RecordError('record expired')
+  if (wire.expires > now + MAX_RECORD_TTL + 60_000) throw new RecordError('record claims a lifetime beyond 7 days')
+  const publicKey = peerId.publicKey
+  if (publicKey == null) throw new RecordError('peer id carries no public key (only Ed25519/secp256k1 ids can own records)')
+  const ok = await publicKey.verify(signedBytes(key, wire.seq, wire.expires, value), new Uint8Array(Buffer.from(wire.sig, 'base64')))
+  if (!ok) throw new RecordError('record signature does not match the peer id in its key')
+  return { peerId: peerId.toString(), name, value, seq: wire.seq, expires: wire.expires }
+}
+
+/** kad-dht validator for the beam-rec namespace. */
+export async function validateForDht (key: Uint8Array, value: Uint8Array): Promise<void> {
+  await validateRecord(key, value)
+}
+
+/** kad-dht selector: the valid record with the highest seq (0 if none is valid). */
+export async function selectRecord (key: Uint8Array, records: Uint8Array[]): Promise<number> {
+  let best = 0
+  let bestSeq = -1
+  for (let i = 0; i < records.length; i++) {
+    try {
+      const r = await validateRecord(key, records[i] ?? new Uint8Array())
+      if (r.seq > bestSeq) { best = i; bestSeq = r.seq }
+    } catch {}
+  }
+  return best
+}
+
+export interface PutOptions {
+  /** Lifetime in ms. @default 3600000 (1 hour); at most 7 days */
+  ttl?: number
+  signal?: AbortSignal
+}
+
+export interface GetOptions {
+  signal?: AbortSignal
+}
+
+type Dht = Pick<Libp2p, 'contentRouting'>
+
+/** `node.records`: put your own records, get anyone's. */
+export class Records {
+  private readonly libp2p: Dht
+  private readonly privateKey: PrivateKey
+  private readonly self: string
+  private lastSeq = 0
+
+  constructor (libp2p: Dht, privateKey: PrivateKey, self: string) {
+    this.libp2p = libp2p
+    this.privateKey = privateKey
+    this.self = self
+  }
+
+  /** Publish (or replace) this node's record `name`. Returns its seq and expiry. */
+  async put (name: string, value: Uint8Array, options: PutOptions = {}): Promise<{ seq: number, expires: number }> {
+    if (!RECORD_NAME_RE.test(name)) throw new RecordError(`bad record name '${name}': 1-64 of a-z, 0-9, '.', '_', '-'`)
+    if (value.byteLength > MAX_RECORD_VALUE) throw new RecordError(`record value of ${value.byteLength} bytes exceeds ${MAX_RECORD_VALUE}`)
+    const ttl = options.ttl ?? 3600_000
+    if (!Number.isInteger(ttl) || ttl < 1000 || ttl > MAX_RECORD_TTL) throw new RecordError('ttl must be from 1 s to 7 days, in ms')
+    const seq = Math.max(Date.now(), this.lastSeq + 1)
+    this.lastSeq = seq
+    const expires = Date.now() + ttl
+    const key = recordKey(this.self, name)
+    const raw = await signRecord(this.privateKey, key, value, seq, expires)
+    await this.libp2p.contentRouting.put(key, raw, { signal: options.signal ?? AbortSignal.timeout(30_000) })
+    return { seq, expires }
+  }
+
+  /** The newest valid record `name` of `peerId`. Throws RecordNotFoundError. */
+  async get (peerId: PeerId | string, name: string, options: GetOptions = {}): Promise<BeamRecord> {
+    const key = recordKey(peerId.toString(), name)
+    let raw: Uint8Array
+    try {
+      raw = await this.libp2p.contentRouting.get(key, { signal: options.signal ?? AbortSignal.timeout(30_000) })
+    } catch (err) {
+      options.signal?.throwIfAborted()
+      throw new RecordNotFoundError(`no record '${name}' of ${peerId.toString()} in the DHT (${(err as Error).message})`)
+    }
+    try {
+      return await validateRecord(key, raw)
+    } catch (err) {
+      throw new RecordNotFoundError(`record '${name}' of ${peerId.toString()} is not valid: ${(err as Error).message}`)
+    }
+  }
+}

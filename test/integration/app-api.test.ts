@@ -1,0 +1,194 @@
+/**
+ * The embedding API (issue 7), driven only through the package's public
+ * exports: several nodes in one process on loopback, a small DHT of server
+ * nodes, and a relay. Streams with backpressure, messages, calls (timeouts,
+ * aborts, errors), signed DHT records (put, get, update, expiry, forgery).
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import type { Duplex } from 'node:stream'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { multiaddr } from '@multiformats/multiaddr'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { createBeam, MessageTooLargeError, RecordNotFoundError, RemoteCallError, recordKey, signRecord, validateRecord } from 'beam'
+import type { BeamNode } from 'beam'
+
+const LISTEN = ['/ip4/127.0.0.1/tcp/0']
+const nodes: BeamNode[] = []
+let servers: BeamNode[] = []
+let a: BeamNode
+let b: BeamNode
+let c: BeamNode
+
+async function node (init: Parameters<typeof createBeam>[0]): Promise<BeamNode> {
+  const n = await createBeam({ transports: { webrtc: false }, ...init })
+  nodes.push(n)
+  return n
+}
+
+const addrOf = (n: BeamNode): string => `${n.getMultiaddrs()[0]?.toString() ?? ''}/p2p/${n.peerId.toString()}`
+
+beforeAll(async () => {
+  const s1 = await node({ listen: LISTEN, dht: { server: true } })
+  const s2 = await node({ listen: LISTEN, dht: { server: true }, bootstrap: [multiaddr(addrOf(s1))] })
+  const s3 = await node({ listen: LISTEN, dht: { server: true }, bootstrap: [multiaddr(addrOf(s1)), multiaddr(addrOf(s2))] })
+  servers = [s1, s2, s3]
+  const boot = servers.map(s => multiaddr(addrOf(s)))
+  a = await node({ listen: LISTEN, bootstrap: boot })
+  b = await node({ listen: LISTEN, bootstrap: boot })
+  c = await node({ listen: LISTEN, bootstrap: boot })
+  // a and b know each other's addresses the way an app would: a connect string
+  await a.libp2p.peerStore.merge(b.peerId, { multiaddrs: b.getMultiaddrs() })
+  await b.libp2p.peerStore.merge(a.peerId, { multiaddrs: a.getMultiaddrs() })
+  await c.libp2p.peerStore.merge(b.peerId, { multiaddrs: b.getMultiaddrs() })
+  await new Promise(resolve => setTimeout(resolve, 500))
+}, 60_000)
+
+afterAll(async () => {
+  await Promise.all(nodes.map(async n => { await n.stop() }))
+})
+
+async function readAll (d: Duplex): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of d) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
+
+describe('streams: node.handle / node.open', () => {
+  it('echoes 16 MiB through a Duplex with backpressure and half-close', async () => {
+    await b.handle('/test/echo/1.0.0', (stream) => { stream.pipe(stream) })
+    const stream = await a.open(b.peerId.toString(), '/test/echo/1.0.0')
+    const data = randomBytes(16 * 1024 * 1024)
+    const back = readAll(stream)
+    stream.end(data)
+    const got = await back
+    expect(createHash('sha256').update(got).digest('hex')).toBe(createHash('sha256').update(data).digest('hex'))
+  }, 60_000)
+
+  it('tells the handler who is calling (the authenticated peer id)', async () => {
+    let seen = ''
+    await b.handle('/test/whoami/1.0.0', (stream, from) => { seen = from.peerId.toString(); stream.end(from.peerId.toString()) })
+    const s = await a.open(b.peerId.toString(), '/test/whoami/1.0.0')
+    s.end()
+    expect((await readAll(s)).toString()).toBe(a.peerId.toString())
+    expect(seen).toBe(a.peerId.toString())
+  })
+
+  it('a slow reader holds the writer back (bounded buffering)', async () => {
+    let release: () => void = () => {}
+    const gate = new Promise<void>(resolve => { release = resolve })
+    let received = 0
+    await b.handle('/test/slow/1.0.0', async (stream) => {
+      await gate
+      for await (const chunk of stream) received += (chunk as Buffer).length
+      stream.end()
+    })
+    const s = await a.open(b.peerId.toString(), '/test/slow/1.0.0')
+    const block = Buffer.alloc(1024 * 1024)
+    let written = 0
+    // write until the Duplex says stop; the reader is not reading yet
+    for (let i = 0; i < 256; i++) {
+      written += block.length
+      if (!s.write(block)) break
+    }
+    await new Promise(resolve => setTimeout(resolve, 500))
+    // yamux windows and buffers bound what is in flight: far less than 256 MiB
+    expect(written).toBeLessThan(64 * 1024 * 1024)
+    release()
+    s.end()
+    await once(s, 'finish')
+    s.resume()
+    await once(s, 'end')
+    expect(received).toBe(written)
+  }, 60_000)
+})
+
+describe('messages and calls', () => {
+  it('send: the handler gets the bytes and the sender', async () => {
+    const got = new Promise<{ data: string, from: string }>(resolve => {
+      void b.onMessage((data, from) => { resolve({ data: Buffer.from(data).toString(), from: from.peerId.toString() }) })
+    })
+    await a.send(b.peerId.toString(), Buffer.from('hello b'))
+    expect(await got).toEqual({ data: 'hello b', from: a.peerId.toString() })
+  })
+
+  it('call: request → reply; handler errors and "no handler" are RemoteCallError; size limits; timeouts and aborts', async () => {
+    await b.onCall(async (req) => {
+      const text = Buffer.from(req).toString()
+      if (text === 'fail') throw new Error('no such thing')
+      if (text === 'slow') await new Promise(resolve => setTimeout(resolve, 2000))
+      return Buffer.from(text.split('').reverse().join(''))
+    })
+    expect(Buffer.from(await a.call(b.peerId.toString(), Buffer.from('abc'))).toString()).toBe('cba')
+    await expect(a.call(b.peerId.toString(), Buffer.from('fail'))).rejects.toThrow(RemoteCallError)
+    await expect(a.call(b.peerId.toString(), Buffer.from('fail'))).rejects.toThrow(/no such thing/)
+    await expect(a.call(b.peerId.toString(), new Uint8Array(33 * 1024))).rejects.toThrow(MessageTooLargeError)
+    const t0 = Date.now()
+    await expect(a.call(b.peerId.toString(), Buffer.from('slow'), { timeout: 300 })).rejects.toThrow()
+    expect(Date.now() - t0).toBeLessThan(1500)
+    const ctl = new AbortController()
+    setTimeout(() => { ctl.abort() }, 200)
+    await expect(a.call(b.peerId.toString(), Buffer.from('slow'), { signal: ctl.signal })).rejects.toThrow()
+    // c takes no calls
+    await c.handle('/test/nothing/1.0.0', s => { s.end() })
+    await a.libp2p.peerStore.merge(c.peerId, { multiaddrs: c.getMultiaddrs() })
+    await expect(a.call(c.peerId.toString(), Buffer.from('x'))).rejects.toThrow(/takes no calls|protocol/i)
+  }, 30_000)
+
+  it('works through a relay: a node with no listener of its own answers calls and streams', async () => {
+    const relay = await node({ listen: LISTEN, relayServer: {}, dht: false })
+    const hidden = await node({ listen: [], bootstrap: [multiaddr(addrOf(relay))], reservations: 1, dht: false })
+    const relayed = await hidden.waitForReservation({ timeout: 10_000 })
+    expect(relayed.length).toBeGreaterThan(0)
+    await hidden.onCall(req => Buffer.concat([Buffer.from('via relay: '), Buffer.from(req)]))
+    await hidden.handle('/test/echo/1.0.0', (stream) => { stream.pipe(stream) })
+    const caller = await node({ listen: [], dht: false })
+    await caller.libp2p.peerStore.merge(hidden.peerId, { multiaddrs: relayed })
+    expect(Buffer.from(await caller.call(hidden.peerId.toString(), Buffer.from('hi'))).toString()).toBe('via relay: hi')
+    const s = await caller.open(hidden.peerId.toString(), '/test/echo/1.0.0')
+    const data = randomBytes(1024 * 1024)
+    const back = readAll(s)
+    s.end(data)
+    expect((await back).equals(data)).toBe(true)
+    const st = caller.status()
+    expect(st.connections.some(x => x.peerId === hidden.peerId.toString() && !x.direct)).toBe(true)
+  }, 60_000)
+})
+
+describe('records in the DHT', () => {
+  it('put by the owner, get by anyone; an update wins by sequence number', async () => {
+    const first = await a.records.put('profile', Buffer.from('v1'))
+    const got = await b.records.get(a.peerId, 'profile')
+    expect(Buffer.from(got.value).toString()).toBe('v1')
+    expect(got.seq).toBe(first.seq)
+    const second = await a.records.put('profile', Buffer.from('v2'))
+    expect(second.seq).toBeGreaterThan(first.seq)
+    const again = await c.records.get(a.peerId.toString(), 'profile')
+    expect(Buffer.from(again.value).toString()).toBe('v2')
+  }, 60_000)
+
+  it('expires: a record past its ttl is gone', async () => {
+    await a.records.put('short', Buffer.from('soon gone'), { ttl: 1000 })
+    expect(Buffer.from((await b.records.get(a.peerId, 'short')).value).toString()).toBe('soon gone')
+    await new Promise(resolve => setTimeout(resolve, 1500))
+    await expect(b.records.get(a.peerId, 'short', { signal: AbortSignal.timeout(10_000) })).rejects.toThrow(RecordNotFoundError)
+  }, 60_000)
+
+  it('rejects forgeries: a record under a\'s id signed by another key is refused by the DHT servers and by readers', async () => {
+    const key = recordKey(a.peerId.toString(), 'forged')
+    // someone else's key signs a record that claims to be a's
+    const evil = await generateKeyPair('Ed25519')
+    const forged = await signRecord(evil, key, Buffer.from('evil'), Date.now(), Date.now() + 60_000)
+    await expect(validateRecord(key, forged)).rejects.toThrow(/signature does not match/)
+    // pushed into the DHT anyway: the servers' validator refuses to store it (kad-dht does not report that back)
+    await b.libp2p.contentRouting.put(key, forged, { signal: AbortSignal.timeout(10_000) }).catch(() => {})
+    await expect(c.records.get(a.peerId, 'forged', { signal: AbortSignal.timeout(10_000) })).rejects.toThrow(RecordNotFoundError)
+    // a genuine record cannot be overwritten by a forged one with a higher seq either
+    await a.records.put('owned', Buffer.from('mine'))
+    const hijack = await signRecord(evil, recordKey(a.peerId.toString(), 'owned'), Buffer.from('theirs'), Date.now() + 10_000_000, Date.now() + 60_000)
+    await b.libp2p.contentRouting.put(recordKey(a.peerId.toString(), 'owned'), hijack, { signal: AbortSignal.timeout(10_000) }).catch(() => {})
+    expect(Buffer.from((await c.records.get(a.peerId, 'owned')).value).toString()).toBe('mine')
+    // and values above the limit never leave the writer
+    await expect(a.records.put('big', new Uint8Array(9 * 1024))).rejects.toThrow(/exceeds/)
+  }, 60_000)
+})
