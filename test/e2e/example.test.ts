@@ -1,4 +1,6 @@
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -30,6 +32,49 @@ describe('examples', () => {
       ''
     ])
   }, 40_000)
+
+  it('chat.ts: two instances chat both ways through app messages, and exit 0 on end of input', async () => {
+    const start = (args: string[]): { child: ReturnType<typeof spawn>, lines: string[], waitFor: (re: RegExp) => Promise<string> } => {
+      const child = spawn(process.execPath, ['examples/chat.ts', ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] })
+      const lines: string[] = []
+      const waiters: Array<() => void> = []
+      createInterface({ input: child.stdout }).on('line', l => { lines.push(l); for (const w of waiters.splice(0)) w() })
+      const waitFor = async (re: RegExp): Promise<string> => {
+        const deadline = Date.now() + 20_000
+        for (;;) {
+          const hit = lines.find(l => re.test(l))
+          if (hit != null) return hit
+          if (Date.now() > deadline) throw new Error(`no line matching ${String(re)}; got:\n${lines.join('\n')}`)
+          await new Promise<void>(resolve => { waiters.push(resolve); setTimeout(resolve, 250) })
+        }
+      }
+      return { child, lines, waitFor }
+    }
+    const a = start([])
+    try {
+      const cmd = await a.waitFor(/^node examples\/chat\.ts beam/)
+      const cs = cmd.split(' ')[2] ?? ''
+      const joiner = start([cs])
+      try {
+        await joiner.waitFor(/^\* connected to/)
+        await a.waitFor(/joined$/)
+        joiner.child.stdin?.write('hello from the joiner\n')
+        await a.waitFor(/: hello from the joiner$/)
+        a.child.stdin?.write('hi back\n')
+        await joiner.waitFor(/: hi back$/)
+        joiner.child.stdin?.end()
+        const [code] = await once(joiner.child, 'exit') as [number | null]
+        expect(code).toBe(0)
+      } finally {
+        joiner.child.kill()
+      }
+      a.child.stdin?.end()
+      const [codeA] = await once(a.child, 'exit') as [number | null]
+      expect(codeA).toBe(0)
+    } finally {
+      a.child.kill()
+    }
+  }, 60_000)
 
   it('docs/embedding.md shows embed-basic.ts as it is', () => {
     const read = (p: string): string => readFileSync(join(root, p), 'utf8')
