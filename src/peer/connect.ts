@@ -10,13 +10,13 @@ import type { LocalListener } from '../tunnel/index.ts'
 import { DEFAULT_DIAL_TIMEOUT, DEFAULT_LOCAL_HOST, DEFAULT_MAX_TUNNEL_STREAMS } from './constants.ts'
 import { InvalidOptionError, PeerUnreachableError, ServiceUnavailableError, TunnelProtocolError, TunnelRefusedError, UnknownPortError } from './errors.ts'
 import type { Logger } from './logger.ts'
-import { bestConnection, pathOf, pingConnection, rankConnections } from './path.ts'
+import { bestConnection, pathOf, pingConnection, rankConnections, transportOf } from './path.ts'
 import { DialRaceError, classifyAddress, raceDial, webrtcViaRelay } from './dialer.ts'
 import type { DialAttempt } from './dialer.ts'
 import type { PathInfo } from './path.ts'
 
 /** How long a new connection has to answer a ping before it is passed over, in ms. */
-const VERIFY_TIMEOUT = 5000
+const VERIFY_TIMEOUT = 10_000
 /** How long one WebRTC upgrade attempt may take, in ms. */
 const UPGRADE_TIMEOUT = 15_000
 /** Backoff between upgrade attempts after a failure: first, and ceiling, in ms. */
@@ -185,9 +185,18 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       const candidates = open.length > 0 ? open : [await this.dial(signal)]
       const answered = await this.firstAnswering(candidates, signal)
       if (answered != null) return answered
+      // Only WebRTC has the "open but dead" failure; a TCP/QUIC/relayed
+      // connection that missed the ping deadline is slow, not dead: use it and
+      // let the tunnel handshake (with its own timeout) be the proof.
+      const plain = rankConnections(candidates.filter(c => transportOf(c.remoteAddr) !== 'webrtc'))[0]
       for (const c of candidates) {
-        this.log.info({ remote: c.remoteAddr.toString() }, 'connection does not carry streams; closing it')
+        if (transportOf(c.remoteAddr) !== 'webrtc') continue
+        this.log.info({ remote: c.remoteAddr.toString() }, 'WebRTC connection does not carry streams; closing it')
         c.abort(new Error('connection does not answer pings'))
+      }
+      if (plain != null) {
+        this.log.warn({ remote: plain.remoteAddr.toString() }, 'no ping answer within the deadline; trying the connection anyway')
+        return plain
       }
     }
     throw new PeerUnreachableError(this.peerId.toString(), 'connected, but no connection to the peer carries streams')

@@ -96,6 +96,8 @@ export async function diagnose (node: BeamNode, target: Target | undefined, opti
       if (p != null && p.transport === 'relay' && !node.webrtcEnabled) break
       await new Promise(resolve => setTimeout(resolve, 200))
     }
+    // a loaded machine may need longer for the first path check: wait a little more for one
+    for (let i = 0; i < 75 && tunnel.path == null && options.signal?.aborted !== true; i++) await new Promise(resolve => setTimeout(resolve, 200))
     if (tunnel.path != null) t.path = tunnel.path
     t.attempts = [...tunnel.attempts]
   } finally {
