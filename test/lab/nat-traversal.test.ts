@@ -9,8 +9,8 @@
  * table at the end; docs/nat-traversal.md quotes a run.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BeamProcess, tempHome } from '../helpers/beam.ts'
-import type { BeamEvent, BeamSpawner } from '../helpers/beam.ts'
+import type { BeamEvent, BeamProcess } from '../helpers/beam.ts'
+import { LabBeams } from './lab-beam.ts'
 import { expectedHash } from '../helpers/services.ts'
 import { createLab, labAvailable } from './netlab.ts'
 import type { Lab } from './netlab.ts'
@@ -38,21 +38,9 @@ describe.skipIf(!avail.ok)('NAT traversal in the lab', () => {
   let lab: Lab
   const relays: Array<{ host: string, proc: BeamProcess, addr: string, stun: string }> = []
   let turn: LabTurn | undefined
-  const homes: Array<() => Promise<void>> = []
-  const procs: BeamProcess[] = []
 
-  const spawner = (host: string): BeamSpawner => (argv, env) => lab.spawn(host, argv, {
-    // real interfaces in the lab: no loopback pinning; the lab's ranges count as public
-    env: { ...env, BEAM_WEBRTC_BIND: '', BEAM_LAB_PUBLIC_CIDRS: '198.51.100.0/24' }
-  })
-
-  async function beam (host: string, args: string[]): Promise<BeamProcess> {
-    const home = await tempHome()
-    homes.push(home.cleanup)
-    const p = new BeamProcess([...args, '--json'], { BEAM_HOME: home.dir }, spawner(host))
-    procs.push(p)
-    return p
-  }
+  let beams: LabBeams
+  const beam = async (host: string, args: string[]): Promise<BeamProcess> => await beams.start(host, args)
 
   async function startRelay (host: string, bootstrap: string[] = []): Promise<void> {
     const ip = lab.hosts[host]?.ip ?? ''
@@ -150,6 +138,7 @@ describe.skipIf(!avail.ok)('NAT traversal in the lab', () => {
       { name: 'e1', nat: 'eim' }, { name: 'e2', nat: 'eim' },
       { name: 's1', nat: 'symmetric' }, { name: 's2', nat: 'symmetric' }
     ] })
+    beams = new LabBeams(lab)
     // relay2 joins relay1: together they are the lab's DHT
     await startRelay('relay1')
     await startRelay('relay2', [relays[0]?.addr ?? ''])
@@ -157,10 +146,9 @@ describe.skipIf(!avail.ok)('NAT traversal in the lab', () => {
   }, 90_000)
 
   afterAll(async () => {
-    await Promise.all(procs.map(async p => await p.stop('SIGTERM', 3000)))
+    await beams?.stopAll()
     await turn?.stop()
     await lab?.teardown()
-    for (const h of homes) await h().catch(() => {})
     if (rows.length > 0) {
       console.log('\nNAT lab matrix (ms from spawning beam connect; MB/s of the 32 MiB transfer):')
       console.table(rows)

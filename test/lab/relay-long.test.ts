@@ -9,8 +9,8 @@
  * it beside the other files.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BeamProcess, tempHome } from '../helpers/beam.ts'
-import type { BeamSpawner } from '../helpers/beam.ts'
+import type { BeamProcess } from '../helpers/beam.ts'
+import { LabBeams } from './lab-beam.ts'
 import { createLab, labAvailable } from './netlab.ts'
 import type { Lab } from './netlab.ts'
 import { JsonLines } from './udp-reflector.ts'
@@ -25,21 +25,10 @@ const SHORT_LIMIT_S = 8
 
 describe.skipIf(!avail.ok)('relayed tunnels and relay limits in the lab', () => {
   let lab: Lab
-  const procs: BeamProcess[] = []
-  const homes: Array<() => Promise<void>> = []
   const relays: Record<string, string> = {}
 
-  const spawner = (host: string): BeamSpawner => (argv, env) => lab.spawn(host, argv, {
-    env: { ...env, BEAM_WEBRTC_BIND: '', BEAM_LAB_PUBLIC_CIDRS: '198.51.100.0/24' }
-  })
-
-  async function beam (host: string, args: string[]): Promise<BeamProcess> {
-    const home = await tempHome()
-    homes.push(home.cleanup)
-    const p = new BeamProcess([...args, '--json'], { BEAM_HOME: home.dir }, spawner(host))
-    procs.push(p)
-    return p
-  }
+  let beams: LabBeams
+  const beam = async (host: string, args: string[]): Promise<BeamProcess> => await beams.start(host, args)
 
   async function relay (host: string, extra: string[]): Promise<void> {
     const ip = lab.hosts[host]?.ip ?? ''
@@ -67,13 +56,13 @@ describe.skipIf(!avail.ok)('relayed tunnels and relay limits in the lab', () => 
 
   beforeAll(async () => {
     lab = await createLab({ hosts: [{ name: 'relay1' }, { name: 'relay2' }, { name: 's1', nat: 'symmetric' }, { name: 's2', nat: 'symmetric' }] })
+    beams = new LabBeams(lab)
     await Promise.all([relay('relay1', []), relay('relay2', ['--max-duration', `${SHORT_LIMIT_S}s`])])
   }, 60_000)
 
   afterAll(async () => {
-    await Promise.all(procs.map(async p => await p.stop('SIGTERM', 3000)))
+    await beams?.stopAll()
     await lab?.teardown()
-    for (const h of homes) await h().catch(() => {})
   }, 60_000)
 
   it(`keeps a relayed tunnel for ${LONG_S} s carrying far more than 128 KiB (beam relay defaults); a relay with --max-duration ${SHORT_LIMIT_S}s cuts at the limit`, async () => {
