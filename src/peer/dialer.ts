@@ -116,10 +116,47 @@ export async function raceDial (libp2p: Libp2p, peer: PeerId, addrs: Multiaddr[]
       throw err
     }
   }
+  /**
+   * Relayed candidates go through relays that answer: relays this node is
+   * not connected to are tried first (in parallel, each bounded), and
+   * circuits through those that fail are dropped. libp2p dials all of a
+   * peer's addresses in one job, one after another with 6 s each, and the
+   * circuit transport reaches a relay by any of its addresses, so one dead
+   * relay in a stale connect string (QUIC to a dead host only times out)
+   * would hold up the whole dial.
+   */
+  const liveRelayed = async (): Promise<Multiaddr[]> => {
+    const relays = new Map<string, Multiaddr[]>()
+    for (const ma of relayed) {
+      const id = relayPeerOf(ma)
+      if (id == null) continue
+      relays.set(id, [...(relays.get(id) ?? []), ma])
+    }
+    const alive = await Promise.all([...relays.entries()].map(async ([id, circuits]) => {
+      if (libp2p.getConnections().some(c => c.remotePeer.toString() === id && c.status === 'open')) return circuits
+      const start = performance.now()
+      try {
+        // the relay's own address (TCP first: a dead relay refuses TCP at once)
+        const direct = circuits.map(c => c.decapsulate('/p2p-circuit')).sort((a, b) => rankOfRelayAddr(a) - rankOfRelayAddr(b))
+        await libp2p.dial(direct[0] ?? circuits[0] ?? multiaddr(`/p2p/${id}`), { signal: AbortSignal.any([options.signal, AbortSignal.timeout(RELAY_PROBE_TIMEOUT)]) })
+        return circuits
+      } catch (err) {
+        attempts.push({ address: direct0(circuits), kind: 'relayed', ok: false, ms: Math.round(performance.now() - start), error: `relay unreachable: ${(err as Error).message}` })
+        log.debug({ relay: id, err: (err as Error).message }, 'relay unreachable; not dialling through it')
+        return []
+      }
+    }))
+    return alive.flat()
+  }
+  const relayedDials = async (): Promise<Connection> => {
+    const live = await liveRelayed()
+    if (live.length === 0) throw new Error('no relay of the peer answered')
+    return await Promise.any(live.map(async ma => await one(ma, 'relayed', relayDelay)))
+  }
   try {
     const connection = await Promise.any([
       ...direct.map(async ma => await one(ma, 'direct', 0)),
-      ...relayed.map(async ma => await one(ma, 'relayed', relayDelay))
+      ...(relayed.length > 0 ? [relayedDials()] : [])
     ])
     won.abort()
     return { connection, attempts }
@@ -127,6 +164,28 @@ export async function raceDial (libp2p: Libp2p, peer: PeerId, addrs: Multiaddr[]
     options.signal.throwIfAborted()
     throw new DialRaceError(attempts.length > 0 ? attempts : [{ address: '', kind: 'direct', ok: false, ms: 0, error: (err as Error).message }])
   }
+}
+
+/** How long to wait for an unconnected relay before dropping its circuits, in ms. */
+const RELAY_PROBE_TIMEOUT = 3000
+
+/** The relay's peer id in a circuit address. */
+export function relayPeerOf (ma: Multiaddr): string | undefined {
+  const comps = ma.getComponents()
+  const at = comps.findIndex(c => c.name === 'p2p-circuit')
+  if (at <= 0) return undefined
+  return comps.slice(0, at).findLast(c => c.name === 'p2p')?.value
+}
+
+function rankOfRelayAddr (ma: Multiaddr): number {
+  const names = ma.getComponents().map(c => c.name)
+  if (names.includes('quic-v1') || names.includes('quic')) return 2
+  if (names.includes('ws') || names.includes('wss')) return 1
+  return 0
+}
+
+function direct0 (circuits: Multiaddr[]): string {
+  return circuits[0]?.decapsulate('/p2p-circuit').toString() ?? ''
 }
 
 /**

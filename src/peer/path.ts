@@ -89,7 +89,20 @@ export function compareAddresses (a: Address, b: Address): -1 | 0 | 1 {
     circuitRelayAddressesLast(a.multiaddr, b.multiaddr) ||
     loopbackAddressLast(a.multiaddr, b.multiaddr)
   if (r !== 0) return r
-  return Math.sign(TRANSPORT_RANK[transportOf(a.multiaddr)] - TRANSPORT_RANK[transportOf(b.multiaddr)]) as -1 | 0 | 1
+  const ta = transportOf(a.multiaddr)
+  const tb = transportOf(b.multiaddr)
+  if (ta === 'relay' && tb === 'relay') {
+    // libp2p tries one peer's relayed addresses one after another: TCP to the
+    // relays first (a dead relay refuses TCP at once, while QUIC to it only
+    // times out), so every relay's TCP address comes before any QUIC one
+    return Math.sign(TRANSPORT_RANK[transportOf(relayOf(a.multiaddr))] - TRANSPORT_RANK[transportOf(relayOf(b.multiaddr))]) as -1 | 0 | 1
+  }
+  return Math.sign(TRANSPORT_RANK[ta] - TRANSPORT_RANK[tb]) as -1 | 0 | 1
+}
+
+/** The relay's own address of a circuit address (the part before /p2p-circuit). */
+function relayOf (ma: Multiaddr): Multiaddr {
+  return ma.decapsulate('/p2p-circuit')
 }
 
 /**
