@@ -19,7 +19,8 @@ import type { PathInfo } from './path.ts'
 const VERIFY_TIMEOUT = 10_000
 /** How long one WebRTC upgrade attempt may take, in ms. */
 const UPGRADE_TIMEOUT = 15_000
-/** Backoff between upgrade attempts after a failure: first, and ceiling, in ms. */
+/** Backoff between upgrade attempts after a failure: first retry, then doubling from MIN up to MAX, in ms. */
+const UPGRADE_RETRY_FIRST = 5_000
 const UPGRADE_RETRY_MIN = 30_000
 const UPGRADE_RETRY_MAX = 300_000
 
@@ -444,7 +445,8 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       } catch (err) {
         if (this.closed) return
         const ms = Math.round(performance.now() - start)
-        const retryInMs = Math.min(UPGRADE_RETRY_MIN * 2 ** this.upgradeFailures, UPGRADE_RETRY_MAX)
+        // the first retry comes soon (a busy machine or a lost ICE packet), then backoff
+        const retryInMs = this.upgradeFailures === 0 ? UPGRADE_RETRY_FIRST : Math.min(UPGRADE_RETRY_MIN * 2 ** (this.upgradeFailures - 1), UPGRADE_RETRY_MAX)
         this.upgradeFailures++
         this.nextUpgradeAt = Date.now() + retryInMs
         const error = (err as Error).message

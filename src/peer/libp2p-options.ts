@@ -8,7 +8,6 @@ import { webSockets } from '@libp2p/websockets'
 import { webRTC } from '@libp2p/webrtc'
 import type { ComponentLogger, PrivateKey } from '@libp2p/interface'
 import type { Libp2pOptions } from 'libp2p'
-import { dcutr } from '@libp2p/dcutr'
 import { autoNAT } from '@libp2p/autonat'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { relayServer, relayTransport } from '../relay/index.ts'
@@ -76,9 +75,12 @@ export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
 
   const services: Record<string, unknown> = {
     identify: identify(),
-    ping: ping(),
-    // a relayed connection tries to become direct (connection reversal, hole punching)
-    dcutr: dcutr()
+    ping: ping()
+    // No DCUtR: its TCP hole punch cannot work in js-libp2p 3.3 (see
+    // docs/nat-traversal.md), and its dials to a peer's observed addresses
+    // (useless behind a symmetric NAT) hold up every other dial to that peer,
+    // which libp2p serialises into one job. beam upgrades relayed tunnels
+    // itself (ConnectTunnel.maybeUpgrade: WebRTC through the relay).
   }
   if (init.dhtProtocol != null) {
     services.dht = kadDHT({

@@ -83,8 +83,24 @@ const TRANSPORT_RANK: Record<PathTransport, number> = {
   tcp: 0, websockets: 1, quic: 2, webrtc: 3, tor: 4, i2p: 5, memory: 6, other: 7, relay: 8
 }
 
-/** Order in which to dial a peer's addresses: public, direct, then by transport rank. */
+/** A WebRTC address signalled through a relay (`…/p2p-circuit/webrtc…`). */
+function isWebrtcViaRelay (ma: Multiaddr): boolean {
+  const names = ma.getComponents().map(c => c.name)
+  return names.includes('p2p-circuit') && names.includes('webrtc')
+}
+
+/**
+ * Order in which to dial a peer's addresses: public, direct, then by
+ * transport rank; WebRTC-through-a-relay addresses last of all. libp2p dials
+ * one peer's addresses one after another, taking every address it knows for
+ * the peer, and a WebRTC attempt that cannot succeed (a symmetric NAT) takes
+ * 15 s or more to give up: beam tries WebRTC itself once a relayed
+ * connection exists (ConnectTunnel.maybeUpgrade).
+ */
 export function compareAddresses (a: Address, b: Address): -1 | 0 | 1 {
+  const wa = isWebrtcViaRelay(a.multiaddr) ? 1 : 0
+  const wb = isWebrtcViaRelay(b.multiaddr) ? 1 : 0
+  if (wa !== wb) return (wa - wb) as -1 | 1
   const r = publicAddressesFirst(a.multiaddr, b.multiaddr) ||
     circuitRelayAddressesLast(a.multiaddr, b.multiaddr) ||
     loopbackAddressLast(a.multiaddr, b.multiaddr)
