@@ -146,7 +146,9 @@ export async function raceDial (libp2p: Libp2p, peer: PeerId, addrs: Multiaddr[]
         return []
       }
     }))
-    return alive.flat()
+    const live = alive.flat()
+    // no relay answered in time (a loaded machine, a slow network): try them all anyway
+    return live.length > 0 ? live : relayed
   }
   const relayedDials = async (): Promise<Connection> => {
     const live = await liveRelayed()
@@ -167,7 +169,7 @@ export async function raceDial (libp2p: Libp2p, peer: PeerId, addrs: Multiaddr[]
 }
 
 /** How long to wait for an unconnected relay before dropping its circuits, in ms. */
-const RELAY_PROBE_TIMEOUT = 3000
+const RELAY_PROBE_TIMEOUT = 5000
 
 /** The relay's peer id in a circuit address. */
 export function relayPeerOf (ma: Multiaddr): string | undefined {
