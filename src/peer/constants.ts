@@ -47,3 +47,6 @@ export const REPUBLISH_INTERVAL = 30 * 60_000
 
 /** New inbound connections accepted per second from one IP address (libp2p default: 5). */
 export const INBOUND_CONNECTIONS_PER_SECOND = 50
+
+/** How long libp2p may spend on one address of a peer, in ms (libp2p default: 6000). */
+export const ADDRESS_DIAL_TIMEOUT = 12_000

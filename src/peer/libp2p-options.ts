@@ -12,7 +12,7 @@ import { autoNAT } from '@libp2p/autonat'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { relayServer, relayTransport } from '../relay/index.ts'
 import type { ResolvedRelayLimits } from '../relay/index.ts'
-import { INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_STREAM_WINDOW } from './constants.ts'
+import { ADDRESS_DIAL_TIMEOUT, INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_STREAM_WINDOW } from './constants.ts'
 import { compareAddresses } from './path.ts'
 import { RECORD_NAMESPACE, selectRecord, validateForDht } from './records.ts'
 
@@ -129,7 +129,10 @@ export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
       addressSorter: compareAddresses,
       // libp2p allows 5 new inbound connections per second from one IP; a relay
       // serving peers behind one carrier-grade NAT (or a LAN) needs more
-      inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_SECOND
+      inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_SECOND,
+      // per address of a peer (libp2p: 6 s): a circuit through a busy relay
+      // (HOP, STOP, then Noise over the circuit) can take longer than that
+      addressDialTimeout: ADDRESS_DIAL_TIMEOUT
     },
     // beam dials the addresses a user handed it, loopback and LAN included
     connectionGater: {
