@@ -1,3 +1,5 @@
+import type { Libp2pOptions } from 'libp2p'
+
 /** What a backend can do for a share or a connector. */
 export type BackendRole = 'listen' | 'dial' | 'both'
 
@@ -10,9 +12,16 @@ export interface BackendAvailability {
   reason?: string
 }
 
+/** A libp2p transport factory, as `createLibp2p({ transports })` takes it. */
+export type TransportFactory = NonNullable<Libp2pOptions['transports']>[number]
+
 /**
  * A network beam can carry tunnels over. Direct networking is one backend;
  * anonymizing networks (Tor, I2P, …) plug in as further libp2p transports.
+ * A backend object carries its own options (control ports, SAM address, …):
+ * it is made by a factory such as `torBackend({ … })` and handed to
+ * `createBeam({ backends: [...] })`; nothing else in beam needs to change to
+ * add one.
  */
 export interface Backend {
   /** Short name used on the command line (`--backend tor`). */
@@ -28,4 +37,15 @@ export interface Backend {
   latency: 'lan' | 'internet' | 'high'
   /** Check, without side effects on the network, whether it can be used now. */
   available: (options?: { signal?: AbortSignal }) => Promise<BackendAvailability>
+  /**
+   * The libp2p transport that dials (and, for role 'listen'/'both', listens
+   * on) this network. Absent for `direct` (beam's own transports) and for
+   * backends that are not implemented.
+   */
+  transport?: () => TransportFactory
+  /**
+   * Listen multiaddrs a share adds when it uses this backend (the backend's
+   * transport claims them through its listen filter). @default []
+   */
+  listenAddrs?: () => string[]
 }
