@@ -188,19 +188,20 @@ const TUNNEL_KEYS = ['port', 'ports', 'host', 'backends', 'strategy', 'access', 
 const CONNECT_KEYS = ['target', 'localPort', 'host', 'remote', 'backends', 'strategy']
 const ICE_KEYS = ['urls', 'username', 'credential']
 
-/** Edit distance, for "did you mean" suggestions. */
+/** Edit distance counting a swap of neighbours as one edit, for "did you mean" suggestions. */
 function distance (a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => i === 0 ? j : j === 0 ? i : 0))
+  const at = (i: number, j: number): number => d[i]?.[j] ?? 0
   for (let i = 1; i <= a.length; i++) {
-    let prev = row[0] ?? 0
-    row[0] = i
     for (let j = 1; j <= b.length; j++) {
-      const cur = row[j] ?? 0
-      row[j] = Math.min(cur + 1, (row[j - 1] ?? 0) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
-      prev = cur
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, at(i - 2, j - 2) + 1)
+      const row = d[i]
+      if (row != null) row[j] = v
     }
   }
-  return row[b.length] ?? 0
+  return at(a.length, b.length)
 }
 
 /** `did you mean 'x'?` or the list of what is allowed. */
@@ -213,6 +214,9 @@ export function suggest (word: string, choices: readonly string[]): string {
     if (d < bestD) { best = c; bestD = d }
   }
   if (best != null && bestD <= Math.max(1, Math.min(3, Math.floor(best.length / 3)))) return `did you mean '${best}'?`
+  // `port` for `localPort`: the word is the tail of one choice
+  const tail = lower.length >= 3 ? choices.filter(c => c.toLowerCase().endsWith(lower)) : []
+  if (tail.length === 1) return `did you mean '${tail[0] ?? ''}'?`
   return `expected one of: ${choices.join(', ')}`
 }
 
@@ -225,14 +229,15 @@ class Reader {
   private readonly lines: LineCounter
   private readonly textLength: number
 
-  constructor (file: string, lines: LineCounter, textLength: number) {
+  constructor (file: string, lines: LineCounter, text: string) {
     this.file = file
     this.lines = lines
-    this.textLength = textLength
+    this.textLength = text.trimEnd().length
   }
 
   at (offset: number, path: string, message: string): void {
-    const pos = this.lines.linePos(Math.max(0, Math.min(offset, this.textLength)))
+    // an error found at the end of the text belongs to its last written line
+    const pos = this.lines.linePos(Math.max(0, Math.min(offset, this.textLength - 1)))
     this.issues.push({ file: this.file, line: pos.line, column: pos.col, path, message })
   }
 
@@ -657,7 +662,7 @@ function readConnect (r: Reader, node: Node | null | undefined, backends: Backen
 export function parseConfig (text: string, fileName: string, options: ParseConfigOptions = {}): BeamConfig {
   const lines = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true, version: '1.2' })
-  const r = new Reader(fileName, lines, text.length)
+  const r = new Reader(fileName, lines, text)
   for (const e of [...doc.errors, ...doc.warnings]) r.at(e.pos[0], '', `YAML: ${e.message.split('\n')[0] ?? e.message}`)
   if (r.issues.length > 0) throw new ConfigError(r.issues)
 
