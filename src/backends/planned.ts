@@ -82,7 +82,7 @@ const PLANNED: PlannedEntry[] = [
     addressProtocols: [],
     anonymity: { sharer: true, connector: true },
     latency: 'high',
-    reason: 'not implemented: the npm SDK (@nymproject/sdk, WASM client) needs the public Nym API and gateways; no private mixnet can be built here (nym-node is Rust, on neither npm nor Debian)',
+    reason: 'not implemented: Nym\'s npm SDK (a WASM client) sends messages through the public Nym API and gateways; a stream layer is missing, and no local test mixnet exists to prove one (nym-node is on neither npm nor Debian)',
     research: {
       forNode: '@nymproject/sdk and @nymproject/nodejs-client-commonjs 1.4.1 (WASM mixnet client in a worker: send/receive messages to a Nym address), @nymproject/mix-fetch 2.1.1 (HTTP only); Rust nym-client daemon with a WebSocket API; Rust SDK with streams',
       installableHere: 'no',
@@ -97,7 +97,7 @@ const PLANNED: PlannedEntry[] = [
     addressProtocols: [],
     anonymity: { sharer: true, connector: true },
     latency: 'high',
-    reason: 'not implemented: no npm package or Debian package for veilid-server (Rust; its own apt repository is not reachable here), and its API is messages (app_message/app_call), not streams',
+    reason: 'not implemented: veilid-server is on neither npm nor Debian (only Veilid\'s own apt repository), and its API carries messages (app_call), not streams: a stream layer and a test network are missing',
     research: {
       forNode: 'nothing on npm (veilid-wasm is built from source); veilid-server daemon with a JSON API on a local TCP port (used by the Python veilid package); private routes carry app_message/app_call messages',
       installableHere: 'no',

@@ -75,8 +75,11 @@ export interface DirectBackendConfig extends BackendSettings {
 }
 
 export interface IceServerConfig {
+  /** `stun:`, `stuns:`, `turn:` or `turns:` URLs. */
   urls: string[]
+  /** TURN user name. @default none */
   username?: string
+  /** TURN password. @default none */
   credential?: string
 }
 
@@ -114,6 +117,7 @@ export interface BackendsConfig {
 
 /** One local service of a share: `PORT` or `HOST:PORT`. */
 export interface ServiceConfig {
+  /** @default the share's default host (127.0.0.1) */
   host?: string
   port: number
 }
@@ -169,6 +173,7 @@ export interface ParseConfigOptions {
 }
 
 export interface LoadConfigOptions extends ParseConfigOptions {
+  /** Aborts the read. @default none */
   signal?: AbortSignal
 }
 
@@ -733,9 +738,9 @@ export async function loadConfig (path: string, options: LoadConfigOptions = {})
 }
 
 export interface FindConfigOptions {
-  /** The `--config FILE` flag, if given. */
+  /** The `--config FILE` flag, if given. @default none */
   flag?: string
-  /** beam's home directory (`beamHome()`). */
+  /** beam's home directory (`beamHome()`). Required. */
   home: string
   /** @default a synchronous stat: is it a file? */
   exists?: (path: string) => boolean

@@ -202,6 +202,12 @@ connect:
     expect(getTunnel(c, 'admin').name).toBe('admin')
   })
 
+  it('a backends section that lists only tor makes tunnels Tor-only by default', () => {
+    const c = parseConfig('backends:\n  tor:\ntunnels:\n  web:\n    port: 80\nconnect:\n  db:\n    target: x\n', F)
+    expect(c.tunnels.web?.backends).toEqual(['tor'])
+    expect(c.connect.db?.backends).toEqual(['tor'])
+  })
+
   it('without a backends section a tunnel uses direct', () => {
     expect(parseConfig('tunnels:\n  w:\n    port: 1\n', F).tunnels.w?.backends).toEqual(['direct'])
   })
