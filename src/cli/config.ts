@@ -92,8 +92,14 @@ export interface TorBackendConfig extends BackendSettings {
   controlPassword?: string
   /** Cookie authentication with this file. @default the path PROTOCOLINFO names */
   cookieFile?: string
-  /** Start Debian's tor with a private data dir instead of using a running one. @default false */
+  /** Start Debian's tor with a private data dir instead of using a running one (`--tor-launch`). @default false */
   launch?: boolean
+  /** Extra torrc lines for `launch` (`--tor-launch-config`). @default none */
+  launchConfig?: string
+  /** Keep the same onion address across runs (`--tor-persistent`). @default false */
+  persistent?: boolean
+  /** Port of a share's onion service (`--onion-port`). @default 4001 */
+  onionPort?: number
 }
 
 export interface I2pBackendConfig extends BackendSettings {
@@ -129,7 +135,9 @@ export interface TunnelConfig {
   services: ServiceConfig[]
   /** Backends in the order they are tried. */
   backends: string[]
+  /** @default 'first-success' */
   strategy: Strategy
+  /** @default 'secret' ('allow' when `allow` is given) */
   access: AccessMode
   /** Peer ids allowed when `access` is `allow`. */
   allow: string[]
@@ -147,7 +155,9 @@ export interface ConnectConfig {
   host?: string
   /** Which of the share's ports. @default its first */
   remote?: number
+  /** Backends in the order they are tried. */
   backends: string[]
+  /** @default 'first-success' */
   strategy: Strategy
   line: number
 }
@@ -178,6 +188,8 @@ export interface LoadConfigOptions extends ParseConfigOptions {
 }
 
 const DEFAULT_PRIORITY = 100
+/** As on the command line, where `--backends a,b` uses all at once unless `--fallback`. */
+const DEFAULT_STRATEGY: Strategy = 'first-success'
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/
 const STRATEGIES: Strategy[] = ['fallback', 'first-success']
 const ACCESS_MODES: AccessMode[] = ['public', 'secret', 'allow']
@@ -185,7 +197,7 @@ const TOP_KEYS = ['version', 'backends', 'tunnels', 'connect']
 const COMMON_BACKEND_KEYS = ['priority', 'enabled']
 const BACKEND_KEYS: Record<string, string[]> = {
   direct: [...COMMON_BACKEND_KEYS, 'iceServers', 'bootstrap'],
-  tor: [...COMMON_BACKEND_KEYS, 'control', 'socks', 'controlPassword', 'cookieFile', 'launch'],
+  tor: [...COMMON_BACKEND_KEYS, 'control', 'socks', 'controlPassword', 'cookieFile', 'launch', 'launchConfig', 'persistent', 'onionPort'],
   i2p: [...COMMON_BACKEND_KEYS, 'sam']
 }
 const EXTRA_BACKEND_KEYS = [...COMMON_BACKEND_KEYS, 'options']
@@ -332,8 +344,12 @@ function readList (r: Reader, node: Node | null, path: string, what: string): Ar
   return undefined
 }
 
-/** `host:port` or `[v6]:port`. */
+/** `host:port`, `[v6]:port`, or a bare port on 127.0.0.1 (as `--tor-control PORT`). */
 function readHostPort (r: Reader, node: Node | null, path: string): HostPort | undefined {
+  if (typeof scalar(node) === 'number') {
+    const port = readPort(r, node, path)
+    return port == null ? undefined : { host: '127.0.0.1', port }
+  }
   const text = readString(r, node, path, 'host:port')
   if (text == null) return undefined
   const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:[\]\s]+):(\d{1,5})$/.exec(text)
@@ -458,6 +474,12 @@ function readBackends (r: Reader, node: Node | null | undefined, extra: readonly
       if (get('controlPassword') !== undefined) t.controlPassword = readString(r, get('controlPassword') ?? null, `${path}.controlPassword`)
       if (get('cookieFile') !== undefined) t.cookieFile = readString(r, get('cookieFile') ?? null, `${path}.cookieFile`, 'a file path')
       if (get('launch') !== undefined) t.launch = readBool(r, get('launch') ?? null, `${path}.launch`)
+      if (get('launchConfig') !== undefined) t.launchConfig = readString(r, get('launchConfig') ?? null, `${path}.launchConfig`, 'a file path')
+      if (get('persistent') !== undefined) t.persistent = readBool(r, get('persistent') ?? null, `${path}.persistent`)
+      if (get('onionPort') !== undefined) t.onionPort = readPort(r, get('onionPort') ?? null, `${path}.onionPort`)
+      if (get('launchConfig') !== undefined && t.launch !== true) {
+        r.fail(get('launchConfig'), `${path}.launchConfig`, 'only goes with launch: true')
+      }
       if (get('controlPassword') !== undefined && get('cookieFile') !== undefined) {
         r.fail(get('cookieFile'), `${path}.cookieFile`, 'use either controlPassword or cookieFile, not both')
       }
@@ -532,7 +554,7 @@ function readBackendList (r: Reader, node: Node | null | undefined, path: string
 }
 
 function readStrategy (r: Reader, node: Node | null | undefined, path: string): Strategy {
-  return node === undefined ? 'fallback' : readChoice(r, node, path, STRATEGIES) ?? 'fallback'
+  return node === undefined ? DEFAULT_STRATEGY : readChoice(r, node, path, STRATEGIES) ?? DEFAULT_STRATEGY
 }
 
 function readTunnels (r: Reader, node: Node | null | undefined, backends: BackendsConfig, known: readonly string[]): Record<string, TunnelConfig> {

@@ -57,7 +57,11 @@ const BAD: Array<[string, string, number, string]> = [
   ['priority a word', 'backends:\n  tor:\n    priority: first\n', 3, "'first' is not a priority (0-1000)"],
   ['priority too big', 'backends:\n  tor:\n    priority: 5000\n', 3, 'is not a priority'],
   ['enabled not a boolean', 'backends:\n  tor:\n    enabled: yes\n', 3, "expected true or false, got 'yes'"],
-  ['tor control not host:port', 'backends:\n  tor:\n    control: 9051\n', 3, 'expected host:port'],
+  ['tor control a port out of range', 'backends:\n  tor:\n    control: 90510\n', 3, 'backends.tor.control: 90510 is not a port (1-65535)'],
+  ['tor control a list', 'backends:\n  tor:\n    control: [1]\n', 3, 'expected host:port, got a list'],
+  ['tor launchConfig without launch', 'backends:\n  tor:\n    launchConfig: /etc/beam/torrc\n', 3, 'only goes with launch: true'],
+  ['tor onionPort out of range', 'backends:\n  tor:\n    onionPort: 0\n', 3, 'backends.tor.onionPort: 0 is not a port'],
+  ['tor persistent not a boolean', 'backends:\n  tor:\n    persistent: 1\n', 3, 'expected true or false, got 1'],
   ['tor control no port', 'backends:\n  tor:\n    control: localhost\n', 3, "'localhost' is not host:port"],
   ['tor socks port out of range', 'backends:\n  tor:\n    socks: 127.0.0.1:90500\n', 3, 'is not host:port'],
   ['tor password and cookie', 'backends:\n  tor:\n    controlPassword: s3cret\n    cookieFile: /run/tor/control.authcookie\n', 4, 'either controlPassword or cookieFile'],
@@ -193,7 +197,7 @@ connect:
     expect(c.backends.direct?.bootstrap).toHaveLength(1)
     expect(backendOrder(c.backends)).toEqual(['tor', 'direct'])
     // a tunnel without backends: the enabled ones, by priority
-    expect(c.tunnels.web).toEqual({ name: 'web', services: [{ port: 3000 }], backends: ['tor', 'direct'], strategy: 'fallback', access: 'secret', allow: [], line: 23 })
+    expect(c.tunnels.web).toEqual({ name: 'web', services: [{ port: 3000 }], backends: ['tor', 'direct'], strategy: 'first-success', access: 'secret', allow: [], line: 23 })
     expect(c.tunnels.admin).toMatchObject({ services: [{ port: 8080 }, { host: 'localhost', port: 9090 }, { host: '::1', port: 7000 }], backends: ['tor'], strategy: 'first-success', access: 'allow', allow: [PEER] })
     expect(c.tunnels.pub).toMatchObject({ services: [{ host: '127.0.0.2', port: 4000 }], access: 'public' })
     expect(c.connect.db).toEqual({ name: 'db', target: PEER, localPort: 5433, host: '127.0.0.1', remote: 5432, backends: ['tor', 'direct'], strategy: 'fallback', line: 35 })
@@ -206,6 +210,11 @@ connect:
     const c = parseConfig('backends:\n  tor:\ntunnels:\n  web:\n    port: 80\nconnect:\n  db:\n    target: x\n', F)
     expect(c.tunnels.web?.backends).toEqual(['tor'])
     expect(c.connect.db?.backends).toEqual(['tor'])
+  })
+
+  it('takes a bare port for tor control/socks, and the launch options', () => {
+    const c = parseConfig('backends:\n  tor:\n    control: 9151\n    socks: 9150\n    launch: true\n    launchConfig: /etc/beam/torrc\n    persistent: true\n    onionPort: 443\n', F)
+    expect(c.backends.tor).toMatchObject({ control: { host: '127.0.0.1', port: 9151 }, socks: { host: '127.0.0.1', port: 9150 }, launch: true, launchConfig: '/etc/beam/torrc', persistent: true, onionPort: 443 })
   })
 
   it('without a backends section a tunnel uses direct', () => {
