@@ -64,3 +64,11 @@ export interface Backend {
   /** Called after the node's libp2p has stopped. @default unset */
   stop?: () => Promise<void>
 }
+
+/** A backend was asked for that cannot be used here (not implemented, daemon missing, …). */
+export class BackendUnavailableError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'BackendUnavailableError'
+  }
+}

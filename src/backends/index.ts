@@ -11,6 +11,7 @@ import type { TorBackendOptions } from './tor/index.ts'
 
 export type { Backend, BackendAvailability, BackendContext, BackendRole, BackendStatus, TransportFactory } from './backend.ts'
 export { BackendRegistry, BackendRegistryError } from './registry.ts'
+export { BackendUnavailableError } from './backend.ts'
 export { directBackend } from './direct.ts'
 export { plannedBackends } from './planned.ts'
 export * from './tor/index.ts'

@@ -76,7 +76,9 @@ export function torBackend (options: TorBackendOptions = {}): Backend {
       } catch (err) {
         if (err instanceof TorAuthError) return { status: 'not-running', reason: `control port ${controlHost}:${controlPort} answers but refuses beam: ${err.message}` }
         if (err instanceof TorControlError && bin == null) return { status: 'not-installed', reason: `no tor binary found and no control port at ${controlHost}:${controlPort}` }
-        return { status: 'not-running', reason: `no Tor control port at ${controlHost}:${controlPort} (${(err as Error).message.replace(/^cannot reach the Tor control port \S+ /, '').replace(/: is tor running.*$/, '')}): start tor with ControlPort, or use --tor-launch` }
+        const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code
+        const why = code === 'ECONNREFUSED' ? 'connection refused' : code ?? (err as Error).message
+        return { status: 'not-running', reason: `no Tor control port at ${controlHost}:${controlPort} (${why}): start tor with ControlPort ${controlPort}, or use --tor-launch` }
       }
     },
     start: async (context: BackendContext): Promise<void> => {
