@@ -67,7 +67,18 @@ export interface TorNetwork extends TorNetworkInfo {
   stop: () => Promise<void>
 }
 
+/** Ports handed out by this process: never the same one twice. */
+const handedOut = new Set<number>()
+
 export async function freePort (): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const p = await anyPort()
+    if (!handedOut.has(p)) { handedOut.add(p); return p }
+  }
+  throw new Error('no free port found')
+}
+
+async function anyPort (): Promise<number> {
   return await new Promise((resolve, reject) => {
     const s = net.createServer()
     s.once('error', reject)
@@ -174,8 +185,26 @@ export interface StartOptions {
   timeout?: number
 }
 
-/** Build and bootstrap the network; resolves once every client is at 100 %. */
+/**
+ * Build and bootstrap the network; resolves once every client is at 100 %.
+ * Tries up to three times: another process on the machine may take one of
+ * the free ports picked before tor binds it.
+ */
 export async function startTorNetwork (options: StartOptions = {}): Promise<TorNetwork> {
+  let last: Error | undefined
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    try {
+      return await startOnce(options)
+    } catch (err) {
+      last = err as Error
+      if (!/Address already in use/.test(last.message)) throw err
+      process.stderr.write(`tor-network: a port was taken meanwhile (attempt ${attempt}); starting again on other ports\n`)
+    }
+  }
+  throw last ?? new Error('tor network did not start')
+}
+
+async function startOnce (options: StartOptions): Promise<TorNetwork> {
   const dir = await mkdtemp(join(tmpdir(), 'beam-tor-net-'))
   const children: ChildProcess[] = []
   const output: string[] = []

@@ -1,6 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { pino } from 'pino'
 import { describe, it, expect, inject } from 'vitest'
-import { createBeam, newAccessSecret, torBackend } from '../../src/index.ts'
+import { createBeam, encodeConnectString, newAccessSecret, torBackend, TorControl } from '../../src/index.ts'
 import type { BeamNode } from '../../src/index.ts'
 import { startBlobServer, fetchThrough } from './blob.ts'
 
@@ -45,6 +52,57 @@ describe.skipIf(skip)('tor backend (library): two createBeam nodes over an onion
       await connector?.stop()
       await sharer?.stop()
       await blob.close()
+    }
+  })
+})
+
+
+describe.skipIf(skip)('tor backend (library): a connector that starts before the onion is published', () => {
+  it('keeps retrying while the descriptor is missing, says what it waits for, and gets through once the share is up', async () => {
+    if (tor == null) return
+    const sharerTor = tor.clients[2]
+    const connTor = tor.clients[1]
+    if (sharerTor == null || connTor == null || sharerTor.password == null) throw new Error('network has too few clients')
+    const home = await mkdtemp(join(tmpdir(), 'beam-tor-key-'))
+    const keyFile = join(home, 'onion-key')
+    // an onion address that exists but is not published: ADD_ONION then DEL_ONION at once
+    const ctl = await TorControl.connect({ port: sharerTor.controlPort, password: sharerTor.password })
+    const added = await ctl.addOnion({ virtualPort: 4001, target: '127.0.0.1:9' })
+    await ctl.delOnion(added.serviceId)
+    ctl.close()
+    await writeFile(keyFile, `${added.privateKey ?? ''}\n`, { mode: 0o600 })
+    const privateKey = await generateKeyPair('Ed25519')
+    const secret = newAccessSecret()
+    const cs = encodeConnectString({ peerId: peerIdFromPrivateKey(privateKey), multiaddrs: [multiaddr(`/onion3/${added.serviceId}:4001`)], secret })
+    const blob = await startBlobServer(randomBytes(1024 * 1024))
+    const lines: string[] = []
+    const log = pino({ level: 'info' }, { write: (s: string) => { lines.push(s) } })
+    let sharer: BeamNode | undefined
+    let connector: BeamNode | undefined
+    try {
+      connector = await createBeam({ backends: [torBackend({ controlPort: connTor.controlPort, socksPort: connTor.socksPort })], logger: log })
+      const dialing = connector.connect(cs, { dialTimeout: 100_000, signal: AbortSignal.timeout(100_000) })
+      // let the connector meet the missing descriptor first
+      const deadline = Date.now() + 30_000
+      while (!lines.some(l => l.includes('waiting for')) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 100))
+      expect(lines.some(l => l.includes(`waiting for ${added.serviceId}.onion`))).toBe(true)
+      const start = Date.now()
+      sharer = await createBeam({
+        privateKey,
+        backends: [torBackend({ controlPort: sharerTor.controlPort, controlPassword: sharerTor.password, keyFile })],
+        listenOnBackends: true
+      })
+      expect(sharer.getMultiaddrs().map(String)).toEqual([`/onion3/${added.serviceId}:4001`])
+      await sharer.share({ services: [{ port: blob.port }], access: { mode: 'secret', secret } })
+      const tunnel = await dialing
+      const res = await fetchThrough(tunnel.port, Buffer.from('hello'))
+      expect(res.receivedSha).toBe(blob.sha)
+      process.stderr.write(`library: connector reached the onion ${Date.now() - start} ms after the share started (it retried meanwhile)\n`)
+    } finally {
+      await connector?.stop()
+      await sharer?.stop()
+      await blob.close()
+      await rm(home, { recursive: true, force: true })
     }
   })
 })
