@@ -1,0 +1,169 @@
+/**
+ * `beam backends` against running and stopped Tor control ports, the Tor
+ * flags' error handling, --tor-persistent, --tor-launch, and a control test
+ * showing that the leak check does see clearnet sockets when they exist.
+ */
+import { execFile } from 'node:child_process'
+import { stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, it, expect, inject, afterAll } from 'vitest'
+import { defaultBackends } from '../../src/backends/index.ts'
+import { runBeam, tempHome } from '../helpers/beam.ts'
+import { freePort } from '../helpers/tor-network.ts'
+import { startBlobServer, fetchThrough } from './blob.ts'
+import { readTrace, startTraced } from './strace.ts'
+import { BeamProcess } from '../helpers/beam.ts'
+
+const tor = inject('torNetwork')
+
+/** Pids whose command line contains `text` (looking only; nothing is killed). */
+async function pgrepF (text: string): Promise<string[]> {
+  return await new Promise(resolve => {
+    execFile('pgrep', ['-f', text], (_err, stdout) => { resolve(stdout.split('\n').filter(l => l.trim() !== '')) })
+  })
+}
+const homes: Array<{ dir: string, cleanup: () => Promise<void> }> = []
+afterAll(async () => { for (const h of homes) await h.cleanup() })
+
+async function home (): Promise<string> {
+  const h = await tempHome()
+  homes.push(h)
+  return h.dir
+}
+
+function torRow (stdout: string): { status: string, reason: string | null } {
+  const row = stdout.split('\n').filter(l => l.trim() !== '').map(l => JSON.parse(l) as { name: string, status: string, reason: string | null }).find(r => r.name === 'tor')
+  if (row == null) throw new Error(`no tor row in: ${stdout}`)
+  return row
+}
+
+describe.skipIf(tor == null)('beam backends with Tor', () => {
+  it('shows tor ready on a running control port (no auth, cookie, password), not-running on a closed one or a refused password', async () => {
+    if (tor == null) return
+    const [cookie, none, password] = tor.clients
+    if (cookie == null || none == null || password?.password == null) throw new Error('too few clients')
+    const env = { BEAM_HOME: await home() }
+    for (const c of [cookie, none]) {
+      const r = await runBeam(['backends', '--json', '--tor-control', `127.0.0.1:${c.controlPort}`], env)
+      expect(r.code).toBe(0)
+      expect(torRow(r.stdout)).toMatchObject({ status: 'ready' })
+      expect(torRow(r.stdout).reason).toMatch(/^tor 0\.\d/)
+    }
+    const withPw = await runBeam(['backends', '--json', '--tor-control', `127.0.0.1:${password.controlPort}`, '--tor-password', password.password], env)
+    expect(torRow(withPw.stdout).status).toBe('ready')
+    const noPw = await runBeam(['backends', '--json', '--tor-control', `127.0.0.1:${password.controlPort}`], env)
+    expect(torRow(noPw.stdout)).toMatchObject({ status: 'not-running' })
+    expect(torRow(noPw.stdout).reason).toMatch(/password/)
+    const closed = await freePort()
+    const stopped = await runBeam(['backends', '--tor-control', `127.0.0.1:${closed}`], env)
+    expect(stopped.code).toBe(0)
+    expect(stopped.stdout).toMatch(new RegExp(`^tor\\s+not-running\\s+no Tor control port at 127\\.0\\.0\\.1:${closed} \\(connection refused\\)`, 'm'))
+  })
+})
+
+describe('Tor flags: bad values are one clear line and a distinct exit code', () => {
+  it('refuses malformed or conflicting flags', async () => {
+    const env = { BEAM_HOME: await home() }
+    const cases: Array<{ args: string[], code: number, msg: RegExp }> = [
+      { args: ['share', '3000', '--tor', '--tor-control', 'localhost:9051'], code: 2, msg: /give an IP address, not a name/ },
+      { args: ['share', '3000', '--tor', '--tor-socks', '127.0.0.1:99999'], code: 2, msg: /expected IP:PORT or PORT/ },
+      { args: ['share', '3000', '--backend', 'nosuch'], code: 2, msg: /unknown backend 'nosuch'/ },
+      { args: ['share', '3000', '--tor', '--backend', 'direct'], code: 2, msg: /one of --backend, --backends and --tor/ },
+      { args: ['share', '3000', '--tor-control', '9051'], code: 2, msg: /need the tor backend/ },
+      { args: ['share', '3000', '--tor', '--listen', '/ip4/0.0.0.0/tcp/0'], code: 2, msg: /opens no clearnet listener/ },
+      { args: ['share', '3000', '--tor', '--tor-launch', '--tor-control', '9051'], code: 2, msg: /--tor-launch starts its own tor/ },
+      { args: ['connect', '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN', '--tor'], code: 4, msg: /give the connect string/ },
+      { args: ['connect', '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN', '--tor', '--fallback'], code: 2, msg: /--fallback needs two or more/ },
+      { args: ['share', '3000', '--tor', '--onion-port', '0'], code: 2, msg: /--onion-port/ }
+    ]
+    const closed = await freePort()
+    cases.push({ args: ['3000', '--tor', '--tor-control', `127.0.0.1:${closed}`], code: 13, msg: /backend tor is not running: no Tor control port/ })
+    const notImplemented = defaultBackends().list().find(b => b.name !== 'direct' && b.transport == null)
+    if (notImplemented != null) cases.push({ args: ['share', '3000', '--backend', notImplemented.name], code: 13, msg: new RegExp(`backend '${notImplemented.name}' cannot be used`) })
+    // three at a time: each is a short-lived beam process
+    for (let i = 0; i < cases.length; i += 3) {
+      await Promise.all(cases.slice(i, i + 3).map(async c => {
+        const r = await runBeam(c.args, env)
+        const lines = r.stderr.split('\n').filter(l => l.startsWith('beam: '))
+        expect({ args: c.args.join(' '), code: r.code }).toEqual({ args: c.args.join(' '), code: c.code })
+        expect(lines.length, r.stderr).toBe(1)
+        expect(lines[0]).toMatch(c.msg)
+        expect(r.stderr).not.toMatch(/\n\s+at /)
+      }))
+    }
+  })
+})
+
+describe.skipIf(tor == null)('beam share --tor-persistent and --tor-launch', () => {
+  it('--tor-persistent keeps the onion address across runs, in a 0600 key file', async () => {
+    if (tor == null) return
+    const c = tor.clients[0]
+    if (c == null) throw new Error('no client')
+    const h = await home()
+    const onions: string[] = []
+    for (let i = 0; i < 2; i++) {
+      const p = new BeamProcess(['share', '3000', '--tor', '--tor-persistent', '--tor-control', `127.0.0.1:${c.controlPort}`, '--json'], { BEAM_HOME: h })
+      try {
+        const ready = await p.waitFor('ready', 60_000)
+        onions.push(String((ready.multiaddrs as string[])[0]))
+      } finally {
+        await p.stop()
+      }
+    }
+    expect(onions[0]).toMatch(/^\/onion3\/[a-z2-7]{56}:4001$/)
+    expect(onions[1]).toBe(onions[0])
+    const st = await stat(join(h, 'tor', 'onion-key'))
+    expect(st.mode & 0o777).toBe(0o600)
+  })
+
+  it('--tor-launch starts a tor of its own (joining the private network through --tor-launch-config) and serves a connector', async () => {
+    if (tor == null) return
+    const connTor = tor.clients[1]
+    if (connTor == null) throw new Error('no client')
+    const h = await home()
+    const extra = join(h, 'test-network.torrc')
+    await writeFile(extra, tor.networkTorrc)
+    const blob = await startBlobServer(Buffer.alloc(256 * 1024, 7))
+    const share = new BeamProcess(['share', String(blob.port), '--tor', '--tor-launch', '--tor-launch-config', extra, '--json'], { BEAM_HOME: h })
+    let connect: BeamProcess | undefined
+    try {
+      const start = Date.now()
+      const ready = await share.waitFor('ready', 110_000)
+      const launchMs = Date.now() - start
+      connect = new BeamProcess(['connect', String(ready.connect), '--tor', '--tor-socks', `127.0.0.1:${connTor.socksPort}`, '--timeout', '60000', '--json'], { BEAM_HOME: await home() })
+      const listening = await connect.waitFor('listening', 70_000)
+      const res = await fetchThrough(Number(listening.port), Buffer.from('x'))
+      expect(res.receivedSha).toBe(blob.sha)
+      process.stderr.write(`cli: --tor-launch share ready (own tor bootstrapped, onion published) in ${launchMs} ms\n`)
+    } finally {
+      await connect?.stop()
+      await share.stop()
+      await blob.close()
+    }
+    // the launched tor (its torrc is in this test's home) went with beam
+    const torrc = join(h, 'tor', 'launched', 'torrc')
+    expect((await stat(torrc)).isFile()).toBe(true)
+    const deadline = Date.now() + 10_000
+    let running = true
+    while (running && Date.now() < deadline) {
+      running = (await pgrepF(torrc)).length > 0
+      if (running) await new Promise(resolve => setTimeout(resolve, 200))
+    }
+    expect(running).toBe(false)
+  })
+})
+
+describe('leak check control: a direct-mode share does show up as clearnet', () => {
+  it('the same trace reader sees the UDP socket and the wildcard bind of a default share', async () => {
+    const h = await home()
+    const p = startTraced(['share', '3000', '--no-default-bootstrap', '--ephemeral', '--json'], { BEAM_HOME: h }, join(h, 'direct.strace'))
+    try {
+      await p.proc.waitFor('ready', 30_000)
+    } finally {
+      await p.stop()
+    }
+    const trace = await readTrace(p.traceFile)
+    expect(trace.udpSockets.length).toBeGreaterThan(0)
+    expect(trace.inet.some(s => s.syscall === 'bind' && s.address !== '127.0.0.1')).toBe(true)
+  })
+})
