@@ -9,12 +9,25 @@ import { join } from 'node:path'
 import { describe, it, expect, inject, afterAll } from 'vitest'
 import { defaultBackends } from '../../src/backends/index.ts'
 import { runBeam, tempHome } from '../helpers/beam.ts'
+import { runCli } from '../../src/cli/program.ts'
 import { freePort } from '../helpers/tor-network.ts'
 import { startBlobServer, fetchThrough } from './blob.ts'
 import { readTrace, startTraced } from './strace.ts'
 import { BeamProcess } from '../helpers/beam.ts'
 
 const tor = inject('torNetwork')
+
+async function runInProcess (args: string[], env: Record<string, string>): Promise<{ code: number, stderr: string }> {
+  let stderr = ''
+  const code = await runCli(args, {
+    stdout: { write: () => true },
+    stderr: { write: (s: string) => { stderr += s; return true } },
+    env,
+    signal: new AbortController().signal,
+    stderrIsTTY: false
+  })
+  return { code, stderr }
+}
 
 /** Pids whose command line contains `text` (looking only; nothing is killed). */
 async function pgrepF (text: string): Promise<string[]> {
@@ -43,19 +56,22 @@ describe.skipIf(tor == null)('beam backends with Tor', () => {
     const [cookie, none, password] = tor.clients
     if (cookie == null || none == null || password?.password == null) throw new Error('too few clients')
     const env = { BEAM_HOME: await home() }
-    for (const c of [cookie, none]) {
-      const r = await runBeam(['backends', '--json', '--tor-control', `127.0.0.1:${c.controlPort}`], env)
+    const closed = await freePort()
+    const [a, b, withPw, noPw, stopped] = await Promise.all([
+      runBeam(['backends', '--json', '--tor-control', `127.0.0.1:${cookie.controlPort}`], env),
+      runBeam(['backends', '--json', '--tor-control', String(none.controlPort)], env),
+      runBeam(['backends', '--json', '--tor-control', `127.0.0.1:${password.controlPort}`, '--tor-password', password.password], env),
+      runBeam(['backends', '--json', '--tor-control', `127.0.0.1:${password.controlPort}`], env),
+      runBeam(['backends', '--tor-control', `127.0.0.1:${closed}`], env)
+    ])
+    for (const r of [a, b]) {
       expect(r.code).toBe(0)
       expect(torRow(r.stdout)).toMatchObject({ status: 'ready' })
       expect(torRow(r.stdout).reason).toMatch(/^tor 0\.\d/)
     }
-    const withPw = await runBeam(['backends', '--json', '--tor-control', `127.0.0.1:${password.controlPort}`, '--tor-password', password.password], env)
     expect(torRow(withPw.stdout).status).toBe('ready')
-    const noPw = await runBeam(['backends', '--json', '--tor-control', `127.0.0.1:${password.controlPort}`], env)
     expect(torRow(noPw.stdout)).toMatchObject({ status: 'not-running' })
     expect(torRow(noPw.stdout).reason).toMatch(/password/)
-    const closed = await freePort()
-    const stopped = await runBeam(['backends', '--tor-control', `127.0.0.1:${closed}`], env)
     expect(stopped.code).toBe(0)
     expect(stopped.stdout).toMatch(new RegExp(`^tor\\s+not-running\\s+no Tor control port at 127\\.0\\.0\\.1:${closed} \\(connection refused\\)`, 'm'))
   })
@@ -80,16 +96,21 @@ describe('Tor flags: bad values are one clear line and a distinct exit code', ()
     cases.push({ args: ['3000', '--tor', '--tor-control', `127.0.0.1:${closed}`], code: 13, msg: /backend tor is not running: no Tor control port/ })
     const notImplemented = defaultBackends().list().find(b => b.name !== 'direct' && b.transport == null)
     if (notImplemented != null) cases.push({ args: ['share', '3000', '--backend', notImplemented.name], code: 13, msg: new RegExp(`backend '${notImplemented.name}' cannot be used`) })
-    // three at a time: each is a short-lived beam process
-    for (let i = 0; i < cases.length; i += 3) {
-      await Promise.all(cases.slice(i, i + 3).map(async c => {
-        const r = await runBeam(c.args, env)
-        const lines = r.stderr.split('\n').filter(l => l.startsWith('beam: '))
-        expect({ args: c.args.join(' '), code: r.code }).toEqual({ args: c.args.join(' '), code: c.code })
-        expect(lines.length, r.stderr).toBe(1)
-        expect(lines[0]).toMatch(c.msg)
-        expect(r.stderr).not.toMatch(/\n\s+at /)
-      }))
+    // in-process (runCli is what bin/beam.js runs; its return value is the exit code) …
+    for (const c of cases) {
+      const r = await runInProcess(c.args, env)
+      const lines = r.stderr.split('\n').filter(l => l.startsWith('beam: '))
+      expect({ args: c.args.join(' '), code: r.code }).toEqual({ args: c.args.join(' '), code: c.code })
+      expect(lines.length, r.stderr).toBe(1)
+      expect(lines[0]).toMatch(c.msg)
+      expect(r.stderr).not.toMatch(/\n\s+at /)
+    }
+    // … and two through a real process, for the process exit code itself
+    const real = await Promise.all([cases[0], cases.find(c => c.code === 13)].map(async c => c != null ? { c, r: await runBeam(c.args, env) } : undefined))
+    for (const x of real) {
+      if (x == null) continue
+      expect(x.r.code).toBe(x.c.code)
+      expect(x.r.stderr).toMatch(x.c.msg)
     }
   })
 })
