@@ -8,10 +8,10 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Option } from 'commander'
 import type { Command } from 'commander'
-import { BackendUnavailableError, defaultBackends, directBackend } from '../backends/index.ts'
+import { BackendUnavailableError, defaultBackends, directBackend, generateClientAuthKeys, parseClientAuthPrivateKey, parseClientAuthPublicKey } from '../backends/index.ts'
 import type { Backend, TorBackendOptions } from '../backends/index.ts'
 import { UsageError } from './exit-codes.ts'
-import { splitList } from './parse.ts'
+import { collect, splitList } from './parse.ts'
 
 export interface BackendFlags {
   backend?: string
@@ -25,6 +25,8 @@ export interface BackendFlags {
   torLaunchConfig?: string
   torPersistent?: boolean
   onionPort?: string
+  torClientAuth?: string[]
+  torClientKey?: string
 }
 
 export function addBackendOptions (cmd: Command, role: 'share' | 'connect'): Command {
@@ -32,7 +34,11 @@ export function addBackendOptions (cmd: Command, role: 'share' | 'connect'): Com
     .option('--backend <name>', 'network to use: direct (default), tor (beam backends lists them)')
     .option('--backends <list>', 'several networks, comma-separated, e.g. tor,direct')
     .option('--tor', 'short for --backend tor')
-  if (role === 'connect') cmd.option('--fallback', 'with --backends: try the networks one after another, in the order given (default: all at once)')
+  if (role === 'connect') {
+    cmd
+      .option('--fallback', 'with --backends: try the networks one after another, in the order given (default: all at once)')
+      .addOption(new Option('--tor-client-key <private-key>', 'client-authorization key of an onion that restricts discovery (base64; handed to tor through --tor-control)').env('BEAM_TOR_CLIENT_KEY'))
+  }
   cmd
     .addOption(new Option('--tor-control <host:port>', 'Tor control port (IP:PORT or PORT; default 127.0.0.1:9051)').env('BEAM_TOR_CONTROL'))
     .addOption(new Option('--tor-socks <host:port>', 'Tor SOCKS5 port (IP:PORT or PORT; default 127.0.0.1:9050)').env('BEAM_TOR_SOCKS'))
@@ -43,6 +49,7 @@ export function addBackendOptions (cmd: Command, role: 'share' | 'connect'): Com
     cmd
       .option('--tor-persistent', 'keep the same onion address across runs (key in $BEAM_HOME/tor/onion-key, mode 0600)')
       .option('--onion-port <port>', 'port of the onion service (default: 4001)')
+      .option('--tor-client-auth <public-key>', 'restrict discovery of the onion to this client key (base32), repeatable; "new" makes a key pair and prints the private key for the connector', collect)
   }
   return cmd
 }
@@ -54,6 +61,8 @@ export interface SelectedBackends {
   /** No `direct`: Tor-only (or another anonymous-only) mode. */
   anonymousOnly: boolean
   fallback: boolean
+  /** Private keys made for `--tor-client-auth new`, to hand to connectors. */
+  newClientKeys: string[]
 }
 
 /** `IP:PORT`, `[V6]:PORT` or `PORT` (host 127.0.0.1). Names are refused: Tor mode resolves nothing. */
@@ -75,7 +84,7 @@ export async function resolveBackends (flags: BackendFlags, home: string, ownerP
   if (names.length === 0) throw new UsageError('--backends: empty list')
   if (new Set(names).size !== names.length) throw new UsageError(`--backends '${names.join(',')}': a network is listed twice`)
   if (flags.fallback === true && names.length < 2) throw new UsageError('--fallback needs two or more networks in --backends')
-  const torFlags = [flags.torControl, flags.torSocks, flags.torPassword, flags.torLaunchConfig, flags.onionPort].some(v => v != null) || flags.torLaunch === true || flags.torPersistent === true
+  const torFlags = [flags.torControl, flags.torSocks, flags.torPassword, flags.torLaunchConfig, flags.onionPort, flags.torClientAuth, flags.torClientKey].some(v => v != null) || flags.torLaunch === true || flags.torPersistent === true
   if (torFlags && !names.includes('tor')) throw new UsageError('--tor-* options need the tor backend (--tor or --backend tor)')
   if (flags.torLaunchConfig != null && flags.torLaunch !== true) throw new UsageError('--tor-launch-config needs --tor-launch')
   if (flags.torLaunch === true && (flags.torControl != null || flags.torSocks != null || flags.torPassword != null)) throw new UsageError('--tor-launch starts its own tor: it takes no --tor-control, --tor-socks or --tor-password')
@@ -90,6 +99,16 @@ export async function resolveBackends (flags: BackendFlags, home: string, ownerP
     if (!/^\d{1,5}$/.test(flags.onionPort) || p < 1 || p > 65535) throw new UsageError(`invalid --onion-port '${flags.onionPort}': expected a number from 1 to 65535`)
     tor.virtualPort = p
   }
+  const newClientKeys: string[] = []
+  if (flags.torClientAuth != null) {
+    tor.clientAuth = flags.torClientAuth.map(k => {
+      if (k !== 'new') return parseClientAuthPublicKey(k)
+      const pair = generateClientAuthKeys()
+      newClientKeys.push(pair.privateKey)
+      return pair.publicKey
+    })
+  }
+  if (flags.torClientKey != null) tor.clientAuthKey = parseClientAuthPrivateKey(flags.torClientKey)
   if (flags.torLaunch === true) {
     let extraTorrc: string | undefined
     if (flags.torLaunchConfig != null) {
@@ -116,5 +135,5 @@ export async function resolveBackends (flags: BackendFlags, home: string, ownerP
     }
     backends.push(b)
   }
-  return { backends, names, anonymousOnly: !names.includes('direct'), fallback: flags.fallback === true }
+  return { backends, names, anonymousOnly: !names.includes('direct'), fallback: flags.fallback === true, newClientKeys }
 }

@@ -137,6 +137,33 @@ describe.skipIf(tor == null)('beam share --tor-persistent and --tor-launch', () 
     expect(st.mode & 0o777).toBe(0o600)
   })
 
+  it('--tor-client-auth new: only a connector with --tor-client-key finds the onion', async () => {
+    if (tor == null) return
+    const [sharerTor, , connTor] = tor.clients
+    if (sharerTor == null || connTor?.password == null) throw new Error('no client')
+    const blob = await startBlobServer(Buffer.alloc(64 * 1024, 3))
+    const share = new BeamProcess(['share', String(blob.port), '--tor', '--tor-client-auth', 'new', '--tor-control', `127.0.0.1:${sharerTor.controlPort}`, '--json'], { BEAM_HOME: await home() })
+    let connect: BeamProcess | undefined
+    try {
+      const ready = await share.waitFor('ready', 60_000)
+      const keys = ready.torClientKeys as string[]
+      expect(keys.length).toBe(1)
+      const socks = `127.0.0.1:${connTor.socksPort}`
+      const denied = await runBeam(['connect', String(ready.connect), '--tor', '--tor-socks', socks, '--timeout', '40000'], { BEAM_HOME: await home() }, 60_000)
+      expect(denied.code).toBe(9)
+      expect(denied.stderr).toMatch(/client authorization/)
+      connect = new BeamProcess(['connect', String(ready.connect), '--tor', '--tor-socks', socks, '--tor-control', `127.0.0.1:${connTor.controlPort}`, '--tor-password', connTor.password,
+        '--tor-client-key', keys[0] ?? '', '--timeout', '40000', '--json'], { BEAM_HOME: await home() })
+      const listening = await connect.waitFor('listening', 50_000)
+      const res = await fetchThrough(Number(listening.port), Buffer.from('x'))
+      expect(res.receivedSha).toBe(blob.sha)
+    } finally {
+      await connect?.stop()
+      await share.stop()
+      await blob.close()
+    }
+  })
+
   it('--tor-launch starts a tor of its own (joining the private network through --tor-launch-config) and serves a connector', async () => {
     if (tor == null) return
     const connTor = tor.clients[1]

@@ -7,7 +7,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { pino } from 'pino'
 import { describe, it, expect, inject } from 'vitest'
-import { createBeam, encodeConnectString, newAccessSecret, torBackend, TorControl } from '../../src/index.ts'
+import { createBeam, encodeConnectString, generateClientAuthKeys, newAccessSecret, torBackend, TorControl } from '../../src/index.ts'
 import type { BeamNode } from '../../src/index.ts'
 import { startBlobServer, fetchThrough } from './blob.ts'
 
@@ -103,6 +103,39 @@ describe.skipIf(skip)('tor backend (library): a connector that starts before the
       await sharer?.stop()
       await blob.close()
       await rm(home, { recursive: true, force: true })
+    }
+  })
+})
+
+describe.skipIf(skip)('tor backend (library): onion client authorization', () => {
+  it('a share with ClientAuthV3 keys is unreachable without the private key and reachable with it', async () => {
+    if (tor == null) return
+    const [sharerTor, connTor] = tor.clients
+    if (sharerTor == null || connTor == null) throw new Error('network has too few clients')
+    const keys = generateClientAuthKeys()
+    const blob = await startBlobServer(randomBytes(64 * 1024))
+    let sharer: BeamNode | undefined
+    const connectors: BeamNode[] = []
+    try {
+      sharer = await createBeam({ backends: [torBackend({ controlPort: sharerTor.controlPort, clientAuth: [keys.publicKey] })], listenOnBackends: true })
+      await sharer.share({ services: [{ port: blob.port }], access: { mode: 'public' } })
+      const cs = sharer.connectString()
+      const onion = sharer.getMultiaddrs()[0]?.toString().split('/')[2]?.split(':')[0] ?? ''
+      // without the key: Tor cannot read the descriptor, and says so (no endless retry)
+      const without = await createBeam({ backends: [torBackend({ socksPort: connTor.socksPort })] })
+      connectors.push(without)
+      const err = await without.connect(cs, { dialTimeout: 60_000, signal: AbortSignal.timeout(60_000) }).then(() => undefined, (e: Error) => e)
+      expect(err?.message).toMatch(/client authorization/)
+      // with the key (handed to the connector's tor through its control port)
+      const withKey = await createBeam({ backends: [torBackend({ socksPort: connTor.socksPort, controlPort: connTor.controlPort, clientAuthKeys: { [onion]: keys.privateKey } })] })
+      connectors.push(withKey)
+      const tunnel = await withKey.connect(cs, { dialTimeout: 60_000, signal: AbortSignal.timeout(60_000) })
+      const res = await fetchThrough(tunnel.port, Buffer.from('hi'))
+      expect(res.receivedSha).toBe(blob.sha)
+    } finally {
+      for (const c of connectors) await c.stop()
+      await sharer?.stop()
+      await blob.close()
     }
   })
 })

@@ -277,7 +277,9 @@ export class TorControl extends EventEmitter<TorControlEvents> {
   async addOnion (options: AddOnionOptions): Promise<{ serviceId: string, privateKey?: string }> {
     const key = options.privateKey ?? 'NEW:ED25519-V3'
     const auth = (options.clientAuth ?? []).map(k => ` ClientAuthV3=${k}`).join('')
-    const flags = options.privateKey != null ? ' Flags=DiscardPK' : ''
+    // DiscardPK: tor need not hand back a key beam already has; V3Auth: restricted discovery
+    const flagList = [...(options.privateKey != null ? ['DiscardPK'] : []), ...((options.clientAuth ?? []).length > 0 ? ['V3Auth'] : [])]
+    const flags = flagList.length > 0 ? ` Flags=${flagList.join(',')}` : ''
     const reply = await this.command(`ADD_ONION ${key}${flags} Port=${options.virtualPort},${options.target}${auth}`)
     const kv = parseKeyValues(reply.lines.join(' '))
     const serviceId = kv.get('ServiceID')

@@ -18,6 +18,8 @@ export type { SocksConnectOptions } from './socks.ts'
 export { ONION_LISTEN_PROTOCOL, parseOnion3, torTransport } from './transport.ts'
 export type { TorTransportInit } from './transport.ts'
 export { findTor, launchTor, TOR_CANDIDATES } from './launch.ts'
+export { generateClientAuthKeys, parseClientAuthPrivateKey, parseClientAuthPublicKey } from './client-auth.ts'
+export type { ClientAuthKeys } from './client-auth.ts'
 export type { LaunchedTor, LaunchOptions } from './launch.ts'
 
 /** Default virtual port of a share's onion service. */

@@ -81,6 +81,8 @@ export interface TorTransportInit {
   clientAuth?: string[]
   /** Onion → base64 x25519 private key, for dialling onions that restrict discovery (needs the control port). @default {} */
   clientAuthKeys?: Record<string, string>
+  /** One base64 x25519 private key for every onion this node dials (the CLI's --tor-client-key). @default unset */
+  clientAuthKey?: string
   /** How long a listener waits for its descriptor to reach an HSDir, in ms. @default 60000 */
   publishTimeout?: number
   /** Delay before the first retry of a refused dial, in ms; doubles up to 5 s. @default 500 */
@@ -153,7 +155,7 @@ class TorTransport implements Transport {
 
   /** For onions with restricted discovery: hand tor the client key once per onion. */
   private async ensureClientAuth (serviceId: string, signal: AbortSignal): Promise<void> {
-    const key = this.init.clientAuthKeys?.[serviceId]
+    const key = this.init.clientAuthKeys?.[serviceId] ?? this.init.clientAuthKey
     if (key == null || this.clientAuthDone.has(serviceId)) return
     const ctl = await TorControl.connect(this.controlOptions(signal))
     try {
