@@ -59,6 +59,13 @@ export interface NetworkInit {
   dialOnly?: string[]
   /** Budget of one address dial, in ms. @default ADDRESS_DIAL_TIMEOUT */
   addressDialTimeout?: number
+  /**
+   * Connections cross a high-latency network (Tor, I2P): libp2p's connection
+   * monitor then waits up to 2 minutes (at least 30 s) for a ping before it
+   * drops a connection, instead of its adaptive 5-60 s, which on a loaded
+   * Tor circuit dropped working tunnels. @default false
+   */
+  highLatency?: boolean
   logger: ComponentLogger
 }
 
@@ -138,6 +145,7 @@ export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
         inactivityTimeout: 0
       }
     })],
+    ...(init.highLatency === true ? { connectionMonitor: { pingTimeout: { minTimeout: 30_000, maxTimeout: 120_000 } } } : {}),
     connectionManager: {
       addressSorter: compareAddresses,
       // libp2p allows 5 new inbound connections per second from one IP; a relay

@@ -713,6 +713,7 @@ async function createNode (init: BeamInit, log: Logger, backends: Backend[]): Pr
     },
     backendTransports: extra.map(b => b.transport?.({ log })).filter((t): t is NonNullable<typeof t> => t != null),
     ...(directOn ? {} : { dialOnly: extra.flatMap(b => b.addressProtocols), addressDialTimeout: ANONYMOUS_ADDRESS_DIAL_TIMEOUT }),
+    ...(extra.some(b => b.latency === 'high') ? { highLatency: true } : {}),
     logger: libp2pComponentLogger(log)
   }))
   const node = new BeamNode(libp2p, init, log, privateKey)

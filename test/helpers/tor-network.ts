@@ -116,6 +116,8 @@ function commonTorrc (dataDir: string): string {
     'TestingDirAuthVoteGuard *',
     'TestingDirAuthVoteHSDir *',
     'DataDirectoryGroupReadable 1',
+    // every tor of the test network exits when the process that made it does (even on a crash)
+    `__OwningControllerProcess ${process.pid}`,
     ''
   ].join('\n')
 }
@@ -271,7 +273,7 @@ async function startOnce (options: StartOptions): Promise<TorNetwork> {
     const deadline = Date.now() + (options.timeout ?? 90_000)
     for (const c of clients) await waitBootstrapped(c, deadline, children, output)
     const bootstrapMs = Date.now() - start
-    const networkTorrc = commonTorrc('/unused').split('\n').filter(l => !/^(DataDirectory|Log) /.test(l)).join('\n') + dirAuthLines
+    const networkTorrc = commonTorrc('/unused').split('\n').filter(l => !/^(DataDirectory|Log|__OwningControllerProcess) /.test(l)).join('\n') + dirAuthLines
     return { dir, clients, bootstrapMs, networkTorrc, pids: children.map(c => c.pid ?? 0), stop }
   } catch (err) {
     await stop()

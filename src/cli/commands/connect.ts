@@ -50,6 +50,7 @@ function viaTurn (p: PathInfo): boolean {
 function describePath (p: PathInfo): string {
   const rtt = p.rttMs != null ? `, rtt ${p.rttMs} ms` : ''
   if (p.transport === 'relay') return `path: relayed via ${relayOf(p.remote) ?? p.remote}${rtt}`
+  if (p.transport === 'tor') return `path: over Tor to the onion service ${p.remote.split('/')[2] ?? p.remote}${rtt}`
   if (viaTurn(p)) return `path: relayed by a TURN server (webrtc, ${p.ice?.remoteAddress ?? '?'})${rtt}`
   const peerAddr = p.ice != null ? ` to ${p.ice.remoteAddress} (${p.ice.local}/${p.ice.remote} ICE candidates)` : ` via ${p.remote}`
   return `path: direct (${p.transport})${peerAddr}${rtt}`
