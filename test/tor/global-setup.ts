@@ -25,7 +25,7 @@ export async function setup (project: TestProject): Promise<void> {
     project.provide('torSkipReason', reason)
     return
   }
-  net = await startTorNetwork({ clients: ['cookie', 'none', 'password'] })
+  net = await startTorNetwork({ clients: ['cookie', 'none', 'password'], timeout: 150_000 })
   process.stderr.write(`\nprivate Tor network: 3 authorities, 3 relays, ${net.clients.length} clients bootstrapped in ${(net.bootstrapMs / 1000).toFixed(1)} s (${net.dir})\n\n`)
   const { stop: _stop, ...info } = net
   project.provide('torNetwork', info)
