@@ -47,6 +47,12 @@ describe.skipIf(skip)('tor backend (library): two createBeam nodes over an onion
       // the connector's libp2p connection goes over the onion, and only there
       const conns = connector.libp2p.getConnections()
       expect(conns.map(c => c.remoteAddr.toString()).every(a => a.startsWith('/onion3/'))).toBe(true)
+      // what identify told each side about the other: no IP address anywhere
+      const learnedBySharer = (await sharer.libp2p.peerStore.get(connector.peerId)).addresses.map(a => a.multiaddr.toString())
+      const learnedByConnector = (await connector.libp2p.peerStore.get(sharer.peerId)).addresses.map(a => a.multiaddr.toString())
+      expect([...learnedBySharer, ...learnedByConnector].filter(a => /\/ip[46]\/|\/dns/.test(a))).toEqual([])
+      expect(learnedByConnector).toEqual([addrs[0]])
+      expect(connector.getMultiaddrs().map(String).filter(a => !a.startsWith('/onion3/'))).toEqual([])
       process.stderr.write(`library: 8 MiB each way over Tor in ${res.ms} ms, first byte after ${res.firstByteMs} ms\n`)
     } finally {
       await connector?.stop()
