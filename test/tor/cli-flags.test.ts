@@ -206,6 +206,50 @@ describe.skipIf(tor == null)('beam share --tor-persistent and --tor-launch', () 
   })
 })
 
+describe.skipIf(tor == null)('beam with --backends tor,direct', () => {
+  it('a mixed share is reachable over both; connect --fallback tries the networks in the order given and falls back when Tor fails', async () => {
+    if (tor == null) return
+    const [sharerTor, connTor] = tor.clients
+    if (sharerTor == null || connTor == null) throw new Error('no client')
+    const blob = await startBlobServer(Buffer.alloc(128 * 1024, 5))
+    const share = new BeamProcess(['share', String(blob.port), '--backends', 'tor,direct', '--tor-control', `127.0.0.1:${sharerTor.controlPort}`,
+      '--listen', '/ip4/127.0.0.1/tcp/0', '--no-default-bootstrap', '--json'], { BEAM_HOME: await home() })
+    try {
+      const ready = await share.waitFor('ready', 60_000)
+      const addrs = ready.multiaddrs as string[]
+      expect(addrs.some(a => a.startsWith('/onion3/'))).toBe(true)
+      expect(addrs.some(a => a.startsWith('/ip4/127.0.0.1/tcp/'))).toBe(true)
+      expect(share.stderr).toMatch(/not anonymous/)
+      const closed = await freePort()
+      const runs = [
+        { backends: 'tor,direct', socks: connTor.socksPort, transport: 'tor' },
+        { backends: 'direct,tor', socks: connTor.socksPort, transport: 'tcp' },
+        // Tor first, but its SOCKS port is closed: the tunnel falls back to the direct address
+        { backends: 'tor,direct', socks: closed, transport: 'tcp' }
+      ]
+      for (const r of runs) {
+        const c = new BeamProcess(['connect', String(ready.connect), '--backends', r.backends, '--fallback', '--tor-socks', `127.0.0.1:${r.socks}`,
+          // --no-dht: with no DHT peer a failed network would wait out a DHT re-lookup before the next one
+          '--no-default-bootstrap', '--no-dht', '--timeout', '40000', '--json'], { BEAM_HOME: await home() })
+        const t0 = Date.now()
+        try {
+          const listening = await c.waitFor('listening', 60_000)
+          process.stderr.write(`mixed: ${r.backends} socks ${r.socks}: listening after ${Date.now() - t0} ms\n`)
+          const res = await fetchThrough(Number(listening.port), Buffer.from('x'))
+          expect(res.receivedSha).toBe(blob.sha)
+          const path = await c.waitFor('path', 10_000)
+          expect({ backends: r.backends, socks: r.socks, transport: path.transport }).toEqual({ backends: r.backends, socks: r.socks, transport: r.transport })
+        } finally {
+          await c.stop()
+        }
+      }
+    } finally {
+      await share.stop()
+      await blob.close()
+    }
+  })
+})
+
 describe('leak check control: a direct-mode share does show up as clearnet', () => {
   it('the same trace reader sees the UDP socket and the wildcard bind of a default share', async () => {
     const h = await home()
