@@ -10,7 +10,7 @@ import { decodeConnectString } from '../../src/peer/index.ts'
 import { tempHome } from '../helpers/beam.ts'
 import { startBlobServer, fetchThrough } from './blob.ts'
 import type { BlobServer } from './blob.ts'
-import { readTrace, startTraced } from './strace.ts'
+import { HAVE_STRACE, readTrace, startTraced } from './strace.ts'
 import type { Trace } from './strace.ts'
 
 const tor = inject('torNetwork')
@@ -29,7 +29,7 @@ function leaks (trace: Trace, allowedConnectPorts: number[]): string[] {
   return out
 }
 
-describe.skipIf(tor == null)('beam share/connect --tor (CLI, private Tor network)', () => {
+describe.skipIf(tor == null || !HAVE_STRACE)('beam share/connect --tor (CLI, private Tor network)', () => {
   let blob: BlobServer
   const homes: Array<{ dir: string, cleanup: () => Promise<void> }> = []
   const up = randomBytes(8 * 1024 * 1024)

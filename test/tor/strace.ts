@@ -5,9 +5,14 @@
  */
 import { spawn, execFileSync } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
 import { BeamProcess } from '../helpers/beam.ts'
 
 export const STRACE_BIN = '/usr/bin/strace'
+
+/** Whether strace is there; the leak-check tests skip (saying so) without it. */
+export const HAVE_STRACE = existsSync(STRACE_BIN)
+if (!HAVE_STRACE) process.stderr.write(`\n*** ${STRACE_BIN} is missing (apt install strace): the Tor leak-check tests are SKIPPED ***\n\n`)
 
 export interface TracedBeam {
   proc: BeamProcess
