@@ -31,7 +31,7 @@ import { looksLikeConnectString } from './connect-string.ts'
 import { MIN_PREFIX, lookupName, lookupPeer, parseNameTarget, publish } from './discovery.ts'
 import { DEFAULT_DHT_PROTOCOL, DEFAULT_LOOKUP_TIMEOUT, REPUBLISH_INTERVAL } from './constants.ts'
 import type { Target } from './target.ts'
-import { directBackend } from '../backends/index.ts'
+import { BackendUnavailableError, directBackend } from '../backends/index.ts'
 import type { Backend } from '../backends/index.ts'
 
 export interface BeamInit {
@@ -652,8 +652,23 @@ export async function createBeam (init: BeamInit = {}): Promise<BeamNode> {
     return node
   } catch (err) {
     for (const b of backends) await b.stop?.().catch(() => {})
-    throw err
+    throw backendListenError(err, backends) ?? err
   }
+}
+
+/**
+ * libp2p reports a failed listener as one UnsupportedListenAddressesError
+ * whose message lists each address with its error (and a stack trace). When
+ * a backend's own listen address failed (no Tor control port, auth refused),
+ * say that in one line as a BackendUnavailableError.
+ */
+function backendListenError (err: unknown, backends: Backend[]): Error | undefined {
+  if (!(err instanceof Error) || err.name !== 'UnsupportedListenAddressesError') return undefined
+  const own = new Set(backends.flatMap(b => b.listenAddrs?.() ?? []))
+  for (const m of err.message.matchAll(/^\s*(\/\S+): (?:\w+: )?([^\n]+)$/gm)) {
+    if (m[1] != null && own.has(m[1])) return new BackendUnavailableError(`cannot listen on ${m[1]}: ${m[2] ?? ''}`)
+  }
+  return undefined
 }
 
 /**

@@ -4,6 +4,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { generateClientAuthKeys, parseClientAuthPrivateKey, parseClientAuthPublicKey, parseKeyValues, parseOnion3, socksReplyMessage, ONION_LISTEN_PROTOCOL } from '../../src/backends/index.ts'
 import { parseHostPort } from '../../src/cli/backend-flags.ts'
 import { withDefaultCommand } from '../../src/cli/program.ts'
+import { createBeam, torBackend } from '../../src/index.ts'
+import { freePort } from '../helpers/tor-network.ts'
 
 const ONION = 'vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd'
 
@@ -64,5 +66,20 @@ describe('CLI parsing for Tor', () => {
     expect(withDefaultCommand(['connect', 'x'])).toEqual(['connect', 'x'])
     expect(withDefaultCommand(['--help'])).toEqual(['--help'])
     expect(withDefaultCommand([])).toEqual([])
+  })
+})
+
+describe('createBeam with the tor backend and no tor', () => {
+  it('rejects a share whose control port is closed with one clear BackendUnavailableError', async () => {
+    const port = await freePort()
+    const err = await createBeam({ backends: [torBackend({ controlPort: port })], listenOnBackends: true }).then(() => undefined, (e: Error) => e)
+    expect(err?.name).toBe('BackendUnavailableError')
+    expect(err?.message).toBe(`cannot listen on /onion3-listen/4001: cannot reach the Tor control port 127.0.0.1:${port} (ECONNREFUSED): is tor running with ControlPort ${port}?`)
+  })
+
+  it('refuses a clearnet listen address in Tor-only mode', async () => {
+    const err = await createBeam({ backends: [torBackend()], listen: ['/ip4/127.0.0.1/tcp/0'] }).then(() => undefined, (e: Error) => e)
+    expect(err?.name).toBe('InvalidOptionError')
+    expect(err?.message).toMatch(/opens no clearnet listener/)
   })
 })
