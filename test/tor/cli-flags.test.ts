@@ -10,6 +10,10 @@ import { describe, it, expect, inject, afterAll } from 'vitest'
 import { defaultBackends } from '../../src/backends/index.ts'
 import { runBeam, tempHome } from '../helpers/beam.ts'
 import { runCli } from '../../src/cli/program.ts'
+import { encodeConnectString } from '../../src/peer/index.ts'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { freePort } from '../helpers/tor-network.ts'
 import { startBlobServer, fetchThrough } from './blob.ts'
 import { HAVE_STRACE, readTrace, startTraced } from './strace.ts'
@@ -96,7 +100,9 @@ describe('Tor flags: bad values are one clear line and a distinct exit code', ()
       { args: ['share', '3000', '--tor', '--tor-launch', '--tor-control', '9051'], code: 2, msg: /--tor-launch starts its own tor/ },
       { args: ['connect', '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN', '--tor'], code: 4, msg: /give the connect string/ },
       { args: ['connect', '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN', '--tor', '--fallback'], code: 2, msg: /--fallback needs two or more/ },
-      { args: ['share', '3000', '--tor', '--onion-port', '0'], code: 2, msg: /--onion-port/ }
+      { args: ['share', '3000', '--tor', '--onion-port', '0'], code: 2, msg: /--onion-port/ },
+      // the connect string of a direct-only share, used with --tor
+      { args: ['connect', encodeConnectString({ peerId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')), multiaddrs: [multiaddr('/ip4/127.0.0.1/tcp/4001')] }), '--tor'], code: 4, msg: /has no tor address/ }
     ]
     const closed = await freePort()
     cases.push({ args: ['3000', '--tor', '--tor-control', `127.0.0.1:${closed}`], code: 13, msg: /backend tor is not running: no Tor control port/ })

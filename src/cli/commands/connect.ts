@@ -124,6 +124,12 @@ async function runConnect (targetText: string, flags: ConnectFlags, io: CliIo): 
   const target = resolved.target
   if (resolved.alias != null) ctx.log.info({ alias: resolved.alias }, `alias ${resolved.alias} → ${resolved.text.slice(0, 60)}`)
   if (anonymous && (target == null || target.multiaddrs.length === 0)) throw new InvalidTargetError(`${selected.names.join('+')}-only mode finds no peer by id or name (no DHT): give the connect string the share printed`)
+  if (anonymous && target != null) {
+    const carried = selected.backends.flatMap(b => b.addressProtocols)
+    if (!target.multiaddrs.some(ma => carried.includes(ma.getComponents()[0]?.name ?? ''))) {
+      throw new InvalidTargetError(`the connect string has no ${selected.names.join(' or ')} address (the share does not run over ${selected.names.join(' or ')}); connect without --${selected.names.length === 1 ? `backend ${selected.names[0] ?? ''}` : 'backends'}`)
+    }
+  }
   const base = await baseInit(flags, io, ctx)
   const init = anonymous ? { ...base, bootstrap: [], iceServers: [], dht: false as const } : base
   if (anonymous) {
