@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the lab tests need from Debian: iproute2 (ip netns), iptables and conntrack
-# for the NAT lab (test/lab/), coturn (turnserver) for the TURN case.
+# for the NAT lab (test/lab/), coturn (turnserver) for the TURN case; tor (tor, tor-gencert)
+# for the private Tor network of test/tor/ and strace for its leak check.
 # Idempotent and quiet when everything is present. Without root it only reports what is
 # missing and exits 0: the tests that need it then skip (loudly).
 #
@@ -13,7 +14,7 @@ set -euo pipefail
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 # tool:package
-NEEDS=(ip:iproute2 iptables:iptables conntrack:conntrack turnserver:coturn)
+NEEDS=(ip:iproute2 iptables:iptables conntrack:conntrack turnserver:coturn tor:tor tor-gencert:tor strace:strace)
 
 missing_tools=()
 missing_pkgs=()

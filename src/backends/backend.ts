@@ -1,4 +1,5 @@
 import type { Libp2pOptions } from 'libp2p'
+import type { Logger } from 'pino'
 
 /** What a backend can do for a share or a connector. */
 export type BackendRole = 'listen' | 'dial' | 'both'
@@ -10,6 +11,13 @@ export interface BackendAvailability {
   status: BackendStatus
   /** Why, in one line, when not ready. */
   reason?: string
+}
+
+/** What beam hands a backend when a node starts. */
+export interface BackendContext {
+  /** The node's logger: user-facing progress goes here (a backend makes its own child). */
+  log: Logger
+  signal?: AbortSignal
 }
 
 /** A libp2p transport factory, as `createLibp2p({ transports })` takes it. */
@@ -42,10 +50,25 @@ export interface Backend {
    * on) this network. Absent for `direct` (beam's own transports) and for
    * backends that are not implemented.
    */
-  transport?: () => TransportFactory
+  transport?: (context: BackendContext) => TransportFactory
   /**
    * Listen multiaddrs a share adds when it uses this backend (the backend's
    * transport claims them through its listen filter). @default []
    */
   listenAddrs?: () => string[]
+  /**
+   * Called before the node's libp2p starts (e.g. to launch a daemon); a
+   * rejection aborts the node's start. @default unset
+   */
+  start?: (context: BackendContext) => Promise<void>
+  /** Called after the node's libp2p has stopped. @default unset */
+  stop?: () => Promise<void>
+}
+
+/** A backend was asked for that cannot be used here (not implemented, daemon missing, …). */
+export class BackendUnavailableError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'BackendUnavailableError'
+  }
 }

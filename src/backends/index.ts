@@ -6,13 +6,25 @@
 import { directBackend } from './direct.ts'
 import { plannedBackends } from './planned.ts'
 import { BackendRegistry } from './registry.ts'
+import { torBackend } from './tor/index.ts'
+import type { TorBackendOptions } from './tor/index.ts'
 
-export type { Backend, BackendAvailability, BackendRole, BackendStatus } from './backend.ts'
+export type { Backend, BackendAvailability, BackendContext, BackendRole, BackendStatus, TransportFactory } from './backend.ts'
 export { BackendRegistry, BackendRegistryError } from './registry.ts'
+export { BackendUnavailableError } from './backend.ts'
 export { directBackend } from './direct.ts'
 export { plannedBackends } from './planned.ts'
+export * from './tor/index.ts'
+
+/** Options of the backends that take any, by backend name. */
+export interface DefaultBackendOptions {
+  /** @default {} (the tor daemon at 127.0.0.1:9051 / 9050) */
+  tor?: TorBackendOptions
+}
 
 /** A registry with every backend beam knows, ready or not. */
-export function defaultBackends (): BackendRegistry {
-  return new BackendRegistry([directBackend, ...plannedBackends])
+export function defaultBackends (options: DefaultBackendOptions = {}): BackendRegistry {
+  // a real backend replaces its "planned" placeholder
+  const real = [directBackend, torBackend(options.tor ?? {})]
+  return new BackendRegistry([...real, ...plannedBackends.filter(p => !real.some(r => r.name === p.name))])
 }

@@ -16,6 +16,7 @@ export const ExitCode = {
   REFUSED: 10,
   UNKNOWN_PORT: 11,
   PROTOCOL: 12,
+  BACKEND_UNAVAILABLE: 13,
   NODE_TOO_OLD: 69,
   INTERRUPTED: 130
 } as const
@@ -45,7 +46,15 @@ const TABLE: Record<string, { exit: ExitCode, code: string }> = {
   UnsupportedVersionError: { exit: ExitCode.PROTOCOL, code: 'protocol' },
   // the peer runs no beam share (e.g. a relay), or never answered the handshake
   UnsupportedProtocolError: { exit: ExitCode.PROTOCOL, code: 'protocol' },
-  TimeoutError: { exit: ExitCode.PEER_UNREACHABLE, code: 'peer-unreachable' }
+  TimeoutError: { exit: ExitCode.PEER_UNREACHABLE, code: 'peer-unreachable' },
+  // a network backend (Tor, …) that cannot be used: not implemented, daemon not running, auth refused
+  BackendUnavailableError: { exit: ExitCode.BACKEND_UNAVAILABLE, code: 'backend-unavailable' },
+  TorControlError: { exit: ExitCode.BACKEND_UNAVAILABLE, code: 'backend-unavailable' },
+  TorAuthError: { exit: ExitCode.BACKEND_UNAVAILABLE, code: 'backend-unavailable' },
+  TorCommandError: { exit: ExitCode.BACKEND_UNAVAILABLE, code: 'backend-unavailable' },
+  TorLaunchError: { exit: ExitCode.BACKEND_UNAVAILABLE, code: 'backend-unavailable' },
+  TorConfigError: { exit: ExitCode.CONFIG, code: 'config' },
+  SocksError: { exit: ExitCode.PEER_UNREACHABLE, code: 'peer-unreachable' }
 }
 
 /** Exit code and event code for an error; unknown errors are internal. */

@@ -35,10 +35,21 @@ export function createProgram (io: CliIo): Command {
 }
 
 /**
+ * `beam 3000 --tor` is short for `beam share 3000 --tor`: a first argument
+ * that is a port (or HOST:PORT) names the default command, share.
+ */
+export function withDefaultCommand (argv: string[]): string[] {
+  const first = argv[0]
+  if (first != null && /^(\d{1,5}|[^-:\s][^:\s]*:\d{1,5}|\[[0-9a-fA-F:.]+\]:\d{1,5})$/.test(first)) return ['share', ...argv]
+  return argv
+}
+
+/**
  * Run the CLI; returns the exit code. Errors become one line on stderr (and an
  * `error` event with --json), never a stack trace unless BEAM_DEBUG is set.
  */
-export async function runCli (argv: string[], io: CliIo): Promise<number> {
+export async function runCli (argvIn: string[], io: CliIo): Promise<number> {
+  const argv = withDefaultCommand(argvIn)
   const json = argv.includes('--json')
   const program = createProgram(io)
   try {

@@ -12,6 +12,7 @@ import { autoNAT } from '@libp2p/autonat'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { relayServer, relayTransport } from '../relay/index.ts'
 import type { ResolvedRelayLimits } from '../relay/index.ts'
+import type { TransportFactory } from '../backends/index.ts'
 import { ADDRESS_DIAL_TIMEOUT, INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_STREAM_WINDOW } from './constants.ts'
 import { compareAddresses } from './path.ts'
 import { RECORD_NAMESPACE, selectRecord, validateForDht } from './records.ts'
@@ -47,6 +48,24 @@ export interface NetworkInit {
   relayAllow?: string[]
   /** Run the Kademlia DHT with this protocol id; undefined = no DHT. */
   dhtProtocol?: string
+  /** Transports contributed by backends (Tor, I2P, …), added after beam's own. @default [] */
+  backendTransports?: TransportFactory[]
+  /**
+   * Anonymous-only mode (e.g. Tor-only): only multiaddrs whose first
+   * protocol is in this list may be dialled; the connection gater refuses
+   * every other address, so nothing reaches the clearnet even by mistake.
+   * @default unset (any address)
+   */
+  dialOnly?: string[]
+  /** Budget of one address dial, in ms. @default ADDRESS_DIAL_TIMEOUT */
+  addressDialTimeout?: number
+  /**
+   * Connections cross a high-latency network (Tor, I2P): libp2p's connection
+   * monitor then waits up to 2 minutes (at least 30 s) for a ping before it
+   * drops a connection, instead of its adaptive 5-60 s, which on a loaded
+   * Tor circuit dropped working tunnels. @default false
+   */
+  highLatency?: boolean
   logger: ComponentLogger
 }
 
@@ -72,6 +91,7 @@ export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
     transports.push(webRTC({ rtcConfiguration }))
   }
   if (init.transports.relay) transports.push(relayTransport())
+  transports.push(...(init.backendTransports ?? []))
 
   const services: Record<string, unknown> = {
     identify: identify(),
@@ -125,6 +145,7 @@ export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
         inactivityTimeout: 0
       }
     })],
+    ...(init.highLatency === true ? { connectionMonitor: { pingTimeout: { minTimeout: 30_000, maxTimeout: 120_000 } } } : {}),
     connectionManager: {
       addressSorter: compareAddresses,
       // libp2p allows 5 new inbound connections per second from one IP; a relay
@@ -132,11 +153,11 @@ export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
       inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_SECOND,
       // per address of a peer (libp2p: 6 s): a circuit through a busy relay
       // (HOP, STOP, then Noise over the circuit) can take longer than that
-      addressDialTimeout: ADDRESS_DIAL_TIMEOUT
+      addressDialTimeout: init.addressDialTimeout ?? ADDRESS_DIAL_TIMEOUT
     },
     // beam dials the addresses a user handed it, loopback and LAN included
     connectionGater: {
-      denyDialMultiaddr: () => false,
+      denyDialMultiaddr: (ma) => init.dialOnly != null && !init.dialOnly.includes(ma.getComponents()[0]?.name ?? ''),
       ...(init.relayAllow != null && init.relayAllow.length > 0
         ? { denyInboundRelayReservation: (peer) => !(init.relayAllow ?? []).includes(peer.toString()) }
         : {})

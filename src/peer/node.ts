@@ -31,6 +31,8 @@ import { looksLikeConnectString } from './connect-string.ts'
 import { MIN_PREFIX, lookupName, lookupPeer, parseNameTarget, publish } from './discovery.ts'
 import { DEFAULT_DHT_PROTOCOL, DEFAULT_LOOKUP_TIMEOUT, REPUBLISH_INTERVAL } from './constants.ts'
 import type { Target } from './target.ts'
+import { BackendUnavailableError, directBackend } from '../backends/index.ts'
+import type { Backend } from '../backends/index.ts'
 
 export interface BeamInit {
   /** The node's identity. @default a new in-memory Ed25519 key (a new peer id each run) */
@@ -68,6 +70,20 @@ export interface BeamInit {
   dht?: false | { protocol?: string, server?: boolean }
   /** How long a DHT lookup may take, in ms. @default 30000 */
   lookupTimeout?: number
+  /**
+   * Networks to use, e.g. `[torBackend({ … })]` or `[torBackend(), directBackend]`.
+   * Without `direct` in the list the node is anonymous-only (Tor-only when
+   * the list is just tor): no TCP/QUIC/WebSockets/WebRTC/relay transport, no
+   * clearnet listener, no bootstrap dial, no DHT, no STUN, and the connection
+   * gater refuses every address the backends do not carry. `listen` may then
+   * hold only backend addresses. @default [directBackend] (beam's own networking only)
+   */
+  backends?: Backend[]
+  /**
+   * Also listen on every backend's own listen addresses (a share over Tor:
+   * an onion service). Connectors leave it off. @default false
+   */
+  listenOnBackends?: boolean
   /** pino logger; each component logs through a child of it. @default silent */
   logger?: Logger
 }
@@ -112,6 +128,8 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   relayAccounting: RelayAccounting | undefined
   /** Whether this node runs WebRTC (and can upgrade relayed tunnels with it). */
   private readonly webrtc: boolean
+  /** The networks this node uses (set by createBeam). */
+  backends: Backend[] = [directBackend]
 
   constructor (libp2p: Libp2p<BeamServices>, init: BeamInit, log: Logger, privateKey: PrivateKey) {
     super()
@@ -580,6 +598,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     await this.share_?.close()
     await Promise.all([...this.connects].map(async c => { await c.close() }))
     await this.libp2p.stop()
+    for (const b of this.backends) await b.stop?.().catch((err: Error) => { this.log.warn({ backend: b.name, err: err.message }, 'backend did not stop cleanly') })
   }
 }
 
@@ -617,10 +636,78 @@ export interface NodeStatus {
 /** Create and start a beam node. */
 export async function createBeam (init: BeamInit = {}): Promise<BeamNode> {
   const log = init.logger ?? silentLogger()
+  const backends = init.backends ?? [directBackend]
+  if (backends.length === 0) throw new InvalidOptionError('backends: give at least one (e.g. direct or tor)')
+  const names = new Set<string>()
+  for (const b of backends) {
+    if (names.has(b.name)) throw new InvalidOptionError(`backend '${b.name}' is listed twice`)
+    names.add(b.name)
+    if (b.name !== 'direct' && b.transport == null) throw new InvalidOptionError(`backend '${b.name}' is not implemented (beam backends)`)
+  }
+  if (!names.has('direct')) init = anonymousOnly(init, backends)
+  for (const b of backends) await b.start?.({ log })
+  try {
+    const node = await createNode(init, log, backends)
+    node.backends = backends
+    return node
+  } catch (err) {
+    for (const b of backends) await b.stop?.().catch(() => {})
+    throw backendListenError(err, backends) ?? err
+  }
+}
+
+/**
+ * libp2p reports a failed listener as one UnsupportedListenAddressesError
+ * whose message lists each address with its error (and a stack trace). When
+ * a backend's own listen address failed (no Tor control port, auth refused),
+ * say that in one line as a BackendUnavailableError.
+ */
+function backendListenError (err: unknown, backends: Backend[]): Error | undefined {
+  if (!(err instanceof Error) || err.name !== 'UnsupportedListenAddressesError') return undefined
+  const own = new Set(backends.flatMap(b => b.listenAddrs?.() ?? []))
+  for (const m of err.message.matchAll(/^\s*(\/\S+): (?:\w+: )?([^\n]+)$/gm)) {
+    if (m[1] != null && own.has(m[1])) return new BackendUnavailableError(`cannot listen on ${m[1]}: ${m[2] ?? ''}`)
+  }
+  return undefined
+}
+
+/**
+ * Budget of one address dial on an anonymous-only node, in ms: a fresh onion
+ * takes seconds to publish and the dialler retries meanwhile; the connect's
+ * own timeout (dialTimeout) is what bounds it in practice.
+ */
+const ANONYMOUS_ADDRESS_DIAL_TIMEOUT = 120_000
+
+/**
+ * The init of an anonymous-only node: beam's own transports, bootstrap
+ * nodes, the DHT, relays and ICE servers all off; only backend listen
+ * addresses allowed. Throws InvalidOptionError on a clearnet listen address.
+ */
+function anonymousOnly (init: BeamInit, backends: Backend[]): BeamInit {
+  const allowed = backends.flatMap(b => b.listenAddrs?.() ?? [])
+  for (const l of [...(init.listen ?? []), ...(init.announce ?? [])]) {
+    if (!allowed.includes(l)) throw new InvalidOptionError(`${backends.map(b => b.name).join('+')}-only mode opens no clearnet listener: cannot listen on or announce '${l}'`)
+  }
+  if ((init.reservations ?? 0) > 0) throw new InvalidOptionError(`${backends.map(b => b.name).join('+')}-only mode uses no relay: reservations must be 0`)
+  if (init.relayServer != null) throw new InvalidOptionError('a relay server needs the direct backend')
+  return {
+    ...init,
+    bootstrap: [],
+    iceServers: [],
+    dht: false,
+    announce: [],
+    transports: { tcp: false, quic: false, websockets: false, webrtc: false, relay: false }
+  }
+}
+
+async function createNode (init: BeamInit, log: Logger, backends: Backend[]): Promise<BeamNode> {
+  const directOn = backends.some(b => b.name === 'direct')
+  const extra = backends.filter(b => b.name !== 'direct')
+  const backendListen = init.listenOnBackends === true ? extra.flatMap(b => b.listenAddrs?.() ?? []) : []
   const privateKey = init.privateKey ?? await ephemeralIdentity()
   const reservations = init.reservations ?? 0
   if (!Number.isInteger(reservations) || reservations < 0 || reservations > 8) throw new InvalidOptionError('reservations must be 0-8')
-  const listen = [...(init.listen ?? [])]
+  const listen = [...new Set([...(init.listen ?? []), ...backendListen])]
   for (let i = 0; i < reservations; i++) listen.push('/p2p-circuit')
   if (reservations > 0 && init.transports?.webrtc !== false) listen.push('/webrtc')
   const libp2p = await createLibp2p(libp2pOptions({
@@ -639,6 +726,9 @@ export async function createBeam (init: BeamInit = {}): Promise<BeamNode> {
       webrtc: init.transports?.webrtc ?? true,
       relay: init.transports?.relay ?? true
     },
+    backendTransports: extra.map(b => b.transport?.({ log })).filter((t): t is NonNullable<typeof t> => t != null),
+    ...(directOn ? {} : { dialOnly: extra.flatMap(b => b.addressProtocols), addressDialTimeout: ANONYMOUS_ADDRESS_DIAL_TIMEOUT }),
+    ...(extra.some(b => b.latency === 'high') ? { highLatency: true } : {}),
     logger: libp2pComponentLogger(log)
   }))
   const node = new BeamNode(libp2p, init, log, privateKey)

@@ -6,9 +6,13 @@ import { homePaths } from '../home.ts'
 import { addIdentityOptions, addNetworkOptions, addOutputOptions, baseInit, createContext, parseListen, untilAborted } from '../context.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
 import { collect, parseMillis, parsePort } from '../parse.ts'
+import { UsageError } from '../exit-codes.ts'
 import { stopWithin } from '../shutdown.ts'
+import { addBackendOptions, resolveBackends } from '../backend-flags.ts'
+import type { BackendFlags, SelectedBackends } from '../backend-flags.ts'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
-interface ConnectFlags extends CommonFlags {
+interface ConnectFlags extends CommonFlags, BackendFlags {
   port?: string
   host?: string
   remote?: string
@@ -27,6 +31,7 @@ export function connectCommand (io: CliIo): Command {
     .option('--listen <multiaddr>', 'libp2p address to listen on, repeatable (default: none)', collect)
   addIdentityOptions(cmd)
   addNetworkOptions(cmd)
+  addBackendOptions(cmd, 'connect')
   addOutputOptions(cmd)
   cmd.action(async (target: string, flags: ConnectFlags) => { await runConnect(target, flags, io) })
   return cmd
@@ -45,6 +50,7 @@ function viaTurn (p: PathInfo): boolean {
 function describePath (p: PathInfo): string {
   const rtt = p.rttMs != null ? `, rtt ${p.rttMs} ms` : ''
   if (p.transport === 'relay') return `path: relayed via ${relayOf(p.remote) ?? p.remote}${rtt}`
+  if (p.transport === 'tor') return `path: over Tor to the onion service ${p.remote.split('/')[2] ?? p.remote}${rtt}`
   if (viaTurn(p)) return `path: relayed by a TURN server (webrtc, ${p.ice?.remoteAddress ?? '?'})${rtt}`
   const peerAddr = p.ice != null ? ` to ${p.ice.remoteAddress} (${p.ice.local}/${p.ice.remote} ICE candidates)` : ` via ${p.remote}`
   return `path: direct (${p.transport})${peerAddr}${rtt}`
@@ -79,32 +85,81 @@ export async function resolveTargetText (text: string, aliasesPath: string, viaA
   return { target: parseTarget(t), text: t }
 }
 
+/** The part of a target's addresses one backend carries (direct: those no other selected backend claims). */
+function addressesFor (name: string, addrs: Multiaddr[], selected: SelectedBackends): Multiaddr[] {
+  const protocolsOf = (n: string): string[] => selected.backends.find(b => b.name === n)?.addressProtocols ?? []
+  const others = selected.names.filter(n => n !== 'direct').flatMap(protocolsOf)
+  const first = (ma: Multiaddr): string => ma.getComponents()[0]?.name ?? ''
+  return name === 'direct' ? addrs.filter(ma => !others.includes(first(ma))) : addrs.filter(ma => protocolsOf(name).includes(first(ma)))
+}
+
+/** --fallback: one network after another, in the order of --backends; the first that connects wins. */
+async function connectInOrder (node: BeamNode, target: Target, selected: SelectedBackends, options: Parameters<BeamNode['connect']>[1], log: BeamNode['log']): Promise<Awaited<ReturnType<BeamNode['connect']>>> {
+  let last: Error | undefined
+  for (const name of selected.names) {
+    const multiaddrs = addressesFor(name, target.multiaddrs, selected)
+    if (multiaddrs.length === 0) { log.info({ backend: name }, `the connect string has no ${name} address; next network`); continue }
+    log.info({ backend: name, addresses: multiaddrs.length }, `trying ${name}`)
+    try {
+      return await node.connect({ ...target, multiaddrs }, options)
+    } catch (err) {
+      if (options?.signal?.aborted === true) throw err
+      last = err as Error
+      log.warn({ backend: name, err: last.message }, `could not connect over ${name}: ${last.message}`)
+    }
+  }
+  throw last ?? new InvalidTargetError(`the connect string has no address on any of ${selected.names.join(', ')}`)
+}
+
 async function runConnect (targetText: string, flags: ConnectFlags, io: CliIo): Promise<void> {
   const localPort = flags.port != null ? parsePort(flags.port, 'local port', true) : 0
   const remotePort = flags.remote != null ? parsePort(flags.remote, 'remote port') : 0
   const timeout = parseMillis(flags.timeout ?? '30000', 'timeout')
   const listen = parseListen(flags.listen ?? [])
   const ctx = createContext(flags, io)
+  const selected = await resolveBackends(flags, ctx.home, process.pid)
+  const anonymous = selected.anonymousOnly
+  if (anonymous && flags.listen != null) throw new UsageError(`${selected.names.join('+')}-only mode opens no listener: drop --listen`)
   const resolved = await resolveTargetText(targetText, homePaths(ctx.home).aliases)
   const target = resolved.target
   if (resolved.alias != null) ctx.log.info({ alias: resolved.alias }, `alias ${resolved.alias} → ${resolved.text.slice(0, 60)}`)
-  const init = await baseInit(flags, io, ctx)
+  if (anonymous && (target == null || target.multiaddrs.length === 0)) throw new InvalidTargetError(`${selected.names.join('+')}-only mode finds no peer by id or name (no DHT): give the connect string the share printed`)
+  if (anonymous && target != null) {
+    const carried = selected.backends.flatMap(b => b.addressProtocols)
+    if (!target.multiaddrs.some(ma => carried.includes(ma.getComponents()[0]?.name ?? ''))) {
+      throw new InvalidTargetError(`the connect string has no ${selected.names.join(' or ')} address (the share does not run over ${selected.names.join(' or ')}); connect without --${selected.names.length === 1 ? `backend ${selected.names[0] ?? ''}` : 'backends'}`)
+    }
+  }
+  const base = await baseInit(flags, io, ctx)
+  const init = anonymous ? { ...base, bootstrap: [], iceServers: [], dht: false as const } : base
+  if (anonymous) {
+    // remember nothing of the peer, and do not link this connect to earlier ones by a stable peer id
+    delete init.addressBook
+    if (flags.identity == null && io.env.BEAM_IDENTITY == null) {
+      init.privateKey = await ephemeralIdentity()
+      delete init.identityPath
+      ctx.log.info('anonymous-only mode: connecting with a throwaway identity (pass --identity to use yours, e.g. for an --allow share)')
+    }
+  }
   if (target != null && init.privateKey != null && peerIdFromPrivateKey(init.privateKey).equals(target.peerId)) {
     // a share and a connect on one machine share BEAM_HOME, hence the identity
     ctx.log.info('the target is this machine\'s own peer id (a share running here): connecting with a throwaway identity')
     init.privateKey = await ephemeralIdentity()
   }
-  const node: BeamNode = await createBeam({ ...init, listen, lookupTimeout: timeout })
+  const node: BeamNode = await createBeam({ ...init, listen, lookupTimeout: timeout, backends: selected.backends })
   node.on('lookup', e => { ctx.out.event('lookup', { peerId: e.peerId, state: e.state, addresses: e.addresses ?? null, ms: e.ms ?? null, ...(e.error != null ? { error: e.error } : {}) }) })
   try {
     if (target != null) ctx.log.info({ peer: target.peerId.toString(), addresses: target.multiaddrs.length }, `connecting to ${target.peerId.toString()}`)
-    const tunnel = await node.connect(target ?? resolved.text, {
+    const connectOptions = {
       port: localPort,
       host: flags.host ?? '127.0.0.1',
       remotePort,
       dialTimeout: timeout,
       signal: io.signal
-    })
+    }
+    const tunnel = selected.fallback && target != null
+      ? await connectInOrder(node, target, selected, connectOptions, ctx.log)
+      : await node.connect(target ?? resolved.text, connectOptions)
     const peer = tunnel.peerId.toString()
     tunnel.on('path', p => {
       ctx.log.info(describePath(p))

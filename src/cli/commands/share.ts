@@ -8,8 +8,11 @@ import { homePaths } from '../home.ts'
 import { UsageError } from '../exit-codes.ts'
 import { collect, parseService } from '../parse.ts'
 import { stopWithin } from '../shutdown.ts'
+import { addBackendOptions, resolveBackends } from '../backend-flags.ts'
+import type { BackendFlags } from '../backend-flags.ts'
+import { BackendUnavailableError } from '../../backends/index.ts'
 
-interface ShareFlags extends CommonFlags {
+interface ShareFlags extends CommonFlags, BackendFlags {
   public?: boolean
   allow?: string[]
   rotateSecret?: boolean
@@ -39,6 +42,7 @@ export function shareCommand (io: CliIo): Command {
     .option('--name <name>', 'also publish this name in the DHT: others connect to <name>.<first 16+ characters of the peer id>', collect)
   addIdentityOptions(cmd)
   addNetworkOptions(cmd)
+  addBackendOptions(cmd, 'share')
   addOutputOptions(cmd)
   cmd.action(async (ports: string[], flags: ShareFlags) => { await runShare(ports, flags, io) })
   return cmd
@@ -48,12 +52,29 @@ async function runShare (ports: string[], flags: ShareFlags, io: CliIo): Promise
   const services = ports.map(parseService)
   if (flags.public === true && flags.allow != null) throw new UsageError('--public and --allow exclude each other')
   const allow = (flags.allow ?? []).map(p => parsePeerId(p).toString())
-  const listen = flags.listen === false ? [] : parseListen(flags.listen ?? DEFAULT_SHARE_LISTEN)
-  if (flags.listen === false && flags.relay === false) throw new UsageError('--no-listen with --no-relay leaves no way to reach the share')
-  const names = (flags.name ?? []).map(n => parseName(n))
   const ctx = createContext(flags, io)
-  const init = await baseInit(flags, io, ctx)
+  const selected = await resolveBackends(flags, ctx.home, process.pid)
+  const anonymous = selected.anonymousOnly
+  if (anonymous) {
+    const mode = `${selected.names.join('+')}-only mode`
+    if (flags.listen != null) throw new UsageError(`${mode} opens no clearnet listener: drop --listen/--no-listen`)
+    if (flags.announce != null) throw new UsageError(`${mode} announces no address: drop --announce`)
+    if (flags.name != null) throw new UsageError(`${mode} uses no DHT: --name is not available (hand out the connect string)`)
+  }
+  const listen = anonymous || flags.listen === false ? [] : parseListen(flags.listen ?? DEFAULT_SHARE_LISTEN)
+  if (!anonymous && flags.listen === false && flags.relay === false && selected.backends.length === 1) throw new UsageError('--no-listen with --no-relay leaves no way to reach the share')
+  const names = (flags.name ?? []).map(n => parseName(n))
+  const base = await baseInit(flags, io, ctx)
+  const init = anonymous ? { ...base, bootstrap: [], iceServers: [], dht: false as const } : base
+  // a share over an anonymity network remembers no peer's addresses
+  if (anonymous) delete init.addressBook
   if (names.length > 0 && init.dht === false) throw new UsageError('--name needs the DHT (drop --no-dht)')
+  for (const b of selected.backends) {
+    if (b.name === 'direct') continue
+    const a = await b.available({ signal: io.signal })
+    if (a.status !== 'ready') throw new BackendUnavailableError(`backend ${b.name} is ${a.status.replace('-', ' ')}: ${a.reason ?? ''}`)
+  }
+  if (!anonymous && selected.backends.length > 1) ctx.log.warn(`sharing over ${selected.names.join(' and ')}: the connect string carries this machine's IP addresses next to the onion address, so it is not anonymous`)
 
   let access: AccessPolicy
   if (flags.public === true) access = { mode: 'public' }
@@ -62,8 +83,8 @@ async function runShare (ports: string[], flags: ShareFlags, io: CliIo): Promise
   else access = { mode: 'secret', secret: await loadOrCreateAccessSecret(homePaths(ctx.home).secret, { rotate: flags.rotateSecret === true }) }
 
   ctx.log.info({ ports: services.map(s => s.port) }, 'starting share')
-  const reservations = flags.relay !== false && (init.bootstrap ?? []).length > 0 ? DEFAULT_SHARE_RESERVATIONS : 0
-  const node: BeamNode = await createBeam({ ...init, listen, announce: flags.announce ?? [], reservations })
+  const reservations = !anonymous && flags.relay !== false && (init.bootstrap ?? []).length > 0 ? DEFAULT_SHARE_RESERVATIONS : 0
+  const node: BeamNode = await createBeam({ ...init, listen, announce: flags.announce ?? [], reservations, backends: selected.backends, listenOnBackends: true })
   try {
     if (reservations > 0) {
       ctx.log.info('reserving a slot on a relay, so that peers behind NATs can reach this share')
@@ -86,7 +107,7 @@ async function runShare (ports: string[], flags: ShareFlags, io: CliIo): Promise
     share.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id, peerId: e.remotePeer, port: e.port }) })
     share.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, peerId: e.remotePeer, port: e.port, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
 
-    ctx.out.event('ready', { peerId, connect, multiaddrs, ports: share.services.map(s => s.port), access: access.mode })
+    ctx.out.event('ready', { peerId, connect, multiaddrs, ports: share.services.map(s => s.port), access: access.mode, backends: selected.names, ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}) })
     const accessLine = access.mode === 'public'
       ? 'public: anyone who knows the peer id'
       : access.mode === 'allow' ? `allow-list: ${access.peers.length} peer(s)` : 'private: only holders of the connect string below'
@@ -96,8 +117,10 @@ async function runShare (ports: string[], flags: ShareFlags, io: CliIo): Promise
       `  peer id:   ${peerId}`,
       ...(init.identityPath != null ? [`  identity:  ${init.identityPath}`] : ['  identity:  ephemeral']),
       `  access:    ${accessLine}`,
+      ...(selected.names.length > 1 || selected.names[0] !== 'direct' ? [`  networks:  ${selected.names.join(', ')}${anonymous ? ' (anonymous-only: no IP address is announced)' : ''}`] : []),
       ...names.map(n => `  name:      ${n}.${node.peerId.toString().slice(0, 16)} (published in the DHT)`),
       `  listening: ${multiaddrs.length > 0 ? multiaddrs.join(' ') : '(none)'}`,
+      ...selected.newClientKeys.map(k => `  onion client key (give it to one connector: --tor-client-key ${k})`),
       '  on the other machine run:  beam connect <connect string below>' + (share.services.length > 1 ? ` [--remote ${share.services[1]?.port ?? ''}]` : ''),
       '  press Ctrl-C to stop',
       connect

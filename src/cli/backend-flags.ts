@@ -1,0 +1,139 @@
+/**
+ * The backend flags of `beam share` and `beam connect`: which networks
+ * (`--backend tor`, `--backends tor,direct`, `--tor`), in which order
+ * (`--fallback`), and the Tor daemon's ports and credentials.
+ */
+import { isIP } from 'node:net'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Option } from 'commander'
+import type { Command } from 'commander'
+import { BackendUnavailableError, defaultBackends, directBackend, generateClientAuthKeys, parseClientAuthPrivateKey, parseClientAuthPublicKey } from '../backends/index.ts'
+import type { Backend, TorBackendOptions } from '../backends/index.ts'
+import { UsageError } from './exit-codes.ts'
+import { collect, splitList } from './parse.ts'
+
+export interface BackendFlags {
+  backend?: string
+  backends?: string
+  fallback?: boolean
+  tor?: boolean
+  torControl?: string
+  torSocks?: string
+  torPassword?: string
+  torLaunch?: boolean
+  torLaunchConfig?: string
+  torPersistent?: boolean
+  onionPort?: string
+  torClientAuth?: string[]
+  torClientKey?: string
+}
+
+export function addBackendOptions (cmd: Command, role: 'share' | 'connect'): Command {
+  cmd
+    .option('--backend <name>', 'network to use: direct (default), tor (beam backends lists them)')
+    .option('--backends <list>', 'several networks, comma-separated, e.g. tor,direct')
+    .option('--tor', 'short for --backend tor')
+  if (role === 'connect') {
+    cmd
+      .option('--fallback', 'with --backends: try the networks one after another, in the order given (default: all at once)')
+      .addOption(new Option('--tor-client-key <private-key>', 'client-authorization key of an onion that restricts discovery (base64; handed to tor through --tor-control)').env('BEAM_TOR_CLIENT_KEY'))
+  }
+  cmd
+    .addOption(new Option('--tor-control <host:port>', 'Tor control port (IP:PORT or PORT; default 127.0.0.1:9051)').env('BEAM_TOR_CONTROL'))
+    .addOption(new Option('--tor-socks <host:port>', 'Tor SOCKS5 port (IP:PORT or PORT; default 127.0.0.1:9050)').env('BEAM_TOR_SOCKS'))
+    .addOption(new Option('--tor-password <password>', 'Tor control-port password (default: no auth or cookie auth, as tor offers)').env('BEAM_TOR_PASSWORD'))
+    .option('--tor-launch', 'start a tor of beam\'s own (data in $BEAM_HOME/tor) instead of using a running tor daemon')
+    .option('--tor-launch-config <file>', 'extra torrc lines for --tor-launch (e.g. bridges, or a private test network)')
+  if (role === 'share') {
+    cmd
+      .option('--tor-persistent', 'keep the same onion address across runs (key in $BEAM_HOME/tor/onion-key, mode 0600)')
+      .option('--onion-port <port>', 'port of the onion service (default: 4001)')
+      .option('--tor-client-auth <public-key>', 'restrict discovery of the onion to this client key (base32), repeatable; "new" makes a key pair and prints the private key for the connector', collect)
+  }
+  return cmd
+}
+
+/** The backends the flags select, in order, and whether the selection is anonymous-only. */
+export interface SelectedBackends {
+  backends: Backend[]
+  names: string[]
+  /** No `direct`: Tor-only (or another anonymous-only) mode. */
+  anonymousOnly: boolean
+  fallback: boolean
+  /** Private keys made for `--tor-client-auth new`, to hand to connectors. */
+  newClientKeys: string[]
+}
+
+/** `IP:PORT`, `[V6]:PORT` or `PORT` (host 127.0.0.1). Names are refused: Tor mode resolves nothing. */
+export function parseHostPort (text: string, flag: string): { host: string, port: number } {
+  const t = text.trim()
+  const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(t) ?? /^([^:]+):(\d{1,5})$/.exec(t) ?? /^()(\d{1,5})$/.exec(t)
+  const host = m?.[1] === '' ? '127.0.0.1' : m?.[1]
+  const port = Number(m?.[2] ?? 'NaN')
+  if (m == null || host == null || !(port >= 1 && port <= 65535)) throw new UsageError(`invalid ${flag} '${text}': expected IP:PORT or PORT, e.g. 127.0.0.1:9051`)
+  if (isIP(host) === 0) throw new UsageError(`invalid ${flag} '${text}': give an IP address, not a name (beam resolves no names for Tor)`)
+  return { host, port }
+}
+
+/** Turn the flags into backend objects. Throws UsageError or BackendUnavailableError. */
+export async function resolveBackends (flags: BackendFlags, home: string, ownerPid: number): Promise<SelectedBackends> {
+  const given = [flags.backend != null, flags.backends != null, flags.tor === true].filter(Boolean).length
+  if (given > 1) throw new UsageError('give one of --backend, --backends and --tor')
+  const names = flags.tor === true ? ['tor'] : flags.backend != null ? [flags.backend.trim()] : flags.backends != null ? splitList(flags.backends) : ['direct']
+  if (names.length === 0) throw new UsageError('--backends: empty list')
+  if (new Set(names).size !== names.length) throw new UsageError(`--backends '${names.join(',')}': a network is listed twice`)
+  if (flags.fallback === true && names.length < 2) throw new UsageError('--fallback needs two or more networks in --backends')
+  const torFlags = [flags.torControl, flags.torSocks, flags.torPassword, flags.torLaunchConfig, flags.onionPort, flags.torClientAuth, flags.torClientKey].some(v => v != null) || flags.torLaunch === true || flags.torPersistent === true
+  if (torFlags && !names.includes('tor')) throw new UsageError('--tor-* options need the tor backend (--tor or --backend tor)')
+  if (flags.torLaunchConfig != null && flags.torLaunch !== true) throw new UsageError('--tor-launch-config needs --tor-launch')
+  if (flags.torLaunch === true && (flags.torControl != null || flags.torSocks != null || flags.torPassword != null)) throw new UsageError('--tor-launch starts its own tor: it takes no --tor-control, --tor-socks or --tor-password')
+
+  const tor: TorBackendOptions = {}
+  if (flags.torControl != null) { const c = parseHostPort(flags.torControl, '--tor-control'); tor.controlHost = c.host; tor.controlPort = c.port }
+  if (flags.torSocks != null) { const s = parseHostPort(flags.torSocks, '--tor-socks'); tor.socksHost = s.host; tor.socksPort = s.port }
+  if (flags.torPassword != null) tor.controlPassword = flags.torPassword
+  if (flags.torPersistent === true) tor.keyFile = join(home, 'tor', 'onion-key')
+  if (flags.onionPort != null) {
+    const p = Number(flags.onionPort)
+    if (!/^\d{1,5}$/.test(flags.onionPort) || p < 1 || p > 65535) throw new UsageError(`invalid --onion-port '${flags.onionPort}': expected a number from 1 to 65535`)
+    tor.virtualPort = p
+  }
+  const newClientKeys: string[] = []
+  if (flags.torClientAuth != null) {
+    tor.clientAuth = flags.torClientAuth.map(k => {
+      if (k !== 'new') return parseClientAuthPublicKey(k)
+      const pair = generateClientAuthKeys()
+      newClientKeys.push(pair.privateKey)
+      return pair.publicKey
+    })
+  }
+  if (flags.torClientKey != null) tor.clientAuthKey = parseClientAuthPrivateKey(flags.torClientKey)
+  if (flags.torLaunch === true) {
+    let extraTorrc: string | undefined
+    if (flags.torLaunchConfig != null) {
+      try {
+        extraTorrc = await readFile(flags.torLaunchConfig, 'utf8')
+      } catch (err) {
+        throw new UsageError(`cannot read --tor-launch-config ${flags.torLaunchConfig}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+      }
+    }
+    tor.launch = { dataDir: join(home, 'tor', 'launched'), ownerPid, ...(extraTorrc != null ? { extraTorrc } : {}) }
+  }
+  const registry = defaultBackends({ tor })
+  const backends: Backend[] = []
+  for (const name of names) {
+    let b: Backend
+    try {
+      b = registry.get(name)
+    } catch (err) {
+      throw new UsageError((err as Error).message)
+    }
+    if (b.name !== directBackend.name && b.transport == null) {
+      const a = await b.available()
+      throw new BackendUnavailableError(`backend '${name}' cannot be used: ${a.reason ?? a.status}`)
+    }
+    backends.push(b)
+  }
+  return { backends, names, anonymousOnly: !names.includes('direct'), fallback: flags.fallback === true, newClientKeys }
+}
