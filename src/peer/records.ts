@@ -137,9 +137,28 @@ export interface PutOptions {
   signal?: AbortSignal
 }
 
+/** Options of {@link Records.get}. */
 export interface GetOptions {
+  /** Aborts the DHT query. @default a 30 s timeout */
   signal?: AbortSignal
 }
+
+/** Options of {@link Records.watch}. */
+export interface WatchOptions {
+  /** Ends the iteration (without an error) when it aborts. @default unset (runs until the loop breaks) */
+  signal?: AbortSignal
+  /** Time between two DHT queries, in ms; at least {@link MIN_WATCH_INTERVAL}. @default 10000 */
+  interval?: number
+  /** Yield only records with a higher seq than this (e.g. the seq of the copy you have). @default 0 (the first record found is yielded) */
+  since?: number
+  /** How long one DHT query may take, in ms. @default 30000 */
+  queryTimeout?: number
+}
+
+/** The shortest polling interval {@link Records.watch} accepts, in ms. */
+export const MIN_WATCH_INTERVAL = 100
+/** The default polling interval of {@link Records.watch}, in ms. */
+export const DEFAULT_WATCH_INTERVAL = 10_000
 
 type Dht = Pick<Libp2p, 'contentRouting'>
 
@@ -187,4 +206,53 @@ export class Records {
       throw new RecordNotFoundError(`record '${name}' of ${peerId.toString()} is not valid: ${(err as Error).message}`)
     }
   }
+
+  /**
+   * Follow a record: yields it each time a newer version (higher seq) is
+   * found. This **polls** the DHT every `interval` ms (the Kademlia DHT has
+   * no change notifications), so an update shows up up to one interval plus
+   * one query late, and versions replaced within one interval are never
+   * seen. A missing record or a failed query is not an error: polling goes
+   * on. The iteration ends when `signal` aborts or the loop breaks.
+   *
+   * @example
+   * ```ts
+   * for await (const rec of node.records.watch(peerId, 'profile', { interval: 5000, signal })) {
+   *   console.log(rec.seq, new TextDecoder().decode(rec.value))
+   * }
+   * ```
+   */
+  async * watch (peerId: PeerId | string, name: string, options: WatchOptions = {}): AsyncGenerator<BeamRecord, void, undefined> {
+    if (!RECORD_NAME_RE.test(name)) throw new RecordError(`bad record name '${name}': 1-64 of a-z, 0-9, '.', '_', '-'`)
+    const interval = options.interval ?? DEFAULT_WATCH_INTERVAL
+    if (!Number.isFinite(interval) || interval < MIN_WATCH_INTERVAL) throw new RecordError(`watch interval must be at least ${MIN_WATCH_INTERVAL} ms`)
+    const queryTimeout = options.queryTimeout ?? 30_000
+    const signal = options.signal
+    const aborted = (): boolean => signal?.aborted === true
+    let last = options.since ?? 0
+    while (!aborted()) {
+      const querySignal = AbortSignal.any([AbortSignal.timeout(queryTimeout), ...(signal != null ? [signal] : [])])
+      try {
+        const rec = await this.get(peerId, name, { signal: querySignal })
+        if (rec.seq > last) {
+          last = rec.seq
+          yield rec
+        }
+      } catch (err) {
+        if (aborted()) return
+        // not found, not valid, or a query that timed out: try again later
+        if (!(err instanceof RecordNotFoundError) && (err as Error).name !== 'TimeoutError' && (err as Error).name !== 'AbortError') throw err
+      }
+      await sleep(interval, signal)
+    }
+  }
+}
+
+/** Wait `ms`, or less if `signal` aborts (never rejects). */
+async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
+  await new Promise<void>(resolve => {
+    const done = (): void => { clearTimeout(t); signal?.removeEventListener('abort', done); resolve() }
+    const t = setTimeout(done, ms)
+    signal?.addEventListener('abort', done)
+  })
 }
