@@ -1,0 +1,235 @@
+/**
+ * The embedding API across processes (issue 7): this test process is one
+ * node, built from the package's public exports (`import … from 'beam'`);
+ * the other node runs in a child process (test/helpers/app-node.ts, also on
+ * the public API) driven over stdin/stdout; a third process is a relay and
+ * the only DHT server. Everything listens on 127.0.0.1; no default bootstrap.
+ *
+ * Each case runs twice: over a direct TCP connection, and through the relay
+ * (the child then has no listener at all, only a reservation).
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import type { Duplex } from 'node:stream'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { createBeam, MessageTooLargeError, parsePeerMultiaddr, recordKey, RecordNotFoundError, RemoteCallError, signRecord } from 'beam'
+import type { BeamNode, BeamRecord } from 'beam'
+import { AppNodeProcess } from '../helpers/app-node-client.ts'
+import type { ChildNodeInfo } from '../helpers/app-node-client.ts'
+
+const LOOPBACK = ['/ip4/127.0.0.1/tcp/0']
+const MiB = 1024 * 1024
+const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex')
+const b64 = (text: string): string => Buffer.from(text).toString('base64')
+const text = (data: unknown): string => Buffer.from(String(data), 'base64').toString()
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+/** Poll `check` every 100 ms until it returns true; fails after `ms`. */
+async function until (what: string, check: () => boolean, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(100)
+  }
+}
+
+/** Read a Duplex to its end, `delayMs` after each chunk; count and hash. */
+async function readAll (d: Duplex, delayMs = 0): Promise<{ bytes: number, sha256: string, data: Buffer[] }> {
+  const hash = createHash('sha256')
+  const data: Buffer[] = []
+  let n = 0
+  for await (const chunk of d) {
+    const c = chunk as Buffer
+    hash.update(c)
+    n += c.length
+    if (data.length < 64) data.push(c)
+    if (delayMs > 0) await sleep(delayMs)
+  }
+  return { bytes: n, sha256: hash.digest('hex'), data }
+}
+
+/** Write `blocks` with backpressure: wait for 'drain' whenever write() says so. */
+async function writeAll (d: Duplex, blocks: Buffer[], progress: { written: number, waits: number }): Promise<void> {
+  for (const block of blocks) {
+    progress.written += block.length
+    if (!d.write(block)) { progress.waits++; await once(d, 'drain') }
+  }
+  d.end()
+}
+
+const procs: AppNodeProcess[] = []
+let relayProc: AppNodeProcess
+let relayAddr: string
+
+beforeAll(async () => {
+  relayProc = new AppNodeProcess('relay')
+  procs.push(relayProc)
+  const info = await relayProc.start({ listen: LOOPBACK, relayServer: true })
+  relayAddr = info.multiaddrs.find(m => m.startsWith('/ip4/127.0.0.1/tcp/')) ?? ''
+  expect(relayAddr).not.toBe('')
+}, 60_000)
+
+afterAll(async () => {
+  await Promise.all(procs.map(async p => { await p.close() }))
+})
+
+for (const mode of ['direct', 'relayed'] as const) {
+  describe(`${mode} path between two processes`, () => {
+    let peer: AppNodeProcess
+    let info: ChildNodeInfo
+    let a: BeamNode
+
+    beforeAll(async () => {
+      peer = new AppNodeProcess(mode)
+      procs.push(peer)
+      info = await peer.start(mode === 'direct'
+        ? { listen: LOOPBACK, bootstrap: [relayAddr] }
+        : { listen: [], bootstrap: [relayAddr], reservations: 1 })
+      if (mode === 'relayed') expect(info.multiaddrs.every(m => m.includes('/p2p-circuit'))).toBe(true)
+      // this node: no listener either; it reaches the child by its connect string
+      a = await createBeam({ listen: [], bootstrap: [parsePeerMultiaddr(relayAddr)], transports: { webrtc: false } })
+      await peer.request('echo', { protocol: '/test/echo/1.0.0' })
+      const s = await a.open(info.connectString, '/test/echo/1.0.0', { signal: AbortSignal.timeout(20_000) })
+      s.end(Buffer.from('ping'))
+      expect((await readAll(s)).data.join('')).toBe('ping')
+      const conn = a.status().connections.find(c => c.peerId === info.peerId)
+      expect(conn?.direct).toBe(mode === 'direct')
+    }, 60_000)
+
+    afterAll(async () => {
+      await a?.stop()
+    })
+
+    it('echoes 16 MiB through the other process, hashes equal', async () => {
+      const stream = await a.open(info.connectString, '/test/echo/1.0.0', { signal: AbortSignal.timeout(20_000) })
+      const blocks = Array.from({ length: 16 }, () => randomBytes(MiB))
+      const progress = { written: 0, waits: 0 }
+      const back = readAll(stream)
+      await writeAll(stream, blocks, progress)
+      const got = await back
+      expect(got.bytes).toBe(16 * MiB)
+      expect(got.sha256).toBe(sha256(Buffer.concat(blocks)))
+    }, 90_000)
+
+    it('a reader in the other process that does not read holds this writer back; all bytes arrive once it reads', async () => {
+      const protocol = `/test/sink-${mode}/1.0.0`
+      await peer.request('sink', { protocol, delayMs: 1 })
+      const stream = await a.open(info.connectString, protocol, { signal: AbortSignal.timeout(20_000) })
+      const blocks = Array.from({ length: 32 }, () => randomBytes(MiB))
+      const progress = { written: 0, waits: 0 }
+      const writing = writeAll(stream, blocks, progress)
+      const answer = readAll(stream)
+      await peer.waitForEvent(e => e.event === 'sink:open' && e.protocol === protocol)
+      // wait until the writer is stuck: no progress for a second (at most 30 tries)
+      let last = -1
+      for (let i = 0; i < 30 && progress.written !== last; i++) {
+        last = progress.written
+        await sleep(1000)
+      }
+      expect(progress.written).toBeLessThan(32 * MiB)
+      expect(progress.waits).toBeGreaterThan(0)
+      await peer.request('release', { protocol })
+      await writing
+      const done = await peer.waitForEvent(e => e.event === 'sink:done' && e.protocol === protocol, 60_000)
+      expect(done.bytes).toBe(32 * MiB)
+      expect(done.sha256).toBe(sha256(Buffer.concat(blocks)))
+      const reply = JSON.parse((await answer).data.join('')) as { bytes: number, sha256: string }
+      expect(reply).toEqual({ bytes: 32 * MiB, sha256: done.sha256 })
+    }, 120_000)
+
+    it('a slow reader here: the writer in the other process waits for it; 16 MiB arrive intact', async () => {
+      const protocol = `/test/source-${mode}/1.0.0`
+      await peer.request('source', { protocol, bytes: 16 * MiB })
+      const stream = await a.open(info.connectString, protocol, { signal: AbortSignal.timeout(20_000) })
+      stream.end()
+      const got = await readAll(stream, 2)
+      const sent = await peer.waitForEvent(e => e.event === 'source:done' && e.protocol === protocol)
+      expect(got.bytes).toBe(16 * MiB)
+      expect(got.sha256).toBe(sent.sha256)
+      expect(sent.waits).toBeGreaterThan(0)
+    }, 120_000)
+
+    it('messages both ways, authenticated by the sender\'s peer id; size limit', async () => {
+      await peer.request('onMessage')
+      await a.send(info.connectString, Buffer.from(`hello from ${mode}`), { signal: AbortSignal.timeout(20_000) })
+      const m = await peer.waitForEvent(e => e.event === 'message' && text(e.data) === `hello from ${mode}`)
+      expect(m.from).toBe(a.peerId.toString())
+      const got: Array<{ from: string, data: string }> = []
+      await a.onMessage((data, from) => { got.push({ from: from.peerId.toString(), data: Buffer.from(data).toString() }) })
+      // the child answers over the connection this node opened (this node has no address of its own)
+      await peer.request('send', { target: a.peerId.toString(), data: b64('hi back') })
+      await until('the message from the child', () => got.length > 0)
+      expect(got).toEqual([{ from: info.peerId, data: 'hi back' }])
+      await expect(a.send(info.connectString, new Uint8Array(32 * 1024 + 1))).rejects.toThrow(MessageTooLargeError)
+    }, 60_000)
+
+    it('calls: reply, remote failure, timeout, abort; and a call the other way', async () => {
+      await peer.request('onCall')
+      const target = info.connectString
+      expect(Buffer.from(await a.call(target, Buffer.from('abc'))).toString()).toBe('cba')
+      const failed = await a.call(target, Buffer.from('fail')).catch((err: Error) => err)
+      expect(failed).toBeInstanceOf(RemoteCallError)
+      expect((failed as Error).message).toMatch(/failed on purpose/)
+      const timedOut = await a.call(target, Buffer.from('slow:5000'), { timeout: 300 }).catch((err: Error) => err)
+      expect((timedOut as Error).name).toBe('TimeoutError')
+      const ctl = new AbortController()
+      setTimeout(() => { ctl.abort() }, 200)
+      const aborted = await a.call(target, Buffer.from('slow:5000'), { signal: ctl.signal }).catch((err: Error) => err)
+      expect((aborted as Error).name).toBe('AbortError')
+      // the node still answers after those
+      expect(Buffer.from(await a.call(target, Buffer.from('xyz'))).toString()).toBe('zyx')
+      await a.onCall(request => Buffer.concat([Buffer.from('from the test: '), Buffer.from(request)]))
+      const back = await peer.request<{ data: string }>('call', { target: a.peerId.toString(), data: b64('q') })
+      expect(text(back.data)).toBe('from the test: q')
+    }, 60_000)
+
+    it('records: put in the other process, get and watch here; an update wins; expiry; forgeries are refused', async () => {
+      const v1 = await peer.request<{ seq: number }>('put', { name: 'profile', value: b64('v1') })
+      const got = await a.records.get(info.peerId, 'profile', { signal: AbortSignal.timeout(20_000) })
+      expect(Buffer.from(got.value).toString()).toBe('v1')
+      expect(got.seq).toBe(v1.seq)
+
+      // watch: polls; yields v1 (the first one seen), then each newer version once
+      const ctl = new AbortController()
+      const seen: BeamRecord[] = []
+      const newer: BeamRecord[] = []
+      const watching = (async () => {
+        for await (const r of a.records.watch(info.peerId, 'profile', { interval: 200, signal: ctl.signal })) seen.push(r)
+      })()
+      const watchingNewer = (async () => {
+        for await (const r of a.records.watch(info.peerId, 'profile', { interval: 200, since: v1.seq, signal: ctl.signal })) newer.push(r)
+      })()
+      await until('watch to yield v1', () => seen.length > 0)
+      const v2 = await peer.request<{ seq: number }>('put', { name: 'profile', value: b64('v2') })
+      expect(v2.seq).toBeGreaterThan(v1.seq)
+      await until('watch to yield v2', () => seen.length > 1 && newer.length > 0)
+      await sleep(1000) // several more polls: no repeats
+      ctl.abort()
+      await watching
+      await watchingNewer
+      expect(seen.map(r => [Buffer.from(r.value).toString(), r.seq])).toEqual([['v1', v1.seq], ['v2', v2.seq]])
+      expect(newer.map(r => Buffer.from(r.value).toString())).toEqual(['v2'])
+
+      // expiry
+      await peer.request('put', { name: 'short', value: b64('soon gone'), ttl: 1000 })
+      expect(Buffer.from((await a.records.get(info.peerId, 'short', { signal: AbortSignal.timeout(20_000) })).value).toString()).toBe('soon gone')
+      await sleep(1500)
+      await expect(a.records.get(info.peerId, 'short', { signal: AbortSignal.timeout(20_000) })).rejects.toThrow(RecordNotFoundError)
+
+      // forgeries: records under the child's id signed by another key
+      const evil = await generateKeyPair('Ed25519')
+      const hijackKey = recordKey(info.peerId, 'profile')
+      const hijack = await signRecord(evil, hijackKey, Buffer.from('theirs'), v2.seq + 10_000_000, Date.now() + 60_000)
+      await a.libp2p.contentRouting.put(hijackKey, hijack, { signal: AbortSignal.timeout(10_000) }).catch(() => {})
+      const newKey = recordKey(info.peerId, 'forged')
+      await a.libp2p.contentRouting.put(newKey, await signRecord(evil, newKey, Buffer.from('evil'), Date.now(), Date.now() + 60_000), { signal: AbortSignal.timeout(10_000) }).catch(() => {})
+      // the relay (the DHT server, another process) refused both: readers here and in the child see the owner's data only
+      expect(Buffer.from((await a.records.get(info.peerId, 'profile', { signal: AbortSignal.timeout(20_000) })).value).toString()).toBe('v2')
+      const own = await peer.request<{ value: string, seq: number }>('get', { peerId: info.peerId, name: 'profile' })
+      expect([text(own.value), own.seq]).toEqual(['v2', v2.seq])
+      const forged = await peer.request('get', { peerId: info.peerId, name: 'forged' }).catch((err: Error) => err)
+      expect((forged as Error).name).toBe('RecordNotFoundError')
+    }, 120_000)
+  })
+}
