@@ -24,6 +24,4 @@ export { BackendRegistry, BackendRegistryError, defaultBackends, directBackend }
 export type { Backend, BackendAvailability, BackendRole, BackendStatus } from './backends/index.ts'
 export { RelayLimitError, resolveRelayLimits, DEFAULT_STUN_PORT } from './relay/index.ts'
 export type { RelayLimits } from './relay/index.ts'
-export { MIN_WATCH_INTERVAL, DEFAULT_WATCH_INTERVAL } from './peer/records.ts'
-export type { WatchOptions } from './peer/records.ts'
-export { MAX_CONNECT_STRING_LENGTH, MAX_CONNECT_STRING_ADDRS, MAX_MULTIADDR_BYTES } from './peer/connect-string.ts'
+export type { ResolvedRelayLimits } from './relay/index.ts'

@@ -18,18 +18,25 @@ import { RECORD_NAMESPACE, selectRecord, validateForDht } from './records.ts'
 
 /** An ICE server for WebRTC, as in the browser API. */
 export interface IceServer {
+  /** `stun:host:port` or `turn:host:port?transport=udp|tcp` URL(s). */
   urls: string | string[]
+  /** TURN user name. */
   username?: string
+  /** TURN password. */
   credential?: string
 }
 
 /** Which transports a node runs. All default to on. */
 export interface TransportSelection {
+  /** TCP. @default true */
   tcp?: boolean
+  /** QUIC over UDP. @default true */
   quic?: boolean
   /** WebSockets (ws/wss): dialled where a peer offers them; relays listen on them. */
   websockets?: boolean
+  /** WebRTC (direct upgrades of relayed connections, hole punching). @default true */
   webrtc?: boolean
+  /** Dialling and listening through circuit relays. @default true */
   relay?: boolean
 }
 
@@ -51,8 +58,11 @@ export interface NetworkInit {
 }
 
 /** Services every beam node runs. */
+/** The libp2p services of a beam node (`node.libp2p.services`). */
 export interface BeamServices {
+  /** libp2p identify. */
   identify: ReturnType<ReturnType<typeof identify>>
+  /** libp2p ping. */
   ping: ReturnType<ReturnType<typeof ping>>
   [key: string]: unknown
 }

@@ -23,6 +23,7 @@ export const MAX_RECORD_TTL = 7 * 24 * 3600_000
 /** Record names: 1-64 of a-z, 0-9, '.', '_', '-'. */
 export const RECORD_NAME_RE = /^[a-z0-9._-]{1,64}$/
 
+/** A record name, value or ttl that beam does not accept, or a record that fails validation. */
 export class RecordError extends Error {
   constructor (message: string) {
     super(message)
@@ -30,6 +31,7 @@ export class RecordError extends Error {
   }
 }
 
+/** No valid record of that name and peer was found in the DHT. */
 export class RecordNotFoundError extends Error {
   constructor (message: string) {
     super(message)
@@ -37,10 +39,13 @@ export class RecordNotFoundError extends Error {
   }
 }
 
+/** A record as read from the DHT, signature checked. */
 export interface BeamRecord {
   /** Whose record (the only key that can sign it). */
   peerId: string
+  /** Its name under that peer id. */
   name: string
+  /** The bytes stored (at most {@link MAX_RECORD_VALUE}). */
   value: Uint8Array
   /** Higher wins; beam uses the time of writing in ms (strictly increasing per writer). */
   seq: number
@@ -53,6 +58,7 @@ interface WireRecord { v: 1, seq: number, expires: number, value: string, sig: s
 const enc = new TextEncoder()
 const dec = new TextDecoder()
 
+/** The DHT key of a record: `/beam-rec/<peer id>/<name>`, UTF-8. */
 export function recordKey (peerId: string, name: string): Uint8Array {
   return enc.encode(`/${RECORD_NAMESPACE}/${peerId}/${name}`)
 }
@@ -131,9 +137,11 @@ export async function selectRecord (key: Uint8Array, records: Uint8Array[]): Pro
   return best
 }
 
+/** Options of {@link Records.put}. */
 export interface PutOptions {
   /** Lifetime in ms. @default 3600000 (1 hour); at most 7 days */
   ttl?: number
+  /** Aborts the DHT write. @default a 30 s timeout */
   signal?: AbortSignal
 }
 
@@ -169,6 +177,7 @@ export class Records {
   private readonly self: string
   private lastSeq = 0
 
+  /** @internal made by the node: {@link BeamNode.records} */
   constructor (libp2p: Dht, privateKey: PrivateKey, self: string) {
     this.libp2p = libp2p
     this.privateKey = privateKey
@@ -176,7 +185,12 @@ export class Records {
   }
 
   /** Publish (or replace) this node's record `name`. Returns its seq and expiry. */
-  async put (name: string, value: Uint8Array, options: PutOptions = {}): Promise<{ seq: number, expires: number }> {
+  async put (name: string, value: Uint8Array, options: PutOptions = {}): Promise<{
+    /** The record's sequence number. */
+    seq: number
+    /** When it expires, ms since the epoch. */
+    expires: number
+  }> {
     if (!RECORD_NAME_RE.test(name)) throw new RecordError(`bad record name '${name}': 1-64 of a-z, 0-9, '.', '_', '-'`)
     if (value.byteLength > MAX_RECORD_VALUE) throw new RecordError(`record value of ${value.byteLength} bytes exceeds ${MAX_RECORD_VALUE}`)
     const ttl = options.ttl ?? 3600_000
