@@ -16,6 +16,7 @@
  *   -->                         hidden code put before the block (declares what a fragment uses)
  *
  * Usage: node scripts/check-snippets.ts [files…]   (exit 0: all compile; 1: errors; 2: bad usage)
+ * The test of the tutorial in docs/embedding.md imports extract() to run it.
  */
 import { execFile } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -26,10 +27,10 @@ const root = fileURLToPath(new URL('../', import.meta.url))
 const outDir = join(root, '.snippets')
 
 /** One line of a generated module: where it came from. */
-interface Origin { file: string, line: number, hidden: boolean }
+export interface Origin { file: string, line: number, hidden: boolean }
 
 /** A module to check: its lines and where each came from. */
-interface Snippet { name: string, lines: string[], origins: Origin[] }
+export interface Snippet { name: string, lines: string[], origins: Origin[] }
 
 /** Default pages: README.md and docs/*.md. */
 function defaultFiles (): string[] {
@@ -42,7 +43,7 @@ const FENCE_ANY = /^```/
 const MARKER = /^<!--\s*snippet:\s*(skip|continue|prelude)\b/
 
 /** Extract the checked snippets of one page. */
-function extract (file: string, text: string): Snippet[] {
+export function extract (file: string, text: string): Snippet[] {
   const lines = text.split('\n')
   const out: Snippet[] = []
   let pending: { skip: boolean, continues: boolean, prelude: Array<{ text: string, line: number }> } = { skip: false, continues: false, prelude: [] }
@@ -135,4 +136,5 @@ async function main (): Promise<number> {
   return 0
 }
 
-process.exitCode = await main()
+// run when started as a script (tests import extract())
+if (import.meta.main) process.exitCode = await main()

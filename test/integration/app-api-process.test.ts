@@ -8,15 +8,22 @@
  * Each case runs twice: over a direct TCP connection, and through the relay
  * (the child then has no listener at all, only a reservation).
  */
+import { execFile, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import type { Duplex } from 'node:stream'
+import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createBeam, MessageTooLargeError, parsePeerMultiaddr, recordKey, RecordNotFoundError, RemoteCallError, signRecord } from 'beam'
 import type { BeamNode, BeamRecord } from 'beam'
 import { AppNodeProcess } from '../helpers/app-node-client.ts'
 import type { ChildNodeInfo } from '../helpers/app-node-client.ts'
+import { extract } from '../../scripts/check-snippets.ts'
 
 const LOOPBACK = ['/ip4/127.0.0.1/tcp/0']
 const MiB = 1024 * 1024
@@ -233,3 +240,73 @@ for (const mode of ['direct', 'relayed'] as const) {
     }, 120_000)
   })
 }
+
+describe('the tutorial and the examples, each in a process of its own', () => {
+  const root = fileURLToPath(new URL('../../', import.meta.url))
+
+  /** Run a file with this Node from the repository root; killed after `ms`. */
+  async function run (args: string[], ms: number): Promise<{ code: number | string, stdout: string, stderr: string }> {
+    return await new Promise(resolve => {
+      execFile(process.execPath, args, { cwd: root, timeout: ms }, (err, stdout, stderr) => {
+        const e = err as (NodeJS.ErrnoException & { code?: number | string, signal?: string }) | null
+        resolve({ code: e == null ? 0 : (e.signal ?? e.code ?? 1), stdout, stderr })
+      })
+    })
+  }
+
+  it('docs/embedding.md: the tutorial runs as written and prints what its comments say', async () => {
+    const snippets = extract('docs/embedding.md', readFileSync(join(root, 'docs/embedding.md'), 'utf8'))
+    const tutorial = snippets[0]
+    expect(tutorial?.lines.join('\n')).toContain('loadOrCreateIdentity')
+    // inside the repository, so that 'beam' resolves through package.json exports as in an app
+    const dir = join(root, '.snippets-run')
+    mkdirSync(dir, { recursive: true })
+    const file = join(dir, `tutorial-${process.pid}.ts`)
+    writeFileSync(file, (tutorial?.lines ?? []).join('\n') + '\nexport {}\n')
+    try {
+      const r = await run([file], 90_000)
+      const seen = `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`
+      expect(r.code, seen).toBe(0)
+      const lines = r.stdout.split('\n')
+      expect(lines[0], seen).toMatch(/^alice is 12D3KooW\w+ \(new key\)$/)
+      expect(lines[1], seen).toMatch(new RegExp(`^\\w{6} sent ${sha256(Buffer.from('hello alice'))}$`))
+      expect(lines.slice(2), seen).toEqual(expect.arrayContaining(['SHOUT', "carol's status is now: away", 'hello through a tunnel']))
+      expect(lines.some(l => /^\w{6}: hi alice$/.test(l)), seen).toBe(true)
+      expect(lines.some(l => /^alice said no: .*empty request$/.test(l)), seen).toBe(true)
+      expect(lines.some(l => /^carol's status: online \(seq \d+\)$/.test(l)), seen).toBe(true)
+      expect(lines.some(l => /^bob ↔ \w{6}: direct over tcp$/.test(l)), seen).toBe(true)
+    } finally {
+      rmSync(file, { force: true })
+    }
+  }, 120_000)
+
+  it('examples/file-drop.ts: a receiver and a sender in two processes move 16 MiB, checked by SHA-256', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'beam-file-drop-'))
+    const inbox = join(work, 'inbox')
+    const data = randomBytes(16 * MiB)
+    writeFileSync(join(work, 'blob.bin'), data)
+    const receiver = spawn(process.execPath, ['examples/file-drop.ts', 'receive', inbox, '--once'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+    try {
+      const lines: string[] = []
+      createInterface({ input: receiver.stdout }).on('line', l => { lines.push(l) })
+      await until('the receiver to print the send command', () => lines.some(l => l.startsWith('node examples/file-drop.ts send ')), 30_000)
+      const command = lines.find(l => l.startsWith('node examples/file-drop.ts send ')) ?? ''
+      const connectString = command.split(' ')[3] ?? ''
+      const exited = once(receiver, 'exit')
+      const sent = await run(['examples/file-drop.ts', 'send', connectString, join(work, 'blob.bin')], 90_000)
+      expect(sent.code, `${sent.stdout}\n${sent.stderr}`).toBe(0)
+      expect(sent.stdout).toContain(`sha256 ${sha256(data)}, confirmed by the receiver`)
+      const [code] = await exited as [number | null]
+      expect(code, lines.join('\n')).toBe(0)
+      expect(lines.some(l => l.startsWith('* received blob.bin (16777216 bytes, sha256 checked) from '))).toBe(true)
+      expect(sha256(readFileSync(join(inbox, 'blob.bin')))).toBe(sha256(data))
+      // the receiver is gone: the sender says so and exits 1
+      const failed = await run(['examples/file-drop.ts', 'send', connectString, join(work, 'blob.bin')], 60_000)
+      expect(failed.code).toBe(1)
+      expect(failed.stdout).toMatch(/^\* not delivered: /)
+    } finally {
+      receiver.kill()
+      rmSync(work, { recursive: true, force: true })
+    }
+  }, 180_000)
+})
