@@ -91,18 +91,6 @@ const ops: Record<string, (req: AppNodeRequest) => Promise<object>> = {
     return describeNode(node)
   },
 
-  async info () { return describeNode(running()) },
-
-  async status () { return { status: running().status() } },
-
-  /** Learn a peer's addresses, the way an app does from a connect string it was given. */
-  async learn (req) {
-    const n = running()
-    const target = await n.resolve(String(req.target))
-    await n.libp2p.peerStore.merge(target.peerId, { multiaddrs: target.multiaddrs })
-    return {}
-  },
-
   /** Echo every stream of `protocol` back to its sender. */
   async echo (req) {
     await running().handle(String(req.protocol), (stream) => { stream.pipe(stream) })
