@@ -19,7 +19,7 @@ import type { Duplex } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createBeam, MessageTooLargeError, parsePeerMultiaddr, recordKey, RecordNotFoundError, RemoteCallError, signRecord } from 'beam'
+import { createBeam, MessageTooLargeError, parsePeerMultiaddr, RecordError, recordKey, RecordNotFoundError, RemoteCallError, signRecord } from 'beam'
 import type { BeamNode, BeamRecord } from 'beam'
 import { AppNodeProcess } from '../helpers/app-node-client.ts'
 import type { ChildNodeInfo } from '../helpers/app-node-client.ts'
@@ -217,6 +217,9 @@ for (const mode of ['direct', 'relayed'] as const) {
       await watchingNewer
       expect(seen.map(r => [Buffer.from(r.value).toString(), r.seq])).toEqual([['v1', v1.seq], ['v2', v2.seq]])
       expect(newer.map(r => Buffer.from(r.value).toString())).toEqual(['v2'])
+      // bad arguments fail at the first next(), before any query
+      await expect(a.records.watch(info.peerId, 'profile', { interval: 10 }).next()).rejects.toThrow(RecordError)
+      await expect(a.records.watch(info.peerId, 'Not A Name').next()).rejects.toThrow(RecordError)
 
       // expiry
       await peer.request('put', { name: 'short', value: b64('soon gone'), ttl: 1000 })
