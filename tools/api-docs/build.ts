@@ -8,9 +8,10 @@
  *   node tools/api-docs/build.ts          # regenerate docs/api/
  *   node tools/api-docs/build.ts --check  # fail if docs/api/ is not what the sources give
  *
- * Fails (exit 1) on any typedoc warning, among them an exported symbol,
- * property or parameter without documentation (`validation.notDocumented`
- * with `treatWarningsAsErrors`).
+ * Fails (exit 1) on any typedoc warning (`treatWarningsAsErrors`), among
+ * them an exported symbol or property without documentation
+ * (`validation.notDocumented`) and a type or link that points to something
+ * not exported (`validation.notExported`, `invalidLink`).
  */
 import { execFile } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
@@ -70,7 +71,7 @@ async function main (): Promise<number> {
     const output = r.output.replace(/\x1b\[[0-9;]*m/g, '').trim()
     if (output !== '') console.error(output)
     if (r.code !== 0) {
-      console.error('api-docs: typedoc failed (every export, property and parameter needs TSDoc)')
+      console.error('api-docs: typedoc failed (every exported symbol and property needs TSDoc)')
       return 1
     }
     if (check) {
