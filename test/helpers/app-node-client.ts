@@ -77,7 +77,7 @@ export class AppNodeProcess {
   }
 
   /** Send a request; resolves its answer, rejects with a ChildError as the child saw it. */
-  async request<T = Record<string, unknown>> (op: string, args: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<T> {
+  async request<T = Record<string, unknown>> (op: string, args: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<T> {
     if (this.exited) throw new ChildError('ChildExited', `child exited; stderr:\n${this.stderr.join('\n')}`)
     const id = this.nextId++
     const answer = await new Promise<Answer>((resolve, reject) => {
@@ -91,11 +91,11 @@ export class AppNodeProcess {
 
   /** Start the node in the child. */
   async start (init: AppNodeInit): Promise<ChildNodeInfo> {
-    return await this.request<ChildNodeInfo>('start', { init }, 40_000)
+    return await this.request<ChildNodeInfo>('start', { init }, 90_000)
   }
 
   /** The first event (seen already or to come) that matches; bounded by `timeoutMs`. */
-  async waitForEvent (match: (e: ChildEvent) => boolean, timeoutMs = 30_000): Promise<ChildEvent> {
+  async waitForEvent (match: (e: ChildEvent) => boolean, timeoutMs = 60_000): Promise<ChildEvent> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const hit = this.events.find(match)

@@ -85,8 +85,8 @@ const ops: Record<string, (req: AppNodeRequest) => Promise<object>> = {
     if (init.relayServer === true) options.relayServer = {}
     node = await createBeam(options)
     if ((init.reservations ?? 0) > 0) {
-      const relayed = await node.waitForReservation({ timeout: 20_000 })
-      if (relayed.length === 0) throw new Error('no relay reservation within 20 s')
+      const relayed = await node.waitForReservation({ timeout: 60_000 })
+      if (relayed.length === 0) throw new Error('no relay reservation within 60 s')
     }
     return describeNode(node)
   },
@@ -160,22 +160,22 @@ const ops: Record<string, (req: AppNodeRequest) => Promise<object>> = {
   },
 
   async send (req) {
-    await running().send(String(req.target), bytes(req.data), { signal: AbortSignal.timeout(20_000) })
+    await running().send(String(req.target), bytes(req.data), { signal: AbortSignal.timeout(60_000) })
     return {}
   },
 
   async call (req) {
-    const reply = await running().call(String(req.target), bytes(req.data), { signal: AbortSignal.timeout(20_000) })
+    const reply = await running().call(String(req.target), bytes(req.data), { signal: AbortSignal.timeout(60_000) })
     return { data: b64(reply) }
   },
 
   async put (req) {
-    const options = req.ttl != null ? { ttl: Number(req.ttl), signal: AbortSignal.timeout(20_000) } : { signal: AbortSignal.timeout(20_000) }
+    const options = req.ttl != null ? { ttl: Number(req.ttl), signal: AbortSignal.timeout(60_000) } : { signal: AbortSignal.timeout(60_000) }
     return await running().records.put(String(req.name), bytes(req.value), options)
   },
 
   async get (req) {
-    const rec = await running().records.get(String(req.peerId), String(req.name), { signal: AbortSignal.timeout(20_000) })
+    const rec = await running().records.get(String(req.peerId), String(req.name), { signal: AbortSignal.timeout(60_000) })
     return { peerId: rec.peerId, name: rec.name, value: b64(rec.value), seq: rec.seq, expires: rec.expires }
   },
 
