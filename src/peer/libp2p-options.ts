@@ -13,6 +13,9 @@ import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { relayServer, relayTransport } from '../relay/index.ts'
 import type { ResolvedRelayLimits } from '../relay/index.ts'
 import { ADDRESS_DIAL_TIMEOUT, INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_STREAM_WINDOW } from './constants.ts'
+
+/** Shortest time libp2p's connection monitor waits for a ping before it aborts the connection, in ms (libp2p: 5000). */
+const CONNECTION_PING_MIN_TIMEOUT = 20_000
 import { compareAddresses } from './path.ts'
 import { RECORD_NAMESPACE, selectRecord, validateForDht } from './records.ts'
 
@@ -135,6 +138,12 @@ export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
         inactivityTimeout: 0
       }
     })],
+    // libp2p pings every connection each 10 s and aborts it (every stream and
+    // relay reservation on it) when a ping takes longer than max(5 s, 1.2 x
+    // average RTT): on a loaded machine a busy process misses that and healthy
+    // connections die mid-transfer. A 20 s floor still ends dead connections
+    // (e.g. a NAT that dropped its mapping) within half a minute.
+    connectionMonitor: { pingTimeout: { minTimeout: CONNECTION_PING_MIN_TIMEOUT } },
     connectionManager: {
       addressSorter: compareAddresses,
       // libp2p allows 5 new inbound connections per second from one IP; a relay
