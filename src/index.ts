@@ -24,3 +24,4 @@ export { BackendRegistry, BackendRegistryError, defaultBackends, directBackend, 
 export type { Backend, BackendAvailability, BackendContext, BackendRole, BackendStatus, TorBackendOptions, TorLaunchConfig } from './backends/index.ts'
 export { RelayLimitError, resolveRelayLimits, DEFAULT_STUN_PORT } from './relay/index.ts'
 export type { RelayLimits } from './relay/index.ts'
+export type { ResolvedRelayLimits } from './relay/index.ts'
