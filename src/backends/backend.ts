@@ -19,6 +19,7 @@ export interface BackendAvailability {
 export interface BackendContext {
   /** The node's logger: user-facing progress goes here (a backend makes its own child). */
   log: Logger
+  /** Aborts a backend's start-up (e.g. a launched daemon's bootstrap). @default none */
   signal?: AbortSignal
 }
 
