@@ -101,7 +101,7 @@ function versionOf (pkg: string): string | null {
   }
 }
 
-function machine (): Record<string, unknown> {
+function machine (loadAtStart: number[]): Record<string, unknown> {
   let commit: string | null = null
   try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim() } catch {}
   const beamVersion = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
@@ -116,7 +116,7 @@ function machine (): Record<string, unknown> {
     commit,
     libp2p: versionOf('libp2p'),
     packages: Object.fromEntries(packages.map(p => [p, versionOf(p)])),
-    loadAverageAtStart: loadavg().map(x => round(x, 2))
+    loadAverageAtStart: loadAtStart.map(x => round(x, 2))
   }
 }
 
@@ -192,6 +192,7 @@ async function measure (name: ScenarioName, infra: Infra, s: BenchSettings): Pro
 async function main (): Promise<void> {
   const { settings: s, out, report } = parseSettings(process.argv.slice(2))
   const started = new Date()
+  const loadAtStart = loadavg()
   const t0 = performance.now()
   log(`beam bench (${s.mode}): ${s.rounds} round(s), ${s.size / MiB} MiB each way, scenarios ${s.scenarios.join(', ')}`)
 
@@ -264,7 +265,7 @@ async function main (): Promise<void> {
       finishedAt: new Date().toISOString(),
       seconds: round((performance.now() - t0) / 1000, 1),
       settings: { ...s, sizeMiB: s.size / MiB },
-      machine: { ...machine(), loadAverageAtEnd: loadavg().map(x => round(x, 2)) },
+      machine: { ...machine(loadAtStart), loadAverageAtEnd: loadavg().map(x => round(x, 2)) },
       scenarios: s.scenarios.map(name => ({ name, label: SCENARIO_LABELS[name] })),
       rounds,
       summary: summarise(rounds, s.scenarios)
