@@ -186,42 +186,57 @@ function esc (s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 }
 
-/** A horizontal grouped bar chart of upload and download throughput per path. */
+/**
+ * A horizontal grouped bar chart of upload and download throughput per path.
+ * The axis ends a little past the largest bar other than raw TCP, so that
+ * the tunnels stay readable; raw TCP's bars are drawn cut (a break mark and
+ * the value) when they go past it. Dashed lines are the issue's targets.
+ */
 export function renderSvg (doc: BenchDoc): string {
-  const rows = doc.scenarios.map(s => ({ label: s.label, up: doc.summary[s.name]?.median.uploadMBps ?? 0, down: doc.summary[s.name]?.median.downloadMBps ?? 0 }))
-  const W = 860
-  const left = 200
-  const right = 90
+  const rows = doc.scenarios.map(s => ({ name: s.name, label: s.label, up: doc.summary[s.name]?.median.uploadMBps ?? 0, down: doc.summary[s.name]?.median.downloadMBps ?? 0 }))
+  const W = 880
+  const left = 190
+  const right = 70
   const barH = 13
   const rowH = 38
-  const top = 58
-  const H = top + rows.length * rowH + 40
-  const maxV = Math.max(400, ...rows.map(r => Math.max(r.up, r.down)))
+  const top = 92
+  const H = top + rows.length * rowH + 36
+  const others = rows.filter(r => r.name !== 'raw-tcp').flatMap(r => [r.up, r.down])
+  const maxV = Math.max(450, ...others) * 1.08
   const scale = (W - left - right) / maxV
-  const x = (v: number): number => left + v * scale
+  const x = (v: number): number => left + Math.min(v, maxV) * scale
   const out: string[] = []
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="13">`)
   out.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`)
-  out.push(`<text x="${left}" y="22" font-size="16" font-weight="bold">Throughput on loopback, MB/s (median of ${doc.rounds.length} round(s), ${doc.settings.sizeMiB} MiB each way)</text>`)
-  out.push(`<rect x="${left}" y="32" width="12" height="10" fill="#2b6cb0"/><text x="${left + 16}" y="41">download</text>`)
-  out.push(`<rect x="${left + 90}" y="32" width="12" height="10" fill="#90cdf4"/><text x="${left + 106}" y="41">upload</text>`)
-  const grid = maxV > 2000 ? 500 : maxV > 800 ? 200 : 100
+  out.push(`<text x="12" y="24" font-size="16" font-weight="bold">beam throughput on loopback, MB/s (higher is better)</text>`)
+  out.push(`<text x="12" y="44" font-size="12" fill="#4a5568">median of ${doc.rounds.length} round(s), ${doc.settings.sizeMiB} MiB each way, ${esc(doc.machine.cpu)} × ${doc.machine.cores} (shared machine), ${doc.startedAt.slice(0, 10)}</text>`)
+  out.push(`<rect x="12" y="56" width="12" height="10" fill="#2b6cb0"/><text x="28" y="65" font-size="12">download</text>`)
+  out.push(`<rect x="100" y="56" width="12" height="10" fill="#90cdf4"/><text x="116" y="65" font-size="12">upload</text>`)
+  out.push(`<line x1="180" y1="61" x2="200" y2="61" stroke="#c53030" stroke-dasharray="4 3"/><text x="204" y="65" font-size="12" fill="#c53030">targets: WebRTC 100, relayed 150, direct 400</text>`)
+  const grid = maxV > 1600 ? 400 : maxV > 800 ? 200 : 100
   for (let g = 0; g <= maxV; g += grid) {
-    out.push(`<line x1="${x(g).toFixed(1)}" y1="${top - 6}" x2="${x(g).toFixed(1)}" y2="${H - 34}" stroke="#e2e8f0"/>`)
-    out.push(`<text x="${x(g).toFixed(1)}" y="${H - 20}" text-anchor="middle" fill="#4a5568" font-size="11">${g}</text>`)
+    out.push(`<line x1="${x(g).toFixed(1)}" y1="${top - 8}" x2="${x(g).toFixed(1)}" y2="${H - 30}" stroke="#e2e8f0"/>`)
+    out.push(`<text x="${x(g).toFixed(1)}" y="${H - 16}" text-anchor="middle" fill="#4a5568" font-size="11">${g}</text>`)
   }
-  // the issue's targets: direct 400, relayed 150, WebRTC 100
-  for (const [v, name] of [[400, 'direct target 400'], [150, 'relay 150'], [100, 'WebRTC 100']] as const) {
-    out.push(`<line x1="${x(v).toFixed(1)}" y1="${top - 6}" x2="${x(v).toFixed(1)}" y2="${H - 34}" stroke="#c53030" stroke-dasharray="4 3"/>`)
-    out.push(`<text x="${(x(v) + 3).toFixed(1)}" y="${H - 38}" fill="#c53030" font-size="10" transform="rotate(-90 ${(x(v) + 3).toFixed(1)} ${H - 38})">${name}</text>`)
+  for (const v of [100, 150, 400]) {
+    out.push(`<line x1="${x(v).toFixed(1)}" y1="${top - 8}" x2="${x(v).toFixed(1)}" y2="${H - 30}" stroke="#c53030" stroke-dasharray="4 3"/>`)
+    out.push(`<text x="${x(v).toFixed(1)}" y="${top - 12}" text-anchor="middle" fill="#c53030" font-size="10">${v}</text>`)
+  }
+  const bar = (y: number, v: number, fill: string): void => {
+    const cut = v > maxV
+    const w = Math.max(1, (cut ? maxV : v) * scale)
+    out.push(`<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${fill}"/>`)
+    if (cut) {
+      const bx = left + w - 24
+      out.push(`<path d="M${bx} ${y - 1} l6 ${barH + 2} M${bx + 6} ${y - 1} l6 ${barH + 2}" stroke="#ffffff" stroke-width="3"/>`)
+    }
+    out.push(`<text x="${(left + w + 4).toFixed(1)}" y="${y + barH - 2}" font-size="11">${Math.round(v).toLocaleString('en-US')}</text>`)
   }
   rows.forEach((r, i) => {
     const y = top + i * rowH
     out.push(`<text x="${left - 8}" y="${y + barH + 4}" text-anchor="end">${esc(r.label)}</text>`)
-    out.push(`<rect x="${left}" y="${y}" width="${Math.max(1, r.down * scale).toFixed(1)}" height="${barH}" fill="#2b6cb0"/>`)
-    out.push(`<text x="${(x(r.down) + 4).toFixed(1)}" y="${y + barH - 2}" font-size="11">${Math.round(r.down)}</text>`)
-    out.push(`<rect x="${left}" y="${y + barH + 2}" width="${Math.max(1, r.up * scale).toFixed(1)}" height="${barH}" fill="#90cdf4"/>`)
-    out.push(`<text x="${(x(r.up) + 4).toFixed(1)}" y="${y + 2 * barH}" font-size="11">${Math.round(r.up)}</text>`)
+    bar(y, r.down, '#2b6cb0')
+    bar(y + barH + 2, r.up, '#90cdf4')
   })
   out.push('</svg>')
   return out.join('\n') + '\n'
