@@ -42,12 +42,15 @@ export interface BenchSettings {
   /** Check SHA-256 of the bulk transfers (costs CPU on the driver). */
   verify: boolean
   scenarios: ScenarioName[]
-  /** Stop starting rounds after this many seconds. */
+  /**
+   * Time budget of the whole run, in seconds: a round is started only if,
+   * at the pace of the slowest round so far, it ends within the budget.
+   */
   budgetSeconds: number
 }
 
 const MODES: Record<BenchSettings['mode'], Omit<BenchSettings, 'mode'>> = {
-  full: { rounds: 3, size: 256 * MiB, requests: 200, concurrency: 1000, concurrentEach: 128 * 1024, warmSamples: 5, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 540 },
+  full: { rounds: 3, size: 256 * MiB, requests: 200, concurrency: 1000, concurrentEach: 64 * 1024, warmSamples: 5, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 570 },
   quick: { rounds: 1, size: 16 * MiB, requests: 50, concurrency: 200, concurrentEach: 64 * 1024, warmSamples: 2, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 120 },
   tiny: { rounds: 1, size: 2 * MiB, requests: 10, concurrency: 20, concurrentEach: 16 * 1024, warmSamples: 1, verify: true, scenarios: ['raw-tcp', 'forwarder', 'beam-tcp'], budgetSeconds: 120 }
 }
@@ -236,10 +239,24 @@ async function main (): Promise<void> {
     }
 
     const rounds: Round[] = []
+    const document = (done: Round[], partial: boolean): Record<string, unknown> & { seconds: number | null } => ({
+      format: 'beam-bench/1',
+      partial,
+      startedAt: started.toISOString(),
+      finishedAt: new Date().toISOString(),
+      seconds: round((performance.now() - t0) / 1000, 1),
+      settings: { ...s, sizeMiB: s.size / MiB },
+      machine: { ...machine(loadAtStart), loadAverageAtEnd: loadavg().map(x => round(x, 2)) },
+      scenarios: s.scenarios.map(name => ({ name, label: SCENARIO_LABELS[name] })),
+      rounds: done,
+      summary: summarise(done, s.scenarios)
+    })
+    mkdirSync(dirname(out), { recursive: true })
     for (let i = 1; i <= s.rounds; i++) {
       const elapsed = (performance.now() - t0) / 1000
-      if (i > 1 && elapsed > s.budgetSeconds) {
-        log(`time budget of ${s.budgetSeconds} s used up after ${i - 1} round(s): stopping`)
+      const slowest = Math.max(0, ...rounds.map(r => r.seconds))
+      if (i > 1 && elapsed + slowest > s.budgetSeconds) {
+        log(`another round (${Math.round(slowest)} s at the pace so far) would pass the time budget of ${s.budgetSeconds} s: stopping after ${i - 1} round(s)`)
         break
       }
       const r0 = performance.now()
@@ -247,6 +264,11 @@ async function main (): Promise<void> {
       for (const name of s.scenarios) {
         const sc0 = performance.now()
         let res: RoundResult
+        if ((sc0 - t0) / 1000 > s.budgetSeconds) {
+          results[name] = { error: 'skipped: the run had used up its time budget' }
+          log(`round ${i} ${SCENARIO_LABELS[name].padEnd(24)} skipped (time budget)`)
+          continue
+        }
         try {
           res = await measure(name, infra, s)
           log(`round ${i} ${SCENARIO_LABELS[name].padEnd(24)} up ${res.uploadMBps} MB/s, down ${res.downloadMBps} MB/s, keep-alive p50 ${res.keepAlive.p50Ms} ms, new conn p50 ${res.newConnection.p50Ms} ms, cold ${res.coldMs ?? '-'} ms, ${res.concurrency != null ? `${res.concurrency.succeeded}/${res.concurrency.connections} concurrent` : ''} (${((performance.now() - sc0) / 1000).toFixed(1)} s)`)
@@ -257,20 +279,11 @@ async function main (): Promise<void> {
         results[name] = res
       }
       rounds.push({ round: i, seconds: round((performance.now() - r0) / 1000, 1) ?? 0, results })
+      // what is done so far survives an interrupted run
+      if (i < s.rounds) writeFileSync(out, JSON.stringify(document(rounds, true), null, 2) + '\n')
     }
 
-    const doc = {
-      format: 'beam-bench/1',
-      startedAt: started.toISOString(),
-      finishedAt: new Date().toISOString(),
-      seconds: round((performance.now() - t0) / 1000, 1),
-      settings: { ...s, sizeMiB: s.size / MiB },
-      machine: { ...machine(loadAtStart), loadAverageAtEnd: loadavg().map(x => round(x, 2)) },
-      scenarios: s.scenarios.map(name => ({ name, label: SCENARIO_LABELS[name] })),
-      rounds,
-      summary: summarise(rounds, s.scenarios)
-    }
-    mkdirSync(dirname(out), { recursive: true })
+    const doc = document(rounds, false)
     writeFileSync(out, JSON.stringify(doc, null, 2) + '\n')
     log(`wrote ${out} (${doc.seconds} s)`)
     await stopAll()

@@ -52,7 +52,10 @@ export const METRICS = {
   rssLoadShareMiB: (r: ScenarioRound) => r.rssLoadMiB.share ?? null,
   rssLoadConnectMiB: (r: ScenarioRound) => r.rssLoadMiB.connect ?? null,
   rssLoadRelayMiB: (r: ScenarioRound) => r.rssLoadMiB.relay ?? null,
-  cpuPerGiB: (r: ScenarioRound) => r.cpuPerGiB.total ?? null
+  cpuPerGiB: (r: ScenarioRound) => r.cpuPerGiB.total ?? null,
+  cpuSharePerGiB: (r: ScenarioRound) => r.cpuPerGiB.share ?? null,
+  cpuConnectPerGiB: (r: ScenarioRound) => r.cpuPerGiB.connect ?? null,
+  cpuRelayPerGiB: (r: ScenarioRound) => r.cpuPerGiB.relay ?? null
 } satisfies Record<string, (r: ScenarioRound) => number | null>
 
 export type MetricName = keyof typeof METRICS

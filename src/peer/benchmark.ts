@@ -94,6 +94,14 @@ async function send (stream: Stream, data: Uint8Array, signal: AbortSignal): Pro
   })
 }
 
+/** Reset `stream` when `signal` aborts (a silent peer must not hold a read forever); returns the unhook. */
+function abortOn (stream: Stream, signal: AbortSignal): () => void {
+  const onAbort = (): void => { stream.abort(new Error('benchmark stream timed out or was cancelled')) }
+  if (signal.aborted) onAbort()
+  signal.addEventListener('abort', onAbort, { once: true })
+  return () => { signal.removeEventListener('abort', onAbort) }
+}
+
 /** Call `onData` for every chunk until the remote closes its write side; resolves the byte count. */
 async function drain (stream: Stream, signal: AbortSignal, onData: (chunk: Uint8Array) => void = () => {}): Promise<number> {
   let n = 0
@@ -118,6 +126,7 @@ export interface ServeBenchmarkOptions {
 /** Share side of one `/beam/bench/1.0.0` stream. Never throws. */
 export async function serveBenchmark (stream: Stream, options: ServeBenchmarkOptions): Promise<void> {
   const signal = AbortSignal.any([options.signal, AbortSignal.timeout(MAX_BENCH_DURATION + 5000)])
+  const unhook = abortOn(stream, signal)
   try {
     const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE })
     const req = decodeBenchRequest((await lp.read({ signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })).subarray())
@@ -155,6 +164,8 @@ export async function serveBenchmark (stream: Stream, options: ServeBenchmarkOpt
   } catch (err) {
     options.log.debug({ err: (err as Error).message }, 'benchmark stream ended early')
     stream.abort(err as Error)
+  } finally {
+    unhook()
   }
 }
 
@@ -307,6 +318,8 @@ async function openBench (ctx: MeasureContext, op: BenchOp, durationMs: number):
   let stream: Stream
   try {
     stream = await ctx.conn.newStream(BENCH_PROTOCOL, { signal: ctx.signal, runOnLimitedConnection: true, maxOutboundStreams: MAX_BENCH_STREAMS })
+    const unhook = abortOn(stream, ctx.signal)
+    stream.addEventListener('close', unhook, { once: true })
   } catch (err) {
     if ((err as Error).name === 'UnsupportedProtocolError') throw new TunnelProtocolError('the peer does not answer beam benchmarks (not a beam share, or an older beam)')
     throw err
