@@ -179,9 +179,21 @@ export function renderMarkdown (doc: BenchDoc, svgName: string): string {
   L.push('')
   L.push(...LIMITS_TEXT)
   L.push('')
-  const errors = names.flatMap(s => (sm(s)?.errors ?? []).map(e => `- ${label(doc, s)}: ${e}`))
+  const errors: string[] = []
+  for (const round of doc.rounds) {
+    for (const s of names) {
+      const r = round.results[s]
+      if (r == null) continue
+      const what = 'error' in r ? r.error : r.concurrency?.error != null ? `${fmt(r.concurrency.failed)} of ${fmt(r.concurrency.connections)} concurrent connections failed, the first with: ${r.concurrency.error}` : undefined
+      if (what == null) continue
+      errors.push(`- round ${round.round}, ${label(doc, s)}: ${what}`)
+      for (const [role, lines] of Object.entries(r.logs ?? {})) errors.push(`  - ${role} logged: ${lines.map(l => `\`${l.replace(/`/g, "'").slice(0, 200)}\``).join('; ')}`)
+    }
+  }
   if (errors.length > 0) {
     L.push('## Failed measurements')
+    L.push('')
+    L.push('Failures are figures too: each is listed with the round it happened in and, where the processes logged warnings, their last lines.')
     L.push('')
     L.push(...errors)
     L.push('')

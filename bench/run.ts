@@ -132,9 +132,47 @@ function pidsOf (run: Running): Record<string, number> {
   return Object.fromEntries(Object.entries(run.procs).filter((e): e is [string, Proc] => e[1] != null).map(([k, p]) => [k, p.pid]))
 }
 
+/** The last warning and error lines each process of a scenario logged (for failed measurements). */
+function logTails (run: Running): Record<string, string[]> {
+  const out: Record<string, string[]> = {}
+  for (const [role, p] of Object.entries(run.procs)) {
+    if (p == null) continue
+    const lines = p.stderr.split('\n').filter(l => l.trim() !== '').slice(-4).map(l => {
+      try {
+        const j = JSON.parse(l) as { msg?: string, err?: unknown, component?: string }
+        return `${j.component ?? ''} ${j.msg ?? ''}${j.err != null ? `: ${typeof j.err === 'string' ? j.err : JSON.stringify(j.err).slice(0, 200)}` : ''}`.trim()
+      } catch {
+        return l.slice(0, 300)
+      }
+    })
+    if (lines.length > 0) out[role] = lines
+  }
+  return out
+}
+
+/** A measurement failed after the scenario started: the message and the processes' last log lines. */
+class MeasureError extends Error {
+  readonly logs: Record<string, string[]>
+  constructor (message: string, logs: Record<string, string[]>) {
+    super(message)
+    this.name = 'MeasureError'
+    this.logs = logs
+  }
+}
+
 async function measure (name: ScenarioName, infra: Infra, s: BenchSettings): Promise<ScenarioRound> {
   const run = await startScenario(name, infra)
   try {
+    return await measureRunning(run, infra, s)
+  } catch (err) {
+    throw new MeasureError((err as Error).message, logTails(run))
+  } finally {
+    await run.teardown()
+  }
+}
+
+async function measureRunning (run: Running, _infra: Infra, s: BenchSettings): Promise<ScenarioRound> {
+  {
     const pids = pidsOf(run)
     // let start-up work settle (identify, reservations) before the idle reading
     await new Promise(resolve => setTimeout(resolve, 500))
@@ -186,9 +224,8 @@ async function measure (name: ScenarioName, infra: Infra, s: BenchSettings): Pro
     }
     if (run.path != null) result.path = run.path
     if (s.verify) result.verified = up.verified === true && down.verified === true
+    if (conc?.error != null) result.logs = logTails(run)
     return result
-  } finally {
-    await run.teardown()
   }
 }
 
@@ -273,7 +310,7 @@ async function main (): Promise<void> {
           res = await measure(name, infra, s)
           log(`round ${i} ${SCENARIO_LABELS[name].padEnd(24)} up ${res.uploadMBps} MB/s, down ${res.downloadMBps} MB/s, keep-alive p50 ${res.keepAlive.p50Ms} ms, new conn p50 ${res.newConnection.p50Ms} ms, cold ${res.coldMs ?? '-'} ms, ${res.concurrency != null ? `${res.concurrency.succeeded}/${res.concurrency.connections} concurrent` : ''} (${((performance.now() - sc0) / 1000).toFixed(1)} s)`)
         } catch (err) {
-          res = { error: (err as Error).message.slice(0, 500) }
+          res = { error: (err as Error).message.slice(0, 500), ...(err instanceof MeasureError && Object.keys(err.logs).length > 0 ? { logs: err.logs } : {}) }
           log(`round ${i} ${SCENARIO_LABELS[name].padEnd(24)} FAILED: ${res.error}`)
         }
         results[name] = res

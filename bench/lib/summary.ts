@@ -24,9 +24,11 @@ export interface ScenarioRound {
   rssLoadMiB: Partial<Record<Role, number>>
   /** CPU seconds per GiB moved during the bulk transfers, by role and in total. */
   cpuPerGiB: Partial<Record<Role | 'total', number>>
+  /** When some concurrent connections failed: each process's last log lines. */
+  logs?: Record<string, string[]>
 }
 
-export type RoundResult = ScenarioRound | { error: string }
+export type RoundResult = ScenarioRound | { error: string, logs?: Record<string, string[]> }
 
 export interface Round {
   round: number
