@@ -13,12 +13,13 @@ import { beam, script } from './procs.ts'
 import type { Proc } from './procs.ts'
 import { firstByte } from './load.ts'
 
-export const SCENARIOS = ['raw-tcp', 'forwarder', 'beam-tcp', 'beam-quic', 'beam-webrtc', 'beam-relay', 'holesail'] as const
+export const SCENARIOS = ['raw-tcp', 'forwarder', 'libp2p-stock', 'beam-tcp', 'beam-quic', 'beam-webrtc', 'beam-relay', 'holesail'] as const
 export type ScenarioName = typeof SCENARIOS[number]
 
 export const SCENARIO_LABELS: Record<ScenarioName, string> = {
   'raw-tcp': 'raw TCP',
   forwarder: 'two-hop Node forwarder',
+  'libp2p-stock': 'stock libp2p (TCP+Noise+yamux)',
   'beam-tcp': 'beam direct TCP',
   'beam-quic': 'beam direct QUIC',
   'beam-webrtc': 'beam WebRTC',
@@ -113,6 +114,24 @@ async function forwarder (infra: Infra): Promise<Running> {
       warm: async () => await firstByte(p1, 10_000),
       teardown: teardownOf(procs, [])
     }
+  } catch (err) {
+    await teardownOf(procs, [])()
+    throw err
+  }
+}
+
+async function stockLibp2p (infra: Infra): Promise<Running> {
+  const share = script('stock libp2p share', 'stock-libp2p.ts', ['share', String(infra.servicePort)])
+  const procs = [share]
+  try {
+    const addr = String((await share.waitFor('ready', READY_TIMEOUT)).addr)
+    const port = await freePort()
+    const connect = script('stock libp2p connect', 'stock-libp2p.ts', ['connect', addr, String(port)])
+    procs.push(connect)
+    await firstByte(port, COLD_TIMEOUT)
+    const coldMs = performance.now() - connect.spawnedAt
+    // no warm figure: its connector dials once, at start
+    return { port, procs: { share, connect }, coldMs, teardown: teardownOf(procs, []) }
   } catch (err) {
     await teardownOf(procs, [])()
     throw err
@@ -218,6 +237,7 @@ export async function startScenario (name: ScenarioName, infra: Infra): Promise<
   switch (name) {
     case 'raw-tcp': return await rawTcp(infra)
     case 'forwarder': return await forwarder(infra)
+    case 'libp2p-stock': return await stockLibp2p(infra)
     case 'beam-tcp': return await beamPath(infra, { listen: ['/ip4/127.0.0.1/tcp/0'], transport: 'tcp' })
     case 'beam-quic': return await beamPath(infra, { listen: ['/ip4/127.0.0.1/udp/0/quic-v1'], transport: 'quic' })
     case 'beam-webrtc': return await beamPath(infra, { listen: [], relay: true, transport: 'webrtc' })

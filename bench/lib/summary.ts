@@ -63,7 +63,7 @@ export const METRICS = {
 export type MetricName = keyof typeof METRICS
 
 /** Ratios computed per round, then the median. */
-export const RATIOS = ['uploadVsRaw', 'downloadVsRaw', 'uploadVsHolesail', 'downloadVsHolesail', 'uploadVsForwarder', 'downloadVsForwarder', 'keepAliveP50VsForwarder', 'newConnP50VsForwarder'] as const
+export const RATIOS = ['uploadVsRaw', 'downloadVsRaw', 'uploadVsStock', 'downloadVsStock', 'uploadVsHolesail', 'downloadVsHolesail', 'uploadVsForwarder', 'downloadVsForwarder', 'keepAliveP50VsForwarder', 'newConnP50VsForwarder'] as const
 export type RatioName = typeof RATIOS[number]
 
 export interface ScenarioSummary {
@@ -106,6 +106,8 @@ export function summarise (rounds: Round[], scenarios: ScenarioName[]): Partial<
     set('downloadVsRaw', per((o, r) => { const b = base(r, 'raw-tcp'); return b != null ? o.downloadMBps / b.downloadMBps : null }))
     set('uploadVsHolesail', per((o, r) => { const b = base(r, 'holesail'); return b != null ? o.uploadMBps / b.uploadMBps : null }))
     set('downloadVsHolesail', per((o, r) => { const b = base(r, 'holesail'); return b != null ? o.downloadMBps / b.downloadMBps : null }))
+    set('uploadVsStock', per((o, r) => { const b = base(r, 'libp2p-stock'); return b != null ? o.uploadMBps / b.uploadMBps : null }))
+    set('downloadVsStock', per((o, r) => { const b = base(r, 'libp2p-stock'); return b != null ? o.downloadMBps / b.downloadMBps : null }))
     set('uploadVsForwarder', per((o, r) => { const b = base(r, 'forwarder'); return b != null ? o.uploadMBps / b.uploadMBps : null }))
     set('downloadVsForwarder', per((o, r) => { const b = base(r, 'forwarder'); return b != null ? o.downloadMBps / b.downloadMBps : null }))
     set('keepAliveP50VsForwarder', per((o, r) => { const b = base(r, 'forwarder'); return b != null ? o.keepAlive.p50Ms / b.keepAlive.p50Ms : null }))
