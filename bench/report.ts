@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { summarise } from './lib/summary.ts'
 import type { MetricName, RatioName, Round, ScenarioSummary } from './lib/summary.ts'
+import { SCENARIO_LABELS } from './lib/scenarios.ts'
 import type { ScenarioName } from './lib/scenarios.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -94,12 +95,13 @@ function targets (doc: BenchDoc): Target[] {
   const loads = (['beam-tcp', 'beam-quic', 'beam-webrtc', 'beam-relay'] as const).flatMap(s => [m(s, 'rssLoadShareMiB'), m(s, 'rssLoadConnectMiB')]).filter((x): x is number => x != null)
   const peak = loads.length > 0 ? Math.max(...loads) : undefined
   out.push({ text: `under a bulk transfer ≤ 150 MB RSS on either side (every beam path; the target says 1 GiB, this run moved ${doc.settings.sizeMiB} MiB each way)`, met: check(peak, x => x * 1.048576 <= 150), measured: peak == null ? 'not measured' : `peak ${fmt(peak * 1.048576)} MB` })
-  out.push({ text: 'one `beam relay` carries 1,000 concurrent relayed circuits at ≤ 512 MB RSS', met: null, measured: 'not measured by this suite (needs 1,000 sharing peers); relay RSS under one loaded circuit is in the table' })
+  const relayConc = m('beam-relay', 'rssConcRelayMiB')
+  out.push({ text: 'one `beam relay` carries 1,000 concurrent relayed circuits at ≤ 512 MB RSS', met: null, measured: `not measured (1,000 circuits need 1,000 sharing peers)${relayConc != null ? `; with ${fmt(doc.settings.concurrency)} streams over one circuit the relay peaked at ${fmt(relayConc * 1.048576)} MB` : ''}` })
   return out
 }
 
 function label (doc: BenchDoc, s: ScenarioName): string {
-  return doc.scenarios.find(x => x.name === s)?.label ?? s
+  return doc.scenarios.find(x => x.name === s)?.label ?? SCENARIO_LABELS[s] ?? s
 }
 
 /**
@@ -150,12 +152,12 @@ export function renderMarkdown (doc: BenchDoc, svgName: string): string {
   L.push('')
   L.push(`## Concurrency and memory (${doc.settings.concurrency.toLocaleString('en-US')} connections at once, ${fmt(doc.settings.concurrentEach / 1024)} KiB each)`)
   L.push('')
-  L.push('| path | connections that succeeded (median) | aggregate MB/s | RSS idle MiB (share / connect / relay) | RSS peak under load MiB (share / connect / relay) |')
-  L.push('| --- | ---: | ---: | ---: | ---: |')
+  L.push('| path | connections that succeeded (median) | aggregate MB/s | RSS idle MiB (share / connect / relay) | RSS peak, bulk transfers | RSS peak, concurrent connections |')
+  L.push('| --- | ---: | ---: | ---: | ---: | ---: |')
   for (const s of names) {
     const x = sm(s)?.median
     const tri = (a?: number, b?: number, c?: number): string => [a, b, c].map(v => fmt(v)).join(' / ')
-    L.push(`| ${label(doc, s)} | ${fmt(x?.concurrentOk)} / ${fmt(doc.settings.concurrency)} | ${fmt(x?.concurrentMBps)} | ${tri(x?.rssIdleShareMiB, x?.rssIdleConnectMiB, x?.rssIdleRelayMiB)} | ${tri(x?.rssLoadShareMiB, x?.rssLoadConnectMiB, x?.rssLoadRelayMiB)} |`)
+    L.push(`| ${label(doc, s)} | ${fmt(x?.concurrentOk)} / ${fmt(doc.settings.concurrency)} | ${fmt(x?.concurrentMBps)} | ${tri(x?.rssIdleShareMiB, x?.rssIdleConnectMiB, x?.rssIdleRelayMiB)} | ${tri(x?.rssLoadShareMiB, x?.rssLoadConnectMiB, x?.rssLoadRelayMiB)} | ${tri(x?.rssConcShareMiB, x?.rssConcConnectMiB, x?.rssConcRelayMiB)} |`)
   }
   L.push('')
   L.push('For the forwarder "share" is the hop next to the service and "connect" the hop the client reaches; for holesail they are holesail-server and holesail-client.')
@@ -208,7 +210,7 @@ export function renderMarkdown (doc: BenchDoc, svgName: string): string {
   L.push('- One service process answers two protocols on one port: a bulk protocol (a 16-byte header, then the client uploads N bytes and gets a one-byte acknowledgement, or downloads N bytes) and HTTP (`GET /` answers 2 bytes). The driver process is the client; every tunnel forwards one local port to that service.')
   L.push('- Scenarios, each in every round, in this order: raw TCP to the service; a plain two-hop Node TCP forwarder (two processes, `socket.pipe()` each way: the ceiling of any two-process tunnel in Node); a stock libp2p tunnel (two processes: TCP + Noise + yamux with default settings, joined to the sockets with beam\'s own byte pipe, so that it differs from beam by the libp2p configuration and beam\'s protocol only); `beam share` + `beam connect` over direct TCP (share listens on TCP only), direct QUIC (QUIC only), WebRTC (share reachable only through a `beam relay` on loopback, the connector upgrades to WebRTC, `BEAM_WEBRTC_BIND=127.0.0.1`, the only ICE server the relay\'s own STUN responder on loopback; measured once the `path` event says webrtc) and relayed (same, with `--no-webrtc`); holesail-server + holesail-client on a local hyperdht testnet of 5 nodes.')
   L.push('- beam runs as real CLI processes (`bin/beam.js … --json`, log level warn, `--ephemeral`, `--no-default-bootstrap`); the driver reads their JSON events. Every process is started per scenario and round, and killed by PID.')
-  L.push('- Bulk: upload then download of the same size over a new connection each, timed from connect to the last byte (download) or to the acknowledgement (upload). CPU seconds are read from `/proc/<pid>/stat` (utime + stime) of every tunnel process before and after the two transfers, divided by the GiB moved. RSS (`VmRSS` of `/proc/<pid>/status`) is read 0.5 s after start (idle) and sampled every 100 ms during the transfers and the concurrency test (peak).')
+  L.push('- Bulk: upload then download of the same size over a new connection each, timed from connect to the last byte (download) or to the acknowledgement (upload). CPU seconds are read from `/proc/<pid>/stat` (utime + stime) of every tunnel process before and after the two transfers, divided by the GiB moved. RSS (`VmRSS` of `/proc/<pid>/status`) is read 0.5 s after start (idle) and sampled every 100 ms during the bulk transfers and, separately, during the concurrency test (peaks).')
   L.push('- Latency: sequential `GET /` requests after one warm-up request, through one keep-alive connection, and with a new connection (`connection: close`) each; p50 and p99 by nearest rank.')
   L.push('- Cold: from spawning the connecting process (`beam connect`, the forwarder\'s first hop, holesail-client) with a fixed local port to the first byte of an HTTP answer through it, polling the port every 5 ms. Warm: for beam, the driver\'s own beam node (loaded once) dials the share with the connect string (`connect()` with its access probe) and fetches the first byte, then hangs up; for holesail, a new local TCP connection (holesail opens a new DHT connection for each); for the forwarder, a new TCP connection through both hops. Not measured for WebRTC, whose connection starts relayed.')
   L.push('- Concurrency: all connections are opened at once, each downloads its share; a connection succeeds when every byte arrived within 60 s.')

@@ -190,6 +190,7 @@ async function measureRunning (run: Running, _infra: Infra, s: BenchSettings): P
     const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid) ?? 0]))
     const up = await upload(run.port, s.size, { verify: s.verify, timeoutMs: bulkTimeout })
     const down = await download(run.port, s.size, { verify: s.verify, timeoutMs: bulkTimeout })
+    const bulkPeaks = sampler.stop()
     const gib = (2 * s.size) / 1024 ** 3
     const cpuPerGiB: ScenarioRound['cpuPerGiB'] = {}
     let total = 0
@@ -201,14 +202,17 @@ async function measureRunning (run: Running, _infra: Infra, s: BenchSettings): P
     if (Object.keys(pids).length > 0) cpuPerGiB.total = round(total / gib, 3) ?? 0
 
     let conc: ScenarioRound['concurrency'] = null
+    const concSampler = new RssSampler(pids)
     if (s.concurrency > 0) {
       const c = await concurrent(run.port, s.concurrency, s.concurrentEach, { timeoutMs: 60_000 })
       conc = { connections: c.connections, succeeded: c.succeeded, failed: c.failed, mbps: round(c.mbps, 1) ?? 0, seconds: round(c.seconds, 2) ?? 0 }
       if (c.error != null) conc.error = c.error
     }
-    const peaks = sampler.stop()
-    const rssLoadMiB: Partial<Record<Role, number>> = {}
-    for (const [k, v] of Object.entries(peaks)) rssLoadMiB[k as Role] = round(v, 1) ?? 0
+    const concPeaks = concSampler.stop()
+    const mib = (peaks: Record<string, number>): Partial<Record<Role, number>> =>
+      Object.fromEntries(Object.entries(peaks).map(([k, v]) => [k, round(v, 1) ?? 0]))
+    const rssLoadMiB = mib(bulkPeaks)
+    const rssConcurrentMiB = mib(concPeaks)
 
     const result: ScenarioRound = {
       coldMs: round(run.coldMs, 1),
@@ -220,6 +224,7 @@ async function measureRunning (run: Running, _infra: Infra, s: BenchSettings): P
       concurrency: conc,
       rssIdleMiB,
       rssLoadMiB,
+      rssConcurrentMiB,
       cpuPerGiB
     }
     if (run.path != null) result.path = run.path

@@ -19,9 +19,10 @@ export interface ScenarioRound {
   keepAlive: { ok: number, failed: number, p50Ms: number, p99Ms: number }
   newConnection: { ok: number, failed: number, p50Ms: number, p99Ms: number }
   concurrency: { connections: number, succeeded: number, failed: number, mbps: number, seconds: number, error?: string } | null
-  /** RSS in MiB by role, idle (after start) and peak under load (bulk and concurrency). */
+  /** RSS in MiB by role: idle (after start), peak during the bulk transfers, peak during the concurrency test. */
   rssIdleMiB: Partial<Record<Role, number>>
   rssLoadMiB: Partial<Record<Role, number>>
+  rssConcurrentMiB?: Partial<Record<Role, number>>
   /** CPU seconds per GiB moved during the bulk transfers, by role and in total. */
   cpuPerGiB: Partial<Record<Role | 'total', number>>
   /** When some concurrent connections failed: each process's last log lines. */
@@ -54,6 +55,9 @@ export const METRICS = {
   rssLoadShareMiB: (r: ScenarioRound) => r.rssLoadMiB.share ?? null,
   rssLoadConnectMiB: (r: ScenarioRound) => r.rssLoadMiB.connect ?? null,
   rssLoadRelayMiB: (r: ScenarioRound) => r.rssLoadMiB.relay ?? null,
+  rssConcShareMiB: (r: ScenarioRound) => r.rssConcurrentMiB?.share ?? null,
+  rssConcConnectMiB: (r: ScenarioRound) => r.rssConcurrentMiB?.connect ?? null,
+  rssConcRelayMiB: (r: ScenarioRound) => r.rssConcurrentMiB?.relay ?? null,
   cpuPerGiB: (r: ScenarioRound) => r.cpuPerGiB.total ?? null,
   cpuSharePerGiB: (r: ScenarioRound) => r.cpuPerGiB.share ?? null,
   cpuConnectPerGiB: (r: ScenarioRound) => r.cpuPerGiB.connect ?? null,

@@ -60,6 +60,7 @@ describe('npm run bench (smoke)', () => {
     for (const role of ['share', 'connect']) {
       expect(beam.rssIdleMiB[role], role).toBeGreaterThan(0)
       expect(beam.rssLoadMiB[role], role).toBeGreaterThan(0)
+      expect(beam.rssConcurrentMiB[role], role).toBeGreaterThan(0)
       expect(beam.cpuPerGiB[role], role).toBeGreaterThanOrEqual(0)
     }
     const md = join(dir, 'benchmarks.md')
