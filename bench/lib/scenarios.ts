@@ -177,7 +177,8 @@ async function beamPath (infra: Infra, opts: BeamPathOptions): Promise<Running> 
     procs.push(connect)
     await firstByte(port, COLD_TIMEOUT)
     const coldMs = performance.now() - connect.spawnedAt
-    const path = await connect.waitFor('path', 30_000, e => e.transport === opts.transport)
+    // a WebRTC upgrade on a loaded machine can take tens of seconds
+    const path = await connect.waitFor('path', 60_000, e => e.transport === opts.transport)
     const result: Running = {
       port,
       procs: { share, connect, ...(relayProc != null ? { relay: relayProc } : {}) },
