@@ -6,8 +6,8 @@
  *
  *   node bench/report.ts [results.json] [--md docs/benchmarks.md] [--svg docs/benchmarks.svg]
  */
-import { readFileSync, writeFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { summarise } from './lib/summary.ts'
@@ -112,11 +112,33 @@ const LIMITS_TEXT = [
   '- **Start-up.** `beam connect` spends most of its cold start loading modules: importing libp2p with every transport takes 0.7–1.5 s on this kind of machine before `createLibp2p` runs (see /work/shared/LIBP2P-NOTES.md: the dial itself is ~56 ms over TCP); the warm dial column is the part that is networking. A bundle, lazy loading of transports not in use, or a V8 compile cache would attack the rest.',
   '- **Memory.** An idle libp2p node with TCP, QUIC, WebSockets, WebRTC, circuit relay and the DHT loaded is ~125–170 MiB RSS before it carries a byte; a plain Node forwarder is ~50–65 MiB. The peak under load adds the muxer windows (yamux up to 16 MiB per stream) and the read buffers.',
   '- **Relayed and WebRTC paths.** A relayed byte is encrypted twice and muxed twice: end to end (Noise and yamux between share and connector, inside the circuit) and per hop (each peer\'s own Noise + yamux connection to the relay, whose outer layer the relay decrypts and re-encrypts), and it crosses a third process and one more loopback hop. WebRTC carries each stream as an SCTP data channel over DTLS in node-datachannel, with its own per-message costs and SCTP window settings.',
-  '- **Profiles.** This suite measures; the tuning of the transport settings is separate work. To see where a process spends its time, run the scenario\'s processes with `node --cpu-prof` (e.g. `NODE_OPTIONS=--cpu-prof npm run bench -- --quick --scenarios beam-tcp`; each process writes a `.cpuprofile` into its working directory, which Chrome DevTools or speedscope show as a flame graph).'
+  '- **Profiles.** This suite measures; the tuning of the transport settings is separate work. `node bench/run.ts … --cpu-prof DIR` runs every beam process under `node --cpu-prof` and leaves one `.cpuprofile` per process in DIR (Chrome DevTools or speedscope show them as flame graphs); `node bench/profile-top.ts DIR` sums them by package into bench/results/profile.json, which this page shows below when present.'
 ]
 
+/** bench/results/profile.json, written by bench/profile-top.ts. */
+export interface ProfileDoc {
+  label: string
+  createdAt: string
+  processes: Array<{ file: string, busySeconds: number, packages: Array<{ name: string, percent: number }>, functions: Array<{ name: string, percent: number }> }>
+}
+
+function renderProfile (prof: ProfileDoc): string[] {
+  const L: string[] = []
+  L.push('### Where the CPU goes (V8 CPU profiles)')
+  L.push('')
+  L.push(`${prof.label !== '' ? `${prof.label}. ` : ''}Self time by package, in percent of each process's busy samples (idle excluded), from \`node --cpu-prof\` profiles of the beam processes (${prof.createdAt.slice(0, 10)}; \`wasm://\` is WebAssembly code, \`native:\` a C++ builtin). Regenerate: \`node bench/run.ts --quick --scenarios beam-tcp --cpu-prof DIR\`, then \`node bench/profile-top.ts DIR --label "…"\` and \`node bench/report.ts\`.`)
+  L.push('')
+  for (const p of prof.processes) {
+    L.push(`**${p.file}** (${fmt(p.busySeconds, 1)} s busy): ${p.packages.slice(0, 10).map(x => `${x.name} ${fmt(x.percent, 1)} %`).join(', ')}.`)
+    L.push('')
+    L.push(`Top functions: ${p.functions.slice(0, 8).map(x => `\`${x.name.replace(/`/g, "'")}\` ${fmt(x.percent, 1)} %`).join(', ')}.`)
+    L.push('')
+  }
+  return L
+}
+
 /** The Markdown report. */
-export function renderMarkdown (doc: BenchDoc, svgName: string): string {
+export function renderMarkdown (doc: BenchDoc, svgName: string, profile?: ProfileDoc): string {
   const L: string[] = []
   const sm = (s: ScenarioName): ScenarioSummary | undefined => doc.summary[s]
   const names = doc.scenarios.map(s => s.name)
@@ -186,6 +208,7 @@ export function renderMarkdown (doc: BenchDoc, svgName: string): string {
   L.push('')
   L.push(...LIMITS_TEXT)
   L.push('')
+  if (profile != null) L.push(...renderProfile(profile))
   const errors: string[] = []
   for (const round of doc.rounds) {
     for (const s of names) {
@@ -301,8 +324,10 @@ export function writeReport (file: string, md = join(ROOT, 'docs', 'benchmarks.m
   if (doc.format !== 'beam-bench/1') throw new Error(`${file}: not a beam-bench/1 result file`)
   // the figures come from the rounds themselves (a report of an older file gets every current figure)
   doc.summary = summarise(doc.rounds, doc.scenarios.map(s => s.name))
+  const profFile = join(dirname(file), 'profile.json')
+  const profile = existsSync(profFile) ? JSON.parse(readFileSync(profFile, 'utf8')) as ProfileDoc : undefined
   writeFileSync(svg, renderSvg(doc))
-  writeFileSync(md, renderMarkdown(doc, relative(join(md, '..'), svg)))
+  writeFileSync(md, renderMarkdown(doc, relative(join(md, '..'), svg), profile))
   process.stderr.write(`wrote ${md} and ${svg}\n`)
 }
 

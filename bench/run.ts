@@ -7,6 +7,7 @@
  *
  *   node bench/run.ts [--quick | --tiny] [--rounds N] [--size MiB] [--scenarios a,b]
  *                     [--requests N] [--concurrency N] [--verify] [--out FILE] [--no-report]
+ *                     [--cpu-prof DIR]   (V8 CPU profiles of every beam process, for flame graphs)
  */
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -15,7 +16,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { concurrent, download, latency, upload } from './lib/load.ts'
-import { RssSampler, cpuSeconds, killAll, rssMiB, script } from './lib/procs.ts'
+import { RssSampler, cpuSeconds, killAll, profileBeamInto, rssMiB, script } from './lib/procs.ts'
 import type { Proc } from './lib/procs.ts'
 import { SCENARIOS, SCENARIO_LABELS, startScenario } from './lib/scenarios.ts'
 import type { Infra, Role, Running, ScenarioName, WarmNode } from './lib/scenarios.ts'
@@ -68,7 +69,8 @@ function parseSettings (argv: string[]): { settings: BenchSettings, out: string,
       scenarios: { type: 'string' },
       verify: { type: 'boolean' },
       out: { type: 'string' },
-      'no-report': { type: 'boolean' }
+      'no-report': { type: 'boolean' },
+      'cpu-prof': { type: 'string' }
     },
     strict: true
   })
@@ -93,6 +95,7 @@ function parseSettings (argv: string[]): { settings: BenchSettings, out: string,
   // the baselines first: ratios are computed against them within each round
   s.scenarios = SCENARIOS.filter(n => s.scenarios.includes(n))
   const out = values.out ?? join(ROOT, 'bench', 'results', mode === 'full' ? 'latest.json' : `${mode}.json`)
+  if (values['cpu-prof'] != null) profileBeamInto(values['cpu-prof'])
   return { settings: s, out, report: values['no-report'] !== true && values.out == null && mode === 'full' }
 }
 

@@ -95,9 +95,18 @@ export function killAll (): void {
   }
 }
 
+/** Where beam processes write V8 CPU profiles (`--cpu-prof`); unset: no profiling. */
+let cpuProfileDir: string | undefined
+
+/** Profile every beam process started from now on into `dir` (one `.cpuprofile` per process, written at exit). */
+export function profileBeamInto (dir: string): void {
+  cpuProfileDir = dir
+}
+
 /** A beam CLI process with `--json` and quiet logs. */
 export function beam (name: string, args: string[], home: string, env: Record<string, string> = {}): Proc {
-  return new Proc(name, [process.execPath, BEAM_BIN, ...args, '--json'], {
+  const prof = cpuProfileDir != null ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`, `--cpu-prof-name=${name.replace(/\W+/g, '-')}-\${pid}.cpuprofile`] : []
+  return new Proc(name, [process.execPath, ...prof, BEAM_BIN, ...args, '--json'], {
     BEAM_HOME: home,
     BEAM_LOG_LEVEL: 'warn',
     // WebRTC gathers loopback host candidates only
