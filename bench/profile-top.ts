@@ -52,7 +52,8 @@ export function summariseProfile (file: string, top = 12): ProcessProfile {
     busy += hits
     const pkg = packageOf(n.callFrame.url, n.callFrame.functionName)
     byPkg.set(pkg, (byPkg.get(pkg) ?? 0) + hits)
-    const fn = `${n.callFrame.functionName || '(anonymous)'} (${pkg})`
+    const name = n.callFrame.functionName || '(anonymous)'
+    const fn = pkg === name || pkg.endsWith(`: ${name}`) || pkg === 'V8 garbage collector' ? pkg : `${name} (${pkg})`
     byFn.set(fn, (byFn.get(fn) ?? 0) + hits)
   }
   const rank = (m: Map<string, number>): Array<{ name: string, percent: number }> =>

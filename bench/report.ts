@@ -126,7 +126,7 @@ function renderProfile (prof: ProfileDoc): string[] {
   const L: string[] = []
   L.push('### Where the CPU goes (V8 CPU profiles)')
   L.push('')
-  L.push(`${prof.label !== '' ? `${prof.label}. ` : ''}Self time by package, in percent of each process's busy samples (idle excluded), from \`node --cpu-prof\` profiles of the beam processes (${prof.createdAt.slice(0, 10)}; \`wasm://\` is WebAssembly code, \`native:\` a C++ builtin). Regenerate: \`node bench/run.ts --quick --scenarios beam-tcp --cpu-prof DIR\`, then \`node bench/profile-top.ts DIR --label "…"\` and \`node bench/report.ts\`.`)
+  L.push(`${prof.label !== '' ? `${prof.label}. ` : ''}Self time by package, in percent of each process's busy samples (idle excluded), from \`node --cpu-prof\` profiles of the beam processes (${prof.createdAt.slice(0, 10)}; \`wasm://\` is WebAssembly code, \`native:\` a C++ builtin). Regenerate: \`node bench/run.ts --quick --scenarios beam-tcp --size 256 --requests 10 --concurrency 0 --cpu-prof DIR\`, then \`node bench/profile-top.ts DIR --label "…"\` and \`node bench/report.ts\`.`)
   L.push('')
   for (const p of prof.processes) {
     L.push(`**${p.file}** (${fmt(p.busySeconds, 1)} s busy): ${p.packages.slice(0, 10).map(x => `${x.name} ${fmt(x.percent, 1)} %`).join(', ')}.`)
