@@ -270,8 +270,8 @@ function esc (s: string): string {
  */
 export function renderSvg (doc: BenchDoc): string {
   const rows = doc.scenarios.map(s => ({ name: s.name, label: s.label, up: doc.summary[s.name]?.median.uploadMBps ?? 0, down: doc.summary[s.name]?.median.downloadMBps ?? 0 }))
-  const W = 880
-  const left = 190
+  const W = 920
+  const left = 235
   const right = 70
   const barH = 13
   const rowH = 38
