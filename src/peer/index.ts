@@ -8,6 +8,8 @@ export type { BeamInit, BeamNodeEvents, RelayStats, HandleOptions, NodeStatus } 
 export { Share } from './share.ts'
 export type { ShareOptions, ShareEvents, ServiceTarget, AccessPolicy, TunnelOpenEvent, TunnelCloseEvent, RefusedEvent, ServiceUnavailableEvent } from './share.ts'
 export { ConnectTunnel } from './connect.ts'
+export { BENCH_PROTOCOL, BENCH_BACKENDS, addressesFor } from './benchmark.ts'
+export type { BenchBackend, BenchResult, BenchProgress, BenchmarkOptions } from './benchmark.ts'
 export type { ConnectOptions, ConnectEvents, UpgradeEvent } from './connect.ts'
 export type { PathInfo, PathTransport } from './path.ts'
 export { transportOf } from './path.ts'

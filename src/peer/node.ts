@@ -33,6 +33,8 @@ import { DEFAULT_DHT_PROTOCOL, DEFAULT_LOOKUP_TIMEOUT, REPUBLISH_INTERVAL } from
 import type { Target } from './target.ts'
 import { BackendUnavailableError, directBackend } from '../backends/index.ts'
 import type { Backend } from '../backends/index.ts'
+import { runBenchmark } from './benchmark.ts'
+import type { BenchmarkOptions, BenchResult } from './benchmark.ts'
 
 /** Options of {@link createBeam}: every field is optional. */
 export interface BeamInit {
@@ -278,6 +280,18 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     }
     if (addrs.length > 0) await this.addressBook?.put(id, addrs).catch(() => {})
     return tunnel
+  }
+
+  /**
+   * Measure throughput and round trips to a peer's share over each path it
+   * offers (or `options.backends`), one forced path at a time. The share
+   * answers only if it would open a tunnel for this node (TunnelRefusedError).
+   */
+  async benchmark (target: string | Target, options: BenchmarkOptions = {}): Promise<BenchResult[]> {
+    this.assertRunning()
+    const { target: t } = await this.prepare(target, options.signal)
+    const addrs = await this.knownAddresses(t.peerId)
+    return await runBenchmark(this.libp2p, t.peerId, addrs, t.secret, this.rootLog.child({ component: 'benchmark' }), options)
   }
 
   /**

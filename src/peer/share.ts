@@ -7,6 +7,7 @@ import { connectTcp, pipeSocketStream } from '../tunnel/index.ts'
 import { DEFAULT_MAX_TUNNEL_STREAMS, DEFAULT_SERVICE_CONNECT_TIMEOUT, DEFAULT_SERVICE_HOST } from './constants.ts'
 import { InvalidOptionError } from './errors.ts'
 import type { Logger } from './logger.ts'
+import { BENCH_PROTOCOL, MAX_BENCH_STREAMS, serveBenchmark } from './benchmark.ts'
 
 /** A local TCP service offered through the share. */
 export interface ServiceTarget {
@@ -152,6 +153,16 @@ export class Share extends EventEmitter<ShareEvents> {
       maxOutboundStreams: this.maxStreams,
       runOnLimitedConnection: true
     })
+    // `beam benchmark`: answered only for peers a tunnel would be opened for
+    await this.libp2p.handle(BENCH_PROTOCOL, (stream, connection) => {
+      const remotePeer = connection.remotePeer.toString()
+      void serveBenchmark(stream, {
+        authorize: proof => this.authorize(connection.remotePeer, { port: 0, probe: true, proof }),
+        onRefused: reason => { this.emit('refused', { remotePeer, reason }) },
+        log: this.log.child({ peer: remotePeer, protocol: BENCH_PROTOCOL }),
+        signal: this.shutdown.signal
+      })
+    }, { maxInboundStreams: MAX_BENCH_STREAMS, maxOutboundStreams: MAX_BENCH_STREAMS, runOnLimitedConnection: true })
   }
 
   /** Number of tunnels open right now. */
@@ -164,6 +175,7 @@ export class Share extends EventEmitter<ShareEvents> {
     if (this.closed) return
     this.closed = true
     await this.libp2p.unhandle(TUNNEL_PROTOCOL).catch(() => {})
+    await this.libp2p.unhandle(BENCH_PROTOCOL).catch(() => {})
     this.shutdown.abort()
     for (const c of this.active) c.abort()
     this.onClosed()
