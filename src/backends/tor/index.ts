@@ -1,6 +1,6 @@
 /**
  * The Tor backend: shares become v3 onion services (through the control
- * port), connectors dial them through the SOCKS port. See docs/backends-tor.md.
+ * port), connectors dial them through the SOCKS port. See docs/backends.md (Tor).
  */
 import type { Backend, BackendAvailability, BackendContext, TransportFactory } from '../backend.ts'
 import { TorControl } from './control.ts'
