@@ -36,6 +36,13 @@ export interface I2pBackendOptions {
    */
   commandTimeoutMs?: number
   /**
+   * How long a dial keeps retrying while the router cannot find the
+   * destination's lease set (`CANT_REACH_PEER`), e.g. because the share came
+   * up seconds ago, in milliseconds. The dial's own timeout still applies.
+   * @default 60000
+   */
+  reachRetryMs?: number
+  /**
    * How long closing a connection waits for the far side to confirm it read
    * everything (beam's end-of-data handshake), in milliseconds.
    * @default 30000
@@ -49,10 +56,12 @@ export interface ResolvedI2pOptions {
   tunnels: Required<TunnelOptions>
   sessionReadyTimeoutMs: number
   commandTimeoutMs: number
+  reachRetryMs: number
   closeTimeoutMs: number
 }
 
 export const DEFAULT_SAM = '127.0.0.1:7656'
+export const DEFAULT_REACH_RETRY = 60_000
 
 export function parseSamAddress (s: string): SamAddress {
   const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(s.trim())
@@ -73,6 +82,7 @@ export function resolveOptions (o: I2pBackendOptions = {}): ResolvedI2pOptions {
     },
     sessionReadyTimeoutMs: o.sessionReadyTimeoutMs ?? DEFAULT_READY_TIMEOUT,
     commandTimeoutMs: o.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT,
+    reachRetryMs: o.reachRetryMs ?? DEFAULT_REACH_RETRY,
     closeTimeoutMs: o.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT
   }
   for (const [k, v] of Object.entries(r.tunnels)) {

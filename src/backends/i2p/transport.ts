@@ -12,6 +12,23 @@ import { resolveOptions } from './options.ts'
 import type { I2pBackendOptions, ResolvedI2pOptions } from './options.ts'
 import { toSamConnection } from './sam-conn.ts'
 import { SamSession } from './sam-session.ts'
+import type { SamStream } from './sam-session.ts'
+import { SamProtocolError } from './errors.ts'
+
+const REACH_RETRY_FIRST = 1000
+const REACH_RETRY_MAX = 8000
+
+async function sleep (ms: number, signal: AbortSignal): Promise<void> {
+  await new Promise<void>(resolve => {
+    const t = setTimeout(done, ms)
+    function done (): void {
+      clearTimeout(t)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
 
 export interface I2pTransportComponents {
   logger: ComponentLogger
@@ -75,7 +92,7 @@ export class I2pTransport implements Transport, Startable {
     const session = await this.session(options.signal)
     const to = target.kind === 'garlic64' ? target.destination : `${target.b32}.b32.i2p`
     this.log('STREAM CONNECT to %s', target.kind === 'garlic64' ? 'a garlic64 destination' : to)
-    const stream = await session.connect(to, { signal: options.signal, timeoutMs: this.options.commandTimeoutMs })
+    const stream = await this.connectWithRetry(session, to, options.signal)
     const maConn = toSamConnection({
       socket: stream.socket,
       leftover: stream.leftover,
@@ -89,6 +106,28 @@ export class I2pTransport implements Transport, Startable {
     } catch (err) {
       maConn.abort(err instanceof Error ? err : new Error(String(err)))
       throw err
+    }
+  }
+
+  /**
+   * STREAM CONNECT, again while the router cannot find the far side's lease
+   * set (CANT_REACH_PEER): a share that just came up has a ready session
+   * before its lease set reaches the floodfills (seconds on i2pd 2.45).
+   * Bounded by the dial's signal and by `reachRetryMs`.
+   */
+  private async connectWithRetry (session: SamSession, to: string, signal: AbortSignal): Promise<SamStream> {
+    const deadline = Date.now() + this.options.reachRetryMs
+    let delay = REACH_RETRY_FIRST
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await session.connect(to, { signal, timeoutMs: this.options.commandTimeoutMs })
+      } catch (err) {
+        const unreachable = err instanceof SamProtocolError && err.result === 'CANT_REACH_PEER'
+        if (!unreachable || signal.aborted || Date.now() + delay > deadline) throw err
+        this.log('lease set of the destination not found yet (attempt %d), retrying in %d ms', attempt, delay)
+        await sleep(delay, signal)
+        delay = Math.min(delay * 2, REACH_RETRY_MAX)
+      }
     }
   }
 
