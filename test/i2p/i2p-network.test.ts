@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { b32Of, i2pBackend, SamSession, TRANSIENT_DESTINATION } from '../../src/backends/i2p/index.ts'
 import { i2pNetAvailable, startI2pNetwork } from '../helpers/i2p-net.ts'
@@ -166,9 +167,13 @@ describe.skipIf(!avail.ok)('I2P backend on a private i2pd network', () => {
     await share.unhandle(XFER_PROTOCOL)
     await share.handle(XFER_PROTOCOL, (stream) => { results.push(readAll(stream)) })
 
+    // the last round dials the share by its .b32.i2p name (/garlic32/…), as a short connect string would
+    const dest = shareAddr.getComponents()[0]?.value ?? ''
+    const byName = multiaddr(`/garlic32/${b32Of(dest).slice(0, 52)}/p2p/${share.peerId.toString()}`)
     for (let round = 0; round < 3; round++) {
       const data = randomData(MiB + round * 4097)
-      const conn = await connector.dial(shareAddr, { signal: AbortSignal.timeout(240_000) })
+      const conn = await connector.dial(round === 2 ? byName : shareAddr, { signal: AbortSignal.timeout(240_000) })
+      expect(conn.remoteAddr.toString()).toContain(round === 2 ? '/garlic32/' : '/garlic64/')
       const stream = await conn.newStream(XFER_PROTOCOL, { signal: AbortSignal.timeout(60_000) })
       await sendAll(stream, data)
       await stream.close()
