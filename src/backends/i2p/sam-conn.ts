@@ -12,8 +12,9 @@
  *
  * Closing sends FIN and keeps the socket open until the FIN_ACK arrives (or
  * the far side closes, or `closeTimeoutMs` passes); only then is the socket
- * ended. The side that receives a FIN answers FIN_ACK and lingers until the
- * other side closes. A stream that ends without a FIN is reported as cut
+ * ended. The side that receives a FIN answers FIN_ACK and ends the
+ * connection itself after a short linger: a router need not pass the
+ * stream's close on (i2pd 2.45 did not). A stream that ends without a FIN is reported as cut
  * (I2pStreamCutError), never as a clean end, so a truncated transfer cannot
  * pass for a whole one.
  */
@@ -27,6 +28,9 @@ import { I2pStreamCutError } from './errors.ts'
 const DATA = 0x00
 const FIN = 0x01
 const FIN_ACK = 0x02
+
+/** How long a finished connection keeps its socket so the last frame leaves, in milliseconds. */
+const LINGER_MS = 1000
 
 /** Default bound for the close handshake, in milliseconds. */
 export const DEFAULT_CLOSE_TIMEOUT = 30_000
@@ -48,6 +52,7 @@ class SamMultiaddrConnection extends AbstractMultiaddrConnection {
   private finSent = false
   private finReceived = false
   private finAcked = false
+  private finishing = false
   private readonly finAckWaiters = new Set<() => void>()
   // frame decoder state
   private header = Buffer.alloc(0)
@@ -131,9 +136,22 @@ class SamMultiaddrConnection extends AbstractMultiaddrConnection {
     this.finReceived = true
     this.log('remote end-of-data, acknowledging')
     if (!this.socket.destroyed && this.socket.writable) this.socket.write(Buffer.of(FIN_ACK))
-    // the far side sends nothing more and closes once it reads our FIN_ACK;
-    // the socket's 'close' then ends this connection
-    if (this.finSent) this.socket.end()
+    // the far side is done with this connection (a libp2p close is a full
+    // close). Routers do not reliably pass a stream's close on (i2pd 2.45 did
+    // not within 20 s), so do not wait for one: end here, after a short linger
+    // that lets the FIN_ACK leave
+    this.finish()
+    this.onTransportClosed()
+  }
+
+  /** End the socket after LINGER_MS; destroy it if the router keeps it open. */
+  private finish (): void {
+    if (this.finishing) return
+    this.finishing = true
+    setTimeout(() => {
+      this.socket.end()
+      setTimeout(() => { this.socket.destroy() }, LINGER_MS).unref()
+    }, LINGER_MS).unref()
   }
 
   private wakeFinAck (): void {
@@ -179,9 +197,7 @@ class SamMultiaddrConnection extends AbstractMultiaddrConnection {
       })
     }
     // everything we sent has been read by the far side: now end the stream
-    this.socket.end()
-    // the router closes its side in turn; do not let a silent one keep the socket
-    setTimeout(() => { this.socket.destroy() }, this.closeTimeoutMs).unref()
+    this.finish()
   }
 
   sendReset (): void {
