@@ -69,11 +69,13 @@ describe.skipIf(!avail.ok)('I2P backend on a private i2pd network', () => {
     expect(await a.lookup('ME')).toBe(a.destination)
     expect(b32Of(a.destination)).toBe(a.b32)
     // the connector's router finds the share's lease set through the
-    // floodfill, once it got there (seconds after the session is ready)
+    // floodfill, once it got there: usually at once, but i2pd 2.45 skips a
+    // publication attempted before the session has tunnels both ways and
+    // waits for the next lease set change (see docs/backends-i2p.md)
     const t = Date.now()
-    expect(await lookupWithRetry(b, a.b32, 90_000)).toBe(a.destination)
+    expect(await lookupWithRetry(b, a.b32, 240_000)).toBe(a.destination)
     console.log(`i2p: .b32.i2p of a fresh session resolvable from another router ${Date.now() - t} ms after both were ready`)
-  }, 240_000)
+  }, 400_000)
 
   it('names SAM errors: unknown .b32.i2p, wrong server, nothing listening', async () => {
     const session = sessions[0]
@@ -101,7 +103,8 @@ describe.skipIf(!avail.ok)('I2P backend on a private i2pd network', () => {
   it('carries 4 MiB each way between two libp2p nodes over I2P, hashed on both ends', async () => {
     const share = await i2pNode({ sam: shareSam, tunnels: TUNNELS, listen: true })
     nodes.push(share)
-    const connector = await i2pNode({ sam: connectSam, tunnels: TUNNELS, listen: false })
+    // a fresh share may stay unfindable for minutes on i2pd 2.45 (see above): retry long
+    const connector = await i2pNode({ sam: connectSam, tunnels: TUNNELS, listen: false, reachRetryMs: 240_000 })
     nodes.push(connector)
     const shareAddr = share.getMultiaddrs()[0]
     if (shareAddr == null) throw new Error('share has no I2P address')
