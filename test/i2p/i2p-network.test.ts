@@ -19,8 +19,15 @@ import type { I2pTestNode } from '../helpers/i2p-libp2p.ts'
 const avail = await i2pNetAvailable()
 if (!avail.ok) console.warn(`\n*** I2P network tests SKIPPED: ${avail.reason} ***\n`)
 
-/** Short tunnels: the network has three routers. */
-const TUNNELS = { inboundLength: 1, outboundLength: 1, inboundQuantity: 2, outboundQuantity: 2 }
+/**
+ * Short tunnels: the network has three routers. Outbound tunnels have zero
+ * hops so that they exist at once: i2pd 2.45 drops a lease set publication
+ * tried before a session has an outbound tunnel and does not retry until its
+ * lease set next changes (minutes), which left fresh shares unfindable in
+ * about half the runs with 1-hop outbound tunnels on a loaded machine (see
+ * docs/backends-i2p.md). Inbound tunnels keep one hop.
+ */
+const TUNNELS = { inboundLength: 1, outboundLength: 0, inboundQuantity: 2, outboundQuantity: 2 }
 const MiB = 1024 * 1024
 
 describe.skipIf(!avail.ok)('I2P backend on a private i2pd network', () => {
