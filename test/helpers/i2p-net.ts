@@ -1,13 +1,15 @@
 /**
  * A private I2P network for tests: several i2pd routers, each in its own
- * network namespace of a netlab (test/lab/netlab.ts) on 198.51.100.0/24, with
- * a private netid, no reseeding, floodfill on, and a netDb seeded with the
- * other routers' router.info files. Nothing can leave the lab: its segment is
- * a bridge with no uplink.
+ * network namespace of a netlab (test/lab/netlab.ts), talking NTCP2 over the
+ * lab's segment on ROUTER_NET addresses, with a private netid, no reseeding,
+ * floodfill on the last router(s), and a netDb seeded with the other routers'
+ * router.info files. Nothing can leave the lab: its segment is a bridge with
+ * no uplink.
  *
- * Why namespaces: Debian's i2pd 2.45 refuses peers on 127.0.0.1 (hard-coded,
- * fixed upstream in 2.51), and one router alone cannot publish or look up a
- * lease set (it is its own only floodfill; 2.45 even crashes on the lookup).
+ * Why namespaces: Debian's i2pd 2.45 refuses incoming connections from any
+ * reserved address, loopback included (fixed upstream for loopback in 2.51),
+ * and one router alone cannot publish or look up a lease set (it is its own
+ * only floodfill).
  *
  * Each router's SAM bridge listens on 127.0.0.1 inside its namespace; socat
  * carries it to 127.0.0.1:<port> of the test's own namespace through a UNIX
