@@ -1,0 +1,32 @@
+/** Multiaddrs of the I2P backend: `/garlic64/<destination>` and `/garlic32/<b32>`, optionally followed by `/p2p/<peer id>`. */
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { parseB32, parseDestination } from './destination.ts'
+import { I2pAddressError } from './errors.ts'
+
+export type I2pTarget = { kind: 'garlic64', destination: string } | { kind: 'garlic32', b32: string }
+
+/** What an I2P multiaddr points at; throws I2pAddressError for anything else. */
+export function parseI2pMultiaddr (ma: Multiaddr): I2pTarget {
+  const components = ma.getComponents()
+  const first = components[0]
+  const rest = components.slice(1)
+  if (first == null || rest.some(c => c.name !== 'p2p') || rest.length > 1) throw new I2pAddressError(`not an I2P multiaddr: ${ma.toString().slice(0, 80)}`)
+  const value = first.value ?? ''
+  if (first.name === 'garlic64') return { kind: 'garlic64', destination: parseDestination(value) }
+  if (first.name === 'garlic32') return { kind: 'garlic32', b32: parseB32(value) }
+  throw new I2pAddressError(`not an I2P multiaddr: ${ma.toString().slice(0, 80)}`)
+}
+
+export function isI2pMultiaddr (ma: Multiaddr): boolean {
+  try {
+    parseI2pMultiaddr(ma)
+    return true
+  } catch {
+    return false
+  }
+}
+
+export function garlic64 (destination: string): Multiaddr {
+  return multiaddr(`/garlic64/${destination}`)
+}

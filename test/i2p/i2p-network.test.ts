@@ -1,0 +1,254 @@
+/**
+ * The I2P backend against a real private I2P network: three i2pd routers in
+ * lab namespaces (see test/helpers/i2p-net.ts), one SAM client router for the
+ * share, one for the connector, one floodfill. Requires root, i2pd and socat;
+ * skips loudly otherwise.
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { b32Of, i2pBackend, SamSession, TRANSIENT_DESTINATION } from '../../src/backends/i2p/index.ts'
+import { i2pNetAvailable, startI2pNetwork } from '../helpers/i2p-net.ts'
+import type { I2pNetwork } from '../helpers/i2p-net.ts'
+import { ECHO_PROTOCOL, i2pNode, randomData, readAll, sendAll, sha256, XFER_PROTOCOL } from '../helpers/i2p-libp2p.ts'
+import type { I2pTestNode } from '../helpers/i2p-libp2p.ts'
+
+const avail = await i2pNetAvailable()
+if (!avail.ok) console.warn(`\n*** I2P network tests SKIPPED: ${avail.reason} ***\n`)
+
+/**
+ * Short tunnels: the network has three routers. Outbound tunnels have zero
+ * hops so that they exist at once: i2pd 2.45 drops a lease set publication
+ * tried before a session has an outbound tunnel and does not retry until its
+ * lease set next changes (minutes), which left fresh shares unfindable in
+ * about half the runs with 1-hop outbound tunnels on a loaded machine (see
+ * docs/backends-i2p.md). Inbound tunnels keep one hop.
+ */
+const TUNNELS = { inboundLength: 1, outboundLength: 0, inboundQuantity: 2, outboundQuantity: 2 }
+const MiB = 1024 * 1024
+
+describe.skipIf(!avail.ok)('I2P backend on a private i2pd network', () => {
+  let net: I2pNetwork
+  let shareSam: string
+  let connectSam: string
+  const nodes: I2pTestNode[] = []
+  const sessions: SamSession[] = []
+  const dirs: string[] = []
+
+  beforeAll(async () => {
+    net = await startI2pNetwork({ count: 3, floodfills: 1 })
+    const [a, b] = net.routers
+    if (a == null || b == null) throw new Error('network without routers')
+    shareSam = `${a.sam.host}:${a.sam.port}`
+    connectSam = `${b.sam.host}:${b.sam.port}`
+    console.log(`i2p: ${net.routers.length} i2pd routers up in ${net.startMs} ms`)
+  }, 90_000)
+
+  afterAll(async () => {
+    for (const s of sessions) s.close()
+    await Promise.all(nodes.map(async n => { await n.stop() }))
+    await net?.teardown()
+    for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  }, 60_000)
+
+  it('reports the SAM bridge ready, and a closed port as not running', async () => {
+    expect(await i2pBackend({ sam: shareSam }).available()).toEqual({ status: 'ready' })
+    const closed = await freePort()
+    const r = await i2pBackend({ sam: `127.0.0.1:${closed}` }).available()
+    // i2pd is installed here (the suite skips otherwise)
+    expect(r.status).toBe('not-running')
+    expect(r.reason).toContain(`127.0.0.1:${closed}`)
+  })
+
+  it('creates sessions; a session names itself, the other router resolves its .b32.i2p name', async () => {
+    const port = (sam: string): number => Number(sam.split(':')[1])
+    const [a, b] = await Promise.all([
+      SamSession.create({ sam: { host: '127.0.0.1', port: port(shareSam) }, destination: 'TRANSIENT', tunnels: TUNNELS }),
+      SamSession.create({ sam: { host: '127.0.0.1', port: port(connectSam) }, destination: 'TRANSIENT', tunnels: TUNNELS })
+    ])
+    sessions.push(a, b)
+    console.log(`i2p: SAM sessions ready in ${a.readyMs} ms and ${b.readyMs} ms`)
+    expect(a.alive).toBe(true)
+    expect(a.b32).toMatch(/^[a-z2-7]{52}\.b32\.i2p$/)
+    expect(await a.lookup('ME')).toBe(a.destination)
+    expect(b32Of(a.destination)).toBe(a.b32)
+    // the connector's router finds the share's lease set through the
+    // floodfill, once it got there: usually at once, but i2pd 2.45 skips a
+    // publication attempted before the session has tunnels both ways and
+    // waits for the next lease set change (see docs/backends-i2p.md)
+    const t = Date.now()
+    expect(await lookupWithRetry(b, a.b32, 240_000)).toBe(a.destination)
+    console.log(`i2p: .b32.i2p of a fresh session resolvable from another router ${Date.now() - t} ms after both were ready`)
+  }, 400_000)
+
+  it('names SAM errors: unknown .b32.i2p, wrong server, nothing listening', async () => {
+    const session = sessions[0]
+    if (session == null) throw new Error('needs the session of the previous test')
+    const unknown = `${'a'.repeat(52)}.b32.i2p`
+    const err = await session.lookup(unknown, { timeoutMs: 90_000 }).catch((e: unknown) => e as Error & { result?: string })
+    expect(err).toBeInstanceOf(Error)
+    expect((err as Error).name).toBe('SamProtocolError')
+    // i2pd 2.45 answers INVALID_KEY for a name whose lease set is not found; the SAM spec says KEY_NOT_FOUND
+    expect(['KEY_NOT_FOUND', 'INVALID_KEY']).toContain((err as { result?: string }).result)
+
+    const notSam = createServer(s => { s.end('HTTP/1.0 400 Bad Request\r\n\r\n') })
+    await new Promise<void>(resolve => notSam.listen(0, '127.0.0.1', resolve))
+    const port = (notSam.address() as { port: number }).port
+    const e2 = await SamSession.create({ sam: { host: '127.0.0.1', port }, destination: 'TRANSIENT' }).catch((e: unknown) => e as Error)
+    notSam.close()
+    expect((e2 as Error).name).toBe('SamProtocolError')
+    expect((e2 as Error).message).toContain('not a SAM v3 bridge')
+
+    const closed = await freePort()
+    const e3 = await SamSession.create({ sam: { host: '127.0.0.1', port: closed }, destination: 'TRANSIENT' }).catch((e: unknown) => e as Error)
+    expect((e3 as Error).name).toBe('SamUnreachableError')
+  }, 120_000)
+
+  it('carries 4 MiB each way between two libp2p nodes over I2P, hashed on both ends', async () => {
+    const share = await i2pNode({ sam: shareSam, tunnels: TUNNELS, listen: true })
+    nodes.push(share)
+    // a fresh share may stay unfindable for minutes on i2pd 2.45 (see above): retry long
+    const connector = await i2pNode({ sam: connectSam, tunnels: TUNNELS, listen: false, reachRetryMs: 240_000 })
+    nodes.push(connector)
+    const shareAddr = share.getMultiaddrs()[0]
+    if (shareAddr == null) throw new Error('share has no I2P address')
+    expect(shareAddr.toString()).toMatch(/^\/garlic64\/[A-Za-z0-9~-]{516,}/)
+    expect(shareAddr.toString()).not.toContain(TRANSIENT_DESTINATION)
+
+    const back = randomData(4 * MiB)
+    let received: Promise<{ hash: string, bytes: number }> | undefined
+    await share.handle(XFER_PROTOCOL, (stream) => {
+      received = (async () => {
+        const r = await readAll(stream)
+        await sendAll(stream, back)
+        await stream.close()
+        return r
+      })()
+    })
+    await share.handle(ECHO_PROTOCOL, (stream) => {
+      void (async () => {
+        for await (const chunk of stream) stream.send(chunk)
+        await stream.close()
+      })()
+    })
+
+    const t0 = Date.now()
+    const conn = await connector.dial(shareAddr, { signal: AbortSignal.timeout(240_000) })
+    console.log(`i2p: first dial (connector session + stream + Noise + yamux) ${Date.now() - t0} ms`)
+
+    // round trip of one small message, 10 times
+    const echo = await conn.newStream(ECHO_PROTOCOL, { signal: AbortSignal.timeout(60_000) })
+    const rtts: number[] = []
+    for (let i = 0; i < 10; i++) {
+      const t = Date.now()
+      const got = new Promise<void>(resolve => { echo.addEventListener('message', () => { resolve() }, { once: true }) })
+      echo.send(Uint8Array.of(i))
+      await got
+      rtts.push(Date.now() - t)
+    }
+    await echo.close()
+    rtts.sort((a, b) => a - b)
+    console.log(`i2p: echo RTT median ${rtts[5]} ms (min ${rtts[0]}, max ${rtts[9]})`)
+
+    const data = randomData(4 * MiB)
+    const stream = await conn.newStream(XFER_PROTOCOL, { signal: AbortSignal.timeout(60_000) })
+    const t1 = Date.now()
+    const reading = readAll(stream)
+    await sendAll(stream, data)
+    await stream.close()
+    const theirs = await reading
+    const t2 = Date.now()
+    const mine = await received
+    if (mine == null) throw new Error('the share never saw the stream')
+    expect(mine).toEqual({ hash: sha256(data), bytes: data.length })
+    expect(theirs).toEqual({ hash: sha256(back), bytes: back.length })
+    console.log(`i2p: 4 MiB each way in ${t2 - t1} ms (${(8 * MiB / MiB / ((t2 - t1) / 1000)).toFixed(2)} MiB/s both directions together)`)
+  }, 400_000)
+
+  it('delivers a whole transfer that is followed at once by closing the connection', async () => {
+    const [share, connector] = nodes
+    if (share == null || connector == null) throw new Error('needs the nodes of the previous test')
+    const shareAddr = share.getMultiaddrs()[0]
+    if (shareAddr == null) throw new Error('share has no I2P address')
+    const results: Array<Promise<{ hash: string, bytes: number }>> = []
+    await share.unhandle(XFER_PROTOCOL)
+    await share.handle(XFER_PROTOCOL, (stream) => { results.push(readAll(stream)) })
+
+    // the last round dials the share by its .b32.i2p name (/garlic32/…), as a short connect string would
+    const dest = shareAddr.getComponents()[0]?.value ?? ''
+    const byName = multiaddr(`/garlic32/${b32Of(dest).slice(0, 52)}/p2p/${share.peerId.toString()}`)
+    for (let round = 0; round < 3; round++) {
+      const data = randomData(MiB + round * 4097)
+      const conn = await connector.dial(round === 2 ? byName : shareAddr, { signal: AbortSignal.timeout(240_000) })
+      expect(conn.remoteAddr.toString()).toContain(round === 2 ? '/garlic32/' : '/garlic64/')
+      const stream = await conn.newStream(XFER_PROTOCOL, { signal: AbortSignal.timeout(60_000) })
+      await sendAll(stream, data)
+      await stream.close()
+      // no waiting for the far side: close the whole connection right away
+      await conn.close()
+      const got = await waitForResult(results, round, 120_000)
+      expect(got).toEqual({ hash: sha256(data), bytes: data.length })
+      // the share's end closes too (from the end-of-data mark: i2pd 2.45 does not pass a bare close on)
+      await waitUntil(() => share.getConnections(connector.peerId).length === 0, 60_000, 'the share to drop the closed connection')
+    }
+  }, 600_000)
+
+  it('keeps a share destination in a key file across sessions', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'beam-i2p-key-'))
+    dirs.push(dir)
+    const keyFile = join(dir, 'i2p.key')
+    const backend = i2pBackend({ sam: shareSam, keyFile, tunnels: TUNNELS })
+    expect(backend.listenAddrs?.()).toEqual([`/garlic64/${TRANSIENT_DESTINATION}`])
+    const first = await i2pNode({ sam: shareSam, keyFile, tunnels: TUNNELS, listen: true })
+    const addr1 = first.getMultiaddrs()[0]?.toString().split('/p2p/')[0]
+    await first.stop()
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600)
+    expect(backend.listenAddrs?.()).toEqual([addr1])
+    const second = await i2pNode({ sam: shareSam, keyFile, tunnels: TUNNELS, listen: true })
+    nodes.push(second)
+    expect(second.getMultiaddrs()[0]?.toString().split('/p2p/')[0]).toBe(addr1)
+  }, 300_000)
+})
+
+async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => { resolve(port) })
+    })
+  })
+}
+
+async function lookupWithRetry (session: SamSession, name: string, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      return await session.lookup(name, { timeoutMs: 60_000 })
+    } catch (err) {
+      if (Date.now() > deadline) throw err
+      await new Promise(resolve => setTimeout(resolve, 2000))
+    }
+  }
+}
+
+async function waitUntil (check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
+
+async function waitForResult<T> (results: Array<Promise<T>>, i: number, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  while (results[i] == null) {
+    if (Date.now() > deadline) throw new Error(`stream ${i} never reached the share`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  return await (results[i] as Promise<T>)
+}
