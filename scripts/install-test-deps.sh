@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the lab tests need from Debian: iproute2 (ip netns), iptables and conntrack
+# Installs what the lab, Tor and I2P tests need from Debian: iproute2 (ip netns), iptables and conntrack
 # for the NAT lab (test/lab/), coturn (turnserver) for the TURN case; tor (tor, tor-gencert)
 # for the private Tor network of test/tor/ and strace for its leak check.
 # Idempotent and quiet when everything is present. Without root it only reports what is
@@ -14,7 +14,7 @@ set -euo pipefail
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 # tool:package
-NEEDS=(ip:iproute2 iptables:iptables conntrack:conntrack turnserver:coturn tor:tor tor-gencert:tor strace:strace)
+NEEDS=(ip:iproute2 iptables:iptables conntrack:conntrack turnserver:coturn tor:tor tor-gencert:tor strace:strace i2pd:i2pd socat:socat)
 
 missing_tools=()
 missing_pkgs=()

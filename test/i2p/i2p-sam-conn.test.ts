@@ -10,6 +10,7 @@ import type { Server, Socket } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from '@libp2p/interface'
 import { afterEach, describe, expect, it } from 'vitest'
+import { silentLogger } from '../../src/peer/index.ts'
 import { b32Of, i2pBackend, publicOfPrivate, TRANSIENT_DESTINATION } from '../../src/backends/i2p/index.ts'
 import { fromI2pBase64, parseB32, parseDestination, toI2pBase64 } from '../../src/backends/i2p/destination.ts'
 import { parseI2pMultiaddr } from '../../src/backends/i2p/multiaddr.ts'
@@ -85,7 +86,7 @@ describe('SAM replies and I2P addresses', () => {
     expect(b.addressProtocols).toEqual(['garlic64', 'garlic32'])
     expect(b.listenAddrs?.()).toEqual([`/garlic64/${TRANSIENT_DESTINATION}`])
     expect(resolveOptions().sam).toEqual({ host: '127.0.0.1', port: 7656 })
-    expect(typeof b.transport?.()).toBe('function')
+    expect(typeof b.transport?.({ log: silentLogger() })).toBe('function')
   })
 })
 
