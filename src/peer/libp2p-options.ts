@@ -13,6 +13,7 @@ import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { relayServer, relayTransport } from '../relay/index.ts'
 import type { ResolvedRelayLimits } from '../relay/index.ts'
 import { ADDRESS_DIAL_TIMEOUT, INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_STREAM_WINDOW } from './constants.ts'
+import { noiseCrypto } from './noise-crypto.ts'
 import { compareAddresses } from './path.ts'
 import { RECORD_NAMESPACE, selectRecord, validateForDht } from './records.ts'
 
@@ -115,7 +116,8 @@ export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
       announce: init.announce
     },
     transports,
-    connectionEncrypters: [noise()],
+    // Node's native ChaCha20-Poly1305 with the key imported once per session
+    connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux({
       enableKeepAlive: true,
       keepAliveInterval: KEEP_ALIVE_INTERVAL,
