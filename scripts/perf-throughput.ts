@@ -34,6 +34,8 @@ const { values: opts } = parseArgs({
     scenarios: { type: 'string', default: 'raw,fwd2,tcp,quic,webrtc,relay' },
     upload: { type: 'boolean', default: false },
     cold: { type: 'string', default: '0' },
+    'cold-args': { type: 'string', default: '--no-webrtc' },
+    concurrent: { type: 'string', default: '0' },
     rss: { type: 'boolean', default: false },
     prof: { type: 'string' },
     summarize: { type: 'string' },
@@ -339,10 +341,13 @@ async function coldStart (sourcePort: number, rounds: number): Promise<void> {
   const cs = String((await share.waitFor('ready')).connect)
   const ms: number[] = []
   const ready: number[] = []
+  const cpu: number[] = []
+  const extra = (opts['cold-args'] ?? '').split(' ').filter(a => a !== '')
   for (let r = 0; r < rounds; r++) {
     const h = await home()
-    const conn = new Proc(beamArgv(['connect', cs, '--no-default-bootstrap', '--no-webrtc', '--json']), beamEnv(h, 'connect'))
+    const conn = new Proc(beamArgv(['connect', cs, '--no-default-bootstrap', ...extra, '--json']), beamEnv(h, 'connect'))
     const ev = await conn.waitFor('listening', 40_000)
+    cpu.push(cpuSeconds(conn.child.pid) * 1000)
     const sock = connect({ host: '127.0.0.1', port: Number(ev.port) })
     const first = await new Promise<number>((resolve, reject) => { sock.once('data', () => { resolve(performance.now()) }); sock.once('error', reject) })
     sock.destroy()
@@ -352,8 +357,30 @@ async function coldStart (sourcePort: number, rounds: number): Promise<void> {
   }
   console.log(`connect spawn -> listening: ${ready.map(x => x.toFixed(0)).join(' ')} ms, median ${median(ready).toFixed(0)}`)
   console.log(`connect spawn -> first byte: ${ms.map(x => x.toFixed(0)).join(' ')} ms, median ${median(ms).toFixed(0)}`)
+  console.log(`connect CPU until listening: ${cpu.map(x => x.toFixed(0)).join(' ')} ms, median ${median(cpu).toFixed(0)}  (connect ${extra.join(' ')})`)
   await share.stop()
 }
+
+/** N connections at once through one path, each a small download (64 KiB) checked by SHA-256. */
+async function concurrent (port: number, n: number): Promise<{ ok: number, failed: number, ms: number, firstError?: string }> {
+  const start = performance.now()
+  let firstError: string | undefined
+  const results = await Promise.all(Array.from({ length: n }, async () => {
+    try {
+      const sock = connect({ host: '127.0.0.1', port })
+      sock.on('error', () => {})
+      const r = await withTimeout(hashSocket(sock), 120_000, 'concurrent download')
+      return r.sha === SMALL_SHA && r.bytes === SMALL
+    } catch (err) {
+      firstError ??= (err as Error).message
+      return false
+    }
+  }))
+  const ok = results.filter(Boolean).length
+  return { ok, failed: n - ok, ms: performance.now() - start, firstError }
+}
+const SMALL = 64 * 1024
+const SMALL_SHA = createHash('sha256').update(BLOCK.subarray(0, SMALL)).digest('hex')
 
 async function main (): Promise<void> {
   if (opts.summarize != null) { await summarize(opts.summarize, Number(opts.top)); return }
@@ -364,6 +391,20 @@ async function main (): Promise<void> {
   const src = await startSource(mib, upload)
   try {
     if (Number(opts.cold) > 0) await coldStart(src.port, Number(opts.cold))
+    if (Number(opts.concurrent) > 0) {
+      // a source of 64 KiB per connection, through a TCP path
+      const small = createServer((sock: Socket) => { sock.on('error', () => {}); sock.end(BLOCK.subarray(0, SMALL)) })
+      const smallPort = await listen(small)
+      const path = await makePath('tcp', smallPort)
+      try {
+        const r = await concurrent(path.port, Number(opts.concurrent))
+        console.log(`concurrent ${opts.concurrent} through one tunnel: ${r.ok} ok, ${r.failed} failed, ${r.ms.toFixed(0)} ms${r.firstError != null ? ` (first error: ${r.firstError})` : ''}`)
+        console.log(`        RSS MiB after: ${path.procs.map(p => rssMiB(p.child.pid).toFixed(0)).join('/')} (share/connect)`)
+      } finally {
+        await path.close()
+        small.close()
+      }
+    }
     for (const kind of (opts.scenarios ?? '').split(',').filter(s => s !== '')) {
       const rates: number[] = []
       let path: Path | undefined
