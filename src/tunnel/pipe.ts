@@ -128,19 +128,25 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
   }
 
   // stream -> socket
+  // Messages that arrive in one turn of the event loop (QUIC and WebRTC hand
+  // over many small ones; yamux one per frame) are corked and reach the socket
+  // as one writev at the end of the turn instead of a write each.
+  let corked = false
+  const uncork = (): void => {
+    corked = false
+    if (!socket.destroyed) socket.uncork()
+  }
   const onStreamMessage = (evt: { data: Uint8Array | Uint8ArrayList }): void => {
     const data = evt.data
     let ok = true
-    if (data instanceof Uint8Array) {
-      result.received += data.byteLength
-      ok = socket.write(data)
-    } else {
-      result.received += data.byteLength
-      // several chunks (one per decrypted message): one writev, not a write each
+    if (!corked) {
+      corked = true
       socket.cork()
-      for (const buf of data) ok = socket.write(buf)
-      socket.uncork()
+      setImmediate(uncork)
     }
+    result.received += data.byteLength
+    if (data instanceof Uint8Array) ok = socket.write(data)
+    else for (const buf of data) ok = socket.write(buf)
     if (!ok) pauseStream()
   }
   // The stream's resume() first dispatches what it buffered while paused, and
