@@ -160,6 +160,9 @@ function cpuSeconds (pid: number | undefined): number {
   } catch { return 0 }
 }
 
+/** Every child started, so that none outlives this script, whatever failed. */
+const allProcs: Proc[] = []
+
 /** A child process whose stdout lines are parsed as JSON events. */
 class Proc {
   readonly child: ChildProcess
@@ -169,6 +172,7 @@ class Proc {
   private waiters: Array<() => void> = []
   constructor (args: string[], env: Record<string, string> = {}) {
     this.child = spawn(NODE, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    allProcs.push(this)
     // --log DIR: keep every child's raw output (e.g. with --env NODE_OPTIONS=--trace-gc)
     const log = opts.log != null ? createWriteStream(join(opts.log, `${args.find(a => ['share', 'connect', 'relay'].includes(a)) ?? 'node'}-${this.child.pid ?? 0}.log`)) : undefined
     if (log != null) { this.child.stdout?.pipe(log); this.child.stderr?.pipe(log) }
@@ -336,29 +340,32 @@ async function coldStart (sourcePort: number, rounds: number): Promise<void> {
   // a share on TCP; then, per round, a fresh `beam connect` process: spawn ->
   // 'listening' event -> connect -> first byte of the download
   const share = new Proc(beamArgv(['share', String(sourcePort), '--listen', '/ip4/127.0.0.1/tcp/0', '--no-relay', '--no-default-bootstrap', '--json']), beamEnv(await home(), 'share'))
-  const shareReady = (await share.waitFor('ready')).at as number
-  console.log(`share spawn -> ready: ${(shareReady - share.spawnedAt).toFixed(0)} ms`)
-  const cs = String((await share.waitFor('ready')).connect)
-  const ms: number[] = []
-  const ready: number[] = []
-  const cpu: number[] = []
-  const extra = (opts['cold-args'] ?? '').split(' ').filter(a => a !== '')
-  for (let r = 0; r < rounds; r++) {
-    const h = await home()
-    const conn = new Proc(beamArgv(['connect', cs, '--no-default-bootstrap', ...extra, '--json']), beamEnv(h, 'connect'))
-    const ev = await conn.waitFor('listening', 40_000)
-    cpu.push(cpuSeconds(conn.child.pid) * 1000)
-    const sock = connect({ host: '127.0.0.1', port: Number(ev.port) })
-    const first = await new Promise<number>((resolve, reject) => { sock.once('data', () => { resolve(performance.now()) }); sock.once('error', reject) })
-    sock.destroy()
-    ms.push(first - conn.spawnedAt)
-    ready.push((ev.at as number) - conn.spawnedAt)
-    await conn.stop()
+  try {
+    const shareReady = (await share.waitFor('ready')).at as number
+    console.log(`share spawn -> ready: ${(shareReady - share.spawnedAt).toFixed(0)} ms`)
+    const cs = String((await share.waitFor('ready')).connect)
+    const ms: number[] = []
+    const ready: number[] = []
+    const cpu: number[] = []
+    const extra = (opts['cold-args'] ?? '').split(' ').filter(a => a !== '')
+    for (let r = 0; r < rounds; r++) {
+      const h = await home()
+      const conn = new Proc(beamArgv(['connect', cs, '--no-default-bootstrap', ...extra, '--json']), beamEnv(h, 'connect'))
+      const ev = await conn.waitFor('listening', 40_000)
+      cpu.push(cpuSeconds(conn.child.pid) * 1000)
+      const sock = connect({ host: '127.0.0.1', port: Number(ev.port) })
+      const first = await new Promise<number>((resolve, reject) => { sock.once('data', () => { resolve(performance.now()) }); sock.once('error', reject) })
+      sock.destroy()
+      ms.push(first - conn.spawnedAt)
+      ready.push((ev.at as number) - conn.spawnedAt)
+      await conn.stop()
+    }
+    console.log(`connect spawn -> listening: ${ready.map(x => x.toFixed(0)).join(' ')} ms, median ${median(ready).toFixed(0)}`)
+    console.log(`connect spawn -> first byte: ${ms.map(x => x.toFixed(0)).join(' ')} ms, median ${median(ms).toFixed(0)}`)
+    console.log(`connect CPU until listening: ${cpu.map(x => x.toFixed(0)).join(' ')} ms, median ${median(cpu).toFixed(0)}  (connect ${extra.join(' ')})`)
+  } finally {
+    await share.stop()
   }
-  console.log(`connect spawn -> listening: ${ready.map(x => x.toFixed(0)).join(' ')} ms, median ${median(ready).toFixed(0)}`)
-  console.log(`connect spawn -> first byte: ${ms.map(x => x.toFixed(0)).join(' ')} ms, median ${median(ms).toFixed(0)}`)
-  console.log(`connect CPU until listening: ${cpu.map(x => x.toFixed(0)).join(' ')} ms, median ${median(cpu).toFixed(0)}  (connect ${extra.join(' ')})`)
-  await share.stop()
 }
 
 /** N connections at once through one path, each a small download (64 KiB) checked by SHA-256. */
@@ -436,6 +443,7 @@ async function main (): Promise<void> {
       }
     }
   } finally {
+    for (const p of allProcs) await p.stop()
     src.server.close()
     for (const h of homes) await rm(h, { recursive: true, force: true })
   }
