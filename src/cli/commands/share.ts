@@ -53,7 +53,7 @@ async function runShare (ports: string[], flags: ShareFlags, io: CliIo): Promise
   if (flags.public === true && flags.allow != null) throw new UsageError('--public and --allow exclude each other')
   const allow = (flags.allow ?? []).map(p => parsePeerId(p).toString())
   const ctx = createContext(flags, io)
-  const selected = await resolveBackends(flags, ctx.home, process.pid)
+  const selected = await resolveBackends(flags, ctx.home, process.pid, io.env)
   const anonymous = selected.anonymousOnly
   if (anonymous) {
     const mode = `${selected.names.join('+')}-only mode`
