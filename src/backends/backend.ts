@@ -7,7 +7,9 @@ export type BackendRole = 'listen' | 'dial' | 'both'
 /** How a backend stands on this machine right now. */
 export type BackendStatus = 'ready' | 'not-installed' | 'not-running' | 'not-implemented'
 
+/** What {@link Backend.available} answers. */
 export interface BackendAvailability {
+  /** Ready, or what is missing. */
   status: BackendStatus
   /** Why, in one line, when not ready. */
   reason?: string
@@ -17,6 +19,7 @@ export interface BackendAvailability {
 export interface BackendContext {
   /** The node's logger: user-facing progress goes here (a backend makes its own child). */
   log: Logger
+  /** Aborts a backend's start-up (e.g. a launched daemon's bootstrap). @default none */
   signal?: AbortSignal
 }
 
@@ -36,11 +39,17 @@ export interface Backend {
   name: string
   /** One-line description. */
   description: string
+  /** Whether it can listen (shares), dial (connectors), or both. */
   role: BackendRole
   /** Multiaddr protocols this backend dials/listens on, e.g. ['onion3']. */
   addressProtocols: string[]
   /** Whether the sharer / the connector stay anonymous to each other and to observers. */
-  anonymity: { sharer: boolean, connector: boolean }
+  anonymity: {
+    /** The sharer's network address stays hidden. */
+    sharer: boolean
+    /** The connector's network address stays hidden. */
+    connector: boolean
+  }
   /** Expected added latency. */
   latency: 'lan' | 'internet' | 'high'
   /** Check, without side effects on the network, whether it can be used now. */

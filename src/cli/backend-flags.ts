@@ -57,9 +57,11 @@ export function addBackendOptions (cmd: Command, role: 'share' | 'connect'): Com
     .option('--backends <list>', 'several networks, comma-separated, e.g. tor,direct')
     .option('--tor', 'short for --backend tor')
     .option('--ator', 'short for --backend ator (ATOR, the Anyone Protocol\'s anon daemon)')
+  cmd.option('--fallback', role === 'connect'
+    ? 'with --backends: try the networks one after another, in the order given (default: all at once)'
+    : 'with --backends: share over the first network of the list that is available (default: all of them)')
   if (role === 'connect') {
     cmd
-      .option('--fallback', 'with --backends: try the networks one after another, in the order given (default: all at once)')
       .addOption(new Option('--tor-client-key <private-key>', 'client-authorization key of an onion that restricts discovery (base64; handed to tor through --tor-control)').env('BEAM_TOR_CLIENT_KEY'))
   }
   cmd

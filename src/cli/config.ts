@@ -90,8 +90,6 @@ export interface TorBackendConfig extends BackendSettings {
   socks?: HostPort
   /** HashedControlPassword authentication. @default none */
   controlPassword?: string
-  /** Cookie authentication with this file. @default the path PROTOCOLINFO names */
-  cookieFile?: string
   /** Start Debian's tor with a private data dir instead of using a running one (`--tor-launch`). @default false */
   launch?: boolean
   /** Extra torrc lines for `launch` (`--tor-launch-config`). @default none */
@@ -197,7 +195,7 @@ const TOP_KEYS = ['version', 'backends', 'tunnels', 'connect']
 const COMMON_BACKEND_KEYS = ['priority', 'enabled']
 const BACKEND_KEYS: Record<string, string[]> = {
   direct: [...COMMON_BACKEND_KEYS, 'iceServers', 'bootstrap'],
-  tor: [...COMMON_BACKEND_KEYS, 'control', 'socks', 'controlPassword', 'cookieFile', 'launch', 'launchConfig', 'persistent', 'onionPort'],
+  tor: [...COMMON_BACKEND_KEYS, 'control', 'socks', 'controlPassword', 'launch', 'launchConfig', 'persistent', 'onionPort'],
   i2p: [...COMMON_BACKEND_KEYS, 'sam']
 }
 const EXTRA_BACKEND_KEYS = [...COMMON_BACKEND_KEYS, 'options']
@@ -472,7 +470,6 @@ function readBackends (r: Reader, node: Node | null | undefined, extra: readonly
       if (get('control') !== undefined) t.control = readHostPort(r, get('control') ?? null, `${path}.control`)
       if (get('socks') !== undefined) t.socks = readHostPort(r, get('socks') ?? null, `${path}.socks`)
       if (get('controlPassword') !== undefined) t.controlPassword = readString(r, get('controlPassword') ?? null, `${path}.controlPassword`)
-      if (get('cookieFile') !== undefined) t.cookieFile = readString(r, get('cookieFile') ?? null, `${path}.cookieFile`, 'a file path')
       if (get('launch') !== undefined) t.launch = readBool(r, get('launch') ?? null, `${path}.launch`)
       if (get('launchConfig') !== undefined) t.launchConfig = readString(r, get('launchConfig') ?? null, `${path}.launchConfig`, 'a file path')
       if (get('persistent') !== undefined) t.persistent = readBool(r, get('persistent') ?? null, `${path}.persistent`)
@@ -480,11 +477,8 @@ function readBackends (r: Reader, node: Node | null | undefined, extra: readonly
       if (get('launchConfig') !== undefined && t.launch !== true) {
         r.fail(get('launchConfig'), `${path}.launchConfig`, 'only goes with launch: true')
       }
-      if (get('controlPassword') !== undefined && get('cookieFile') !== undefined) {
-        r.fail(get('cookieFile'), `${path}.cookieFile`, 'use either controlPassword or cookieFile, not both')
-      }
-      if (t.launch === true && (get('controlPassword') !== undefined || get('cookieFile') !== undefined)) {
-        r.fail(get('launch'), `${path}.launch`, 'launch: true starts beam\'s own tor, which uses its own cookie: remove controlPassword/cookieFile')
+      if (t.launch === true && get('controlPassword') !== undefined) {
+        r.fail(get('launch'), `${path}.launch`, 'launch: true starts beam\'s own tor, which uses its own cookie: remove controlPassword')
       }
       out.tor = t
     } else if (key === 'i2p') {

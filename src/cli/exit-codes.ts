@@ -34,6 +34,7 @@ const TABLE: Record<string, { exit: ExitCode, code: string }> = {
   ListenError: { exit: ExitCode.ADDRESS_IN_USE, code: 'listen-failed' },
   IdentityError: { exit: ExitCode.IDENTITY, code: 'identity' },
   BootstrapConfigError: { exit: ExitCode.CONFIG, code: 'config' },
+  ConfigError: { exit: ExitCode.CONFIG, code: 'config' },
   AliasFileError: { exit: ExitCode.CONFIG, code: 'config' },
   InvalidAliasError: { exit: ExitCode.USAGE, code: 'usage' },
   InvalidMultiaddrError: { exit: ExitCode.CONFIG, code: 'config' },

@@ -8,6 +8,8 @@ import { backendsCommand } from './commands/backends.ts'
 import { relayCommand } from './commands/relay.ts'
 import { doctorCommand } from './commands/doctor.ts'
 import { aliasCommand } from './commands/alias.ts'
+import { upCommand } from './commands/up.ts'
+import { benchmarkCommand } from './commands/benchmark.ts'
 import { classify, ExitCode } from './exit-codes.ts'
 
 export const VERSION = '0.1.0'
@@ -18,7 +20,7 @@ export function createProgram (io: CliIo): Command {
     .description('peer-to-peer TCP tunnels addressed by public key: direct when possible, relayed when not')
     .version(VERSION, '-V, --version')
     .showSuggestionAfterError(true)
-  for (const cmd of [shareCommand(io), connectCommand(io), relayCommand(io), doctorCommand(io), aliasCommand(io), idCommand(io), backendsCommand(io), demoCommand(io)]) {
+  for (const cmd of [shareCommand(io), connectCommand(io), upCommand(io), relayCommand(io), doctorCommand(io), benchmarkCommand(io), aliasCommand(io), idCommand(io), backendsCommand(io), demoCommand(io)]) {
     program.addCommand(cmd)
   }
   const configure = (c: Command): void => {

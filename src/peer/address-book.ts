@@ -17,11 +17,13 @@ interface BookFile { version: 1, peers: Record<string, Entry> }
  * files count as empty: it is a cache, never a source of truth.
  */
 export class AddressBook {
+  /** The JSON file. */
   readonly path: string
   constructor (path: string) {
     this.path = path
   }
 
+  /** The addresses remembered for a peer ([] if none). */
   async get (peerId: string): Promise<Multiaddr[]> {
     const book = await this.read()
     const entry = book.peers[peerId]
@@ -33,6 +35,7 @@ export class AddressBook {
     return out
   }
 
+  /** Remember (replace) the addresses of a peer. Errors are the caller's to ignore: it is a cache. */
   async put (peerId: string, addrs: Multiaddr[]): Promise<void> {
     if (addrs.length === 0) return
     const book = await this.read()

@@ -28,19 +28,23 @@ interface AliasFile { version: 1, aliases: Record<string, string> }
  * error, never silently emptied.
  */
 export class Aliases {
+  /** The alias file. */
   readonly path: string
   constructor (path: string) {
     this.path = path
   }
 
+  /** Every alias and its target. Throws AliasFileError for a damaged file. */
   async list (): Promise<Record<string, string>> {
     return { ...(await this.read()).aliases }
   }
 
+  /** The target of an alias, or undefined. */
   async get (name: string): Promise<string | undefined> {
     return (await this.read()).aliases[name]
   }
 
+  /** Set (or replace) an alias. Throws InvalidAliasError for a bad name. */
   async set (name: string, target: string): Promise<void> {
     if (!NAME_RE.test(name)) throw new InvalidAliasError(`invalid alias '${name}': use 1-63 of a-z, 0-9 and '-' (not at either end)`)
     const file = await this.read()

@@ -24,6 +24,7 @@ export class MessageTooLargeError extends Error {
 
 /** The remote call handler failed, or the peer has none. */
 export class RemoteCallError extends Error {
+  /** The peer that was called. */
   readonly remote: string
   constructor (message: string, remote: string) {
     super(message)
@@ -34,11 +35,15 @@ export class RemoteCallError extends Error {
 
 /** Who sent a message or call: the authenticated peer and the connection. */
 export interface AppSender {
+  /** The sender, as proven by the connection's Noise handshake. */
   peerId: PeerId
+  /** The libp2p connection it came on (relayed or direct). */
   connection: Connection
 }
 
+/** Receives each app message; see {@link BeamNode.onMessage}. */
 export type MessageHandler = (data: Uint8Array, from: AppSender) => void | Promise<void>
+/** Answers each app call (the reply at most {@link MAX_APP_MESSAGE} bytes; a throw becomes the caller's RemoteCallError); see {@link BeamNode.onCall}. */
 export type CallHandler = (request: Uint8Array, from: AppSender) => Uint8Array | Promise<Uint8Array>
 
 const STATUS_OK = 0

@@ -10,19 +10,30 @@ export const BOOTSTRAP_FILE_VERSION = 1
 /** The bootstrap-nodes.json shipped with the package. */
 export const DEFAULT_BOOTSTRAP_FILE = fileURLToPath(new URL('../../bootstrap-nodes.json', import.meta.url))
 
+/** What a bootstrap-list entry is for: a DHT entry point, a relay, or both. */
 export type BootstrapRole = 'bootstrap' | 'relay'
 
+/** One entry of a bootstrap list. */
 export interface BootstrapNode {
+  /** Its address, with `/p2p/<peer id>`. */
   multiaddr: Multiaddr
+  /** What it is used for. */
   roles: BootstrapRole[]
   /** UDP port of the node's STUN responder, if it runs one (relays do, on 3478 by default). */
   stunPort?: number
 }
 
+/** A parsed bootstrap file. */
 export interface BootstrapList {
+  /** The usable entries. */
   nodes: BootstrapNode[]
   /** Entries that were dropped, each with the reason. */
-  dropped: Array<{ entry: unknown, reason: string }>
+  dropped: Array<{
+    /** The entry as found in the file. */
+    entry: unknown
+    /** Why it was dropped. */
+    reason: string
+  }>
 }
 
 /**

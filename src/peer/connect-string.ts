@@ -45,6 +45,7 @@ export interface ConnectString {
 }
 
 /** Which check a connect string failed. */
+/** Which check a connect string failed (see docs/connect-string.md). */
 export type InvalidConnectStringReason = 'prefix' | 'encoding' | 'version' | 'checksum' | 'truncated' | 'peer-id' | 'multiaddr' | 'too-long' | 'flags'
 
 /** A connect string that cannot be decoded; `reason` says which check failed and `message` says it for a human. */

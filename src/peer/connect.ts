@@ -24,6 +24,7 @@ const UPGRADE_RETRY_FIRST = 5_000
 const UPGRADE_RETRY_MIN = 30_000
 const UPGRADE_RETRY_MAX = 300_000
 
+/** Options of {@link BeamNode.connect}. */
 export interface ConnectOptions {
   /** The share's port to reach; 0 = the share's first port. @default 0 */
   remotePort?: number
@@ -49,30 +50,58 @@ export interface ConnectOptions {
    * @default true
    */
   upgrade?: boolean
+  /** Aborts the dial and probe during the call; no effect on the tunnel once the call has resolved (use `close()`). @default unset */
   signal?: AbortSignal
 }
 
-export interface ConnectTunnelOpenEvent { id: number, remotePort: number }
-export interface ConnectTunnelCloseEvent { id: number, sent: number, received: number, error?: string }
-export interface ConnectTunnelFailedEvent { id: number, error: Error }
+/** {@link ConnectEvents} `tunnel:open`: a local client was joined to the shared service. */
+export interface ConnectTunnelOpenEvent {
+  /** Number of the tunnel, unique within this ConnectTunnel. */
+  id: number
+  /** The shared port asked for (0: the share's first). */
+  remotePort: number
+}
+/** {@link ConnectEvents} `tunnel:close`: a local client's tunnel ended. */
+export interface ConnectTunnelCloseEvent {
+  /** Number of the tunnel. */
+  id: number
+  /** Bytes from the local client to the share. */
+  sent: number
+  /** Bytes from the share to the local client. */
+  received: number
+  /** Set when it ended by an error or a reset. */
+  error?: string
+}
+/** {@link ConnectEvents} `tunnel:failed`: a local client could not be joined. */
+export interface ConnectTunnelFailedEvent {
+  /** Number of the tunnel. */
+  id: number
+  /** Why: PeerUnreachableError, TunnelRefusedError, UnknownPortError, ServiceUnavailableError, … */
+  error: Error
+}
 /** Progress of an attempt to replace a relayed path with a direct one. */
 export interface UpgradeEvent {
+  /** How the direct path is sought. */
   technique: 'webrtc'
+  /** Where the attempt stands. */
   state: 'trying' | 'succeeded' | 'failed'
   /** The address tried. */
   address: string
   /** Time the attempt took, in ms (when finished). */
   ms?: number
+  /** When failed: why. */
   error?: string
   /** When failed: the next attempt, in ms from now. */
   retryInMs?: number
 }
 
+/** Events of a {@link ConnectTunnel}. */
 export interface ConnectEvents {
   /** The path new streams take changed (or was first found). */
   path: [PathInfo]
   /** A local client was joined to the shared service. */
   'tunnel:open': [ConnectTunnelOpenEvent]
+  /** A local client's tunnel ended. */
   'tunnel:close': [ConnectTunnelCloseEvent]
   /** A local client could not be joined (peer unreachable, refused, service down); its socket was closed. */
   'tunnel:failed': [ConnectTunnelFailedEvent]
@@ -81,7 +110,12 @@ export interface ConnectEvents {
   /** The peer is no longer connected; the next local client redials. */
   disconnected: []
   /** Dialling the peer: the addresses tried and how each went. */
-  dial: [{ attempts: DialAttempt[], ok: boolean }]
+  dial: [{
+    /** Each address tried. */
+    attempts: DialAttempt[]
+    /** Whether a connection was made. */
+    ok: boolean
+  }]
   /** An attempt to upgrade a relayed path to a direct one. */
   upgrade: [UpgradeEvent]
 }
@@ -101,14 +135,19 @@ export function responseError (res: TunnelResponse): Error {
  * carried in its own stream to the share.
  */
 export class ConnectTunnel extends EventEmitter<ConnectEvents> {
+  /** The share's peer id. */
   readonly peerId: PeerId
+  /** The shared port asked for (0: the share's first). */
   readonly remotePort: number
   private readonly libp2p: Libp2p
   private readonly log: Logger
   private readonly secret: Uint8Array | undefined
   private readonly opts: Required<Omit<ConnectOptions, 'signal' | 'host' | 'port' | 'remotePort' | 'probe'>>
   /** Every dial and upgrade attempt so far, newest last (bounded), for diagnostics. */
-  readonly attempts: Array<DialAttempt & { technique?: string }> = []
+  readonly attempts: Array<DialAttempt & {
+    /** Set for upgrade attempts, e.g. 'webrtc'. */
+    technique?: string
+  }> = []
   private upgrading = false
   private upgradeFailures = 0
   private nextUpgradeAt = 0
@@ -129,6 +168,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
   /** Fresh addresses for the peer (a DHT lookup), used when every known one fails. */
   private readonly refresh: ((signal: AbortSignal) => Promise<Multiaddr[]>) | undefined
 
+  /** @internal made by {@link BeamNode.connect} */
   constructor (libp2p: Libp2p, peerId: PeerId, secret: Uint8Array | undefined, options: ConnectOptions, log: Logger, onClosed: () => void, refresh?: (signal: AbortSignal) => Promise<Multiaddr[]>) {
     super()
     const remotePort = options.remotePort ?? 0
@@ -153,6 +193,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
 
   /** Local address clients connect to. */
   get host (): string { return this.listener?.host ?? '' }
+  /** Local port clients connect to. */
   get port (): number { return this.listener?.port ?? 0 }
   /** The path new streams take now, if connected. */
   get path (): PathInfo | undefined { return this.currentPath }

@@ -9,24 +9,45 @@ import type { NatReport } from './nat-probe.ts'
 import { pingConnection } from './path.ts'
 
 /** One bootstrap/relay node as seen from here. */
-export interface BootstrapCheck { address: string, ok: boolean, rttMs?: number, relay?: boolean, error?: string }
+export interface BootstrapCheck {
+  /** The node's address. */
+  address: string
+  /** Whether it could be dialled. */
+  ok: boolean
+  /** Ping round-trip time, in ms. */
+  rttMs?: number
+  /** Whether it runs a relay (circuit-relay hop protocol). */
+  relay?: boolean
+  /** Why the dial failed. */
+  error?: string
+}
 
 /** Everything `beam doctor` found out. */
 export interface DoctorReport {
+  /** This node's peer id. */
   peerId: string
+  /** How this machine's NAT maps UDP. */
   nat: NatReport
+  /** The ICE servers used. */
   iceServers: string[]
+  /** Each bootstrap/relay node as seen from here. */
   bootstrap: BootstrapCheck[]
+  /** The connect test, when a target was given. */
   target?: {
+    /** The target peer. */
     peerId: string
     /** The connect attempt failed before any path existed. */
     error?: string
+    /** Each address dialled. */
     attempts: DialAttempt[]
+    /** Each attempt at a direct path. */
     upgrades: UpgradeEvent[]
+    /** The path in use at the end. */
     path?: PathInfo
   }
 }
 
+/** Options of {@link diagnose}. */
 export interface DiagnoseOptions {
   /** ICE server URLs the node uses (the STUN ones are probed). */
   iceServers: string[]
@@ -34,6 +55,7 @@ export interface DiagnoseOptions {
   settleMs?: number
   /** Dial timeout for the target, in ms. @default 15000 */
   dialTimeout?: number
+  /** Aborts the diagnosis. @default unset */
   signal?: AbortSignal
   /** Called with a line of progress ("probing NAT…"). */
   onProgress?: (line: string) => void

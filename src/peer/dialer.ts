@@ -32,7 +32,19 @@ export interface RaceOptions {
 }
 
 /** What a dial race tried, for progress output and `beam doctor`. */
-export interface DialAttempt { address: string, kind: AddressClass, ok: boolean, ms: number, error?: string }
+/** One address dialled while connecting to a peer. */
+export interface DialAttempt {
+  /** The multiaddr tried. */
+  address: string
+  /** What kind of address it is (loopback, private, public, relayed, …). */
+  kind: AddressClass
+  /** Whether it connected. */
+  ok: boolean
+  /** How long it took, in ms. */
+  ms: number
+  /** Why it failed. */
+  error?: string
+}
 
 export class DialRaceError extends Error {
   readonly attempts: DialAttempt[]

@@ -46,7 +46,13 @@ export const NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
  */
 export const MIN_PREFIX = 16
 
-export interface NameTarget { name: string, prefix: string }
+/** A name target, `name.peer-id-prefix`, split. */
+export interface NameTarget {
+  /** The name, as published by its owner. */
+  name: string
+  /** The start of the owner's peer id (at least {@link MIN_PREFIX} characters). */
+  prefix: string
+}
 
 /** `myapp.12D3KooWAbCdEfGh…` → name and peer-id prefix; undefined if not that shape. */
 export function parseNameTarget (text: string): NameTarget | undefined {
@@ -61,12 +67,23 @@ export function parseNameTarget (text: string): NameTarget | undefined {
 /** The DHT part of libp2p that discovery uses (content routing). */
 type Router = Pick<Libp2p, 'contentRouting' | 'peerRouting'>
 
+/** Options of {@link lookupPeer} and {@link lookupName}. */
 export interface LookupOptions {
+  /** Bounds the lookup. */
   signal: AbortSignal
+  /** Where to log the lookup's steps. @default silent */
   log?: Logger
 }
 
-export interface LookupResult { peerId: PeerId, multiaddrs: Multiaddr[], ms: number }
+/** A peer found in the DHT. */
+export interface LookupResult {
+  /** The peer. */
+  peerId: PeerId
+  /** Its addresses. */
+  multiaddrs: Multiaddr[]
+  /** How long the lookup took, in ms. */
+  ms: number
+}
 
 /**
  * Ask the DHT for the addresses of `peerId`: providers of its key that are

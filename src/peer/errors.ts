@@ -1,5 +1,6 @@
 /** The identity key file cannot be read, parsed or written. */
 export class IdentityError extends Error {
+  /** The identity file. */
   readonly path: string
   constructor (message: string, path: string, cause?: unknown) {
     super(message, { cause })
@@ -34,6 +35,7 @@ export class BootstrapConfigError extends Error {
 
 /** No address of the peer is known, so it cannot be dialled. */
 export class PeerNotFoundError extends Error {
+  /** The peer (or the name) that was not found. */
   readonly peerId: string
   constructor (peerId: string, message?: string) {
     super(message ?? `no address known for peer ${peerId}: use the connect string that 'beam share' printed`)
@@ -44,6 +46,7 @@ export class PeerNotFoundError extends Error {
 
 /** Every address of the peer failed or timed out. */
 export class PeerUnreachableError extends Error {
+  /** The peer that could not be reached. */
   readonly peerId: string
   constructor (peerId: string, detail: string, cause?: unknown) {
     super(`cannot reach peer ${peerId}: ${detail}`, { cause })

@@ -18,8 +18,11 @@ interface IdentityFile {
   privateKey: string
 }
 
+/** What {@link loadOrCreateIdentity} returns. */
 export interface LoadedIdentity {
+  /** The node's key; pass it as {@link BeamInit.privateKey}. */
   privateKey: PrivateKey
+  /** The key file. */
   path: string
   /** True when the key was made just now. */
   created: boolean

@@ -14,23 +14,33 @@ import { relayServer, relayTransport } from '../relay/index.ts'
 import type { ResolvedRelayLimits } from '../relay/index.ts'
 import type { TransportFactory } from '../backends/index.ts'
 import { ADDRESS_DIAL_TIMEOUT, INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_STREAM_WINDOW } from './constants.ts'
+
+/** Shortest time libp2p's connection monitor waits for a ping before it aborts the connection, in ms (libp2p: 5000). */
+const CONNECTION_PING_MIN_TIMEOUT = 20_000
 import { compareAddresses } from './path.ts'
 import { RECORD_NAMESPACE, selectRecord, validateForDht } from './records.ts'
 
 /** An ICE server for WebRTC, as in the browser API. */
 export interface IceServer {
+  /** `stun:host:port` or `turn:host:port?transport=udp|tcp` URL(s). */
   urls: string | string[]
+  /** TURN user name. */
   username?: string
+  /** TURN password. */
   credential?: string
 }
 
 /** Which transports a node runs. All default to on. */
 export interface TransportSelection {
+  /** TCP. @default true */
   tcp?: boolean
+  /** QUIC over UDP. @default true */
   quic?: boolean
   /** WebSockets (ws/wss): dialled where a peer offers them; relays listen on them. */
   websockets?: boolean
+  /** WebRTC (direct upgrades of relayed connections, hole punching). @default true */
   webrtc?: boolean
+  /** Dialling and listening through circuit relays. @default true */
   relay?: boolean
 }
 
@@ -70,8 +80,11 @@ export interface NetworkInit {
 }
 
 /** Services every beam node runs. */
+/** The libp2p services of a beam node (`node.libp2p.services`). */
 export interface BeamServices {
+  /** libp2p identify. */
   identify: ReturnType<ReturnType<typeof identify>>
+  /** libp2p ping. */
   ping: ReturnType<ReturnType<typeof ping>>
   [key: string]: unknown
 }
@@ -145,7 +158,15 @@ export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
         inactivityTimeout: 0
       }
     })],
-    ...(init.highLatency === true ? { connectionMonitor: { pingTimeout: { minTimeout: 30_000, maxTimeout: 120_000 } } } : {}),
+    // libp2p pings every connection each 10 s and aborts it (every stream and
+    // relay reservation on it) when a ping takes longer than max(5 s, 1.2 x
+    // average RTT): on a loaded machine a busy process misses that and healthy
+    // connections die mid-transfer. A 20 s floor still ends dead connections
+    // (e.g. a NAT that dropped its mapping) within half a minute.
+    // Tor and other high-latency backends: longer still (a circuit adds seconds under load)
+    connectionMonitor: init.highLatency === true
+      ? { pingTimeout: { minTimeout: 30_000, maxTimeout: 120_000 } }
+      : { pingTimeout: { minTimeout: CONNECTION_PING_MIN_TIMEOUT } },
     connectionManager: {
       addressSorter: compareAddresses,
       // libp2p allows 5 new inbound connections per second from one IP; a relay

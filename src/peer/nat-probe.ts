@@ -6,11 +6,20 @@ import { isIPv4 } from 'node:net'
 import { STUN_MAGIC } from '../relay/index.ts'
 
 /** What one STUN server said this machine's address is. */
+/** What one STUN server answered. */
 export interface StunAnswer {
+  /** The server, `host:port`. */
   server: string
   /** Mapped address as the server saw it, or undefined if it never answered. */
-  mapped?: { address: string, port: number }
+  mapped?: {
+    /** The public IP address. */
+    address: string
+    /** The public UDP port. */
+    port: number
+  }
+  /** Round-trip time of the answer, in ms. */
   rttMs?: number
+  /** Why there was no answer. */
   error?: string
 }
 
@@ -27,13 +36,17 @@ export interface StunAnswer {
  */
 export type NatMapping = 'none' | 'endpoint-independent' | 'symmetric' | 'unknown' | 'udp-blocked'
 
+/** What {@link probeNat} found. */
 export interface NatReport {
+  /** How the NAT maps UDP. */
   mapping: NatMapping
+  /** Each server's answer. */
   answers: StunAnswer[]
   /** This machine's IPv4 interface addresses (no loopback). */
   localAddresses: string[]
 }
 
+/** Options of {@link probeNat}. */
 export interface NatProbeOptions {
   /** `host:port` STUN servers (from `stun:` ICE URLs). */
   servers: string[]
@@ -41,6 +54,7 @@ export interface NatProbeOptions {
   timeout?: number
   /** Requests per server (UDP is lossy). @default 3 */
   attempts?: number
+  /** Aborts the probe. @default unset */
   signal?: AbortSignal
 }
 

@@ -33,7 +33,10 @@ import { DEFAULT_DHT_PROTOCOL, DEFAULT_LOOKUP_TIMEOUT, REPUBLISH_INTERVAL } from
 import type { Target } from './target.ts'
 import { BackendUnavailableError, directBackend } from '../backends/index.ts'
 import type { Backend } from '../backends/index.ts'
+import { runBenchmark } from './benchmark.ts'
+import type { BenchmarkOptions, BenchResult } from './benchmark.ts'
 
+/** Options of {@link createBeam}: every field is optional. */
 export interface BeamInit {
   /** The node's identity. @default a new in-memory Ed25519 key (a new peer id each run) */
   privateKey?: PrivateKey
@@ -67,7 +70,12 @@ export interface BeamInit {
    * off. Relays (relayServer) are DHT servers; other nodes are clients unless
    * `server` is set. @default { protocol: '/ipfs/kad/1.0.0' }
    */
-  dht?: false | { protocol?: string, server?: boolean }
+  dht?: false | {
+    /** The Kademlia protocol id. @default '/ipfs/kad/1.0.0' (the Amino DHT's) */
+    protocol?: string
+    /** Store other peers' records and answer queries (relays always do). @default false */
+    server?: boolean
+  }
   /** How long a DHT lookup may take, in ms. @default 30000 */
   lookupTimeout?: number
   /**
@@ -88,17 +96,44 @@ export interface BeamInit {
   logger?: Logger
 }
 
+/** Events of a {@link BeamNode}. */
 export interface BeamNodeEvents {
   /** A bootstrap node could not be reached at start. */
-  'bootstrap:failed': [{ multiaddr: string, error: Error }]
+  'bootstrap:failed': [{
+    /** The bootstrap node's address. */
+    multiaddr: string
+    /** Why the dial failed. */
+    error: Error
+  }]
   /** Every bootstrap node is reachable-or-failed and none runs a relay. */
   'bootstrap:no-relay': []
   /** A DHT lookup of a peer started, found it, or failed. */
-  lookup: [{ peerId: string, state: 'started' | 'found' | 'failed', addresses?: number, ms?: number, error?: string }]
+  lookup: [{
+    /** The peer looked up. */
+    peerId: string
+    /** Where the lookup stands. */
+    state: 'started' | 'found' | 'failed'
+    /** When found: how many addresses. */
+    addresses?: number
+    /** When found: how long it took, in ms. */
+    ms?: number
+    /** When failed: why. */
+    error?: string
+  }]
   /** This node was announced in the DHT (see startPublishing). */
-  published: [{ ms: number, names: string[] }]
+  published: [{
+    /** How long the announcement took, in ms. */
+    ms: number
+    /** The names announced with the peer id. */
+    names: string[]
+  }]
   /** An announcement failed; it is retried after `retryMs`. */
-  'publish:failed': [{ error: string, retryMs: number }]
+  'publish:failed': [{
+    /** Why, in one line. */
+    error: string
+    /** When the next attempt is made, in ms from now. */
+    retryMs: number
+  }]
 }
 
 /**
@@ -106,7 +141,9 @@ export interface BeamNodeEvents {
  * local services and connect to other peers' shares.
  */
 export class BeamNode extends EventEmitter<BeamNodeEvents> {
+  /** The underlying libp2p node, for anything beam does not wrap. Not covered by beam's stability promise. */
   readonly libp2p: Libp2p<BeamServices>
+  /** The node's logger (component `node`). */
   readonly log: Logger
   private readonly addressBook: AddressBook | undefined
   private readonly bootstrap: Multiaddr[]
@@ -131,6 +168,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   /** The networks this node uses (set by createBeam). */
   backends: Backend[] = [directBackend]
 
+  /** @internal use {@link createBeam} */
   constructor (libp2p: Libp2p<BeamServices>, init: BeamInit, log: Logger, privateKey: PrivateKey) {
     super()
     this.libp2p = libp2p
@@ -143,6 +181,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     this.records = new Records(libp2p, privateKey, libp2p.peerId.toString())
   }
 
+  /** The node's peer id: its address, derived from its public key. */
   get peerId (): PeerId { return this.libp2p.peerId }
 
   /** The bootstrap/relay nodes this node was given. */
@@ -241,6 +280,18 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     }
     if (addrs.length > 0) await this.addressBook?.put(id, addrs).catch(() => {})
     return tunnel
+  }
+
+  /**
+   * Measure throughput and round trips to a peer's share over each path it
+   * offers (or `options.backends`), one forced path at a time. The share
+   * answers only if it would open a tunnel for this node (TunnelRefusedError).
+   */
+  async benchmark (target: string | Target, options: BenchmarkOptions = {}): Promise<BenchResult[]> {
+    this.assertRunning()
+    const { target: t } = await this.prepare(target, options.signal)
+    const addrs = await this.knownAddresses(t.peerId)
+    return await runBenchmark(this.libp2p, t.peerId, addrs, t.secret, this.rootLog.child({ component: 'benchmark' }), options)
   }
 
   /**
@@ -414,7 +465,12 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   }
 
   /** Find a peer's addresses in the DHT. Rejects with PeerNotFoundError. */
-  async lookup (peerId: PeerId, signal?: AbortSignal): Promise<{ multiaddrs: Multiaddr[], ms: number }> {
+  async lookup (peerId: PeerId, signal?: AbortSignal): Promise<{
+    /** The addresses found. */
+    multiaddrs: Multiaddr[]
+    /** How long the lookup took, in ms. */
+    ms: number
+  }> {
     const id = peerId.toString()
     this.log.info({ peer: id }, `looking up ${id} in the DHT`)
     this.emit('lookup', { peerId: id, state: 'started' })
@@ -622,13 +678,39 @@ export interface HandleOptions {
 
 /** {@link BeamNode.status}: a snapshot (what `beam status` shows). */
 export interface NodeStatus {
+  /** This node's peer id. */
   peerId: string
+  /** Addresses other peers can dial now (as {@link BeamNode.getMultiaddrs}). */
   multiaddrs: string[]
   /** Relays this node holds a reservation on. */
   relays: string[]
-  connections: Array<{ peerId: string, remote: string, direct: boolean, transport: string, streams: number }>
-  dht: { mode: string, routingTable: number } | null
-  share: { ports: number[], openTunnels: number } | null
+  /** Open connections. */
+  connections: Array<{
+    /** The remote peer. */
+    peerId: string
+    /** Its address on this connection. */
+    remote: string
+    /** False when the bytes pass through a relay. */
+    direct: boolean
+    /** The transport, as in {@link PathTransport}. */
+    transport: string
+    /** Streams open on it now. */
+    streams: number
+  }>
+  /** The DHT, or null when it is off. */
+  dht: {
+    /** 'client' or 'server'. */
+    mode: string
+    /** Peers in the routing table. */
+    routingTable: number
+  } | null
+  /** The share, or null when there is none. */
+  share: {
+    /** The shared ports. */
+    ports: number[]
+    /** Tunnels open now. */
+    openTunnels: number
+  } | null
   /** Open `connect` tunnels. */
   tunnels: number
 }

@@ -12,6 +12,7 @@ export type PathTransport = 'tcp' | 'quic' | 'webrtc' | 'relay' | 'tor' | 'ator'
 export interface PathInfo {
   /** True unless the bytes pass through a relay. */
   direct: boolean
+  /** The transport of the connection. */
   transport: PathTransport
   /** The peer's address on this path (for a relayed path, the relay's circuit address). */
   remote: string
@@ -21,7 +22,14 @@ export interface PathInfo {
    * For WebRTC: the ICE candidate pair in use. A `relay` candidate on either
    * side means a TURN server carries the bytes (then `direct` is false).
    */
-  ice?: { local: string, remote: string, remoteAddress: string }
+  ice?: {
+    /** Local candidate type: host, srflx, prflx or relay. */
+    local: string
+    /** Remote candidate type. */
+    remote: string
+    /** Remote candidate `address:port`. */
+    remoteAddress: string
+  }
 }
 
 /** Classify a multiaddr by the transport it names. */

@@ -23,6 +23,7 @@ export const MAX_RECORD_TTL = 7 * 24 * 3600_000
 /** Record names: 1-64 of a-z, 0-9, '.', '_', '-'. */
 export const RECORD_NAME_RE = /^[a-z0-9._-]{1,64}$/
 
+/** A record name, value or ttl that beam does not accept, or a record that fails validation. */
 export class RecordError extends Error {
   constructor (message: string) {
     super(message)
@@ -30,6 +31,7 @@ export class RecordError extends Error {
   }
 }
 
+/** No valid record of that name and peer was found in the DHT. */
 export class RecordNotFoundError extends Error {
   constructor (message: string) {
     super(message)
@@ -37,10 +39,13 @@ export class RecordNotFoundError extends Error {
   }
 }
 
+/** A record as read from the DHT, signature checked. */
 export interface BeamRecord {
   /** Whose record (the only key that can sign it). */
   peerId: string
+  /** Its name under that peer id. */
   name: string
+  /** The bytes stored (at most {@link MAX_RECORD_VALUE}). */
   value: Uint8Array
   /** Higher wins; beam uses the time of writing in ms (strictly increasing per writer). */
   seq: number
@@ -53,6 +58,7 @@ interface WireRecord { v: 1, seq: number, expires: number, value: string, sig: s
 const enc = new TextEncoder()
 const dec = new TextDecoder()
 
+/** The DHT key of a record: `/beam-rec/<peer id>/<name>`, UTF-8. */
 export function recordKey (peerId: string, name: string): Uint8Array {
   return enc.encode(`/${RECORD_NAMESPACE}/${peerId}/${name}`)
 }
@@ -131,15 +137,36 @@ export async function selectRecord (key: Uint8Array, records: Uint8Array[]): Pro
   return best
 }
 
+/** Options of {@link Records.put}. */
 export interface PutOptions {
   /** Lifetime in ms. @default 3600000 (1 hour); at most 7 days */
   ttl?: number
+  /** Aborts the DHT write. @default a 30 s timeout */
   signal?: AbortSignal
 }
 
+/** Options of {@link Records.get}. */
 export interface GetOptions {
+  /** Aborts the DHT query. @default a 30 s timeout */
   signal?: AbortSignal
 }
+
+/** Options of {@link Records.watch}. */
+export interface WatchOptions {
+  /** Ends the iteration (without an error) when it aborts. @default unset (runs until the loop breaks) */
+  signal?: AbortSignal
+  /** Time between two DHT queries, in ms; at least {@link MIN_WATCH_INTERVAL}. @default 10000 */
+  interval?: number
+  /** Yield only records with a higher seq than this (e.g. the seq of the copy you have). @default 0 (the first record found is yielded) */
+  since?: number
+  /** How long one DHT query may take, in ms. @default 30000 */
+  queryTimeout?: number
+}
+
+/** The shortest polling interval {@link Records.watch} accepts, in ms. */
+export const MIN_WATCH_INTERVAL = 100
+/** The default polling interval of {@link Records.watch}, in ms. */
+export const DEFAULT_WATCH_INTERVAL = 10_000
 
 type Dht = Pick<Libp2p, 'contentRouting'>
 
@@ -150,6 +177,7 @@ export class Records {
   private readonly self: string
   private lastSeq = 0
 
+  /** @internal made by the node: {@link BeamNode.records} */
   constructor (libp2p: Dht, privateKey: PrivateKey, self: string) {
     this.libp2p = libp2p
     this.privateKey = privateKey
@@ -157,7 +185,12 @@ export class Records {
   }
 
   /** Publish (or replace) this node's record `name`. Returns its seq and expiry. */
-  async put (name: string, value: Uint8Array, options: PutOptions = {}): Promise<{ seq: number, expires: number }> {
+  async put (name: string, value: Uint8Array, options: PutOptions = {}): Promise<{
+    /** The record's sequence number. */
+    seq: number
+    /** When it expires, ms since the epoch. */
+    expires: number
+  }> {
     if (!RECORD_NAME_RE.test(name)) throw new RecordError(`bad record name '${name}': 1-64 of a-z, 0-9, '.', '_', '-'`)
     if (value.byteLength > MAX_RECORD_VALUE) throw new RecordError(`record value of ${value.byteLength} bytes exceeds ${MAX_RECORD_VALUE}`)
     const ttl = options.ttl ?? 3600_000
@@ -187,4 +220,53 @@ export class Records {
       throw new RecordNotFoundError(`record '${name}' of ${peerId.toString()} is not valid: ${(err as Error).message}`)
     }
   }
+
+  /**
+   * Follow a record: yields it each time a newer version (higher seq) is
+   * found. This **polls** the DHT every `interval` ms (the Kademlia DHT has
+   * no change notifications), so an update shows up up to one interval plus
+   * one query late, and versions replaced within one interval are never
+   * seen. A missing record or a failed query is not an error: polling goes
+   * on. The iteration ends when `signal` aborts or the loop breaks.
+   *
+   * @example
+   * ```ts
+   * for await (const rec of node.records.watch(peerId, 'profile', { interval: 5000, signal })) {
+   *   console.log(rec.seq, new TextDecoder().decode(rec.value))
+   * }
+   * ```
+   */
+  async * watch (peerId: PeerId | string, name: string, options: WatchOptions = {}): AsyncGenerator<BeamRecord, void, undefined> {
+    if (!RECORD_NAME_RE.test(name)) throw new RecordError(`bad record name '${name}': 1-64 of a-z, 0-9, '.', '_', '-'`)
+    const interval = options.interval ?? DEFAULT_WATCH_INTERVAL
+    if (!Number.isFinite(interval) || interval < MIN_WATCH_INTERVAL) throw new RecordError(`watch interval must be at least ${MIN_WATCH_INTERVAL} ms`)
+    const queryTimeout = options.queryTimeout ?? 30_000
+    const signal = options.signal
+    const aborted = (): boolean => signal?.aborted === true
+    let last = options.since ?? 0
+    while (!aborted()) {
+      const querySignal = AbortSignal.any([AbortSignal.timeout(queryTimeout), ...(signal != null ? [signal] : [])])
+      try {
+        const rec = await this.get(peerId, name, { signal: querySignal })
+        if (rec.seq > last) {
+          last = rec.seq
+          yield rec
+        }
+      } catch (err) {
+        if (aborted()) return
+        // not found, not valid, or a query that timed out: try again later
+        if (!(err instanceof RecordNotFoundError) && (err as Error).name !== 'TimeoutError' && (err as Error).name !== 'AbortError') throw err
+      }
+      await sleep(interval, signal)
+    }
+  }
+}
+
+/** Wait `ms`, or less if `signal` aborts (never rejects). */
+async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
+  await new Promise<void>(resolve => {
+    const done = (): void => { clearTimeout(t); signal?.removeEventListener('abort', done); resolve() }
+    const t = setTimeout(done, ms)
+    signal?.addEventListener('abort', done)
+  })
 }

@@ -7,26 +7,43 @@ import { connectTcp, pipeSocketStream } from '../tunnel/index.ts'
 import { DEFAULT_MAX_TUNNEL_STREAMS, DEFAULT_SERVICE_CONNECT_TIMEOUT, DEFAULT_SERVICE_HOST } from './constants.ts'
 import { InvalidOptionError } from './errors.ts'
 import type { Logger } from './logger.ts'
+import { BENCH_PROTOCOL, MAX_BENCH_STREAMS, serveBenchmark } from './benchmark.ts'
 
 /** A local TCP service offered through the share. */
 export interface ServiceTarget {
-  /** @default '127.0.0.1' */
+  /** The address the service listens on. @default '127.0.0.1' */
   host?: string
+  /** Its TCP port, 1-65535. */
   port: number
 }
 
 /** Who may open tunnels. */
 export type AccessPolicy =
   /** Holders of the secret (carried in the connect string). The default. */
-  | { mode: 'secret', secret: Uint8Array }
+  | {
+    /** Admit holders of `secret`. */
+    mode: 'secret'
+    /** 32 random bytes, e.g. from {@link newAccessSecret}. */
+    secret: Uint8Array
+  }
   /** Only these peer ids, as authenticated by the Noise handshake. */
-  | { mode: 'allow', peers: string[] }
+  | {
+    /** Admit only the listed peers. */
+    mode: 'allow'
+    /** Peer ids (`12D3Koo…`) that may open tunnels. */
+    peers: string[]
+  }
   /** Anyone who can reach the peer. */
-  | { mode: 'public' }
+  | {
+    /** Admit anyone. */
+    mode: 'public'
+  }
 
+/** Options of {@link BeamNode.share}. */
 export interface ShareOptions {
   /** Services to offer; the first is the default for connectors that name no port. */
   services: ServiceTarget[]
+  /** Who may open tunnels. */
   access: AccessPolicy
   /** How long to wait for the local service to accept, in ms. @default 5000 */
   serviceConnectTimeout?: number
@@ -36,11 +53,42 @@ export interface ShareOptions {
   maxStreams?: number
 }
 
-export interface TunnelOpenEvent { id: number, remotePeer: string, port: number }
-export interface TunnelCloseEvent extends TunnelOpenEvent { sent: number, received: number, error?: string }
-export interface RefusedEvent { remotePeer: string, reason: string }
-export interface ServiceUnavailableEvent { remotePeer: string, port: number, reason: string }
+/** {@link ShareEvents} `tunnel:open`: a connector's tunnel reached the local service. */
+export interface TunnelOpenEvent {
+  /** Number of the tunnel, unique within the share. */
+  id: number
+  /** The connector's peer id. */
+  remotePeer: string
+  /** The local service's port. */
+  port: number
+}
+/** {@link ShareEvents} `tunnel:close`: a tunnel ended. */
+export interface TunnelCloseEvent extends TunnelOpenEvent {
+  /** Bytes from the service to the peer. */
+  sent: number
+  /** Bytes from the peer to the service. */
+  received: number
+  /** Set when the tunnel ended by an error or a reset. */
+  error?: string
+}
+/** {@link ShareEvents} `refused`: the access policy refused a peer. */
+export interface RefusedEvent {
+  /** The refused peer id. */
+  remotePeer: string
+  /** Why, in one line. */
+  reason: string
+}
+/** {@link ShareEvents} `service:unavailable`: the local service did not accept a connection. */
+export interface ServiceUnavailableEvent {
+  /** The connector whose tunnel failed. */
+  remotePeer: string
+  /** The local service's port. */
+  port: number
+  /** The connect error, in one line. */
+  reason: string
+}
 
+/** Events of a {@link Share}. */
 export interface ShareEvents {
   /** A connector's tunnel reached the local service. */
   'tunnel:open': [TunnelOpenEvent]
@@ -57,7 +105,9 @@ export interface ShareEvents {
  * joins each accepted stream to a new connection to the local service.
  */
 export class Share extends EventEmitter<ShareEvents> {
+  /** The services offered, `host` filled in. */
   readonly services: Array<Required<ServiceTarget>>
+  /** The access policy. */
   readonly access: AccessPolicy
   private readonly libp2p: Libp2p
   private readonly log: Logger
@@ -71,6 +121,7 @@ export class Share extends EventEmitter<ShareEvents> {
   private closed = false
   private readonly onClosed: () => void
 
+  /** @internal made by {@link BeamNode.share} */
   constructor (libp2p: Libp2p, options: ShareOptions, log: Logger, onClosed: () => void) {
     super()
     if (options.services.length === 0) throw new InvalidOptionError('a share needs at least one port')
@@ -102,6 +153,16 @@ export class Share extends EventEmitter<ShareEvents> {
       maxOutboundStreams: this.maxStreams,
       runOnLimitedConnection: true
     })
+    // `beam benchmark`: answered only for peers a tunnel would be opened for
+    await this.libp2p.handle(BENCH_PROTOCOL, (stream, connection) => {
+      const remotePeer = connection.remotePeer.toString()
+      void serveBenchmark(stream, {
+        authorize: proof => this.authorize(connection.remotePeer, { port: 0, probe: true, proof }),
+        onRefused: reason => { this.emit('refused', { remotePeer, reason }) },
+        log: this.log.child({ peer: remotePeer, protocol: BENCH_PROTOCOL }),
+        signal: this.shutdown.signal
+      })
+    }, { maxInboundStreams: MAX_BENCH_STREAMS, maxOutboundStreams: MAX_BENCH_STREAMS, runOnLimitedConnection: true })
   }
 
   /** Number of tunnels open right now. */
@@ -114,6 +175,7 @@ export class Share extends EventEmitter<ShareEvents> {
     if (this.closed) return
     this.closed = true
     await this.libp2p.unhandle(TUNNEL_PROTOCOL).catch(() => {})
+    await this.libp2p.unhandle(BENCH_PROTOCOL).catch(() => {})
     this.shutdown.abort()
     for (const c of this.active) c.abort()
     this.onClosed()

@@ -6,8 +6,11 @@ import { InvalidTargetError } from './errors.ts'
 
 /** Whom to connect to: what a peer id or a connect string says. */
 export interface Target {
+  /** The peer's id. */
   peerId: PeerId
+  /** Addresses to dial (from a connect string; [] for a bare peer id). */
   multiaddrs: Multiaddr[]
+  /** The access secret a connect string carried. */
   secret?: Uint8Array
 }
 

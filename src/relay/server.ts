@@ -24,6 +24,7 @@ export interface RelayLimits {
 /** Resolved limits, every default applied. */
 export type ResolvedRelayLimits = Required<RelayLimits>
 
+/** Fill in the defaults of relay limits and check them. Throws RelayLimitError for a bad value. */
 export function resolveRelayLimits (limits: RelayLimits = {}): ResolvedRelayLimits {
   const r: ResolvedRelayLimits = {
     maxReservations: limits.maxReservations ?? DEFAULT_MAX_RESERVATIONS,

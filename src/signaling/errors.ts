@@ -8,6 +8,7 @@ export class HandshakeError extends Error {
 
 /** The peer speaks a handshake version this beam does not know. */
 export class UnsupportedVersionError extends Error {
+  /** The version the peer speaks. */
   readonly version: number
   constructor (version: number) {
     super(`peer speaks tunnel handshake version ${version}; this beam understands version 1`)

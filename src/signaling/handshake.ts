@@ -19,12 +19,19 @@ export interface TunnelRequest {
 
 /** The answer of the share. */
 export const TunnelStatus = {
+  /** Accepted: the tunnel is joined to the service. */
   OK: 0,
+  /** The access policy refused the peer. */
   UNAUTHORIZED: 1,
+  /** The share offers no such port. */
   UNKNOWN_PORT: 2,
+  /** The local service did not accept the connection. */
   SERVICE_UNAVAILABLE: 3,
+  /** The request could not be parsed. */
   BAD_REQUEST: 4,
+  /** The request's handshake version is not known. */
   UNSUPPORTED_VERSION: 5,
+  /** Too many tunnels at once. */
   OVERLOADED: 6
 } as const
 export type TunnelStatus = typeof TunnelStatus[keyof typeof TunnelStatus]

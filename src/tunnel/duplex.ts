@@ -53,7 +53,9 @@ export function streamToDuplex (stream: Stream): Duplex {
   })
   stream.addEventListener('close', (evt: { error?: Error }) => {
     if (evt.error != null) duplex.destroy(evt.error)
-    else if (!ended) { ended = true; duplex.push(null) }
+    // a clean close may come while a paused stream still buffers data: the
+    // stream delivers it on resume() and then emits 'end', which ends the Duplex
+    else if (!ended && stream.readBufferLength === 0) { ended = true; duplex.push(null) }
   })
   return duplex
 }

@@ -1,6 +1,8 @@
 /** The local TCP port could not be bound. */
 export class AddressInUseError extends Error {
+  /** The local address asked for. */
   readonly host: string
+  /** The local port asked for. */
   readonly port: number
   constructor (host: string, port: number, cause?: unknown) {
     super(`${host}:${port} is already in use`, { cause })
@@ -20,6 +22,7 @@ export class ListenError extends Error {
 
 /** The shared local service refused or did not answer. */
 export class LocalServiceUnreachableError extends Error {
+  /** The socket error code, e.g. ECONNREFUSED, or TIMEOUT. */
   readonly code: string
   constructor (host: string, port: number, code: string, cause?: unknown) {
     super(`cannot reach the shared service at ${host}:${port} (${code})`, { cause })

@@ -1,5 +1,5 @@
 /**
- * Figures for docs/backends-tor.md: a private Tor network, then three rounds
+ * Figures for the Tor section of docs/backends.md: a private Tor network, then three rounds
  * of share → connect with library nodes: time to a published onion, to a
  * connected tunnel, first echo, echo RTT (40 one-byte round trips) and
  * upload throughput (16 MiB). Not a test (no assertions); run it with

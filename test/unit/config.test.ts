@@ -64,7 +64,7 @@ const BAD: Array<[string, string, number, string]> = [
   ['tor persistent not a boolean', 'backends:\n  tor:\n    persistent: 1\n', 3, 'expected true or false, got 1'],
   ['tor control no port', 'backends:\n  tor:\n    control: localhost\n', 3, "'localhost' is not host:port"],
   ['tor socks port out of range', 'backends:\n  tor:\n    socks: 127.0.0.1:90500\n', 3, 'is not host:port'],
-  ['tor password and cookie', 'backends:\n  tor:\n    controlPassword: s3cret\n    cookieFile: /run/tor/control.authcookie\n', 4, 'either controlPassword or cookieFile'],
+  ['tor cookie file (auto-detected)', 'backends:\n  tor:\n    cookieFile: /run/tor/control.authcookie\n', 3, 'cookieFile'],
   ['tor launch with auth', 'backends:\n  tor:\n    launch: true\n    controlPassword: s3cret\n', 3, "launch: true starts beam's own tor"],
   ['tor launch a string', 'backends:\n  tor:\n    launch: "true"\n', 3, 'expected true or false'],
   ['i2p sam bad', 'backends:\n  i2p:\n    sam: "[::1]:0"\n', 3, 'is not host:port'],
@@ -155,7 +155,6 @@ backends:
     priority: 1
     control: 127.0.0.1:9051
     socks: "[::1]:9050"
-    cookieFile: /var/run/tor/control.authcookie
   i2p:
     priority: 2
     sam: 127.0.0.1:7656
@@ -191,16 +190,16 @@ connect:
     strategy: fallback
 `
     const c = parseConfig(yaml, F)
-    expect(c.backends.tor).toEqual({ priority: 1, enabled: true, line: 4, control: { host: '127.0.0.1', port: 9051 }, socks: { host: '::1', port: 9050 }, cookieFile: '/var/run/tor/control.authcookie' })
+    expect(c.backends.tor).toEqual({ priority: 1, enabled: true, line: 4, control: { host: '127.0.0.1', port: 9051 }, socks: { host: '::1', port: 9050 } })
     expect(c.backends.i2p).toMatchObject({ enabled: false, sam: { host: '127.0.0.1', port: 7656 } })
     expect(c.backends.direct?.iceServers).toEqual([{ urls: ['stun:127.0.0.1:3478'] }, { urls: ['turn:127.0.0.1:3478', 'turns:127.0.0.1:5349'], username: 'beam', credential: 'secret' }])
     expect(c.backends.direct?.bootstrap).toHaveLength(1)
     expect(backendOrder(c.backends)).toEqual(['tor', 'direct'])
     // a tunnel without backends: the enabled ones, by priority
-    expect(c.tunnels.web).toEqual({ name: 'web', services: [{ port: 3000 }], backends: ['tor', 'direct'], strategy: 'first-success', access: 'secret', allow: [], line: 23 })
+    expect(c.tunnels.web).toEqual({ name: 'web', services: [{ port: 3000 }], backends: ['tor', 'direct'], strategy: 'first-success', access: 'secret', allow: [], line: 22 })
     expect(c.tunnels.admin).toMatchObject({ services: [{ port: 8080 }, { host: 'localhost', port: 9090 }, { host: '::1', port: 7000 }], backends: ['tor'], strategy: 'first-success', access: 'allow', allow: [PEER] })
     expect(c.tunnels.pub).toMatchObject({ services: [{ host: '127.0.0.2', port: 4000 }], access: 'public' })
-    expect(c.connect.db).toEqual({ name: 'db', target: PEER, localPort: 5433, host: '127.0.0.1', remote: 5432, backends: ['tor', 'direct'], strategy: 'fallback', line: 35 })
+    expect(c.connect.db).toEqual({ name: 'db', target: PEER, localPort: 5433, host: '127.0.0.1', remote: 5432, backends: ['tor', 'direct'], strategy: 'fallback', line: 34 })
     expect(resolveName(c, 'db').kind).toBe('connect')
     expect(resolveName(c, 'web').kind).toBe('tunnel')
     expect(getTunnel(c, 'admin').name).toBe('admin')

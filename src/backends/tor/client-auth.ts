@@ -8,6 +8,7 @@ import { generateKeyPairSync } from 'node:crypto'
 import { base32 } from 'multiformats/bases/base32'
 import { TorConfigError } from './errors.ts'
 
+/** An x25519 key pair for onion client authorization (restricted discovery). */
 export interface ClientAuthKeys {
   /** For the share (`ClientAuthV3`): base32, 52 characters. */
   publicKey: string

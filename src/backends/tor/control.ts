@@ -14,11 +14,15 @@ import type { Logger } from 'pino'
 import { TorAuthError, TorCommandError, TorControlError } from './errors.ts'
 
 /** One complete reply: its status and its lines (text after `NNN-`/`NNN `, data blocks appended). */
+/** A control-port reply. */
 export interface ControlReply {
+  /** The three-digit status (250 = OK). */
   status: number
+  /** The reply's lines, without status and separator. */
   lines: string[]
 }
 
+/** Options of {@link TorControl.connect}. */
 export interface TorControlOptions {
   /** Control port host. @default '127.0.0.1' */
   host?: string
@@ -30,13 +34,17 @@ export interface TorControlOptions {
   timeout?: number
   /** Logger (a child is made). @default silent */
   log?: Logger
+  /** Aborts connecting and authenticating. @default none */
   signal?: AbortSignal
 }
 
 /** What PROTOCOLINFO said. */
 export interface ProtocolInfo {
+  /** Authentication methods tor accepts (NULL, HASHEDPASSWORD, COOKIE, SAFECOOKIE). */
   methods: string[]
+  /** Where tor keeps its control cookie, if it offers cookie auth. */
   cookieFile?: string
+  /** Tor's version. */
   version?: string
 }
 
@@ -80,6 +88,11 @@ export function parseKeyValues (text: string): Map<string, string> {
   return out
 }
 
+/**
+ * A connection to Tor's control port (control-spec): authentication, onion
+ * services (ADD_ONION/DEL_ONION), events and GETINFO. Ephemeral onions made
+ * through it live as long as this connection.
+ */
 export class TorControl extends EventEmitter<TorControlEvents> {
   private readonly socket: net.Socket
   private readonly pending: Pending[] = []
@@ -185,6 +198,7 @@ export class TorControl extends EventEmitter<TorControlEvents> {
     return reply
   }
 
+  /** PROTOCOLINFO: the authentication methods tor offers, its cookie file and version. */
   async protocolInfo (): Promise<ProtocolInfo> {
     const reply = await this.command('PROTOCOLINFO 1')
     const info: ProtocolInfo = { methods: [] }
@@ -265,6 +279,7 @@ export class TorControl extends EventEmitter<TorControlEvents> {
     return rest.length > 1 ? [value, ...rest.slice(1)].join('\n').replace(/^\n/, '') : value
   }
 
+  /** SETEVENTS: receive these asynchronous events (e.g. HS_DESC) as `event` emissions. */
   async setEvents (events: string[]): Promise<void> {
     await this.command(`SETEVENTS ${events.join(' ')}`)
   }
@@ -274,7 +289,17 @@ export class TorControl extends EventEmitter<TorControlEvents> {
    * long as this control connection. Resolves the service id (56 base32
    * characters, no `.onion`) and, for a new key, the key to persist.
    */
-  async addOnion (options: AddOnionOptions): Promise<{ serviceId: string, privateKey?: string }> {
+  /**
+   * ADD_ONION: an onion service for this connection's lifetime. Resolves its
+   * service id (the address without `.onion`) and, for a new key, the key
+   * (`ED25519-V3:…`) to save for a persistent address.
+   */
+  async addOnion (options: AddOnionOptions): Promise<{
+    /** The onion address without `.onion`. */
+    serviceId: string
+    /** The new key, when one was generated (`ED25519-V3:<base64>`). */
+    privateKey?: string
+  }> {
     const key = options.privateKey ?? 'NEW:ED25519-V3'
     const auth = (options.clientAuth ?? []).map(k => ` ClientAuthV3=${k}`).join('')
     // DiscardPK: tor need not hand back a key beam already has; V3Auth: restricted discovery
@@ -288,6 +313,7 @@ export class TorControl extends EventEmitter<TorControlEvents> {
     return pk != null ? { serviceId, privateKey: pk } : { serviceId }
   }
 
+  /** DEL_ONION: remove an onion service this connection made. */
   async delOnion (serviceId: string): Promise<void> {
     await this.command(`DEL_ONION ${serviceId}`)
   }
@@ -321,6 +347,7 @@ export class TorControl extends EventEmitter<TorControlEvents> {
     })
   }
 
+  /** Whether the control connection has closed. */
   get isClosed (): boolean { return this.closed }
 
   /** Close the connection (onion services it added without Detach go with it). */

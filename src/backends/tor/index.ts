@@ -1,6 +1,6 @@
 /**
  * The Tor backend: shares become v3 onion services (through the control
- * port), connectors dial them through the SOCKS port. See docs/backends-tor.md.
+ * port), connectors dial them through the SOCKS port. See docs/backends.md (Tor).
  */
 import type { Backend, BackendAvailability, BackendContext, TransportFactory } from '../backend.ts'
 import { TorControl } from './control.ts'
@@ -25,6 +25,7 @@ export type { LaunchedTor, LaunchOptions } from './launch.ts'
 /** Default virtual port of a share's onion service. */
 export const DEFAULT_ONION_PORT = 4001
 
+/** How `--tor-launch` starts a tor of beam's own (`TorBackendOptions.launch`). */
 export interface TorLaunchConfig {
   /** Folder for the launched tor's data (e.g. `$BEAM_HOME/tor`). */
   dataDir: string
@@ -36,6 +37,7 @@ export interface TorLaunchConfig {
   timeout?: number
 }
 
+/** Options of {@link torBackend}: where Tor's control and SOCKS ports are, the onion key and port, client authorization, or a tor to launch. */
 export interface TorBackendOptions extends Omit<TorTransportInit, 'log'> {
   /** Start a tor of beam's own instead of using a running daemon. @default unset (use the daemon at controlHost:controlPort / socksHost:socksPort) */
   launch?: TorLaunchConfig

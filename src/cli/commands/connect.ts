@@ -2,7 +2,7 @@ import { Command } from 'commander'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Aliases, createBeam, ephemeralIdentity, InvalidTargetError, looksLikeConnectString, NAME_RE, parseNameTarget, parseTarget } from '../../peer/index.ts'
 import type { BeamNode, PathInfo, Target } from '../../peer/index.ts'
-import { homePaths } from '../home.ts'
+import { beamHome, homePaths } from '../home.ts'
 import { addIdentityOptions, addNetworkOptions, addOutputOptions, baseInit, createContext, parseListen, untilAborted } from '../context.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
 import { collect, parseMillis, parsePort } from '../parse.ts'
@@ -10,9 +10,12 @@ import { UsageError } from '../exit-codes.ts'
 import { stopWithin } from '../shutdown.ts'
 import { addBackendOptions, resolveBackends } from '../backend-flags.ts'
 import type { BackendFlags, SelectedBackends } from '../backend-flags.ts'
+import { addConfigOption, applyConfig, loadCliConfig } from '../config-flags.ts'
+import type { BeamConfig } from '../config.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
-interface ConnectFlags extends CommonFlags, BackendFlags {
+export interface ConnectFlags extends CommonFlags, BackendFlags {
+  config?: string
   port?: string
   host?: string
   remote?: string
@@ -32,6 +35,7 @@ export function connectCommand (io: CliIo): Command {
   addIdentityOptions(cmd)
   addNetworkOptions(cmd)
   addBackendOptions(cmd, 'connect')
+  addConfigOption(cmd)
   addOutputOptions(cmd)
   cmd.action(async (target: string, flags: ConnectFlags) => { await runConnect(target, flags, io) })
   return cmd
@@ -112,12 +116,19 @@ async function connectInOrder (node: BeamNode, target: Target, selected: Selecte
   throw last ?? new InvalidTargetError(`the connect string has no address on any of ${selected.names.join(', ')}`)
 }
 
-async function runConnect (targetText: string, flags: ConnectFlags, io: CliIo): Promise<void> {
+/**
+ * `beam connect`. `preloaded` is the config file `beam up` already read;
+ * otherwise the file that --config or $BEAM_HOME names (if any) is read here.
+ */
+export async function runConnect (targetText: string, flagsIn: ConnectFlags, io: CliIo, preloaded?: BeamConfig): Promise<void> {
+  const config = preloaded ?? await loadCliConfig(flagsIn, beamHome(io.env), io.signal)
+  const flags = config != null ? applyConfig(flagsIn, config) : flagsIn
   const localPort = flags.port != null ? parsePort(flags.port, 'local port', true) : 0
   const remotePort = flags.remote != null ? parsePort(flags.remote, 'remote port') : 0
   const timeout = parseMillis(flags.timeout ?? '30000', 'timeout')
   const listen = parseListen(flags.listen ?? [])
   const ctx = createContext(flags, io)
+  for (const w of config?.warnings ?? []) ctx.log.warn(w)
   const selected = await resolveBackends(flags, ctx.home, process.pid, io.env)
   const anonymous = selected.anonymousOnly
   if (anonymous && flags.listen != null) throw new UsageError(`${selected.names.join('+')}-only mode opens no listener: drop --listen`)

@@ -4,15 +4,19 @@ import { DEFAULT_SHARE_RESERVATIONS } from '../../relay/index.ts'
 import type { AccessPolicy, BeamNode } from '../../peer/index.ts'
 import { addIdentityOptions, addNetworkOptions, addOutputOptions, baseInit, createContext, parseListen, untilAborted } from '../context.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
-import { homePaths } from '../home.ts'
+import { beamHome, homePaths } from '../home.ts'
 import { UsageError } from '../exit-codes.ts'
 import { collect, parseService } from '../parse.ts'
 import { stopWithin } from '../shutdown.ts'
 import { addBackendOptions, resolveBackends } from '../backend-flags.ts'
-import type { BackendFlags } from '../backend-flags.ts'
+import type { BackendFlags, SelectedBackends } from '../backend-flags.ts'
+import { addConfigOption, applyConfig, applyShareConfig, loadCliConfig } from '../config-flags.ts'
+import type { BeamConfig } from '../config.ts'
+import type { Logger } from '../../peer/index.ts'
 import { BackendUnavailableError } from '../../backends/index.ts'
 
-interface ShareFlags extends CommonFlags, BackendFlags {
+export interface ShareFlags extends CommonFlags, BackendFlags {
+  config?: string
   public?: boolean
   allow?: string[]
   rotateSecret?: boolean
@@ -43,17 +47,42 @@ export function shareCommand (io: CliIo): Command {
   addIdentityOptions(cmd)
   addNetworkOptions(cmd)
   addBackendOptions(cmd, 'share')
+  addConfigOption(cmd)
   addOutputOptions(cmd)
   cmd.action(async (ports: string[], flags: ShareFlags) => { await runShare(ports, flags, io) })
   return cmd
 }
 
-async function runShare (ports: string[], flags: ShareFlags, io: CliIo): Promise<void> {
+/**
+ * --fallback on a share: the first network of the list that is available
+ * now (direct always is); the others are not started.
+ */
+async function firstAvailable (selected: SelectedBackends, signal: AbortSignal, log: Logger): Promise<SelectedBackends> {
+  for (const b of selected.backends) {
+    const a = b.name === 'direct' ? { status: 'ready' as const } : await b.available({ signal })
+    if (a.status === 'ready') {
+      log.info({ backend: b.name }, `sharing over ${b.name}, the first available of ${selected.names.join(', ')}`)
+      return { ...selected, backends: [b], names: [b.name], anonymousOnly: b.name !== 'direct' }
+    }
+    log.warn({ backend: b.name, status: a.status }, `${b.name} cannot be used (${a.reason ?? a.status}); trying the next network`)
+  }
+  throw new BackendUnavailableError(`none of ${selected.names.join(', ')} can be used now (beam backends says why)`)
+}
+
+/**
+ * `beam share`. `preloaded` is the config file `beam up` already read;
+ * otherwise the file that --config or $BEAM_HOME names (if any) is read here.
+ */
+export async function runShare (ports: string[], flagsIn: ShareFlags, io: CliIo, preloaded?: BeamConfig): Promise<void> {
+  const config = preloaded ?? await loadCliConfig(flagsIn, beamHome(io.env), io.signal)
+  const flags = config != null ? applyShareConfig(applyConfig(flagsIn, config), config) : flagsIn
   const services = ports.map(parseService)
   if (flags.public === true && flags.allow != null) throw new UsageError('--public and --allow exclude each other')
   const allow = (flags.allow ?? []).map(p => parsePeerId(p).toString())
   const ctx = createContext(flags, io)
-  const selected = await resolveBackends(flags, ctx.home, process.pid, io.env)
+  for (const w of config?.warnings ?? []) ctx.log.warn(w)
+  const resolved = await resolveBackends(flags, ctx.home, process.pid, io.env)
+  const selected = resolved.fallback ? await firstAvailable(resolved, io.signal, ctx.log) : resolved
   const anonymous = selected.anonymousOnly
   if (anonymous) {
     const mode = `${selected.names.join('+')}-only mode`

@@ -1,0 +1,248 @@
+/**
+ * The scenarios of the benchmark: how to bring up each path in front of the
+ * shared service, as real processes on 127.0.0.1, and how to take it down.
+ * Every scenario hands back the local port to measure through, its
+ * processes by role (for RSS and CPU), the cold start, and a warm dial.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { beam, script } from './procs.ts'
+import type { Proc } from './procs.ts'
+import { firstByte } from './load.ts'
+
+export const SCENARIOS = ['raw-tcp', 'forwarder', 'libp2p-stock', 'beam-tcp', 'beam-quic', 'beam-webrtc', 'beam-relay', 'holesail'] as const
+export type ScenarioName = typeof SCENARIOS[number]
+
+export const SCENARIO_LABELS: Record<ScenarioName, string> = {
+  'raw-tcp': 'raw TCP',
+  forwarder: 'two-hop Node forwarder',
+  'libp2p-stock': 'stock libp2p (TCP+Noise+yamux)',
+  'beam-tcp': 'beam direct TCP',
+  'beam-quic': 'beam direct QUIC',
+  'beam-webrtc': 'beam WebRTC',
+  'beam-relay': 'beam via beam relay',
+  holesail: 'holesail (hyperdht)'
+}
+
+/** Process roles: the listening side, the connecting side, a relay in between. */
+export type Role = 'share' | 'connect' | 'relay'
+
+export interface Running {
+  /** Where clients connect: the tunnel's local end (or the service itself). */
+  port: number
+  procs: Partial<Record<Role, Proc>>
+  /** From spawning the connecting side to the first byte through it, in ms. */
+  coldMs: number | null
+  /** What the connector reported as its path (beam), for the record. */
+  path?: Record<string, unknown>
+  /** One warm dial → first byte, in ms (the connecting code already loaded); undefined when not measured. */
+  warm?: () => Promise<number>
+  teardown: () => Promise<void>
+}
+
+/** Shared infrastructure of a run: the service and, for holesail, a local hyperdht testnet. */
+export interface Infra {
+  servicePort: number
+  /** host:port list of the local hyperdht testnet; empty when holesail is not run. */
+  hyperdhtBootstrap: string
+  /** The driver's own beam node for warm dials (created on first use). */
+  warmNode: () => Promise<WarmNode>
+}
+
+/** The subset of a BeamNode the warm dial uses. */
+export interface WarmNode {
+  connect: (target: string, options: { signal: AbortSignal, upgrade: boolean }) => Promise<{ port: number, peerId: { toString: () => string }, close: () => Promise<void> }>
+  hangUp: (peerId: string) => Promise<void>
+  stop: () => Promise<void>
+}
+
+/** A free TCP port on 127.0.0.1 (bound, then released). */
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as AddressInfo).port
+      s.close(() => { resolve(port) })
+    })
+  })
+}
+
+const READY_TIMEOUT = 40_000
+const COLD_TIMEOUT = 40_000
+
+async function home (): Promise<{ dir: string, cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'beam-bench-'))
+  return { dir, cleanup: async () => { await rm(dir, { recursive: true, force: true }) } }
+}
+
+/** Tear down in reverse order, never throwing. */
+function teardownOf (procs: Proc[], homes: Array<{ cleanup: () => Promise<void> }>): () => Promise<void> {
+  return async () => {
+    for (const p of [...procs].reverse()) await p.stop().catch(() => {})
+    for (const h of homes) await h.cleanup().catch(() => {})
+  }
+}
+
+async function rawTcp (infra: Infra): Promise<Running> {
+  return {
+    port: infra.servicePort,
+    procs: {},
+    coldMs: null,
+    warm: async () => await firstByte(infra.servicePort, 10_000),
+    teardown: async () => {}
+  }
+}
+
+async function forwarder (infra: Infra): Promise<Running> {
+  const hop2 = script('forwarder hop 2', 'forwarder.ts', [String(infra.servicePort)])
+  const procs = [hop2]
+  try {
+    const p2 = Number((await hop2.waitFor('ready', READY_TIMEOUT)).port)
+    const p1 = await freePort()
+    const hop1 = script('forwarder hop 1', 'forwarder.ts', [String(p2), String(p1)])
+    procs.push(hop1)
+    await firstByte(p1, COLD_TIMEOUT)
+    const coldMs = performance.now() - hop1.spawnedAt
+    return {
+      port: p1,
+      procs: { share: hop2, connect: hop1 },
+      coldMs,
+      warm: async () => await firstByte(p1, 10_000),
+      teardown: teardownOf(procs, [])
+    }
+  } catch (err) {
+    await teardownOf(procs, [])()
+    throw err
+  }
+}
+
+async function stockLibp2p (infra: Infra): Promise<Running> {
+  const share = script('stock libp2p share', 'stock-libp2p.ts', ['share', String(infra.servicePort)])
+  const procs = [share]
+  try {
+    const addr = String((await share.waitFor('ready', READY_TIMEOUT)).addr)
+    const port = await freePort()
+    const connect = script('stock libp2p connect', 'stock-libp2p.ts', ['connect', addr, String(port)])
+    procs.push(connect)
+    await firstByte(port, COLD_TIMEOUT)
+    const coldMs = performance.now() - connect.spawnedAt
+    // no warm figure: its connector dials once, at start
+    return { port, procs: { share, connect }, coldMs, teardown: teardownOf(procs, []) }
+  } catch (err) {
+    await teardownOf(procs, [])()
+    throw err
+  }
+}
+
+interface BeamPathOptions {
+  /** libp2p listen addresses of the share (none: relayed only). */
+  listen: string[]
+  relay?: boolean
+  /** Wait for this path transport before measuring. */
+  transport: 'tcp' | 'quic' | 'webrtc' | 'relay'
+}
+
+async function beamPath (infra: Infra, opts: BeamPathOptions): Promise<Running> {
+  const procs: Proc[] = []
+  const homes = [await home(), await home(), await home()]
+  const [hs, hc, hr] = homes as [typeof homes[0], typeof homes[0], typeof homes[0]]
+  try {
+    const common = ['--no-default-bootstrap', '--ephemeral']
+    let network: string[] = []
+    let relayProc: Proc | undefined
+    if (opts.relay === true) {
+      const stunPort = opts.transport === 'webrtc' ? await freePort() : 0
+      relayProc = beam('relay', ['relay', '--listen', '/ip4/127.0.0.1/tcp/0', '--stun-port', String(stunPort), '--ephemeral'], hr.dir)
+      procs.push(relayProc)
+      const ready = await relayProc.waitFor('ready', READY_TIMEOUT)
+      const addr = ((ready.multiaddrs as string[]) ?? [])[0] ?? ''
+      network = ['--bootstrap', addr]
+      // ICE: only the benchmark's own relay's STUN responder on loopback
+      network.push(...(opts.transport === 'webrtc' ? ['--ice-server', `stun:127.0.0.1:${stunPort}`] : ['--no-webrtc']))
+    }
+    const listen = opts.listen.length > 0 ? opts.listen.flatMap(l => ['--listen', l]) : ['--no-listen']
+    const share = beam('share', ['share', String(infra.servicePort), ...listen, ...common, ...network], hs.dir)
+    procs.push(share)
+    const ready = await share.waitFor('ready', READY_TIMEOUT)
+    const cs = String(ready.connect)
+    if (opts.relay === true && !cs.includes('p2p-circuit') && !(ready.multiaddrs as string[]).some(m => m.includes('p2p-circuit'))) {
+      throw new Error('the share holds no relay reservation')
+    }
+    const port = await freePort()
+    const connect = beam('connect', ['connect', cs, '--port', String(port), ...common, ...network], hc.dir)
+    procs.push(connect)
+    await firstByte(port, COLD_TIMEOUT)
+    const coldMs = performance.now() - connect.spawnedAt
+    // a WebRTC upgrade on a loaded machine can take tens of seconds
+    const path = await connect.waitFor('path', 60_000, e => e.transport === opts.transport)
+    const result: Running = {
+      port,
+      procs: { share, connect, ...(relayProc != null ? { relay: relayProc } : {}) },
+      coldMs,
+      path: { transport: path.transport, direct: path.direct, remote: path.remote },
+      teardown: teardownOf(procs, homes)
+    }
+    if (opts.transport !== 'webrtc') {
+      result.warm = async () => {
+        const node = await infra.warmNode()
+        const start = performance.now()
+        const tunnel = await node.connect(cs, { signal: AbortSignal.timeout(20_000), upgrade: false })
+        try {
+          await firstByte(tunnel.port, 10_000)
+          return performance.now() - start
+        } finally {
+          await tunnel.close()
+          await node.hangUp(tunnel.peerId.toString())
+        }
+      }
+    }
+    return result
+  } catch (err) {
+    await teardownOf(procs, homes)()
+    throw err
+  }
+}
+
+async function holesail (infra: Infra): Promise<Running> {
+  if (infra.hyperdhtBootstrap === '') throw new Error('no hyperdht testnet')
+  const env = { BENCH_HYPERDHT_BOOTSTRAP: infra.hyperdhtBootstrap }
+  const server = script('holesail server', 'holesail.cjs', ['server', String(infra.servicePort)], env)
+  const procs = [server]
+  try {
+    const key = String((await server.waitFor('ready', READY_TIMEOUT)).key)
+    const port = await freePort()
+    const client = script('holesail client', 'holesail.cjs', ['client', key, String(port)], env)
+    procs.push(client)
+    await firstByte(port, COLD_TIMEOUT)
+    const coldMs = performance.now() - client.spawnedAt
+    return {
+      port,
+      procs: { share: server, connect: client },
+      coldMs,
+      // holesail opens a new DHT connection for every local TCP connection: that is its dial
+      warm: async () => await firstByte(port, 10_000),
+      teardown: teardownOf(procs, [])
+    }
+  } catch (err) {
+    await teardownOf(procs, [])()
+    throw err
+  }
+}
+
+/** Bring one scenario up. */
+export async function startScenario (name: ScenarioName, infra: Infra): Promise<Running> {
+  switch (name) {
+    case 'raw-tcp': return await rawTcp(infra)
+    case 'forwarder': return await forwarder(infra)
+    case 'libp2p-stock': return await stockLibp2p(infra)
+    case 'beam-tcp': return await beamPath(infra, { listen: ['/ip4/127.0.0.1/tcp/0'], transport: 'tcp' })
+    case 'beam-quic': return await beamPath(infra, { listen: ['/ip4/127.0.0.1/udp/0/quic-v1'], transport: 'quic' })
+    case 'beam-webrtc': return await beamPath(infra, { listen: [], relay: true, transport: 'webrtc' })
+    case 'beam-relay': return await beamPath(infra, { listen: [], relay: true, transport: 'relay' })
+    case 'holesail': return await holesail(infra)
+  }
+}

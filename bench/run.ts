@@ -1,0 +1,349 @@
+/**
+ * `npm run bench`: every scenario measured in the same run, several rounds,
+ * medians and same-round ratios, written to bench/results/latest.json; then
+ * `node bench/report.ts` turns that file into docs/benchmarks.md and
+ * docs/benchmarks.svg. Everything runs on 127.0.0.1, every process is killed
+ * by its PID, every wait is bounded.
+ *
+ *   node bench/run.ts [--quick | --tiny] [--rounds N] [--size MiB] [--scenarios a,b]
+ *                     [--requests N] [--concurrency N] [--verify] [--out FILE] [--no-report]
+ *                     [--cpu-prof DIR]   (V8 CPU profiles of every beam process, for flame graphs)
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, release, totalmem } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { concurrent, download, latency, upload } from './lib/load.ts'
+import { RssSampler, cpuSeconds, killAll, profileBeamInto, rssMiB, script } from './lib/procs.ts'
+import type { Proc } from './lib/procs.ts'
+import { SCENARIOS, SCENARIO_LABELS, startScenario } from './lib/scenarios.ts'
+import type { Infra, Role, Running, ScenarioName, WarmNode } from './lib/scenarios.ts'
+import { median, round } from './lib/stats.ts'
+import { summarise } from './lib/summary.ts'
+import type { Round, RoundResult, ScenarioRound } from './lib/summary.ts'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const MiB = 1024 * 1024
+
+/** Settings of one run; each mode fills every field. */
+export interface BenchSettings {
+  mode: 'full' | 'quick' | 'tiny'
+  rounds: number
+  /** Bytes per bulk transfer, each direction. */
+  size: number
+  /** Sequential HTTP requests per latency figure. */
+  requests: number
+  /** Connections opened at once, and bytes each downloads. */
+  concurrency: number
+  concurrentEach: number
+  /** Warm dial samples per round. */
+  warmSamples: number
+  /** Check SHA-256 of the bulk transfers (costs CPU on the driver). */
+  verify: boolean
+  scenarios: ScenarioName[]
+  /**
+   * Time budget of the whole run, in seconds: a round is started only if,
+   * at the pace of the slowest round so far, it ends within the budget.
+   */
+  budgetSeconds: number
+}
+
+const MODES: Record<BenchSettings['mode'], Omit<BenchSettings, 'mode'>> = {
+  full: { rounds: 3, size: 256 * MiB, requests: 200, concurrency: 1000, concurrentEach: 64 * 1024, warmSamples: 5, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 570 },
+  quick: { rounds: 1, size: 16 * MiB, requests: 50, concurrency: 200, concurrentEach: 64 * 1024, warmSamples: 2, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 120 },
+  tiny: { rounds: 1, size: 2 * MiB, requests: 10, concurrency: 20, concurrentEach: 16 * 1024, warmSamples: 1, verify: true, scenarios: ['raw-tcp', 'forwarder', 'beam-tcp'], budgetSeconds: 120 }
+}
+
+function parseSettings (argv: string[]): { settings: BenchSettings, out: string, report: boolean } {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean' },
+      tiny: { type: 'boolean' },
+      rounds: { type: 'string' },
+      size: { type: 'string' },
+      requests: { type: 'string' },
+      concurrency: { type: 'string' },
+      scenarios: { type: 'string' },
+      verify: { type: 'boolean' },
+      out: { type: 'string' },
+      'no-report': { type: 'boolean' },
+      'cpu-prof': { type: 'string' }
+    },
+    strict: true
+  })
+  const mode: BenchSettings['mode'] = values.tiny === true ? 'tiny' : values.quick === true ? 'quick' : 'full'
+  const s: BenchSettings = { mode, ...MODES[mode] }
+  const int = (v: string | undefined, what: string, min: number, max: number): number | undefined => {
+    if (v == null) return undefined
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${what}: expected a whole number from ${min} to ${max}`)
+    return n
+  }
+  s.rounds = int(values.rounds, 'rounds', 1, 20) ?? s.rounds
+  s.size = (int(values.size, 'size (MiB)', 1, 4096) ?? s.size / MiB) * MiB
+  s.requests = int(values.requests, 'requests', 1, 100_000) ?? s.requests
+  s.concurrency = int(values.concurrency, 'concurrency', 0, 10_000) ?? s.concurrency
+  if (values.verify === true) s.verify = true
+  if (values.scenarios != null) {
+    const names = values.scenarios.split(',').map(x => x.trim()).filter(Boolean)
+    for (const n of names) if (!(SCENARIOS as readonly string[]).includes(n)) throw new Error(`unknown scenario '${n}' (known: ${SCENARIOS.join(', ')})`)
+    s.scenarios = names as ScenarioName[]
+  }
+  // the baselines first: ratios are computed against them within each round
+  s.scenarios = SCENARIOS.filter(n => s.scenarios.includes(n))
+  const out = values.out ?? join(ROOT, 'bench', 'results', mode === 'full' ? 'latest.json' : `${mode}.json`)
+  if (values['cpu-prof'] != null) profileBeamInto(values['cpu-prof'])
+  return { settings: s, out, report: values['no-report'] !== true && values.out == null && mode === 'full' }
+}
+
+function versionOf (pkg: string): string | null {
+  try {
+    return (JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version
+  } catch {
+    return null
+  }
+}
+
+function machine (loadAtStart: number[]): Record<string, unknown> {
+  let commit: string | null = null
+  try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim() } catch {}
+  const beamVersion = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
+  const packages = ['libp2p', '@chainsafe/libp2p-noise', '@chainsafe/libp2p-yamux', '@chainsafe/libp2p-quic', '@libp2p/tcp', '@libp2p/webrtc', '@libp2p/circuit-relay-v2', 'node-datachannel', 'holesail-server', 'holesail-client', 'hyperdht']
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: round(totalmem() / 1024 ** 3, 1),
+    kernel: release(),
+    node: process.version,
+    beam: beamVersion,
+    commit,
+    libp2p: versionOf('libp2p'),
+    packages: Object.fromEntries(packages.map(p => [p, versionOf(p)])),
+    loadAverageAtStart: loadAtStart.map(x => round(x, 2))
+  }
+}
+
+function log (line: string): void {
+  process.stderr.write(line + '\n')
+}
+
+/** Processes of a scenario by role, with their PIDs. */
+function pidsOf (run: Running): Record<string, number> {
+  return Object.fromEntries(Object.entries(run.procs).filter((e): e is [string, Proc] => e[1] != null).map(([k, p]) => [k, p.pid]))
+}
+
+/** The last warning and error lines each process of a scenario logged (for failed measurements). */
+function logTails (run: Running): Record<string, string[]> {
+  const out: Record<string, string[]> = {}
+  for (const [role, p] of Object.entries(run.procs)) {
+    if (p == null) continue
+    const lines = p.stderr.split('\n').filter(l => l.trim() !== '').slice(-4).map(l => {
+      try {
+        const j = JSON.parse(l) as { msg?: string, err?: unknown, component?: string }
+        return `${j.component ?? ''} ${j.msg ?? ''}${j.err != null ? `: ${typeof j.err === 'string' ? j.err : JSON.stringify(j.err).slice(0, 200)}` : ''}`.trim()
+      } catch {
+        return l.slice(0, 300)
+      }
+    })
+    if (lines.length > 0) out[role] = lines
+  }
+  return out
+}
+
+/** A measurement failed after the scenario started: the message and the processes' last log lines. */
+class MeasureError extends Error {
+  readonly logs: Record<string, string[]>
+  constructor (message: string, logs: Record<string, string[]>) {
+    super(message)
+    this.name = 'MeasureError'
+    this.logs = logs
+  }
+}
+
+async function measure (name: ScenarioName, infra: Infra, s: BenchSettings): Promise<ScenarioRound> {
+  const run = await startScenario(name, infra)
+  try {
+    return await measureRunning(run, infra, s)
+  } catch (err) {
+    throw new MeasureError((err as Error).message, logTails(run))
+  } finally {
+    await run.teardown()
+  }
+}
+
+async function measureRunning (run: Running, _infra: Infra, s: BenchSettings): Promise<ScenarioRound> {
+  {
+    const pids = pidsOf(run)
+    // let start-up work settle (identify, reservations) before the idle reading
+    await new Promise(resolve => setTimeout(resolve, 500))
+    const rssIdleMiB: Partial<Record<Role, number>> = {}
+    for (const [role, pid] of Object.entries(pids)) { const r = rssMiB(pid); if (r != null) rssIdleMiB[role as Role] = round(r, 1) ?? 0 }
+
+    const warm: number[] = []
+    if (run.warm != null) for (let i = 0; i < s.warmSamples; i++) warm.push(await run.warm())
+
+    const keepAlive = await latency(run.port, s.requests, true, { timeoutMs: 60_000 })
+    const newConnection = await latency(run.port, s.requests, false, { timeoutMs: 60_000 })
+
+    const bulkTimeout = Math.max(60_000, s.size / 2e6 * 1000)
+    const sampler = new RssSampler(pids)
+    const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid) ?? 0]))
+    const up = await upload(run.port, s.size, { verify: s.verify, timeoutMs: bulkTimeout })
+    const down = await download(run.port, s.size, { verify: s.verify, timeoutMs: bulkTimeout })
+    const bulkPeaks = sampler.stop()
+    const gib = (2 * s.size) / 1024 ** 3
+    const cpuPerGiB: ScenarioRound['cpuPerGiB'] = {}
+    let total = 0
+    for (const [k, pid] of Object.entries(pids)) {
+      const used = (cpuSeconds(pid) ?? 0) - (cpu0[k] ?? 0)
+      total += used
+      cpuPerGiB[k as Role] = round(used / gib, 3) ?? 0
+    }
+    if (Object.keys(pids).length > 0) cpuPerGiB.total = round(total / gib, 3) ?? 0
+
+    let conc: ScenarioRound['concurrency'] = null
+    const concSampler = new RssSampler(pids)
+    if (s.concurrency > 0) {
+      const c = await concurrent(run.port, s.concurrency, s.concurrentEach, { timeoutMs: 60_000 })
+      conc = { connections: c.connections, succeeded: c.succeeded, failed: c.failed, mbps: round(c.mbps, 1) ?? 0, seconds: round(c.seconds, 2) ?? 0 }
+      if (c.error != null) conc.error = c.error
+    }
+    const concPeaks = concSampler.stop()
+    const mib = (peaks: Record<string, number>): Partial<Record<Role, number>> =>
+      Object.fromEntries(Object.entries(peaks).map(([k, v]) => [k, round(v, 1) ?? 0]))
+    const rssLoadMiB = mib(bulkPeaks)
+    const rssConcurrentMiB = mib(concPeaks)
+
+    const result: ScenarioRound = {
+      coldMs: round(run.coldMs, 1),
+      warmMs: warm.length > 0 ? round(median(warm), 1) : null,
+      uploadMBps: round(up.mbps, 1) ?? 0,
+      downloadMBps: round(down.mbps, 1) ?? 0,
+      keepAlive: { ok: keepAlive.ok, failed: keepAlive.failed, p50Ms: round(keepAlive.p50Ms, 3) ?? NaN, p99Ms: round(keepAlive.p99Ms, 3) ?? NaN },
+      newConnection: { ok: newConnection.ok, failed: newConnection.failed, p50Ms: round(newConnection.p50Ms, 3) ?? NaN, p99Ms: round(newConnection.p99Ms, 3) ?? NaN },
+      concurrency: conc,
+      rssIdleMiB,
+      rssLoadMiB,
+      rssConcurrentMiB,
+      cpuPerGiB
+    }
+    if (run.path != null) result.path = run.path
+    if (s.verify) result.verified = up.verified === true && down.verified === true
+    if (conc?.error != null) result.logs = logTails(run)
+    return result
+  }
+}
+
+async function main (): Promise<void> {
+  const { settings: s, out, report } = parseSettings(process.argv.slice(2))
+  const started = new Date()
+  const loadAtStart = loadavg()
+  const t0 = performance.now()
+  log(`beam bench (${s.mode}): ${s.rounds} round(s), ${s.size / MiB} MiB each way, scenarios ${s.scenarios.join(', ')}`)
+
+  const infraProcs: Proc[] = []
+  let warmNode: WarmNode | undefined
+  const stopAll = async (): Promise<void> => {
+    await warmNode?.stop().catch(() => {})
+    for (const p of infraProcs.reverse()) await p.stop().catch(() => {})
+    killAll()
+  }
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => { killAll(); process.exit(130) })
+  }
+  try {
+    const service = script('service', 'service.ts')
+    infraProcs.push(service)
+    const servicePort = Number((await service.waitFor('ready', 20_000)).port)
+    let hyperdhtBootstrap = ''
+    if (s.scenarios.includes('holesail')) {
+      const testnet = script('hyperdht testnet', 'holesail.cjs', ['testnet', '5'])
+      infraProcs.push(testnet)
+      hyperdhtBootstrap = String((await testnet.waitFor('ready', 30_000)).bootstrap)
+    }
+    const infra: Infra = {
+      servicePort,
+      hyperdhtBootstrap,
+      warmNode: async () => {
+        if (warmNode != null) return warmNode
+        // the driver's own node for warm dials: loaded once, like a running app
+        const { createBeam } = await import('../src/index.ts')
+        const node = await createBeam({ dht: false, webrtcBindAddress: '127.0.0.1' })
+        warmNode = {
+          connect: async (target, options) => await node.connect(target, options),
+          hangUp: async (peerId) => {
+            for (const c of node.libp2p.getConnections()) if (c.remotePeer.toString() === peerId) await c.close().catch(() => {})
+          },
+          stop: async () => { await node.stop() }
+        }
+        return warmNode
+      }
+    }
+
+    const rounds: Round[] = []
+    const document = (done: Round[], partial: boolean): Record<string, unknown> & { seconds: number | null } => ({
+      format: 'beam-bench/1',
+      partial,
+      startedAt: started.toISOString(),
+      finishedAt: new Date().toISOString(),
+      seconds: round((performance.now() - t0) / 1000, 1),
+      settings: { ...s, sizeMiB: s.size / MiB },
+      machine: { ...machine(loadAtStart), loadAverageAtEnd: loadavg().map(x => round(x, 2)) },
+      scenarios: s.scenarios.map(name => ({ name, label: SCENARIO_LABELS[name] })),
+      rounds: done,
+      summary: summarise(done, s.scenarios)
+    })
+    mkdirSync(dirname(out), { recursive: true })
+    for (let i = 1; i <= s.rounds; i++) {
+      const elapsed = (performance.now() - t0) / 1000
+      const slowest = Math.max(0, ...rounds.map(r => r.seconds))
+      if (i > 1 && elapsed + slowest > s.budgetSeconds) {
+        log(`another round (${Math.round(slowest)} s at the pace so far) would pass the time budget of ${s.budgetSeconds} s: stopping after ${i - 1} round(s)`)
+        break
+      }
+      const r0 = performance.now()
+      const results: Round['results'] = {}
+      for (const name of s.scenarios) {
+        const sc0 = performance.now()
+        let res: RoundResult
+        if ((sc0 - t0) / 1000 > s.budgetSeconds) {
+          results[name] = { error: 'skipped: the run had used up its time budget' }
+          log(`round ${i} ${SCENARIO_LABELS[name].padEnd(24)} skipped (time budget)`)
+          continue
+        }
+        try {
+          res = await measure(name, infra, s)
+          log(`round ${i} ${SCENARIO_LABELS[name].padEnd(24)} up ${res.uploadMBps} MB/s, down ${res.downloadMBps} MB/s, keep-alive p50 ${res.keepAlive.p50Ms} ms, new conn p50 ${res.newConnection.p50Ms} ms, cold ${res.coldMs ?? '-'} ms, ${res.concurrency != null ? `${res.concurrency.succeeded}/${res.concurrency.connections} concurrent` : ''} (${((performance.now() - sc0) / 1000).toFixed(1)} s)`)
+        } catch (err) {
+          res = { error: (err as Error).message.slice(0, 500), ...(err instanceof MeasureError && Object.keys(err.logs).length > 0 ? { logs: err.logs } : {}) }
+          log(`round ${i} ${SCENARIO_LABELS[name].padEnd(24)} FAILED: ${res.error}`)
+        }
+        results[name] = res
+      }
+      rounds.push({ round: i, seconds: round((performance.now() - r0) / 1000, 1) ?? 0, results })
+      // what is done so far survives an interrupted run
+      if (i < s.rounds) writeFileSync(out, JSON.stringify(document(rounds, true), null, 2) + '\n')
+    }
+
+    const doc = document(rounds, false)
+    writeFileSync(out, JSON.stringify(doc, null, 2) + '\n')
+    log(`wrote ${out} (${doc.seconds} s)`)
+    await stopAll()
+    if (report) {
+      const { writeReport } = await import('./report.ts')
+      writeReport(out)
+    }
+  } catch (err) {
+    await stopAll()
+    throw err
+  }
+}
+
+main().then(() => { process.exit(0) }, (err: Error) => {
+  killAll()
+  log(`bench: ${err.message}`)
+  process.exit(1)
+})
