@@ -72,6 +72,15 @@ export function applyConfig<F extends ConfigurableFlags> (flags: F, config: Beam
     if (out.torLaunch == null && tor.launch === true) out.torLaunch = true
     if (out.torLaunchConfig == null && tor.launchConfig != null) out.torLaunchConfig = tor.launchConfig
   }
+  const ator = used.includes('ator') ? config.backends.ator : undefined
+  if (ator != null) {
+    if (out.atorControl == null && ator.control != null && ator.launch !== true) out.atorControl = hostPort(ator.control)
+    if (out.atorSocks == null && ator.socks != null && ator.launch !== true) out.atorSocks = hostPort(ator.socks)
+    if (out.atorPassword == null && ator.controlPassword != null) out.atorPassword = ator.controlPassword
+    if (out.atorLaunch == null && ator.launch === true) out.atorLaunch = true
+    if (out.atorLaunchConfig == null && ator.launchConfig != null) out.atorLaunchConfig = ator.launchConfig
+    if (out.anonBinary == null && ator.anonBinary != null) out.anonBinary = ator.anonBinary
+  }
   const direct = used.includes('direct') ? config.backends.direct : undefined
   if (direct != null) {
     if (out.iceServer == null && direct.iceServers != null) out.iceServer = direct.iceServers.flatMap(iceServerFlag)
@@ -89,6 +98,8 @@ export function applyShareConfig<F extends ConfigurableFlags> (flags: F, config:
     if (out.torPersistent == null && tor.persistent === true) out.torPersistent = true
     if (out.onionPort == null && tor.onionPort != null) out.onionPort = String(tor.onionPort)
   }
+  const ator = used.includes('ator') ? config.backends.ator : undefined
+  if (ator != null && out.atorPersistent == null && ator.persistent === true) out.atorPersistent = true
   return out
 }
 

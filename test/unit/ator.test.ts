@@ -74,3 +74,20 @@ describe('CLI: --ator flags', () => {
     expect(anonCandidates('/opt/anon', { PATH: '/a/bin' })).toEqual(['/opt/anon'])
   })
 })
+
+describe('beam.config.yaml: the ator entry', () => {
+  it('parses the anon settings, refuses the Tor-only ones, and fills the --ator-* flags where the command line is silent', async () => {
+    const { parseConfig } = await import('../../src/cli/config.ts')
+    const { applyConfig, applyShareConfig } = await import('../../src/cli/config-flags.ts')
+    const yaml = 'backends:\n  ator:\n    priority: 1\n    control: 9151\n    socks: 127.0.0.1:9150\n    persistent: true\n    anonBinary: /opt/anon/anon\n  direct:\n    priority: 2\n'
+    const cfg = parseConfig(yaml, 'beam.config.yaml')
+    expect(cfg.backends.ator).toMatchObject({ control: { host: '127.0.0.1', port: 9151 }, socks: { host: '127.0.0.1', port: 9150 }, persistent: true, anonBinary: '/opt/anon/anon' })
+    const flags = applyShareConfig(applyConfig({}, cfg), cfg)
+    expect(flags).toMatchObject({ backends: 'ator,direct', atorControl: '127.0.0.1:9151', atorSocks: '127.0.0.1:9150', atorPersistent: true, anonBinary: '/opt/anon/anon' })
+    // the command line wins, and --ator is a choice of its own
+    expect(applyConfig({ ator: true, atorControl: '9999' }, cfg)).toMatchObject({ ator: true, atorControl: '9999' })
+    const onlyAtor: { ator: boolean, backends?: string } = { ator: true }
+    expect(applyConfig(onlyAtor, cfg).backends).toBeUndefined()
+    expect(() => parseConfig('backends:\n  ator:\n    onionPort: 4002\n', 'beam.config.yaml')).toThrow(/onionPort/)
+  })
+})
