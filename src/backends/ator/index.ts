@@ -38,6 +38,11 @@ export const ANON_CANDIDATES = ['/usr/local/bin/anon', '/usr/bin/anon', '/usr/sb
 /** What `beam backends` and `--ator-launch` tell a user who has no anon binary. */
 export const ANON_INSTALL_HINT = 'run scripts/install-ator.sh (it extracts anon from the npm package @anyone-protocol/anyone-client@1.1.3 into ~/.cache/beam/ator-1.1.3, where beam looks), or put anon on PATH, or pass --anon-binary'
 
+/**
+ * Options of {@link atorBackend}: those of the Tor backend (anon's control
+ * and SOCKS ports, password, `launch`, `keyFile`, …), with anon's binaries in
+ * place of tor's.
+ */
 export interface AtorBackendOptions extends Omit<TorBackendOptions, 'torBinaries'> {
   /** Where to look for the anon binary, first match wins. @default ANON_CANDIDATES */
   anonBinaries?: string[]
