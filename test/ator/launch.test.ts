@@ -71,7 +71,7 @@ describe.skipIf(ator == null)('beam share --ator-launch', () => {
 })
 
 describe.skipIf(ator == null || !existsSync(TOR_BIN))('beam backends: a tor behind --ator-control', () => {
-  it('is not taken for anon', async () => {
+  it('is not taken for anon, by beam backends nor by a share', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'beam-ator-not-tor-'))
     const port = await freePort()
     // DisableNetwork: this tor opens its control port and contacts nobody
@@ -89,6 +89,11 @@ describe.skipIf(ator == null || !existsSync(TOR_BIN))('beam backends: a tor behi
       }
       expect(row?.status).toBe('not-running')
       expect(String(row?.reason)).toMatch(/it is tor, not ATOR's anon/)
+      // and a share makes no onion there (it would be a Tor onion under an /anon3/ address)
+      const share = await runBeam(['share', '3000', '--ator', '--ator-control', `127.0.0.1:${port}`, '--json'], { BEAM_HOME: home.dir }, 60_000)
+      expect(share.code).toBe(13)
+      expect(share.stderr).toMatch(/it is tor, not ATOR's anon/)
+      expect(share.stderr).not.toMatch(/\n\s+at /)
     } finally {
       tor.kill('SIGTERM')
       await home.cleanup()

@@ -25,8 +25,6 @@ const ANON_LISTEN_CODE = 0x300a71
 registerTextProtocol(ANON_PROTOCOL, ANON_CODE, validateOnionValue(ANON_PROTOCOL))
 registerTextProtocol(ANON_LISTEN_PROTOCOL, ANON_LISTEN_CODE, validateListenPort(ANON_LISTEN_PROTOCOL))
 
-/** The ATOR network as the Tor transport sees it. */
-export const ATOR_PROFILE: OnionNetworkProfile = { name: 'ator', label: 'ATOR', addressProtocol: ANON_PROTOCOL, listenProtocol: ANON_LISTEN_PROTOCOL, hostSuffix: '.anon' }
 
 /** The anon version beam is tested with, and the npm package that ships it. */
 export const ANON_VERSION = '0.4.9.11'
@@ -59,6 +57,9 @@ async function isAnon (control: TorControl): Promise<string | undefined> {
   }
 }
 
+/** The ATOR network as the Tor transport sees it. */
+export const ATOR_PROFILE: OnionNetworkProfile = { name: 'ator', label: 'ATOR', addressProtocol: ANON_PROTOCOL, listenProtocol: ANON_LISTEN_PROTOCOL, hostSuffix: '.anon', checkDaemon: isAnon }
+
 /** An ATOR backend object with its options; hand it to `createBeam({ backends })`. */
 export function atorBackend (options: AtorBackendOptions = {}): Backend {
   const { anonBinaries, ...rest } = options
@@ -72,7 +73,6 @@ export function atorBackend (options: AtorBackendOptions = {}): Backend {
     launchFlag: '--ator-launch',
     // anon refuses to start without it; --defaults-torrc makes it abort (free(): invalid size)
     requiredTorrc: ['AgreeToTerms 1'],
-    defaultsTorrc: false,
-    verify: isAnon
+    defaultsTorrc: false
   }, rest)
 }

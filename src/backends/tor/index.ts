@@ -70,12 +70,6 @@ export interface OnionBackendSpec {
   requiredTorrc?: string[]
   /** Whether the binary takes `--defaults-torrc` (anon aborts on it). @default true */
   defaultsTorrc?: boolean
-  /**
-   * After the control port answered: check that it is this network's daemon
-   * (e.g. that ATOR's anon, not tor, listens there); a string is the reason
-   * it is not. @default unset (no check)
-   */
-  verify?: (control: TorControl) => Promise<string | undefined>
 }
 
 /** The Tor network's spec. */
@@ -126,7 +120,7 @@ export function onionBackend (spec: OnionBackendSpec, options: TorBackendOptions
           ...(opts.signal != null ? { signal: opts.signal } : {})
         })
         try {
-          const wrong = await spec.verify?.(ctl)
+          const wrong = await spec.profile.checkDaemon?.(ctl)
           if (wrong != null) return { status: 'not-running', reason: `control port ${controlHost}:${controlPort}: ${wrong}` }
           const version = await ctl.getInfo('version').catch(() => '?')
           return { status: 'ready', reason: `${spec.program} ${version.split(' ')[0] ?? version} at control port ${controlHost}:${controlPort}` }

@@ -77,6 +77,12 @@ export interface OnionNetworkProfile {
   listenProtocol: string
   /** Host suffix handed to the SOCKS port, e.g. '.onion'. */
   hostSuffix: string
+  /**
+   * Checks, on a fresh control connection, that the daemon is this network's
+   * (ATOR: anon, not tor); resolves with the reason when it is not. Run by
+   * `available()` and before a listener creates its onion. @default unset (no check)
+   */
+  checkDaemon?: (control: TorControl) => Promise<string | undefined>
 }
 
 /** The Tor network. */
@@ -280,6 +286,8 @@ class OnionListener extends TypedEventEmitter<ListenerEvents> implements Listene
     try {
       const control = await TorControl.connect(this.transport.controlOptions(this.shutdown.signal))
       this.control = control
+      const wrong = await p.checkDaemon?.(control)
+      if (wrong != null) throw new TorConfigError(`${p.label} control port: ${wrong}`)
       await control.setEvents(['HS_DESC'])
       const persisted = await readKey(this.init.keyFile)
       const added = await control.addOnion({
