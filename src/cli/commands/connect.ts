@@ -55,6 +55,7 @@ function describePath (p: PathInfo): string {
   const rtt = p.rttMs != null ? `, rtt ${p.rttMs} ms` : ''
   if (p.transport === 'relay') return `path: relayed via ${relayOf(p.remote) ?? p.remote}${rtt}`
   if (p.transport === 'tor') return `path: over Tor to the onion service ${p.remote.split('/')[2] ?? p.remote}${rtt}`
+  if (p.transport === 'ator') return `path: over ATOR to the onion service ${p.remote.split('/')[2] ?? p.remote}${rtt}`
   if (viaTurn(p)) return `path: relayed by a TURN server (webrtc, ${p.ice?.remoteAddress ?? '?'})${rtt}`
   const peerAddr = p.ice != null ? ` to ${p.ice.remoteAddress} (${p.ice.local}/${p.ice.remote} ICE candidates)` : ` via ${p.remote}`
   return `path: direct (${p.transport})${peerAddr}${rtt}`
@@ -128,7 +129,7 @@ export async function runConnect (targetText: string, flagsIn: ConnectFlags, io:
   const listen = parseListen(flags.listen ?? [])
   const ctx = createContext(flags, io)
   for (const w of config?.warnings ?? []) ctx.log.warn(w)
-  const selected = await resolveBackends(flags, ctx.home, process.pid)
+  const selected = await resolveBackends(flags, ctx.home, process.pid, io.env)
   const anonymous = selected.anonymousOnly
   if (anonymous && flags.listen != null) throw new UsageError(`${selected.names.join('+')}-only mode opens no listener: drop --listen`)
   const resolved = await resolveTargetText(targetText, homePaths(ctx.home).aliases)
