@@ -24,7 +24,7 @@ import { streamToDuplex } from '../tunnel/index.ts'
 import { CALL_PROTOCOL, MESSAGE_PROTOCOL, answerCall, checkSize, readMessage, writeCall, writeMessage } from './app.ts'
 import type { AppSender, CallHandler, MessageHandler } from './app.ts'
 import { Records } from './records.ts'
-import { transportOf } from './path.ts'
+import { pathOf } from './path.ts'
 import { relaysOf } from './connectivity.ts'
 import { PeerUnreachableError } from './errors.ts'
 import { DEFAULT_DIAL_TIMEOUT } from './constants.ts'
@@ -525,7 +525,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
       peerId: this.peerId.toString(),
       multiaddrs: this.getMultiaddrs().map(m => m.toString()),
       relays: [...relaysOf(this.relayedMultiaddrs()).keys()],
-      connections: conns.map(c => ({ peerId: c.remotePeer.toString(), remote: c.remoteAddr.toString(), direct: c.limits == null && !c.remoteAddr.toString().includes('/p2p-circuit'), transport: transportOf(c.remoteAddr), streams: c.streams.length })),
+      connections: conns.map(c => { const p = pathOf(c); return { peerId: c.remotePeer.toString(), remote: p.remote, direct: p.direct, transport: p.transport, streams: c.streams.length } }),
       dht: dht == null ? null : { mode: dht.getMode?.() ?? 'unknown', routingTable: dht.routingTable?.size ?? 0 },
       share: this.share_ != null ? { ports: this.share_.services.map(s => s.port), openTunnels: this.share_.openTunnels } : null,
       tunnels: this.connects.size,
