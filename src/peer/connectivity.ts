@@ -25,9 +25,9 @@ export interface PeerPathEvent {
 
 /** A relay reservation held (or lost) by this node. */
 export interface RelayEvent {
-  /** The relay's own address, with its `/p2p/<peer id>` (the part before `/p2p-circuit`). */
+  /** The relay's peer id (one reservation, however many addresses the relay has). */
   relay: string
-  /** This node's relayed addresses through that relay. */
+  /** This node's relayed addresses through that relay (`<relay address>/p2p/<relay id>/p2p-circuit`). */
   addresses: string[]
 }
 
@@ -67,11 +67,19 @@ export function relayOfCircuit (ma: Multiaddr): string | undefined {
   return i > 0 ? s.slice(0, i) : undefined
 }
 
-/** Relayed addresses grouped by relay. */
+/** The relay's peer id of a circuit address (the last `/p2p/` before `/p2p-circuit`). */
+export function relayIdOfCircuit (ma: Multiaddr): string | undefined {
+  const parts = ma.getComponents()
+  const at = parts.findIndex(c => c.name === 'p2p-circuit')
+  if (at < 0) return undefined
+  return parts.slice(0, at).findLast(c => c.name === 'p2p')?.value
+}
+
+/** Relayed addresses grouped by the relay's peer id. */
 export function relaysOf (addrs: Multiaddr[]): Map<string, string[]> {
   const out = new Map<string, string[]>()
   for (const ma of addrs) {
-    const relay = relayOfCircuit(ma)
+    const relay = relayIdOfCircuit(ma)
     if (relay == null) continue
     out.set(relay, [...(out.get(relay) ?? []), ma.toString()])
   }

@@ -25,7 +25,7 @@ import { CALL_PROTOCOL, MESSAGE_PROTOCOL, answerCall, checkSize, readMessage, wr
 import type { AppSender, CallHandler, MessageHandler } from './app.ts'
 import { Records } from './records.ts'
 import { pathOf } from './path.ts'
-import { relaysOf } from './connectivity.ts'
+import { relayOfCircuit } from './connectivity.ts'
 import { PeerUnreachableError } from './errors.ts'
 import { DEFAULT_DIAL_TIMEOUT } from './constants.ts'
 import { looksLikeConnectString } from './connect-string.ts'
@@ -524,7 +524,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     return {
       peerId: this.peerId.toString(),
       multiaddrs: this.getMultiaddrs().map(m => m.toString()),
-      relays: [...relaysOf(this.relayedMultiaddrs()).keys()],
+      relays: [...new Set(this.relayedMultiaddrs().map(m => relayOfCircuit(m) ?? ''))],
       connections: conns.map(c => { const p = pathOf(c); return { peerId: c.remotePeer.toString(), remote: p.remote, direct: p.direct, transport: p.transport, streams: c.streams.length } }),
       dht: dht == null ? null : { mode: dht.getMode?.() ?? 'unknown', routingTable: dht.routingTable?.size ?? 0 },
       share: this.share_ != null ? { ports: this.share_.services.map(s => s.port), openTunnels: this.share_.openTunnels } : null,

@@ -63,7 +63,7 @@ describe('connectivity events', () => {
 
     await until('relay:reserved', () => (hev['relay:reserved']?.length ?? 0) > 0)
     const reserved = hev['relay:reserved']?.[0]
-    expect(reserved?.relay).toBe(relayAddr)
+    expect(reserved?.relay).toBe(relay.peerId.toString())
     expect(reserved?.addresses.every(a => a.startsWith(`${relayAddr}/p2p-circuit`))).toBe(true)
     expect(hidden.status().relays).toEqual([relayAddr])
     expect(hev.addresses?.some(e => e.multiaddrs.some(m => m.includes('/p2p-circuit')))).toBe(true)
@@ -104,7 +104,7 @@ describe('connectivity events', () => {
 
     await relay.stop()
     await until('relay:lost', () => (hev['relay:lost']?.length ?? 0) > 0)
-    expect(hev['relay:lost']?.[0]?.relay).toBe(relayAddr)
+    expect(hev['relay:lost']?.[0]).toEqual(reserved)
     expect(hidden.status().relays).toEqual([])
     await until('peer:disconnect of the relay', () => hev['peer:disconnect']?.some(e => e.peerId === relay.peerId.toString()) === true)
   }, 180_000)
