@@ -835,7 +835,8 @@ export async function createBeam (init: BeamInit = {}): Promise<BeamNode> {
   try {
     const node = await createNode(init, log, backends)
     node.backends = backends
-    if (init.start !== false) await node.start().catch(async (err: unknown) => { await node.stop().catch(() => {}); throw err })
+    // a failed start: stop libp2p here; the backends are stopped below, once
+    if (init.start !== false) await node.start().catch(async (err: unknown) => { await Promise.resolve(node.libp2p.stop()).catch(() => {}); throw err })
     return node
   } catch (err) {
     for (const b of backends) await b.stop?.().catch(() => {})

@@ -100,6 +100,8 @@ describe('connectivity events', () => {
     expect(Buffer.from(await connector.call(hid, Buffer.from('direct'))).toString()).toBe('direct')
 
     await connector.stop()
+    // its own side, too: stop() closes every connection before it resolves
+    expect(cev['peer:disconnect']?.some(e => e.peerId === hid)).toBe(true)
     await until('peer:disconnect on the hidden node', () => hev['peer:disconnect']?.some(e => e.peerId === connector.peerId.toString()) === true)
 
     await relay.stop()
