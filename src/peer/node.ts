@@ -177,6 +177,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   private readonly connects = new Set<ConnectTunnel>()
   private stopped = false
   private started: Promise<void> | undefined
+  private startedOk = false
   private readonly init: BeamInit
   private readonly monitor: ConnectivityMonitor
   private natReport: NatReport | undefined
@@ -221,7 +222,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   }
 
   /** Whether {@link start} has completed and {@link stop} has not been called. */
-  get running (): boolean { return this.started != null && !this.stopped }
+  get running (): boolean { return this.startedOk && !this.stopped }
 
   /**
    * Start the node (libp2p, the DHT mode, relay accounting, bootstrap dials).
@@ -255,6 +256,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     this.connectBootstrap()
     // servers need a full routing table to answer; clients walk when they query
     if (this.dhtEnabled && (init.relayServer != null || (init.dht !== false && init.dht?.server === true))) this.startDhtWarmUp()
+    this.startedOk = true
   }
 
   /**
