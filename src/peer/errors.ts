@@ -110,3 +110,11 @@ export class NodeStoppedError extends Error {
     this.name = 'NodeStoppedError'
   }
 }
+
+/** A network call on a node created with `start: false` before `node.start()`. */
+export class NodeNotStartedError extends Error {
+  constructor () {
+    super('the beam node is not started yet: call node.start() first')
+    this.name = 'NodeNotStartedError'
+  }
+}

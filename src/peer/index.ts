@@ -5,6 +5,7 @@
  */
 export { createBeam, BeamNode } from './node.ts'
 export type { BeamInit, BeamNodeEvents, RelayStats, HandleOptions, NodeStatus } from './node.ts'
+export type { PeerPathEvent, RelayEvent, AddressesEvent } from './connectivity.ts'
 export { Share } from './share.ts'
 export type { ShareOptions, ShareEvents, ServiceTarget, AccessPolicy, TunnelOpenEvent, TunnelCloseEvent, RefusedEvent, ServiceUnavailableEvent } from './share.ts'
 export { ConnectTunnel } from './connect.ts'

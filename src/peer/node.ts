@@ -24,7 +24,8 @@ import { streamToDuplex } from '../tunnel/index.ts'
 import { CALL_PROTOCOL, MESSAGE_PROTOCOL, answerCall, checkSize, readMessage, writeCall, writeMessage } from './app.ts'
 import type { AppSender, CallHandler, MessageHandler } from './app.ts'
 import { Records } from './records.ts'
-import { transportOf } from './path.ts'
+import { pathOf } from './path.ts'
+import { relayOfCircuit } from './connectivity.ts'
 import { PeerUnreachableError } from './errors.ts'
 import { DEFAULT_DIAL_TIMEOUT } from './constants.ts'
 import { looksLikeConnectString } from './connect-string.ts'
@@ -34,6 +35,11 @@ import type { Target } from './target.ts'
 import { BackendUnavailableError, directBackend } from '../backends/index.ts'
 import type { Backend } from '../backends/index.ts'
 import { runBenchmark } from './benchmark.ts'
+import { ConnectivityMonitor } from './connectivity.ts'
+import type { AddressesEvent, PeerPathEvent, RelayEvent } from './connectivity.ts'
+import { NodeNotStartedError } from './errors.ts'
+import { probeNat, stunTargets } from './nat-probe.ts'
+import type { NatReport } from './nat-probe.ts'
 import type { BenchmarkOptions, BenchResult } from './benchmark.ts'
 
 /** Options of {@link createBeam}: every field is optional. */
@@ -94,6 +100,12 @@ export interface BeamInit {
   listenOnBackends?: boolean
   /** pino logger; each component logs through a child of it. @default silent */
   logger?: Logger
+  /**
+   * Start the node before createBeam resolves. `false` returns a node that
+   * is built but not started: attach event listeners and handlers, then call
+   * {@link BeamNode.start}. @default true
+   */
+  start?: boolean
 }
 
 /** Events of a {@link BeamNode}. */
@@ -134,6 +146,20 @@ export interface BeamNodeEvents {
     /** When the next attempt is made, in ms from now. */
     retryMs: number
   }]
+  /** The first connection to a peer opened (with the path it takes). */
+  'peer:connect': [PeerPathEvent]
+  /** The last connection to a peer closed (with the path it last took). */
+  'peer:disconnect': [PeerPathEvent]
+  /** The best connection to a connected peer changed, e.g. relayed → direct WebRTC. */
+  path: [PeerPathEvent]
+  /** A relay reservation appeared among this node's addresses. */
+  'relay:reserved': [RelayEvent]
+  /** This node's relayed addresses through a relay disappeared (the relay went away or the reservation ended). */
+  'relay:lost': [RelayEvent]
+  /** The addresses other peers can dial this node on changed. */
+  addresses: [AddressesEvent]
+  /** {@link BeamNode.checkNat} finished: how this machine's NAT maps UDP, as the node's STUN servers saw it. */
+  nat: [NatReport]
 }
 
 /**
@@ -150,6 +176,11 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   private share_: Share | undefined
   private readonly connects = new Set<ConnectTunnel>()
   private stopped = false
+  private started: Promise<void> | undefined
+  private startedOk = false
+  private readonly init: BeamInit
+  private readonly monitor: ConnectivityMonitor
+  private natReport: NatReport | undefined
   private bootstrapFailures = 0
 
   private readonly rootLog: Logger
@@ -179,6 +210,72 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     this.webrtc = init.transports?.webrtc !== false
     this.lookupTimeout = init.lookupTimeout ?? DEFAULT_LOOKUP_TIMEOUT
     this.records = new Records(libp2p, privateKey, libp2p.peerId.toString())
+    this.init = init
+    this.monitor = new ConnectivityMonitor(libp2p, () => this.getMultiaddrs(), {
+      connect: e => { this.emit('peer:connect', e) },
+      disconnect: e => { this.emit('peer:disconnect', e) },
+      path: e => { this.emit('path', e) },
+      reserved: e => { this.log.info({ relay: e.relay }, 'relay reservation held'); this.emit('relay:reserved', e) },
+      lost: e => { this.log.info({ relay: e.relay }, 'relay reservation lost'); this.emit('relay:lost', e) },
+      addresses: e => { this.emit('addresses', e) }
+    })
+  }
+
+  /** Whether {@link start} has completed and {@link stop} has not been called. */
+  get running (): boolean { return this.startedOk && !this.stopped }
+
+  /**
+   * Start the node (libp2p, the DHT mode, relay accounting, bootstrap dials).
+   * createBeam calls it unless `init.start` is false. Idempotent: a second
+   * call returns the first one's promise. A stopped node cannot be started
+   * again (NodeStoppedError): create a new one with the same `privateKey`.
+   */
+  async start (): Promise<void> {
+    if (this.stopped) throw new NodeStoppedError()
+    this.started ??= this.startServices()
+    await this.started
+  }
+
+  private async startServices (): Promise<void> {
+    const init = this.init
+    const libp2p = this.libp2p
+    await libp2p.start()
+    if (init.dht !== false && (init.relayServer != null || init.dht?.server === true)) {
+      const dht = libp2p.services.dht as { setMode?: (mode: 'client' | 'server') => Promise<void> } | undefined
+      await dht?.setMode?.('server')
+    }
+    if (init.relayServer != null) {
+      const limits = resolveRelayLimits(init.relayServer)
+      const caps = new PeerCaps(limits.maxCircuitsPerPeer)
+      const accounting = new RelayAccounting()
+      // caps first, so that accounting sees (and counts) their refusals
+      if (await caps.install(libp2p) && await accounting.install(libp2p)) this.relayAccounting = accounting
+      else this.rootLog.warn('per-peer caps and relay counters unavailable (circuit-relay handler not found)')
+    }
+    this.monitor.refreshAddresses()
+    this.connectBootstrap()
+    // servers need a full routing table to answer; clients walk when they query
+    if (this.dhtEnabled && (init.relayServer != null || (init.dht !== false && init.dht?.server === true))) this.startDhtWarmUp()
+    this.startedOk = true
+  }
+
+  /**
+   * Ask the node's STUN servers (the `stun:` URLs of `init.iceServers`) how
+   * this machine's NAT maps UDP (see {@link probeNat}); emits `nat` and keeps
+   * the report for {@link status}. beam does not guess a NAT status: until
+   * this is called, `status().nat` is null. Throws InvalidOptionError when
+   * the node has no STUN server.
+   */
+  async checkNat (options: { signal?: AbortSignal } = {}): Promise<NatReport> {
+    this.assertRunning()
+    const urls = (this.init.iceServers ?? []).flatMap(s => Array.isArray(s.urls) ? s.urls : [s.urls])
+    const servers = stunTargets(urls)
+    if (servers.length === 0) throw new InvalidOptionError('checkNat needs a stun: server in iceServers (beam contacts no third-party STUN server by default)')
+    const report = await probeNat({ servers, ...(options.signal != null ? { signal: options.signal } : {}) })
+    options.signal?.throwIfAborted()
+    this.natReport = report
+    this.emit('nat', report)
+    return report
   }
 
   /** The node's peer id: its address, derived from its public key. */
@@ -249,7 +346,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
 
   /** Offer local TCP services to peers. One share per node. */
   async share (options: ShareOptions): Promise<Share> {
-    this.assertRunning()
+    this.assertStarted()
     if (this.share_ != null) throw new AlreadySharingError()
     const share = new Share(this.libp2p, options, this.rootLog.child({ component: 'share' }), () => { this.share_ = undefined })
     await share.start()
@@ -263,7 +360,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
    * string, a peer id, or a parsed target.
    */
   async connect (target: string | Target, options: ConnectOptions = {}): Promise<ConnectTunnel> {
-    this.assertRunning()
+    this.assertStarted()
     options.signal?.throwIfAborted()
     const { target: t, addrs } = await this.prepare(target, options.signal)
     const id = t.peerId.toString()
@@ -288,7 +385,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
    * answers only if it would open a tunnel for this node (TunnelRefusedError).
    */
   async benchmark (target: string | Target, options: BenchmarkOptions = {}): Promise<BenchResult[]> {
-    this.assertRunning()
+    this.assertStarted()
     const { target: t } = await this.prepare(target, options.signal)
     const addrs = await this.knownAddresses(t.peerId)
     return await runBenchmark(this.libp2p, t.peerId, addrs, t.secret, this.rootLog.child({ component: 'benchmark' }), options)
@@ -349,7 +446,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   }
 
   private async openRaw (target: string | Target, protocol: string, signal?: AbortSignal): Promise<Stream> {
-    this.assertRunning()
+    this.assertStarted()
     const { target: t } = await this.prepare(target, signal)
     const s = AbortSignal.any([AbortSignal.timeout(DEFAULT_DIAL_TIMEOUT), ...(signal != null ? [signal] : [])])
     try {
@@ -411,17 +508,15 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   async call (target: string | Target, request: Uint8Array, options: { signal?: AbortSignal, timeout?: number } = {}): Promise<Uint8Array> {
     checkSize(request)
     const signal = AbortSignal.any([AbortSignal.timeout(options.timeout ?? 30_000), ...(options.signal != null ? [options.signal] : [])])
-    const stream = await this.openRaw(target, CALL_PROTOCOL, signal)
+    this.assertStarted()
+    const t = typeof target === 'string' ? await this.resolve(target, signal) : target
+    const stream = await this.openRaw(t, CALL_PROTOCOL, signal)
     try {
-      return await writeCall(stream, request, this.peerIdOf(target), signal)
+      return await writeCall(stream, request, t.peerId.toString(), signal)
     } catch (err) {
       if (stream.status === 'open') stream.abort(err as Error)
       throw err
     }
-  }
-
-  private peerIdOf (target: string | Target): string {
-    return typeof target === 'string' ? target.slice(0, 60) : target.peerId.toString()
   }
 
   /** What this node is doing now: addresses, relays, connections, DHT, share and tunnels. */
@@ -431,11 +526,12 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     return {
       peerId: this.peerId.toString(),
       multiaddrs: this.getMultiaddrs().map(m => m.toString()),
-      relays: [...new Set(this.relayedMultiaddrs().map(m => m.toString().split('/p2p-circuit')[0] ?? ''))],
-      connections: conns.map(c => ({ peerId: c.remotePeer.toString(), remote: c.remoteAddr.toString(), direct: c.limits == null && !c.remoteAddr.toString().includes('/p2p-circuit'), transport: transportOf(c.remoteAddr), streams: c.streams.length })),
+      relays: [...new Set(this.relayedMultiaddrs().map(m => relayOfCircuit(m) ?? ''))],
+      connections: conns.map(c => { const p = pathOf(c); return { peerId: c.remotePeer.toString(), remote: p.remote, direct: p.direct, transport: p.transport, streams: c.streams.length } }),
       dht: dht == null ? null : { mode: dht.getMode?.() ?? 'unknown', routingTable: dht.routingTable?.size ?? 0 },
       share: this.share_ != null ? { ports: this.share_.services.map(s => s.port), openTunnels: this.share_.openTunnels } : null,
-      tunnels: this.connects.size
+      tunnels: this.connects.size,
+      nat: this.natReport ?? null
     }
   }
 
@@ -645,15 +741,23 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     if (this.stopped) throw new NodeStoppedError()
   }
 
+  /** For calls that use the network: the node must be started (and not stopped). */
+  private assertStarted (): void {
+    this.assertRunning()
+    if (this.started == null) throw new NodeNotStartedError()
+  }
+
   /** Close the share and every tunnel, then stop libp2p. Idempotent. */
   async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    await this.started?.catch(() => {})
     this.publishing?.abort()
     this.warmUp?.abort()
     await this.share_?.close()
     await Promise.all([...this.connects].map(async c => { await c.close() }))
     await this.libp2p.stop()
+    this.monitor.detach()
     for (const b of this.backends) await b.stop?.().catch((err: Error) => { this.log.warn({ backend: b.name, err: err.message }, 'backend did not stop cleanly') })
   }
 }
@@ -713,9 +817,11 @@ export interface NodeStatus {
   } | null
   /** Open `connect` tunnels. */
   tunnels: number
+  /** The last {@link BeamNode.checkNat} report, or null when the app has not asked (beam does not guess). */
+  nat: NatReport | null
 }
 
-/** Create and start a beam node. */
+/** Create a beam node and start it (unless `init.start` is false: then call `node.start()`). */
 export async function createBeam (init: BeamInit = {}): Promise<BeamNode> {
   const log = init.logger ?? silentLogger()
   const backends = init.backends ?? [directBackend]
@@ -731,6 +837,8 @@ export async function createBeam (init: BeamInit = {}): Promise<BeamNode> {
   try {
     const node = await createNode(init, log, backends)
     node.backends = backends
+    // a failed start: stop libp2p here; the backends are stopped below, once
+    if (init.start !== false) await node.start().catch(async (err: unknown) => { await Promise.resolve(node.libp2p.stop()).catch(() => {}); throw err })
     return node
   } catch (err) {
     for (const b of backends) await b.stop?.().catch(() => {})
@@ -792,7 +900,7 @@ async function createNode (init: BeamInit, log: Logger, backends: Backend[]): Pr
   const listen = [...new Set([...(init.listen ?? []), ...backendListen])]
   for (let i = 0; i < reservations; i++) listen.push('/p2p-circuit')
   if (reservations > 0 && init.transports?.webrtc !== false) listen.push('/webrtc')
-  const libp2p = await createLibp2p(await libp2pOptions({
+  const libp2p = await createLibp2p({ ...await libp2pOptions({
     privateKey,
     listen,
     ...(init.relayServer != null ? { relayServer: resolveRelayLimits(init.relayServer) } : {}),
@@ -812,24 +920,8 @@ async function createNode (init: BeamInit, log: Logger, backends: Backend[]): Pr
     ...(directOn ? {} : { dialOnly: extra.flatMap(b => b.addressProtocols), addressDialTimeout: ANONYMOUS_ADDRESS_DIAL_TIMEOUT }),
     ...(extra.some(b => b.latency === 'high') ? { highLatency: true } : {}),
     logger: libp2pComponentLogger(log)
-  }))
-  const node = new BeamNode(libp2p, init, log, privateKey)
-  if (init.dht !== false && (init.relayServer != null || init.dht?.server === true)) {
-    const dht = libp2p.services.dht as { setMode?: (mode: 'client' | 'server') => Promise<void> } | undefined
-    await dht?.setMode?.('server')
-  }
-  if (init.relayServer != null) {
-    const limits = resolveRelayLimits(init.relayServer)
-    const caps = new PeerCaps(limits.maxCircuitsPerPeer)
-    const accounting = new RelayAccounting()
-    // caps first, so that accounting sees (and counts) their refusals
-    if (await caps.install(libp2p) && await accounting.install(libp2p)) node.relayAccounting = accounting
-    else log.warn('per-peer caps and relay counters unavailable (circuit-relay handler not found)')
-  }
-  node.connectBootstrap()
-  // servers need a full routing table to answer; clients walk when they query
-  if (node.dhtEnabled && (init.relayServer != null || (init.dht !== false && init.dht?.server === true))) node.startDhtWarmUp()
-  return node
+  }), start: false })
+  return new BeamNode(libp2p, init, log, privateKey)
 }
 
 /** The part of libp2p's internal components read by {@link unverifiedListenAddrs}. */
