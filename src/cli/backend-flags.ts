@@ -153,6 +153,11 @@ export async function resolveBackends (flags: BackendFlags, home: string, ownerP
   return { backends, names, anonymousOnly: !names.includes('direct'), fallback: flags.fallback === true, newClientKeys }
 }
 
+/** `host:port`, `[v6]:port`: the text form of {@link parseHostPort}'s answer. */
+export function hostPortText (hp: { host: string, port: number }): string {
+  return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`
+}
+
 /** `--i2p-hops 1` or `--i2p-hops 1,0`: tunnel lengths of both directions. */
 export function parseI2pHops (text: string): { inboundLength: number, outboundLength: number } {
   const m = /^\s*([0-7])\s*(?:,\s*([0-7])\s*)?$/.exec(text)
@@ -164,7 +169,7 @@ export function parseI2pHops (text: string): { inboundLength: number, outboundLe
 /** The I2P backend's options from the flags: SAM address, key file under the home, tunnel lengths. */
 function i2pOptions (flags: BackendFlags, home: string): I2pBackendOptions {
   const i2p: I2pBackendOptions = {}
-  if (flags.i2pSam != null) { const s = parseHostPort(flags.i2pSam, '--i2p-sam'); i2p.sam = s.host.includes(':') ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}` }
+  if (flags.i2pSam != null) i2p.sam = hostPortText(parseHostPort(flags.i2pSam, '--i2p-sam'))
   if (flags.i2pPersistent === true) i2p.keyFile = join(home, 'i2p', 'destination.key')
   if (flags.i2pHops != null) i2p.tunnels = parseI2pHops(flags.i2pHops)
   return i2p

@@ -13,7 +13,7 @@ import type { BackendFlags, SelectedBackends } from '../backend-flags.ts'
 import { addConfigOption, applyConfig, loadCliConfig } from '../config-flags.ts'
 import type { BeamConfig } from '../config.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { b32Of } from '../../backends/index.ts'
+import { b32Of, BackendUnavailableError } from '../../backends/index.ts'
 
 export interface ConnectFlags extends CommonFlags, BackendFlags {
   config?: string
@@ -159,6 +159,12 @@ export async function runConnect (targetText: string, flagsIn: ConnectFlags, io:
     if (!target.multiaddrs.some(ma => carried.includes(ma.getComponents()[0]?.name ?? ''))) {
       throw new InvalidTargetError(`the connect string has no ${selected.names.join(' or ')} address (the share does not run over ${selected.names.join(' or ')}); connect without --${selected.names.length === 1 ? `backend ${selected.names[0] ?? ''}` : 'backends'}`)
     }
+  }
+  // I2P-only: say at once when the router's SAM bridge is missing (tor's connectors need only SOCKS, which available() does not check)
+  const i2p = selected.names.length === 1 ? selected.backends.find(b => b.name === 'i2p') : undefined
+  if (i2p != null) {
+    const a = await i2p.available({ signal: io.signal })
+    if (a.status !== 'ready') throw new BackendUnavailableError(`backend i2p is ${a.status.replace('-', ' ')}: ${a.reason ?? ''}`)
   }
   const base = await baseInit(flags, io, ctx)
   const init = anonymous ? { ...base, bootstrap: [], iceServers: [], dht: false as const } : base
