@@ -22,7 +22,7 @@ export { AddressInUseError, ListenError, LocalServiceUnreachableError } from './
 export type { PipeResult } from './tunnel/index.ts'
 export { BackendRegistry, BackendRegistryError, defaultBackends, directBackend, torBackend, generateClientAuthKeys, BackendUnavailableError, DEFAULT_ONION_PORT, ONION_LISTEN_PROTOCOL, TorControl, SocksError, TorAuthError, TorCommandError, TorConfigError, TorControlError, TorLaunchError } from './backends/index.ts'
 export type { Backend, BackendAvailability, BackendContext, BackendRole, BackendStatus, DefaultBackendOptions, ClientAuthKeys, AddOnionOptions, ControlReply, ProtocolInfo, TorControlOptions, TorBackendOptions, TorLaunchConfig } from './backends/index.ts'
-export { i2pBackend, i2p, I2pTransport, parseSamAddress, DEFAULT_SAM, b32Of, I2pAddressError, I2pStreamCutError, SamAbortError, SamProtocolError, SamTimeoutError, SamUnreachableError } from './backends/index.ts'
+export { i2pBackend, DEFAULT_SAM, b32Of, I2pAddressError, I2pStreamCutError, SamAbortError, SamProtocolError, SamTimeoutError, SamUnreachableError } from './backends/index.ts'
 export type { I2pBackendOptions, TunnelOptions } from './backends/index.ts'
 export { RelayLimitError, resolveRelayLimits, DEFAULT_STUN_PORT } from './relay/index.ts'
 export type { RelayLimits } from './relay/index.ts'

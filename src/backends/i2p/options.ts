@@ -68,6 +68,7 @@ export interface ResolvedI2pOptions {
   log?: ProgressLogger
 }
 
+/** Where an I2P router's SAM v3 bridge usually listens (i2pd and Java I2P). */
 export const DEFAULT_SAM = '127.0.0.1:7656'
 export const DEFAULT_REACH_RETRY = 60_000
 
