@@ -8,7 +8,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { TRANSIENT_DESTINATION } from './destination.ts'
 import { I2pAddressError } from './errors.ts'
 import { loadOrCreateKeyFile } from './key-file.ts'
-import { garlic64, parseI2pMultiaddr } from './multiaddr.ts'
+import { garlic32, garlic64, parseI2pMultiaddr } from './multiaddr.ts'
 import { toSamConnection } from './sam-conn.ts'
 import { SamSession } from './sam-session.ts'
 import type { ResolvedI2pOptions } from './options.ts'
@@ -103,8 +103,13 @@ export class I2pListener extends TypedEventEmitter<ListenerEvents> implements Li
     if (!signal.aborted) await this.close()
   }
 
+  /**
+   * The destination in full (`/garlic64/…`, ~530 bytes) and by name
+   * (`/garlic32/<b32>`, 32 bytes). A connect string carries the short one:
+   * the full one is over its per-address limit (MAX_MULTIADDR_BYTES).
+   */
   getAddrs (): Multiaddr[] {
-    return this.session != null ? [garlic64(this.session.destination)] : []
+    return this.session != null ? [garlic64(this.session.destination), garlic32(this.session.b32)] : []
   }
 
   updateAnnounceAddrs (): void {}
