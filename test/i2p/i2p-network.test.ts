@@ -7,13 +7,13 @@
  * I2P-only leak check).
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { b32Of, i2pBackend, SamSession, TRANSIENT_DESTINATION } from '../../src/backends/i2p/index.ts'
+import { b32Of, i2pBackend, publicOfPrivate, SamSession, TRANSIENT_DESTINATION } from '../../src/backends/i2p/index.ts'
 import { i2pNetAvailable, startI2pNetwork } from '../helpers/i2p-net.ts'
 import type { I2pNetwork } from '../helpers/i2p-net.ts'
 import { ECHO_PROTOCOL, i2pNode, randomData, readAll, sendAll, sha256, XFER_PROTOCOL } from '../helpers/i2p-libp2p.ts'
@@ -204,7 +204,7 @@ describe.skipIf(!avail.ok)('I2P backend on a private i2pd network', () => {
   }, 600_000)
 
   // the CLI processes make their own sessions on the same routers
-  it.skipIf(!HAVE_STRACE)('beam share --i2p → beam connect --i2p (CLI): 4 MiB each way, SHA-256 on both ends, no socket beyond the SAM ports', async () => {
+  it.skipIf(!HAVE_STRACE)('beam share --i2p --i2p-persistent → beam connect --i2p (CLI): 4 MiB each way, SHA-256 on both ends, no socket beyond the SAM ports', async () => {
     const blob = await startBlobServer(randomBytes(4 * MiB))
     const up = randomBytes(4 * MiB)
     const shareHome = mkdtempSync(join(tmpdir(), 'beam-i2p-cli-share-'))
@@ -213,7 +213,8 @@ describe.skipIf(!avail.ok)('I2P backend on a private i2pd network', () => {
     const samPort = (sam: string): number => Number(sam.split(':')[1])
     // the test network has three routers: short tunnels, as the library cases use (TUNNELS)
     const hops = ['--i2p-hops', `${TUNNELS.inboundLength},${TUNNELS.outboundLength}`]
-    const share = startTraced(['share', String(blob.port), '--i2p', '--i2p-sam', shareSam, ...hops, '--json'], { BEAM_HOME: shareHome }, join(shareHome, 'share.strace'))
+    // --i2p-persistent: the destination's key is made in $BEAM_HOME/i2p on the first run
+    const share = startTraced(['share', String(blob.port), '--i2p', '--i2p-sam', shareSam, ...hops, '--i2p-persistent', '--json'], { BEAM_HOME: shareHome }, join(shareHome, 'share.strace'))
     let connect: ReturnType<typeof startTraced> | undefined
     try {
       const t0 = Date.now()
@@ -231,6 +232,9 @@ describe.skipIf(!avail.ok)('I2P backend on a private i2pd network', () => {
       expect(ready.backends).toEqual(['i2p'])
       expect(JSON.stringify(ready)).not.toMatch(/\/ip[46]\//)
       expect(share.proc.stderr).toContain('creating an I2P session for the share')
+      const keyFile = join(shareHome, 'i2p', 'destination.key')
+      expect(statSync(keyFile).mode & 0o777).toBe(0o600)
+      expect(b32Of(publicOfPrivate(readFileSync(keyFile, 'utf8').trim()))).toBe(`${decoded.multiaddrs[0]?.getComponents()[0]?.value ?? ''}.b32.i2p`)
 
       // i2pd 2.45 may skip a fresh lease set's first publication (see the session test above): wait until
       // the connector's router finds it, with the earlier test's session there (only when that test ran)
