@@ -166,9 +166,13 @@ export function parseI2pHops (text: string): { inboundLength: number, outboundLe
   return { inboundLength: inbound, outboundLength: m[2] != null ? Number(m[2]) : inbound }
 }
 
+/** How long `beam connect` retries a destination its router cannot find yet (CANT_REACH_PEER), in ms. */
+const I2P_REACH_RETRY = 120_000
+
 /** The I2P backend's options from the flags: SAM address, key file under the home, tunnel lengths. */
 function i2pOptions (flags: BackendFlags, home: string): I2pBackendOptions {
-  const i2p: I2pBackendOptions = {}
+  // keep retrying a fresh share's unpublished lease set for as long as one address dial may take (node.ts)
+  const i2p: I2pBackendOptions = { reachRetryMs: I2P_REACH_RETRY }
   if (flags.i2pSam != null) i2p.sam = hostPortText(parseHostPort(flags.i2pSam, '--i2p-sam'))
   if (flags.i2pPersistent === true) i2p.keyFile = join(home, 'i2p', 'destination.key')
   if (flags.i2pHops != null) i2p.tunnels = parseI2pHops(flags.i2pHops)
