@@ -29,5 +29,11 @@ if (tooOld) {
     process.exit(69)
   }
 } else {
+  // Start-up is mostly module loading (libp2p and its dependencies: hundreds
+  // of files). Node's on-disk compile cache (in the OS temp directory, shared
+  // by every run of this Node version; NODE_DISABLE_COMPILE_CACHE=1 turns it
+  // off) skips parsing and compiling them again: see docs/performance.md.
+  const { enableCompileCache } = await import('node:module')
+  enableCompileCache?.()
   await import('../src/cli/main.ts')
 }

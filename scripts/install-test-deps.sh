@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the lab, Tor and I2P tests need from Debian: iproute2 (ip netns), iptables and conntrack
 # for the NAT lab (test/lab/), coturn (turnserver) for the TURN case; tor (tor, tor-gencert)
-# for the private Tor network of test/tor/ and strace for its leak check.
+# for the private Tor network of test/tor/ and strace for its leak check; and, through
+# scripts/install-ator.sh, ATOR's anon and anon-gencert for test/ator/ (from npm, not Debian).
 # Idempotent and quiet when everything is present. Without root it only reports what is
 # missing and exits 0: the tests that need it then skip (loudly).
 #
@@ -12,6 +13,12 @@ set -euo pipefail
 
 # the tools live in sbin, which a non-login or sudo PATH may lack
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+
+# ATOR's anon: not a Debian package; install-ator.sh fetches it with npm pack (checksummed).
+# A failure (no registry access) is not fatal: test/ator then skips, saying why.
+if ! bash "$(dirname "$0")/install-ator.sh" >/dev/null; then
+  echo "install-test-deps: could not install anon (scripts/install-ator.sh failed): the ATOR tests will be skipped" >&2
+fi
 
 # tool:package
 NEEDS=(ip:iproute2 iptables:iptables conntrack:conntrack turnserver:coturn tor:tor tor-gencert:tor strace:strace i2pd:i2pd socat:socat)

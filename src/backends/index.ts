@@ -8,6 +8,8 @@ import { plannedBackends } from './planned.ts'
 import { BackendRegistry } from './registry.ts'
 import { torBackend } from './tor/index.ts'
 import type { TorBackendOptions } from './tor/index.ts'
+import { atorBackend } from './ator/index.ts'
+import type { AtorBackendOptions } from './ator/index.ts'
 import { i2pBackend } from './i2p/index.ts'
 import type { I2pBackendOptions } from './i2p/index.ts'
 
@@ -17,12 +19,15 @@ export { BackendUnavailableError } from './backend.ts'
 export { directBackend } from './direct.ts'
 export { plannedBackends } from './planned.ts'
 export * from './tor/index.ts'
+export * from './ator/index.ts'
 export * from './i2p/index.ts'
 
 /** Options of the backends that take any, by backend name. */
 export interface DefaultBackendOptions {
   /** @default {} (the tor daemon at 127.0.0.1:9051 / 9050) */
   tor?: TorBackendOptions
+  /** @default {} (the anon daemon at 127.0.0.1:9051 / 9050, binary from ANON_CANDIDATES) */
+  ator?: AtorBackendOptions
   /** @default {} (the SAM bridge at 127.0.0.1:7656, transient destinations) */
   i2p?: I2pBackendOptions
 }
@@ -30,6 +35,6 @@ export interface DefaultBackendOptions {
 /** A registry with every backend beam knows, ready or not. */
 export function defaultBackends (options: DefaultBackendOptions = {}): BackendRegistry {
   // a real backend replaces its "planned" placeholder
-  const real = [directBackend, torBackend(options.tor ?? {}), i2pBackend(options.i2p ?? {})]
+  const real = [directBackend, torBackend(options.tor ?? {}), atorBackend(options.ator ?? {}), i2pBackend(options.i2p ?? {})]
   return new BackendRegistry([...real, ...plannedBackends.filter(p => !real.some(r => r.name === p.name))])
 }

@@ -149,21 +149,6 @@ const PLANNED: PlannedEntry[] = [
       implementPath: 'a thin backend over direct TCP that listens and announces only addresses inside the anoNet range (and no DHT/relays outside it); test with two network namespaces joined by a WireGuard or veth link using 21.x addresses',
       docs: '#anonet'
     }
-  },
-  {
-    name: 'ator',
-    description: 'ATOR (Anyone Protocol, a Tor fork)',
-    addressProtocols: [],
-    anonymity: { sharer: true, connector: true },
-    latency: 'high',
-    reason: 'not implemented: its daemon `anon` is a Tor 0.4.9 fork (same control port and SOCKS5, .anon addresses) shipped in an npm package; the backend is the tor backend pointed at anon, to do after Tor lands',
-    research: {
-      forNode: '@anyone-protocol/anyone-client 1.1.3 on npm (BSD-3-Clause): ships static linux-x64 `anon` and `anon-gencert` in its tarball, plus a Node wrapper (Anon, AnonSocksClient, AnonControlClient); its postinstall downloads from GitHub and fails here, so install it with --ignore-scripts',
-      installableHere: 'yes',
-      offlineTestable: 'yes',
-      implementPath: 'reuse src/backends/tor with the anon binary and the .anon suffix, and the private Tor network harness with anon-gencert and AgreeToTerms 1 (no --defaults-torrc: anon crashes on it); probed here: 3 authorities + 3 relays + 2 clients in a loopback-only namespace bootstrap in 16-38 s once the authority keys exist, an ADD_ONION service is reachable 1.8-1.9 s later, 8 MiB moved SHA-256-equal at 1.9-4.1 MB/s',
-      docs: '#ator'
-    }
   }
 ]
 

@@ -45,6 +45,7 @@ function iceServerFlag (s: IceServerConfig): string[] {
 /** The backend names the flags select (as resolveBackends reads them). */
 function usedBackends (flags: BackendFlags): string[] {
   if (flags.tor === true) return ['tor']
+  if (flags.ator === true) return ['ator']
   if (flags.i2p === true) return ['i2p']
   if (flags.backend != null) return [flags.backend.trim()]
   return (flags.backends ?? 'direct').split(',').map(n => n.trim())
@@ -59,7 +60,7 @@ const hostPort = (hp: { host: string, port: number }): string => hp.host.include
  */
 export function applyConfig<F extends ConfigurableFlags> (flags: F, config: BeamConfig, backends?: string[]): F {
   const out: F = { ...flags }
-  const chosen = flags.backend != null || flags.backends != null || flags.tor === true || flags.i2p === true
+  const chosen = flags.backend != null || flags.backends != null || flags.tor === true || flags.ator === true || flags.i2p === true
   const order = backends != null && backends.length > 0 ? backends : backendOrder(config.backends)
   if (!chosen && order.length > 0) out.backends = order.join(',')
   // the file's settings of a backend apply only where that backend is used
@@ -71,6 +72,15 @@ export function applyConfig<F extends ConfigurableFlags> (flags: F, config: Beam
     if (out.torPassword == null && tor.controlPassword != null) out.torPassword = tor.controlPassword
     if (out.torLaunch == null && tor.launch === true) out.torLaunch = true
     if (out.torLaunchConfig == null && tor.launchConfig != null) out.torLaunchConfig = tor.launchConfig
+  }
+  const ator = used.includes('ator') ? config.backends.ator : undefined
+  if (ator != null) {
+    if (out.atorControl == null && ator.control != null && ator.launch !== true) out.atorControl = hostPort(ator.control)
+    if (out.atorSocks == null && ator.socks != null && ator.launch !== true) out.atorSocks = hostPort(ator.socks)
+    if (out.atorPassword == null && ator.controlPassword != null) out.atorPassword = ator.controlPassword
+    if (out.atorLaunch == null && ator.launch === true) out.atorLaunch = true
+    if (out.atorLaunchConfig == null && ator.launchConfig != null) out.atorLaunchConfig = ator.launchConfig
+    if (out.anonBinary == null && ator.anonBinary != null) out.anonBinary = ator.anonBinary
   }
   const i2p = used.includes('i2p') ? config.backends.i2p : undefined
   if (i2p != null && out.i2pSam == null && i2p.sam != null) out.i2pSam = hostPort(i2p.sam)
@@ -91,6 +101,8 @@ export function applyShareConfig<F extends ConfigurableFlags> (flags: F, config:
     if (out.torPersistent == null && tor.persistent === true) out.torPersistent = true
     if (out.onionPort == null && tor.onionPort != null) out.onionPort = String(tor.onionPort)
   }
+  const ator = used.includes('ator') ? config.backends.ator : undefined
+  if (ator != null && out.atorPersistent == null && ator.persistent === true) out.atorPersistent = true
   return out
 }
 

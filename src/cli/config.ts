@@ -19,7 +19,7 @@ export const CONFIG_VERSION = 1
 /** Larger files are refused (a config file is a few KiB). */
 export const MAX_CONFIG_BYTES = 1024 * 1024
 /** Backend names the file may configure without being told of more. */
-export const BUILTIN_BACKENDS = ['direct', 'tor', 'i2p'] as const
+export const BUILTIN_BACKENDS = ['direct', 'tor', 'ator', 'i2p'] as const
 
 /** How several backends are used: one after the other, or all at once. */
 export type Strategy = 'fallback' | 'first-success'
@@ -100,6 +100,12 @@ export interface TorBackendConfig extends BackendSettings {
   onionPort?: number
 }
 
+/** ATOR (anon, a Tor fork): the Tor settings but `onionPort`, plus where anon is. */
+export interface AtorBackendConfig extends Omit<TorBackendConfig, 'onionPort'> {
+  /** The anon binary (`--anon-binary`). @default PATH, then scripts/install-ator.sh's folder */
+  anonBinary?: string
+}
+
 export interface I2pBackendConfig extends BackendSettings {
   /** The router's SAM v3 bridge. @default 127.0.0.1:7656 */
   sam?: HostPort
@@ -114,6 +120,7 @@ export interface ExtraBackendConfig extends BackendSettings {
 export interface BackendsConfig {
   direct?: DirectBackendConfig
   tor?: TorBackendConfig
+  ator?: AtorBackendConfig
   i2p?: I2pBackendConfig
   /** Entries for backends named in `ParseConfigOptions.extraBackends`. */
   extra: Record<string, ExtraBackendConfig>
@@ -196,6 +203,7 @@ const COMMON_BACKEND_KEYS = ['priority', 'enabled']
 const BACKEND_KEYS: Record<string, string[]> = {
   direct: [...COMMON_BACKEND_KEYS, 'iceServers', 'bootstrap'],
   tor: [...COMMON_BACKEND_KEYS, 'control', 'socks', 'controlPassword', 'launch', 'launchConfig', 'persistent', 'onionPort'],
+  ator: [...COMMON_BACKEND_KEYS, 'control', 'socks', 'controlPassword', 'launch', 'launchConfig', 'persistent', 'anonBinary'],
   i2p: [...COMMON_BACKEND_KEYS, 'sam']
 }
 const EXTRA_BACKEND_KEYS = [...COMMON_BACKEND_KEYS, 'options']
@@ -464,8 +472,8 @@ function readBackends (r: Reader, node: Node | null | undefined, extra: readonly
         })
       }
       out.direct = d
-    } else if (key === 'tor') {
-      const t: TorBackendConfig = { ...base }
+    } else if (key === 'tor' || key === 'ator') {
+      const t: TorBackendConfig & AtorBackendConfig = { ...base }
       const get = (k: string): Node | null | undefined => f.get(k)
       if (get('control') !== undefined) t.control = readHostPort(r, get('control') ?? null, `${path}.control`)
       if (get('socks') !== undefined) t.socks = readHostPort(r, get('socks') ?? null, `${path}.socks`)
@@ -478,9 +486,14 @@ function readBackends (r: Reader, node: Node | null | undefined, extra: readonly
         r.fail(get('launchConfig'), `${path}.launchConfig`, 'only goes with launch: true')
       }
       if (t.launch === true && get('controlPassword') !== undefined) {
-        r.fail(get('launch'), `${path}.launch`, 'launch: true starts beam\'s own tor, which uses its own cookie: remove controlPassword')
+        r.fail(get('launch'), `${path}.launch`, `launch: true starts beam's own ${key === 'tor' ? 'tor' : 'anon'}, which uses its own cookie: remove controlPassword`)
       }
-      out.tor = t
+      if (key === 'ator') {
+        if (get('anonBinary') !== undefined) t.anonBinary = readString(r, get('anonBinary') ?? null, `${path}.anonBinary`, 'a file path')
+        out.ator = t
+      } else {
+        out.tor = t
+      }
     } else if (key === 'i2p') {
       const t: I2pBackendConfig = { ...base }
       const sam = f.get('sam')
@@ -513,7 +526,7 @@ export function backendOrder (backends: BackendsConfig): string[] {
 }
 
 function settingsOf (backends: BackendsConfig, name: string): BackendSettings | undefined {
-  return name === 'direct' || name === 'tor' || name === 'i2p' ? backends[name] : backends.extra[name]
+  return name === 'direct' || name === 'tor' || name === 'ator' || name === 'i2p' ? backends[name] : backends.extra[name]
 }
 
 /** A tunnel's or connection's `backends:` list, checked against the backends section. */
@@ -747,8 +760,9 @@ export async function loadConfig (path: string, options: LoadConfigOptions = {})
     throw new ConfigError([{ ...whole, message: `cannot be read (${code ?? (err as Error).message})` }])
   }
   const config = parseConfig(text, path, options)
-  if (config.backends.tor?.controlPassword != null && (mode & 0o044) !== 0) {
-    config.warnings.push(`${path}: holds backends.tor.controlPassword but others can read it (mode ${(mode & 0o777).toString(8)}): chmod 600 ${path}`)
+  for (const name of ['tor', 'ator'] as const) {
+    if (config.backends[name]?.controlPassword == null || (mode & 0o044) === 0) continue
+    config.warnings.push(`${path}: holds backends.${name}.controlPassword but others can read it (mode ${(mode & 0o777).toString(8)}): chmod 600 ${path}`)
   }
   return config
 }

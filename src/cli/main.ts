@@ -1,5 +1,17 @@
+import { setFlagsFromString } from 'node:v8'
 import { ExitCode } from './exit-codes.ts'
 import { LAB_PUBLIC_CIDRS_ENV, installLabPublicCidrs } from './lab-public-cidrs.ts'
+
+// A tunnel allocates a fresh buffer for every 64 KiB it reads, encrypts or
+// decrypts: ~3 bytes of ArrayBuffer per byte moved, almost all of it garbage
+// at the next scavenge. By default V8 starts a full mark-compact whenever
+// external memory has grown 64 MB since the last one: ~10 per second per
+// process at 200 MB/s, half of all CPU time spent in GC. Counting external
+// memory in the normal heap limits instead leaves those buffers to the
+// scavenger (see docs/performance.md). Checked on V8 13.6 (Node 24); older V8
+// may not know the flag and would print an error, so it is left alone there.
+const [v8Major = 0, v8Minor = 0] = process.versions.v8.split('.').map(Number)
+if (v8Major > 13 || (v8Major === 13 && v8Minor >= 6)) setFlagsFromString('--external-memory-accounted-in-global-limit')
 
 /**
  * Process entry: the only place with process.exit and signal handlers.

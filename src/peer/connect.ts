@@ -121,6 +121,16 @@ export interface ConnectEvents {
 }
 
 /** Convert a non-OK response into the matching error. */
+/** Handshakes tried before `beam connect` gives up on a connection that keeps failing under it. */
+const PROBE_ATTEMPTS = 3
+
+/** A probe failure that another attempt cannot change: the share's answer, or a dial that already failed. */
+function isFinalProbeError (err: unknown): boolean {
+  return err instanceof TunnelRefusedError || err instanceof UnknownPortError || err instanceof ServiceUnavailableError ||
+    err instanceof TunnelProtocolError || err instanceof PeerUnreachableError ||
+    (err instanceof Error && ['HandshakeError', 'UnsupportedVersionError', 'UnsupportedProtocolError'].includes(err.name))
+}
+
 export function responseError (res: TunnelResponse): Error {
   switch (res.status) {
     case TunnelStatus.UNAUTHORIZED: return new TunnelRefusedError(res.reason)
@@ -360,9 +370,27 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
     }
   }
 
+  /**
+   * The first handshake. The share's answers (refused, unknown port, an
+   * incompatible beam) and a failed dial end it; a connection that dies under
+   * the handshake (a relay that goes away, a ping timeout on a loaded host)
+   * is dialled again, PROBE_ATTEMPTS times in all, and then reported as an
+   * unreachable peer rather than an internal error.
+   */
   private async probe (signal?: AbortSignal): Promise<void> {
-    const raw = await this.openStream(true, signal)
-    await raw.close({ signal: AbortSignal.timeout(2000) }).catch(() => { raw.abort(new Error('probe close timed out')) })
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const raw = await this.openStream(true, signal)
+        await raw.close({ signal: AbortSignal.timeout(2000) }).catch(() => { raw.abort(new Error('probe close timed out')) })
+        return
+      } catch (err) {
+        if (signal?.aborted === true || this.shutdown.signal.aborted || isFinalProbeError(err)) throw err
+        const message = (err as Error).message
+        if (attempt >= PROBE_ATTEMPTS) throw new PeerUnreachableError(this.peerId.toString(), `the connection failed during the handshake ${attempt} times (last: ${message})`, err)
+        this.log.info({ peer: this.peerId.toString(), attempt, err: message }, 'the connection failed during the handshake; dialling again')
+        await new Promise(resolve => setTimeout(resolve, 500 * attempt))
+      }
+    }
   }
 
   private async onLocalSocket (socket: Socket): Promise<void> {

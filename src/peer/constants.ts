@@ -7,6 +7,13 @@ export const DEFAULT_SERVICE_CONNECT_TIMEOUT = 5_000
 /** Tunnel streams a peer may have open on one connection, each way. */
 export const DEFAULT_MAX_TUNNEL_STREAMS = 4096
 
+/**
+ * Streams the muxer accepts on one connection, each way: the tunnel streams
+ * plus room for identify, ping and app protocols. yamux's own default (1,000)
+ * would reset tunnel streams long before a share's limit is reached.
+ */
+export const MAX_MUXER_STREAMS = DEFAULT_MAX_TUNNEL_STREAMS + 256
+
 /** Length of a share's access secret, in bytes. */
 export const SECRET_LENGTH = 32
 

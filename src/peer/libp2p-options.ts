@@ -3,17 +3,13 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
-import { quic } from '@chainsafe/libp2p-quic'
-import { webSockets } from '@libp2p/websockets'
-import { webRTC } from '@libp2p/webrtc'
 import type { ComponentLogger, PrivateKey } from '@libp2p/interface'
 import type { Libp2pOptions } from 'libp2p'
-import { autoNAT } from '@libp2p/autonat'
-import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { relayServer, relayTransport } from '../relay/index.ts'
 import type { ResolvedRelayLimits } from '../relay/index.ts'
 import type { TransportFactory } from '../backends/index.ts'
-import { ADDRESS_DIAL_TIMEOUT, INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_STREAM_WINDOW } from './constants.ts'
+import { ADDRESS_DIAL_TIMEOUT, INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_MUXER_STREAMS, MAX_STREAM_WINDOW } from './constants.ts'
+import { noiseCrypto } from './noise-crypto.ts'
 
 /** Shortest time libp2p's connection monitor waits for a ping before it aborts the connection, in ms (libp2p: 5000). */
 const CONNECTION_PING_MIN_TIMEOUT = 20_000
@@ -92,13 +88,24 @@ export interface BeamServices {
 /**
  * The one place that chooses libp2p modules and their settings for a beam
  * node. Later capabilities (DHT, DCUtR, AutoNAT, backends) are added here.
+ *
+ * Modules a node may not use (QUIC, WebSockets, WebRTC with node-datachannel,
+ * the DHT, AutoNAT) are imported only when selected: module loading is most of
+ * a beam process's start-up (see docs/performance.md).
  */
-export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
+export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<BeamServices>> {
   const transports: NonNullable<Libp2pOptions['transports']> = []
   if (init.transports.tcp) transports.push(tcp())
-  if (init.transports.quic) transports.push(quic())
-  if (init.transports.websockets) transports.push(webSockets())
+  if (init.transports.quic) {
+    const { quic } = await import('@chainsafe/libp2p-quic')
+    transports.push(quic())
+  }
+  if (init.transports.websockets) {
+    const { webSockets } = await import('@libp2p/websockets')
+    transports.push(webSockets())
+  }
   if (init.transports.webrtc) {
+    const { webRTC } = await import('@libp2p/webrtc')
     const rtcConfiguration: RTCConfiguration & { bindAddress?: string } = { iceServers: init.iceServers }
     if (init.webrtcBindAddress != null) rtcConfiguration.bindAddress = init.webrtcBindAddress
     transports.push(webRTC({ rtcConfiguration }))
@@ -116,6 +123,7 @@ export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
     // itself (ConnectTunnel.maybeUpgrade: WebRTC through the relay).
   }
   if (init.dhtProtocol != null) {
+    const { kadDHT, passthroughMapper } = await import('@libp2p/kad-dht')
     services.dht = kadDHT({
       protocol: init.dhtProtocol,
       // starts as a client; relays and `server` nodes switch with setMode
@@ -137,6 +145,7 @@ export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
     // Relays only. On a share, AutoNAT stopped the relay reservation in the
     // NAT lab (js-libp2p 3.3); shares put their unconfirmed interface
     // addresses in connect strings instead (see BeamNode.getMultiaddrs).
+    const { autoNAT } = await import('@libp2p/autonat')
     services.autonat = autoNAT()
   }
 
@@ -148,10 +157,13 @@ export function libp2pOptions (init: NetworkInit): Libp2pOptions<BeamServices> {
       announce: init.announce
     },
     transports,
-    connectionEncrypters: [noise()],
+    // Node's native ChaCha20-Poly1305 with the key imported once per session
+    connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux({
       enableKeepAlive: true,
       keepAliveInterval: KEEP_ALIVE_INTERVAL,
+      maxInboundStreams: MAX_MUXER_STREAMS,
+      maxOutboundStreams: MAX_MUXER_STREAMS,
       streamOptions: {
         maxStreamWindowSize: MAX_STREAM_WINDOW,
         // tunnels carry idle SSH and database sessions: never time a stream out

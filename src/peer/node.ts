@@ -793,7 +793,7 @@ async function createNode (init: BeamInit, log: Logger, backends: Backend[]): Pr
   const listen = [...new Set([...(init.listen ?? []), ...backendListen])]
   for (let i = 0; i < reservations; i++) listen.push('/p2p-circuit')
   if (reservations > 0 && init.transports?.webrtc !== false) listen.push('/webrtc')
-  const libp2p = await createLibp2p(libp2pOptions({
+  const libp2p = await createLibp2p(await libp2pOptions({
     privateKey,
     listen,
     ...(init.relayServer != null ? { relayServer: resolveRelayLimits(init.relayServer) } : {}),

@@ -6,7 +6,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { PING_PROTOCOL } from './constants.ts'
 
 /** How a connection reaches the peer, as reported in the `path` event. */
-export type PathTransport = 'tcp' | 'quic' | 'webrtc' | 'relay' | 'tor' | 'i2p' | 'websockets' | 'memory' | 'other'
+export type PathTransport = 'tcp' | 'quic' | 'webrtc' | 'relay' | 'tor' | 'ator' | 'i2p' | 'websockets' | 'memory' | 'other'
 
 /** The path a tunnel's new streams take, as shown to the user. */
 export interface PathInfo {
@@ -39,6 +39,7 @@ export function transportOf (ma: Multiaddr): PathTransport {
   if (names.includes('webrtc') || names.includes('webrtc-direct')) return 'webrtc'
   if (names.includes('p2p-circuit')) return 'relay'
   if (names.includes('onion3') || names.includes('onion')) return 'tor'
+  if (names.includes('anon3')) return 'ator'
   if (names.includes('garlic64') || names.includes('garlic32')) return 'i2p'
   if (names.includes('quic-v1') || names.includes('quic')) return 'quic'
   if (names.includes('ws') || names.includes('wss') || names.includes('tls')) return 'websockets'
@@ -88,7 +89,7 @@ export function selectedCandidates (conn: Connection): PathInfo['ice'] {
  * no-op), so a slow consumer is not pushed back (see docs/architecture.md).
  */
 const TRANSPORT_RANK: Record<PathTransport, number> = {
-  tcp: 0, websockets: 1, quic: 2, webrtc: 3, tor: 4, i2p: 5, memory: 6, other: 7, relay: 8
+  tcp: 0, websockets: 1, quic: 2, webrtc: 3, tor: 4, ator: 4, i2p: 5, memory: 6, other: 7, relay: 8
 }
 
 /** A WebRTC address signalled through a relay (`…/p2p-circuit/webrtc…`). */

@@ -14,10 +14,26 @@ import { DEFAULT_MAX_READ_BUFFER } from './pipe.ts'
 export function streamToDuplex (stream: Stream): Duplex {
   stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, DEFAULT_MAX_READ_BUFFER)
   let ended = false
+  // a pause asked for while resume() dispatches is applied after it (see
+  // pipeSocketStream: the muxer's resume would otherwise undo it)
+  let resuming = false
+  let pauseAfterResume = false
+  const pause = (): void => {
+    if (resuming) pauseAfterResume = true
+    else if (stream.readStatus === 'readable') stream.pause()
+  }
   const duplex = new Duplex({
     allowHalfOpen: true,
     read () {
-      if (stream.readStatus === 'paused') stream.resume()
+      if (stream.readStatus !== 'paused') return
+      resuming = true
+      pauseAfterResume = false
+      try {
+        stream.resume()
+      } finally {
+        resuming = false
+      }
+      if (pauseAfterResume && duplex.readableLength >= duplex.readableHighWaterMark) pause()
     },
     write (chunk: Buffer, _encoding, callback) {
       try {
@@ -46,7 +62,7 @@ export function streamToDuplex (stream: Stream): Duplex {
     let more = true
     if (data instanceof Uint8Array) more = duplex.push(data)
     else for (const buf of data) more = duplex.push(buf)
-    if (!more && stream.readStatus === 'readable') stream.pause()
+    if (!more) pause()
   })
   stream.addEventListener('end', () => {
     if (!ended) { ended = true; duplex.push(null) }

@@ -28,7 +28,8 @@ export const DEFAULT_MAX_READ_BUFFER = 32 * 1024 * 1024
 /**
  * Join a TCP socket and a libp2p stream, both directions, until both are done.
  *
- * - Bytes are passed on as they come, never copied into a larger buffer.
+ * - Bytes are passed on as they come, never copied into a larger buffer; what
+ *   one poll of the event loop reads from the socket is sent as one message.
  * - Backpressure both ways: a full stream pauses the socket until 'drain'; a
  *   full socket pauses the stream (the muxer then stops granting window).
  * - Half-close both ways: socket EOF closes the stream's write side; the
@@ -64,12 +65,33 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
     resolve(result)
   }
 
-  // socket -> stream
+  // socket -> stream. The chunks one poll of the event loop reads (up to 32
+  // of 64 KiB) go to the stream as one send, so the muxer frames and encrypts
+  // them as one message instead of one per read: a large part of a tunnel's
+  // CPU time is per frame, not per byte. The batch is sent before the loop
+  // waits again, so nothing is held back.
+  let pending: Buffer[] = []
+  let flushScheduled = false
   const onSocketData = (chunk: Buffer): void => {
     result.sent += chunk.byteLength
+    pending.push(chunk)
+    if (!flushScheduled) {
+      flushScheduled = true
+      setImmediate(flushToStream)
+    }
+  }
+  const flushToStream = (): void => {
+    flushScheduled = false
+    if (pending.length === 0) return
+    // one contiguous buffer: Noise then cuts it into whole messages without
+    // handing the socket a piece per read (a copy is cheaper than the writes)
+    const batch = pending.length === 1 ? pending[0] as Buffer : Buffer.concat(pending)
+    pending = []
+    // after a reset or an abort there is nobody to send to
+    if (stream.writeStatus !== 'writable') return
     let ok: boolean
     try {
-      ok = stream.send(chunk)
+      ok = stream.send(batch)
     } catch (err) {
       fail(err as Error)
       return
@@ -88,6 +110,8 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
     if (!socket.destroyed) socket.resume()
   }
   const onSocketEnd = (): void => {
+    // 'end' comes after the last 'data': what is still batched goes first
+    flushToStream()
     // the local side half-closed: pass the FIN on once queued data is out
     if (stream.writeStatus === 'writable') {
       stream.close().catch((err: Error) => { fail(err) })
@@ -104,20 +128,50 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
   }
 
   // stream -> socket
+  // Messages that arrive in one turn of the event loop (QUIC and WebRTC hand
+  // over many small ones; yamux one per frame) are corked and reach the socket
+  // as one writev at the end of the turn instead of a write each.
+  let corked = false
+  const uncork = (): void => {
+    corked = false
+    if (!socket.destroyed) socket.uncork()
+  }
   const onStreamMessage = (evt: { data: Uint8Array | Uint8ArrayList }): void => {
     const data = evt.data
     let ok = true
-    if (data instanceof Uint8Array) {
-      result.received += data.byteLength
-      ok = socket.write(data)
-    } else {
-      result.received += data.byteLength
-      for (const buf of data) ok = socket.write(buf)
+    if (!corked) {
+      corked = true
+      socket.cork()
+      setImmediate(uncork)
     }
-    if (!ok && stream.readStatus === 'readable') stream.pause()
+    result.received += data.byteLength
+    if (data instanceof Uint8Array) ok = socket.write(data)
+    else for (const buf of data) ok = socket.write(buf)
+    if (!ok) pauseStream()
+  }
+  // The stream's resume() first dispatches what it buffered while paused, and
+  // only then tells the muxer to grant window again. A pause from inside that
+  // dispatch would be undone by the muxer's resume: the remote would be granted
+  // window while the stream buffers, until its read buffer overflows and the
+  // tunnel is reset (@libp2p/utils 7.4.1, AbstractMessageStream.resume). So a
+  // pause asked for during resume() is applied once resume() has returned.
+  let resuming = false
+  let pauseAfterResume = false
+  const pauseStream = (): void => {
+    if (resuming) pauseAfterResume = true
+    else if (stream.readStatus === 'readable') stream.pause()
   }
   const onSocketDrain = (): void => {
-    if (stream.readStatus === 'paused') stream.resume()
+    if (stream.readStatus !== 'paused') return
+    resuming = true
+    pauseAfterResume = false
+    try {
+      stream.resume()
+    } finally {
+      resuming = false
+    }
+    // resume() changed readStatus (TypeScript keeps the narrowing from above)
+    if (pauseAfterResume && socket.writableNeedDrain) pauseStream()
   }
   const onStreamEnd = (): void => {
     streamEnded = true

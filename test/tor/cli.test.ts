@@ -10,24 +10,10 @@ import { decodeConnectString } from '../../src/peer/index.ts'
 import { tempHome } from '../helpers/beam.ts'
 import { startBlobServer, fetchThrough } from './blob.ts'
 import type { BlobServer } from './blob.ts'
-import { HAVE_STRACE, readTrace, startTraced } from './strace.ts'
+import { HAVE_STRACE, leaks, readTrace, startTraced } from './strace.ts'
 import type { Trace } from './strace.ts'
 
 const tor = inject('torNetwork')
-
-/** Every way a traced process could have left loopback or used UDP/DNS. */
-function leaks (trace: Trace, allowedConnectPorts: number[]): string[] {
-  const out: string[] = []
-  for (const u of trace.udpSockets) out.push(`UDP socket: ${u}`)
-  for (const s of trace.inet) {
-    if (s.family !== 'inet' || s.address !== '127.0.0.1') out.push(`${s.syscall} to ${s.address}:${s.port}: ${s.line}`)
-    else if (s.port === 53) out.push(`${s.syscall} to port 53: ${s.line}`)
-    else if (s.syscall === 'connect' && !allowedConnectPorts.includes(s.port)) out.push(`connect to 127.0.0.1:${s.port}, not an allowed port (${allowedConnectPorts.join(', ')})`)
-    else if (s.syscall === 'sendto' || s.syscall === 'sendmsg') out.push(`datagram to ${s.address}:${s.port}: ${s.line}`)
-  }
-  for (const u of trace.unixConnects) out.push(`unix socket connect: ${u}`)
-  return out
-}
 
 describe.skipIf(tor == null || !HAVE_STRACE)('beam share/connect --tor (CLI, private Tor network)', () => {
   let blob: BlobServer

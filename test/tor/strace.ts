@@ -12,7 +12,7 @@ export const STRACE_BIN = '/usr/bin/strace'
 
 /** Whether strace is there; the leak-check tests skip (saying so) without it. */
 export const HAVE_STRACE = existsSync(STRACE_BIN)
-if (!HAVE_STRACE) process.stderr.write(`\n*** ${STRACE_BIN} is missing (apt install strace): the Tor leak-check tests are SKIPPED ***\n\n`)
+if (!HAVE_STRACE) process.stderr.write(`\n*** ${STRACE_BIN} is missing (apt install strace): the Tor and ATOR leak-check tests are SKIPPED ***\n\n`)
 
 export interface TracedBeam {
   proc: BeamProcess
@@ -75,4 +75,18 @@ export async function readTrace (file: string): Promise<Trace> {
     else if (unix != null && call === 'connect') trace.unixConnects.push(line)
   }
   return trace
+}
+
+/** Every way a traced process could have left loopback or used UDP/DNS. */
+export function leaks (trace: Trace, allowedConnectPorts: number[]): string[] {
+  const out: string[] = []
+  for (const u of trace.udpSockets) out.push(`UDP socket: ${u}`)
+  for (const s of trace.inet) {
+    if (s.family !== 'inet' || s.address !== '127.0.0.1') out.push(`${s.syscall} to ${s.address}:${s.port}: ${s.line}`)
+    else if (s.port === 53) out.push(`${s.syscall} to port 53: ${s.line}`)
+    else if (s.syscall === 'connect' && !allowedConnectPorts.includes(s.port)) out.push(`connect to 127.0.0.1:${s.port}, not an allowed port (${allowedConnectPorts.join(', ')})`)
+    else if (s.syscall === 'sendto' || s.syscall === 'sendmsg') out.push(`datagram to ${s.address}:${s.port}: ${s.line}`)
+  }
+  for (const u of trace.unixConnects) out.push(`unix socket connect: ${u}`)
+  return out
 }

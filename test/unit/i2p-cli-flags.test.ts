@@ -96,7 +96,7 @@ describe('I2P backend flags', () => {
 
   it('usage errors exit 2 in one line', async () => {
     const cases: Array<[string[], RegExp]> = [
-      [['share', '3000', '--i2p', '--tor'], /give one of --backend, --backends, --tor and --i2p/],
+      [['share', '3000', '--i2p', '--tor'], /give one of --backend, --backends, --tor, --ator and --i2p/],
       [['share', '3000', '--i2p-sam', '127.0.0.1:7656'], /--i2p-\* options need the i2p backend/],
       [['connect', 'x', '--i2p', '--i2p-sam', 'localhost:7656'], /give an IP address, not a name/],
       [['connect', 'x', '--i2p', '--i2p-sam', '127.0.0.1:99999'], /invalid --i2p-sam '127.0.0.1:99999'/],

@@ -38,6 +38,14 @@ export interface LaunchOptions {
   ownerPid?: number
   /** How long to wait for tor to bootstrap, in ms. @default 120000 */
   timeout?: number
+  /** torrc lines the binary needs before any other (ATOR's `AgreeToTerms 1`). @default [] */
+  requiredTorrc?: string[]
+  /** Pass an empty `--defaults-torrc` (keeps a packaged default torrc out); ATOR's anon aborts on it. @default true */
+  defaultsTorrc?: boolean
+  /** Name of the program in messages and logs. @default 'tor' */
+  label?: string
+  /** What to tell a user who has no binary. @default 'install tor (apt install tor)' */
+  installHint?: string
   log?: Logger
   signal?: AbortSignal
 }
@@ -61,14 +69,16 @@ async function readPortFile (file: string): Promise<number | undefined> {
 
 /** Start tor and wait until it has bootstrapped (100 %). */
 export async function launchTor (options: LaunchOptions): Promise<LaunchedTor> {
+  const label = options.label ?? 'tor'
   const bin = options.torBinary ?? await findTor()
-  if (bin == null) throw new TorLaunchError(`--tor-launch: no tor binary found (looked in ${TOR_CANDIDATES.join(', ')}); install tor (apt install tor)`)
-  const log = options.log?.child({ component: 'tor-launch' })
+  if (bin == null) throw new TorLaunchError(`--${label}-launch: no ${label} binary found (looked in ${TOR_CANDIDATES.join(', ')}); ${options.installHint ?? 'install tor (apt install tor)'}`)
+  const log = options.log?.child({ component: `${label}-launch` })
   const dataDir = options.dataDir
   await mkdir(dataDir, { recursive: true, mode: 0o700 })
   const portFile = join(dataDir, 'control-port')
   await rm(portFile, { force: true })
   const torrc = [
+    ...(options.requiredTorrc ?? []),
     `DataDirectory ${dataDir}`,
     'SocksPort 127.0.0.1:auto ExtendedErrors',
     'ControlPort 127.0.0.1:auto',
@@ -86,8 +96,9 @@ export async function launchTor (options: LaunchOptions): Promise<LaunchedTor> {
   const torrcPath = join(dataDir, 'torrc')
   const defaults = join(dataDir, 'torrc-defaults')
   await writeFile(torrcPath, torrc, { mode: 0o600 })
-  await writeFile(defaults, '', { mode: 0o600 })
-  const child: ChildProcess = spawn(bin, ['--defaults-torrc', defaults, '-f', torrcPath], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const withDefaults = options.defaultsTorrc ?? true
+  if (withDefaults) await writeFile(defaults, '', { mode: 0o600 })
+  const child: ChildProcess = spawn(bin, [...(withDefaults ? ['--defaults-torrc', defaults] : []), '-f', torrcPath], { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr?.setEncoding('utf8').on('data', (s: string) => { stderr = (stderr + s).slice(-2000) })
   const exited = new Promise<void>(resolve => { child.once('exit', () => { resolve() }) })
@@ -98,13 +109,13 @@ export async function launchTor (options: LaunchOptions): Promise<LaunchedTor> {
     await exited
     clearTimeout(t)
   }
-  log?.info({ pid: child.pid, dataDir }, `started tor (pid ${child.pid ?? '?'}); waiting for it to bootstrap`)
+  log?.info({ pid: child.pid, dataDir }, `started ${label} (pid ${child.pid ?? '?'}); waiting for it to bootstrap`)
   const deadline = AbortSignal.any([AbortSignal.timeout(options.timeout ?? 120_000), ...(options.signal != null ? [options.signal] : [])])
   try {
     let controlPort: number | undefined
     let lastPhase = ''
     while (!deadline.aborted) {
-      if (child.exitCode != null) throw new TorLaunchError(`tor exited at start (code ${child.exitCode}): ${stderr.trim().split('\n').pop() ?? ''} (see ${join(dataDir, 'notice.log')})`)
+      if (child.exitCode != null) throw new TorLaunchError(`${label} exited at start (code ${child.exitCode}): ${stderr.trim().split('\n').pop() ?? ''} (see ${join(dataDir, 'notice.log')})`)
       controlPort ??= await readPortFile(portFile)
       if (controlPort != null) {
         const ctl = await TorControl.connect({ port: controlPort, timeout: 5000, signal: deadline })
@@ -112,13 +123,13 @@ export async function launchTor (options: LaunchOptions): Promise<LaunchedTor> {
           for (;;) {
             const phase = await ctl.getInfo('status/bootstrap-phase')
             const progress = /PROGRESS=(\d+)/.exec(phase)?.[1]
-            if (phase !== lastPhase) log?.debug({ phase }, `tor bootstrap ${progress ?? '?'} %`)
+            if (phase !== lastPhase) log?.debug({ phase }, `${label} bootstrap ${progress ?? '?'} %`)
             lastPhase = phase
             if (progress === '100') {
               const socks = await ctl.getInfo('net/listeners/socks')
               const socksPort = Number(/127\.0\.0\.1:(\d+)/.exec(socks)?.[1] ?? 'NaN')
-              if (!Number.isInteger(socksPort)) throw new TorLaunchError(`launched tor reports no SOCKS port (${socks})`)
-              log?.info({ socksPort, controlPort }, 'tor is ready')
+              if (!Number.isInteger(socksPort)) throw new TorLaunchError(`launched ${label} reports no SOCKS port (${socks})`)
+              log?.info({ socksPort, controlPort }, `${label} is ready`)
               return { socksPort, controlPort, pid: child.pid ?? 0, stop }
             }
             if (deadline.aborted) break
@@ -130,7 +141,7 @@ export async function launchTor (options: LaunchOptions): Promise<LaunchedTor> {
       }
       await new Promise(resolve => setTimeout(resolve, 100))
     }
-    throw new TorLaunchError(`the launched tor did not bootstrap in time (last: ${lastPhase || 'no control port yet'})`)
+    throw new TorLaunchError(`the launched ${label} did not bootstrap in time (last: ${lastPhase || 'no control port yet'})`)
   } catch (err) {
     await stop()
     throw err

@@ -32,35 +32,91 @@ import { socksConnect, socksRetryable } from './socks.ts'
 export const ONION_LISTEN_PROTOCOL = 'onion3-listen'
 const ONION_LISTEN_CODE = 0x300a0e
 
-try {
-  registry.getProtocol(ONION_LISTEN_PROTOCOL)
-} catch {
+/**
+ * Register a multiaddr protocol whose value is text (length-prefixed, private
+ * use code), once per process. Backends built on this transport (ATOR) use it
+ * for their own address and listen protocols.
+ */
+export function registerTextProtocol (name: string, code: number, validate: (value: string) => void): void {
+  try {
+    registry.getProtocol(name)
+    return
+  } catch {}
   registry.addProtocol({
-    code: ONION_LISTEN_CODE,
-    name: ONION_LISTEN_PROTOCOL,
+    code,
+    name,
     size: -1,
     valueToBytes: (v: string) => new TextEncoder().encode(v),
     bytesToValue: (b: Uint8Array) => new TextDecoder().decode(b),
-    validate: (v: string) => {
-      if (!/^\d{1,5}$/.test(v) || Number(v) < 1 || Number(v) > 65535) throw new TorConfigError(`/${ONION_LISTEN_PROTOCOL}/<port>: '${v}' is not a port 1-65535`)
-    }
+    validate
   })
 }
+
+/** Validator of a `/<listen protocol>/<port>` value. */
+export function validateListenPort (protocol: string): (v: string) => void {
+  return (v: string) => {
+    if (!/^\d{1,5}$/.test(v) || Number(v) < 1 || Number(v) > 65535) throw new TorConfigError(`/${protocol}/<port>: '${v}' is not a port 1-65535`)
+  }
+}
+
+registerTextProtocol(ONION_LISTEN_PROTOCOL, ONION_LISTEN_CODE, validateListenPort(ONION_LISTEN_PROTOCOL))
+
+/**
+ * What tells one Tor-protocol network from another: the multiaddr protocols
+ * its addresses and listen requests use, and the suffix the daemon's SOCKS
+ * port expects. Tor is the default; ATOR (src/backends/ator) passes its own.
+ */
+export interface OnionNetworkProfile {
+  /** Log component and transport tag, e.g. 'tor'. */
+  name: string
+  /** What users read, e.g. 'Tor'. */
+  label: string
+  /** Multiaddr protocol of a service address (`/<it>/<56 chars>:<port>`), e.g. 'onion3'. */
+  addressProtocol: string
+  /** Multiaddr protocol of a share's listen request (`/<it>/<port>`), e.g. 'onion3-listen'. */
+  listenProtocol: string
+  /** Host suffix handed to the SOCKS port, e.g. '.onion'. */
+  hostSuffix: string
+  /**
+   * Checks, on a fresh control connection, that the daemon is this network's
+   * (ATOR: anon, not tor); resolves with the reason when it is not. Run by
+   * `available()` and before a listener creates its onion. @default unset (no check)
+   */
+  checkDaemon?: (control: TorControl) => Promise<string | undefined>
+}
+
+/** The Tor network. */
+export const TOR_PROFILE: OnionNetworkProfile = { name: 'tor', label: 'Tor', addressProtocol: 'onion3', listenProtocol: ONION_LISTEN_PROTOCOL, hostSuffix: '.onion' }
 
 const ONION_RE = /^[a-z2-7]{56}$/
 
 /** `/onion3/<id>:<port>` (optionally followed by `/p2p/…`) → host and port; undefined if it is not one. */
 export function parseOnion3 (ma: Multiaddr): { serviceId: string, port: number } | undefined {
+  return parseOnionAddress(ma, TOR_PROFILE.addressProtocol)
+}
+
+/** `/<protocol>/<id>:<port>` (optionally followed by `/p2p/…`) → service id and port; undefined if it is not one. */
+export function parseOnionAddress (ma: Multiaddr, protocol: string): { serviceId: string, port: number } | undefined {
   const c = ma.getComponents()[0]
-  if (c?.name !== 'onion3' || c.value == null) return undefined
+  if (c?.name !== protocol || c.value == null) return undefined
   const [id, port] = c.value.split(':')
-  if (id == null || !ONION_RE.test(id) || port == null) return undefined
+  if (id == null || !ONION_RE.test(id) || port == null || !/^\d{1,5}$/.test(port)) return undefined
   return { serviceId: id, port: Number(port) }
 }
 
-function isOnionListen (ma: Multiaddr): boolean {
+/** Validator of a `/<address protocol>/<56 chars>:<port>` value. */
+export function validateOnionValue (protocol: string): (v: string) => void {
+  return (v: string) => {
+    const [id, port] = v.split(':')
+    if (id == null || !ONION_RE.test(id) || port == null || !/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+      throw new TorConfigError(`/${protocol}/<service id>:<port>: '${v}' is not 56 base32 characters, a colon and a port 1-65535`)
+    }
+  }
+}
+
+function isOnionListen (ma: Multiaddr, protocol: string): boolean {
   const comps = ma.getComponents()
-  return comps.length === 1 && comps[0]?.name === ONION_LISTEN_PROTOCOL
+  return comps.length === 1 && comps[0]?.name === protocol
 }
 
 /** Host and port of Tor's control and SOCKS ports, and what the transport needs. */
@@ -89,6 +145,8 @@ export interface TorTransportInit {
   retryDelay?: number
   /** User-facing progress (waiting for a descriptor, onion published). @default silent */
   log?: Logger
+  /** Which Tor-protocol network this is (protocols, SOCKS host suffix). @default TOR_PROFILE */
+  profile?: OnionNetworkProfile
 }
 
 interface Components {
@@ -97,23 +155,26 @@ interface Components {
 
 class TorTransport implements Transport {
   readonly [transportSymbol] = true as const
-  readonly [Symbol.toStringTag] = 'beam/tor'
   readonly [serviceCapabilities]: string[] = ['@libp2p/transport']
+  get [Symbol.toStringTag] (): string { return `beam/${this.profile.name}` }
   private readonly init: TorTransportInit
+  readonly profile: OnionNetworkProfile
   private readonly log: Libp2pLogger
   private readonly clientAuthDone = new Set<string>()
 
   constructor (components: Components, init: TorTransportInit) {
     this.init = init
-    this.log = components.logger.forComponent('beam:tor')
+    this.profile = init.profile ?? TOR_PROFILE
+    this.log = components.logger.forComponent(`beam:${this.profile.name}`)
   }
 
   async dial (ma: Multiaddr, options: DialTransportOptions): Promise<Connection> {
-    const onion = parseOnion3(ma)
-    if (onion == null) throw new TorConfigError(`not an onion3 address: ${ma.toString()}`)
+    const p = this.profile
+    const onion = parseOnionAddress(ma, p.addressProtocol)
+    if (onion == null) throw new TorConfigError(`not an ${p.addressProtocol} address: ${ma.toString()}`)
     await this.ensureClientAuth(onion.serviceId, options.signal)
-    const host = `${onion.serviceId}.onion`
-    const user = this.init.log?.child({ component: 'tor' })
+    const host = `${onion.serviceId}${p.hostSuffix}`
+    const user = this.init.log?.child({ component: p.name })
     let delay = this.init.retryDelay ?? 500
     let attempt = 0
     const start = Date.now()
@@ -132,7 +193,7 @@ class TorTransport implements Transport {
           signal: options.signal
         })
         if (attempt > 1) user?.info({ attempts: attempt, ms: Date.now() - start }, `reached ${host} after ${attempt} attempts`)
-        const remoteAddr = multiaddr(`/onion3/${onion.serviceId}:${onion.port}`)
+        const remoteAddr = multiaddr(`/${p.addressProtocol}/${onion.serviceId}:${onion.port}`)
         const maConn = socketToConnection({ socket, remoteAddr, direction: 'outbound', log: this.log.newScope('connection') })
         try {
           return await options.upgrader.upgradeOutbound(maConn, options)
@@ -181,11 +242,11 @@ class TorTransport implements Transport {
   }
 
   listenFilter (multiaddrs: Multiaddr[]): Multiaddr[] {
-    return multiaddrs.filter(isOnionListen)
+    return multiaddrs.filter(ma => isOnionListen(ma, this.profile.listenProtocol))
   }
 
   dialFilter (multiaddrs: Multiaddr[]): Multiaddr[] {
-    return multiaddrs.filter(ma => parseOnion3(ma) != null)
+    return multiaddrs.filter(ma => parseOnionAddress(ma, this.profile.addressProtocol) != null)
   }
 }
 
@@ -210,7 +271,8 @@ class OnionListener extends TypedEventEmitter<ListenerEvents> implements Listene
   }
 
   async listen (ma: Multiaddr): Promise<void> {
-    const user = this.init.log?.child({ component: 'tor' })
+    const p = this.transport.profile
+    const user = this.init.log?.child({ component: p.name })
     this.virtualPort = Number(ma.getComponents()[0]?.value ?? '0')
     const server = net.createServer({ noDelay: true }, socket => { this.onSocket(socket) })
     this.server = server
@@ -224,6 +286,8 @@ class OnionListener extends TypedEventEmitter<ListenerEvents> implements Listene
     try {
       const control = await TorControl.connect(this.transport.controlOptions(this.shutdown.signal))
       this.control = control
+      const wrong = await p.checkDaemon?.(control)
+      if (wrong != null) throw new TorConfigError(`${p.label} control port: ${wrong}`)
       await control.setEvents(['HS_DESC'])
       const persisted = await readKey(this.init.keyFile)
       const added = await control.addOnion({
@@ -234,7 +298,7 @@ class OnionListener extends TypedEventEmitter<ListenerEvents> implements Listene
       })
       this.serviceId = added.serviceId
       if (this.init.keyFile != null && persisted == null && added.privateKey != null) await writeKey(this.init.keyFile, added.privateKey)
-      user?.info({ onion: `${added.serviceId}.onion`, virtualPort: this.virtualPort }, `onion service ${added.serviceId}.onion created; waiting for its descriptor to be published`)
+      user?.info({ onion: `${added.serviceId}${p.hostSuffix}`, virtualPort: this.virtualPort }, `onion service ${added.serviceId}${p.hostSuffix} created; waiting for its descriptor to be published`)
       const start = Date.now()
       const timeout = this.init.publishTimeout ?? 60_000
       try {
@@ -246,8 +310,8 @@ class OnionListener extends TypedEventEmitter<ListenerEvents> implements Listene
       }
       control.on('close', () => {
         if (this.shutdown.signal.aborted) return
-        user?.error('the Tor control connection closed: tor removed the onion service; this share is unreachable until restarted')
-        this.safeDispatchEvent('error', { detail: new Error('Tor control connection closed') })
+        user?.error(`the ${p.label} control connection closed: ${p.name} removed the onion service; this share is unreachable until restarted`)
+        this.safeDispatchEvent('error', { detail: new Error(`${p.label} control connection closed`) })
       })
     } catch (err) {
       await this.close()
@@ -262,7 +326,7 @@ class OnionListener extends TypedEventEmitter<ListenerEvents> implements Listene
     socket.once('close', () => { this.sockets.delete(socket) })
     socket.pause()
     // the peer is anonymous: its address is the onion it came in through
-    const remoteAddr = multiaddr(`/onion3/${this.serviceId}:${this.virtualPort}`)
+    const remoteAddr = multiaddr(`/${this.transport.profile.addressProtocol}/${this.serviceId}:${this.virtualPort}`)
     let maConn
     try {
       maConn = socketToConnection({ socket, remoteAddr, direction: 'inbound', log: this.log.newScope('connection') })
@@ -278,7 +342,7 @@ class OnionListener extends TypedEventEmitter<ListenerEvents> implements Listene
   }
 
   getAddrs (): Multiaddr[] {
-    return this.serviceId != null ? [multiaddr(`/onion3/${this.serviceId}:${this.virtualPort}`)] : []
+    return this.serviceId != null ? [multiaddr(`/${this.transport.profile.addressProtocol}/${this.serviceId}:${this.virtualPort}`)] : []
   }
 
   updateAnnounceAddrs (): void {}

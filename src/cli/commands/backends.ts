@@ -1,13 +1,16 @@
 import { Command, Option } from 'commander'
 import { defaultBackends } from '../../backends/index.ts'
-import type { TorBackendOptions } from '../../backends/index.ts'
+import type { AtorBackendOptions, TorBackendOptions } from '../../backends/index.ts'
 import { addOutputOptions } from '../context.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
-import { hostPortText, parseHostPort } from '../backend-flags.ts'
+import { anonCandidates, hostPortText, parseHostPort } from '../backend-flags.ts'
 
 interface BackendsFlags extends CommonFlags {
   torControl?: string
   torPassword?: string
+  atorControl?: string
+  atorPassword?: string
+  anonBinary?: string
   i2pSam?: string
 }
 
@@ -16,14 +19,20 @@ export function backendsCommand (io: CliIo): Command {
     .description('list the networks beam can use, with their status on this machine')
     .addOption(new Option('--tor-control <host:port>', 'Tor control port to check (IP:PORT or PORT; default 127.0.0.1:9051)').env('BEAM_TOR_CONTROL'))
     .addOption(new Option('--tor-password <password>', 'Tor control-port password').env('BEAM_TOR_PASSWORD'))
+    .addOption(new Option('--ator-control <host:port>', 'ATOR (anon) control port to check (IP:PORT or PORT; default 127.0.0.1:9051)').env('BEAM_ATOR_CONTROL'))
+    .addOption(new Option('--ator-password <password>', 'ATOR control-port password').env('BEAM_ATOR_PASSWORD'))
+    .addOption(new Option('--anon-binary <path>', 'the anon binary to check (default: PATH, then ~/.cache/beam/ator-1.1.3/anon)').env('BEAM_ANON_BINARY'))
     .addOption(new Option('--i2p-sam <host:port>', 'SAM bridge of the I2P router to check (IP:PORT or PORT; default 127.0.0.1:7656)').env('BEAM_I2P_SAM'))
   addOutputOptions(cmd)
   cmd.action(async (flags: BackendsFlags) => {
     const tor: TorBackendOptions = {}
     if (flags.torControl != null) { const c = parseHostPort(flags.torControl, '--tor-control'); tor.controlHost = c.host; tor.controlPort = c.port }
     if (flags.torPassword != null) tor.controlPassword = flags.torPassword
+    const ator: AtorBackendOptions = { anonBinaries: anonCandidates(flags.anonBinary, io.env) }
+    if (flags.atorControl != null) { const c = parseHostPort(flags.atorControl, '--ator-control'); ator.controlHost = c.host; ator.controlPort = c.port }
+    if (flags.atorPassword != null) ator.controlPassword = flags.atorPassword
     const i2p = flags.i2pSam != null ? { sam: hostPortText(parseHostPort(flags.i2pSam, '--i2p-sam')) } : {}
-    const rows = await defaultBackends({ tor, i2p }).status({ signal: io.signal })
+    const rows = await defaultBackends({ tor, ator, i2p }).status({ signal: io.signal })
     if (flags.json === true) {
       for (const { backend, availability } of rows) {
         io.stdout.write(JSON.stringify({ event: 'backend', name: backend.name, status: availability.status, reason: availability.reason ?? null, description: backend.description, addressProtocols: backend.addressProtocols }) + '\n')

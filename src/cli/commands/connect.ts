@@ -73,6 +73,7 @@ function describePath (p: PathInfo): string {
   if (p.transport === 'relay') return `path: relayed via ${relayOf(p.remote) ?? p.remote}${rtt}`
   if (p.transport === 'i2p') return `path: over I2P to the destination ${i2pName(p.remote)}${rtt}`
   if (p.transport === 'tor') return `path: over Tor to the onion service ${p.remote.split('/')[2] ?? p.remote}${rtt}`
+  if (p.transport === 'ator') return `path: over ATOR to the onion service ${p.remote.split('/')[2] ?? p.remote}${rtt}`
   if (viaTurn(p)) return `path: relayed by a TURN server (webrtc, ${p.ice?.remoteAddress ?? '?'})${rtt}`
   const peerAddr = p.ice != null ? ` to ${p.ice.remoteAddress} (${p.ice.local}/${p.ice.remote} ICE candidates)` : ` via ${p.remote}`
   return `path: direct (${p.transport})${peerAddr}${rtt}`
@@ -146,7 +147,7 @@ export async function runConnect (targetText: string, flagsIn: ConnectFlags, io:
   const listen = parseListen(flags.listen ?? [])
   const ctx = createContext(flags, io)
   for (const w of config?.warnings ?? []) ctx.log.warn(w)
-  const selected = await resolveBackends(flags, ctx.home, process.pid)
+  const selected = await resolveBackends(flags, ctx.home, process.pid, io.env)
   const timeout = timeoutText != null ? parseMillis(timeoutText, 'timeout') : selected.names.includes('i2p') ? I2P_TIMEOUT : DEFAULT_TIMEOUT
   const anonymous = selected.anonymousOnly
   if (anonymous && flags.listen != null) throw new UsageError(`${selected.names.join('+')}-only mode opens no listener: drop --listen`)

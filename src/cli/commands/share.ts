@@ -81,7 +81,7 @@ export async function runShare (ports: string[], flagsIn: ShareFlags, io: CliIo,
   const allow = (flags.allow ?? []).map(p => parsePeerId(p).toString())
   const ctx = createContext(flags, io)
   for (const w of config?.warnings ?? []) ctx.log.warn(w)
-  const resolved = await resolveBackends(flags, ctx.home, process.pid)
+  const resolved = await resolveBackends(flags, ctx.home, process.pid, io.env)
   const selected = resolved.fallback ? await firstAvailable(resolved, io.signal, ctx.log) : resolved
   const anonymous = selected.anonymousOnly
   if (anonymous) {

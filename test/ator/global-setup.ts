@@ -1,0 +1,42 @@
+/**
+ * Starts one private ATOR network (ATOR's anon and anon-gencert, from
+ * scripts/install-ator.sh's folder) for every ATOR test, through the same
+ * harness as the Tor tests (test/helpers/tor-network.ts), and hands its ports
+ * to the tests through vitest's provide/inject. Without the binaries it
+ * provides nothing and the tests skip with a message saying why.
+ */
+import type { TestProject } from 'vitest/node'
+import { anonDir, anonFlavour, startTorNetwork, torInstalled } from '../helpers/tor-network.ts'
+import type { TorNetwork, TorNetworkInfo } from '../helpers/tor-network.ts'
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    atorNetwork: TorNetworkInfo | null
+    atorSkipReason: string
+    /** Folder holding anon and anon-gencert. */
+    anonDir: string
+  }
+}
+
+let net: TorNetwork | undefined
+
+export async function setup (project: TestProject): Promise<void> {
+  const flavour = anonFlavour()
+  project.provide('anonDir', anonDir())
+  if (!(await torInstalled(flavour))) {
+    const reason = `anon or anon-gencert is missing in ${anonDir()} (run scripts/install-ator.sh; scripts/install-test-deps.sh does it): the ATOR tests are SKIPPED`
+    process.stderr.write(`\n*** ${reason} ***\n\n`)
+    project.provide('atorNetwork', null)
+    project.provide('atorSkipReason', reason)
+    return
+  }
+  net = await startTorNetwork({ clients: ['cookie', 'none'], timeout: 150_000, flavour })
+  process.stderr.write(`\nprivate ATOR network (anon): 3 authorities, 3 relays, ${net.clients.length} clients bootstrapped in ${(net.bootstrapMs / 1000).toFixed(1)} s (${net.dir})\n\n`)
+  const { stop: _stop, ...info } = net
+  project.provide('atorNetwork', info)
+  project.provide('atorSkipReason', '')
+}
+
+export async function teardown (): Promise<void> {
+  await net?.stop()
+}
