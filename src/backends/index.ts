@@ -10,6 +10,8 @@ import { torBackend } from './tor/index.ts'
 import type { TorBackendOptions } from './tor/index.ts'
 import { atorBackend } from './ator/index.ts'
 import type { AtorBackendOptions } from './ator/index.ts'
+import { i2pBackend } from './i2p/index.ts'
+import type { I2pBackendOptions } from './i2p/index.ts'
 
 export type { Backend, BackendAvailability, BackendContext, BackendRole, BackendStatus, TransportFactory } from './backend.ts'
 export { BackendRegistry, BackendRegistryError } from './registry.ts'
@@ -18,6 +20,7 @@ export { directBackend } from './direct.ts'
 export { plannedBackends } from './planned.ts'
 export * from './tor/index.ts'
 export * from './ator/index.ts'
+export * from './i2p/index.ts'
 
 /** Options of the backends that take any, by backend name. */
 export interface DefaultBackendOptions {
@@ -25,11 +28,13 @@ export interface DefaultBackendOptions {
   tor?: TorBackendOptions
   /** @default {} (the anon daemon at 127.0.0.1:9051 / 9050, binary from ANON_CANDIDATES) */
   ator?: AtorBackendOptions
+  /** @default {} (the SAM bridge at 127.0.0.1:7656, transient destinations) */
+  i2p?: I2pBackendOptions
 }
 
 /** A registry with every backend beam knows, ready or not. */
 export function defaultBackends (options: DefaultBackendOptions = {}): BackendRegistry {
   // a real backend replaces its "planned" placeholder
-  const real = [directBackend, torBackend(options.tor ?? {}), atorBackend(options.ator ?? {})]
+  const real = [directBackend, torBackend(options.tor ?? {}), atorBackend(options.ator ?? {}), i2pBackend(options.i2p ?? {})]
   return new BackendRegistry([...real, ...plannedBackends.filter(p => !real.some(r => r.name === p.name))])
 }

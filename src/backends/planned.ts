@@ -43,9 +43,8 @@ interface PlannedEntry {
  * a real backend (with its own folder here) when it works and is tested.
  */
 const PLANNED: PlannedEntry[] = [
-  // The tor and i2p branches replace these two entries with real backends
-  // (src/backends/tor, src/backends/i2p); the integrator removes them here
-  // when merging those branches.
+  // The tor branch replaces this entry with a real backend (src/backends/tor);
+  // the I2P backend (src/backends/i2p) is registered in defaultBackends().
   {
     name: 'tor',
     description: 'Tor onion services (v3)',
@@ -59,21 +58,6 @@ const PLANNED: PlannedEntry[] = [
       offlineTestable: 'yes',
       implementPath: 'src/backends/tor on the tor branch',
       docs: '#tor'
-    }
-  },
-  {
-    name: 'i2p',
-    description: 'I2P through the SAM v3 bridge',
-    addressProtocols: ['garlic64', 'garlic32'],
-    anonymity: { sharer: true, connector: true },
-    latency: 'high',
-    reason: 'not implemented yet: planned after Tor',
-    research: {
-      forNode: 'Debian i2pd router with its SAM v3 bridge (TCP, text protocol)',
-      installableHere: 'yes',
-      offlineTestable: 'unknown',
-      implementPath: 'src/backends/i2p on the i2p branch',
-      docs: '#i2p'
     }
   },
   {

@@ -2,7 +2,8 @@
  * The backend flags of `beam share` and `beam connect`: which networks
  * (`--backend tor`, `--backends tor,direct`, `--tor`), in which order
  * (`--fallback`), and the Tor daemon's ports and credentials; the same for
- * ATOR's anon daemon (`--ator`, `--ator-control`, …).
+ * ATOR's anon daemon (`--ator`, `--ator-control`, …); and the I2P router's
+ * SAM bridge (`--i2p`, `--i2p-sam`, `--i2p-persistent`, `--i2p-hops`).
  */
 import { isIP } from 'node:net'
 import { readFile } from 'node:fs/promises'
@@ -10,7 +11,7 @@ import { delimiter, join } from 'node:path'
 import { Option } from 'commander'
 import type { Command } from 'commander'
 import { ANON_CANDIDATES, BackendUnavailableError, defaultBackends, directBackend, generateClientAuthKeys, parseClientAuthPrivateKey, parseClientAuthPublicKey } from '../backends/index.ts'
-import type { AtorBackendOptions, Backend, TorBackendOptions } from '../backends/index.ts'
+import type { AtorBackendOptions, Backend, I2pBackendOptions, TorBackendOptions } from '../backends/index.ts'
 import { UsageError } from './exit-codes.ts'
 import { collect, splitList } from './parse.ts'
 
@@ -28,6 +29,10 @@ export interface BackendFlags {
   onionPort?: string
   torClientAuth?: string[]
   torClientKey?: string
+  i2p?: boolean
+  i2pSam?: string
+  i2pPersistent?: boolean
+  i2pHops?: string
   ator?: boolean
   atorControl?: string
   atorSocks?: string
@@ -53,10 +58,11 @@ export function anonCandidates (anonBinary: string | undefined, env: Record<stri
 
 export function addBackendOptions (cmd: Command, role: 'share' | 'connect'): Command {
   cmd
-    .option('--backend <name>', 'network to use: direct (default), tor, ator (beam backends lists them)')
+    .option('--backend <name>', 'network to use: direct (default), tor, ator, i2p (beam backends lists them)')
     .option('--backends <list>', 'several networks, comma-separated, e.g. tor,direct')
     .option('--tor', 'short for --backend tor')
     .option('--ator', 'short for --backend ator (ATOR, the Anyone Protocol\'s anon daemon)')
+    .option('--i2p', 'short for --backend i2p')
   cmd.option('--fallback', role === 'connect'
     ? 'with --backends: try the networks one after another, in the order given (default: all at once)'
     : 'with --backends: share over the first network of the list that is available (default: all of them)')
@@ -76,11 +82,14 @@ export function addBackendOptions (cmd: Command, role: 'share' | 'connect'): Com
     .option('--ator-launch', 'start an anon of beam\'s own (data in $BEAM_HOME/ator) instead of using a running anon daemon')
     .option('--ator-launch-config <file>', 'extra torrc lines for --ator-launch (e.g. a private test network)')
     .addOption(new Option('--anon-binary <path>', 'the anon binary (default: PATH, then ~/.cache/beam/ator-1.1.3/anon from scripts/install-ator.sh)').env('BEAM_ANON_BINARY'))
+    .addOption(new Option('--i2p-sam <host:port>', 'SAM v3 bridge of the I2P router (IP:PORT or PORT; default 127.0.0.1:7656)').env('BEAM_I2P_SAM'))
+    .option('--i2p-hops <in[,out]>', 'I2P tunnel length in hops, inbound[,outbound] (0-7; default 3,3: fewer hops are faster and less anonymous)')
   if (role === 'share') {
     cmd
       .option('--tor-persistent', 'keep the same onion address across runs (key in $BEAM_HOME/tor/onion-key, mode 0600)')
       .option('--ator-persistent', 'keep the same .anon address across runs (key in $BEAM_HOME/ator/onion-key, mode 0600)')
       .option('--onion-port <port>', 'port of the onion service (default: 4001)')
+      .option('--i2p-persistent', 'keep the same I2P destination across runs (key in $BEAM_HOME/i2p/destination.key, mode 0600)')
       .option('--tor-client-auth <public-key>', 'restrict discovery of the onion to this client key (base32), repeatable; "new" makes a key pair and prints the private key for the connector', collect)
   }
   return cmd
@@ -90,7 +99,7 @@ export function addBackendOptions (cmd: Command, role: 'share' | 'connect'): Com
 export interface SelectedBackends {
   backends: Backend[]
   names: string[]
-  /** No `direct`: Tor-only (or another anonymous-only) mode. */
+  /** No `direct`: Tor-only, I2P-only (or another anonymous-only) mode. */
   anonymousOnly: boolean
   fallback: boolean
   /** Private keys made for `--tor-client-auth new`, to hand to connectors. */
@@ -104,15 +113,15 @@ export function parseHostPort (text: string, flag: string): { host: string, port
   const host = m?.[1] === '' ? '127.0.0.1' : m?.[1]
   const port = Number(m?.[2] ?? 'NaN')
   if (m == null || host == null || !(port >= 1 && port <= 65535)) throw new UsageError(`invalid ${flag} '${text}': expected IP:PORT or PORT, e.g. 127.0.0.1:9051`)
-  if (isIP(host) === 0) throw new UsageError(`invalid ${flag} '${text}': give an IP address, not a name (beam resolves no names for Tor)`)
+  if (isIP(host) === 0) throw new UsageError(`invalid ${flag} '${text}': give an IP address, not a name (beam resolves no names for Tor or I2P)`)
   return { host, port }
 }
 
 /** Turn the flags into backend objects. Throws UsageError or BackendUnavailableError. */
 export async function resolveBackends (flags: BackendFlags, home: string, ownerPid: number, env: Record<string, string | undefined> = process.env): Promise<SelectedBackends> {
-  const given = [flags.backend != null, flags.backends != null, flags.tor === true, flags.ator === true].filter(Boolean).length
-  if (given > 1) throw new UsageError('give one of --backend, --backends, --tor and --ator')
-  const names = flags.tor === true ? ['tor'] : flags.ator === true ? ['ator'] : flags.backend != null ? [flags.backend.trim()] : flags.backends != null ? splitList(flags.backends) : ['direct']
+  const given = [flags.backend != null, flags.backends != null, flags.tor === true, flags.ator === true, flags.i2p === true].filter(Boolean).length
+  if (given > 1) throw new UsageError('give one of --backend, --backends, --tor, --ator and --i2p')
+  const names = flags.tor === true ? ['tor'] : flags.ator === true ? ['ator'] : flags.i2p === true ? ['i2p'] : flags.backend != null ? [flags.backend.trim()] : flags.backends != null ? splitList(flags.backends) : ['direct']
   if (names.length === 0) throw new UsageError('--backends: empty list')
   if (new Set(names).size !== names.length) throw new UsageError(`--backends '${names.join(',')}': a network is listed twice`)
   if (flags.fallback === true && names.length < 2) throw new UsageError('--fallback needs two or more networks in --backends')
@@ -122,6 +131,10 @@ export async function resolveBackends (flags: BackendFlags, home: string, ownerP
   if (flags.torLaunch === true && (flags.torControl != null || flags.torSocks != null || flags.torPassword != null)) throw new UsageError('--tor-launch starts its own tor: it takes no --tor-control, --tor-socks or --tor-password')
 
   const ator = await atorOptions(flags, names, home, ownerPid, env)
+  const i2pFlags = flags.i2pSam != null || flags.i2pHops != null || flags.i2pPersistent === true
+  if (i2pFlags && !names.includes('i2p')) throw new UsageError('--i2p-* options need the i2p backend (--i2p or --backend i2p)')
+  const i2p = i2pOptions(flags, home)
+
   const tor: TorBackendOptions = {}
   if (flags.torControl != null) { const c = parseHostPort(flags.torControl, '--tor-control'); tor.controlHost = c.host; tor.controlPort = c.port }
   if (flags.torSocks != null) { const s = parseHostPort(flags.torSocks, '--tor-socks'); tor.socksHost = s.host; tor.socksPort = s.port }
@@ -147,7 +160,7 @@ export async function resolveBackends (flags: BackendFlags, home: string, ownerP
     if (flags.torLaunchConfig != null) extraTorrc = await readLaunchConfig(flags.torLaunchConfig, '--tor-launch-config')
     tor.launch = { dataDir: join(home, 'tor', 'launched'), ownerPid, ...(extraTorrc != null ? { extraTorrc } : {}) }
   }
-  const registry = defaultBackends({ tor, ator })
+  const registry = defaultBackends({ tor, ator, i2p })
   const backends: Backend[] = []
   for (const name of names) {
     let b: Backend
@@ -189,4 +202,30 @@ async function atorOptions (flags: BackendFlags, names: string[], home: string, 
     ator.launch = { dataDir: join(home, 'ator', 'launched'), ownerPid, ...(extraTorrc != null ? { extraTorrc } : {}) }
   }
   return ator
+}
+
+/** `host:port`, `[v6]:port`: the text form of {@link parseHostPort}'s answer. */
+export function hostPortText (hp: { host: string, port: number }): string {
+  return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`
+}
+
+/** `--i2p-hops 1` or `--i2p-hops 1,0`: tunnel lengths of both directions. */
+export function parseI2pHops (text: string): { inboundLength: number, outboundLength: number } {
+  const m = /^\s*([0-7])\s*(?:,\s*([0-7])\s*)?$/.exec(text)
+  if (m?.[1] == null) throw new UsageError(`invalid --i2p-hops '${text}': expected IN or IN,OUT, hop counts from 0 to 7, e.g. 3 or 1,0`)
+  const inbound = Number(m[1])
+  return { inboundLength: inbound, outboundLength: m[2] != null ? Number(m[2]) : inbound }
+}
+
+/** How long `beam connect` retries a destination its router cannot find yet (CANT_REACH_PEER), in ms. */
+const I2P_REACH_RETRY = 120_000
+
+/** The I2P backend's options from the flags: SAM address, key file under the home, tunnel lengths. */
+function i2pOptions (flags: BackendFlags, home: string): I2pBackendOptions {
+  // keep retrying a fresh share's unpublished lease set for as long as one address dial may take (node.ts)
+  const i2p: I2pBackendOptions = { reachRetryMs: I2P_REACH_RETRY }
+  if (flags.i2pSam != null) i2p.sam = hostPortText(parseHostPort(flags.i2pSam, '--i2p-sam'))
+  if (flags.i2pPersistent === true) i2p.keyFile = join(home, 'i2p', 'destination.key')
+  if (flags.i2pHops != null) i2p.tunnels = parseI2pHops(flags.i2pHops)
+  return i2p
 }

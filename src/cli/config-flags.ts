@@ -46,6 +46,7 @@ function iceServerFlag (s: IceServerConfig): string[] {
 function usedBackends (flags: BackendFlags): string[] {
   if (flags.tor === true) return ['tor']
   if (flags.ator === true) return ['ator']
+  if (flags.i2p === true) return ['i2p']
   if (flags.backend != null) return [flags.backend.trim()]
   return (flags.backends ?? 'direct').split(',').map(n => n.trim())
 }
@@ -59,7 +60,7 @@ const hostPort = (hp: { host: string, port: number }): string => hp.host.include
  */
 export function applyConfig<F extends ConfigurableFlags> (flags: F, config: BeamConfig, backends?: string[]): F {
   const out: F = { ...flags }
-  const chosen = flags.backend != null || flags.backends != null || flags.tor === true || flags.ator === true
+  const chosen = flags.backend != null || flags.backends != null || flags.tor === true || flags.ator === true || flags.i2p === true
   const order = backends != null && backends.length > 0 ? backends : backendOrder(config.backends)
   if (!chosen && order.length > 0) out.backends = order.join(',')
   // the file's settings of a backend apply only where that backend is used
@@ -81,6 +82,8 @@ export function applyConfig<F extends ConfigurableFlags> (flags: F, config: Beam
     if (out.atorLaunchConfig == null && ator.launchConfig != null) out.atorLaunchConfig = ator.launchConfig
     if (out.anonBinary == null && ator.anonBinary != null) out.anonBinary = ator.anonBinary
   }
+  const i2p = used.includes('i2p') ? config.backends.i2p : undefined
+  if (i2p != null && out.i2pSam == null && i2p.sam != null) out.i2pSam = hostPort(i2p.sam)
   const direct = used.includes('direct') ? config.backends.direct : undefined
   if (direct != null) {
     if (out.iceServer == null && direct.iceServers != null) out.iceServer = direct.iceServers.flatMap(iceServerFlag)

@@ -55,7 +55,12 @@ const TABLE: Record<string, { exit: ExitCode, code: string }> = {
   TorCommandError: { exit: ExitCode.BACKEND_UNAVAILABLE, code: 'backend-unavailable' },
   TorLaunchError: { exit: ExitCode.BACKEND_UNAVAILABLE, code: 'backend-unavailable' },
   TorConfigError: { exit: ExitCode.CONFIG, code: 'config' },
-  SocksError: { exit: ExitCode.PEER_UNREACHABLE, code: 'peer-unreachable' }
+  SocksError: { exit: ExitCode.PEER_UNREACHABLE, code: 'peer-unreachable' },
+  // I2P: no SAM bridge, or one that is not SAM v3; a damaged key file or bad SAM address; a SAM operation past its bound
+  SamUnreachableError: { exit: ExitCode.BACKEND_UNAVAILABLE, code: 'backend-unavailable' },
+  SamProtocolError: { exit: ExitCode.BACKEND_UNAVAILABLE, code: 'backend-unavailable' },
+  I2pAddressError: { exit: ExitCode.CONFIG, code: 'config' },
+  SamTimeoutError: { exit: ExitCode.PEER_UNREACHABLE, code: 'peer-unreachable' }
 }
 
 /** Exit code and event code for an error; unknown errors are internal. */

@@ -862,8 +862,9 @@ function backendListenError (err: unknown, backends: Backend[]): Error | undefin
 }
 
 /**
- * Budget of one address dial on an anonymous-only node, in ms: a fresh onion
- * takes seconds to publish and the dialler retries meanwhile; the connect's
+ * Budget of one address dial on a node with a high-latency backend (Tor,
+ * I2P), in ms: a fresh onion or I2P destination takes seconds to publish, a
+ * first I2P dial builds its own tunnels, and the dialler retries meanwhile; the connect's
  * own timeout (dialTimeout) is what bounds it in practice.
  */
 const ANONYMOUS_ADDRESS_DIAL_TIMEOUT = 120_000
@@ -917,7 +918,9 @@ async function createNode (init: BeamInit, log: Logger, backends: Backend[]): Pr
       relay: init.transports?.relay ?? true
     },
     backendTransports: extra.map(b => b.transport?.({ log })).filter((t): t is NonNullable<typeof t> => t != null),
-    ...(directOn ? {} : { dialOnly: extra.flatMap(b => b.addressProtocols), addressDialTimeout: ANONYMOUS_ADDRESS_DIAL_TIMEOUT }),
+    ...(directOn ? {} : { dialOnly: extra.flatMap(b => b.addressProtocols) }),
+    // a first dial over a high-latency network includes making its session (I2P: ~20 s of tunnel building)
+    ...(!directOn || extra.some(b => b.latency === 'high') ? { addressDialTimeout: ANONYMOUS_ADDRESS_DIAL_TIMEOUT } : {}),
     ...(extra.some(b => b.latency === 'high') ? { highLatency: true } : {}),
     logger: libp2pComponentLogger(log)
   }), start: false })

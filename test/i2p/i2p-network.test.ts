@@ -2,19 +2,26 @@
  * The I2P backend against a real private I2P network: three i2pd routers in
  * lab namespaces (see test/helpers/i2p-net.ts), one SAM client router for the
  * share, one for the connector, one floodfill. Requires root, i2pd and socat;
- * skips loudly otherwise.
+ * skips loudly otherwise. The CLI case runs real `beam share --i2p` /
+ * `beam connect --i2p` processes under strace against the same routers (the
+ * I2P-only leak check).
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { b32Of, i2pBackend, SamSession, TRANSIENT_DESTINATION } from '../../src/backends/i2p/index.ts'
+import { b32Of, i2pBackend, publicOfPrivate, SamSession, TRANSIENT_DESTINATION } from '../../src/backends/i2p/index.ts'
 import { i2pNetAvailable, startI2pNetwork } from '../helpers/i2p-net.ts'
 import type { I2pNetwork } from '../helpers/i2p-net.ts'
 import { ECHO_PROTOCOL, i2pNode, randomData, readAll, sendAll, sha256, XFER_PROTOCOL } from '../helpers/i2p-libp2p.ts'
 import type { I2pTestNode } from '../helpers/i2p-libp2p.ts'
+import { decodeConnectString } from '../../src/peer/index.ts'
+import { startBlobServer, fetchThrough } from '../tor/blob.ts'
+import { HAVE_STRACE, readTrace, startTraced } from '../tor/strace.ts'
+import type { Trace } from '../tor/strace.ts'
 
 const avail = await i2pNetAvailable()
 if (!avail.ok) console.warn(`\n*** I2P network tests SKIPPED: ${avail.reason} ***\n`)
@@ -25,7 +32,7 @@ if (!avail.ok) console.warn(`\n*** I2P network tests SKIPPED: ${avail.reason} **
  * tried before a session has an outbound tunnel and does not retry until its
  * lease set next changes (minutes), which left fresh shares unfindable in
  * about half the runs with 1-hop outbound tunnels on a loaded machine (see
- * docs/backends-i2p.md). Inbound tunnels keep one hop.
+ * docs/backends.md, I2P). Inbound tunnels keep one hop.
  */
 const TUNNELS = { inboundLength: 1, outboundLength: 0, inboundQuantity: 2, outboundQuantity: 2 }
 const MiB = 1024 * 1024
@@ -78,7 +85,7 @@ describe.skipIf(!avail.ok)('I2P backend on a private i2pd network', () => {
     // the connector's router finds the share's lease set through the
     // floodfill, once it got there: usually at once, but i2pd 2.45 skips a
     // publication attempted before the session has tunnels both ways and
-    // waits for the next lease set change (see docs/backends-i2p.md)
+    // waits for the next lease set change (see docs/backends.md, I2P)
     const t = Date.now()
     expect(await lookupWithRetry(b, a.b32, 240_000)).toBe(a.destination)
     console.log(`i2p: .b32.i2p of a fresh session resolvable from another router ${Date.now() - t} ms after both were ready`)
@@ -113,7 +120,7 @@ describe.skipIf(!avail.ok)('I2P backend on a private i2pd network', () => {
     // a fresh share may stay unfindable for minutes on i2pd 2.45 (see above): retry long
     const connector = await i2pNode({ sam: connectSam, tunnels: TUNNELS, listen: false, reachRetryMs: 240_000 })
     nodes.push(connector)
-    const shareAddr = share.getMultiaddrs()[0]
+    const shareAddr = fullAddr(share)
     if (shareAddr == null) throw new Error('share has no I2P address')
     expect(shareAddr.toString()).toMatch(/^\/garlic64\/[A-Za-z0-9~-]{516,}/)
     expect(shareAddr.toString()).not.toContain(TRANSIENT_DESTINATION)
@@ -171,7 +178,7 @@ describe.skipIf(!avail.ok)('I2P backend on a private i2pd network', () => {
   it('delivers a whole transfer that is followed at once by closing the connection', async () => {
     const [share, connector] = nodes
     if (share == null || connector == null) throw new Error('needs the nodes of the previous test')
-    const shareAddr = share.getMultiaddrs()[0]
+    const shareAddr = fullAddr(share)
     if (shareAddr == null) throw new Error('share has no I2P address')
     const results: Array<Promise<{ hash: string, bytes: number }>> = []
     await share.unhandle(XFER_PROTOCOL)
@@ -198,6 +205,80 @@ describe.skipIf(!avail.ok)('I2P backend on a private i2pd network', () => {
     }
   }, 600_000)
 
+  // the CLI processes make their own sessions on the same routers
+  it.skipIf(!HAVE_STRACE)('beam share --i2p --i2p-persistent → beam connect --i2p (CLI): 4 MiB each way, SHA-256 on both ends, no socket beyond the SAM ports', async () => {
+    const blob = await startBlobServer(randomBytes(4 * MiB))
+    const up = randomBytes(4 * MiB)
+    const shareHome = mkdtempSync(join(tmpdir(), 'beam-i2p-cli-share-'))
+    const connHome = mkdtempSync(join(tmpdir(), 'beam-i2p-cli-conn-'))
+    dirs.push(shareHome, connHome)
+    const samPort = (sam: string): number => Number(sam.split(':')[1])
+    // the test network has three routers: short tunnels, as the library cases use (TUNNELS)
+    const hops = ['--i2p-hops', `${TUNNELS.inboundLength},${TUNNELS.outboundLength}`]
+    // --i2p-persistent: the destination's key is made in $BEAM_HOME/i2p on the first run
+    const share = startTraced(['share', String(blob.port), '--i2p', '--i2p-sam', shareSam, ...hops, '--i2p-persistent', '--json'], { BEAM_HOME: shareHome }, join(shareHome, 'share.strace'))
+    let connect: ReturnType<typeof startTraced> | undefined
+    try {
+      const t0 = Date.now()
+      const ready = await share.proc.waitFor('ready', 150_000)
+      const shareReadyMs = Date.now() - t0
+      const cs = String(ready.connect)
+      // the connect string and the printed addresses carry the garlic address and nothing else
+      // (the short /garlic32 name: the full /garlic64 destination is over the per-address limit)
+      const decoded = decodeConnectString(cs)
+      expect(decoded.multiaddrs.map(String)).toEqual([expect.stringMatching(/^\/garlic32\/[a-z2-7]{52}$/)])
+      const printed = (ready.multiaddrs as string[]).map(a => a.split('/p2p/')[0])
+      expect(printed).toHaveLength(2)
+      expect(printed).toContain(decoded.multiaddrs[0]?.toString())
+      expect(printed.some(a => /^\/garlic64\/[A-Za-z0-9~=-]{516,}$/.test(a ?? ''))).toBe(true)
+      expect(ready.backends).toEqual(['i2p'])
+      expect(JSON.stringify(ready)).not.toMatch(/\/ip[46]\//)
+      expect(share.proc.stderr).toContain('creating an I2P session for the share')
+      const keyFile = join(shareHome, 'i2p', 'destination.key')
+      expect(statSync(keyFile).mode & 0o777).toBe(0o600)
+      expect(b32Of(publicOfPrivate(readFileSync(keyFile, 'utf8').trim()))).toBe(`${decoded.multiaddrs[0]?.getComponents()[0]?.value ?? ''}.b32.i2p`)
+
+      // i2pd 2.45 may skip a fresh lease set's first publication (see the session test above): wait until
+      // the connector's router finds it, with the earlier test's session there (only when that test ran)
+      const b32 = decoded.multiaddrs[0]?.getComponents()[0]?.value ?? ''
+      const probe = sessions[1]
+      if (probe != null) {
+        const tl = Date.now()
+        await lookupWithRetry(probe, `${b32}.b32.i2p`, 240_000)
+        console.log(`i2p cli: the share's .b32.i2p resolvable from the connector's router ${Date.now() - tl} ms after ready`)
+      }
+
+      const t1 = Date.now()
+      connect = startTraced(['connect', cs, '--i2p', '--i2p-sam', connectSam, ...hops, '--json'], { BEAM_HOME: connHome }, join(connHome, 'connect.strace'))
+      const listening = await connect.proc.waitFor('listening', 200_000)
+      const connectMs = Date.now() - t1
+      expect(connect.proc.stderr).toContain('creating an I2P session for dialling')
+      const res = await fetchThrough(Number(listening.port), up, 180_000)
+      expect(res.received).toBe(4 * MiB)
+      expect(res.receivedSha).toBe(blob.sha)
+      expect(await blob.lastUploadSha()).toBe(createHash('sha256').update(up).digest('hex'))
+      const path = connect.proc.events.find(e => e.event === 'path')
+      expect(path?.transport).toBe('i2p')
+      console.log(`i2p cli: share ready in ${shareReadyMs} ms; connect listening after ${connectMs} ms; 4 MiB each way in ${res.ms} ms (first byte ${res.firstByteMs} ms); path rtt ${String(path?.rttMs)} ms`)
+    } finally {
+      await connect?.stop()
+      await share.stop()
+      await blob.close()
+    }
+    const shareTrace = await readTrace(share.traceFile)
+    expect(shareTrace.lines).toBeGreaterThan(0)
+    // the share talks to its router's SAM bridge and to the shared service, nothing else
+    expect(leaks(shareTrace, [samPort(shareSam), blob.port])).toEqual([])
+    expect(shareTrace.inet.some(s => s.syscall === 'connect' && s.port === samPort(shareSam))).toBe(true)
+    expect(shareTrace.inet.filter(s => s.syscall === 'bind').every(s => s.address === '127.0.0.1')).toBe(true)
+    if (connect == null) throw new Error('connect did not start')
+    const connTrace = await readTrace(connect.traceFile)
+    // the connector talks to its router's SAM bridge only
+    expect(leaks(connTrace, [samPort(connectSam)])).toEqual([])
+    expect(connTrace.inet.some(s => s.syscall === 'connect' && s.port === samPort(connectSam))).toBe(true)
+    expect(connTrace.inet.filter(s => s.syscall === 'bind').every(s => s.address === '127.0.0.1')).toBe(true)
+  }, 420_000)
+
   it('keeps a share destination in a key file across sessions', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'beam-i2p-key-'))
     dirs.push(dir)
@@ -205,15 +286,34 @@ describe.skipIf(!avail.ok)('I2P backend on a private i2pd network', () => {
     const backend = i2pBackend({ sam: shareSam, keyFile, tunnels: TUNNELS })
     expect(backend.listenAddrs?.()).toEqual([`/garlic64/${TRANSIENT_DESTINATION}`])
     const first = await i2pNode({ sam: shareSam, keyFile, tunnels: TUNNELS, listen: true })
-    const addr1 = first.getMultiaddrs()[0]?.toString().split('/p2p/')[0]
+    const addr1 = fullAddr(first)?.toString().split('/p2p/')[0]
     await first.stop()
     expect(statSync(keyFile).mode & 0o777).toBe(0o600)
     expect(backend.listenAddrs?.()).toEqual([addr1])
     const second = await i2pNode({ sam: shareSam, keyFile, tunnels: TUNNELS, listen: true })
     nodes.push(second)
-    expect(second.getMultiaddrs()[0]?.toString().split('/p2p/')[0]).toBe(addr1)
+    expect(fullAddr(second)?.toString().split('/p2p/')[0]).toBe(addr1)
   }, 300_000)
 })
+
+/** A node's `/garlic64/…` address (its listener also reports the short `/garlic32/<b32>`). */
+function fullAddr (node: I2pTestNode): ReturnType<I2pTestNode['getMultiaddrs']>[number] | undefined {
+  return node.getMultiaddrs().find(ma => ma.toString().startsWith('/garlic64/'))
+}
+
+/** Every way a traced beam could have left loopback or used UDP/DNS (as test/tor/cli.test.ts checks Tor-only mode). */
+function leaks (trace: Trace, allowedConnectPorts: number[]): string[] {
+  const out: string[] = []
+  for (const u of trace.udpSockets) out.push(`UDP socket: ${u}`)
+  for (const s of trace.inet) {
+    if (s.family !== 'inet' || s.address !== '127.0.0.1') out.push(`${s.syscall} to ${s.address}:${s.port}: ${s.line}`)
+    else if (s.port === 53) out.push(`${s.syscall} to port 53: ${s.line}`)
+    else if (s.syscall === 'connect' && !allowedConnectPorts.includes(s.port)) out.push(`connect to 127.0.0.1:${s.port}, not an allowed port (${allowedConnectPorts.join(', ')})`)
+    else if (s.syscall === 'sendto' || s.syscall === 'sendmsg') out.push(`datagram to ${s.address}:${s.port}: ${s.line}`)
+  }
+  for (const u of trace.unixConnects) out.push(`unix socket connect: ${u}`)
+  return out
+}
 
 async function freePort (): Promise<number> {
   return await new Promise((resolve, reject) => {

@@ -94,7 +94,7 @@ describe('Tor flags: bad values are one clear line and a distinct exit code', ()
       { args: ['share', '3000', '--tor', '--tor-control', 'localhost:9051'], code: 2, msg: /give an IP address, not a name/ },
       { args: ['share', '3000', '--tor', '--tor-socks', '127.0.0.1:99999'], code: 2, msg: /expected IP:PORT or PORT/ },
       { args: ['share', '3000', '--backend', 'nosuch'], code: 2, msg: /unknown backend 'nosuch'/ },
-      { args: ['share', '3000', '--tor', '--backend', 'direct'], code: 2, msg: /one of --backend, --backends, --tor and --ator/ },
+      { args: ['share', '3000', '--tor', '--backend', 'direct'], code: 2, msg: /one of --backend, --backends, --tor, --ator and --i2p/ },
       { args: ['share', '3000', '--tor-control', '9051'], code: 2, msg: /need the tor backend/ },
       { args: ['share', '3000', '--tor', '--listen', '/ip4/0.0.0.0/tcp/0'], code: 2, msg: /opens no clearnet listener/ },
       { args: ['share', '3000', '--tor', '--tor-launch', '--tor-control', '9051'], code: 2, msg: /--tor-launch starts its own tor/ },

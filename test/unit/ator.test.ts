@@ -56,7 +56,7 @@ describe('CLI: --ator flags', () => {
     const sel = await resolveBackends({ ator: true }, home, 1, {})
     expect(sel.names).toEqual(['ator'])
     expect(sel.anonymousOnly).toBe(true)
-    await expect(resolveBackends({ ator: true, tor: true }, home, 1, {})).rejects.toThrow(/one of --backend, --backends, --tor and --ator/)
+    await expect(resolveBackends({ ator: true, tor: true }, home, 1, {})).rejects.toThrow(/one of --backend, --backends, --tor, --ator and --i2p/)
     await expect(resolveBackends({ tor: true, atorControl: '9051' }, home, 1, {})).rejects.toThrow(/--ator-\* options need the ator backend/)
     await expect(resolveBackends({ ator: true, atorLaunchConfig: 'x' }, home, 1, {})).rejects.toThrow(/--ator-launch-config needs --ator-launch/)
     await expect(resolveBackends({ ator: true, atorLaunch: true, atorSocks: '9050' }, home, 1, {})).rejects.toThrow(/--ator-launch starts its own anon/)

@@ -1,6 +1,6 @@
 /**
  * I2P backend: libp2p over I2P streaming through the SAM v3 bridge of an I2P
- * router (i2pd or Java I2P). See docs/backends-i2p.md.
+ * router (i2pd or Java I2P). See docs/backends.md#i2p.
  */
 import { accessSync, constants } from 'node:fs'
 import { TRANSIENT_DESTINATION } from './destination.ts'
@@ -9,7 +9,7 @@ import { resolveOptions } from './options.ts'
 import type { I2pBackendOptions } from './options.ts'
 import { SamSocket, redact } from './sam-socket.ts'
 import { i2p } from './transport.ts'
-import type { Backend, BackendAvailability } from '../backend.ts'
+import type { Backend, BackendAvailability, BackendContext } from '../backend.ts'
 
 export { i2p, I2pTransport } from './transport.ts'
 export type { I2pTransportComponents } from './transport.ts'
@@ -71,7 +71,7 @@ export function i2pBackend (options: I2pBackendOptions = {}): Backend {
     anonymity: { sharer: true, connector: true },
     latency: 'high',
     available: async (opts = {}) => await checkSam(options, opts.signal),
-    transport: () => i2p(options),
+    transport: (context: BackendContext) => i2p({ ...options, log: options.log ?? context.log }),
     listenAddrs: () => {
       const key = options.keyFile != null ? readKeyFile(options.keyFile) : undefined
       return [`/garlic64/${key?.destination ?? TRANSIENT_DESTINATION}`]

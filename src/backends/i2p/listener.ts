@@ -8,7 +8,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { TRANSIENT_DESTINATION } from './destination.ts'
 import { I2pAddressError } from './errors.ts'
 import { loadOrCreateKeyFile } from './key-file.ts'
-import { garlic64, parseI2pMultiaddr } from './multiaddr.ts'
+import { garlic32, garlic64, parseI2pMultiaddr } from './multiaddr.ts'
 import { toSamConnection } from './sam-conn.ts'
 import { SamSession } from './sam-session.ts'
 import type { ResolvedI2pOptions } from './options.ts'
@@ -50,6 +50,7 @@ export class I2pListener extends TypedEventEmitter<ListenerEvents> implements Li
       throw new I2pAddressError('listening on a given destination needs its key: set keyFile')
     }
     this.log('creating SAM session at %s:%d', o.sam.host, o.sam.port)
+    o.log?.info({ sam: `${o.sam.host}:${o.sam.port}` }, 'creating an I2P session for the share (the router builds tunnels and publishes the destination: usually 5-30 s)…')
     const session = await SamSession.create({
       sam: o.sam,
       destination,
@@ -60,6 +61,7 @@ export class I2pListener extends TypedEventEmitter<ListenerEvents> implements Li
     })
     this.session = session
     this.log('listening on %s (session ready in %d ms)', session.b32, session.readyMs)
+    o.log?.info({ b32: session.b32, ms: session.readyMs }, `I2P destination ${session.b32} ready in ${session.readyMs} ms`)
     session.onClose(() => {
       if (this.closed) return
       this.log.error('the I2P router dropped the session of %s', session.b32)
@@ -101,8 +103,13 @@ export class I2pListener extends TypedEventEmitter<ListenerEvents> implements Li
     if (!signal.aborted) await this.close()
   }
 
+  /**
+   * The destination in full (`/garlic64/…`, ~530 bytes) and by name
+   * (`/garlic32/<b32>`, 32 bytes). A connect string carries the short one:
+   * the full one is over its per-address limit (MAX_MULTIADDR_BYTES).
+   */
   getAddrs (): Multiaddr[] {
-    return this.session != null ? [garlic64(this.session.destination)] : []
+    return this.session != null ? [garlic64(this.session.destination), garlic32(this.session.b32)] : []
   }
 
   updateAnnounceAddrs (): void {}

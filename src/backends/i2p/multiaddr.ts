@@ -30,3 +30,8 @@ export function isI2pMultiaddr (ma: Multiaddr): boolean {
 export function garlic64 (destination: string): Multiaddr {
   return multiaddr(`/garlic64/${destination}`)
 }
+
+/** `/garlic32/<b32>` of a `<b32>.b32.i2p` name (or the bare 52 characters). */
+export function garlic32 (b32: string): Multiaddr {
+  return multiaddr(`/garlic32/${parseB32(b32)}`)
+}

@@ -1,3 +1,4 @@
+import type { Logger as ProgressLogger } from 'pino'
 import type { SamAddress } from './sam-socket.ts'
 import type { TunnelOptions } from './sam-session.ts'
 import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_READY_TIMEOUT } from './sam-session.ts'
@@ -48,6 +49,12 @@ export interface I2pBackendOptions {
    * @default 30000
    */
   closeTimeoutMs?: number
+  /**
+   * User-facing progress: making a SAM session, waiting for a share's lease
+   * set to be published. beam hands the node's logger in.
+   * @default silent
+   */
+  log?: ProgressLogger
 }
 
 export interface ResolvedI2pOptions {
@@ -58,8 +65,10 @@ export interface ResolvedI2pOptions {
   commandTimeoutMs: number
   reachRetryMs: number
   closeTimeoutMs: number
+  log?: ProgressLogger
 }
 
+/** Where an I2P router's SAM v3 bridge usually listens (i2pd and Java I2P). */
 export const DEFAULT_SAM = '127.0.0.1:7656'
 export const DEFAULT_REACH_RETRY = 60_000
 
@@ -89,5 +98,6 @@ export function resolveOptions (o: I2pBackendOptions = {}): ResolvedI2pOptions {
     if (!Number.isInteger(v) || v < 0 || v > 7) throw new I2pAddressError(`tunnels.${k} must be an integer 0–7, got ${String(v)}`)
   }
   if (o.keyFile != null) r.keyFile = o.keyFile
+  if (o.log != null) r.log = o.log
   return r
 }

@@ -63,6 +63,8 @@ export class I2pTransport implements Transport, Startable {
   private async session (signal: AbortSignal): Promise<SamSession> {
     if (this.dialSession == null) {
       const o = this.options
+      const started = Date.now()
+      o.log?.info({ sam: `${o.sam.host}:${o.sam.port}` }, 'creating an I2P session for dialling (the router builds tunnels: usually 5-30 s)…')
       const created = SamSession.create({
         sam: o.sam,
         destination: 'TRANSIENT',
@@ -74,6 +76,7 @@ export class I2pTransport implements Transport, Startable {
       this.dialSession = created
       created.then(s => {
         this.log('dial session ready in %d ms (%s)', s.readyMs, s.b32)
+        o.log?.info({ ms: Date.now() - started }, `I2P session ready in ${Date.now() - started} ms`)
         s.onClose(() => { if (this.dialSession === created) this.dialSession = undefined })
       }, () => { if (this.dialSession === created) this.dialSession = undefined })
     }
@@ -125,6 +128,7 @@ export class I2pTransport implements Transport, Startable {
         const unreachable = err instanceof SamProtocolError && err.result === 'CANT_REACH_PEER'
         if (!unreachable || signal.aborted || Date.now() + delay > deadline) throw err
         this.log('lease set of the destination not found yet (attempt %d), retrying in %d ms', attempt, delay)
+        if (attempt === 1) this.options.log?.info('waiting for the share\'s destination to be published in the I2P network database…')
         await sleep(delay, signal)
         delay = Math.min(delay * 2, REACH_RETRY_MAX)
       }

@@ -3,7 +3,7 @@ import { defaultBackends } from '../../backends/index.ts'
 import type { AtorBackendOptions, TorBackendOptions } from '../../backends/index.ts'
 import { addOutputOptions } from '../context.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
-import { anonCandidates, parseHostPort } from '../backend-flags.ts'
+import { anonCandidates, hostPortText, parseHostPort } from '../backend-flags.ts'
 
 interface BackendsFlags extends CommonFlags {
   torControl?: string
@@ -11,6 +11,7 @@ interface BackendsFlags extends CommonFlags {
   atorControl?: string
   atorPassword?: string
   anonBinary?: string
+  i2pSam?: string
 }
 
 export function backendsCommand (io: CliIo): Command {
@@ -21,6 +22,7 @@ export function backendsCommand (io: CliIo): Command {
     .addOption(new Option('--ator-control <host:port>', 'ATOR (anon) control port to check (IP:PORT or PORT; default 127.0.0.1:9051)').env('BEAM_ATOR_CONTROL'))
     .addOption(new Option('--ator-password <password>', 'ATOR control-port password').env('BEAM_ATOR_PASSWORD'))
     .addOption(new Option('--anon-binary <path>', 'the anon binary to check (default: PATH, then ~/.cache/beam/ator-1.1.3/anon)').env('BEAM_ANON_BINARY'))
+    .addOption(new Option('--i2p-sam <host:port>', 'SAM bridge of the I2P router to check (IP:PORT or PORT; default 127.0.0.1:7656)').env('BEAM_I2P_SAM'))
   addOutputOptions(cmd)
   cmd.action(async (flags: BackendsFlags) => {
     const tor: TorBackendOptions = {}
@@ -29,7 +31,8 @@ export function backendsCommand (io: CliIo): Command {
     const ator: AtorBackendOptions = { anonBinaries: anonCandidates(flags.anonBinary, io.env) }
     if (flags.atorControl != null) { const c = parseHostPort(flags.atorControl, '--ator-control'); ator.controlHost = c.host; ator.controlPort = c.port }
     if (flags.atorPassword != null) ator.controlPassword = flags.atorPassword
-    const rows = await defaultBackends({ tor, ator }).status({ signal: io.signal })
+    const i2p = flags.i2pSam != null ? { sam: hostPortText(parseHostPort(flags.i2pSam, '--i2p-sam')) } : {}
+    const rows = await defaultBackends({ tor, ator, i2p }).status({ signal: io.signal })
     if (flags.json === true) {
       for (const { backend, availability } of rows) {
         io.stdout.write(JSON.stringify({ event: 'backend', name: backend.name, status: availability.status, reason: availability.reason ?? null, description: backend.description, addressProtocols: backend.addressProtocols }) + '\n')

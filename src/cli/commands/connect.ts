@@ -13,6 +13,7 @@ import type { BackendFlags, SelectedBackends } from '../backend-flags.ts'
 import { addConfigOption, applyConfig, loadCliConfig } from '../config-flags.ts'
 import type { BeamConfig } from '../config.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { b32Of, BackendUnavailableError } from '../../backends/index.ts'
 
 export interface ConnectFlags extends CommonFlags, BackendFlags {
   config?: string
@@ -23,6 +24,11 @@ export interface ConnectFlags extends CommonFlags, BackendFlags {
   listen?: string[]
 }
 
+/** Default of --timeout, in ms. */
+const DEFAULT_TIMEOUT = 30_000
+/** Default of --timeout when i2p is selected: ~20 s of SAM session, then waiting for a fresh share's lease set. */
+const I2P_TIMEOUT = 150_000
+
 export function connectCommand (io: CliIo): Command {
   const cmd = new Command('connect')
     .description('open a local port that forwards to a peer\'s share')
@@ -30,7 +36,7 @@ export function connectCommand (io: CliIo): Command {
     .option('-p, --port <port>', 'local port to listen on (default: a free port, printed)')
     .option('--host <address>', 'local address to listen on', '127.0.0.1')
     .option('--remote <port>', 'which of the share\'s ports (default: its first)')
-    .option('--timeout <ms>', 'give up reaching the peer after this many ms', '30000')
+    .option('--timeout <ms>', `give up reaching the peer after this many ms (default: ${DEFAULT_TIMEOUT}; ${I2P_TIMEOUT} with i2p, whose first dial builds tunnels)`)
     .option('--listen <multiaddr>', 'libp2p address to listen on, repeatable (default: none)', collect)
   addIdentityOptions(cmd)
   addNetworkOptions(cmd)
@@ -51,9 +57,21 @@ function viaTurn (p: PathInfo): boolean {
   return p.ice != null && (p.ice.local === 'relay' || p.ice.remote === 'relay')
 }
 
+/** `<b32>.b32.i2p` of a garlic multiaddr, for the path line. */
+function i2pName (remote: string): string {
+  const [, proto, value] = remote.split('/')
+  if (proto === 'garlic32') return `${value ?? ''}.b32.i2p`
+  try {
+    return b32Of(value ?? '')
+  } catch {
+    return remote.slice(0, 40)
+  }
+}
+
 function describePath (p: PathInfo): string {
   const rtt = p.rttMs != null ? `, rtt ${p.rttMs} ms` : ''
   if (p.transport === 'relay') return `path: relayed via ${relayOf(p.remote) ?? p.remote}${rtt}`
+  if (p.transport === 'i2p') return `path: over I2P to the destination ${i2pName(p.remote)}${rtt}`
   if (p.transport === 'tor') return `path: over Tor to the onion service ${p.remote.split('/')[2] ?? p.remote}${rtt}`
   if (p.transport === 'ator') return `path: over ATOR to the onion service ${p.remote.split('/')[2] ?? p.remote}${rtt}`
   if (viaTurn(p)) return `path: relayed by a TURN server (webrtc, ${p.ice?.remoteAddress ?? '?'})${rtt}`
@@ -125,11 +143,12 @@ export async function runConnect (targetText: string, flagsIn: ConnectFlags, io:
   const flags = config != null ? applyConfig(flagsIn, config) : flagsIn
   const localPort = flags.port != null ? parsePort(flags.port, 'local port', true) : 0
   const remotePort = flags.remote != null ? parsePort(flags.remote, 'remote port') : 0
-  const timeout = parseMillis(flags.timeout ?? '30000', 'timeout')
+  const timeoutText = flags.timeout
   const listen = parseListen(flags.listen ?? [])
   const ctx = createContext(flags, io)
   for (const w of config?.warnings ?? []) ctx.log.warn(w)
   const selected = await resolveBackends(flags, ctx.home, process.pid, io.env)
+  const timeout = timeoutText != null ? parseMillis(timeoutText, 'timeout') : selected.names.includes('i2p') ? I2P_TIMEOUT : DEFAULT_TIMEOUT
   const anonymous = selected.anonymousOnly
   if (anonymous && flags.listen != null) throw new UsageError(`${selected.names.join('+')}-only mode opens no listener: drop --listen`)
   const resolved = await resolveTargetText(targetText, homePaths(ctx.home).aliases)
@@ -141,6 +160,12 @@ export async function runConnect (targetText: string, flagsIn: ConnectFlags, io:
     if (!target.multiaddrs.some(ma => carried.includes(ma.getComponents()[0]?.name ?? ''))) {
       throw new InvalidTargetError(`the connect string has no ${selected.names.join(' or ')} address (the share does not run over ${selected.names.join(' or ')}); connect without --${selected.names.length === 1 ? `backend ${selected.names[0] ?? ''}` : 'backends'}`)
     }
+  }
+  // I2P-only: say at once when the router's SAM bridge is missing (tor's connectors need only SOCKS, which available() does not check)
+  const i2p = selected.names.length === 1 ? selected.backends.find(b => b.name === 'i2p') : undefined
+  if (i2p != null) {
+    const a = await i2p.available({ signal: io.signal })
+    if (a.status !== 'ready') throw new BackendUnavailableError(`backend i2p is ${a.status.replace('-', ' ')}: ${a.reason ?? ''}`)
   }
   const base = await baseInit(flags, io, ctx)
   const init = anonymous ? { ...base, bootstrap: [], iceServers: [], dht: false as const } : base

@@ -103,7 +103,7 @@ export async function runShare (ports: string[], flagsIn: ShareFlags, io: CliIo,
     const a = await b.available({ signal: io.signal })
     if (a.status !== 'ready') throw new BackendUnavailableError(`backend ${b.name} is ${a.status.replace('-', ' ')}: ${a.reason ?? ''}`)
   }
-  if (!anonymous && selected.backends.length > 1) ctx.log.warn(`sharing over ${selected.names.join(' and ')}: the connect string carries this machine's IP addresses next to the onion address, so it is not anonymous`)
+  if (!anonymous && selected.backends.length > 1) ctx.log.warn(`sharing over ${selected.names.join(' and ')}: the connect string carries this machine's IP addresses next to the ${selected.names.filter(n => n !== 'direct').join(' and ')} address, so it is not anonymous`)
 
   let access: AccessPolicy
   if (flags.public === true) access = { mode: 'public' }
