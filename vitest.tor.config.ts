@@ -9,7 +9,7 @@ const NODE_OPTIONS = [process.env.NODE_OPTIONS, `--conditions=${SOURCE_CONDITION
 export default defineConfig({
   // 'beam' (the package importing itself, as an app would) resolves to the
   // sources through the "beam-source" export condition, so that the tests
-  // need no build: see docs/embedding.md, "Installing". NODE_OPTIONS carries
+  // need no build: see docs/embedding.md, "Install". NODE_OPTIONS carries
   // the condition to the Node processes that tests spawn (examples, app nodes).
   resolve: { conditions: [SOURCE_CONDITION, ...defaultClientConditions] },
   ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] } },
