@@ -18,13 +18,16 @@ interface Run { code: number | string, stdout: string, stderr: string }
 /**
  * The environment of an app developer: this Node first on PATH (the system
  * one may be older than beam needs), and without the "beam-source" export
- * condition that the vitest config gives the processes of the checkout.
+ * condition that the vitest config gives the processes of the checkout, and
+ * without what an outer npm says about the checkout.
  */
 function appEnv (): NodeJS.ProcessEnv {
   const env = { ...process.env }
   const options = (env.NODE_OPTIONS ?? '').split(/\s+/).filter(o => o !== '' && o !== '--conditions=beam-source')
   if (options.length > 0) env.NODE_OPTIONS = options.join(' ')
   else delete env.NODE_OPTIONS
+  // an outer npm (npm test, npx) describes the checkout to its children: not the app's
+  for (const k of Object.keys(env)) if (k === 'npm_config_local_prefix' || k.startsWith('npm_package_') || k.startsWith('npm_lifecycle_')) delete env[k]
   env.PATH = [dirname(process.execPath), env.PATH].filter(p => p != null && p !== '').join(delimiter)
   return env
 }
