@@ -1,10 +1,21 @@
 import { defineConfig } from 'vitest/config'
+import { defaultClientConditions, defaultServerConditions } from 'vite'
+
+const SOURCE_CONDITION = 'beam-source'
+const NODE_OPTIONS = [process.env.NODE_OPTIONS, `--conditions=${SOURCE_CONDITION}`].filter(o => o != null && o !== '').join(' ')
 
 // The ATOR tests (test/ator): one private ATOR network (ATOR's anon, a Tor
 // fork) on loopback, started once by test/ator/global-setup.ts and shared by
 // every file; files run one at a time.
 export default defineConfig({
+  // 'beam' (the package importing itself, as an app would) resolves to the
+  // sources through the "beam-source" export condition, so that the tests
+  // need no build: see docs/embedding.md, "Install". NODE_OPTIONS carries
+  // the condition to the Node processes that tests spawn (examples, app nodes).
+  resolve: { conditions: [SOURCE_CONDITION, ...defaultClientConditions] },
+  ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] } },
   test: {
+    env: { NODE_OPTIONS },
     include: ['test/ator/**/*.test.ts'],
     globalSetup: ['test/ator/global-setup.ts'],
     testTimeout: 120_000,

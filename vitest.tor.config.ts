@@ -1,9 +1,20 @@
 import { defineConfig } from 'vitest/config'
+import { defaultClientConditions, defaultServerConditions } from 'vite'
+
+const SOURCE_CONDITION = 'beam-source'
+const NODE_OPTIONS = [process.env.NODE_OPTIONS, `--conditions=${SOURCE_CONDITION}`].filter(o => o != null && o !== '').join(' ')
 
 // The Tor tests (test/tor): one private Tor network on loopback, started once
 // by test/tor/global-setup.ts and shared by every file; files run one at a time.
 export default defineConfig({
+  // 'beam' (the package importing itself, as an app would) resolves to the
+  // sources through the "beam-source" export condition, so that the tests
+  // need no build: see docs/embedding.md, "Install". NODE_OPTIONS carries
+  // the condition to the Node processes that tests spawn (examples, app nodes).
+  resolve: { conditions: [SOURCE_CONDITION, ...defaultClientConditions] },
+  ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] } },
   test: {
+    env: { NODE_OPTIONS },
     include: ['test/tor/**/*.test.ts'],
     globalSetup: ['test/tor/global-setup.ts'],
     testTimeout: 120_000,

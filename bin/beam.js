@@ -5,7 +5,7 @@
 // `npm ci` installs), re-run beam with that one.
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { dirname, join, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const MIN = [22, 18]
@@ -35,5 +35,15 @@ if (tooOld) {
   // off) skips parsing and compiling them again: see docs/performance.md.
   const { enableCompileCache } = await import('node:module')
   enableCompileCache?.()
-  await import('../src/cli/main.ts')
+  // A checkout runs the TypeScript sources (Node strips the types); an
+  // installed package (under node_modules, where Node refuses to strip types)
+  // runs the JavaScript build in dist/, made by `npm run build` (`prepare`).
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+  const installed = root.split(sep).includes('node_modules')
+  const fromSource = !installed && existsSync(join(root, 'src', 'cli', 'main.ts'))
+  if (!fromSource && !existsSync(join(root, 'dist', 'cli', 'main.js'))) {
+    process.stderr.write(`beam: this installation has no build (${join(root, 'dist')} is missing); install beam from a packed tarball, or run 'npm run build' in its directory\n`)
+    process.exit(1)
+  }
+  await import(fromSource ? '../src/cli/main.ts' : '../dist/cli/main.js')
 }
