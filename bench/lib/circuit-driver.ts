@@ -21,11 +21,19 @@ const count = Number(countArg)
 const batch = Math.max(1, Number(batchArg))
 const timeoutMs = Number(timeoutArg)
 
-interface Circuit { node: BeamNode, tunnel?: ConnectTunnel, socket?: Socket }
+interface Circuit { node: BeamNode, tunnel?: ConnectTunnel, socket?: Socket, pending?: Promise<void> }
 const circuits: Circuit[] = []
 const errors: Record<string, number> = {}
 const firstErrors: string[] = []
 let relayedConnections = 0
+/** Tunnels that answered their first request and later failed one (keep-alive or recheck). */
+let dropped = 0
+const dropErrors: string[] = []
+/**
+ * The service closes keep-alive sockets idle for 60 s: each open socket asks
+ * again every KEEPALIVE_MS, which also proves the tunnel still carries bytes.
+ */
+const KEEPALIVE_MS = 20_000
 
 function emit (event: string, fields: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify({ event, ...fields }) + '\n')
@@ -55,6 +63,19 @@ async function request (socket: Socket, ms: number): Promise<void> {
     socket.on('data', onData); socket.once('close', onEnd); socket.once('error', onEnd)
     socket.write('GET / HTTP/1.1\r\nHost: bench\r\nConnection: keep-alive\r\n\r\n')
   })
+}
+
+/** One request on a circuit's socket (one at a time per socket); a failure drops the circuit. */
+async function ask (c: Circuit): Promise<void> {
+  const socket = c.socket
+  if (socket == null || socket.destroyed) throw new Error('socket closed')
+  c.pending ??= request(socket, timeoutMs).catch((err: Error) => {
+    dropped++
+    if (dropErrors.length < 5) dropErrors.push(err.message.slice(0, 200))
+    socket.destroy()
+    throw err
+  }).finally(() => { c.pending = undefined })
+  await c.pending
 }
 
 async function openSocket (port: number, ms: number): Promise<Socket> {
@@ -88,23 +109,31 @@ async function one (): Promise<void> {
   }
 }
 
+function connected (): number {
+  return circuits.filter(c => c.tunnel != null && c.node.libp2p.getConnections(c.tunnel.peerId).length > 0).length
+}
+
 function up (): number { return circuits.filter(c => c.socket != null && !c.socket.destroyed).length }
 
 async function main (): Promise<void> {
   const t0 = performance.now()
+  const keepAlive = setInterval(() => {
+    for (const c of circuits) if (c.socket != null && !c.socket.destroyed) ask(c).catch(() => {})
+  }, KEEPALIVE_MS)
+  keepAlive.unref()
   for (let i = 0; i < count; i += batch) {
     const n = Math.min(batch, count - i)
     await Promise.all(Array.from({ length: n }, async () => { await one() }))
     emit('progress', { attempted: i + n, up: up(), ms: Math.round(performance.now() - t0) })
   }
-  emit('ready', { attempted: count, up: up(), relayed: relayedConnections, failed: count - up(), errors, firstErrors, ms: Math.round(performance.now() - t0), rssMiB: Math.round(process.memoryUsage().rss / 1048576) })
+  emit('ready', { attempted: count, up: up(), relayed: relayedConnections, failed: count - up(), connected: connected(), dropped, dropErrors, errors, firstErrors, ms: Math.round(performance.now() - t0), rssMiB: Math.round(process.memoryUsage().rss / 1048576) })
 }
 
 process.on('SIGUSR2', () => {
   const open = circuits.filter(c => c.socket != null && !c.socket.destroyed)
-  void Promise.allSettled(open.map(async c => { if (c.socket != null) await request(c.socket, timeoutMs) })).then(rs => {
+  void Promise.allSettled(open.map(async c => { await ask(c) })).then(rs => {
     const bad = rs.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
-    emit('recheck', { open: open.length, ok: rs.length - bad.length, failed: bad.length, firstErrors: bad.slice(0, 3).map(r => String((r.reason as Error).message)) })
+    emit('recheck', { open: open.length, ok: rs.length - bad.length, failed: bad.length, connected: connected(), dropped, firstErrors: bad.slice(0, 3).map(r => String((r.reason as Error).message)) })
   })
 })
 

@@ -32,7 +32,7 @@ export interface CircuitsOptions {
   batch?: number
   /** Bound on one connector's dial + tunnel + first request, in ms. @default 45000 */
   connectTimeoutMs?: number
-  /** Bound on the whole ramp, in ms. @default 300000 */
+  /** Bound on the whole ramp, in ms. @default 420000 */
   rampTimeoutMs?: number
 }
 
@@ -46,6 +46,11 @@ export interface CircuitsResult {
   recheckOk: number | null
   /** Most tunnels up at once during the ramp (sum of each driver's highest count). */
   upPeak: number
+  /** Connector nodes that still had a libp2p connection to the share at the end of the ramp. */
+  connected: number
+  /** Tunnels that answered once and failed a later request, with the first reasons. */
+  dropped: number
+  dropErrors: string[]
   /** Highest relay gauges seen during the ramp (polled every 2 s). */
   relayGaugesPeak: { circuits: number, connections: number }
   /** Failure reasons with their counts, and the first few in full. */
@@ -91,11 +96,11 @@ export async function runCircuits (opts: CircuitsOptions, log: (line: string) =>
   const drivers = Math.max(1, Math.min(opts.drivers ?? 4, Math.ceil(n / 50)))
   const batch = opts.batch ?? Math.max(1, Math.floor(8 / drivers))
   const connectTimeoutMs = opts.connectTimeoutMs ?? 45_000
-  const rampTimeoutMs = opts.rampTimeoutMs ?? 300_000
+  const rampTimeoutMs = opts.rampTimeoutMs ?? 420_000
   const procs: Proc[] = []
   const homes: string[] = []
   const res: CircuitsResult = {
-    attempted: n, up: 0, failed: n, recheckOk: null, upPeak: 0, relayGaugesPeak: { circuits: 0, connections: 0 }, errors: {}, firstErrors: [], rampSeconds: 0, drivers,
+    attempted: n, up: 0, failed: n, recheckOk: null, upPeak: 0, connected: 0, dropped: 0, dropErrors: [], relayGaugesPeak: { circuits: 0, connections: 0 }, errors: {}, firstErrors: [], rampSeconds: 0, drivers,
     relayGauges: { circuits: null, connections: null, reservations: null, refusals: {} },
     relayRssIdleMiB: null, relayRssAtLoadMiB: null, relayRssPeakMiB: null, relayKiBPerCircuit: null,
     shareRssIdleMiB: null, shareRssAtLoadMiB: null, shareRssPeakMiB: null, driverRssMiB: [], relayLimits: null
@@ -160,6 +165,9 @@ export async function runCircuits (opts: CircuitsOptions, log: (line: string) =>
     res.relayGauges = { circuits: m.get('beam_relay_circuits') ?? null, connections: m.get('beam_relay_connections') ?? null, reservations: m.get('beam_relay_reservations') ?? null, refusals }
     res.up = readies.reduce((a, e) => a + num(e.up), 0)
     res.failed = n - res.up
+    res.connected = readies.reduce((a, e) => a + num(e.connected), 0)
+    res.dropped = readies.reduce((a, e) => a + num(e.dropped), 0)
+    for (const e of readies) for (const f of (e.dropErrors as string[]) ?? []) if (res.dropErrors.length < 5) res.dropErrors.push(f)
     for (const e of readies) {
       for (const [k, v] of Object.entries((e.errors as Record<string, number>) ?? {})) res.errors[k] = (res.errors[k] ?? 0) + v
       for (const f of (e.firstErrors as string[]) ?? []) if (res.firstErrors.length < 5) res.firstErrors.push(f)
@@ -175,6 +183,8 @@ export async function runCircuits (opts: CircuitsOptions, log: (line: string) =>
       } catch {}
     }
     res.recheckOk = ok
+    // each driver's latest count (recheck, else ready) of tunnels that stopped answering
+    res.dropped = ds.reduce((a, d) => a + num([...d.events].reverse().find(e => e.event === 'recheck' || e.event === 'ready')?.dropped), 0)
     const peaks = sampler.stop()
     res.relayRssPeakMiB = round(peaks.relay ?? NaN, 1)
     res.shareRssPeakMiB = round(peaks.share ?? NaN, 1)
