@@ -124,6 +124,8 @@ function renderCircuits (c: CircuitsResult, from?: string): string[] {
   L.push('| --- | ---: |')
   L.push(`| circuits attempted / up at the end of the ramp / failed | ${fmt(c.attempted)} / ${fmt(c.up)} / ${fmt(c.failed)} |`)
   L.push(`| most tunnels up at once during the ramp | ${fmt(c.upPeak)} |`)
+  L.push(`| connector nodes still connected to the share at the end of the ramp | ${fmt(c.connected)} |`)
+  L.push(`| tunnels that answered once and later stopped answering | ${fmt(c.dropped)}${c.dropErrors.length > 0 ? ` (${c.dropErrors[0]?.slice(0, 80) ?? ''})` : ''} |`)
   L.push(`| still answering a second request once the ramp was done | ${c.recheckOk == null ? '–' : fmt(c.recheckOk)} |`)
   L.push(`| relay gauges at the end: circuits / connections / reservations | ${fmt(c.relayGauges.circuits ?? undefined)} / ${fmt(c.relayGauges.connections ?? undefined)} / ${fmt(c.relayGauges.reservations ?? undefined)} |`)
   L.push(`| relay gauges, highest during the ramp: circuits / connections | ${fmt(c.relayGaugesPeak.circuits)} / ${fmt(c.relayGaugesPeak.connections)} |`)
@@ -141,8 +143,14 @@ function renderCircuits (c: CircuitsResult, from?: string): string[] {
     for (const [k, v] of errs.slice(0, 8)) L.push(`- ${fmt(v)} × \`${k.replace(/`/g, "'")}\``)
     L.push('')
   }
+  if (c.up > 0 && c.relayKiBPerCircuit != null && c.relayRssIdleMiB != null) {
+    const at1000 = (c.relayRssIdleMiB + c.relayKiBPerCircuit * 1000 / 1024) * 1.048576
+    L.push(`**Memory.** ${fmt(c.relayKiBPerCircuit)} KiB of relay RSS per circuit (each circuit is two yamux streams on the relay, one per side, each with its own receive window and buffers, plus the connector's own libp2p connection): at that rate 1,000 circuits would need about ${fmt(at1000)} MB, ${at1000 <= 512 ? 'within' : 'over'} the 512 MB target. Not profiled yet (a heap snapshot of the relay at load would show how much is yamux windows, connection state and uncollected garbage).`)
+    L.push('')
+  }
   if (c.up < c.attempted) {
-    L.push('**What limits it.** Not beam\'s own relay limits (' + Object.entries(c.relayLimits ?? {}).map(([k, v]) => `${k} ${String(v)}`).join(', ') + '; the relay counted no refusal of its own), but js-libp2p\'s connection manager defaults, which beam does not set (src/peer/libp2p-options.ts sets only `inboundConnectionThreshold` and `addressDialTimeout`): `maxConnections` 300 (a node refuses inbound connections past 300 and its pruner closes connections above it — the relay\'s connection gauge tops out at 300, and the share, which holds every relayed connection as one libp2p connection of its own, is under the same cap, so circuits that were up are closed again as more arrive) and `maxIncomingPendingConnections` 10 (more than 10 inbound connections in their upgrade at once are reset: the `ECONNRESET` failures; the ramp keeps at most 8 in flight to stay under it). Carrying 1,000 circuits needs `maxConnections` above 1,000 on the relay and on a share that is to take 1,000 relayed peers, sized from beam\'s own relay limits (`--max-circuits`), and a higher pending-upgrade bound on the relay. Not changed here: this section measures the current code.')
+    const connCap = c.relayGaugesPeak.connections
+    L.push(`**What limits the count.** Not beam's own relay limits (${Object.entries(c.relayLimits ?? {}).map(([k, v]) => `${k} ${String(v)}`).join(', ')}; the relay counted ${Object.keys(c.relayGauges.refusals).length === 0 ? 'no refusal of its own' : 'refusals of its own, see above'}), but js-libp2p's connection manager defaults, which beam does not set (src/peer/libp2p-options.ts sets only \`inboundConnectionThreshold\` and \`addressDialTimeout\`): \`maxConnections\` 300 — the relay's connection gauge topped out at ${fmt(connCap)} (the share's connection plus one per connector), and every later connector's TCP connection to the relay was reset (\`ECONNRESET\` above) — and \`maxIncomingPendingConnections\` 10 (more than 10 inbound connections in their upgrade at once are reset too; the ramp keeps at most 8 in flight to stay under it). A share taking that many relayed peers is under the same 300 cap, each relayed peer being one libp2p connection of its own. Carrying 1,000 circuits needs \`maxConnections\` on the relay sized from its own limits (\`--max-circuits\` plus reservations) and a higher pending-upgrade bound; not changed here, this section measures the code as it is.`)
     L.push('')
   }
   return L
