@@ -8,6 +8,8 @@
  *   node bench/run.ts [--quick | --tiny] [--rounds N] [--size MiB] [--scenarios a,b]
  *                     [--requests N] [--concurrency N] [--verify] [--out FILE] [--no-report]
  *                     [--cpu-prof DIR]   (V8 CPU profiles of every beam process, for flame graphs)
+ *                     [--circuits N]     (relayed circuits through one beam relay; 0 = skip)
+ *                     [--only circuits]  (that scenario alone, to bench/results/circuits.json)
  */
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -19,6 +21,8 @@ import { concurrent, download, latency, upload } from './lib/load.ts'
 import { RssSampler, cpuSeconds, killAll, profileBeamInto, rssMiB, script } from './lib/procs.ts'
 import type { Proc } from './lib/procs.ts'
 import { SCENARIOS, SCENARIO_LABELS, startScenario } from './lib/scenarios.ts'
+import { runCircuits } from './lib/circuits.ts'
+import type { CircuitsResult } from './lib/circuits.ts'
 import type { Infra, Role, Running, ScenarioName, WarmNode } from './lib/scenarios.ts'
 import { median, round } from './lib/stats.ts'
 import { summarise } from './lib/summary.ts'
@@ -48,12 +52,16 @@ export interface BenchSettings {
    * at the pace of the slowest round so far, it ends within the budget.
    */
   budgetSeconds: number
+  /** Concurrent relayed circuits through one `beam relay` (distinct connecting peers); 0 = skip. */
+  circuits: number
+  /** Run only the circuits scenario (no rounds). */
+  onlyCircuits: boolean
 }
 
 const MODES: Record<BenchSettings['mode'], Omit<BenchSettings, 'mode'>> = {
-  full: { rounds: 3, size: 256 * MiB, requests: 200, concurrency: 1000, concurrentEach: 64 * 1024, warmSamples: 5, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 570 },
-  quick: { rounds: 1, size: 16 * MiB, requests: 50, concurrency: 200, concurrentEach: 64 * 1024, warmSamples: 2, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 120 },
-  tiny: { rounds: 1, size: 2 * MiB, requests: 10, concurrency: 20, concurrentEach: 16 * 1024, warmSamples: 1, verify: true, scenarios: ['raw-tcp', 'forwarder', 'beam-tcp'], budgetSeconds: 120 }
+  full: { rounds: 3, size: 256 * MiB, requests: 200, concurrency: 1000, concurrentEach: 64 * 1024, warmSamples: 5, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 570, circuits: 1000, onlyCircuits: false },
+  quick: { rounds: 1, size: 16 * MiB, requests: 50, concurrency: 200, concurrentEach: 64 * 1024, warmSamples: 2, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 120, circuits: 50, onlyCircuits: false },
+  tiny: { rounds: 1, size: 2 * MiB, requests: 10, concurrency: 20, concurrentEach: 16 * 1024, warmSamples: 1, verify: true, scenarios: ['raw-tcp', 'forwarder', 'beam-tcp'], budgetSeconds: 120, circuits: 0, onlyCircuits: false }
 }
 
 function parseSettings (argv: string[]): { settings: BenchSettings, out: string, report: boolean } {
@@ -70,7 +78,9 @@ function parseSettings (argv: string[]): { settings: BenchSettings, out: string,
       verify: { type: 'boolean' },
       out: { type: 'string' },
       'no-report': { type: 'boolean' },
-      'cpu-prof': { type: 'string' }
+      'cpu-prof': { type: 'string' },
+      circuits: { type: 'string' },
+      only: { type: 'string' }
     },
     strict: true
   })
@@ -87,6 +97,13 @@ function parseSettings (argv: string[]): { settings: BenchSettings, out: string,
   s.requests = int(values.requests, 'requests', 1, 100_000) ?? s.requests
   s.concurrency = int(values.concurrency, 'concurrency', 0, 10_000) ?? s.concurrency
   if (values.verify === true) s.verify = true
+  s.circuits = int(values.circuits, 'circuits', 0, 5000) ?? s.circuits
+  if (values.only != null) {
+    if (values.only !== 'circuits') throw new Error(`--only: expected 'circuits' (use --scenarios for the others)`)
+    s.onlyCircuits = true
+    s.scenarios = []
+    if (s.circuits === 0) s.circuits = MODES.full.circuits
+  }
   if (values.scenarios != null) {
     const names = values.scenarios.split(',').map(x => x.trim()).filter(Boolean)
     for (const n of names) if (!(SCENARIOS as readonly string[]).includes(n)) throw new Error(`unknown scenario '${n}' (known: ${SCENARIOS.join(', ')})`)
@@ -94,9 +111,9 @@ function parseSettings (argv: string[]): { settings: BenchSettings, out: string,
   }
   // the baselines first: ratios are computed against them within each round
   s.scenarios = SCENARIOS.filter(n => s.scenarios.includes(n))
-  const out = values.out ?? join(ROOT, 'bench', 'results', mode === 'full' ? 'latest.json' : `${mode}.json`)
+  const out = values.out ?? join(ROOT, 'bench', 'results', s.onlyCircuits ? (mode === 'full' ? 'circuits.json' : `circuits-${mode}.json`) : mode === 'full' ? 'latest.json' : `${mode}.json`)
   if (values['cpu-prof'] != null) profileBeamInto(values['cpu-prof'])
-  return { settings: s, out, report: values['no-report'] !== true && values.out == null && mode === 'full' }
+  return { settings: s, out, report: values['no-report'] !== true && values.out == null && mode === 'full' && !s.onlyCircuits }
 }
 
 function versionOf (pkg: string): string | null {
@@ -284,6 +301,7 @@ async function main (): Promise<void> {
     }
 
     const rounds: Round[] = []
+    let circuits: CircuitsResult | null = null
     const document = (done: Round[], partial: boolean): Record<string, unknown> & { seconds: number | null } => ({
       format: 'beam-bench/1',
       partial,
@@ -294,10 +312,11 @@ async function main (): Promise<void> {
       machine: { ...machine(loadAtStart), loadAverageAtEnd: loadavg().map(x => round(x, 2)) },
       scenarios: s.scenarios.map(name => ({ name, label: SCENARIO_LABELS[name] })),
       rounds: done,
-      summary: summarise(done, s.scenarios)
+      summary: summarise(done, s.scenarios),
+      circuits
     })
     mkdirSync(dirname(out), { recursive: true })
-    for (let i = 1; i <= s.rounds; i++) {
+    for (let i = 1; i <= (s.onlyCircuits ? 0 : s.rounds); i++) {
       const elapsed = (performance.now() - t0) / 1000
       const slowest = Math.max(0, ...rounds.map(r => r.seconds))
       if (i > 1 && elapsed + slowest > s.budgetSeconds) {
@@ -328,6 +347,11 @@ async function main (): Promise<void> {
       if (i < s.rounds) writeFileSync(out, JSON.stringify(document(rounds, true), null, 2) + '\n')
     }
 
+    if (s.circuits > 0) {
+      log(`circuits: ${s.circuits} relayed circuits through one beam relay`)
+      circuits = await runCircuits({ circuits: s.circuits, servicePort }, log)
+      if (circuits.error != null) log(`circuits FAILED: ${circuits.error}`)
+    }
     const doc = document(rounds, false)
     writeFileSync(out, JSON.stringify(doc, null, 2) + '\n')
     log(`wrote ${out} (${doc.seconds} s)`)
