@@ -2,6 +2,7 @@ import { Duplex } from 'node:stream'
 import type { Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { DEFAULT_MAX_READ_BUFFER } from './pipe.ts'
+import { TunnelTruncatedError } from './errors.ts'
 
 /**
  * A libp2p stream as a Node.js Duplex, for app protocols (`node.open`,
@@ -64,11 +65,21 @@ export function streamToDuplex (stream: Stream): Duplex {
     else for (const buf of data) more = duplex.push(buf)
     if (!more) pause()
   })
+  // the remote's FIN (see pipeSocketStream): a stream whose connection closes
+  // is ended without error too, and that must not look like a clean end
+  let remoteFinished = stream.remoteWriteStatus === 'closed' && stream.status === 'open'
+  const truncated = (): TunnelTruncatedError => new TunnelTruncatedError('the connection closed before the peer finished sending')
+  stream.addEventListener('remoteCloseWrite', () => { remoteFinished = true })
   stream.addEventListener('end', () => {
-    if (!ended) { ended = true; duplex.push(null) }
+    if (ended) return
+    ended = true
+    if (stream.status === 'reset' || stream.status === 'aborted') return
+    if (remoteFinished) duplex.push(null)
+    else duplex.destroy(truncated())
   })
   stream.addEventListener('close', (evt: { error?: Error }) => {
     if (evt.error != null) duplex.destroy(evt.error)
+    else if (!remoteFinished) { if (!ended) { ended = true; duplex.destroy(truncated()) } }
     // a clean close may come while a paused stream still buffers data: the
     // stream delivers it on resume() and then emits 'end', which ends the Duplex
     else if (!ended && stream.readBufferLength === 0) { ended = true; duplex.push(null) }

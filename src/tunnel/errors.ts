@@ -30,3 +30,16 @@ export class LocalServiceUnreachableError extends Error {
     this.code = code
   }
 }
+
+/**
+ * A tunnel's stream ended without the peer's clean end of data: its
+ * connection closed before the remote's FIN, or the local side sent bytes the
+ * stream could no longer carry. The local socket is reset, never ended
+ * cleanly, so that the application sees the loss.
+ */
+export class TunnelTruncatedError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'TunnelTruncatedError'
+  }
+}

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net'
 import type { Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
+import { TunnelTruncatedError } from './errors.ts'
 
 /** Byte counts of one finished pipe. */
 export interface PipeResult {
@@ -36,6 +37,13 @@ export const DEFAULT_MAX_READ_BUFFER = 32 * 1024 * 1024
  *   stream's end (after all its data) ends the socket's write side.
  * - An error or reset on one side resets the other at once (TCP RST on the
  *   socket, stream reset on the stream): it is never passed on as a clean end.
+ * - The socket sees a clean end only after the remote's FIN and every byte
+ *   before it. A stream that closes while paused with data still buffered
+ *   (its remote sent FIN after we had sent ours) delivers that data first; a
+ *   stream whose connection went away without the remote's FIN is truncated,
+ *   and the socket is reset ({@link TunnelTruncatedError}).
+ * - Bytes the local side sends after the stream can no longer carry them
+ *   reset the socket instead of vanishing.
  *
  * The socket must have been created with `allowHalfOpen: true`.
  * Resolves (never rejects) once both sides are closed.
@@ -46,6 +54,10 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
   let socketClosed = socket.destroyed
   let streamClosed = stream.status !== 'open'
   let streamEnded = false
+  // the remote's FIN: its 'remoteCloseWrite' event. A stream whose transport
+  // closes is also ended and closed without error, FIN or not (@libp2p/utils
+  // 7.4.1 onTransportClosed); only this tells a finished stream from a cut one
+  let remoteFinished = stream.remoteWriteStatus === 'closed' && stream.status === 'open'
   let finished = false
   let waitingForDrain = false
 
@@ -87,8 +99,13 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
     // handing the socket a piece per read (a copy is cheaper than the writes)
     const batch = pending.length === 1 ? pending[0] as Buffer : Buffer.concat(pending)
     pending = []
-    // after a reset or an abort there is nobody to send to
-    if (stream.writeStatus !== 'writable') return
+    // after a reset, an abort or a close of the connection nobody receives
+    // these bytes: the local side must learn it (a TCP peer that closed
+    // answers data with RST), not have them vanish
+    if (stream.writeStatus !== 'writable') {
+      if (!finished) fail(new TunnelTruncatedError(`the stream is ${stream.status} and cannot carry ${batch.byteLength} more bytes from the local side`))
+      return
+    }
     let ok: boolean
     try {
       ok = stream.send(batch)
@@ -173,17 +190,27 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
     // resume() changed readStatus (TypeScript keeps the narrowing from above)
     if (pauseAfterResume && socket.writableNeedDrain) pauseStream()
   }
+  const onRemoteCloseWrite = (): void => { remoteFinished = true }
   const onStreamEnd = (): void => {
     streamEnded = true
     // a reset also ends the readable side: that must reach the socket as a
     // reset (from the 'close' handler), never as a FIN
     if (stream.status === 'reset' || stream.status === 'aborted') return
+    if (!remoteFinished) {
+      fail(new TunnelTruncatedError(`the connection closed before the peer finished sending (${result.received} bytes received)`))
+      return
+    }
     if (!socket.destroyed && !socket.writableEnded) socket.end()
   }
   const onStreamClose = (evt: { error?: Error }): void => {
     streamClosed = true
     if (evt.error != null) {
       fail(evt.error)
+    } else if (!remoteFinished) {
+      fail(new TunnelTruncatedError(`the connection closed before the peer finished sending (${result.received} bytes received)`))
+    } else if (!streamEnded) {
+      // closed while paused with data still buffered: resume() delivers it
+      // and then 'end' ends the socket (ending it now would drop that data)
     } else if (!socket.destroyed && !socket.writableEnded) {
       socket.end()
     }
@@ -199,6 +226,7 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
     socket.off('close', onSocketClose)
     stream.removeEventListener('message', onStreamMessage)
     stream.removeEventListener('end', onStreamEnd)
+    stream.removeEventListener('remoteCloseWrite', onRemoteCloseWrite)
     stream.removeEventListener('close', onStreamClose)
     stream.removeEventListener('drain', onStreamDrain)
     options.signal?.removeEventListener('abort', onAbort)
@@ -211,6 +239,7 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
   socket.on('drain', onSocketDrain)
   socket.on('close', onSocketClose)
   stream.addEventListener('message', onStreamMessage)
+  stream.addEventListener('remoteCloseWrite', onRemoteCloseWrite)
   stream.addEventListener('end', onStreamEnd)
   stream.addEventListener('close', onStreamClose)
   options.signal?.addEventListener('abort', onAbort)

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { createBeam, newAccessSecret, decodeConnectString, encodeConnectString } from 'beam'
 import type { BeamNode, Share, PathInfo } from 'beam'
-import { startTcpService, tcpConnect, readAll, block } from '../helpers/services.ts'
+import { startTcpService, tcpConnect, readAll, block, expectedHash } from '../helpers/services.ts'
 
 // The library through the package's public exports: two nodes in one process,
 // real libp2p over loopback TCP.
@@ -41,6 +41,40 @@ describe('library: share and connect in one process', () => {
     expect(error).toBeUndefined()
     expect(createHash('sha256').update(data).digest('hex')).toBe(sent.digest('hex'))
     await tunnel.close()
+  })
+
+  it('delivers every byte to a client that half-closed first and reads slowly', async () => {
+    // The client sends its request and FIN at once, then reads nothing for a
+    // while: the tunnel stream pauses with data buffered, and the share's FIN
+    // arrives meanwhile. That stream closes (both sides sent FIN) before its
+    // buffer is delivered; the pipe once ended the socket there and lost the
+    // buffered megabytes (4 of 12 MiB arrived), and 3 bytes over Tor.
+    const mib = 12
+    const svc = await startTcpService(s => {
+      for (let i = 0; i < mib; i++) s.write(block(7, i))
+      s.resume()
+      s.on('end', () => { s.end() })
+    })
+    const node = await createBeam({ listen: ['/ip4/127.0.0.1/tcp/0'] })
+    try {
+      await node.share({ services: [{ port: svc.port }], access: { mode: 'public' } })
+      const tunnel = await connector.connect(node.connectString(), { signal: AbortSignal.timeout(10_000) })
+      for (let round = 0; round < 2; round++) {
+        const s = await tcpConnect(tunnel.port)
+        s.end('request')
+        s.pause()
+        await new Promise(resolve => setTimeout(resolve, 800))
+        s.resume()
+        const { data, error } = await readAll(s, 30_000)
+        expect(error).toBeUndefined()
+        expect(data.length).toBe(mib * 1024 * 1024)
+        expect(createHash('sha256').update(data).digest('hex')).toBe(expectedHash(7, mib))
+      }
+      await tunnel.close()
+    } finally {
+      await node.stop()
+      await svc.close()
+    }
   })
 
   it('propagates a reset of the shared service to the local client', async () => {

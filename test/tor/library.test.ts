@@ -101,7 +101,12 @@ describe.skipIf(skip)('tor backend (library): a connector that starts before the
       expect(sharer.getMultiaddrs().map(String)).toEqual([`/onion3/${added.serviceId}:4001`])
       await sharer.share({ services: [{ port: blob.port }], access: { mode: 'secret', secret } })
       const tunnel = await dialing
-      const res = await fetchThrough(tunnel.port, Buffer.from('hello'))
+      const res = await fetchThrough(tunnel.port, Buffer.from('hello')).catch((err: Error) => {
+        process.stderr.write(`library: transfer failed (${err.message}); connector log:\n${lines.join('')}`)
+        throw err
+      })
+      if (res.received !== 1024 * 1024) process.stderr.write(`library: ${res.received} bytes received; connector log:\n${lines.join('')}`)
+      expect(res.received).toBe(1024 * 1024)
       expect(res.receivedSha).toBe(blob.sha)
       process.stderr.write(`library: connector reached the onion ${Date.now() - start} ms after the share started (it retried meanwhile)\n`)
     } finally {

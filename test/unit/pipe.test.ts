@@ -1,0 +1,103 @@
+import net from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
+import { streamPair } from '@libp2p/utils'
+import type { AbstractMessageStream } from '@libp2p/utils'
+import type { Stream } from '@libp2p/interface'
+import { describe, it, expect } from 'vitest'
+import { pipeSocketStream, TunnelTruncatedError } from '../../src/tunnel/index.ts'
+import type { PipeResult } from '../../src/tunnel/index.ts'
+
+/** A loopback TCP socket pair: `inner` goes to the pipe, `outer` is the local application. */
+async function socketPair (): Promise<{ inner: Socket, outer: Socket, close: () => Promise<void> }> {
+  const server = net.createServer({ allowHalfOpen: true })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const accepted = new Promise<Socket>(resolve => server.once('connection', resolve))
+  const outer = net.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, allowHalfOpen: true })
+  outer.on('error', () => {})
+  const inner = await accepted
+  return { inner, outer, close: async () => { outer.destroy(); inner.destroy(); await new Promise<void>(resolve => server.close(() => { resolve() })) } }
+}
+
+/** What the local application saw: bytes, and whether the end was clean. */
+async function collect (s: Socket): Promise<{ bytes: number, end: 'clean' | string }> {
+  return await new Promise(resolve => {
+    let bytes = 0
+    s.on('data', (d: Buffer) => { bytes += d.length })
+    s.on('end', () => { resolve({ bytes, end: 'clean' }) })
+    s.on('error', (e: NodeJS.ErrnoException) => { resolve({ bytes, end: e.code ?? e.message }) })
+  })
+}
+
+// The stream's transport going away, as a muxer reports it when its
+// connection closes without the remote's FIN (a Tor circuit torn down, a
+// relayed connection cut): a close without error.
+function cutTransport (stream: Stream): void {
+  (stream as unknown as AbstractMessageStream).onTransportClosed()
+}
+
+describe('pipeSocketStream: how a tunnel ends', () => {
+  it('resets the local socket when the connection closes before the remote FIN (truncation is never a clean end)', { timeout: 10_000 }, async () => {
+    const [local, remote] = await streamPair()
+    const { inner, outer, close } = await socketPair()
+    try {
+      const seen = collect(outer)
+      const piped: Promise<PipeResult> = pipeSocketStream(inner, local)
+      remote.send(Buffer.alloc(64 * 1024, 1))
+      await new Promise(resolve => setTimeout(resolve, 50))
+      cutTransport(local)
+      const result = await piped
+      const got = await seen
+      expect(got.bytes).toBe(64 * 1024)
+      expect(got.end).toBe('ECONNRESET')
+      expect(result.error).toBeInstanceOf(TunnelTruncatedError)
+    } finally {
+      await close()
+    }
+  })
+
+  it('ends the local socket cleanly after the remote FIN and all data', async () => {
+    const [local, remote] = await streamPair()
+    const { inner, outer, close } = await socketPair()
+    try {
+      const seen = collect(outer)
+      const piped = pipeSocketStream(inner, local)
+      remote.send(Buffer.alloc(256 * 1024, 2))
+      await remote.close()
+      outer.end()
+      const result = await piped
+      expect(await seen).toEqual({ bytes: 256 * 1024, end: 'clean' })
+      expect(result.error).toBeUndefined()
+      expect(result.received).toBe(256 * 1024)
+    } finally {
+      await close()
+    }
+  })
+
+  it('resets the local socket when it sends bytes after the connection went away (they would vanish otherwise)', { timeout: 10_000 }, async () => {
+    const [local, remote] = await streamPair()
+    const { inner, outer, close } = await socketPair()
+    try {
+      let errorCode: string | undefined
+      outer.on('error', (e: NodeJS.ErrnoException) => { errorCode = e.code })
+      const seen = collect(outer)
+      const piped = pipeSocketStream(inner, local)
+      remote.send(Buffer.from('bye'))
+      await remote.close()
+      // the remote finished; then its connection goes while ours is still open
+      await new Promise(resolve => setTimeout(resolve, 50))
+      cutTransport(local)
+      expect(await seen).toEqual({ bytes: 3, end: 'clean' })
+      outer.write('late bytes')
+      const result = await piped
+      expect(result.error).toBeInstanceOf(TunnelTruncatedError)
+      // the application, done reading, learns it on its next write
+      for (let i = 0; i < 20 && errorCode == null; i++) {
+        outer.write('more')
+        await new Promise(resolve => setTimeout(resolve, 50))
+      }
+      expect(errorCode).toMatch(/ECONNRESET|EPIPE/)
+    } finally {
+      await close()
+    }
+  })
+})
