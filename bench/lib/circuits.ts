@@ -24,10 +24,11 @@ export interface CircuitsOptions {
   /** Driver processes the connectors are spread over. @default min(4, ceil(circuits / 50)) */
   drivers?: number
   /**
-   * Connectors each driver starts at once. The relay's libp2p refuses (TCP
-   * reset) inbound connections past 10 pending upgrades at once
-   * (maxIncomingPendingConnections, not set by beam), so the whole ramp keeps
-   * at most 8 in flight. @default max(1, floor(8 / drivers))
+   * Connectors each driver starts at once. The relay's libp2p resets inbound
+   * connections past MAX_INCOMING_PENDING_CONNECTIONS (64) upgrades at once,
+   * and each connector opens two connections (relay, then the circuit), so
+   * the ramp keeps at most 8 connectors in flight: it measures what the relay
+   * holds, not how fast a burst can be accepted. @default max(1, floor(8 / drivers))
    */
   batch?: number
   /** Bound on one connector's dial + tunnel + first request, in ms. @default 45000 */

@@ -57,3 +57,18 @@ export const INBOUND_CONNECTIONS_PER_SECOND = 50
 
 /** How long libp2p may spend on one address of a peer, in ms (libp2p default: 6000). */
 export const ADDRESS_DIAL_TIMEOUT = 12_000
+
+/**
+ * Connections a node keeps open at once (libp2p default: 300). Past it libp2p
+ * prunes connections, live tunnels included, and every circuit relayed to a
+ * share is a connection of its own: a share accepts 1,024 relayed
+ * connections (DEFAULT_MAX_INBOUND_RELAYED) plus direct ones.
+ */
+export const MAX_CONNECTIONS = 2048
+
+/**
+ * Inbound connections in their upgrade (Noise, muxer) at once (libp2p
+ * default: 10). Past it new TCP connections are reset: a relay that many
+ * peers reach at once refused most of a burst of circuits.
+ */
+export const MAX_INCOMING_PENDING_CONNECTIONS = 64

@@ -8,7 +8,7 @@ import type { Libp2pOptions } from 'libp2p'
 import { relayServer, relayTransport } from '../relay/index.ts'
 import type { ResolvedRelayLimits } from '../relay/index.ts'
 import type { TransportFactory } from '../backends/index.ts'
-import { ADDRESS_DIAL_TIMEOUT, INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_MUXER_STREAMS, MAX_STREAM_WINDOW } from './constants.ts'
+import { ADDRESS_DIAL_TIMEOUT, INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_MUXER_STREAMS, MAX_STREAM_WINDOW } from './constants.ts'
 import { noiseCrypto } from './noise-crypto.ts'
 
 /** Shortest time libp2p's connection monitor waits for a ping before it aborts the connection, in ms (libp2p: 5000). */
@@ -184,6 +184,8 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
       // libp2p allows 5 new inbound connections per second from one IP; a relay
       // serving peers behind one carrier-grade NAT (or a LAN) needs more
       inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_SECOND,
+      maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS,
+      maxConnections: maxConnections(init.relayServer),
       // per address of a peer (libp2p: 6 s): a circuit through a busy relay
       // (HOP, STOP, then Noise over the circuit) can take longer than that
       addressDialTimeout: init.addressDialTimeout ?? ADDRESS_DIAL_TIMEOUT
@@ -197,4 +199,14 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
     },
     services: services as unknown as Libp2pOptions<BeamServices>['services']
   }
+}
+
+/**
+ * The connection ceiling of a node. A relay holds a connection per reserving
+ * peer and one per connecting peer of each circuit it carries, on top of the
+ * ordinary ceiling (the relay is also a DHT server).
+ */
+export function maxConnections (relay?: ResolvedRelayLimits): number {
+  if (relay == null) return MAX_CONNECTIONS
+  return Math.max(MAX_CONNECTIONS, relay.maxReservations + 2 * relay.maxRelayedConnections + 256)
 }

@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest'
+import { maxConnections } from '../../src/peer/libp2p-options.ts'
+import { MAX_CONNECTIONS } from '../../src/peer/constants.ts'
+import { resolveRelayLimits } from '../../src/relay/server.ts'
+
+describe('connection ceiling', () => {
+  it('is the ordinary ceiling on a node that relays nothing', () => {
+    expect(maxConnections()).toBe(MAX_CONNECTIONS)
+  })
+
+  it('covers every reservation and both legs of every circuit a relay accepts', () => {
+    const limits = resolveRelayLimits({ maxReservations: 1500, maxRelayedConnections: 3000 })
+    const ceiling = maxConnections(limits)
+    expect(ceiling).toBeGreaterThanOrEqual(1500 + 2 * 3000)
+    expect(ceiling).toBeGreaterThan(MAX_CONNECTIONS)
+  })
+
+  it('never drops below the ordinary ceiling for a small relay', () => {
+    expect(maxConnections(resolveRelayLimits({ maxReservations: 2, maxRelayedConnections: 2 }))).toBe(MAX_CONNECTIONS)
+  })
+
+  it('holds the default relay limits (1,024 reservations and circuits) with room to spare', () => {
+    expect(maxConnections(resolveRelayLimits())).toBeGreaterThanOrEqual(1024 + 2 * 1024)
+  })
+})
