@@ -73,6 +73,8 @@ export interface CircuitsResult {
   driverRssMiB: number[]
   /** The relay's circuit limits as it reported them at start. */
   relayLimits: Record<string, unknown> | null
+  /** Node/V8 flags the relay ran with (its `ready` event's runtime.flags); absent in older results. */
+  relayFlags?: string[] | null
   error?: string
 }
 
@@ -104,7 +106,7 @@ export async function runCircuits (opts: CircuitsOptions, log: (line: string) =>
     attempted: n, up: 0, failed: n, recheckOk: null, upPeak: 0, connected: 0, dropped: 0, dropErrors: [], relayGaugesPeak: { circuits: 0, connections: 0 }, errors: {}, firstErrors: [], rampSeconds: 0, drivers,
     relayGauges: { circuits: null, connections: null, reservations: null, refusals: {} },
     relayRssIdleMiB: null, relayRssAtLoadMiB: null, relayRssPeakMiB: null, relayKiBPerCircuit: null,
-    shareRssIdleMiB: null, shareRssAtLoadMiB: null, shareRssPeakMiB: null, driverRssMiB: [], relayLimits: null
+    shareRssIdleMiB: null, shareRssAtLoadMiB: null, shareRssPeakMiB: null, driverRssMiB: [], relayLimits: null, relayFlags: null
   }
   const mkHome = async (): Promise<string> => { const d = await mkdtemp(join(tmpdir(), 'beam-bench-circuits-')); homes.push(d); return d }
   try {
@@ -114,6 +116,7 @@ export async function runCircuits (opts: CircuitsOptions, log: (line: string) =>
     const relayAddr = ((rr.multiaddrs as string[]) ?? [])[0] ?? ''
     const metricsUrl = String(rr.metrics)
     res.relayLimits = (rr.limits as Record<string, unknown>) ?? null
+    res.relayFlags = (rr.runtime as { flags?: string[] } | undefined)?.flags ?? null
     const share = beam('share', ['share', String(opts.servicePort), '--public', '--no-listen', '--no-webrtc', '--no-default-bootstrap', '--ephemeral', '--bootstrap', relayAddr], await mkHome())
     procs.push(share)
     const sr = await share.waitFor('ready', 40_000)

@@ -44,6 +44,18 @@ async function service (): Promise<TestHttp> {
 }
 
 describe('beam relay', () => {
+  it('runs with the relay heap flags (same PID re-executed), and without them when BEAM_RELAY_HEAP=default', async () => {
+    const r = await relay()
+    const ready = r.proc.events.find(e => e.event === 'ready')
+    const flags = (ready?.runtime as { flags?: string[] } | undefined)?.flags ?? []
+    expect(flags).toEqual(expect.arrayContaining(['--max-semi-space-size=16', '--heap-growing-percent=10']))
+    const home = await tempHome()
+    const plain = new BeamProcess(['relay', '--listen', '/ip4/127.0.0.1/tcp/0', '--stun-port', '0', '--json'], { BEAM_HOME: home.dir, BEAM_RELAY_HEAP: 'default' })
+    cleanups.push(async () => { await plain.stop(); await home.cleanup() })
+    const ev = await plain.waitFor('ready', 30_000)
+    expect((ev.runtime as { flags?: string[] }).flags ?? []).not.toContain('--max-semi-space-size=16')
+  })
+
   it('carries a share that has no listener of its own; more than 128 KiB, exact bytes; path says relayed', async () => {
     const http = await service()
     const r = await relay()
