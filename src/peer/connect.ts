@@ -10,7 +10,7 @@ import type { LocalListener } from '../tunnel/index.ts'
 import { DEFAULT_DIAL_TIMEOUT, DEFAULT_LOCAL_HOST, DEFAULT_MAX_TUNNEL_STREAMS } from './constants.ts'
 import { InvalidOptionError, PeerUnreachableError, ServiceUnavailableError, TunnelProtocolError, TunnelRefusedError, UnknownPortError } from './errors.ts'
 import type { Logger } from './logger.ts'
-import { bestConnection, pathOf, pingConnection, rankConnections, transportOf } from './path.ts'
+import { bestConnection, isStreamCapacityError, pathOf, pingConnection, rankConnections, transportOf } from './path.ts'
 import { DialRaceError, classifyAddress, raceDial, webrtcViaRelay } from './dialer.ts'
 import type { DialAttempt } from './dialer.ts'
 import type { PathInfo } from './path.ts'
@@ -345,13 +345,23 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
 
   /** Open one tunnel stream and run the handshake; returns the raw stream. */
   async openStream (probe: boolean, signal?: AbortSignal): Promise<Stream> {
-    const conn = await this.connection(signal)
+    let conn = await this.connection(signal)
     const hsSignal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.opts.handshakeTimeout), ...(signal != null ? [signal] : [])])
-    const stream = await conn.newStream(TUNNEL_PROTOCOL, {
-      signal: hsSignal,
-      runOnLimitedConnection: true,
-      maxOutboundStreams: this.opts.maxStreams
-    })
+    const streamOptions = { signal: hsSignal, runOnLimitedConnection: true, maxOutboundStreams: this.opts.maxStreams }
+    let stream: Stream
+    try {
+      stream = await conn.newStream(TUNNEL_PROTOCOL, streamOptions)
+    } catch (err) {
+      // a full connection (a WebRTC connection has ~1,024 data channels) is
+      // not a dead one: carry this tunnel on another connection to the peer
+      // (typically the relayed one a WebRTC path was upgraded from)
+      const full = conn
+      const other = isStreamCapacityError(err) ? rankConnections(this.libp2p.getConnections(this.peerId)).find(c => c.id !== full.id) : undefined
+      if (other == null) throw err
+      this.log.info({ full: full.remoteAddr.toString(), via: other.remoteAddr.toString(), err: (err as Error).message }, 'the connection takes no more streams; this tunnel goes over another connection to the peer')
+      stream = await other.newStream(TUNNEL_PROTOCOL, streamOptions)
+      conn = other
+    }
     try {
       const proof = this.secret != null
         ? accessProof(this.secret, this.libp2p.peerId.toMultihash().bytes, this.peerId.toMultihash().bytes)

@@ -139,6 +139,18 @@ export function bestConnection (conns: Connection[]): Connection | undefined {
   return rankConnections(conns)[0]
 }
 
+/**
+ * Whether opening a stream failed because a WebRTC connection has no data
+ * channel left (libdatachannel caps one connection at about 1,024, counting
+ * channels still closing), as opposed to the connection being broken.
+ * Another connection to the same peer can carry the stream. libp2p's own
+ * per-protocol stream limit (TooManyOutboundProtocolStreamsError) is not
+ * one of these: it is the limit beam asked for.
+ */
+export function isStreamCapacityError (err: unknown): boolean {
+  return err instanceof Error && /too many data ?channels/i.test(err.message)
+}
+
 /** Open connections, best first (see {@link bestConnection}). */
 export function rankConnections (conns: Connection[]): Connection[] {
   return conns.filter(c => c.status === 'open').sort(compareConnections)

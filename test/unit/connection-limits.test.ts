@@ -23,3 +23,15 @@ describe('connection ceiling', () => {
     expect(maxConnections(resolveRelayLimits())).toBeGreaterThanOrEqual(1024 + 2 * 1024)
   })
 })
+
+describe('a WebRTC connection out of data channels', () => {
+  it('is told apart from a broken connection and from libp2p\'s own stream limit', async () => {
+    const { isStreamCapacityError } = await import('../../src/peer/path.ts')
+    const { TooManyOutboundProtocolStreamsError } = await import('@libp2p/interface')
+    // the message node-datachannel gives when libdatachannel has no stream id left
+    expect(isStreamCapacityError(new Error('libdatachannel error while creating datachannel: Too many DataChannels'))).toBe(true)
+    expect(isStreamCapacityError(new TooManyOutboundProtocolStreamsError('Too many outbound protocol streams for protocol "/beam/tunnel/1" - 1024/1024'))).toBe(false)
+    expect(isStreamCapacityError(new Error('the connection closed'))).toBe(false)
+    expect(isStreamCapacityError('Too many DataChannels')).toBe(false)
+  })
+})
