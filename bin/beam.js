@@ -29,10 +29,6 @@ if (tooOld) {
     process.exit(69)
   }
 } else {
-  // Start-up is mostly module loading (libp2p and its dependencies: hundreds
-  // of files). Node's on-disk compile cache (in the OS temp directory, shared
-  // by every run of this Node version; NODE_DISABLE_COMPILE_CACHE=1 turns it
-  // off) skips parsing and compiling them again: see docs/performance.md.
   // `beam relay` holds many mostly idle connections, and its RSS is mostly
   // V8's headroom, not live data: young-generation semi-spaces that V8 sizes
   // up to 64 MiB each on a machine with this much memory, and old-space
@@ -48,6 +44,10 @@ if (tooOld) {
       !/--max-semi-space-size|--heap-growing-percent/.test(userFlags)) {
     process.execve(process.execPath, [process.execPath, ...process.execArgv, ...RELAY_HEAP_FLAGS, fileURLToPath(import.meta.url), ...process.argv.slice(2)], process.env)
   }
+  // Start-up is mostly module loading (libp2p and its dependencies: hundreds
+  // of files). Node's on-disk compile cache (in the OS temp directory, shared
+  // by every run of this Node version; NODE_DISABLE_COMPILE_CACHE=1 turns it
+  // off) skips parsing and compiling them again: see docs/performance.md.
   const { enableCompileCache } = await import('node:module')
   enableCompileCache?.()
   // A checkout runs the TypeScript sources (Node strips the types); an

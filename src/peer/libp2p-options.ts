@@ -203,8 +203,10 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
 
 /**
  * The connection ceiling of a node. A relay holds a connection per reserving
- * peer and one per connecting peer of each circuit it carries, on top of the
- * ordinary ceiling (the relay is also a DHT server).
+ * peer and one per connecting peer of each circuit it carries; the second
+ * term is doubled for connecting peers that redial while their old
+ * connection is still closing, and 256 are left for DHT traffic (the relay
+ * is also a DHT server).
  */
 export function maxConnections (relay?: ResolvedRelayLimits): number {
   if (relay == null) return MAX_CONNECTIONS
