@@ -321,7 +321,9 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
       const conns = this.libp2p.getConnections().filter(c => c.remotePeer.toString() === id)
       if (conns.length === 0) continue
       const peer = await this.libp2p.peerStore.get(conns[0]?.remotePeer ?? this.peerId).catch(() => undefined)
-      if (peer == null || peer.protocols.length === 0) return
+      // identify stores the agent version after the protocols; before it, the
+      // peer store holds only protocols our own streams negotiated (kad, ping)
+      if (peer == null || !peer.metadata.has('AgentVersion')) return
       if (peer.protocols.includes(HOP_PROTOCOL)) return
       settled++
     }

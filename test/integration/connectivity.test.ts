@@ -121,6 +121,27 @@ describe('connectivity events', () => {
     await until('peer:disconnect of the relay', () => hev['peer:disconnect']?.some(e => e.peerId === relay.peerId.toString()) === true)
   }, 180_000)
 
+  it('waitForReservation: gives up at once on bootstrap nodes that run no relay (after identify), waits for one that does', async () => {
+    // the DHT on: the kad protocol runs over the bootstrap connection before
+    // identify may have answered, which must not pass for "identified, no relay"
+    const plain = await node({ dht: true, listen: LOOPBACK, transports: { webrtc: false } })
+    const plainAddr = multiaddr(`${plain.getMultiaddrs()[0]?.toString() ?? ''}/p2p/${plain.peerId.toString()}`)
+    const relay = await node({ dht: true, listen: LOOPBACK, relayServer: {}, transports: { webrtc: false } })
+    const relayAddr = multiaddr(`${relay.getMultiaddrs()[0]?.toString() ?? ''}/p2p/${relay.peerId.toString()}`)
+    for (let i = 0; i < 3; i++) {
+      const a = await node({ ...LOCAL_WEBRTC, dht: true, listen: [], bootstrap: [plainAddr], reservations: 1 })
+      const started = Date.now()
+      expect(await a.waitForReservation({ timeout: 30_000 })).toEqual([])
+      expect(Date.now() - started).toBeLessThan(20_000)
+      expect(a.bootstrapRunsNoRelay).toBe(true)
+      const b = await node({ ...LOCAL_WEBRTC, dht: true, listen: [], bootstrap: [plainAddr, relayAddr], reservations: 1 })
+      const relayed = await b.waitForReservation({ timeout: 30_000 })
+      expect(relayed.length).toBeGreaterThan(0)
+      expect(b.bootstrapRunsNoRelay).toBe(false)
+      await Promise.all([a.stop(), b.stop()])
+    }
+  }, 120_000)
+
   it('checkNat: asks only the node\'s STUN servers, emits nat, and status() shows it; none without a STUN server', async () => {
     const s1 = await startStunServer({ host: '127.0.0.1', port: 0 })
     const s2 = await startStunServer({ host: '127.0.0.1', port: 0 })
