@@ -233,7 +233,7 @@ describe.skipIf(!avail.ok)('NAT traversal in the lab', () => {
     const [pub, eim] = await Promise.all([run('pub', []), run('e2', [])])
     expect((pub.nat as { mapping: string }).mapping).toBe('none')
     expect((eim.nat as { mapping: string }).mapping).toBe('endpoint-independent')
-    expect((eim.bootstrap as Array<{ ok: boolean, relay: boolean }>).every(b => b.ok && b.relay)).toBe(true)
+    expect((eim.bootstrap as Array<{ ok: boolean, relay: boolean }>).every(b => b.ok && b.relay), JSON.stringify(eim.bootstrap)).toBe(true)
     // a symmetric connector against an EIM share: relayed, and doctor says why
     const s = await share('e1')
     const sym = await run('s2', [s.connect])
@@ -283,6 +283,7 @@ describe.skipIf(!avail.ok)('NAT traversal in the lab', () => {
     // and so does one with the old connect string, which still names the dead relay first
     const c3 = await connect('s2', s.connect)
     const again = await get('s2', c3.port, 1, 11)
+    expect(again.event, `${JSON.stringify(again)}\n${c3.proc.stderr.split('\n').filter(l => /"level":(30|40|50)/.test(l)).slice(-15).join('\n')}`).toBe('done')
     expect(again.sha256).toBe(expectedHash(11, 1))
   }, 150_000)
 })
