@@ -5,11 +5,13 @@ import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 
-// beam as an app gets it: `npm pack` of this checkout (which runs `prepare`,
-// the dist/ build), installed into a fresh project outside the repository,
-// then imported, run and type-checked there. Under node_modules Node refuses
-// to strip types, so this passes only if the installed package runs from its
-// JavaScript build and types from its .d.ts files.
+// beam as an app gets it: `npm pack` of this checkout, installed into a
+// fresh project outside the repository, then imported, run and type-checked
+// there. Under node_modules Node refuses to strip types, so this passes only
+// if the installed package runs from its JavaScript build and types from its
+// .d.ts files. The pack takes the dist/ that `npm install` built (`prepare`)
+// with --ignore-scripts: a rebuild here would delete and rewrite
+// dist/bundle under the beam processes that other test files start.
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string, devDependencies: Record<string, string> }
 
@@ -33,9 +35,9 @@ function appEnv (): NodeJS.ProcessEnv {
 }
 
 /** Run a command; killed after `timeout` ms. */
-async function run (cmd: string, args: string[], cwd: string, timeout: number): Promise<Run> {
+async function run (cmd: string, args: string[], cwd: string, timeout: number, extraEnv: Record<string, string> = {}): Promise<Run> {
   return await new Promise<Run>((resolve) => {
-    execFile(cmd, args, { cwd, timeout, env: appEnv(), maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(cmd, args, { cwd, timeout, env: { ...appEnv(), ...extraEnv }, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       const e = err as (NodeJS.ErrnoException & { code?: number | string, signal?: string }) | null
       resolve({ code: e == null ? 0 : (e.signal ?? e.code ?? 1), stdout, stderr })
     })
@@ -120,7 +122,8 @@ describe('the npm package, installed into an app', () => {
     app = join(tmp, 'app')
     mkdirSync(packDir)
     mkdirSync(app)
-    const pack = await run('npm', ['pack', '--pack-destination', packDir, '--silent'], root, 90_000)
+    expect(readdirSync(join(root, 'dist', 'bundle')).some(f => f === 'beam.mjs'), 'no build in dist/: run npm install (or npm run build) first').toBe(true)
+    const pack = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', packDir, '--silent'], root, 90_000)
     expect(pack.code, seen(pack)).toBe(0)
     const tarballs = readdirSync(packDir).filter(f => f.endsWith('.tgz'))
     expect(tarballs).toHaveLength(1)
@@ -136,7 +139,7 @@ describe('the npm package, installed into an app', () => {
   it('installs from the packed tarball, with the build and without the checkout\'s tooling', () => {
     expect(install.code, seen(install)).toBe(0)
     const beamDir = join(app, 'node_modules', 'beam')
-    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/peer/bootstrap.js', 'bootstrap-nodes.json', 'bin/beam.js']) {
+    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/bundle/beam.mjs', 'dist/peer/bootstrap.js', 'bootstrap-nodes.json', 'bin/beam.js']) {
       expect(() => readFileSync(join(beamDir, f)), f).not.toThrow()
     }
     // dev dependencies (vitest, typescript, the bundled node) stay out of an app
@@ -158,7 +161,16 @@ describe('the npm package, installed into an app', () => {
     const r = await run('npx', ['--no-install', 'beam', '--version'], app, 30_000)
     expect(r.code, seen(r)).toBe(0)
     expect(r.stdout.trim()).toBe(pkg.version)
-  }, 40_000)
+    // a command that builds a whole node (every transport, the native
+    // add-ons) runs from the installed bundle too
+    const home = join(tmp, 'home')
+    mkdirSync(home)
+    const doctor = await run('npx', ['--no-install', 'beam', 'doctor', '--no-default-bootstrap', '--json'], app, 30_000, { BEAM_HOME: home })
+    expect(doctor.code, seen(doctor)).toBe(0)
+    const report = JSON.parse(doctor.stdout.trim().split('\n').at(-1) ?? '{}') as { event?: string, peerId?: string }
+    expect(report.event).toBe('doctor')
+    expect(report.peerId).toMatch(/^12D3KooW/)
+  }, 60_000)
 
   it('type-checks an app\'s TypeScript against the shipped .d.ts files', async () => {
     writeFileSync(join(app, 'consumer.ts'), CONSUMER_TS)

@@ -1,0 +1,48 @@
+/**
+ * Bundle the CLI into one ES module, dist/bundle/beam.mjs, which bin/beam.js
+ * runs when it is there (and, in a checkout, newer than every file in src/).
+ *
+ * Why: `beam connect` spends most of its start-up loading modules — libp2p
+ * and its dependencies are ~1,800 files, each resolved, read and compiled.
+ * One file cut spawn → first byte through a tunnel from ~640 ms to ~460 ms
+ * on the benchmark machine (docs/performance.md, "Start-up").
+ *
+ * Packages with native code stay outside the bundle and load from
+ * node_modules as before. The bundle sits two levels below the package root,
+ * as src/peer/ does, so src/peer/bootstrap.ts still finds
+ * ../../bootstrap-nodes.json from it.
+ *
+ * Usage: node scripts/bundle.ts (run by `npm run build`, hence by `prepare`).
+ */
+import { build } from 'esbuild'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+
+/** Packages that load native add-ons (prebuilt binaries from npm). */
+export const NATIVE_PACKAGES = ['node-datachannel', '@chainsafe/libp2p-quic', '@ipshipyard/node-datachannel']
+
+const result = await build({
+  absWorkingDir: ROOT,
+  entryPoints: { beam: 'src/cli/main.ts' },
+  outdir: 'dist/bundle',
+  outExtension: { '.js': '.mjs' },
+  // what beam imports lazily (transports a node does not use, the DHT) stays
+  // lazy: each dynamic import() becomes a chunk of its own
+  splitting: true,
+  // chunks beside beam.mjs: code in them resolves ../../ to the package root too
+  chunkNames: '[name]-[hash]',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node22',
+  external: NATIVE_PACKAGES,
+  // CommonJS dependencies call require(); an ES module has none of its own
+  banner: { js: "import { createRequire as __beamCreateRequire } from 'node:module'; const require = __beamCreateRequire(import.meta.url);" },
+  legalComments: 'linked',
+  logLevel: 'warning',
+  metafile: true
+})
+const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0)
+const inputs = Object.keys(result.metafile.inputs).length
+process.stdout.write(`bundle: dist/bundle/beam.mjs and ${Object.keys(result.metafile.outputs).length - 1} chunks from ${inputs} files (${(bytes / 1e6).toFixed(1)} MB)\n`)
