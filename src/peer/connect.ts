@@ -12,6 +12,7 @@ import { InvalidOptionError, PeerUnreachableError, ServiceUnavailableError, Tunn
 import type { Logger } from './logger.ts'
 import { bestConnection, isStreamCapacityError, pathOf, pingConnection, rankConnections, transportOf } from './path.ts'
 import { DialRaceError, classifyAddress, raceDial, webrtcViaRelay } from './dialer.ts'
+import type { RacingPeers } from './dialer.ts'
 import type { DialAttempt } from './dialer.ts'
 import type { PathInfo } from './path.ts'
 
@@ -178,9 +179,13 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
   /** Fresh addresses for the peer (a DHT lookup), used when every known one fails. */
   private readonly refresh: ((signal: AbortSignal) => Promise<Multiaddr[]>) | undefined
 
+  /** Peers this node is racing dials for (shared with the node's DHT). */
+  private readonly racing: RacingPeers | undefined
+
   /** @internal made by {@link BeamNode.connect} */
-  constructor (libp2p: Libp2p, peerId: PeerId, secret: Uint8Array | undefined, options: ConnectOptions, log: Logger, onClosed: () => void, refresh?: (signal: AbortSignal) => Promise<Multiaddr[]>) {
+  constructor (libp2p: Libp2p, peerId: PeerId, secret: Uint8Array | undefined, options: ConnectOptions, log: Logger, onClosed: () => void, refresh?: (signal: AbortSignal) => Promise<Multiaddr[]>, racing?: RacingPeers) {
     super()
+    this.racing = racing
     const remotePort = options.remotePort ?? 0
     if (!Number.isInteger(remotePort) || remotePort < 0 || remotePort > 65535) throw new InvalidOptionError(`invalid remote port ${remotePort}`)
     this.libp2p = libp2p
@@ -266,7 +271,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       }
       this.log.info({ peer: this.peerId.toString(), direct, relayed }, `dialing peer: ${direct} direct and ${relayed} relayed address(es)`)
       try {
-        const { connection, attempts } = await raceDial(this.libp2p, this.peerId, known, this.log, { signal: dialSignal })
+        const { connection, attempts } = await raceDial(this.libp2p, this.peerId, known, this.log, { signal: dialSignal, ...(this.racing != null ? { racing: this.racing } : {}) })
         this.record(attempts)
         this.emit('dial', { attempts, ok: true })
         return connection
@@ -279,7 +284,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
         const fresh = (await this.refresh(dialSignal)).filter(a => !known.some(k => k.equals(a)))
         if (fresh.length === 0) throw err
         await this.libp2p.peerStore.patch(this.peerId, { multiaddrs: fresh })
-        const { connection, attempts } = await raceDial(this.libp2p, this.peerId, fresh, this.log, { signal: dialSignal })
+        const { connection, attempts } = await raceDial(this.libp2p, this.peerId, fresh, this.log, { signal: dialSignal, ...(this.racing != null ? { racing: this.racing } : {}) })
         this.record(attempts)
         this.emit('dial', { attempts, ok: true })
         return connection

@@ -28,7 +28,37 @@ export function classifyAddress (ma: Multiaddr): AddressClass {
 export interface RaceOptions {
   /** Head start of direct addresses over relayed ones, in ms. @default 250 */
   relayDelay?: number
+  /** Where the race registers the peer while it runs (see {@link RacingPeers}). @default unset */
+  racing?: RacingPeers
   signal: AbortSignal
+}
+
+/**
+ * The peers a dial race is running for. libp2p joins every dial that names a
+ * peer into one job that tries the peer's known addresses one at a time
+ * (each up to its address timeout): when kad-dht learns of the peer from a
+ * relay's answer and queries it, the race's relayed dial joins that job and
+ * waits behind every dead direct address (30 s in the NAT lab, where the
+ * connect then failed). The node's connection gater refuses direct
+ * addresses that name a racing peer (isDirectDialOf in libp2p-options.ts);
+ * the race itself dials direct addresses without the peer id.
+ */
+export class RacingPeers {
+  private readonly counts = new Map<string, number>()
+
+  /** Whether a race for this peer is running. */
+  has (peer: PeerId | string): boolean { return this.counts.has(peer.toString()) }
+
+  /** A race for `peer` starts. */
+  add (peer: PeerId): void { this.counts.set(peer.toString(), (this.counts.get(peer.toString()) ?? 0) + 1) }
+
+  /** A race for `peer` is over. */
+  delete (peer: PeerId): void {
+    const id = peer.toString()
+    const n = (this.counts.get(id) ?? 0) - 1
+    if (n > 0) this.counts.set(id, n)
+    else this.counts.delete(id)
+  }
 }
 
 /** What a dial race tried, for progress output and `beam doctor`. */
@@ -96,6 +126,7 @@ export async function raceDial (libp2p: Libp2p, peer: PeerId, addrs: Multiaddr[]
   if (direct.length === 0 && relayed.length === 0) throw new DialRaceError(attempts)
   const relayDelay = direct.length === 0 ? 0 : (options.relayDelay ?? 250)
   const won = new AbortController()
+  options.racing?.add(peer)
   const one = async (ma: Multiaddr, kind: AddressClass, delay: number): Promise<Connection> => {
     if (delay > 0) {
       await new Promise<void>((resolve) => {
@@ -177,6 +208,8 @@ export async function raceDial (libp2p: Libp2p, peer: PeerId, addrs: Multiaddr[]
   } catch (err) {
     options.signal.throwIfAborted()
     throw new DialRaceError(attempts.length > 0 ? attempts : [{ address: '', kind: 'direct', ok: false, ms: 0, error: (err as Error).message }])
+  } finally {
+    options.racing?.delete(peer)
   }
 }
 

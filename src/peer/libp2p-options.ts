@@ -4,6 +4,7 @@ import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import type { ComponentLogger, PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Libp2pOptions } from 'libp2p'
 import { relayServer, relayTransport } from '../relay/index.ts'
 import type { ResolvedRelayLimits } from '../relay/index.ts'
@@ -54,6 +55,13 @@ export interface NetworkInit {
   relayAllow?: string[]
   /** Run the Kademlia DHT with this protocol id; undefined = no DHT. */
   dhtProtocol?: string
+  /**
+   * Peers beam's own dial race is running for (RacingPeers in dialer.ts).
+   * Until it ends, a dial that names such a peer in a direct address is
+   * refused: only the race dials them directly (by bare address), others get
+   * the peer's relayed addresses. @default none
+   */
+  racingPeer?: (peer: string) => boolean
   /** Transports contributed by backends (Tor, I2P, …), added after beam's own. @default [] */
   backendTransports?: TransportFactory[]
   /**
@@ -192,13 +200,30 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
     },
     // beam dials the addresses a user handed it, loopback and LAN included
     connectionGater: {
-      denyDialMultiaddr: (ma) => init.dialOnly != null && !init.dialOnly.includes(ma.getComponents()[0]?.name ?? ''),
+      denyDialMultiaddr: (ma) => (init.dialOnly != null && !init.dialOnly.includes(ma.getComponents()[0]?.name ?? '')) ||
+        (init.racingPeer != null && isDirectDialOf(ma, init.racingPeer)),
       ...(init.relayAllow != null && init.relayAllow.length > 0
         ? { denyInboundRelayReservation: (peer) => !(init.relayAllow ?? []).includes(peer.toString()) }
         : {})
     },
     services: services as unknown as Libp2pOptions<BeamServices>['services']
   }
+}
+
+/**
+ * Whether `ma` is a direct address (no relay) that names, at its end, a peer
+ * for which `racing` is true. libp2p joins every dial that names a peer into
+ * one job that tries the peer's known addresses one at a time; when kad-dht
+ * queries a peer beam is dialling (it learns of it from a relay's answer),
+ * beam's relayed dial joins that job and waits behind each dead direct
+ * address (30 s in the NAT lab). Refusing those addresses leaves such a job
+ * the relayed ones, which is what beam's race dials anyway.
+ */
+export function isDirectDialOf (ma: Multiaddr, racing: (peer: string) => boolean): boolean {
+  const comps = ma.getComponents()
+  if (comps.some(c => c.name === 'p2p-circuit')) return false
+  const last = comps.at(-1)
+  return last?.name === 'p2p' && last.value != null && racing(last.value)
 }
 
 /**

@@ -16,6 +16,7 @@ import type { Logger } from './logger.ts'
 import { Share } from './share.ts'
 import type { ShareOptions } from './share.ts'
 import { ConnectTunnel } from './connect.ts'
+import { RacingPeers } from './dialer.ts'
 import type { ConnectOptions } from './connect.ts'
 import { parseTarget } from './target.ts'
 import type { Duplex } from 'node:stream'
@@ -184,6 +185,8 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   private bootstrapFailures = 0
 
   private readonly rootLog: Logger
+  /** Peers a dial race runs for; the DHT leaves them alone meanwhile (see RacingPeers). */
+  private readonly racing: RacingPeers
   private readonly lookupTimeout: number
   private publishing: AbortController | undefined
   private messageHandler: MessageHandler | undefined
@@ -200,9 +203,10 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   backends: Backend[] = [directBackend]
 
   /** @internal use {@link createBeam} */
-  constructor (libp2p: Libp2p<BeamServices>, init: BeamInit, log: Logger, privateKey: PrivateKey) {
+  constructor (libp2p: Libp2p<BeamServices>, init: BeamInit, log: Logger, privateKey: PrivateKey, racing: RacingPeers = new RacingPeers()) {
     super()
     this.libp2p = libp2p
+    this.racing = racing
     this.rootLog = log
     this.log = log.child({ component: 'node' })
     this.addressBook = init.addressBook != null ? new AddressBook(init.addressBook) : undefined
@@ -369,13 +373,18 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     const refresh = this.dhtEnabled
       ? async (signal: AbortSignal): Promise<Multiaddr[]> => (await this.lookup(t.peerId, signal)).multiaddrs
       : undefined
-    const tunnel = new ConnectTunnel(this.libp2p, t.peerId, t.secret, { upgrade: this.webrtc, ...options }, this.rootLog.child({ component: 'connect' }), () => { this.connects.delete(tunnel) }, refresh)
+    const tunnel = new ConnectTunnel(this.libp2p, t.peerId, t.secret, { upgrade: this.webrtc, ...options }, this.rootLog.child({ component: 'connect' }), () => { this.connects.delete(tunnel) }, refresh, this.racing)
     this.connects.add(tunnel)
+    // from here to the first connection only beam's dial race dials the
+    // peer's direct addresses (see RacingPeers)
+    this.racing.add(t.peerId)
     try {
       await tunnel.start(options)
     } catch (err) {
       await tunnel.close()
       throw err
+    } finally {
+      this.racing.delete(t.peerId)
     }
     if (addrs.length > 0) await this.addressBook?.put(id, addrs).catch(() => {})
     return tunnel
@@ -410,7 +419,14 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     if (addrs.length === 0 && this.libp2p.getConnections(t.peerId).length === 0 && (await this.knownAddresses(t.peerId)).length === 0) {
       if (!this.dhtEnabled) throw new PeerNotFoundError(id)
       if (this.bootstrap.length === 0) throw new PeerNotFoundError(id, `no address known for peer ${id}, and no bootstrap node to look it up with (bootstrap-nodes.json is empty and no --bootstrap was given): use the connect string that 'beam share' printed`)
-      addrs = (await this.lookup(t.peerId, signal)).multiaddrs
+      // a DHT query may reach the peer itself (a share is a DHT server):
+      // that dial must not hold the peer's direct addresses (see RacingPeers)
+      this.racing.add(t.peerId)
+      try {
+        addrs = (await this.lookup(t.peerId, signal)).multiaddrs
+      } finally {
+        this.racing.delete(t.peerId)
+      }
     }
     if (addrs.length > 0) {
       await this.libp2p.peerStore.merge(t.peerId, { multiaddrs: addrs })
@@ -903,8 +919,10 @@ async function createNode (init: BeamInit, log: Logger, backends: Backend[]): Pr
   const listen = [...new Set([...(init.listen ?? []), ...backendListen])]
   for (let i = 0; i < reservations; i++) listen.push('/p2p-circuit')
   if (reservations > 0 && init.transports?.webrtc !== false) listen.push('/webrtc')
+  const racing = new RacingPeers()
   const libp2p = await createLibp2p({ ...await libp2pOptions({
     privateKey,
+    racingPeer: peer => racing.has(peer),
     listen,
     ...(init.relayServer != null ? { relayServer: resolveRelayLimits(init.relayServer) } : {}),
     ...(init.relayAllow != null ? { relayAllow: init.relayAllow } : {}),
@@ -926,7 +944,7 @@ async function createNode (init: BeamInit, log: Logger, backends: Backend[]): Pr
     ...(extra.some(b => b.latency === 'high') ? { highLatency: true } : {}),
     logger: libp2pComponentLogger(log)
   }), start: false })
-  return new BeamNode(libp2p, init, log, privateKey)
+  return new BeamNode(libp2p, init, log, privateKey, racing)
 }
 
 /** The part of libp2p's internal components read by {@link unverifiedListenAddrs}. */
