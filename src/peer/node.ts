@@ -16,7 +16,7 @@ import type { Logger } from './logger.ts'
 import { Share } from './share.ts'
 import type { ShareOptions } from './share.ts'
 import { ConnectTunnel } from './connect.ts'
-import { RacingPeers } from './dialer.ts'
+import { RacingPeers, raceDial } from './dialer.ts'
 import type { ConnectOptions } from './connect.ts'
 import { parseTarget } from './target.ts'
 import type { Duplex } from 'node:stream'
@@ -468,6 +468,13 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     const { target: t } = await this.prepare(target, signal)
     const s = AbortSignal.any([AbortSignal.timeout(DEFAULT_DIAL_TIMEOUT), ...(signal != null ? [signal] : [])])
     try {
+      // not connected yet: beam's own dial race over the known addresses
+      // (libp2p's peer dial tries them one at a time, 12 s each); the stream
+      // then goes over the connection it opened
+      if (this.libp2p.getConnections(t.peerId).length === 0) {
+        const known = await this.knownAddresses(t.peerId)
+        if (known.length > 0) await raceDial(this.libp2p, t.peerId, known, this.log, { signal: s, racing: this.racing })
+      }
       return await this.libp2p.dialProtocol(t.peerId, protocol, { signal: s, runOnLimitedConnection: true })
     } catch (err) {
       signal?.throwIfAborted()

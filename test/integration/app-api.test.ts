@@ -6,6 +6,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -133,6 +135,27 @@ describe('messages and calls', () => {
     await c.handle('/test/nothing/1.0.0', s => { s.end() })
     await a.libp2p.peerStore.merge(c.peerId, { multiaddrs: c.getMultiaddrs() })
     await expect(a.call(c.peerId.toString(), Buffer.from('x'))).rejects.toThrow(/takes no calls|protocol/i)
+  }, 30_000)
+
+  it('a call does not wait behind a known address that never answers: every address is tried at once', async () => {
+    // a TCP port on loopback that accepts and then says nothing: libp2p's
+    // own peer dial would wait its 12 s address timeout there first
+    const silent = createServer(() => {})
+    await new Promise<void>(resolve => { silent.listen(0, '127.0.0.1', resolve) })
+    try {
+      const port = (silent.address() as AddressInfo).port
+      // d on the IPv6 loopback: the silent IPv4 address sorts before it
+      const d = await node({ listen: ['/ip6/::1/tcp/0'], dht: false })
+      await d.onCall(req => req)
+      const e = await node({ listen: [], dht: false })
+      const addrs = [multiaddr(`/ip4/127.0.0.1/tcp/${port}`), ...d.getMultiaddrs()]
+      const t0 = Date.now()
+      const reply = await e.call({ peerId: d.peerId, multiaddrs: addrs }, Buffer.from('quick'))
+      expect(Buffer.from(reply).toString()).toBe('quick')
+      expect(Date.now() - t0).toBeLessThan(5000)
+    } finally {
+      silent.close()
+    }
   }, 30_000)
 
   it('works through a relay: a node with no listener of its own answers calls and streams', async () => {
