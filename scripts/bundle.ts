@@ -1,11 +1,12 @@
 /**
- * Bundle the CLI into one ES module, dist/bundle/beam.mjs, which bin/beam.js
- * runs when it is there (and, in a checkout, newer than every file in src/).
+ * Bundle the CLI into dist/bundle/beam.mjs (plus a chunk per lazy import),
+ * which bin/beam.js runs when it is there (and, in a checkout, newer than
+ * every file in src/).
  *
  * Why: `beam connect` spends most of its start-up loading modules — libp2p
- * and its dependencies are ~1,800 files, each resolved, read and compiled.
- * One file cut spawn → first byte through a tunnel from ~640 ms to ~460 ms
- * on the benchmark machine (docs/performance.md, "Start-up").
+ * and its dependencies are ~1,300 files, each resolved, read and compiled.
+ * The bundle cut spawn → first byte through a tunnel from ~640 ms to ~410 ms
+ * on the benchmark machine (docs/performance.md, "The bundle").
  *
  * Packages with native code stay outside the bundle and load from
  * node_modules as before. The bundle sits two levels below the package root,
@@ -20,7 +21,7 @@ import { fileURLToPath } from 'node:url'
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
 /** Packages that load native add-ons (prebuilt binaries from npm). */
-export const NATIVE_PACKAGES = ['node-datachannel', '@chainsafe/libp2p-quic', '@ipshipyard/node-datachannel']
+const NATIVE_PACKAGES = ['node-datachannel', '@chainsafe/libp2p-quic', '@ipshipyard/node-datachannel']
 
 const result = await build({
   absWorkingDir: ROOT,

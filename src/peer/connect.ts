@@ -271,7 +271,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       }
       this.log.info({ peer: this.peerId.toString(), direct, relayed }, `dialing peer: ${direct} direct and ${relayed} relayed address(es)`)
       try {
-        const { connection, attempts } = await raceDial(this.libp2p, this.peerId, known, this.log, { signal: dialSignal, ...(this.racing != null ? { racing: this.racing } : {}) })
+        const { connection, attempts } = await raceDial(this.libp2p, this.peerId, known, this.log, { signal: dialSignal, racing: this.racing })
         this.record(attempts)
         this.emit('dial', { attempts, ok: true })
         return connection
@@ -284,7 +284,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
         const fresh = (await this.refresh(dialSignal)).filter(a => !known.some(k => k.equals(a)))
         if (fresh.length === 0) throw err
         await this.libp2p.peerStore.patch(this.peerId, { multiaddrs: fresh })
-        const { connection, attempts } = await raceDial(this.libp2p, this.peerId, fresh, this.log, { signal: dialSignal, ...(this.racing != null ? { racing: this.racing } : {}) })
+        const { connection, attempts } = await raceDial(this.libp2p, this.peerId, fresh, this.log, { signal: dialSignal, racing: this.racing })
         this.record(attempts)
         this.emit('dial', { attempts, ok: true })
         return connection

@@ -1,6 +1,6 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { IdentifyResult } from '@libp2p/interface'
 import type { BeamNode } from './node.ts'
+import { identifiedProtocols } from './node.ts'
 import type { Target } from './target.ts'
 import type { DialAttempt } from './dialer.ts'
 import type { PathInfo } from './path.ts'
@@ -63,41 +63,27 @@ export interface DiagnoseOptions {
 }
 
 const HOP = '/libp2p/circuit/relay/0.2.0/hop'
-/** How long to wait for a bootstrap node's identify after the ping, in ms. */
+/** How long to wait for a bootstrap node's identify answer after the ping, in ms. */
 const IDENTIFY_TIMEOUT_MS = 10_000
 /** How long dialling, and then pinging, a bootstrap node may each take. */
 const BOOTSTRAP_TIMEOUT_MS = 8000
 
 async function checkBootstrap (node: BeamNode, ma: Multiaddr, signal?: AbortSignal): Promise<BootstrapCheck> {
   const address = ma.toString()
-  // The node's protocols come from identify, which libp2p runs by itself on
-  // every new connection. The peer store is no witness of it: libp2p adds
-  // each protocol a stream negotiates (our own ping), so it is non-empty
-  // before identify has answered. Listen for the identify result instead.
-  let identified: (protocols: string[]) => void = () => {}
-  const protocols = new Promise<string[]>(resolve => { identified = resolve })
-  let remote: string | undefined = ma.getComponents().findLast(c => c.name === 'p2p')?.value
-  const onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
-    if (remote != null && evt.detail.peerId.toString() === remote) identified(evt.detail.protocols)
-  }
-  node.libp2p.addEventListener('peer:identify', onIdentify)
   try {
     const conn = await node.libp2p.dial(ma, { signal: AbortSignal.any([AbortSignal.timeout(BOOTSTRAP_TIMEOUT_MS), ...(signal != null ? [signal] : [])]) })
-    remote = conn.remotePeer.toString()
     const rttMs = await pingConnection(conn, { signal: AbortSignal.timeout(BOOTSTRAP_TIMEOUT_MS) })
-    // identify may have finished before (an earlier connection, or before the
-    // dial returned): it stores the agent version after the protocols
-    const known = await node.libp2p.peerStore.get(conn.remotePeer).catch(() => undefined)
-    if (known?.metadata.has('AgentVersion') === true) return { address, ok: true, rttMs, relay: known.protocols.includes(HOP) }
-    const timeout = AbortSignal.any([AbortSignal.timeout(IDENTIFY_TIMEOUT_MS), ...(signal != null ? [signal] : [])])
-    const seen = await Promise.race([protocols, new Promise<undefined>(resolve => { timeout.addEventListener('abort', () => { resolve(undefined) }, { once: true }) })])
-    // no identify within the timeout: what the peer store knows by now is the best answer
-    const list = seen ?? (await node.libp2p.peerStore.get(conn.remotePeer).catch(() => undefined))?.protocols ?? []
-    return { address, ok: true, rttMs, relay: list.includes(HOP) }
+    // libp2p runs identify by itself on every new connection; on a busy
+    // machine its answer can come seconds after the ping
+    const deadline = Date.now() + IDENTIFY_TIMEOUT_MS
+    let protocols = await identifiedProtocols(node.libp2p, conn.remotePeer)
+    while (protocols == null && Date.now() < deadline && signal?.aborted !== true) {
+      await new Promise(resolve => setTimeout(resolve, 50))
+      protocols = await identifiedProtocols(node.libp2p, conn.remotePeer)
+    }
+    return { address, ok: true, rttMs, relay: protocols?.includes(HOP) ?? false }
   } catch (err) {
     return { address, ok: false, error: (err as Error).message }
-  } finally {
-    node.libp2p.removeEventListener('peer:identify', onIdentify)
   }
 }
 

@@ -212,12 +212,8 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
 
 /**
  * Whether `ma` is a direct address (no relay) that names, at its end, a peer
- * for which `racing` is true. libp2p joins every dial that names a peer into
- * one job that tries the peer's known addresses one at a time; when kad-dht
- * queries a peer beam is dialling (it learns of it from a relay's answer),
- * beam's relayed dial joins that job and waits behind each dead direct
- * address (30 s in the NAT lab). Refusing those addresses leaves such a job
- * the relayed ones, which is what beam's race dials anyway.
+ * for which `racing` is true: the connection gater refuses those while
+ * beam's dial race runs (why: RacingPeers in dialer.ts).
  */
 export function isDirectDialOf (ma: Multiaddr, racing: (peer: string) => boolean): boolean {
   const comps = ma.getComponents()

@@ -203,7 +203,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   backends: Backend[] = [directBackend]
 
   /** @internal use {@link createBeam} */
-  constructor (libp2p: Libp2p<BeamServices>, init: BeamInit, log: Logger, privateKey: PrivateKey, racing: RacingPeers = new RacingPeers()) {
+  constructor (libp2p: Libp2p<BeamServices>, init: BeamInit, log: Logger, privateKey: PrivateKey, racing: RacingPeers) {
     super()
     this.libp2p = libp2p
     this.racing = racing
@@ -324,11 +324,9 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     for (const id of ids) {
       const conns = this.libp2p.getConnections().filter(c => c.remotePeer.toString() === id)
       if (conns.length === 0) continue
-      const peer = await this.libp2p.peerStore.get(conns[0]?.remotePeer ?? this.peerId).catch(() => undefined)
-      // identify stores the agent version after the protocols; before it, the
-      // peer store holds only protocols our own streams negotiated (kad, ping)
-      if (peer == null || !peer.metadata.has('AgentVersion')) return
-      if (peer.protocols.includes(HOP_PROTOCOL)) return
+      const protocols = await identifiedProtocols(this.libp2p, conns[0]?.remotePeer ?? this.peerId)
+      if (protocols == null) return
+      if (protocols.includes(HOP_PROTOCOL)) return
       settled++
     }
     if (settled + this.bootstrapFailures >= this.bootstrap.length) {
@@ -952,6 +950,18 @@ async function createNode (init: BeamInit, log: Logger, backends: Backend[]): Pr
     logger: libp2pComponentLogger(log)
   }), start: false })
   return new BeamNode(libp2p, init, log, privateKey, racing)
+}
+
+/**
+ * The protocols a peer runs, once identify has answered; undefined before.
+ * The peer store's protocol list alone proves nothing: libp2p adds to it each
+ * protocol that one of this node's own streams negotiated (ping, kad), so it
+ * is non-empty before identify has run. Identify stores the agent version
+ * after the protocols.
+ */
+export async function identifiedProtocols (libp2p: Libp2p, peer: PeerId): Promise<string[] | undefined> {
+  const record = await libp2p.peerStore.get(peer).catch(() => undefined)
+  return record?.metadata.has('AgentVersion') === true ? record.protocols : undefined
 }
 
 /** The part of libp2p's internal components read by {@link unverifiedListenAddrs}. */
