@@ -72,11 +72,13 @@ describe.skipIf(!avail.ok)('I2P backend on a private i2pd network', () => {
 
   it('creates sessions; a session names itself, the other router resolves its .b32.i2p name', async () => {
     const port = (sam: string): number => Number(sam.split(':')[1])
-    const [a, b] = await Promise.all([
-      SamSession.create({ sam: { host: '127.0.0.1', port: port(shareSam) }, destination: 'TRANSIENT', tunnels: TUNNELS }),
-      SamSession.create({ sam: { host: '127.0.0.1', port: port(connectSam) }, destination: 'TRANSIENT', tunnels: TUNNELS })
-    ])
-    sessions.push(a, b)
+    const create = async (sam: string): Promise<SamSession> => {
+      const s = await SamSession.create({ sam: { host: '127.0.0.1', port: port(sam) }, destination: 'TRANSIENT', tunnels: TUNNELS })
+      sessions.push(s)
+      return s
+    }
+    const [first, b] = await Promise.all([create(shareSam), create(connectSam)])
+    let a = first
     console.log(`i2p: SAM sessions ready in ${a.readyMs} ms and ${b.readyMs} ms`)
     expect(a.alive).toBe(true)
     expect(a.b32).toMatch(/^[a-z2-7]{52}\.b32\.i2p$/)
@@ -85,15 +87,28 @@ describe.skipIf(!avail.ok)('I2P backend on a private i2pd network', () => {
     // the connector's router finds the share's lease set through the
     // floodfill, once it got there: usually at once, but i2pd 2.45 skips a
     // publication attempted before the session has tunnels both ways and
-    // waits for the next lease set change (see docs/backends.md, I2P)
+    // waits for the next lease set change, up to 10 minutes (docs/backends.md,
+    // I2P, item 6). A destination that is not findable within 80 s is that
+    // race, not a fault of beam's: the test then makes a fresh destination
+    // (at most 3 in all) rather than wait the minutes out.
     const t = Date.now()
-    expect(await lookupWithRetry(b, a.b32, 240_000)).toBe(a.destination)
+    for (let attempt = 1; ; attempt++) {
+      try {
+        expect(await lookupWithRetry(b, a.b32, 80_000)).toBe(a.destination)
+        break
+      } catch (err) {
+        if (attempt >= 3) throw err
+        console.warn(`i2p: ${a.b32} not findable from the other router after 80 s (attempt ${attempt}: the lease set publication race), trying a fresh destination`)
+        a.close()
+        a = await create(shareSam)
+      }
+    }
     console.log(`i2p: .b32.i2p of a fresh session resolvable from another router ${Date.now() - t} ms after both were ready`)
   }, 400_000)
 
   it('names SAM errors: unknown .b32.i2p, wrong server, nothing listening', async () => {
-    const session = sessions[0]
-    if (session == null) throw new Error('needs the session of the previous test')
+    const session = sessions.find(s => s.alive)
+    if (session == null) throw new Error('needs a session of the previous test')
     const unknown = `${'a'.repeat(52)}.b32.i2p`
     const err = await session.lookup(unknown, { timeoutMs: 90_000 }).catch((e: unknown) => e as Error & { result?: string })
     expect(err).toBeInstanceOf(Error)
@@ -330,7 +345,7 @@ async function lookupWithRetry (session: SamSession, name: string, timeoutMs: nu
   const deadline = Date.now() + timeoutMs
   for (;;) {
     try {
-      return await session.lookup(name, { timeoutMs: 60_000 })
+      return await session.lookup(name, { timeoutMs: Math.max(1000, Math.min(60_000, deadline - Date.now())) })
     } catch (err) {
       if (Date.now() > deadline) throw err
       await new Promise(resolve => setTimeout(resolve, 2000))
