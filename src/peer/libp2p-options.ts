@@ -2,7 +2,6 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
-import { tcp } from '@libp2p/tcp'
 import type { ComponentLogger, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Libp2pOptions } from 'libp2p'
@@ -10,6 +9,7 @@ import { relayServer, relayTransport } from '../relay/index.ts'
 import type { ResolvedRelayLimits } from '../relay/index.ts'
 import type { TransportFactory } from '../backends/index.ts'
 import { ADDRESS_DIAL_TIMEOUT, INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_MUXER_STREAMS, MAX_STREAM_WINDOW } from './constants.ts'
+import { batchedTcp } from './batched-tcp.ts'
 import { noiseCrypto } from './noise-crypto.ts'
 
 /** Shortest time libp2p's connection monitor waits for a ping before it aborts the connection, in ms (libp2p: 5000). */
@@ -103,7 +103,8 @@ export interface BeamServices {
  */
 export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<BeamServices>> {
   const transports: NonNullable<Libp2pOptions['transports']> = []
-  if (init.transports.tcp) transports.push(tcp())
+  // one writev per batch instead of a write per piece (batched-tcp.ts)
+  if (init.transports.tcp) transports.push(batchedTcp())
   if (init.transports.quic) {
     const { quic } = await import('@chainsafe/libp2p-quic')
     transports.push(quic())
