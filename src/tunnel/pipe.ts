@@ -153,6 +153,7 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
     corked = false
     if (!socket.destroyed) socket.uncork()
   }
+  let endAfterBuffered = false
   const onStreamMessage = (evt: { data: Uint8Array | Uint8ArrayList }): void => {
     const data = evt.data
     let ok = true
@@ -164,6 +165,11 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
     result.received += data.byteLength
     if (data instanceof Uint8Array) ok = socket.write(data)
     else for (const buf of data) ok = socket.write(buf)
+    if (endAfterBuffered && stream.readBufferLength === 0) {
+      endAfterBuffered = false
+      onStreamEnd()
+      return
+    }
     if (!ok) pauseStream()
   }
   // The stream's resume() first dispatches what it buffered while paused, and
@@ -245,7 +251,21 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
   options.signal?.addEventListener('abort', onAbort)
 
   if (options.signal?.aborted === true) onAbort()
-  if (stream.readableEnded) onStreamEnd()
+  // The stream can have ended before the pipe began while bytes before its
+  // end were held by the handshake's reader, which pushed them back on
+  // (unwrap → unshift): the stream dispatches them on a microtask and does not
+  // dispatch 'end' again, so the end is passed on only after them. Both sides
+  // see this when the other sends its first data and its FIN right behind the
+  // handshake (an early request from a client that half-closed; a short answer
+  // from a service that closes).
+  if (stream.readableEnded) {
+    if (stream.readBufferLength === 0) onStreamEnd()
+    else endAfterBuffered = true
+  }
+  // a caller that read the socket's first bytes itself (beam connect sends
+  // them with the tunnel request) may have drained it up to an EOF it had
+  // already received: 'end' was emitted before the pipe listened for it
+  if (socket.readableEnded) onSocketEnd()
   if (socket.isPaused()) socket.resume()
   if (stream.readStatus === 'paused') stream.resume()
   if (socket.destroyed) onSocketClose()

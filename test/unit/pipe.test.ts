@@ -1,6 +1,6 @@
 import net from 'node:net'
 import type { AddressInfo, Socket } from 'node:net'
-import { streamPair } from '@libp2p/utils'
+import { lpStream, streamPair } from '@libp2p/utils'
 import type { AbstractMessageStream } from '@libp2p/utils'
 import type { Stream } from '@libp2p/interface'
 import { describe, it, expect } from 'vitest'
@@ -96,6 +96,63 @@ describe('pipeSocketStream: how a tunnel ends', () => {
         await new Promise(resolve => setTimeout(resolve, 50))
       }
       expect(errorCode).toMatch(/ECONNRESET|EPIPE/)
+    } finally {
+      await close()
+    }
+  })
+
+  it('passes on bytes and a FIN that came right behind a handshake message, in that order (the reader pushed the bytes back)', { timeout: 10_000 }, async () => {
+    const [local, remote] = await streamPair()
+    const { inner, outer, close } = await socketPair()
+    try {
+      // the far side answers the handshake, sends its first bytes and its FIN
+      // at once: a service that writes a short answer and closes, or a client
+      // that sent its request and half-closed before the tunnel was up
+      const reader = lpStream(local)
+      const answer = reader.read()
+      const remoteLp = lpStream(remote)
+      const sent = remoteLp.write(Buffer.from('ok'))
+      remote.send(Buffer.from('HTTP/1.1 200 OK\r\n\r\nhi'))
+      await sent
+      await remote.close()
+      expect(Buffer.from((await answer).subarray()).toString()).toBe('ok')
+      await new Promise(resolve => setTimeout(resolve, 50))
+      // the stream has ended while the bytes sat in the handshake reader
+      expect(local.readableEnded).toBe(true)
+      const raw = reader.unwrap()
+      const seen = collect(outer)
+      const piped = pipeSocketStream(inner, raw)
+      outer.end()
+      const result = await piped
+      expect(await seen).toEqual({ bytes: 'HTTP/1.1 200 OK\r\n\r\nhi'.length, end: 'clean' })
+      expect(result.error).toBeUndefined()
+    } finally {
+      await close()
+    }
+  })
+
+  it('passes on an EOF the socket had already delivered before the pipe began (its first bytes were read by the caller)', { timeout: 10_000 }, async () => {
+    const [local, remote] = await streamPair()
+    const { inner, outer, close } = await socketPair()
+    try {
+      const got: Buffer[] = []
+      remote.addEventListener('message', (evt) => { got.push(Buffer.from(evt.data.subarray())) })
+      const remoteEnded = new Promise<void>(resolve => { remote.addEventListener('remoteCloseWrite', () => { resolve() }) })
+      outer.end('early request')
+      await new Promise(resolve => setTimeout(resolve, 50))
+      // the caller takes the buffered bytes itself (beam connect sends them
+      // with the tunnel request): the socket reaches its end before the pipe
+      const early = inner.read() as Buffer
+      expect(early.toString()).toBe('early request')
+      await new Promise(resolve => setTimeout(resolve, 20))
+      expect(inner.readableEnded).toBe(true)
+      local.send(early)
+      const piped = pipeSocketStream(inner, local)
+      await remoteEnded
+      expect(Buffer.concat(got).toString()).toBe('early request')
+      await remote.close()
+      const result = await piped
+      expect(result.error).toBeUndefined()
     } finally {
       await close()
     }
