@@ -348,8 +348,13 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
     }
   }
 
-  /** Open one tunnel stream and run the handshake; returns the raw stream. */
-  async openStream (probe: boolean, signal?: AbortSignal): Promise<Stream> {
+  /**
+   * Open one tunnel stream and run the handshake; returns the raw stream.
+   * `early` is asked, once the stream is negotiated, for bytes to send right
+   * behind the request; the share takes them as the tunnel's first data once
+   * it accepts, and drops them with the stream when it refuses.
+   */
+  async openStream (probe: boolean, signal?: AbortSignal, early?: () => Uint8Array | undefined): Promise<Stream> {
     let conn = await this.connection(signal)
     const hsSignal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.opts.handshakeTimeout), ...(signal != null ? [signal] : [])])
     const streamOptions = { signal: hsSignal, runOnLimitedConnection: true, maxOutboundStreams: this.opts.maxStreams }
@@ -372,7 +377,8 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
         ? accessProof(this.secret, this.libp2p.peerId.toMultihash().bytes, this.peerId.toMultihash().bytes)
         : undefined
       const req = proof != null ? { port: this.remotePort, probe, proof } : { port: this.remotePort, probe }
-      const { response, stream: raw } = await sendTunnelRequest(stream, req, { signal: hsSignal })
+      const first = early?.()
+      const { response, stream: raw } = await sendTunnelRequest(stream, req, first != null ? { signal: hsSignal, early: first } : { signal: hsSignal })
       if (response.status !== TunnelStatus.OK) {
         throw responseError(response)
       }
@@ -419,8 +425,24 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
     socket.on('error', () => {})
     try {
       let stream: Stream
+      // What the local client sent while the stream was being opened goes
+      // with the tunnel request: a client that speaks first (an HTTP request,
+      // a TLS hello) then has its answer one round trip sooner. The pipe sees
+      // the rest, and an EOF that came with those bytes (socket.readableEnded).
+      let early = 0
+      const takeEarly = (): Uint8Array | undefined => {
+        if (socket.readableLength === 0 || socket.destroyed) return undefined
+        const chunk: unknown = socket.read()
+        if (!(chunk instanceof Uint8Array)) return undefined
+        early = chunk.byteLength
+        return chunk
+      }
+      // the listener accepts sockets paused: read(0) starts filling the
+      // socket's buffer (up to its high-water mark, then the kernel's window
+      // holds the client back) without switching it to flowing mode
+      socket.read(0)
       try {
-        stream = await this.openStream(false, ctl.signal)
+        stream = await this.openStream(false, ctl.signal, takeEarly)
       } catch (err) {
         const e = err as Error
         this.log.warn({ tunnel: id, err: e.message }, 'cannot open tunnel; closing the local connection')
@@ -432,7 +454,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       this.log.debug({ tunnel: id, via: stream.protocol, conns: this.libp2p.getConnections(this.peerId).map(c => c.remoteAddr.toString()) }, 'tunnel open')
       this.emit('tunnel:open', { id, remotePort: this.remotePort })
       const result = await pipeSocketStream(socket, stream, { signal: ctl.signal })
-      const ev: ConnectTunnelCloseEvent = { id, sent: result.sent, received: result.received }
+      const ev: ConnectTunnelCloseEvent = { id, sent: early + result.sent, received: result.received }
       if (result.error != null) ev.error = result.error.message
       this.emit('tunnel:close', ev)
     } finally {

@@ -10,8 +10,10 @@ export interface LocalListener {
 }
 
 /**
- * Bind a local TCP port. Accepted sockets arrive paused and half-open capable,
- * so no byte is read before the tunnel behind them is ready.
+ * Bind a local TCP port. Accepted sockets arrive paused (nothing is read until
+ * the owner asks: beam connect starts reading into the socket's buffer while
+ * it opens the tunnel, and sends what came with the tunnel request) and
+ * half-open capable.
  */
 export async function listenTcp (host: string, port: number, onSocket: (socket: Socket) => void): Promise<LocalListener> {
   const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, onSocket)

@@ -77,6 +77,42 @@ describe('library: share and connect in one process', () => {
     }
   })
 
+  it('a client that speaks first and half-closes, and a service that answers and closes at once: every byte arrives, 50 times', async () => {
+    // The connector sends what the client wrote while the tunnel stream was
+    // being opened with the tunnel request, and the service's short answer
+    // and FIN can come right behind the share's response: both ends then see
+    // data and a FIN that arrived before their pipe began (an HTTP/1.0-style
+    // exchange). The FIN was once passed on ahead of those bytes and the
+    // client got a clean, empty answer.
+    const svc = await startTcpService(s => {
+      const chunks: Buffer[] = []
+      s.on('data', (d: Buffer) => { chunks.push(d) })
+      s.on('end', () => { s.end(`got ${Buffer.concat(chunks).toString()}`) })
+    })
+    const node = await createBeam({ listen: ['/ip4/127.0.0.1/tcp/0'] })
+    try {
+      await node.share({ services: [{ port: svc.port }], access: { mode: 'public' } })
+      const tunnel = await connector.connect(node.connectString(), { signal: AbortSignal.timeout(10_000) })
+      const early: number[] = []
+      tunnel.on('tunnel:close', (ev) => { early.push(ev.sent) })
+      for (let i = 0; i < 50; i++) {
+        const s = await tcpConnect(tunnel.port)
+        s.end(`request ${i}`)
+        const { data, error } = await readAll(s, 10_000)
+        expect(error).toBeUndefined()
+        expect(data.toString()).toBe(`got request ${i}`)
+      }
+      for (let i = 0; i < 100 && early.length < 50; i++) await new Promise(resolve => setTimeout(resolve, 20))
+      await tunnel.close()
+      // the bytes sent early count in the tunnel's figures
+      expect(early.length).toBe(50)
+      expect(early.every(n => n >= 'request 0'.length)).toBe(true)
+    } finally {
+      await node.stop()
+      await svc.close()
+    }
+  })
+
   it('propagates a reset of the shared service to the local client', async () => {
     const tunnel = await connector.connect(sharer.connectString(secret), { remotePort: resetter.port })
     const s = await tcpConnect(tunnel.port)
