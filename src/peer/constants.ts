@@ -14,6 +14,17 @@ export const DEFAULT_MAX_TUNNEL_STREAMS = 4096
  */
 export const MAX_MUXER_STREAMS = DEFAULT_MAX_TUNNEL_STREAMS + 256
 
+/**
+ * Ping streams at once on one connection, each way. libp2p's ping service
+ * allows 1 outbound (2 inbound), and its connection monitor pings every
+ * connection every 10 s through the same protocol and the same limit; beam
+ * pings too (choosing a path, `beam doctor`). When both overlapped, the
+ * monitor's ping failed with "Too many outbound protocol streams", which it
+ * counts as a dead connection: it aborted a healthy connection, and the
+ * tunnels on it, and beam's own ping failed the same way.
+ */
+export const MAX_PING_STREAMS = 8
+
 /** Length of a share's access secret, in bytes. */
 export const SECRET_LENGTH = 32
 

@@ -8,7 +8,7 @@ import type { Libp2pOptions } from 'libp2p'
 import { relayServer, relayTransport } from '../relay/index.ts'
 import type { ResolvedRelayLimits } from '../relay/index.ts'
 import type { TransportFactory } from '../backends/index.ts'
-import { ADDRESS_DIAL_TIMEOUT, INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_MUXER_STREAMS, MAX_STREAM_WINDOW } from './constants.ts'
+import { ADDRESS_DIAL_TIMEOUT, INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_MUXER_STREAMS, MAX_PING_STREAMS, MAX_STREAM_WINDOW } from './constants.ts'
 import { batchedTcp } from './batched-tcp.ts'
 import { noiseCrypto } from './noise-crypto.ts'
 
@@ -124,7 +124,8 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
 
   const services: Record<string, unknown> = {
     identify: identify(),
-    ping: ping()
+    // beam's pings and the connection monitor's share the protocol (constants.ts)
+    ping: ping({ maxInboundStreams: MAX_PING_STREAMS, maxOutboundStreams: MAX_PING_STREAMS })
     // No DCUtR: its TCP hole punch cannot work in js-libp2p 3.3 (see
     // docs/nat-traversal.md), and its dials to a peer's observed addresses
     // (useless behind a symmetric NAT) hold up every other dial to that peer,

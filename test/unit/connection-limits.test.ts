@@ -35,3 +35,32 @@ describe('a WebRTC connection out of data channels', () => {
     expect(isStreamCapacityError('Too many DataChannels')).toBe(false)
   })
 })
+
+describe('ping streams on one connection', () => {
+  it('beam\'s ping works while another ping (the connection monitor\'s) is open on the same connection', { timeout: 20_000 }, async () => {
+    const { createBeam } = await import('../../src/index.ts')
+    const { pingConnection } = await import('../../src/peer/path.ts')
+    const { PING_PROTOCOL, MAX_PING_STREAMS } = await import('../../src/peer/constants.ts')
+    const a = await createBeam({ listen: ['/ip4/127.0.0.1/tcp/0'], transports: { webrtc: false, quic: false }, dht: false })
+    const b = await createBeam({ transports: { webrtc: false, quic: false }, dht: false })
+    try {
+      const addr = a.getMultiaddrs()[0]
+      if (addr == null) throw new Error('a listens nowhere')
+      const conn = await b.libp2p.dial(addr)
+      // libp2p's ping service allows one outbound ping stream: a second one
+      // failed with "Too many outbound protocol streams", and the connection
+      // monitor aborted the connection for it
+      const held = await conn.newStream(PING_PROTOCOL, { runOnLimitedConnection: true })
+      try {
+        expect(await pingConnection(conn, { signal: AbortSignal.timeout(5000) })).toBeGreaterThanOrEqual(0)
+        expect(MAX_PING_STREAMS).toBeGreaterThanOrEqual(3)
+        expect(conn.status).toBe('open')
+      } finally {
+        held.abort(new Error('test done'))
+      }
+    } finally {
+      await b.stop()
+      await a.stop()
+    }
+  })
+})
