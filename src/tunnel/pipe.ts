@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import type { Stream } from '@libp2p/interface'
-import type { Uint8ArrayList } from 'uint8arraylist'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { TunnelTruncatedError } from './errors.ts'
 
 /** Byte counts of one finished pipe. */
@@ -95,9 +95,11 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
   const flushToStream = (): void => {
     flushScheduled = false
     if (pending.length === 0) return
-    // one contiguous buffer: Noise then cuts it into whole messages without
-    // handing the socket a piece per read (a copy is cheaper than the writes)
-    const batch = pending.length === 1 ? pending[0] as Buffer : Buffer.concat(pending)
+    // a list, not a copy: Noise cuts it into messages that may span reads, and
+    // beam's TCP transport writes each batch of pieces in one writev
+    // (src/peer/batched-tcp.ts). Copying into one buffer cost the sender ~23 %
+    // of its CPU per GiB (docs/performance.md, item 3).
+    const batch = pending.length === 1 ? pending[0] as Buffer : new Uint8ArrayList(...pending)
     pending = []
     // after a reset, an abort or a close of the connection nobody receives
     // these bytes: the local side must learn it (a TCP peer that closed
