@@ -5,6 +5,7 @@
  * ends; and `beam backends` telling anon from a missing binary.
  */
 import { createHash, randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it, expect, inject, beforeAll, afterAll } from 'vitest'
 import { decodeConnectString } from '../../src/peer/index.ts'
@@ -77,7 +78,11 @@ describe.skipIf(ator == null || !HAVE_STRACE)('beam share/connect --ator (CLI, p
 
       const t0 = Date.now()
       connect = startTraced(['connect', cs, '--ator', '--ator-socks', `127.0.0.1:${connAnon.socksPort}`, '--timeout', '90000', '--json'], { BEAM_HOME: connHome.dir }, join(connHome.dir, 'connect.strace'))
-      const listening = await connect.proc.waitFor('listening', 100_000)
+      const listening = await connect.proc.waitFor('listening', 100_000).catch(async (err: Error) => {
+        // what the two anon clients saw: the evidence for a circuit that stalls
+        for (const c of [sharerAnon, connAnon]) process.stderr.write(`--- ${c.name} notice.log (last 40 lines) ---\n${await logTail(join(c.dataDir, 'notice.log'), 40)}\n`)
+        throw err
+      })
       const connectMs = Date.now() - t0
       const res = await fetchThrough(Number(listening.port), up)
       expect(res.received).toBe(8 * 1024 * 1024)
@@ -104,3 +109,11 @@ describe.skipIf(ator == null || !HAVE_STRACE)('beam share/connect --ator (CLI, p
     expect(connTrace.inet.filter(s => s.syscall === 'bind').every(s => s.address === '127.0.0.1')).toBe(true)
   })
 })
+
+async function logTail (file: string, n: number): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).trimEnd().split('\n').slice(-n).join('\n')
+  } catch (err) {
+    return `(cannot read ${file}: ${(err as Error).message})`
+  }
+}

@@ -10,6 +10,7 @@ import { describe, it, expect, inject } from 'vitest'
 import { createBeam, encodeConnectString, generateClientAuthKeys, newAccessSecret, torBackend, TorControl } from '../../src/index.ts'
 import type { BeamNode } from '../../src/index.ts'
 import { startBlobServer, fetchThrough } from './blob.ts'
+import { startStallingSocks } from './stall-socks.ts'
 
 const tor = inject('torNetwork')
 const skip = tor == null
@@ -114,6 +115,48 @@ describe.skipIf(skip)('tor backend (library): a connector that starts before the
       await sharer?.stop()
       await blob.close()
       await rm(home, { recursive: true, force: true })
+    }
+  })
+})
+
+describe.skipIf(skip)('tor backend (library): a SOCKS attempt that tor never answers', () => {
+  it('is dropped after attemptTimeout and retried at once on fresh credentials, which get through', async () => {
+    if (tor == null) return
+    const [sharerTor, connTor] = tor.clients
+    if (sharerTor == null || connTor == null) throw new Error('network has too few clients')
+    const blob = await startBlobServer(randomBytes(256 * 1024))
+    // the first SOCKS connection is read and never answered; later ones reach the real tor
+    const socks = await startStallingSocks(connTor.socksPort, 1)
+    const lines: string[] = []
+    const log = pino({ level: 'info' }, { write: (s: string) => { lines.push(s) } })
+    let sharer: BeamNode | undefined
+    let connector: BeamNode | undefined
+    try {
+      sharer = await createBeam({ backends: [torBackend({ controlPort: sharerTor.controlPort })], listenOnBackends: true })
+      await sharer.share({ services: [{ port: blob.port }], access: { mode: 'public' } })
+      const onion = sharer.getMultiaddrs()[0]?.toString().split('/')[2]?.split(':')[0] ?? ''
+      connector = await createBeam({ backends: [torBackend({ socksPort: socks.port, attemptTimeout: 3000 })], logger: log })
+      const t0 = Date.now()
+      const tunnel = await connector.connect(sharer.connectString(), { dialTimeout: 60_000, signal: AbortSignal.timeout(60_000) })
+      const ms = Date.now() - t0
+      const res = await fetchThrough(tunnel.port, Buffer.from('hi'))
+      expect(res.receivedSha).toBe(blob.sha)
+      expect(socks.connections.length).toBeGreaterThanOrEqual(2)
+      const first = socks.connections[0]
+      expect(first?.stalled).toBe(true)
+      // beam closed the stalled attempt itself, after about attemptTimeout, and the next one opened at once
+      expect(first?.closedAt).toBeDefined()
+      const held = (first?.closedAt ?? 0) - (first?.openedAt ?? 0)
+      expect(held).toBeGreaterThanOrEqual(2900)
+      expect(held).toBeLessThan(10_000)
+      expect((socks.connections[1]?.openedAt ?? 0) - (first?.closedAt ?? 0)).toBeLessThan(1000)
+      expect(lines.some(l => l.includes(`Tor has not reached ${onion}.onion within 3 s; trying again on fresh circuits`))).toBe(true)
+      process.stderr.write(`library: stalled attempt dropped after ${held} ms; tunnel up ${ms} ms after the dial began\n`)
+    } finally {
+      await connector?.stop()
+      await sharer?.stop()
+      await socks.close()
+      await blob.close()
     }
   })
 })

@@ -3,7 +3,8 @@
  *
  * Dialling `/onion3/<56 chars>:<port>` opens a stream through Tor's SOCKS5
  * port (the onion goes to Tor as a name: nothing is resolved here), with
- * retries while a fresh onion's descriptor is still publishing.
+ * retries while a fresh onion's descriptor is still publishing, and a fresh
+ * attempt on new circuits when one goes unanswered (`attemptTimeout`).
  *
  * Listening: a share asks for an onion service with the listen address
  * `/onion3-listen/<virtual port>` (a protocol this module registers with
@@ -143,6 +144,14 @@ export interface TorTransportInit {
   publishTimeout?: number
   /** Delay before the first retry of a refused dial, in ms; doubles up to 5 s. @default 500 */
   retryDelay?: number
+  /**
+   * How long one SOCKS attempt may go unanswered before beam drops it and
+   * tries again with fresh stream-isolation credentials (so on new circuits),
+   * in ms. A circuit can stall without tor ever replying (its own SocksTimeout
+   * is 2 minutes), and one stalled attempt must not use up the whole dial
+   * timeout. @default 30000
+   */
+  attemptTimeout?: number
   /** User-facing progress (waiting for a descriptor, onion published). @default silent */
   log?: Logger
   /** Which Tor-protocol network this is (protocols, SOCKS host suffix). @default TOR_PROFILE */
@@ -176,11 +185,14 @@ class TorTransport implements Transport {
     const host = `${onion.serviceId}${p.hostSuffix}`
     const user = this.init.log?.child({ component: p.name })
     let delay = this.init.retryDelay ?? 500
+    const attemptTimeout = this.init.attemptTimeout ?? 30_000
     let attempt = 0
     const start = Date.now()
     for (;;) {
       attempt++
       options.signal.throwIfAborted()
+      const stalled = new AbortController()
+      const timer = setTimeout(() => { stalled.abort(new SocksError(`no answer from the ${p.label} SOCKS port for ${host} within ${attemptTimeout / 1000} s`, -1)) }, attemptTimeout)
       try {
         // fresh credentials per attempt: Tor isolates the stream on a new circuit
         const socket = await socksConnect({
@@ -190,8 +202,9 @@ class TorTransport implements Transport {
           port: onion.port,
           username: `beam-${randomBytes(8).toString('hex')}`,
           password: 'x',
-          signal: options.signal
+          signal: AbortSignal.any([options.signal, stalled.signal])
         })
+        clearTimeout(timer)
         if (attempt > 1) user?.info({ attempts: attempt, ms: Date.now() - start }, `reached ${host} after ${attempt} attempts`)
         const remoteAddr = multiaddr(`/${p.addressProtocol}/${onion.serviceId}:${onion.port}`)
         const maConn = socketToConnection({ socket, remoteAddr, direction: 'outbound', log: this.log.newScope('connection') })
@@ -202,7 +215,15 @@ class TorTransport implements Transport {
           throw err
         }
       } catch (err) {
-        if (!(err instanceof SocksError) || !socksRetryable(err.reply) || options.signal.aborted) throw err
+        clearTimeout(timer)
+        if (options.signal.aborted) throw err
+        if (stalled.signal.aborted && err === stalled.signal.reason) {
+          // no reply at all: a stalled circuit, not a refusal; retry at once on new circuits
+          this.log('attempt %d to %s stalled for %d ms, retrying on fresh circuits', attempt, host, attemptTimeout)
+          user?.warn({ attempt, stalledMs: attemptTimeout }, `${p.label} has not reached ${host} within ${attemptTimeout / 1000} s; trying again on fresh circuits`)
+          continue
+        }
+        if (!(err instanceof SocksError) || !socksRetryable(err.reply)) throw err
         user?.info({ attempt, retryMs: delay, reason: err.message }, `waiting for ${host} to become reachable (its descriptor may still be publishing): ${err.message}; retrying in ${delay} ms`)
         await new Promise<void>(resolve => {
           const t = setTimeout(done, delay)
