@@ -3,6 +3,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import type { ComponentLogger, PrivateKey } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Libp2pOptions } from 'libp2p'
 import { relayServer, relayTransport } from '../relay/index.ts'
@@ -10,6 +11,7 @@ import type { ResolvedRelayLimits } from '../relay/index.ts'
 import type { TransportFactory } from '../backends/index.ts'
 import { ADDRESS_DIAL_TIMEOUT, INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_MUXER_STREAMS, MAX_PING_STREAMS, MAX_STREAM_WINDOW } from './constants.ts'
 import { batchedTcp } from './batched-tcp.ts'
+import { lazyTransport } from './lazy-transport.ts'
 import { noiseCrypto } from './noise-crypto.ts'
 
 /** Shortest time libp2p's connection monitor waits for a ping before it aborts the connection, in ms (libp2p: 5000). */
@@ -114,10 +116,20 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
     transports.push(webSockets())
   }
   if (init.transports.webrtc) {
-    const { webRTC } = await import('@libp2p/webrtc')
     const rtcConfiguration: RTCConfiguration & { bindAddress?: string } = { iceServers: init.iceServers }
     if (init.webrtcBindAddress != null) rtcConfiguration.bindAddress = init.webrtcBindAddress
-    transports.push(webRTC({ rtcConfiguration }))
+    if (init.listen.some(isWebrtcAddress)) {
+      // a share that accepts WebRTC upgrades needs the listener (and its signaling handler) at start
+      const { webRTC } = await import('@libp2p/webrtc')
+      transports.push(webRTC({ rtcConfiguration }))
+    } else {
+      // a connector dials WebRTC only to upgrade a relayed tunnel: import it then (lazy-transport.ts)
+      transports.push(lazyTransport({
+        name: '@libp2p/webrtc',
+        matches: isWebrtcAddress,
+        load: async () => (await import('@libp2p/webrtc')).webRTC({ rtcConfiguration })
+      }))
+    }
   }
   if (init.transports.relay) transports.push(relayTransport())
   transports.push(...(init.backendTransports ?? []))
@@ -210,6 +222,12 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
     },
     services: services as unknown as Libp2pOptions<BeamServices>['services']
   }
+}
+
+/** Whether a multiaddr (or listen address string) is a WebRTC one: `/webrtc`, or `…/p2p-circuit/webrtc/p2p/<peer>`. */
+export function isWebrtcAddress (ma: Multiaddr | string): boolean {
+  const m = typeof ma === 'string' ? multiaddr(ma) : ma
+  return m.getComponents().some(c => c.name === 'webrtc')
 }
 
 /**

@@ -90,6 +90,12 @@ describe('connectivity events', () => {
     await until('hidden sees the connector', () => hev['peer:connect']?.some(e => e.peerId === connector.peerId.toString()) === true)
     expect(hev['peer:connect']?.find(e => e.peerId === connector.peerId.toString())).toMatchObject({ direct: false, transport: 'relay' })
 
+    // WebRTC is built at start only where it listens (the node with a reservation);
+    // the connector imports it on its first WebRTC dial (src/peer/lazy-transport.ts)
+    const SIGNALING = '/webrtc-signaling/0.0.1'
+    expect(hidden.libp2p.getProtocols()).toContain(SIGNALING)
+    expect(connector.libp2p.getProtocols()).not.toContain(SIGNALING)
+
     // a direct path: WebRTC signalled through the relay (what a tunnel's upgrade does)
     // a WebRTC dial whose signalling times out on a loaded host is tried
     // again, as beam's own upgrade does (it retries with backoff)
@@ -102,6 +108,7 @@ describe('connectivity events', () => {
         await new Promise(resolve => setTimeout(resolve, 1000 * attempt))
       }
     }
+    expect(connector.libp2p.getProtocols()).toContain(SIGNALING)
     await until('path → direct on the connector', () => cev.path?.some(e => e.peerId === hid && e.direct && e.transport === 'webrtc') === true)
     await until('path → direct on the hidden node', () => hev.path?.some(e => e.peerId === connector.peerId.toString() && e.direct && e.transport === 'webrtc') === true)
     expect(connector.status().connections.some(c => c.peerId === hid && c.direct && c.transport === 'webrtc')).toBe(true)
