@@ -20,8 +20,17 @@ import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
-/** Packages that load native add-ons (prebuilt binaries from npm). */
-const NATIVE_PACKAGES = ['node-datachannel', '@chainsafe/libp2p-quic', '@ipshipyard/node-datachannel']
+/**
+ * Packages that load native add-ons by paths relative to their own files
+ * (prebuilt binaries from npm). @chainsafe/libp2p-quic is not one of them:
+ * its loader requires the platform package (@chainsafe/libp2p-quic-linux-x64-gnu
+ * …) by name through its own createRequire, which resolves from the bundle's
+ * directory up to node_modules as well. Bundling its JavaScript matters:
+ * left outside, it loaded a second, unbundled copy of multiformats,
+ * @libp2p/utils, @libp2p/crypto and the noble curves (~45 ms of module
+ * resolution in every `beam share`/`beam connect`, docs/performance.md).
+ */
+const NATIVE_PACKAGES = ['node-datachannel', '@ipshipyard/node-datachannel']
 
 const result = await build({
   absWorkingDir: ROOT,
