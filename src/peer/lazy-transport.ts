@@ -51,6 +51,7 @@ class LazyTransport<C> implements Transport, Startable {
   private readonly components: C
   private readonly init: LazyTransportInit<C>
   private loading: Promise<Transport> | undefined
+  private built: Transport | undefined
   private stopped = false
 
   constructor (components: C, init: LazyTransportInit<C>) {
@@ -68,6 +69,7 @@ class LazyTransport<C> implements Transport, Startable {
     const real = await this.loading?.catch(() => undefined)
     if (real != null) await (real as Partial<Startable>).stop?.()
     this.loading = undefined
+    this.built = undefined
   }
 
   async dial (ma: Multiaddr, options: DialTransportOptions): Promise<Connection> {
@@ -82,7 +84,8 @@ class LazyTransport<C> implements Transport, Startable {
 
   readonly listenFilter = (multiaddrs: Multiaddr[]): Multiaddr[] => multiaddrs.filter(this.init.matches)
 
-  readonly dialFilter = (multiaddrs: Multiaddr[]): Multiaddr[] => multiaddrs.filter(this.init.matches)
+  // once built, the real transport's own filter decides
+  readonly dialFilter = (multiaddrs: Multiaddr[]): Multiaddr[] => this.built?.dialFilter(multiaddrs) ?? multiaddrs.filter(this.init.matches)
 
   private async real (): Promise<Transport> {
     if (this.stopped) throw new LazyTransportStoppedError(this.init.name)
@@ -91,6 +94,7 @@ class LazyTransport<C> implements Transport, Startable {
         const factory = await this.init.load()
         const real = factory(this.components)
         await (real as Partial<Startable>).start?.()
+        this.built = real
         return real
       })()
       // a failed load (e.g. a broken native add-on) is retried on the next dial

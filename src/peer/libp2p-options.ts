@@ -5,6 +5,7 @@ import { ping } from '@libp2p/ping'
 import type { ComponentLogger, PrivateKey } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { WebRTC, WebSockets, WebSocketsSecure } from '@multiformats/multiaddr-matcher'
 import type { Libp2pOptions } from 'libp2p'
 import { relayServer, relayTransport } from '../relay/index.ts'
 import type { ResolvedRelayLimits } from '../relay/index.ts'
@@ -111,25 +112,23 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
     const { quic } = await import('@chainsafe/libp2p-quic')
     transports.push(quic())
   }
+  // WebSockets and WebRTC are built at start only on nodes that listen on
+  // them (a relay on /ws, a share with a reservation on /webrtc); elsewhere
+  // they are only dialed, rarely (a peer's /ws address, the upgrade of a
+  // relayed tunnel), and are imported on that first dial (lazy-transport.ts)
   if (init.transports.websockets) {
-    const { webSockets } = await import('@libp2p/websockets')
-    transports.push(webSockets())
+    const load = async (): Promise<TransportFactory> => (await import('@libp2p/websockets')).webSockets()
+    transports.push(init.listen.some(isWebSocketsAddress)
+      ? await load()
+      : lazyTransport({ name: '@libp2p/websockets', matches: isWebSocketsAddress, load }))
   }
   if (init.transports.webrtc) {
     const rtcConfiguration: RTCConfiguration & { bindAddress?: string } = { iceServers: init.iceServers }
     if (init.webrtcBindAddress != null) rtcConfiguration.bindAddress = init.webrtcBindAddress
-    if (init.listen.some(isWebrtcAddress)) {
-      // a share that accepts WebRTC upgrades needs the listener (and its signaling handler) at start
-      const { webRTC } = await import('@libp2p/webrtc')
-      transports.push(webRTC({ rtcConfiguration }))
-    } else {
-      // a connector dials WebRTC only to upgrade a relayed tunnel: import it then (lazy-transport.ts)
-      transports.push(lazyTransport({
-        name: '@libp2p/webrtc',
-        matches: isWebrtcAddress,
-        load: async () => (await import('@libp2p/webrtc')).webRTC({ rtcConfiguration })
-      }))
-    }
+    const load = async (): Promise<TransportFactory> => (await import('@libp2p/webrtc')).webRTC({ rtcConfiguration })
+    transports.push(init.listen.some(isWebrtcAddress)
+      ? await load()
+      : lazyTransport({ name: '@libp2p/webrtc', matches: isWebrtcAddress, load }))
   }
   if (init.transports.relay) transports.push(relayTransport())
   transports.push(...(init.backendTransports ?? []))
@@ -224,10 +223,19 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
   }
 }
 
-/** Whether a multiaddr (or listen address string) is a WebRTC one: `/webrtc`, or `…/p2p-circuit/webrtc/p2p/<peer>`. */
+/**
+ * Whether a multiaddr (or listen address string) is one that @libp2p/webrtc
+ * listens on and dials: `/webrtc`, or `…/p2p-circuit/webrtc/p2p/<peer>` (the
+ * transport's own matcher).
+ */
 export function isWebrtcAddress (ma: Multiaddr | string): boolean {
+  return WebRTC.exactMatch(typeof ma === 'string' ? multiaddr(ma) : ma)
+}
+
+/** Whether a multiaddr (or listen address string) is a `/ws` or `/wss` one, as @libp2p/websockets matches them. */
+export function isWebSocketsAddress (ma: Multiaddr | string): boolean {
   const m = typeof ma === 'string' ? multiaddr(ma) : ma
-  return m.getComponents().some(c => c.name === 'webrtc')
+  return WebSockets.exactMatch(m) || WebSocketsSecure.exactMatch(m)
 }
 
 /**
