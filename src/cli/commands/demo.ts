@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { createServer, request } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Command } from 'commander'
 import { createBeam, newAccessSecret } from '../../peer/index.ts'
@@ -32,6 +31,9 @@ async function runDemo (flags: DemoFlags, io: CliIo): Promise<void> {
   const ctx = createContext(flags, io)
   const mib = Math.max(1, Math.min(1024, Number(flags.mib ?? '16') || 16))
   const payload = randomBytes(1024 * 1024)
+  // node:http is imported where it is used: importing it at the top would
+  // load Node's undici in every beam command (see docs/performance.md)
+  const { createServer } = await import('node:http')
   const server = createServer((req, res) => {
     if (req.url === '/download') {
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(mib * payload.length) })
@@ -99,6 +101,7 @@ async function runDemo (flags: DemoFlags, io: CliIo): Promise<void> {
 }
 
 async function get (port: number, path: string): Promise<{ body: Buffer, hash: string }> {
+  const { request } = await import('node:http')
   return await new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, agent: false, timeout: 60_000 }, res => {
       const h = createHash('sha256')
