@@ -7,7 +7,7 @@ import { createLibp2p } from 'libp2p'
 import type { Libp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
 import { lazyTransport, LazyTransportListenError } from '../../src/peer/lazy-transport.ts'
-import { isWebrtcAddress } from '../../src/peer/libp2p-options.ts'
+import { isWebSocketsAddress, isWebrtcAddress } from '../../src/peer/libp2p-options.ts'
 
 const isTcp = (ma: { getComponents: () => Array<{ name: string }> }): boolean =>
   ma.getComponents().some(c => c.name === 'tcp')
@@ -78,5 +78,13 @@ describe('lazyTransport: a real transport built on first dial', () => {
     expect(isWebrtcAddress('/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN/p2p-circuit/webrtc/p2p/12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo')).toBe(true)
     expect(isWebrtcAddress('/ip4/127.0.0.1/udp/4001/webrtc-direct')).toBe(false)
     expect(isWebrtcAddress('/ip4/127.0.0.1/tcp/4001')).toBe(false)
+  })
+
+  it('isWebSocketsAddress: /ws and /wss (also as /tls/ws), not plain TCP or a circuit through a /ws relay', () => {
+    expect(isWebSocketsAddress('/ip4/127.0.0.1/tcp/4002/ws')).toBe(true)
+    expect(isWebSocketsAddress('/dns4/relay.example/tcp/443/wss')).toBe(true)
+    expect(isWebSocketsAddress('/dns4/relay.example/tcp/443/tls/ws')).toBe(true)
+    expect(isWebSocketsAddress('/ip4/127.0.0.1/tcp/4002')).toBe(false)
+    expect(isWebSocketsAddress('/ip4/127.0.0.1/tcp/4002/ws/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN/p2p-circuit/p2p/12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo')).toBe(false)
   })
 })
