@@ -1,4 +1,3 @@
-import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
@@ -13,7 +12,7 @@ import type { TransportFactory } from '../backends/index.ts'
 import { ADDRESS_DIAL_TIMEOUT, INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_MUXER_STREAMS, MAX_PING_STREAMS, MAX_STREAM_WINDOW } from './constants.ts'
 import { batchedTcp } from './batched-tcp.ts'
 import { lazyTransport } from './lazy-transport.ts'
-import { noiseCrypto } from './noise-crypto.ts'
+import { beamNoise } from './noise.ts'
 
 /** Shortest time libp2p's connection monitor waits for a ping before it aborts the connection, in ms (libp2p: 5000). */
 const CONNECTION_PING_MIN_TIMEOUT = 20_000
@@ -179,7 +178,7 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
     },
     transports,
     // Node's native ChaCha20-Poly1305 with the key imported once per session
-    connectionEncrypters: [noise({ crypto: noiseCrypto })],
+    connectionEncrypters: [beamNoise()],
     streamMuxers: [yamux({
       enableKeepAlive: true,
       keepAliveInterval: KEEP_ALIVE_INTERVAL,

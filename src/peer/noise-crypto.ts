@@ -12,7 +12,7 @@ const TAG_LENGTH = 16
  * implementation, which is faster for small payloads; longer ones to Node's
  * OpenSSL. Same threshold as the library's default crypto.
  */
-const NATIVE_THRESHOLD = 1200
+export const NATIVE_THRESHOLD = 1200
 
 // Node turns a raw key into a KeyObject on every createCipheriv call, which
 // cost as much as encrypting a 64 KiB message. A Noise CipherState keeps one
