@@ -2,13 +2,15 @@ import { createHash, randomBytes } from 'node:crypto'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { streamPair } from '@libp2p/utils'
-import type { ConnectionEncrypter, Stream } from '@libp2p/interface'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { defaultLogger } from '@libp2p/logger'
+import type { ConnectionEncrypter, MessageStream, Stream } from '@libp2p/interface'
 import { createLibp2p } from 'libp2p'
 import type { Libp2p } from 'libp2p'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { batchedTcp } from '../../src/peer/batched-tcp.ts'
-import { beamNoise, listDecrypt } from '../../src/peer/noise.ts'
+import { beamNoise, tuneReceivePath } from '../../src/peer/noise.ts'
 import { noiseCrypto } from '../../src/peer/noise-crypto.ts'
 
 const PROTOCOL = '/beam-test/echo/1'
@@ -99,10 +101,42 @@ describe('beamNoise: Noise without the receive-side copy', () => {
     }
   })
 
+  it('reads small messages split anywhere, and its length decoder throws one RangeError made once', { timeout: 30_000 }, async () => {
+    const components = async (): Promise<never> => ({ privateKey: await generateKeyPair('Ed25519'), logger: defaultLogger(), upgrader: { getStreamMuxers: () => new Map() } }) as never
+    const initiator = beamNoise()(await components())
+    const responder = beamNoise()(await components())
+    const [a, b] = await streamPair()
+    const [x, y] = await Promise.all([
+      initiator.secureOutbound(a, { skipStreamMuxerNegotiation: true }),
+      responder.secureInbound(b, { skipStreamMuxerNegotiation: true })
+    ])
+    const decoder = (y.connection as unknown as { decoder: { lengthDecoder: (b: Uint8ArrayList) => number } }).decoder
+    const errors = [0, 1].map(() => { try { decoder.lengthDecoder(new Uint8ArrayList(new Uint8Array(1))); return null } catch (err) { return err } })
+    expect(errors[0]).toBeInstanceOf(RangeError)
+    expect(errors[0]).toBe(errors[1])
+    expect(decoder.lengthDecoder(new Uint8ArrayList(Uint8Array.of(0x12), Uint8Array.of(0x34, 0)))).toBe(0x1234)
+    // many small messages, then a few that need the OpenSSL path and cross 64 KiB
+    const messages = [...Array.from({ length: 300 }, (_, i) => randomBytes(1 + (i * 37) % 1500)), randomBytes(70_000), randomBytes(65_519), randomBytes(1200)]
+    const want = createHash('sha256').update(Buffer.concat(messages)).digest('hex')
+    const got = createHash('sha256')
+    let bytes = 0
+    const total = messages.reduce((n, m) => n + m.byteLength, 0)
+    const done = new Promise<void>(resolve => {
+      (y.connection as MessageStream).addEventListener('message', (evt) => {
+        got.update(evt.data.subarray()); bytes += evt.data.byteLength
+        if (bytes >= total) resolve()
+      })
+    })
+    for (const m of messages) (x.connection as MessageStream).send(m)
+    await done
+    expect(bytes).toBe(total)
+    expect(got.digest('hex')).toBe(want)
+  })
+
   it('leaves a stream that is not a Noise message stream alone', async () => {
     const [stream] = await streamPair()
     const before = (stream as unknown as { decrypt?: unknown }).decrypt
-    expect(listDecrypt(stream)).toBe(false)
+    expect(tuneReceivePath(stream)).toBe(false)
     expect((stream as unknown as { decrypt?: unknown }).decrypt).toBe(before)
   })
 })
