@@ -153,6 +153,8 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
   private readonly libp2p: Libp2p
   private readonly log: Logger
   private readonly secret: Uint8Array | undefined
+  /** The access proof: the same for every tunnel of this connector (its peer id, the share's, the secret), so made once. */
+  private proof: Uint8Array | undefined
   private readonly opts: Required<Omit<ConnectOptions, 'signal' | 'host' | 'port' | 'remotePort' | 'probe'>>
   /** Every dial and upgrade attempt so far, newest last (bounded), for diagnostics. */
   readonly attempts: Array<DialAttempt & {
@@ -300,6 +302,12 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
     }
   }
 
+  private accessProof (): Uint8Array | undefined {
+    if (this.secret == null) return undefined
+    this.proof ??= accessProof(this.secret, this.libp2p.peerId.toMultihash().bytes, this.peerId.toMultihash().bytes)
+    return this.proof
+  }
+
   private async knownAddresses (): Promise<Multiaddr[]> {
     try {
       const peer = await this.libp2p.peerStore.get(this.peerId)
@@ -373,9 +381,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       conn = other
     }
     try {
-      const proof = this.secret != null
-        ? accessProof(this.secret, this.libp2p.peerId.toMultihash().bytes, this.peerId.toMultihash().bytes)
-        : undefined
+      const proof = this.accessProof()
       const req = proof != null ? { port: this.remotePort, probe, proof } : { port: this.remotePort, probe }
       const first = early?.()
       const { response, stream: raw } = await sendTunnelRequest(stream, req, first != null ? { signal: hsSignal, early: first } : { signal: hsSignal })

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import type { Connection, Stream } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
-import { TUNNEL_PROTOCOL, DEFAULT_HANDSHAKE_TIMEOUT, TunnelStatus, readTunnelRequest, verifyAccessProof } from '../signaling/index.ts'
+import { AccessProofCache, TUNNEL_PROTOCOL, DEFAULT_HANDSHAKE_TIMEOUT, TunnelStatus, readTunnelRequest } from '../signaling/index.ts'
 import type { IncomingTunnel, TunnelRequest } from '../signaling/index.ts'
 import { connectTcp, pipeSocketStream } from '../tunnel/index.ts'
 import { DEFAULT_MAX_TUNNEL_STREAMS, DEFAULT_SERVICE_CONNECT_TIMEOUT, DEFAULT_SERVICE_HOST } from './constants.ts'
@@ -117,6 +117,7 @@ export class Share extends EventEmitter<ShareEvents> {
   private readonly shutdown = new AbortController()
   private readonly active = new Set<AbortController>()
   private readonly allowed: Set<string>
+  private readonly proofs: AccessProofCache
   private nextId = 1
   private closed = false
   private readonly onClosed: () => void
@@ -135,6 +136,7 @@ export class Share extends EventEmitter<ShareEvents> {
     this.access = options.access
     this.allowed = new Set(options.access.mode === 'allow' ? options.access.peers : [])
     this.libp2p = libp2p
+    this.proofs = new AccessProofCache(libp2p.peerId.toMultihash().bytes)
     this.log = log
     this.serviceConnectTimeout = options.serviceConnectTimeout ?? DEFAULT_SERVICE_CONNECT_TIMEOUT
     this.handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT
@@ -188,8 +190,7 @@ export class Share extends EventEmitter<ShareEvents> {
       return this.allowed.has(remotePeer.toString()) ? undefined : 'this peer is not on the share\'s allow-list'
     }
     if (req.proof == null) return 'this share needs the access secret from its connect string (a bare peer id is not enough)'
-    const ok = verifyAccessProof(access.secret, remotePeer.toMultihash().bytes, this.libp2p.peerId.toMultihash().bytes, req.proof)
-    return ok ? undefined : 'wrong access secret (outdated or mistyped connect string?)'
+    return this.proofs.verify(access.secret, remotePeer, req.proof) ? undefined : 'wrong access secret (outdated or mistyped connect string?)'
   }
 
   private async respondAndClose (incoming: IncomingTunnel, stream: Stream, status: TunnelStatus, reason: string): Promise<void> {
