@@ -12,11 +12,12 @@
  *   node bench/delayed-link.ts [--delay 5] [--requests 40]
  */
 import http from 'node:http'
-import net from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createBeam, encodeConnectString } from '../src/index.ts'
+import { startDelayProxy } from './lib/delay-proxy.ts'
+import type { DelayProxy } from './lib/delay-proxy.ts'
 import { median } from './lib/stats.ts'
 
 const { values } = parseArgs({ options: { delay: { type: 'string' }, requests: { type: 'string' } } })
@@ -27,15 +28,7 @@ if (!(DELAY >= 0 && DELAY <= 100) || !(REQUESTS >= 1 && REQUESTS <= 1000)) {
   process.exit(2)
 }
 
-/** Forward `from` → `to`, each chunk DELAY ms later (a FIN too). */
-function delayed (from: net.Socket, to: net.Socket): void {
-  from.on('data', (d: Buffer) => { setTimeout(() => { if (!to.destroyed) to.write(d) }, DELAY) })
-  from.on('end', () => { setTimeout(() => { if (!to.destroyed) to.end() }, DELAY) })
-  from.on('error', () => { to.destroy() })
-  from.on('close', () => { setTimeout(() => { to.destroy() }, DELAY) })
-}
-
-async function listening (server: net.Server): Promise<number> {
+async function listening (server: http.Server): Promise<number> {
   await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
   return (server.address() as AddressInfo).port
 }
@@ -55,19 +48,13 @@ const service = http.createServer((_req, res) => { res.end('ok') })
 const servicePort = await listening(service)
 const sharer = await createBeam({ listen: ['/ip4/127.0.0.1/tcp/0'], transports: { webrtc: false, quic: false }, dht: false })
 const connector = await createBeam({ transports: { webrtc: false, quic: false }, dht: false })
-const proxy = net.createServer({ noDelay: true }, (down) => {
-  const up = net.connect({ host: '127.0.0.1', port: sharePort, noDelay: true })
-  delayed(down, up)
-  delayed(up, down)
-})
-let sharePort = 0
+let proxy: DelayProxy | undefined
 try {
   await sharer.share({ services: [{ port: servicePort }], access: { mode: 'public' } })
   const tcp = sharer.getMultiaddrs().map(a => a.toString().match(/^\/ip4\/127\.0\.0\.1\/tcp\/(\d+)/)).find(m => m != null)
   if (tcp == null) throw new Error('the share listens on no loopback TCP address')
-  sharePort = Number(tcp[1])
-  const proxyPort = await listening(proxy)
-  const cs = encodeConnectString({ peerId: sharer.peerId, multiaddrs: [multiaddr(`/ip4/127.0.0.1/tcp/${proxyPort}`)] })
+  proxy = await startDelayProxy(Number(tcp[1]), DELAY)
+  const cs = encodeConnectString({ peerId: sharer.peerId, multiaddrs: [multiaddr(`/ip4/127.0.0.1/tcp/${proxy.port}`)] })
   const tunnel = await connector.connect(cs, { signal: AbortSignal.timeout(30_000) })
   const fresh: number[] = []
   for (let i = 0; i < REQUESTS; i++) fresh.push(await get(tunnel.port, false))
@@ -85,6 +72,6 @@ try {
 } finally {
   await connector.stop()
   await sharer.stop()
-  proxy.close()
+  await proxy?.close()
   service.close()
 }
