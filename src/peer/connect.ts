@@ -132,6 +132,33 @@ function isFinalProbeError (err: unknown): boolean {
     (err instanceof Error && ['HandshakeError', 'UnsupportedVersionError', 'UnsupportedProtocolError'].includes(err.name))
 }
 
+/** A local client's bytes that arrive before the tunnel is open (see {@link ConnectTunnel.openStream}). */
+export interface EarlyData {
+  /** What has arrived so far and not been taken, or undefined. */
+  take: () => Uint8Array | undefined
+  /** Call `onReadable` when more arrives (or the client's EOF); returns the way to stop. */
+  watch: (onReadable: () => void) => () => void
+}
+
+/**
+ * Sends the client's bytes into `stream` as they arrive, until the returned
+ * function is called or the stream pushes back (the rest then waits in the
+ * socket for the pipe, in order).
+ */
+function forwardEarly (stream: Stream, early: EarlyData): () => void {
+  let full = false
+  const onReadable = (): void => {
+    while (!full && stream.status === 'open') {
+      const chunk = early.take()
+      if (chunk == null) return
+      full = !stream.send(chunk)
+    }
+  }
+  const unwatch = early.watch(onReadable)
+  onReadable()
+  return unwatch
+}
+
 export function responseError (res: TunnelResponse): Error {
   switch (res.status) {
     case TunnelStatus.UNAUTHORIZED: return new TunnelRefusedError(res.reason)
@@ -358,11 +385,16 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
 
   /**
    * Open one tunnel stream and run the handshake; returns the raw stream.
-   * `early` is asked, once the stream is negotiated, for bytes to send right
-   * behind the request; the share takes them as the tunnel's first data once
-   * it accepts, and drops them with the stream when it refuses.
+   * `early` gives the local client's bytes that arrive before the share's
+   * answer: what is there when the request goes out rides right behind it,
+   * and what arrives while the answer is on its way follows at once. The
+   * share takes them as the tunnel's first data once it accepts, and drops
+   * them with the stream when it refuses. (With tunnel streams negotiated
+   * optimistically the request leaves before a client that speaks first has
+   * usually written anything: waiting for the answer before forwarding would
+   * cost the round trip the optimistic select saves.)
    */
-  async openStream (probe: boolean, signal?: AbortSignal, early?: () => Uint8Array | undefined): Promise<Stream> {
+  async openStream (probe: boolean, signal?: AbortSignal, early?: EarlyData): Promise<Stream> {
     let conn = await this.connection(signal)
     const hsSignal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.opts.handshakeTimeout), ...(signal != null ? [signal] : [])])
     const streamOptions = { signal: hsSignal, runOnLimitedConnection: true, maxOutboundStreams: this.opts.maxStreams }
@@ -383,8 +415,16 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
     try {
       const proof = this.accessProof()
       const req = proof != null ? { port: this.remotePort, probe, proof } : { port: this.remotePort, probe }
-      const first = early?.()
-      const { response, stream: raw } = await sendTunnelRequest(stream, req, first != null ? { signal: hsSignal, early: first } : { signal: hsSignal })
+      const first = early?.take()
+      const answer = sendTunnelRequest(stream, req, first != null ? { signal: hsSignal, early: first } : { signal: hsSignal })
+      const unwatch = early != null ? forwardEarly(stream, early) : undefined
+      let response: TunnelResponse
+      let raw: Stream
+      try {
+        ({ response, stream: raw } = await answer)
+      } finally {
+        unwatch?.()
+      }
       if (response.status !== TunnelStatus.OK) {
         throw responseError(response)
       }
@@ -436,19 +476,25 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       // a TLS hello) then has its answer one round trip sooner. The pipe sees
       // the rest, and an EOF that came with those bytes (socket.readableEnded).
       let early = 0
-      const takeEarly = (): Uint8Array | undefined => {
-        if (socket.readableLength === 0 || socket.destroyed) return undefined
-        const chunk: unknown = socket.read()
-        if (!(chunk instanceof Uint8Array)) return undefined
-        early = chunk.byteLength
-        return chunk
+      const earlyData: EarlyData = {
+        take: () => {
+          if (socket.readableLength === 0 || socket.destroyed) return undefined
+          const chunk: unknown = socket.read()
+          if (!(chunk instanceof Uint8Array)) return undefined
+          early += chunk.byteLength
+          return chunk
+        },
+        watch: (onReadable) => {
+          socket.on('readable', onReadable)
+          return () => { socket.off('readable', onReadable) }
+        }
       }
       // the listener accepts sockets paused: read(0) starts filling the
       // socket's buffer (up to its high-water mark, then the kernel's window
       // holds the client back) without switching it to flowing mode
       socket.read(0)
       try {
-        stream = await this.openStream(false, ctl.signal, takeEarly)
+        stream = await this.openStream(false, ctl.signal, earlyData)
       } catch (err) {
         const e = err as Error
         this.log.warn({ tunnel: id, err: e.message }, 'cannot open tunnel; closing the local connection')

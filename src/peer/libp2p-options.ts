@@ -6,12 +6,14 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { WebRTC, WebSockets, WebSocketsSecure } from '@multiformats/multiaddr-matcher'
 import type { Libp2pOptions } from 'libp2p'
 import { relayServer, relayTransport } from '../relay/index.ts'
+import { TUNNEL_PROTOCOL } from '../signaling/index.ts'
 import type { ResolvedRelayLimits } from '../relay/index.ts'
 import type { TransportFactory } from '../backends/index.ts'
 import { ADDRESS_DIAL_TIMEOUT, INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_MUXER_STREAMS, MAX_PING_STREAMS, MAX_STREAM_WINDOW } from './constants.ts'
 import { batchedTcp } from './batched-tcp.ts'
 import { lazyTransport } from './lazy-transport.ts'
 import { beamNoise } from './noise.ts'
+import { optimisticSelect } from './optimistic-select.ts'
 import { WINDOW_UPDATE_THRESHOLD, beamYamux } from './yamux.ts'
 
 /** Shortest time libp2p's connection monitor waits for a ping before it aborts the connection, in ms (libp2p: 5000). */
@@ -182,7 +184,8 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
     connectionEncrypters: [beamNoise()],
     // yamux granting window after 8 KiB, not after every frame (yamux.ts);
     // a relay keeps the library's behaviour (relayed bulk was slower without it)
-    streamMuxers: [beamYamux({
+    // tunnel streams skip multistream-select's round trip (optimistic-select.ts)
+    streamMuxers: [optimisticSelect(beamYamux({
       updateThreshold: init.relayServer != null ? 0 : WINDOW_UPDATE_THRESHOLD,
       enableKeepAlive: true,
       keepAliveInterval: KEEP_ALIVE_INTERVAL,
@@ -193,7 +196,7 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
         // tunnels carry idle SSH and database sessions: never time a stream out
         inactivityTimeout: 0
       }
-    })],
+    }), [TUNNEL_PROTOCOL])],
     // libp2p pings every connection each 10 s and aborts it (every stream and
     // relay reservation on it) when a ping takes longer than max(5 s, 1.2 x
     // average RTT): on a loaded machine a busy process misses that and healthy

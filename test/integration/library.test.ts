@@ -159,6 +159,16 @@ describe('library: share and connect in one process', () => {
     await expect(sharer.connect(sharer.connectString(secret))).rejects.toMatchObject({ name: 'InvalidTargetError' })
   })
 
+  it('a peer that shares nothing: UnsupportedProtocolError (tunnel streams are negotiated optimistically, the refusal comes one step later)', async () => {
+    const idle = await createBeam({ listen: ['/ip4/127.0.0.1/tcp/0'], transports: { webrtc: false, quic: false }, dht: false })
+    try {
+      const cs = encodeConnectString({ peerId: idle.peerId, multiaddrs: idle.getMultiaddrs().filter(m => m.toString().includes('/127.0.0.1/')) })
+      await expect(connector.connect(cs, { signal: AbortSignal.timeout(10_000) })).rejects.toMatchObject({ name: 'UnsupportedProtocolError' })
+    } finally {
+      await idle.stop()
+    }
+  })
+
   it('emits refused on the share with the peer id, and only one share per node', async () => {
     const refused = new Promise<{ remotePeer: string }>(resolve => share.once('refused', resolve))
     await expect(connector.connect(sharer.peerId.toString())).rejects.toThrow()
