@@ -11,7 +11,7 @@ export type { ShareOptions, ShareEvents, ServiceTarget, AccessPolicy, TunnelOpen
 export { ConnectTunnel } from './connect.ts'
 export { BENCH_PROTOCOL, BENCH_BACKENDS, addressesFor } from './benchmark.ts'
 export type { BenchBackend, BenchResult, BenchProgress, BenchmarkOptions } from './benchmark.ts'
-export type { ConnectOptions, ConnectEvents, UpgradeEvent } from './connect.ts'
+export type { ConnectOptions, ConnectEvents, EarlyData, UpgradeEvent } from './connect.ts'
 export type { PathInfo, PathTransport } from './path.ts'
 export { transportOf } from './path.ts'
 export type { IceServer, TransportSelection } from './libp2p-options.ts'
