@@ -12,6 +12,17 @@ import { LAB_PUBLIC_CIDRS_ENV, installLabPublicCidrs } from './lab-public-cidrs.
 // may not know the flag and would print an error, so it is left alone there.
 const [v8Major = 0, v8Minor = 0] = process.versions.v8.split('.').map(Number)
 if (v8Major > 13 || (v8Major === 13 && v8Minor >= 6)) setFlagsFromString('--external-memory-accounted-in-global-limit')
+// With those buffers left to the scavenger, how much of them waits for it is
+// set by the size of V8's young generation, which V8 grows up to 16 MiB per
+// semi-space here: a `beam connect` peaked at ~240 MiB RSS during a bulk
+// download, mostly decrypted 64 KiB buffers already written out. Keeping the
+// young generation at its initial size (no growth; the semi-space size
+// itself can only be set when V8 starts, this flag is read at run time)
+// scavenges them sooner: peaks of ~125–155 MiB, with the same throughput and
+// CPU per byte (docs/performance.md, "Memory"). `beam relay` is left alone:
+// its many long-lived circuit objects then reached old space sooner and
+// doubled its CPU per relayed byte; it runs with its own flags (bin/beam.js).
+if (process.argv[2] !== 'relay') setFlagsFromString('--semi-space-growth-factor=1')
 
 /**
  * Process entry: the only place with process.exit and signal handlers.
