@@ -1,6 +1,7 @@
 import { UnsupportedProtocolError } from '@libp2p/interface'
 import type { Stream, StreamMuxer, StreamMuxerFactory } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
+import { tapMuxers } from './muxer-tap.ts'
 
 /** multistream-select's own protocol id, the first line of every negotiation. */
 const MULTISTREAM = '/multistream/1.0.0'
@@ -43,16 +44,7 @@ const INVALID = Symbol('invalid')
  */
 export function optimisticSelect (make: () => StreamMuxerFactory, protocols: readonly string[]): () => StreamMuxerFactory {
   const optimistic = new Set(protocols)
-  return () => {
-    const factory = make()
-    const createStreamMuxer = factory.createStreamMuxer.bind(factory)
-    factory.createStreamMuxer = (maConn) => {
-      const muxer = createStreamMuxer(maConn)
-      negotiateEarly(muxer, optimistic)
-      return muxer
-    }
-    return factory
-  }
+  return tapMuxers(make, (muxer) => { negotiateEarly(muxer, optimistic) })
 }
 
 type CreateStream = StreamMuxer['createStream']

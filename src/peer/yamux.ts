@@ -2,6 +2,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import type { YamuxMuxerInit } from '@chainsafe/libp2p-yamux'
 import { StreamState } from '@chainsafe/libp2p-yamux/stream'
 import type { StreamMuxer, StreamMuxerFactory } from '@libp2p/interface'
+import { tapMuxers } from './muxer-tap.ts'
 
 /**
  * Bytes a yamux stream lets the sender use up before it grants more window
@@ -56,17 +57,8 @@ export interface BeamYamuxInit extends YamuxMuxerInit {
 export function beamYamux (init: BeamYamuxInit = {}): () => StreamMuxerFactory {
   const { updateThreshold = WINDOW_UPDATE_THRESHOLD, ...yamuxInit } = init
   const make = yamux(yamuxInit)
-  return () => {
-    const factory = make()
-    if (updateThreshold <= 0) return factory
-    const createStreamMuxer = factory.createStreamMuxer.bind(factory)
-    factory.createStreamMuxer = (maConn) => {
-      const muxer = createStreamMuxer(maConn)
-      thresholdWindowUpdates(muxer, updateThreshold)
-      return muxer
-    }
-    return factory
-  }
+  if (updateThreshold <= 0) return make
+  return tapMuxers(make, (muxer) => { thresholdWindowUpdates(muxer, updateThreshold) })
 }
 
 /** What a yamux muxer and its streams look like from here. */

@@ -1,0 +1,20 @@
+import type { StreamMuxer, StreamMuxerFactory } from '@libp2p/interface'
+
+/**
+ * A stream-muxer factory like `make`, that hands every muxer it creates to
+ * `onMuxer` before libp2p uses it: the one place where beam's muxer changes
+ * (yamux.ts, optimistic-select.ts) reach muxers, which libp2p creates per
+ * connection out of sight.
+ */
+export function tapMuxers (make: () => StreamMuxerFactory, onMuxer: (muxer: StreamMuxer) => void): () => StreamMuxerFactory {
+  return () => {
+    const factory = make()
+    const createStreamMuxer = factory.createStreamMuxer.bind(factory)
+    factory.createStreamMuxer = (maConn) => {
+      const muxer = createStreamMuxer(maConn)
+      onMuxer(muxer)
+      return muxer
+    }
+    return factory
+  }
+}
