@@ -1,3 +1,4 @@
+import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import type { ComponentLogger, PrivateKey } from '@libp2p/interface'
@@ -14,7 +15,6 @@ import { batchedTcp } from './batched-tcp.ts'
 import { lazyTransport } from './lazy-transport.ts'
 import { beamNoise } from './noise.ts'
 import { optimisticSelect } from './optimistic-select.ts'
-import { WINDOW_UPDATE_THRESHOLD, beamYamux } from './yamux.ts'
 
 /** Shortest time libp2p's connection monitor waits for a ping before it aborts the connection, in ms (libp2p: 5000). */
 const CONNECTION_PING_MIN_TIMEOUT = 20_000
@@ -182,11 +182,8 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
     // Node's native ChaCha20-Poly1305 with the key imported once per session,
     // and a receive path without per-message copies and exceptions (noise.ts)
     connectionEncrypters: [beamNoise()],
-    // yamux granting window after 8 KiB, not after every frame (yamux.ts);
-    // a relay keeps the library's behaviour (relayed bulk was slower without it)
     // tunnel streams skip multistream-select's round trip (optimistic-select.ts)
-    streamMuxers: [optimisticSelect(beamYamux({
-      updateThreshold: init.relayServer != null ? 0 : WINDOW_UPDATE_THRESHOLD,
+    streamMuxers: [optimisticSelect(yamux({
       enableKeepAlive: true,
       keepAliveInterval: KEEP_ALIVE_INTERVAL,
       maxInboundStreams: MAX_MUXER_STREAMS,

@@ -2,9 +2,9 @@ import type { StreamMuxer, StreamMuxerFactory } from '@libp2p/interface'
 
 /**
  * A stream-muxer factory like `make`, that hands every muxer it creates to
- * `onMuxer` before libp2p uses it: the one place where beam's muxer changes
- * (yamux.ts, optimistic-select.ts) reach muxers, which libp2p creates per
- * connection out of sight.
+ * `onMuxer` before libp2p uses it: how beam's muxer changes
+ * (optimistic-select.ts) reach muxers, which libp2p creates per connection
+ * out of sight.
  */
 export function tapMuxers (make: () => StreamMuxerFactory, onMuxer: (muxer: StreamMuxer) => void): () => StreamMuxerFactory {
   return () => {

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { batchedTcp } from '../../src/peer/batched-tcp.ts'
 import { beamNoise } from '../../src/peer/noise.ts'
 import { optimisticSelect, selectOptimistically } from '../../src/peer/optimistic-select.ts'
-import { beamYamux } from '../../src/peer/yamux.ts'
+import { yamux } from '@chainsafe/libp2p-yamux'
 
 const ECHO = '/beam-test/echo/1'
 const OTHER = '/beam-test/other/1'
@@ -17,7 +17,7 @@ async function node (optimistic: string[]): Promise<Libp2p> {
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [batchedTcp()],
     connectionEncrypters: [beamNoise()],
-    streamMuxers: [optimisticSelect(beamYamux(), optimistic)]
+    streamMuxers: [optimisticSelect(yamux(), optimistic)]
   })
 }
 
