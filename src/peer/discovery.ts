@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import type { PeerId } from '@libp2p/interface'
@@ -124,6 +125,11 @@ export async function lookupPeer (libp2p: Router, peerId: PeerId, options: Looku
   }
 }
 
+/** DHT walks for a name before it is reported as not found. */
+export const NAME_LOOKUP_ATTEMPTS = 3
+/** Wait before the second walk for a name, in ms (doubled before the third). */
+export const NAME_LOOKUP_RETRY_DELAY = 1000
+
 /**
  * Resolve `name.prefix`: providers of the name's key whose peer id starts
  * with the prefix. Exactly one must match (two would mean someone ground a
@@ -133,16 +139,24 @@ export async function lookupName (libp2p: Router, target: NameTarget, options: L
   const start = performance.now()
   const key = await nameKey(target.name)
   const found = new Map<string, { peerId: PeerId, multiaddrs: Multiaddr[] }>()
-  const deadline = AbortSignal.any([options.signal])
-  try {
-    for await (const p of libp2p.contentRouting.findProviders(key, { signal: deadline })) {
-      if (!p.id.toString().startsWith(target.prefix)) continue
-      const prev = found.get(p.id.toString())
-      found.set(p.id.toString(), { peerId: p.id, multiaddrs: [...(prev?.multiaddrs ?? []), ...p.multiaddrs] })
+  // A name has only its provider records (a peer id also has peer routing):
+  // a walk that misses the few nodes holding them, as happens on a young or
+  // changing network, is tried again a little later along other paths.
+  for (let attempt = 1; found.size === 0 && attempt <= NAME_LOOKUP_ATTEMPTS; attempt++) {
+    if (attempt > 1) {
+      options.log?.info({ name: target.name, attempt }, 'no provider of the name found yet; looking again')
+      await delay(NAME_LOOKUP_RETRY_DELAY * (attempt - 1), undefined, { signal: options.signal })
     }
-  } catch (err) {
-    options.signal.throwIfAborted()
-    if (found.size === 0) throw err
+    try {
+      for await (const p of libp2p.contentRouting.findProviders(key, { signal: options.signal })) {
+        if (!p.id.toString().startsWith(target.prefix)) continue
+        const prev = found.get(p.id.toString())
+        found.set(p.id.toString(), { peerId: p.id, multiaddrs: [...(prev?.multiaddrs ?? []), ...p.multiaddrs] })
+      }
+    } catch (err) {
+      options.signal.throwIfAborted()
+      if (found.size === 0 && attempt === NAME_LOOKUP_ATTEMPTS) throw err
+    }
   }
   if (found.size === 0) throw new Error(`no share named '${target.name}' with a peer id starting ${target.prefix}`)
   if (found.size > 1) throw new Error(`'${target.name}.${target.prefix}' is ambiguous: ${found.size} peers match; use a longer prefix or the peer id`)
