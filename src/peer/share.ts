@@ -117,7 +117,8 @@ export class Share extends EventEmitter<ShareEvents> {
   private readonly shutdown = new AbortController()
   private readonly active = new Set<AbortController>()
   private readonly allowed: Set<string>
-  private readonly proofs: AccessProofCache
+  /** Expected access proofs per connector; only in secret mode. */
+  private readonly proofs: AccessProofCache | undefined
   private nextId = 1
   private closed = false
   private readonly onClosed: () => void
@@ -136,7 +137,7 @@ export class Share extends EventEmitter<ShareEvents> {
     this.access = options.access
     this.allowed = new Set(options.access.mode === 'allow' ? options.access.peers : [])
     this.libp2p = libp2p
-    this.proofs = new AccessProofCache(libp2p.peerId.toMultihash().bytes)
+    this.proofs = options.access.mode === 'secret' ? new AccessProofCache(options.access.secret, libp2p.peerId.toMultihash().bytes) : undefined
     this.log = log
     this.serviceConnectTimeout = options.serviceConnectTimeout ?? DEFAULT_SERVICE_CONNECT_TIMEOUT
     this.handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT
@@ -190,7 +191,7 @@ export class Share extends EventEmitter<ShareEvents> {
       return this.allowed.has(remotePeer.toString()) ? undefined : 'this peer is not on the share\'s allow-list'
     }
     if (req.proof == null) return 'this share needs the access secret from its connect string (a bare peer id is not enough)'
-    return this.proofs.verify(access.secret, remotePeer, req.proof) ? undefined : 'wrong access secret (outdated or mistyped connect string?)'
+    return this.proofs?.verify(remotePeer, req.proof) === true ? undefined : 'wrong access secret (outdated or mistyped connect string?)'
   }
 
   private async respondAndClose (incoming: IncomingTunnel, stream: Stream, status: TunnelStatus, reason: string): Promise<void> {

@@ -16,44 +16,37 @@ export const DEFAULT_PROOF_CACHE_SIZE = 4096
  * kept: the proof depends only on the secret and the two peer ids, so every
  * tunnel from one connector presents the same bytes, and computing the HMAC
  * (with its key import) for each tunnel was ~4 % of a share's CPU per new
- * tunnel connection. The cache starts over when the secret changes (its
- * content is compared on every check) and when it holds `maxEntries`
- * connectors.
+ * tunnel connection. A share's access policy is fixed when it starts, so the
+ * cache takes the secret once (a copy); it starts over when it holds
+ * `maxEntries` connectors.
  */
 export class AccessProofCache {
+  private readonly secret: Uint8Array
   private readonly share: Uint8Array
   private readonly maxEntries: number
-  private secret: Uint8Array | undefined
   private readonly expected = new Map<string, Uint8Array>()
 
   /**
+   * @param secret - the share's access secret
    * @param share - the share's own peer id (multihash bytes)
    * @param maxEntries - connectors kept before the cache starts over (default DEFAULT_PROOF_CACHE_SIZE)
    */
-  constructor (share: Uint8Array, maxEntries: number = DEFAULT_PROOF_CACHE_SIZE) {
+  constructor (secret: Uint8Array, share: Uint8Array, maxEntries: number = DEFAULT_PROOF_CACHE_SIZE) {
+    this.secret = Uint8Array.from(secret)
     this.share = share
     this.maxEntries = maxEntries
   }
 
-  /** Constant-time check of `proof` against what `connector` must present for `secret`. */
-  verify (secret: Uint8Array, connector: PeerIdLike, proof: Uint8Array | undefined): boolean {
+  /** Constant-time check of `proof` against what `connector` must present. */
+  verify (connector: PeerIdLike, proof: Uint8Array | undefined): boolean {
     if (proof == null || proof.length !== PROOF_LENGTH) return false
-    // a copy, compared by content: a caller may rewrite its secret in place
-    if (this.secret == null || !sameBytes(this.secret, secret)) {
-      this.secret = Uint8Array.from(secret)
-      this.expected.clear()
-    }
     const key = connector.toString()
     let want = this.expected.get(key)
     if (want == null) {
       if (this.expected.size >= this.maxEntries) this.expected.clear()
-      want = accessProof(secret, connector.toMultihash().bytes, this.share)
+      want = accessProof(this.secret, connector.toMultihash().bytes, this.share)
       this.expected.set(key, want)
     }
     return timingSafeEqual(want, proof)
   }
-}
-
-function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b)
 }
