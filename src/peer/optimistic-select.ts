@@ -1,5 +1,6 @@
 import { UnsupportedProtocolError } from '@libp2p/interface'
 import type { Stream, StreamMuxer, StreamMuxerFactory } from '@libp2p/interface'
+import * as varint from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { tapMuxers } from './muxer-tap.ts'
 
@@ -7,6 +8,8 @@ import { tapMuxers } from './muxer-tap.ts'
 const MULTISTREAM = '/multistream/1.0.0'
 /** Longest protocol line multistream-select accepts (its MAX_PROTOCOL_LENGTH). */
 const MAX_LINE = 1024
+/** Bytes of the varint length of a line of up to MAX_LINE + 1 bytes. */
+const MAX_LENGTH_BYTES = 2
 /** readMessage: not all of the next message has arrived yet. */
 const INCOMPLETE = Symbol('incomplete')
 /** readMessage: the bytes are not a multistream-select message. */
@@ -63,10 +66,9 @@ export function negotiateEarly (muxer: StreamMuxer, protocols: ReadonlySet<strin
 }
 
 /** One multistream-select message: uvarint length, then the line. */
-function message (line: string): Uint8Array {
+function message (line: string): Uint8ArrayList {
   const body = Buffer.from(`${line}\n`)
-  const length = body.byteLength < 0x80 ? Uint8Array.of(body.byteLength) : Uint8Array.of((body.byteLength & 0x7f) | 0x80, body.byteLength >> 7)
-  return Buffer.concat([length, body])
+  return new Uint8ArrayList(varint.encode(body.byteLength), body)
 }
 
 /**
@@ -112,18 +114,15 @@ function fail (stream: Stream, shape: { onData: (data: Uint8Array | Uint8ArrayLi
 
 /** The next line at the front of `buf` (consumed), or why there is none. */
 function readMessage (buf: Uint8ArrayList): string | typeof INCOMPLETE | typeof INVALID {
-  if (buf.byteLength < 1) return INCOMPLETE
-  const b0 = buf.get(0)
-  let length = b0 & 0x7f
-  let prefix = 1
-  if ((b0 & 0x80) !== 0) {
-    if (buf.byteLength < 2) return INCOMPLETE
-    const b1 = buf.get(1)
-    if ((b1 & 0x80) !== 0) return INVALID
-    length |= b1 << 7
-    prefix = 2
+  let length: number
+  try {
+    length = varint.decode(buf)
+  } catch {
+    // a varint cut short by the end of what has arrived, or garbage
+    return buf.byteLength < MAX_LENGTH_BYTES ? INCOMPLETE : INVALID
   }
   if (length < 1 || length > MAX_LINE + 1) return INVALID
+  const prefix = varint.encodingLength(length)
   if (buf.byteLength < prefix + length) return INCOMPLETE
   const line = Buffer.from(buf.subarray(prefix, prefix + length))
   buf.consume(prefix + length)
