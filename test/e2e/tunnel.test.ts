@@ -140,7 +140,10 @@ describe('beam share / beam connect end to end', () => {
       await new Promise<void>((resolve, reject) => {
         client.on('data', (c: Buffer) => { h.update(c); got += c.length })
         client.on('end', () => { resolve() })
-        client.on('error', reject)
+        // a reset here was seen once under the full suite: say what each side logged
+        client.on('error', (err: Error) => {
+          reject(new Error(`${err.message} after ${got} bytes; connect events ${JSON.stringify(co.proc.events.slice(-5))}, log ${co.proc.stderr.slice(-1500)}; share events ${JSON.stringify(sh.proc.events.slice(-5))}, log ${sh.proc.stderr.slice(-1500)}`))
+        })
         client.resume()
       })
       expect(got).toBe(mib * 1024 * 1024)
