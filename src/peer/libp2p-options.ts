@@ -60,6 +60,12 @@ export interface NetworkInit {
   /** Run the Kademlia DHT with this protocol id; undefined = no DHT. */
   dhtProtocol?: string
   /**
+   * Run the DHT as a server (store records, answer queries) instead of a
+   * client (query and publish only). Only for nodes others can reach for a
+   * long time: relays, or nodes told so explicitly. @default false
+   */
+  dhtServer?: boolean
+  /**
    * Peers beam's own dial race is running for (RacingPeers in dialer.ts).
    * Until it ends, a dial that names such a peer in a direct address is
    * refused: only the race dials them directly (by bare address), others get
@@ -148,8 +154,12 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
     const { kadDHT, passthroughMapper } = await import('@libp2p/kad-dht')
     services.dht = kadDHT({
       protocol: init.dhtProtocol,
-      // starts as a client; relays and `server` nodes switch with setMode
-      clientMode: false,
+      // A client queries, puts values and adds provider records, but does not
+      // answer DHT requests or enter other nodes' routing tables: a node
+      // behind a NAT or one that lives for minutes must not be a server.
+      // Always explicit: left unset, kad-dht switches to server mode by
+      // itself when the node has a public address.
+      clientMode: init.dhtServer !== true,
       // keep every address in DHT answers: LAN and relayed addresses included
       // (a connector dials all direct ones at once; a dead one costs nothing)
       peerInfoMapper: passthroughMapper,
