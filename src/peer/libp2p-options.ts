@@ -10,6 +10,7 @@ import { relayServer, relayTransport } from '../relay/index.ts'
 import { TUNNEL_PROTOCOL } from '../signaling/index.ts'
 import type { ResolvedRelayLimits } from '../relay/index.ts'
 import type { TransportFactory } from '../backends/index.ts'
+import type { KadDHTComponents } from '@libp2p/kad-dht'
 import { ADDRESS_DIAL_TIMEOUT, INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_MUXER_STREAMS, MAX_PING_STREAMS, MAX_STREAM_WINDOW } from './constants.ts'
 import { batchedTcp } from './batched-tcp.ts'
 import { lazyTransport } from './lazy-transport.ts'
@@ -20,6 +21,7 @@ import { optimisticSelect } from './optimistic-select.ts'
 const CONNECTION_PING_MIN_TIMEOUT = 20_000
 import { compareAddresses } from './path.ts'
 import { RECORD_NAMESPACE, selectRecord, validateForDht } from './records.ts'
+import { DHT_DATASTORE_PREFIX, withGuardedRecordStore } from './record-store.ts'
 
 /** An ICE server for WebRTC, as in the browser API. */
 export interface IceServer {
@@ -152,7 +154,7 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
   }
   if (init.dhtProtocol != null) {
     const { kadDHT, passthroughMapper } = await import('@libp2p/kad-dht')
-    services.dht = kadDHT({
+    const dht = kadDHT({
       protocol: init.dhtProtocol,
       // A client queries, puts values and adds provider records, but does not
       // answer DHT requests or enter other nodes' routing tables: a node
@@ -169,8 +171,13 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
       initialQuerySelfInterval: 0,
       // beam's signed records (node.records): checked before they are stored
       validators: { [RECORD_NAMESPACE]: validateForDht },
-      selectors: { [RECORD_NAMESPACE]: selectRecord }
+      selectors: { [RECORD_NAMESPACE]: selectRecord },
+      // where guardRecordStore looks for records (kad-dht's default, pinned)
+      datastorePrefix: DHT_DATASTORE_PREFIX
     })
+    // kad-dht stores a validated PUT_VALUE over a newer record: the guarded
+    // store refuses to replace a beam record by an older one (record-store.ts)
+    services.dht = (components: KadDHTComponents) => dht(withGuardedRecordStore(components))
   }
   if (init.relayServer != null) {
     services.relay = relayServer(init.relayServer)
