@@ -69,6 +69,20 @@ describe('DHT mode of beam processes', () => {
     expect(got.sha256).toBe(expectedHash(51, 1))
   }, 150_000)
 
+  it('beam doctor says the mode: client by default, server with --dht-server', async () => {
+    const h = await home()
+    const modes: unknown[] = []
+    for (const extra of [[], ['--dht-server']]) {
+      const r = await runBeam(['doctor', ...OFFLINE, '--ephemeral', '--json', ...extra], { BEAM_HOME: h }, 60_000)
+      expect(r.code).toBe(0)
+      const report = r.stdout.split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l) as { event: string, dht?: unknown }).find(e => e.event === 'doctor')
+      modes.push(report?.dht)
+    }
+    expect(modes).toEqual(['client', 'server'])
+    const human = await runBeam(['doctor', ...OFFLINE, '--ephemeral'], { BEAM_HOME: h, BEAM_LOG_LEVEL: 'warn' }, 60_000)
+    expect(human.stdout).toMatch(/^ {2}dht: client \(/m)
+  }, 120_000)
+
   it('--dht-server makes a share a DHT server; with --no-dht it is a usage error (exit 2)', async () => {
     const share = start(['share', String(http.port), ...LOOPBACK_LISTEN, ...OFFLINE, '--dht-server', '--json'], { BEAM_HOME: await home() })
     expect((await share.waitFor('ready', 30_000)).dht).toBe('server')
