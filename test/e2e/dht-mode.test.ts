@@ -83,11 +83,14 @@ describe('DHT mode of beam processes', () => {
     expect(human.stdout).toMatch(/^ {2}dht: client \(/m)
   }, 120_000)
 
-  it('--dht-server makes a share a DHT server; with --no-dht it is a usage error (exit 2)', async () => {
+  it('--dht-server makes a share a DHT server; with --no-dht or --tor it is a usage error (exit 2)', async () => {
     const share = start(['share', String(http.port), ...LOOPBACK_LISTEN, ...OFFLINE, '--dht-server', '--json'], { BEAM_HOME: await home() })
     expect((await share.waitFor('ready', 30_000)).dht).toBe('server')
     const both = await runBeam(['share', String(http.port), ...LOOPBACK_LISTEN, ...OFFLINE, '--no-dht', '--dht-server'], { BEAM_HOME: await home() })
     expect(both.code).toBe(2)
     expect(both.stderr).toMatch(/--dht-server and --no-dht exclude each other/)
+    // an anonymous-only mode runs no DHT at all (refused before any backend is contacted)
+    const tor = await runBeam(['share', String(http.port), '--tor', ...OFFLINE, '--dht-server'], { BEAM_HOME: await home() })
+    expect([tor.code, tor.stderr.trim().split('\n').filter(l => l.startsWith('beam:'))]).toEqual([2, ['beam: tor-only mode uses no DHT: drop --dht-server']])
   }, 60_000)
 })
