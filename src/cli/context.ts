@@ -25,6 +25,7 @@ export interface CommonFlags {
   webrtc?: boolean
   dht?: boolean
   dhtProtocol?: string
+  dhtServer?: boolean
 }
 
 /** What a command gets from the process: streams, env and the stop signal. */
@@ -55,6 +56,7 @@ export function addNetworkOptions (cmd: Command): Command {
     .option('--no-webrtc', 'do not use WebRTC (no direct upgrade of relayed connections)')
     .option('--no-dht', 'do not use the DHT (no lookups by peer id or name, no announcing)')
     .addOption(new Option('--dht-protocol <id>', `Kademlia protocol id (default: ${DEFAULT_DHT_PROTOCOL}, the public libp2p DHT's)`).env('BEAM_DHT_PROTOCOL'))
+    .option('--dht-server', 'run the DHT as a server: store records and answer queries for others (default: client; only for a machine others reach directly for days)')
 }
 
 /** Everything a command needs, built from the common flags. */
@@ -104,6 +106,7 @@ export async function resolveBootstrap (flags: CommonFlags, io: CliIo, log: Logg
 
 /** Node settings shared by every command. */
 export async function baseInit (flags: CommonFlags, io: CliIo, ctx: Context): Promise<BeamInit & { identityPath?: string }> {
+  if (flags.dht === false && flags.dhtServer === true) throw new UsageError('--dht-server and --no-dht exclude each other')
   const bootstrap = await resolveBootstrap(flags, io, ctx.log)
   // explicit ICE servers win; otherwise the relays' own STUN responders (never a third party's)
   const explicitIce = [...(flags.iceServer ?? []), ...(flags.iceServer == null ? splitList(io.env.BEAM_ICE_SERVERS) : [])]
@@ -114,7 +117,7 @@ export async function baseInit (flags: CommonFlags, io: CliIo, ctx: Context): Pr
     bootstrap: bootstrap.map(n => n.multiaddr),
     addressBook: homePaths(ctx.home).addressBook,
     transports: { webrtc: flags.webrtc !== false },
-    dht: flags.dht === false ? false : { protocol: parseDhtProtocol(flags.dhtProtocol ?? DEFAULT_DHT_PROTOCOL) },
+    dht: flags.dht === false ? false : { protocol: parseDhtProtocol(flags.dhtProtocol ?? DEFAULT_DHT_PROTOCOL), server: flags.dhtServer === true },
     logger: ctx.log
   }
   if (id.privateKey != null) init.privateKey = id.privateKey

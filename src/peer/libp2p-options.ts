@@ -10,6 +10,7 @@ import { relayServer, relayTransport } from '../relay/index.ts'
 import { TUNNEL_PROTOCOL } from '../signaling/index.ts'
 import type { ResolvedRelayLimits } from '../relay/index.ts'
 import type { TransportFactory } from '../backends/index.ts'
+import type { KadDHTComponents } from '@libp2p/kad-dht'
 import { ADDRESS_DIAL_TIMEOUT, INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_MUXER_STREAMS, MAX_PING_STREAMS, MAX_STREAM_WINDOW } from './constants.ts'
 import { batchedTcp } from './batched-tcp.ts'
 import { lazyTransport } from './lazy-transport.ts'
@@ -20,6 +21,7 @@ import { optimisticSelect } from './optimistic-select.ts'
 const CONNECTION_PING_MIN_TIMEOUT = 20_000
 import { compareAddresses } from './path.ts'
 import { RECORD_NAMESPACE, selectRecord, validateForDht } from './records.ts'
+import { DHT_DATASTORE_PREFIX, withGuardedRecordStore } from './record-store.ts'
 
 /** An ICE server for WebRTC, as in the browser API. */
 export interface IceServer {
@@ -59,6 +61,12 @@ export interface NetworkInit {
   relayAllow?: string[]
   /** Run the Kademlia DHT with this protocol id; undefined = no DHT. */
   dhtProtocol?: string
+  /**
+   * Run the DHT as a server (store records, answer queries) instead of a
+   * client (query and publish only). Only for nodes others can reach for a
+   * long time: relays, or nodes told so explicitly. @default false
+   */
+  dhtServer?: boolean
   /**
    * Peers beam's own dial race is running for (RacingPeers in dialer.ts).
    * Until it ends, a dial that names such a peer in a direct address is
@@ -146,10 +154,14 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
   }
   if (init.dhtProtocol != null) {
     const { kadDHT, passthroughMapper } = await import('@libp2p/kad-dht')
-    services.dht = kadDHT({
+    const dht = kadDHT({
       protocol: init.dhtProtocol,
-      // starts as a client; relays and `server` nodes switch with setMode
-      clientMode: false,
+      // A client queries, puts values and adds provider records, but does not
+      // answer DHT requests or enter other nodes' routing tables: a node
+      // behind a NAT or one that lives for minutes must not be a server.
+      // Always explicit: left unset, kad-dht switches to server mode by
+      // itself when the node has a public address.
+      clientMode: init.dhtServer !== true,
       // keep every address in DHT answers: LAN and relayed addresses included
       // (a connector dials all direct ones at once; a dead one costs nothing)
       peerInfoMapper: passthroughMapper,
@@ -159,8 +171,13 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
       initialQuerySelfInterval: 0,
       // beam's signed records (node.records): checked before they are stored
       validators: { [RECORD_NAMESPACE]: validateForDht },
-      selectors: { [RECORD_NAMESPACE]: selectRecord }
+      selectors: { [RECORD_NAMESPACE]: selectRecord },
+      // where guardRecordStore looks for records (kad-dht's default, pinned)
+      datastorePrefix: DHT_DATASTORE_PREFIX
     })
+    // kad-dht stores a validated PUT_VALUE over a newer record: the guarded
+    // store refuses to replace a beam record by an older one (record-store.ts)
+    services.dht = (components: KadDHTComponents) => dht(withGuardedRecordStore(components))
   }
   if (init.relayServer != null) {
     services.relay = relayServer(init.relayServer)

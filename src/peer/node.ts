@@ -74,13 +74,19 @@ export interface BeamInit {
   addressBook?: string
   /**
    * The Kademlia DHT, used to find shares by peer id or name: `false` turns it
-   * off. Relays (relayServer) are DHT servers; other nodes are clients unless
-   * `server` is set. @default { protocol: '/ipfs/kad/1.0.0' }
+   * off. Relays (relayServer) are DHT servers; every other node is a client
+   * (it looks up and publishes, but stores nothing for others and answers no
+   * DHT query) unless `server` is set. `status().dht.mode` tells which.
+   * @default { protocol: '/ipfs/kad/1.0.0' }
    */
   dht?: false | {
     /** The Kademlia protocol id. @default '/ipfs/kad/1.0.0' (the Amino DHT's) */
     protocol?: string
-    /** Store other peers' records and answer queries (relays always do). @default false */
+    /**
+     * Store other peers' records and answer queries (relays always do). Only
+     * for a node others can reach for days: a server behind a NAT or one that
+     * stops soon leaves holes in everyone's routing tables. @default false
+     */
     server?: boolean
   }
   /** How long a DHT lookup may take, in ms. @default 30000 */
@@ -244,10 +250,6 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     const init = this.init
     const libp2p = this.libp2p
     await libp2p.start()
-    if (init.dht !== false && (init.relayServer != null || init.dht?.server === true)) {
-      const dht = libp2p.services.dht as { setMode?: (mode: 'client' | 'server') => Promise<void> } | undefined
-      await dht?.setMode?.('server')
-    }
     if (init.relayServer != null) {
       const limits = resolveRelayLimits(init.relayServer)
       const caps = new PeerCaps(limits.maxCircuitsPerPeer)
@@ -258,8 +260,11 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     }
     this.monitor.refreshAddresses()
     this.connectBootstrap()
+    const dhtMode = this.status().dht?.mode
+    if (dhtMode === 'server') this.rootLog.info({ dhtMode }, 'DHT server: storing records and answering DHT queries for others')
+    else if (dhtMode != null) this.rootLog.info({ dhtMode }, 'DHT client: looking up and publishing; answering no DHT query')
     // servers need a full routing table to answer; clients walk when they query
-    if (this.dhtEnabled && (init.relayServer != null || (init.dht !== false && init.dht?.server === true))) this.startDhtWarmUp()
+    if (this.dhtEnabled && isDhtServer(init)) this.startDhtWarmUp()
     this.startedOk = true
   }
 
@@ -417,7 +422,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     if (addrs.length === 0 && this.libp2p.getConnections(t.peerId).length === 0 && (await this.knownAddresses(t.peerId)).length === 0) {
       if (!this.dhtEnabled) throw new PeerNotFoundError(id)
       if (this.bootstrap.length === 0) throw new PeerNotFoundError(id, `no address known for peer ${id}, and no bootstrap node to look it up with (bootstrap-nodes.json is empty and no --bootstrap was given): use the connect string that 'beam share' printed`)
-      // a DHT query may reach the peer itself (a share is a DHT server):
+      // a DHT query may reach the peer itself (a share run as a DHT server):
       // that dial must not hold the peer's direct addresses (see RacingPeers)
       this.racing.add(t.peerId)
       try {
@@ -885,6 +890,15 @@ function backendListenError (err: unknown, backends: Backend[]): Error | undefin
 }
 
 /**
+ * Whether a node runs the DHT as a server: relays do, and nodes whose init
+ * says `dht: { server: true }`; every other node (shares, connectors, apps)
+ * is a client, whatever its addresses.
+ */
+function isDhtServer (init: BeamInit): boolean {
+  return init.dht !== false && (init.relayServer != null || init.dht?.server === true)
+}
+
+/**
  * Budget of one address dial on a node with a high-latency backend (Tor,
  * I2P), in ms: a fresh onion or I2P destination takes seconds to publish, a
  * first I2P dial builds its own tunnels, and the dialler retries meanwhile; the connect's
@@ -931,7 +945,7 @@ async function createNode (init: BeamInit, log: Logger, backends: Backend[]): Pr
     listen,
     ...(init.relayServer != null ? { relayServer: resolveRelayLimits(init.relayServer) } : {}),
     ...(init.relayAllow != null ? { relayAllow: init.relayAllow } : {}),
-    ...(init.dht !== false ? { dhtProtocol: init.dht?.protocol ?? DEFAULT_DHT_PROTOCOL } : {}),
+    ...(init.dht !== false ? { dhtProtocol: init.dht?.protocol ?? DEFAULT_DHT_PROTOCOL, dhtServer: isDhtServer(init) } : {}),
     announce: init.announce ?? [],
     iceServers: init.iceServers ?? [],
     ...(init.webrtcBindAddress != null ? { webrtcBindAddress: init.webrtcBindAddress } : {}),

@@ -12,12 +12,24 @@ import type { Libp2p } from 'libp2p'
  * Wire form of a value (UTF-8 JSON): {"v":1,"seq":N,"expires":MS,"value":B64,"sig":B64},
  * `sig` an Ed25519 signature by the peer id's key over
  * "beam-record-v1\n<key>\n<seq>\n<expires>\n" followed by the value bytes.
+ * The form is canonical: exactly these five fields in this order, no
+ * whitespace, integers in plain decimal, `value` and `sig` in padded standard
+ * base64 (RFC 4648 section 4) as {@link signRecord} writes them. Readers and
+ * servers refuse any other spelling of a record, so one record has one
+ * encoding, and at most {@link MAX_RECORD_BYTES} of it.
  */
 
 /** The DHT key namespace of beam records (kad-dht picks validators by it). */
 export const RECORD_NAMESPACE = 'beam-rec'
 /** Largest record value, in bytes. */
 export const MAX_RECORD_VALUE = 8 * 1024
+/**
+ * Largest encoded record (the bytes a DHT server stores), checked before it
+ * is parsed: a value of {@link MAX_RECORD_VALUE} bytes takes 10,924 bytes of
+ * base64, an Ed25519 signature and the other fields at most 170 more; the
+ * rest is headroom (a secp256k1 signature is a few bytes longer).
+ */
+export const MAX_RECORD_BYTES = 12 * 1024
 /** Longest lifetime a record may claim, in ms (7 days). */
 export const MAX_RECORD_TTL = 7 * 24 * 3600_000
 /** Record names: 1-64 of a-z, 0-9, '.', '_', '-'. */
@@ -54,6 +66,8 @@ export interface BeamRecord {
 }
 
 interface WireRecord { v: 1, seq: number, expires: number, value: string, sig: string }
+/** The fields of a record, in the order the encoder writes them. */
+const WIRE_FIELDS = ['v', 'seq', 'expires', 'value', 'sig'] as const
 
 const enc = new TextEncoder()
 const dec = new TextDecoder()
@@ -85,38 +99,72 @@ function parseKey (key: Uint8Array): { peerId: PeerId, name: string } {
   return { peerId, name }
 }
 
-/** Encode and sign a record value for `key`. */
-export async function signRecord (privateKey: PrivateKey, key: Uint8Array, value: Uint8Array, seq: number, expires: number): Promise<Uint8Array> {
-  const sig = await privateKey.sign(signedBytes(key, seq, expires, value))
+/** The one encoding of a record (what {@link parseWire} accepts). */
+function encodeWire (seq: number, expires: number, value: Uint8Array, sig: Uint8Array): Uint8Array {
   const wire: WireRecord = { v: 1, seq, expires, value: Buffer.from(value).toString('base64'), sig: Buffer.from(sig).toString('base64') }
   return enc.encode(JSON.stringify(wire))
 }
 
+/** Encode and sign a record value for `key`. */
+export async function signRecord (privateKey: PrivateKey, key: Uint8Array, value: Uint8Array, seq: number, expires: number): Promise<Uint8Array> {
+  const sig = await privateKey.sign(signedBytes(key, seq, expires, value))
+  return encodeWire(seq, expires, value, sig)
+}
+
+/** Decode base64 that must be in the canonical form (padded, standard alphabet, no whitespace). */
+function canonicalBase64 (text: string, field: string): Uint8Array {
+  const bytes = Buffer.from(text, 'base64')
+  if (bytes.toString('base64') !== text) throw new RecordError(`record ${field} is not canonical base64 (padded, standard alphabet, no whitespace)`)
+  return new Uint8Array(bytes)
+}
+
 /**
- * Check a record: well-formed key and value, size, not expired, not too far
- * in the future, signed by the key of the peer id in the key. Throws
- * RecordError; returns the decoded record.
+ * Parse the wire form strictly: size first, then JSON, then exactly the
+ * known fields with their types, canonical base64, and finally the bytes
+ * must be what {@link encodeWire} makes of the fields (no whitespace,
+ * escapes, other field order or number spelling). Throws RecordError.
  */
-export async function validateRecord (key: Uint8Array, raw: Uint8Array, now: number = Date.now()): Promise<BeamRecord> {
-  const { peerId, name } = parseKey(key)
-  let wire: WireRecord
+function parseWire (raw: Uint8Array): { seq: number, expires: number, value: Uint8Array, sig: Uint8Array } {
+  if (raw.byteLength > MAX_RECORD_BYTES) throw new RecordError(`record of ${raw.byteLength} bytes exceeds ${MAX_RECORD_BYTES}`)
+  let parsed: unknown
   try {
-    wire = JSON.parse(dec.decode(raw)) as WireRecord
+    parsed = JSON.parse(dec.decode(raw))
   } catch {
     throw new RecordError('record value is not JSON')
   }
-  if (wire?.v !== 1 || !Number.isSafeInteger(wire.seq) || wire.seq < 0 || !Number.isSafeInteger(wire.expires) || typeof wire.value !== 'string' || typeof wire.sig !== 'string') {
+  if (parsed == null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new RecordError('record value is not a beam record')
+  const fields = Object.keys(parsed)
+  const unknown = fields.find(f => !(WIRE_FIELDS as readonly string[]).includes(f))
+  if (unknown != null) throw new RecordError(`record has an unknown field '${unknown.slice(0, 32)}'`)
+  const wire = parsed as Partial<Record<string, unknown>>
+  if (wire.v !== 1 || !Number.isSafeInteger(wire.seq) || (wire.seq as number) < 0 || !Number.isSafeInteger(wire.expires) || typeof wire.value !== 'string' || typeof wire.sig !== 'string') {
     throw new RecordError('record value is not a beam record')
   }
-  const value = new Uint8Array(Buffer.from(wire.value, 'base64'))
+  const seq = wire.seq as number
+  const expires = wire.expires as number
+  const value = canonicalBase64(wire.value, 'value')
   if (value.byteLength > MAX_RECORD_VALUE) throw new RecordError(`record value of ${value.byteLength} bytes exceeds ${MAX_RECORD_VALUE}`)
+  const sig = canonicalBase64(wire.sig, 'signature')
+  if (!Buffer.from(encodeWire(seq, expires, value, sig)).equals(raw)) throw new RecordError('record is not in canonical form (field order, whitespace, escapes or number spelling)')
+  return { seq, expires, value, sig }
+}
+
+/**
+ * Check a record: well-formed key, encoded size at most
+ * {@link MAX_RECORD_BYTES}, the canonical encoding with no unknown field,
+ * value size, not expired, not too far in the future, signed by the key of
+ * the peer id in the key. Throws RecordError; returns the decoded record.
+ */
+export async function validateRecord (key: Uint8Array, raw: Uint8Array, now: number = Date.now()): Promise<BeamRecord> {
+  const { peerId, name } = parseKey(key)
+  const wire = parseWire(raw)
   if (wire.expires <= now) throw new RecordError('record expired')
   if (wire.expires > now + MAX_RECORD_TTL + 60_000) throw new RecordError('record claims a lifetime beyond 7 days')
   const publicKey = peerId.publicKey
   if (publicKey == null) throw new RecordError('peer id carries no public key (only Ed25519/secp256k1 ids can own records)')
-  const ok = await publicKey.verify(signedBytes(key, wire.seq, wire.expires, value), new Uint8Array(Buffer.from(wire.sig, 'base64')))
+  const ok = await publicKey.verify(signedBytes(key, wire.seq, wire.expires, wire.value), wire.sig)
   if (!ok) throw new RecordError('record signature does not match the peer id in its key')
-  return { peerId: peerId.toString(), name, value, seq: wire.seq, expires: wire.expires }
+  return { peerId: peerId.toString(), name, value: wire.value, seq: wire.seq, expires: wire.expires }
 }
 
 /** kad-dht validator for the beam-rec namespace. */

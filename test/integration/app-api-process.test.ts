@@ -231,15 +231,22 @@ for (const mode of ['direct', 'relayed'] as const) {
       const evil = await generateKeyPair('Ed25519')
       const hijackKey = recordKey(info.peerId, 'profile')
       const hijack = await signRecord(evil, hijackKey, Buffer.from('theirs'), v2.seq + 10_000_000, Date.now() + 60_000)
-      await a.libp2p.contentRouting.put(hijackKey, hijack, { signal: AbortSignal.timeout(10_000) }).catch(() => {})
+      // the puts resolve: kad-dht does not report the server's refusal back
+      await expect(a.libp2p.contentRouting.put(hijackKey, hijack, { signal: AbortSignal.timeout(10_000) })).resolves.toBeUndefined()
       const newKey = recordKey(info.peerId, 'forged')
-      await a.libp2p.contentRouting.put(newKey, await signRecord(evil, newKey, Buffer.from('evil'), Date.now(), Date.now() + 60_000), { signal: AbortSignal.timeout(10_000) }).catch(() => {})
+      await expect(a.libp2p.contentRouting.put(newKey, await signRecord(evil, newKey, Buffer.from('evil'), Date.now(), Date.now() + 60_000), { signal: AbortSignal.timeout(10_000) })).resolves.toBeUndefined()
       // the relay (the DHT server, another process) refused both: readers here and in the child see the owner's data only
-      expect(Buffer.from((await a.records.get(info.peerId, 'profile', { signal: AbortSignal.timeout(60_000) })).value).toString()).toBe('v2')
+      const here = await a.records.get(info.peerId, 'profile', { signal: AbortSignal.timeout(60_000) })
+      expect([Buffer.from(here.value).toString(), here.seq]).toEqual(['v2', v2.seq])
       const own = await peer.request<{ value: string, seq: number }>('get', { peerId: info.peerId, name: 'profile' })
       expect([text(own.value), own.seq]).toEqual(['v2', v2.seq])
-      const forged = await peer.request('get', { peerId: info.peerId, name: 'forged' }).catch((err: Error) => err)
-      expect((forged as Error).name).toBe('RecordNotFoundError')
+      // no record at all under the forged name (not an invalid one), in both processes
+      const forgedHere = await a.records.get(info.peerId, 'forged', { signal: AbortSignal.timeout(60_000) }).catch((err: unknown) => err)
+      expect(forgedHere).toBeInstanceOf(RecordNotFoundError)
+      expect((forgedHere as Error).message).toMatch(new RegExp(`^no record 'forged' of ${info.peerId} in the DHT \\(`))
+      const forged = await peer.request('get', { peerId: info.peerId, name: 'forged' }).then(() => undefined, (err: unknown) => err)
+      expect((forged as Error | undefined)?.name).toBe('RecordNotFoundError')
+      expect((forged as Error).message).toMatch(new RegExp(`^no record 'forged' of ${info.peerId} in the DHT \\(`))
     }, 180_000)
   })
 }

@@ -50,6 +50,15 @@ afterAll(async () => {
   await Promise.all(nodes.map(async n => { await n.stop() }))
 })
 
+/** The seq of the valid record each node holds for `key` in its own DHT store (no query), or null. */
+async function storedOn (list: BeamNode[], key: Uint8Array): Promise<Array<number | null>> {
+  return await Promise.all(list.map(async n => {
+    const dht = n.libp2p.services.dht as { contentFetching: { getLocal: (k: Uint8Array) => Promise<{ value: Uint8Array }> } }
+    const rec = await dht.contentFetching.getLocal(key).catch(() => null)
+    return rec == null ? null : (await validateRecord(key, rec.value)).seq
+  }))
+}
+
 async function readAll (d: Duplex): Promise<Buffer> {
   const chunks: Buffer[] = []
   for await (const chunk of d) chunks.push(chunk as Buffer)
@@ -203,14 +212,22 @@ describe('records in the DHT', () => {
     const evil = await generateKeyPair('Ed25519')
     const forged = await signRecord(evil, key, Buffer.from('evil'), Date.now(), Date.now() + 60_000)
     await expect(validateRecord(key, forged)).rejects.toThrow(/signature does not match/)
-    // pushed into the DHT anyway: the servers' validator refuses to store it (kad-dht does not report that back)
-    await b.libp2p.contentRouting.put(key, forged, { signal: AbortSignal.timeout(10_000) }).catch(() => {})
-    await expect(c.records.get(a.peerId, 'forged', { signal: AbortSignal.timeout(10_000) })).rejects.toThrow(RecordNotFoundError)
+    // pushed into the DHT anyway: the put resolves (kad-dht does not report
+    // the servers' refusals back), but no server holds it...
+    await expect(b.libp2p.contentRouting.put(key, forged, { signal: AbortSignal.timeout(10_000) })).resolves.toBeUndefined()
+    expect(await storedOn(servers, key)).toEqual([null, null, null])
+    // ...so a reader finds no record at all (not an invalid one)
+    const missing = await c.records.get(a.peerId, 'forged', { signal: AbortSignal.timeout(10_000) }).catch((err: unknown) => err)
+    expect(missing).toBeInstanceOf(RecordNotFoundError)
+    expect((missing as Error).message).toMatch(new RegExp(`^no record 'forged' of ${a.peerId.toString()} in the DHT \\(`))
     // a genuine record cannot be overwritten by a forged one with a higher seq either
-    await a.records.put('owned', Buffer.from('mine'))
-    const hijack = await signRecord(evil, recordKey(a.peerId.toString(), 'owned'), Buffer.from('theirs'), Date.now() + 10_000_000, Date.now() + 60_000)
-    await b.libp2p.contentRouting.put(recordKey(a.peerId.toString(), 'owned'), hijack, { signal: AbortSignal.timeout(10_000) }).catch(() => {})
-    expect(Buffer.from((await c.records.get(a.peerId, 'owned')).value).toString()).toBe('mine')
+    const mine = await a.records.put('owned', Buffer.from('mine'))
+    const ownedKey = recordKey(a.peerId.toString(), 'owned')
+    const hijack = await signRecord(evil, ownedKey, Buffer.from('theirs'), mine.seq + 10_000_000, Date.now() + 60_000)
+    await expect(b.libp2p.contentRouting.put(ownedKey, hijack, { signal: AbortSignal.timeout(10_000) })).resolves.toBeUndefined()
+    expect(await storedOn(servers, ownedKey)).toEqual([mine.seq, mine.seq, mine.seq])
+    const owned = await c.records.get(a.peerId, 'owned')
+    expect([Buffer.from(owned.value).toString(), owned.seq]).toEqual(['mine', mine.seq])
     // and values above the limit never leave the writer
     await expect(a.records.put('big', new Uint8Array(9 * 1024))).rejects.toThrow(/exceeds/)
   }, 60_000)

@@ -151,6 +151,7 @@ export async function runConnect (targetText: string, flagsIn: ConnectFlags, io:
   const timeout = timeoutText != null ? parseMillis(timeoutText, 'timeout') : selected.names.includes('i2p') ? I2P_TIMEOUT : DEFAULT_TIMEOUT
   const anonymous = selected.anonymousOnly
   if (anonymous && flags.listen != null) throw new UsageError(`${selected.names.join('+')}-only mode opens no listener: drop --listen`)
+  if (anonymous && flags.dhtServer === true) throw new UsageError(`${selected.names.join('+')}-only mode uses no DHT: drop --dht-server`)
   const resolved = await resolveTargetText(targetText, homePaths(ctx.home).aliases)
   const target = resolved.target
   if (resolved.alias != null) ctx.log.info({ alias: resolved.alias }, `alias ${resolved.alias} → ${resolved.text.slice(0, 60)}`)
@@ -210,7 +211,7 @@ export async function runConnect (targetText: string, flagsIn: ConnectFlags, io:
     tunnel.on('tunnel:failed', e => { ctx.out.event('tunnel-failed', { id: e.id, code: e.error.name, message: e.error.message }) })
     tunnel.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id }) })
     tunnel.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
-    ctx.out.event('listening', { host: tunnel.host, port: tunnel.port, peerId: peer, remotePort: remotePort === 0 ? null : remotePort })
+    ctx.out.event('listening', { host: tunnel.host, port: tunnel.port, peerId: peer, remotePort: remotePort === 0 ? null : remotePort, dht: node.status().dht?.mode ?? null })
     if (tunnel.path != null) {
       ctx.out.event('path', pathEvent(tunnel.path))
     }

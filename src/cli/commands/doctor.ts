@@ -29,8 +29,8 @@ function iceUrls (servers: Array<{ urls: string | string[] }>): string[] {
   return servers.flatMap(s => Array.isArray(s.urls) ? s.urls : [s.urls])
 }
 
-function printReport (r: DoctorReport, say: (text: string) => void): void {
-  const lines: string[] = ['', `beam doctor: ${r.peerId}`, '', 'NAT (STUN):']
+function printReport (r: DoctorReport, dht: string | null, say: (text: string) => void): void {
+  const lines: string[] = ['', `beam doctor: ${r.peerId}`, `  dht: ${dht ?? 'off'}${dht === 'client' ? ' (looks up and publishes; --dht-server to store records for others)' : ''}`, '', 'NAT (STUN):']
   if (r.nat.answers.length === 0) lines.push('  no STUN server configured (add --ice-server stun:HOST:PORT, or relays with a stunPort)')
   for (const a of r.nat.answers) lines.push(`  ${a.server.padEnd(24)} ${a.mapped != null ? `sees ${a.mapped.address}:${a.mapped.port} (${a.rttMs ?? '?'} ms)` : `no answer: ${a.error ?? ''}`}`)
   lines.push(`  mapping: ${r.nat.mapping}   local addresses: ${r.nat.localAddresses.join(', ') || 'none'}`)
@@ -68,8 +68,9 @@ async function runDoctor (targetText: string | undefined, flags: DoctorFlags, io
       onProgress: line => { ctx.log.info(line) }
     })
     if (io.signal.aborted) return
-    ctx.out.event('doctor', { ...report, verdict: explain(report) })
-    if (!ctx.out.json) printReport(report, text => { io.stdout.write(`${text}\n`) })
+    const dht = node.status().dht?.mode ?? null
+    ctx.out.event('doctor', { ...report, dht, verdict: explain(report) })
+    if (!ctx.out.json) printReport(report, dht, text => { io.stdout.write(`${text}\n`) })
   } finally {
     await stopWithin(node, ctx.log)
   }

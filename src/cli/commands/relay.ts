@@ -105,13 +105,14 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
     const peerId = node.peerId.toString()
     const multiaddrs = node.getMultiaddrs().map(m => `${m.toString()}/p2p/${peerId}`)
     const entry = { multiaddr: multiaddrs.find(m => !m.startsWith('/ip4/127.') && !m.startsWith('/ip6/::1/')) ?? multiaddrs[0] ?? '', roles: ['bootstrap', 'relay'], ...(stun != null ? { stunPort: stun.port } : {}) }
-    ctx.out.event('ready', { peerId, multiaddrs, stun: stun != null ? { port: stun.port } : null, metrics: metrics != null ? `http://${metrics.host}:${metrics.port}/metrics` : null, limits, bootstrapEntry: entry, runtime: { node: process.versions.node, flags: process.execArgv.filter(a => a.startsWith('--')) } })
+    ctx.out.event('ready', { peerId, multiaddrs, stun: stun != null ? { port: stun.port } : null, metrics: metrics != null ? `http://${metrics.host}:${metrics.port}/metrics` : null, limits, bootstrapEntry: entry, dht: node.status().dht?.mode ?? null, runtime: { node: process.versions.node, flags: process.execArgv.filter(a => a.startsWith('--')) } })
     ctx.out.say([
       '',
       `beam relay: ${peerId}`,
       ...multiaddrs.map(m => `  ${m}`),
       `  limits:    ${limits.maxReservations} reservations, ${limits.maxRelayedConnections} circuits (${limits.maxCircuitsPerPeer} per peer), duration ${limits.maxDurationMs === 0 ? 'unlimited' : `${limits.maxDurationMs} ms`}, data ${limits.maxBytes === 0 ? 'unlimited' : `${limits.maxBytes} bytes`}${allow.length > 0 ? `, private (${allow.length} peers)` : ''}`,
       `  stun:      ${stun != null ? `udp port ${stun.port}` : 'off'}`,
+      `  dht:       ${node.status().dht?.mode ?? 'off'}`,
       ...(metrics != null ? [`  metrics:   http://${metrics.host}:${metrics.port}/metrics`] : []),
       ...(announce.length === 0 ? ['  note: no --announce address; peers elsewhere need this relay\'s public address'] : []),
       '  entry for bootstrap-nodes.json:',

@@ -89,6 +89,7 @@ export async function runShare (ports: string[], flagsIn: ShareFlags, io: CliIo,
     if (flags.listen != null) throw new UsageError(`${mode} opens no clearnet listener: drop --listen/--no-listen`)
     if (flags.announce != null) throw new UsageError(`${mode} announces no address: drop --announce`)
     if (flags.name != null) throw new UsageError(`${mode} uses no DHT: --name is not available (hand out the connect string)`)
+    if (flags.dhtServer === true) throw new UsageError(`${mode} uses no DHT: drop --dht-server`)
   }
   const listen = anonymous || flags.listen === false ? [] : parseListen(flags.listen ?? DEFAULT_SHARE_LISTEN)
   if (!anonymous && flags.listen === false && flags.relay === false && selected.backends.length === 1) throw new UsageError('--no-listen with --no-relay leaves no way to reach the share')
@@ -136,7 +137,7 @@ export async function runShare (ports: string[], flagsIn: ShareFlags, io: CliIo,
     share.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id, peerId: e.remotePeer, port: e.port }) })
     share.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, peerId: e.remotePeer, port: e.port, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
 
-    ctx.out.event('ready', { peerId, connect, multiaddrs, ports: share.services.map(s => s.port), access: access.mode, backends: selected.names, ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}) })
+    ctx.out.event('ready', { peerId, connect, multiaddrs, ports: share.services.map(s => s.port), access: access.mode, backends: selected.names, dht: node.status().dht?.mode ?? null, ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}) })
     const accessLine = access.mode === 'public'
       ? 'public: anyone who knows the peer id'
       : access.mode === 'allow' ? `allow-list: ${access.peers.length} peer(s)` : 'private: only holders of the connect string below'
@@ -149,6 +150,7 @@ export async function runShare (ports: string[], flagsIn: ShareFlags, io: CliIo,
       ...(selected.names.length > 1 || selected.names[0] !== 'direct' ? [`  networks:  ${selected.names.join(', ')}${anonymous ? ' (anonymous-only: no IP address is announced)' : ''}`] : []),
       ...names.map(n => `  name:      ${n}.${node.peerId.toString().slice(0, 16)} (published in the DHT)`),
       `  listening: ${multiaddrs.length > 0 ? multiaddrs.join(' ') : '(none)'}`,
+      ...(node.dhtEnabled ? [`  dht:       ${node.status().dht?.mode ?? 'unknown'}`] : []),
       ...selected.newClientKeys.map(k => `  onion client key (give it to one connector: --tor-client-key ${k})`),
       '  on the other machine run:  beam connect <connect string below>' + (share.services.length > 1 ? ` [--remote ${share.services[1]?.port ?? ''}]` : ''),
       '  press Ctrl-C to stop',
