@@ -12,6 +12,8 @@ import type { LogLevel } from './logging.ts'
 import { createOutput } from './output.ts'
 import type { Output, OutputStreams } from './output.ts'
 import { collect, splitList } from './parse.ts'
+import { linesOf, readSecretInput } from './secret-input.ts'
+import type { Readable } from 'node:stream'
 
 /** Flags every command that runs a node takes. */
 export interface CommonFlags {
@@ -22,6 +24,7 @@ export interface CommonFlags {
   bootstrap?: string[]
   defaultBootstrap?: boolean
   iceServer?: string[]
+  iceServerFile?: string
   webrtc?: boolean
   dht?: boolean
   dhtProtocol?: string
@@ -33,6 +36,8 @@ export interface CliIo extends OutputStreams {
   /** Aborted on SIGINT/SIGTERM. */
   signal: AbortSignal
   stderrIsTTY: boolean
+  /** Standard input, opened only when a secret is read from it (`-`). @default none */
+  openStdin?: () => Readable
 }
 
 export function addOutputOptions (cmd: Command, defaultLevel: LogLevel = 'info'): Command {
@@ -52,6 +57,7 @@ export function addNetworkOptions (cmd: Command): Command {
     .option('--bootstrap <multiaddr>', 'bootstrap/relay node, repeatable; replaces bootstrap-nodes.json (env BEAM_BOOTSTRAP, comma-separated)', collect)
     .option('--no-default-bootstrap', 'use no bootstrap node unless given with --bootstrap (offline, LAN, tests)')
     .option('--ice-server <url>', 'STUN/TURN server for WebRTC, repeatable, e.g. stun:host:3478 or turn:user:pass@host:3478 (env BEAM_ICE_SERVERS)', collect)
+    .option('--ice-server-file <file>', 'read STUN/TURN server URLs from a file, one per line (- for standard input): keeps TURN passwords out of ps')
     .option('--no-webrtc', 'do not use WebRTC (no direct upgrade of relayed connections)')
     .option('--no-dht', 'do not use the DHT (no lookups by peer id or name, no announcing)')
     .addOption(new Option('--dht-protocol <id>', `Kademlia protocol id (default: ${DEFAULT_DHT_PROTOCOL}, the public libp2p DHT's)`).env('BEAM_DHT_PROTOCOL'))
@@ -82,7 +88,8 @@ export async function resolveIdentity (flags: CommonFlags, ctx: Context): Promis
 /** Parse `stun:host:port` / `turn:user:pass@host:port` into an ICE server. */
 export function parseIceServer (text: string): IceServer {
   const m = /^(stun|stuns|turn|turns):(?:([^:@]+):([^@]+)@)?(.+)$/.exec(text)
-  if (m == null) throw new InvalidMultiaddrError(`invalid ICE server '${text}': expected stun:HOST:PORT or turn:USER:PASS@HOST:PORT`)
+  // the message shows no credentials: they may have come from a file to keep them private
+  if (m == null) throw new InvalidMultiaddrError(`invalid ICE server '${text.replace(/^([a-z]+:)?[^@]*@/i, '$1***@')}': expected stun:HOST:PORT or turn:USER:PASS@HOST:PORT`)
   const server: IceServer = { urls: `${m[1] ?? ''}:${m[4] ?? ''}` }
   if (m[2] != null) server.username = decodeURIComponent(m[2])
   if (m[3] != null) server.credential = decodeURIComponent(m[3])
@@ -106,7 +113,10 @@ export async function resolveBootstrap (flags: CommonFlags, io: CliIo, log: Logg
 export async function baseInit (flags: CommonFlags, io: CliIo, ctx: Context): Promise<BeamInit & { identityPath?: string }> {
   const bootstrap = await resolveBootstrap(flags, io, ctx.log)
   // explicit ICE servers win; otherwise the relays' own STUN responders (never a third party's)
-  const explicitIce = [...(flags.iceServer ?? []), ...(flags.iceServer == null ? splitList(io.env.BEAM_ICE_SERVERS) : [])]
+  const fromFile = flags.iceServerFile != null ? linesOf(await readSecretInput(flags.iceServerFile, '--ice-server-file', io)) : undefined
+  if (fromFile?.length === 0) throw new UsageError(`--ice-server-file ${flags.iceServerFile ?? ''}: lists no server`)
+  const given = flags.iceServer != null || fromFile != null
+  const explicitIce = [...(flags.iceServer ?? []), ...(fromFile ?? []), ...(given ? [] : splitList(io.env.BEAM_ICE_SERVERS))]
   const ice = explicitIce.length > 0 ? explicitIce : stunServersOf(bootstrap)
   const id = await resolveIdentity(flags, ctx)
   const init: BeamInit & { identityPath?: string } = {

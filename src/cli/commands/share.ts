@@ -14,6 +14,7 @@ import { addConfigOption, applyConfig, applyShareConfig, loadCliConfig } from '.
 import type { BeamConfig } from '../config.ts'
 import type { Logger } from '../../peer/index.ts'
 import { BackendUnavailableError } from '../../backends/index.ts'
+import { resolvePasswordFlags } from '../secret-input.ts'
 
 export interface ShareFlags extends CommonFlags, BackendFlags {
   config?: string
@@ -49,7 +50,8 @@ export function shareCommand (io: CliIo): Command {
   addBackendOptions(cmd, 'share')
   addConfigOption(cmd)
   addOutputOptions(cmd)
-  cmd.action(async (ports: string[], flags: ShareFlags) => { await runShare(ports, flags, io) })
+  // passwords from files or the environment, here and not in runShare: `beam up` takes no password flags
+  cmd.action(async (ports: string[], flags: ShareFlags) => { await runShare(ports, await resolvePasswordFlags(flags, io), io) })
   return cmd
 }
 
