@@ -774,11 +774,22 @@ export async function loadConfig (path: string, options: LoadConfigOptions = {})
     throw new ConfigError([{ ...whole, message: `cannot be read (${code ?? (err as Error).message})` }])
   }
   const config = parseConfig(text, path, options)
-  for (const name of ['tor', 'ator'] as const) {
-    if (config.backends[name]?.controlPassword == null || (mode & 0o044) === 0) continue
-    config.warnings.push(`${path}: holds backends.${name}.controlPassword but others can read it (mode ${(mode & 0o777).toString(8)}): chmod 600 ${path}`)
+  const credentials = credentialsIn(config)
+  if (credentials.length > 0 && (mode & 0o077) !== 0) {
+    const verb = (mode & 0o044) !== 0 ? 'read' : 'access'
+    config.warnings.push(`${path}: holds ${credentials.join(' and ')} but others can ${verb} it (mode ${(mode & 0o777).toString(8)}): chmod 600 ${path}`)
   }
   return config
+}
+
+/** The keys of a config that hold passwords (for the permission warning). */
+function credentialsIn (config: BeamConfig): string[] {
+  const out: string[] = []
+  for (const name of ['tor', 'ator'] as const) {
+    if (config.backends[name]?.controlPassword != null) out.push(`backends.${name}.controlPassword`)
+  }
+  if (config.backends.direct?.iceServers?.some(s => s.credential != null) === true) out.push('backends.direct.iceServers credentials')
+  return out
 }
 
 export interface FindConfigOptions {

@@ -13,6 +13,7 @@ import { createOutput } from './output.ts'
 import type { Output, OutputStreams } from './output.ts'
 import { collect, splitList } from './parse.ts'
 import { linesOf, readSecretInput } from './secret-input.ts'
+import { warnIfExposed } from './permissions.ts'
 import type { Readable } from 'node:stream'
 
 /** Flags every command that runs a node takes. */
@@ -78,10 +79,13 @@ export function createContext (flags: CommonFlags, io: CliIo): Context {
 
 /** Resolve the identity flags to a key, saying where a new key was saved. */
 export async function resolveIdentity (flags: CommonFlags, ctx: Context): Promise<{ privateKey: BeamInit['privateKey'], path?: string }> {
+  const paths = homePaths(ctx.home)
   if (flags.ephemeral === true) return { privateKey: await ephemeralIdentity() }
-  const path = flags.identity ?? homePaths(ctx.home).identity
+  const path = flags.identity ?? paths.identity
   const id = await loadOrCreateIdentity(path)
   if (id.created) ctx.log.info({ identity: path }, `created a new identity at ${path}`)
+  // the state a share or connect relies on: warn (once) if other users can read it
+  await warnIfExposed([{ what: 'BEAM_HOME', path: ctx.home }, { what: 'identity file', path }, { what: 'access secret file', path: paths.secret }], ctx.log)
   return { privateKey: id.privateKey, path }
 }
 
