@@ -1,5 +1,5 @@
 import { Command } from 'commander'
-import { createBeam, loadOrCreateAccessSecret, newAccessSecret, parsePeerId, DEFAULT_SHARE_LISTEN, NAME_RE } from '../../peer/index.ts'
+import { createBeam, loadOrCreateAccessSecret, newAccessSecret, parsePeerId, DEFAULT_SHARE_LISTEN, MIN_PREFIX, NAME_RE } from '../../peer/index.ts'
 import { DEFAULT_SHARE_RESERVATIONS } from '../../relay/index.ts'
 import type { AccessPolicy, BeamNode } from '../../peer/index.ts'
 import { addIdentityOptions, addNetworkOptions, addOutputOptions, baseInit, createContext, parseListen, untilAborted } from '../context.ts'
@@ -44,7 +44,7 @@ export function shareCommand (io: CliIo): Command {
     .option('--no-listen', 'open no listener: reachable only through relays')
     .option('--announce <multiaddr>', 'address to announce instead of the listening ones, repeatable', collect)
     .option('--no-relay', 'do not reserve slots on relays (only direct connections reach this share)')
-    .option('--name <name>', 'also publish this name in the DHT: others connect to <name>.<first 16+ characters of the peer id>', collect)
+    .option('--name <name>', `also publish this name in the DHT: others connect to <name>.<first ${MIN_PREFIX}+ characters of the peer id>`, collect)
   addIdentityOptions(cmd)
   addNetworkOptions(cmd)
   addBackendOptions(cmd, 'share')
@@ -149,7 +149,7 @@ export async function runShare (ports: string[], flagsIn: ShareFlags, io: CliIo,
       ...(init.identityPath != null ? [`  identity:  ${init.identityPath}`] : ['  identity:  ephemeral']),
       `  access:    ${accessLine}`,
       ...(selected.names.length > 1 || selected.names[0] !== 'direct' ? [`  networks:  ${selected.names.join(', ')}${anonymous ? ' (anonymous-only: no IP address is announced)' : ''}`] : []),
-      ...names.map(n => `  name:      ${n}.${node.peerId.toString().slice(0, 16)} (published in the DHT)`),
+      ...names.map(n => `  name:      ${n}.${node.peerId.toString().slice(0, MIN_PREFIX)} (published in the DHT)`),
       `  listening: ${multiaddrs.length > 0 ? multiaddrs.join(' ') : '(none)'}`,
       ...selected.newClientKeys.map(k => `  onion client key (give it to one connector: --tor-client-key ${k})`),
       '  on the other machine run:  beam connect <connect string below>' + (share.services.length > 1 ? ` [--remote ${share.services[1]?.port ?? ''}]` : ''),
