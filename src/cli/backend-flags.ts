@@ -23,6 +23,7 @@ export interface BackendFlags {
   torControl?: string
   torSocks?: string
   torPassword?: string
+  torPasswordFile?: string
   torLaunch?: boolean
   torLaunchConfig?: string
   torPersistent?: boolean
@@ -37,6 +38,7 @@ export interface BackendFlags {
   atorControl?: string
   atorSocks?: string
   atorPassword?: string
+  atorPasswordFile?: string
   atorLaunch?: boolean
   atorLaunchConfig?: string
   atorPersistent?: boolean
@@ -73,12 +75,15 @@ export function addBackendOptions (cmd: Command, role: 'share' | 'connect'): Com
   cmd
     .addOption(new Option('--tor-control <host:port>', 'Tor control port (IP:PORT or PORT; default 127.0.0.1:9051)').env('BEAM_TOR_CONTROL'))
     .addOption(new Option('--tor-socks <host:port>', 'Tor SOCKS5 port (IP:PORT or PORT; default 127.0.0.1:9050)').env('BEAM_TOR_SOCKS'))
-    .addOption(new Option('--tor-password <password>', 'Tor control-port password (default: no auth or cookie auth, as tor offers)').env('BEAM_TOR_PASSWORD'))
+    // BEAM_TOR_PASSWORD / BEAM_ATOR_PASSWORD are read with the password files (secret-input.ts)
+    .option('--tor-password <password>', 'Tor control-port password (default: no auth or cookie auth, as tor offers; env BEAM_TOR_PASSWORD; visible in ps: prefer --tor-password-file)')
+    .option('--tor-password-file <file>', 'read the Tor control-port password from the first line of a file (- for standard input)')
     .option('--tor-launch', 'start a tor of beam\'s own (data in $BEAM_HOME/tor) instead of using a running tor daemon')
     .option('--tor-launch-config <file>', 'extra torrc lines for --tor-launch (e.g. bridges, or a private test network)')
     .addOption(new Option('--ator-control <host:port>', 'ATOR (anon) control port (IP:PORT or PORT; default 127.0.0.1:9051)').env('BEAM_ATOR_CONTROL'))
     .addOption(new Option('--ator-socks <host:port>', 'ATOR (anon) SOCKS5 port (IP:PORT or PORT; default 127.0.0.1:9050)').env('BEAM_ATOR_SOCKS'))
-    .addOption(new Option('--ator-password <password>', 'ATOR control-port password (default: no auth or cookie auth, as anon offers)').env('BEAM_ATOR_PASSWORD'))
+    .option('--ator-password <password>', 'ATOR control-port password (default: no auth or cookie auth, as anon offers; env BEAM_ATOR_PASSWORD; visible in ps: prefer --ator-password-file)')
+    .option('--ator-password-file <file>', 'read the ATOR control-port password from the first line of a file (- for standard input)')
     .option('--ator-launch', 'start an anon of beam\'s own (data in $BEAM_HOME/ator) instead of using a running anon daemon')
     .option('--ator-launch-config <file>', 'extra torrc lines for --ator-launch (e.g. a private test network)')
     .addOption(new Option('--anon-binary <path>', 'the anon binary (default: PATH, then ~/.cache/beam/ator-1.1.3/anon from scripts/install-ator.sh)').env('BEAM_ANON_BINARY'))

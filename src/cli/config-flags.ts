@@ -86,7 +86,7 @@ export function applyConfig<F extends ConfigurableFlags> (flags: F, config: Beam
   if (i2p != null && out.i2pSam == null && i2p.sam != null) out.i2pSam = hostPort(i2p.sam)
   const direct = used.includes('direct') ? config.backends.direct : undefined
   if (direct != null) {
-    if (out.iceServer == null && direct.iceServers != null) out.iceServer = direct.iceServers.flatMap(iceServerFlag)
+    if (out.iceServer == null && out.iceServerFile == null && direct.iceServers != null) out.iceServer = direct.iceServers.flatMap(iceServerFlag)
     if (out.bootstrap == null && direct.bootstrap != null) out.bootstrap = [...direct.bootstrap]
   }
   return out

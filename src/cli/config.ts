@@ -243,6 +243,20 @@ export function suggest (word: string, choices: readonly string[]): string {
   return `expected one of: ${choices.join(', ')}`
 }
 
+/**
+ * The entry of `record` named `key`, if the record has one of its own.
+ * Names in a config file and on the command line are user input: `beam up
+ * constructor` must find no tunnel, not Object.prototype.constructor.
+ */
+export function ownEntry<T> (record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined
+}
+
+/** An empty record without a prototype, for maps keyed by names from the file. */
+function emptyRecord<T> (): Record<string, T> {
+  return Object.create(null) as Record<string, T>
+}
+
 const show = (v: unknown): string => typeof v === 'string' ? `'${v}'` : v === null ? 'an empty value' : String(v)
 
 /** Collects issues while walking the document. */
@@ -437,7 +451,7 @@ function readIceServers (r: Reader, node: Node | null, path: string): IceServerC
 }
 
 function readBackends (r: Reader, node: Node | null | undefined, extra: readonly string[]): BackendsConfig {
-  const out: BackendsConfig = { extra: {} }
+  const out: BackendsConfig = { extra: emptyRecord() }
   const known = [...BUILTIN_BACKENDS, ...extra]
   const entries = r.map(node, 'backends', 'the backends section')
   for (const { key, keyNode, value } of entries ?? []) {
@@ -446,7 +460,7 @@ function readBackends (r: Reader, node: Node | null | undefined, extra: readonly
       r.fail(keyNode, path, `unknown backend: ${suggest(key, known)}`)
       continue
     }
-    const allowed = BACKEND_KEYS[key] ?? EXTRA_BACKEND_KEYS
+    const allowed = ownEntry(BACKEND_KEYS, key) ?? EXTRA_BACKEND_KEYS
     const fields = r.map(value, path, `the settings of backend '${key}'`, allowed)
     if (fields == null) continue
     const f = new Map(fields.map(e => [e.key, e.value]))
@@ -501,7 +515,7 @@ function readBackends (r: Reader, node: Node | null | undefined, extra: readonly
       out.i2p = t
     } else {
       const optsNode = f.get('options')
-      const options: Record<string, unknown> = {}
+      const options = emptyRecord<unknown>()
       if (optsNode !== undefined) {
         if (optsNode != null && isMap(optsNode)) Object.assign(options, optsNode.toJSON())
         else r.fail(optsNode, `${path}.options`, `expected a map of options, got ${describe(optsNode)}`)
@@ -526,7 +540,7 @@ export function backendOrder (backends: BackendsConfig): string[] {
 }
 
 function settingsOf (backends: BackendsConfig, name: string): BackendSettings | undefined {
-  return name === 'direct' || name === 'tor' || name === 'ator' || name === 'i2p' ? backends[name] : backends.extra[name]
+  return name === 'direct' || name === 'tor' || name === 'ator' || name === 'i2p' ? backends[name] : ownEntry(backends.extra, name)
 }
 
 /** A tunnel's or connection's `backends:` list, checked against the backends section. */
@@ -565,7 +579,7 @@ function readStrategy (r: Reader, node: Node | null | undefined, path: string): 
 }
 
 function readTunnels (r: Reader, node: Node | null | undefined, backends: BackendsConfig, known: readonly string[]): Record<string, TunnelConfig> {
-  const out: Record<string, TunnelConfig> = {}
+  const out = emptyRecord<TunnelConfig>()
   for (const { key, keyNode, value } of r.map(node, 'tunnels', 'the tunnels section') ?? []) {
     const path = `tunnels.${key}`
     if (!NAME_RE.test(key)) {
@@ -640,14 +654,14 @@ function readTunnels (r: Reader, node: Node | null | undefined, backends: Backen
 }
 
 function readConnect (r: Reader, node: Node | null | undefined, backends: BackendsConfig, known: readonly string[], tunnels: Record<string, TunnelConfig>): Record<string, ConnectConfig> {
-  const out: Record<string, ConnectConfig> = {}
+  const out = emptyRecord<ConnectConfig>()
   for (const { key, keyNode, value } of r.map(node, 'connect', 'the connect section') ?? []) {
     const path = `connect.${key}`
     if (!NAME_RE.test(key)) {
       r.fail(keyNode, path, 'a connection name is 1-63 letters, digits, - or _, starting with a letter or digit')
       continue
     }
-    const clash = tunnels[key]
+    const clash = ownEntry(tunnels, key)
     if (clash != null) {
       r.fail(keyNode, path, `the name '${key}' is also a tunnel (line ${clash.line}): 'beam up ${key}' would be ambiguous`)
       continue
@@ -760,11 +774,22 @@ export async function loadConfig (path: string, options: LoadConfigOptions = {})
     throw new ConfigError([{ ...whole, message: `cannot be read (${code ?? (err as Error).message})` }])
   }
   const config = parseConfig(text, path, options)
-  for (const name of ['tor', 'ator'] as const) {
-    if (config.backends[name]?.controlPassword == null || (mode & 0o044) === 0) continue
-    config.warnings.push(`${path}: holds backends.${name}.controlPassword but others can read it (mode ${(mode & 0o777).toString(8)}): chmod 600 ${path}`)
+  const credentials = credentialsIn(config)
+  if (credentials.length > 0 && (mode & 0o077) !== 0) {
+    const verb = (mode & 0o044) !== 0 ? 'read' : 'access'
+    config.warnings.push(`${path}: holds ${credentials.join(' and ')} but others can ${verb} it (mode ${(mode & 0o777).toString(8)}): chmod 600 ${path}`)
   }
   return config
+}
+
+/** The keys of a config that hold passwords (for the permission warning). */
+function credentialsIn (config: BeamConfig): string[] {
+  const out: string[] = []
+  for (const name of ['tor', 'ator'] as const) {
+    if (config.backends[name]?.controlPassword != null) out.push(`backends.${name}.controlPassword`)
+  }
+  if (config.backends.direct?.iceServers?.some(s => s.credential != null) === true) out.push('backends.direct.iceServers credentials')
+  return out
 }
 
 export interface FindConfigOptions {
@@ -805,16 +830,16 @@ function missingName (config: BeamConfig, kind: string, name: string, names: str
 
 /** A tunnel (share) by name, for `beam up NAME`; a ConfigError if absent. */
 export function getTunnel (config: BeamConfig, name: string): TunnelConfig {
-  const t = config.tunnels[name]
+  const t = ownEntry(config.tunnels, name)
   if (t == null) throw missingName(config, 'tunnel', name, Object.keys(config.tunnels))
   return t
 }
 
 /** What `beam up NAME` starts: a share or a connection. */
 export function resolveName (config: BeamConfig, name: string): { kind: 'tunnel', tunnel: TunnelConfig } | { kind: 'connect', connect: ConnectConfig } {
-  const t = config.tunnels[name]
+  const t = ownEntry(config.tunnels, name)
   if (t != null) return { kind: 'tunnel', tunnel: t }
-  const c = config.connect[name]
+  const c = ownEntry(config.connect, name)
   if (c != null) return { kind: 'connect', connect: c }
   throw missingName(config, 'tunnel or connection', name, [...Object.keys(config.tunnels), ...Object.keys(config.connect)])
 }

@@ -12,6 +12,9 @@ import type { LogLevel } from './logging.ts'
 import { createOutput } from './output.ts'
 import type { Output, OutputStreams } from './output.ts'
 import { collect, splitList } from './parse.ts'
+import { linesOf, readSecretInput } from './secret-input.ts'
+import { warnIfExposed } from './permissions.ts'
+import type { Readable } from 'node:stream'
 
 /** Flags every command that runs a node takes. */
 export interface CommonFlags {
@@ -22,6 +25,7 @@ export interface CommonFlags {
   bootstrap?: string[]
   defaultBootstrap?: boolean
   iceServer?: string[]
+  iceServerFile?: string
   webrtc?: boolean
   dht?: boolean
   dhtProtocol?: string
@@ -34,6 +38,8 @@ export interface CliIo extends OutputStreams {
   /** Aborted on SIGINT/SIGTERM. */
   signal: AbortSignal
   stderrIsTTY: boolean
+  /** Standard input, opened only when a secret is read from it (`-`). @default none */
+  openStdin?: () => Readable
 }
 
 export function addOutputOptions (cmd: Command, defaultLevel: LogLevel = 'info'): Command {
@@ -53,6 +59,7 @@ export function addNetworkOptions (cmd: Command): Command {
     .option('--bootstrap <multiaddr>', 'bootstrap/relay node, repeatable; replaces bootstrap-nodes.json (env BEAM_BOOTSTRAP, comma-separated)', collect)
     .option('--no-default-bootstrap', 'use no bootstrap node unless given with --bootstrap (offline, LAN, tests)')
     .option('--ice-server <url>', 'STUN/TURN server for WebRTC, repeatable, e.g. stun:host:3478 or turn:user:pass@host:3478 (env BEAM_ICE_SERVERS)', collect)
+    .option('--ice-server-file <file>', 'read STUN/TURN server URLs from a file, one per line (- for standard input): keeps TURN passwords out of ps')
     .option('--no-webrtc', 'do not use WebRTC (no direct upgrade of relayed connections)')
     .option('--no-dht', 'do not use the DHT (no lookups by peer id or name, no announcing)')
     .addOption(new Option('--dht-protocol <id>', `Kademlia protocol id (default: ${DEFAULT_DHT_PROTOCOL}, the public libp2p DHT's)`).env('BEAM_DHT_PROTOCOL'))
@@ -74,17 +81,21 @@ export function createContext (flags: CommonFlags, io: CliIo): Context {
 
 /** Resolve the identity flags to a key, saying where a new key was saved. */
 export async function resolveIdentity (flags: CommonFlags, ctx: Context): Promise<{ privateKey: BeamInit['privateKey'], path?: string }> {
+  const paths = homePaths(ctx.home)
   if (flags.ephemeral === true) return { privateKey: await ephemeralIdentity() }
-  const path = flags.identity ?? homePaths(ctx.home).identity
+  const path = flags.identity ?? paths.identity
   const id = await loadOrCreateIdentity(path)
   if (id.created) ctx.log.info({ identity: path }, `created a new identity at ${path}`)
+  // the state a share or connect relies on: warn (once) if other users can read it
+  await warnIfExposed([{ what: 'BEAM_HOME', path: ctx.home }, { what: 'identity file', path }, { what: 'access secret file', path: paths.secret }], ctx.log)
   return { privateKey: id.privateKey, path }
 }
 
 /** Parse `stun:host:port` / `turn:user:pass@host:port` into an ICE server. */
 export function parseIceServer (text: string): IceServer {
   const m = /^(stun|stuns|turn|turns):(?:([^:@]+):([^@]+)@)?(.+)$/.exec(text)
-  if (m == null) throw new InvalidMultiaddrError(`invalid ICE server '${text}': expected stun:HOST:PORT or turn:USER:PASS@HOST:PORT`)
+  // the message shows no credentials: they may have come from a file to keep them private
+  if (m == null) throw new InvalidMultiaddrError(`invalid ICE server '${text.replace(/^([a-z]+:)?[^@]*@/i, '$1***@')}': expected stun:HOST:PORT or turn:USER:PASS@HOST:PORT`)
   const server: IceServer = { urls: `${m[1] ?? ''}:${m[4] ?? ''}` }
   if (m[2] != null) server.username = decodeURIComponent(m[2])
   if (m[3] != null) server.credential = decodeURIComponent(m[3])
@@ -109,7 +120,10 @@ export async function baseInit (flags: CommonFlags, io: CliIo, ctx: Context): Pr
   if (flags.dht === false && flags.dhtServer === true) throw new UsageError('--dht-server and --no-dht exclude each other')
   const bootstrap = await resolveBootstrap(flags, io, ctx.log)
   // explicit ICE servers win; otherwise the relays' own STUN responders (never a third party's)
-  const explicitIce = [...(flags.iceServer ?? []), ...(flags.iceServer == null ? splitList(io.env.BEAM_ICE_SERVERS) : [])]
+  const fromFile = flags.iceServerFile != null ? linesOf(await readSecretInput(flags.iceServerFile, '--ice-server-file', io)) : undefined
+  if (fromFile?.length === 0) throw new UsageError(`--ice-server-file ${flags.iceServerFile ?? ''}: lists no server`)
+  const given = flags.iceServer != null || fromFile != null
+  const explicitIce = [...(flags.iceServer ?? []), ...(fromFile ?? []), ...(given ? [] : splitList(io.env.BEAM_ICE_SERVERS))]
   const ice = explicitIce.length > 0 ? explicitIce : stunServersOf(bootstrap)
   const id = await resolveIdentity(flags, ctx)
   const init: BeamInit & { identityPath?: string } = {

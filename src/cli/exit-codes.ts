@@ -23,7 +23,7 @@ export const ExitCode = {
 export type ExitCode = typeof ExitCode[keyof typeof ExitCode]
 
 /** Error class name → exit code and the code string of the `error` event. */
-const TABLE: Record<string, { exit: ExitCode, code: string }> = {
+const TABLE = new Map<string, { exit: ExitCode, code: string }>(Object.entries({
   UsageError: { exit: ExitCode.USAGE, code: 'usage' },
   InvalidOptionError: { exit: ExitCode.USAGE, code: 'usage' },
   RelayLimitError: { exit: ExitCode.USAGE, code: 'usage' },
@@ -61,12 +61,13 @@ const TABLE: Record<string, { exit: ExitCode, code: string }> = {
   SamProtocolError: { exit: ExitCode.BACKEND_UNAVAILABLE, code: 'backend-unavailable' },
   I2pAddressError: { exit: ExitCode.CONFIG, code: 'config' },
   SamTimeoutError: { exit: ExitCode.PEER_UNREACHABLE, code: 'peer-unreachable' }
-}
+}))
 
 /** Exit code and event code for an error; unknown errors are internal. */
 export function classify (err: unknown): { exit: ExitCode, code: string } {
   const name = err instanceof Error ? err.name : ''
-  return TABLE[name] ?? { exit: ExitCode.INTERNAL, code: 'internal' }
+  // a Map: an error's name is not always ours (a thrown object may be named 'constructor')
+  return TABLE.get(name) ?? { exit: ExitCode.INTERNAL, code: 'internal' }
 }
 
 /** A command-line usage mistake (the parser's own errors are mapped to it). */

@@ -61,6 +61,7 @@ const code = await runCli(process.argv.slice(2), {
   stderr: process.stderr,
   env: process.env,
   signal: controller.signal,
-  stderrIsTTY: process.stderr.isTTY === true
+  stderrIsTTY: process.stderr.isTTY === true,
+  openStdin: () => process.stdin
 })
 process.exit(code)

@@ -46,23 +46,24 @@ export function parseMillis (text: string, what: string): number {
   return n
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+// unit tables are Maps: the unit is what the user typed ('1constructor' is no unit)
+const DURATION_UNITS = new Map<string, number>([['ms', 1], ['s', 1000], ['m', 60_000], ['h', 3_600_000], ['d', 86_400_000]])
 
 /** A duration: `0`, `1500ms`, `90s`, `30m`, `2h`, `1d` (a bare number is seconds). Returns ms. */
 export function parseDuration (text: string, what: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim())
   if (m == null) throw new UsageError(`invalid ${what} '${text}': expected e.g. 0, 90s, 30m, 2h`)
-  const ms = Math.round(Number(m[1]) * (DURATION_UNITS[m[2] ?? 's'] ?? 1000))
+  const ms = Math.round(Number(m[1]) * (DURATION_UNITS.get(m[2] ?? 's') ?? 1000))
   if (!Number.isSafeInteger(ms) || ms > 2_147_483_647) throw new UsageError(`invalid ${what} '${text}': too long`)
   return ms
 }
 
-const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3, t: 1e12, tb: 1e12, tib: 1024 ** 4 }
+const BYTE_UNITS = new Map<string, number>(Object.entries({ '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3, t: 1e12, tb: 1e12, tib: 1024 ** 4 }))
 
 /** A size: `0`, `131072`, `128KiB`, `10MB`, `1GiB`. Returns bytes. */
 export function parseBytes (text: string, what: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(text.trim())
-  const unit = BYTE_UNITS[(m?.[2] ?? '').toLowerCase()]
+  const unit = BYTE_UNITS.get((m?.[2] ?? '').toLowerCase())
   if (m == null || unit == null) throw new UsageError(`invalid ${what} '${text}': expected e.g. 0, 128KiB, 10MB, 1GiB`)
   const n = Math.round(Number(m[1]) * unit)
   if (!Number.isSafeInteger(n)) throw new UsageError(`invalid ${what} '${text}': too large`)

@@ -19,7 +19,12 @@ export class InvalidAliasError extends Error {
   }
 }
 
-interface AliasFile { version: 1, aliases: Record<string, string> }
+/**
+ * The file in memory. A Map, never a plain object: alias names are what the
+ * user types, and `constructor` or `__proto__` must be names like any other,
+ * not Object.prototype's members.
+ */
+interface AliasFile { version: 1, aliases: Map<string, string> }
 
 /**
  * Local petnames (`beam alias add myapp <peer id or connect string>`): names
@@ -36,27 +41,26 @@ export class Aliases {
 
   /** Every alias and its target. Throws AliasFileError for a damaged file. */
   async list (): Promise<Record<string, string>> {
-    return { ...(await this.read()).aliases }
+    return Object.fromEntries((await this.read()).aliases)
   }
 
   /** The target of an alias, or undefined. */
   async get (name: string): Promise<string | undefined> {
-    return (await this.read()).aliases[name]
+    return (await this.read()).aliases.get(name)
   }
 
   /** Set (or replace) an alias. Throws InvalidAliasError for a bad name. */
   async set (name: string, target: string): Promise<void> {
     if (!NAME_RE.test(name)) throw new InvalidAliasError(`invalid alias '${name}': use 1-63 of a-z, 0-9 and '-' (not at either end)`)
     const file = await this.read()
-    file.aliases[name] = target
+    file.aliases.set(name, target)
     await this.write(file)
   }
 
   /** Remove an alias; throws InvalidAliasError if there is none. */
   async remove (name: string): Promise<void> {
     const file = await this.read()
-    if (file.aliases[name] == null) throw new InvalidAliasError(`no alias '${name}'`)
-    Reflect.deleteProperty(file.aliases, name)
+    if (!file.aliases.delete(name)) throw new InvalidAliasError(`no alias '${name}'`)
     await this.write(file)
   }
 
@@ -65,22 +69,24 @@ export class Aliases {
     try {
       text = await readFile(this.path, 'utf8')
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, aliases: {} }
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, aliases: new Map() }
       throw new AliasFileError(`cannot read ${this.path}: ${(err as Error).message}`)
     }
     let data: unknown
     try { data = JSON.parse(text) } catch { throw new AliasFileError(`${this.path} is not valid JSON; fix or remove it`) }
-    const f = data as Partial<AliasFile>
-    if (f.version !== 1 || f.aliases == null || typeof f.aliases !== 'object' || Object.values(f.aliases).some(v => typeof v !== 'string')) {
+    const f = data as { version?: unknown, aliases?: unknown }
+    if (f.version !== 1 || f.aliases == null || typeof f.aliases !== 'object' || Array.isArray(f.aliases) || Object.values(f.aliases).some(v => typeof v !== 'string')) {
       throw new AliasFileError(`${this.path} is not a beam alias file (expected {"version":1,"aliases":{name: target}})`)
     }
-    return { version: 1, aliases: { ...f.aliases } }
+    // JSON.parse makes every key an own property (`__proto__` too): entries are safe to copy
+    return { version: 1, aliases: new Map(Object.entries(f.aliases as Record<string, string>)) }
   }
 
   private async write (file: AliasFile): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true, mode: 0o700 })
     const tmp = `${this.path}.${randomBytes(4).toString('hex')}.tmp`
-    await writeFile(tmp, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 })
+    const json = { version: file.version, aliases: Object.fromEntries(file.aliases) }
+    await writeFile(tmp, JSON.stringify(json, null, 2) + '\n', { mode: 0o600 })
     await rename(tmp, this.path)
   }
 }

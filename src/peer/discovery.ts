@@ -41,11 +41,94 @@ export async function nameKey (name: string): Promise<CID> {
 export const NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
 
 /**
- * Shortest peer-id prefix accepted in `name.prefix`: 16 characters of an
- * Ed25519 peer id ('12D3KooW' + 8 base58 digits, ~46 bits an attacker would
- * have to grind to make a key that matches).
+ * Shortest peer-id prefix of the current `name.prefix` form: 24 characters of
+ * an Ed25519 peer id, the fixed '12D3KooW' and 16 base58 digits (~93 bits):
+ * far beyond grinding a key whose id starts the same. The form a share prints.
  */
-export const MIN_PREFIX = 16
+export const MIN_PREFIX = 24
+
+/**
+ * Shortest prefix still looked up, as a deprecated form: 16 characters
+ * ('12D3KooW' + 8 digits, ~46 bits), which a determined attacker can match by
+ * generating about 2^45 keys. Such a name resolves only to the single
+ * provider that matches, with a warning (see {@link selectNameProvider}).
+ */
+export const LEGACY_MIN_PREFIX = 16
+
+/** A name's peer-id prefix shorter than the shortest accepted one. */
+export class NamePrefixError extends Error {
+  /** The shortest prefix accepted. */
+  readonly minimum: number
+  constructor (message: string, minimum: number) {
+    super(message)
+    this.name = 'NamePrefixError'
+    this.minimum = minimum
+  }
+}
+
+/** Several providers of a name match its peer-id prefix: which one is meant cannot be told. */
+export class AmbiguousNameError extends Error {
+  /** How many peers matched. */
+  readonly matches: number
+  constructor (message: string, matches: number) {
+    super(message)
+    this.name = 'AmbiguousNameError'
+    this.matches = matches
+  }
+}
+
+/** Bounds of {@link selectNameProvider}; the defaults are beam's. */
+export interface PrefixRules {
+  /** Shortest prefix of the current form. @default MIN_PREFIX (24) */
+  minPrefix?: number
+  /** Shortest prefix of the deprecated form. @default LEGACY_MIN_PREFIX (16) */
+  legacyMinPrefix?: number
+}
+
+/** Whether a prefix is of the current form (`ok`), the deprecated one (`legacy`); throws NamePrefixError if shorter. */
+export function checkNamePrefix (target: NameTarget, rules: PrefixRules = {}): 'ok' | 'legacy' {
+  const min = rules.minPrefix ?? MIN_PREFIX
+  const legacy = rules.legacyMinPrefix ?? LEGACY_MIN_PREFIX
+  if (target.prefix.length >= min) return 'ok'
+  if (target.prefix.length >= legacy) return 'legacy'
+  throw new NamePrefixError(`'${target.name}.${target.prefix}': the peer id part of a name must be at least ${min} characters (it is what binds the name to a key)`, min)
+}
+
+/** A provider of a name found in the DHT. */
+export interface NameProvider {
+  /** Its peer id. */
+  peerId: PeerId
+  /** Its addresses. */
+  multiaddrs: Multiaddr[]
+}
+
+/**
+ * Which provider `name.prefix` means: the providers whose peer id starts with
+ * the prefix must be exactly one. None: an Error (not found). Two or more:
+ * AmbiguousNameError (someone made a key that matches the prefix; never
+ * chosen). A deprecated short prefix (16–23 characters) resolves by the same
+ * rule and is marked `legacy`, so that the caller warns and names the full
+ * peer id; a shorter one is a NamePrefixError.
+ */
+export function selectNameProvider (target: NameTarget, providers: Iterable<NameProvider>, rules: PrefixRules = {}): NameProvider & { legacy: boolean } {
+  const form = checkNamePrefix(target, rules)
+  const matching = new Map<string, NameProvider>()
+  for (const p of providers) {
+    const id = p.peerId.toString()
+    if (!id.startsWith(target.prefix)) continue
+    const prev = matching.get(id)
+    matching.set(id, { peerId: p.peerId, multiaddrs: [...(prev?.multiaddrs ?? []), ...p.multiaddrs] })
+  }
+  const label = `${target.name}.${target.prefix}`
+  if (matching.size === 0) throw new Error(`no share named '${target.name}' with a peer id starting ${target.prefix}`)
+  if (matching.size > 1) {
+    const longer = form === 'legacy' ? `use the ${rules.minPrefix ?? MIN_PREFIX}-character form (or the peer id)` : 'use a longer prefix or the peer id'
+    throw new AmbiguousNameError(`'${label}' is ambiguous: ${matching.size} peers announcing '${target.name}' have a peer id starting ${target.prefix} (one of them made its key to match); ${longer}`, matching.size)
+  }
+  const [one] = [...matching.values()]
+  if (one == null) throw new Error('not found')
+  return { ...one, legacy: form === 'legacy' }
+}
 
 /** A name target, `name.peer-id-prefix`, split. */
 export interface NameTarget {
@@ -84,6 +167,8 @@ export interface LookupResult {
   multiaddrs: Multiaddr[]
   /** How long the lookup took, in ms. */
   ms: number
+  /** For a name: it used the deprecated short prefix (16–23 characters). */
+  legacy?: boolean
 }
 
 /**
@@ -133,10 +218,14 @@ export const NAME_LOOKUP_RETRY_DELAY = 1000
 /**
  * Resolve `name.prefix`: providers of the name's key whose peer id starts
  * with the prefix. Exactly one must match (two would mean someone ground a
- * key to collide with the prefix: refused as ambiguous).
+ * key to collide with the prefix: refused as ambiguous, AmbiguousNameError).
+ * A deprecated short prefix is resolved by the same rule and logged as a
+ * warning that names the full peer id; a prefix shorter than that is a
+ * NamePrefixError before any lookup.
  */
-export async function lookupName (libp2p: Router, target: NameTarget, options: LookupOptions): Promise<LookupResult> {
+export async function lookupName (libp2p: Router, target: NameTarget, options: LookupOptions & PrefixRules): Promise<LookupResult> {
   const start = performance.now()
+  checkNamePrefix(target, options)
   const key = await nameKey(target.name)
   const found = new Map<string, { peerId: PeerId, multiaddrs: Multiaddr[] }>()
   // A name has only its provider records (a peer id also has peer routing):
@@ -158,11 +247,13 @@ export async function lookupName (libp2p: Router, target: NameTarget, options: L
       if (found.size === 0 && attempt === NAME_LOOKUP_ATTEMPTS) throw err
     }
   }
-  if (found.size === 0) throw new Error(`no share named '${target.name}' with a peer id starting ${target.prefix}`)
-  if (found.size > 1) throw new Error(`'${target.name}.${target.prefix}' is ambiguous: ${found.size} peers match; use a longer prefix or the peer id`)
-  const [one] = [...found.values()]
-  if (one == null) throw new Error('not found')
-  return { ...one, ms: Math.round(performance.now() - start) }
+  const one = selectNameProvider(target, found.values(), options)
+  if (one.legacy) {
+    const id = one.peerId.toString()
+    options.log?.warn({ name: target.name, prefix: target.prefix, peer: id },
+      `'${target.name}.${target.prefix}' has a ${target.prefix.length}-character peer-id prefix, a deprecated form: a key matching so few characters can be made on purpose. It resolved to the only match, ${id}; if that is the peer you mean, use ${target.name}.${id.slice(0, options.minPrefix ?? MIN_PREFIX)}`)
+  }
+  return { peerId: one.peerId, multiaddrs: one.multiaddrs, ms: Math.round(performance.now() - start), legacy: one.legacy }
 }
 
 /** Announce this node under its peer key (and names). Resolves when the DHT took it. */

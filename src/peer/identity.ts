@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
@@ -26,6 +26,35 @@ export interface LoadedIdentity {
   path: string
   /** True when the key was made just now. */
   created: boolean
+}
+
+/** Permission bits of group and others: any of them set opens a private file or folder to other users. */
+export const OPEN_TO_OTHERS = 0o077
+
+/** A private file or folder that other users may read (or write or enter). */
+export interface ExposedPath {
+  /** The file or folder. */
+  path: string
+  /** Its permission bits (e.g. 0o644). */
+  mode: number
+  /** Whether it is a folder. */
+  directory: boolean
+}
+
+/**
+ * Whether `path` (an identity, an access secret, the state folder) grants
+ * any permission to its group or to others; undefined when it does not, when
+ * it does not exist, or on Windows, where mode bits say nothing.
+ */
+export async function exposedToOthers (path: string): Promise<ExposedPath | undefined> {
+  if (process.platform === 'win32') return undefined
+  try {
+    const st = await stat(path)
+    const mode = st.mode & 0o777
+    return (mode & OPEN_TO_OTHERS) !== 0 ? { path, mode, directory: st.isDirectory() } : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** Create an Ed25519 key that lives only in memory. */

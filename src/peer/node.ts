@@ -30,7 +30,7 @@ import { relayOfCircuit } from './connectivity.ts'
 import { PeerUnreachableError } from './errors.ts'
 import { DEFAULT_DIAL_TIMEOUT } from './constants.ts'
 import { looksLikeConnectString } from './connect-string.ts'
-import { MIN_PREFIX, lookupName, lookupPeer, parseNameTarget, publish } from './discovery.ts'
+import { NamePrefixError, checkNamePrefix, lookupName, lookupPeer, parseNameTarget, publish } from './discovery.ts'
 import { DEFAULT_DHT_PROTOCOL, DEFAULT_LOOKUP_TIMEOUT, REPUBLISH_INTERVAL } from './constants.ts'
 import type { Target } from './target.ts'
 import { BackendUnavailableError, directBackend } from '../backends/index.ts'
@@ -573,7 +573,12 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   async resolve (text: string, signal?: AbortSignal): Promise<Target> {
     const name = looksLikeConnectString(text.trim()) ? undefined : parseNameTarget(text.trim())
     if (name == null) return parseTarget(text)
-    if (name.prefix.length < MIN_PREFIX) throw new InvalidTargetError(`'${text}': the peer id part of a name must be at least ${MIN_PREFIX} characters (it is what binds the name to a key)`)
+    try {
+      checkNamePrefix(name)
+    } catch (err) {
+      if (err instanceof NamePrefixError) throw new InvalidTargetError(err.message)
+      throw err
+    }
     if (!this.dhtEnabled) throw new PeerNotFoundError(text, `cannot resolve the name '${text}': the DHT is off`)
     this.log.info({ name: name.name, prefix: name.prefix }, `looking up the name ${name.name}.${name.prefix} in the DHT`)
     try {

@@ -96,12 +96,20 @@ describe('finding a share by peer id through the DHT (20 servers, 4 processes)',
     expect(got.sha256).toBe(expectedHash(41, 8))
   }, 150_000)
 
-  it('connects by name: --name myapp is reachable as myapp.<16 characters of the peer id>', async () => {
+  it('connects by name: --name myapp is reachable as myapp.<24 characters of the peer id>, and by the deprecated 16-character form with a warning', async () => {
     const s = await share(['--public', '--name', 'myapp'])
-    const c = await connect(`myapp.${s.peerId.slice(0, 16)}`)
+    const c = await connect(`myapp.${s.peerId.slice(0, 24)}`)
     expect(c.proc.events.find(e => e.event === 'listening')?.peerId).toBe(s.peerId)
     const got = await httpGet(c.port, '/download?mib=1&seed=42')
     expect(got.sha256).toBe(expectedHash(42, 1))
+    expect(c.proc.stderr).not.toMatch(/deprecated form/)
+    // the old form: the only provider whose id matches 16 characters, and one warning naming the 24-character form
+    const old = await connect(`myapp.${s.peerId.slice(0, 16)}`)
+    expect(old.proc.events.find(e => e.event === 'listening')?.peerId).toBe(s.peerId)
+    const warnings = old.proc.stderr.split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l) as { level: number, msg: string }).filter(l => l.level === 40 && /deprecated form/.test(l.msg))
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]?.msg).toContain(`use myapp.${s.peerId.slice(0, 24)}`)
+    expect((await httpGet(old.port, '/download?mib=1&seed=44')).sha256).toBe(expectedHash(44, 1))
   }, 150_000)
 
   it('finds a restarted share at its new port', async () => {
@@ -144,7 +152,7 @@ describe('finding a share by peer id through the DHT (20 servers, 4 processes)',
     cleanups.push(home.cleanup)
     const short = await runBeam(['connect', 'myapp.12D3KooW', ...OFFLINE, '--bootstrap', node20()], { BEAM_HOME: home.dir })
     expect(short.code).toBe(4)
-    expect(short.stderr).toMatch(/at least 16 characters/)
+    expect(short.stderr).toMatch(/at least 24 characters/)
     const missing = await runBeam(['connect', 'nosuchapp.12D3KooWAAAAAAAAAAAA', ...OFFLINE, '--bootstrap', node20(), '--timeout', '5000'], { BEAM_HOME: home.dir }, 30_000)
     expect(missing.code).toBe(8)
     expect(missing.stderr.trim().split('\n').filter(l => l.startsWith('beam:'))).toHaveLength(1)

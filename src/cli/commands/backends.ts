@@ -4,12 +4,15 @@ import type { AtorBackendOptions, TorBackendOptions } from '../../backends/index
 import { addOutputOptions } from '../context.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
 import { anonCandidates, hostPortText, parseHostPort } from '../backend-flags.ts'
+import { resolvePasswordFlags } from '../secret-input.ts'
 
 interface BackendsFlags extends CommonFlags {
   torControl?: string
   torPassword?: string
+  torPasswordFile?: string
   atorControl?: string
   atorPassword?: string
+  atorPasswordFile?: string
   anonBinary?: string
   i2pSam?: string
 }
@@ -18,13 +21,16 @@ export function backendsCommand (io: CliIo): Command {
   const cmd = new Command('backends')
     .description('list the networks beam can use, with their status on this machine')
     .addOption(new Option('--tor-control <host:port>', 'Tor control port to check (IP:PORT or PORT; default 127.0.0.1:9051)').env('BEAM_TOR_CONTROL'))
-    .addOption(new Option('--tor-password <password>', 'Tor control-port password').env('BEAM_TOR_PASSWORD'))
+    .option('--tor-password <password>', 'Tor control-port password (env BEAM_TOR_PASSWORD; visible in ps: prefer --tor-password-file)')
+    .option('--tor-password-file <file>', 'read the Tor control-port password from the first line of a file (- for standard input)')
     .addOption(new Option('--ator-control <host:port>', 'ATOR (anon) control port to check (IP:PORT or PORT; default 127.0.0.1:9051)').env('BEAM_ATOR_CONTROL'))
-    .addOption(new Option('--ator-password <password>', 'ATOR control-port password').env('BEAM_ATOR_PASSWORD'))
+    .option('--ator-password <password>', 'ATOR control-port password (env BEAM_ATOR_PASSWORD; visible in ps: prefer --ator-password-file)')
+    .option('--ator-password-file <file>', 'read the ATOR control-port password from the first line of a file (- for standard input)')
     .addOption(new Option('--anon-binary <path>', 'the anon binary to check (default: PATH, then ~/.cache/beam/ator-1.1.3/anon)').env('BEAM_ANON_BINARY'))
     .addOption(new Option('--i2p-sam <host:port>', 'SAM bridge of the I2P router to check (IP:PORT or PORT; default 127.0.0.1:7656)').env('BEAM_I2P_SAM'))
   addOutputOptions(cmd)
-  cmd.action(async (flags: BackendsFlags) => {
+  cmd.action(async (flagsIn: BackendsFlags) => {
+    const flags = await resolvePasswordFlags(flagsIn, io)
     const tor: TorBackendOptions = {}
     if (flags.torControl != null) { const c = parseHostPort(flags.torControl, '--tor-control'); tor.controlHost = c.host; tor.controlPort = c.port }
     if (flags.torPassword != null) tor.controlPassword = flags.torPassword

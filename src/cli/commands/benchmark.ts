@@ -9,24 +9,27 @@ import { UsageError } from '../exit-codes.ts'
 import { parseDuration, parseMillis, splitList } from '../parse.ts'
 import { stopWithin } from '../shutdown.ts'
 import { resolveTargetText } from './connect.ts'
+import { readTargetInput, withHiddenTarget } from '../secret-input.ts'
 
 interface BenchmarkFlags extends CommonFlags {
   backends?: string
   duration: string
   timeout: string
+  connectFile?: string
 }
 
 export function benchmarkCommand (io: CliIo): Command {
   const cmd = new Command('benchmark')
     .description('measure throughput (each direction) and round-trip time to a peer\'s share over each path it offers')
-    .argument('<target>', 'connect string, peer id, name.peer-id-prefix (DHT), or alias of a running share')
+    .argument('[target]', 'connect string, peer id, name.peer-id-prefix (DHT), or alias of a running share; - reads it from standard input (default: $BEAM_CONNECT)')
+    .option('--connect-file <file>', 'read the target from the first line of a file (- for standard input): keeps the connect string\'s secret out of ps')
     .option('--backends <list>', `paths to measure, comma-separated, from ${BENCH_BACKENDS.join(',')} (default: every path the peer offers)`)
     .option('--duration <time>', 'time spent measuring each path, split between upload and download, e.g. 10s', '10s')
     .option('--timeout <ms>', 'give up dialling one path after this many ms', '15000')
   addIdentityOptions(cmd)
   addNetworkOptions(cmd)
   addOutputOptions(cmd, 'warn')
-  cmd.action(async (target: string, flags: BenchmarkFlags) => { await runBenchmarkCommand(target, flags, io) })
+  cmd.action(async (target: string | undefined, flags: BenchmarkFlags) => { await runBenchmarkCommand(target, flags, io) })
   return cmd
 }
 
@@ -65,13 +68,14 @@ export function formatTable (peerId: string, durationMs: number, results: BenchR
   return lines.join('\n')
 }
 
-async function runBenchmarkCommand (targetText: string, flags: BenchmarkFlags, io: CliIo): Promise<void> {
+async function runBenchmarkCommand (targetArg: string | undefined, flags: BenchmarkFlags, io: CliIo): Promise<void> {
+  const input = await readTargetInput(targetArg, flags.connectFile, io)
   const backends = flags.backends != null ? parseBackends(flags.backends) : undefined
   const durationMs = parseDuration(flags.duration, 'duration')
   if (durationMs < 200 || durationMs > 120_000) throw new UsageError(`invalid duration '${flags.duration}': expected 0.2 s to 120 s`)
   const dialTimeout = parseMillis(flags.timeout, 'timeout')
   const ctx = createContext(flags, io)
-  const resolved = await resolveTargetText(targetText, homePaths(ctx.home).aliases)
+  const resolved = await withHiddenTarget(input, async () => await resolveTargetText(input.text, homePaths(ctx.home).aliases))
   const init = await baseInit(flags, io, ctx)
   if (resolved.target != null && init.privateKey != null && peerIdFromPrivateKey(init.privateKey).equals(resolved.target.peerId)) {
     // a share running here under the same BEAM_HOME: a node cannot dial itself
@@ -82,7 +86,8 @@ async function runBenchmarkCommand (targetText: string, flags: BenchmarkFlags, i
   let progressShown = false
   const clearProgress = (): void => { if (progressShown) { io.stderr.write('\r\x1b[K'); progressShown = false } }
   try {
-    ctx.out.event('benchmark-start', { target: resolved.text.slice(0, 80), backends: backends ?? null, durationMs })
+    // a connect string's secret starts at character ~70: show the peer id instead of the text
+    ctx.out.event('benchmark-start', { target: resolved.target?.peerId.toString() ?? resolved.text, backends: backends ?? null, durationMs })
     const results = await node.benchmark(resolved.target ?? resolved.text, {
       ...(backends != null ? { backends } : {}),
       durationMs,

@@ -14,9 +14,11 @@ import { addConfigOption, applyConfig, loadCliConfig } from '../config-flags.ts'
 import type { BeamConfig } from '../config.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { b32Of, BackendUnavailableError } from '../../backends/index.ts'
+import { readTargetInput, resolvePasswordFlags, withHiddenTarget } from '../secret-input.ts'
 
 export interface ConnectFlags extends CommonFlags, BackendFlags {
   config?: string
+  connectFile?: string
   port?: string
   host?: string
   remote?: string
@@ -32,7 +34,8 @@ const I2P_TIMEOUT = 150_000
 export function connectCommand (io: CliIo): Command {
   const cmd = new Command('connect')
     .description('open a local port that forwards to a peer\'s share')
-    .argument('<target>', 'connect string printed by beam share, peer id, name.peer-id-prefix (DHT), or alias')
+    .argument('[target]', 'connect string printed by beam share, peer id, name.peer-id-prefix (DHT), or alias; - reads it from standard input (default: $BEAM_CONNECT)')
+    .option('--connect-file <file>', 'read the target from the first line of a file (- for standard input): keeps the connect string\'s secret out of ps')
     .option('-p, --port <port>', 'local port to listen on (default: a free port, printed)')
     .option('--host <address>', 'local address to listen on', '127.0.0.1')
     .option('--remote <port>', 'which of the share\'s ports (default: its first)')
@@ -43,7 +46,8 @@ export function connectCommand (io: CliIo): Command {
   addBackendOptions(cmd, 'connect')
   addConfigOption(cmd)
   addOutputOptions(cmd)
-  cmd.action(async (target: string, flags: ConnectFlags) => { await runConnect(target, flags, io) })
+  // passwords from files or the environment, here and not in runConnect: `beam up` takes no password flags
+  cmd.action(async (target: string | undefined, flags: ConnectFlags) => { await runConnect(target, await resolvePasswordFlags(flags, io), io) })
   return cmd
 }
 
@@ -138,7 +142,8 @@ async function connectInOrder (node: BeamNode, target: Target, selected: Selecte
  * `beam connect`. `preloaded` is the config file `beam up` already read;
  * otherwise the file that --config or $BEAM_HOME names (if any) is read here.
  */
-export async function runConnect (targetText: string, flagsIn: ConnectFlags, io: CliIo, preloaded?: BeamConfig): Promise<void> {
+export async function runConnect (targetArg: string | undefined, flagsIn: ConnectFlags, io: CliIo, preloaded?: BeamConfig): Promise<void> {
+  const input = await readTargetInput(targetArg, flagsIn.connectFile, io)
   const config = preloaded ?? await loadCliConfig(flagsIn, beamHome(io.env), io.signal)
   const flags = config != null ? applyConfig(flagsIn, config) : flagsIn
   const localPort = flags.port != null ? parsePort(flags.port, 'local port', true) : 0
@@ -152,7 +157,7 @@ export async function runConnect (targetText: string, flagsIn: ConnectFlags, io:
   const anonymous = selected.anonymousOnly
   if (anonymous && flags.listen != null) throw new UsageError(`${selected.names.join('+')}-only mode opens no listener: drop --listen`)
   if (anonymous && flags.dhtServer === true) throw new UsageError(`${selected.names.join('+')}-only mode uses no DHT: drop --dht-server`)
-  const resolved = await resolveTargetText(targetText, homePaths(ctx.home).aliases)
+  const resolved = await withHiddenTarget(input, async () => await resolveTargetText(input.text, homePaths(ctx.home).aliases))
   const target = resolved.target
   if (resolved.alias != null) ctx.log.info({ alias: resolved.alias }, `alias ${resolved.alias} → ${resolved.text.slice(0, 60)}`)
   if (anonymous && (target == null || target.multiaddrs.length === 0)) throw new InvalidTargetError(`${selected.names.join('+')}-only mode finds no peer by id or name (no DHT): give the connect string the share printed`)

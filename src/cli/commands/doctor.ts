@@ -6,16 +6,19 @@ import { addIdentityOptions, addNetworkOptions, addOutputOptions, baseInit, crea
 import type { CliIo, CommonFlags } from '../context.ts'
 import { parseMillis } from '../parse.ts'
 import { stopWithin } from '../shutdown.ts'
+import { readTargetInput, withHiddenTarget } from '../secret-input.ts'
 
 interface DoctorFlags extends CommonFlags {
   timeout?: string
   settle?: string
+  connectFile?: string
 }
 
 export function doctorCommand (io: CliIo): Command {
   const cmd = new Command('doctor')
     .description('explain this machine\'s reachability (NAT type via STUN, relays) and, given a peer, why its tunnel is direct or relayed')
-    .argument('[target]', 'connect string or peer id of a running share to test against')
+    .argument('[target]', 'connect string or peer id of a running share to test against; - reads it from standard input')
+    .option('--connect-file <file>', 'read the target from the first line of a file (- for standard input): keeps the connect string\'s secret out of ps')
     .option('--timeout <ms>', 'give up reaching the peer after this many ms', '15000')
     .option('--settle <ms>', 'how long to wait for a direct path after connecting', '20000')
   addIdentityOptions(cmd)
@@ -49,8 +52,10 @@ function printReport (r: DoctorReport, dht: string | null, say: (text: string) =
   say(lines.join('\n'))
 }
 
-async function runDoctor (targetText: string | undefined, flags: DoctorFlags, io: CliIo): Promise<void> {
-  const target: Target | undefined = targetText != null ? parseTarget(targetText) : undefined
+async function runDoctor (targetArg: string | undefined, flags: DoctorFlags, io: CliIo): Promise<void> {
+  // the target is optional here: BEAM_CONNECT is not read, so that a set variable does not change what doctor checks
+  const input = targetArg != null || flags.connectFile != null ? await readTargetInput(targetArg, flags.connectFile, io) : undefined
+  const target: Target | undefined = input != null ? await withHiddenTarget(input, async () => parseTarget(input.text)) : undefined
   const dialTimeout = parseMillis(flags.timeout ?? '15000', 'timeout')
   const settleMs = parseMillis(flags.settle ?? '20000', 'settle time')
   const ctx = createContext(flags, io)

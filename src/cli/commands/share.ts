@@ -1,5 +1,5 @@
 import { Command } from 'commander'
-import { createBeam, loadOrCreateAccessSecret, newAccessSecret, parsePeerId, DEFAULT_SHARE_LISTEN, NAME_RE } from '../../peer/index.ts'
+import { createBeam, loadOrCreateAccessSecret, newAccessSecret, parsePeerId, DEFAULT_SHARE_LISTEN, MIN_PREFIX, NAME_RE } from '../../peer/index.ts'
 import { DEFAULT_SHARE_RESERVATIONS } from '../../relay/index.ts'
 import type { AccessPolicy, BeamNode } from '../../peer/index.ts'
 import { addIdentityOptions, addNetworkOptions, addOutputOptions, baseInit, createContext, parseListen, untilAborted } from '../context.ts'
@@ -14,6 +14,7 @@ import { addConfigOption, applyConfig, applyShareConfig, loadCliConfig } from '.
 import type { BeamConfig } from '../config.ts'
 import type { Logger } from '../../peer/index.ts'
 import { BackendUnavailableError } from '../../backends/index.ts'
+import { resolvePasswordFlags } from '../secret-input.ts'
 
 export interface ShareFlags extends CommonFlags, BackendFlags {
   config?: string
@@ -43,13 +44,14 @@ export function shareCommand (io: CliIo): Command {
     .option('--no-listen', 'open no listener: reachable only through relays')
     .option('--announce <multiaddr>', 'address to announce instead of the listening ones, repeatable', collect)
     .option('--no-relay', 'do not reserve slots on relays (only direct connections reach this share)')
-    .option('--name <name>', 'also publish this name in the DHT: others connect to <name>.<first 16+ characters of the peer id>', collect)
+    .option('--name <name>', `also publish this name in the DHT: others connect to <name>.<first ${MIN_PREFIX}+ characters of the peer id>`, collect)
   addIdentityOptions(cmd)
   addNetworkOptions(cmd)
   addBackendOptions(cmd, 'share')
   addConfigOption(cmd)
   addOutputOptions(cmd)
-  cmd.action(async (ports: string[], flags: ShareFlags) => { await runShare(ports, flags, io) })
+  // passwords from files or the environment, here and not in runShare: `beam up` takes no password flags
+  cmd.action(async (ports: string[], flags: ShareFlags) => { await runShare(ports, await resolvePasswordFlags(flags, io), io) })
   return cmd
 }
 
@@ -148,7 +150,7 @@ export async function runShare (ports: string[], flagsIn: ShareFlags, io: CliIo,
       ...(init.identityPath != null ? [`  identity:  ${init.identityPath}`] : ['  identity:  ephemeral']),
       `  access:    ${accessLine}`,
       ...(selected.names.length > 1 || selected.names[0] !== 'direct' ? [`  networks:  ${selected.names.join(', ')}${anonymous ? ' (anonymous-only: no IP address is announced)' : ''}`] : []),
-      ...names.map(n => `  name:      ${n}.${node.peerId.toString().slice(0, 16)} (published in the DHT)`),
+      ...names.map(n => `  name:      ${n}.${node.peerId.toString().slice(0, MIN_PREFIX)} (published in the DHT)`),
       `  listening: ${multiaddrs.length > 0 ? multiaddrs.join(' ') : '(none)'}`,
       ...(node.dhtEnabled ? [`  dht:       ${node.status().dht?.mode ?? 'unknown'}`] : []),
       ...selected.newClientKeys.map(k => `  onion client key (give it to one connector: --tor-client-key ${k})`),
