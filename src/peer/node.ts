@@ -33,7 +33,7 @@ import { looksLikeConnectString } from './connect-string.ts'
 import { MIN_PREFIX, lookupName, lookupPeer, parseNameTarget, publish } from './discovery.ts'
 import { DEFAULT_DHT_PROTOCOL, DEFAULT_LOOKUP_TIMEOUT, REPUBLISH_INTERVAL } from './constants.ts'
 import type { Target } from './target.ts'
-import { BackendUnavailableError, directBackend } from '../backends/index.ts'
+import { BackendUnavailableError, carriedBy, directBackend } from '../backends/index.ts'
 import type { Backend } from '../backends/index.ts'
 import { runBenchmark } from './benchmark.ts'
 import { ConnectivityMonitor } from './connectivity.ts'
@@ -201,6 +201,12 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   private readonly webrtc: boolean
   /** The networks this node uses (set by createBeam). */
   backends: Backend[] = [directBackend]
+  /**
+   * Anonymous-only node: the addresses its backends carry. Every other
+   * address (from a connect string, the address book, a lookup) is dropped
+   * before it is stored, resolved or dialled. Unset with `direct`.
+   */
+  private readonly carries: ((ma: Multiaddr) => boolean) | undefined
 
   /** @internal use {@link createBeam} */
   constructor (libp2p: Libp2p<BeamServices>, init: BeamInit, log: Logger, privateKey: PrivateKey, racing: RacingPeers) {
@@ -209,7 +215,8 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     this.racing = racing
     this.rootLog = log
     this.log = log.child({ component: 'node' })
-    this.addressBook = init.addressBook != null ? new AddressBook(init.addressBook) : undefined
+    this.carries = anonymousOnlyBackends(init.backends)
+    this.addressBook = init.addressBook != null ? new AddressBook(init.addressBook, this.carries != null ? { keep: this.carries } : {}) : undefined
     this.bootstrap = init.bootstrap ?? []
     this.webrtc = init.transports?.webrtc !== false
     this.lookupTimeout = init.lookupTimeout ?? DEFAULT_LOOKUP_TIMEOUT
@@ -406,7 +413,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
    * InvalidTargetError or PeerNotFoundError.
    */
   private async prepare (target: string | Target, signal?: AbortSignal): Promise<{ target: Target, addrs: Multiaddr[] }> {
-    const t = typeof target === 'string' ? await this.resolve(target, signal) : target
+    const t = this.carriedOnly(typeof target === 'string' ? await this.resolve(target, signal) : target)
     const id = t.peerId.toString()
     if (t.peerId.equals(this.peerId)) throw new InvalidTargetError('cannot connect to this node\'s own peer id (use another identity for the connecting side)')
     let addrs = t.multiaddrs
@@ -421,7 +428,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
       // that dial must not hold the peer's direct addresses (see RacingPeers)
       this.racing.add(t.peerId)
       try {
-        addrs = (await this.lookup(t.peerId, signal)).multiaddrs
+        addrs = (await this.lookup(t.peerId, signal)).multiaddrs.filter(ma => this.carries?.(ma) ?? true)
       } finally {
         this.racing.delete(t.peerId)
       }
@@ -430,6 +437,24 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
       await this.libp2p.peerStore.merge(t.peerId, { multiaddrs: addrs })
     }
     return { target: t, addrs }
+  }
+
+  /**
+   * The target without the addresses an anonymous-only node's backends do
+   * not carry (see {@link carries}); logged, so a user sees why an address
+   * of the connect string was not tried. Throws InvalidTargetError when the
+   * target named addresses and none is carried.
+   */
+  private carriedOnly (t: Target): Target {
+    const carries = this.carries
+    if (carries == null || t.multiaddrs.length === 0) return t
+    const kept = t.multiaddrs.filter(ma => carries(ma))
+    const dropped = t.multiaddrs.length - kept.length
+    if (dropped === 0) return t
+    const names = this.backends.map(b => b.name).join(' or ')
+    this.log.info({ peer: t.peerId.toString(), dropped, kept: kept.length }, `dropped ${dropped} address(es) that ${names} does not carry (not resolved, not dialled)`)
+    if (kept.length === 0) throw new InvalidTargetError(`the target has no address that ${names} carries`)
+    return { ...t, multiaddrs: kept }
   }
 
   // ---------------------------------------------------------------- app API
@@ -884,6 +909,12 @@ function backendListenError (err: unknown, backends: Backend[]): Error | undefin
   return undefined
 }
 
+/** The address filter of an anonymous-only backend list (no `direct`); undefined otherwise. */
+function anonymousOnlyBackends (backends: Backend[] | undefined): ((ma: Multiaddr) => boolean) | undefined {
+  if (backends == null || backends.some(b => b.name === 'direct')) return undefined
+  return carriedBy(backends)
+}
+
 /**
  * Budget of one address dial on a node with a high-latency backend (Tor,
  * I2P), in ms: a fresh onion or I2P destination takes seconds to publish, a
@@ -943,7 +974,7 @@ async function createNode (init: BeamInit, log: Logger, backends: Backend[]): Pr
       relay: init.transports?.relay ?? true
     },
     backendTransports: extra.map(b => b.transport?.({ log })).filter((t): t is NonNullable<typeof t> => t != null),
-    ...(directOn ? {} : { dialOnly: extra.flatMap(b => b.addressProtocols) }),
+    ...(directOn ? {} : { carries: carriedBy(extra) }),
     // a first dial over a high-latency network includes making its session (I2P: ~20 s of tunnel building)
     ...(!directOn || extra.some(b => b.latency === 'high') ? { addressDialTimeout: ANONYMOUS_ADDRESS_DIAL_TIMEOUT } : {}),
     ...(extra.some(b => b.latency === 'high') ? { highLatency: true } : {}),

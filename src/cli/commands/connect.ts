@@ -13,7 +13,7 @@ import type { BackendFlags, SelectedBackends } from '../backend-flags.ts'
 import { addConfigOption, applyConfig, loadCliConfig } from '../config-flags.ts'
 import type { BeamConfig } from '../config.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { b32Of, BackendUnavailableError } from '../../backends/index.ts'
+import { b32Of, BackendUnavailableError, carriedBy } from '../../backends/index.ts'
 
 export interface ConnectFlags extends CommonFlags, BackendFlags {
   config?: string
@@ -156,8 +156,8 @@ export async function runConnect (targetText: string, flagsIn: ConnectFlags, io:
   if (resolved.alias != null) ctx.log.info({ alias: resolved.alias }, `alias ${resolved.alias} → ${resolved.text.slice(0, 60)}`)
   if (anonymous && (target == null || target.multiaddrs.length === 0)) throw new InvalidTargetError(`${selected.names.join('+')}-only mode finds no peer by id or name (no DHT): give the connect string the share printed`)
   if (anonymous && target != null) {
-    const carried = selected.backends.flatMap(b => b.addressProtocols)
-    if (!target.multiaddrs.some(ma => carried.includes(ma.getComponents()[0]?.name ?? ''))) {
+    const carried = carriedBy(selected.backends)
+    if (!target.multiaddrs.some(carried)) {
       throw new InvalidTargetError(`the connect string has no ${selected.names.join(' or ')} address (the share does not run over ${selected.names.join(' or ')}); connect without --${selected.names.length === 1 ? `backend ${selected.names[0] ?? ''}` : 'backends'}`)
     }
   }
