@@ -167,16 +167,14 @@ export async function runConnect (targetText: string, flagsIn: ConnectFlags, io:
     const a = await i2p.available({ signal: io.signal })
     if (a.status !== 'ready') throw new BackendUnavailableError(`backend i2p is ${a.status.replace('-', ' ')}: ${a.reason ?? ''}`)
   }
-  const base = await baseInit(flags, io, ctx)
+  // anonymous-only: do not link this connect to earlier ones by a stable peer id (and do not even create identity.json)
+  const throwaway = anonymous && flags.identity == null && io.env.BEAM_IDENTITY == null
+  const base = await baseInit(throwaway ? { ...flags, ephemeral: true } : flags, io, ctx)
   const init = anonymous ? { ...base, bootstrap: [], iceServers: [], dht: false as const } : base
   if (anonymous) {
-    // remember nothing of the peer, and do not link this connect to earlier ones by a stable peer id
+    // remember nothing of the peer
     delete init.addressBook
-    if (flags.identity == null && io.env.BEAM_IDENTITY == null) {
-      init.privateKey = await ephemeralIdentity()
-      delete init.identityPath
-      ctx.log.info('anonymous-only mode: connecting with a throwaway identity (pass --identity to use yours, e.g. for an --allow share)')
-    }
+    if (throwaway) ctx.log.info('anonymous-only mode: connecting with a throwaway identity (pass --identity to use a key file, e.g. for an --allow share)')
   }
   if (target != null && init.privateKey != null && peerIdFromPrivateKey(init.privateKey).equals(target.peerId)) {
     // a share and a connect on one machine share BEAM_HOME, hence the identity
