@@ -89,9 +89,11 @@ export interface BeamInit {
    * Networks to use, e.g. `[torBackend({ … })]` or `[torBackend(), directBackend]`.
    * Without `direct` in the list the node is anonymous-only (Tor-only when
    * the list is just tor): no TCP/QUIC/WebSockets/WebRTC/relay transport, no
-   * clearnet listener, no bootstrap dial, no DHT, no STUN, and the connection
-   * gater refuses every address the backends do not carry. `listen` may then
-   * hold only backend addresses. @default [directBackend] (beam's own networking only)
+   * clearnet listener, no bootstrap dial, no DHT, no STUN; every address the
+   * backends do not carry (connect strings, the address book, identify, the
+   * peer store) is dropped before it is stored, resolved or dialled, and no
+   * name is resolved (no DNS query). `listen` may then hold only backend
+   * addresses. @default [directBackend] (beam's own networking only)
    */
   backends?: Backend[]
   /**
