@@ -17,6 +17,7 @@ export type { Backend, BackendAvailability, BackendContext, BackendRole, Backend
 export { BackendRegistry, BackendRegistryError } from './registry.ts'
 export { BackendUnavailableError } from './backend.ts'
 export { directBackend } from './direct.ts'
+export { backendCarries, carriedBy } from './carries.ts'
 export { plannedBackends } from './planned.ts'
 export * from './tor/index.ts'
 export * from './ator/index.ts'

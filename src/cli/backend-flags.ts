@@ -58,13 +58,28 @@ export function anonCandidates (anonBinary: string | undefined, env: Record<stri
   return [...new Set([...fromPath, ...ANON_CANDIDATES, ...installed])]
 }
 
-export function addBackendOptions (cmd: Command, role: 'share' | 'connect'): Command {
-  cmd
+/** The flags that choose networks: --backend, --backends, --tor, --ator, --i2p. */
+export function addBackendSetOptions (cmd: Command): Command {
+  return cmd
     .option('--backend <name>', 'network to use: direct (default), tor, ator, i2p (beam backends lists them)')
     .option('--backends <list>', 'several networks, comma-separated, e.g. tor,direct')
     .option('--tor', 'short for --backend tor')
     .option('--ator', 'short for --backend ator (ATOR, the Anyone Protocol\'s anon daemon)')
     .option('--i2p', 'short for --backend i2p')
+}
+
+/** The network names the flags choose, in order (default: direct). Throws UsageError on a conflict, an empty list or a repeat. */
+export function backendNames (flags: Pick<BackendFlags, 'backend' | 'backends' | 'tor' | 'ator' | 'i2p'>): string[] {
+  const given = [flags.backend != null, flags.backends != null, flags.tor === true, flags.ator === true, flags.i2p === true].filter(Boolean).length
+  if (given > 1) throw new UsageError('give one of --backend, --backends, --tor, --ator and --i2p')
+  const names = flags.tor === true ? ['tor'] : flags.ator === true ? ['ator'] : flags.i2p === true ? ['i2p'] : flags.backend != null ? [flags.backend.trim()] : flags.backends != null ? splitList(flags.backends) : ['direct']
+  if (names.length === 0) throw new UsageError('--backends: empty list')
+  if (new Set(names).size !== names.length) throw new UsageError(`--backends '${names.join(',')}': a network is listed twice`)
+  return names
+}
+
+export function addBackendOptions (cmd: Command, role: 'share' | 'connect'): Command {
+  addBackendSetOptions(cmd)
   cmd.option('--fallback', role === 'connect'
     ? 'with --backends: try the networks one after another, in the order given (default: all at once)'
     : 'with --backends: share over the first network of the list that is available (default: all of them)')
@@ -124,11 +139,7 @@ export function parseHostPort (text: string, flag: string): { host: string, port
 
 /** Turn the flags into backend objects. Throws UsageError or BackendUnavailableError. */
 export async function resolveBackends (flags: BackendFlags, home: string, ownerPid: number, env: Record<string, string | undefined> = process.env): Promise<SelectedBackends> {
-  const given = [flags.backend != null, flags.backends != null, flags.tor === true, flags.ator === true, flags.i2p === true].filter(Boolean).length
-  if (given > 1) throw new UsageError('give one of --backend, --backends, --tor, --ator and --i2p')
-  const names = flags.tor === true ? ['tor'] : flags.ator === true ? ['ator'] : flags.i2p === true ? ['i2p'] : flags.backend != null ? [flags.backend.trim()] : flags.backends != null ? splitList(flags.backends) : ['direct']
-  if (names.length === 0) throw new UsageError('--backends: empty list')
-  if (new Set(names).size !== names.length) throw new UsageError(`--backends '${names.join(',')}': a network is listed twice`)
+  const names = backendNames(flags)
   if (flags.fallback === true && names.length < 2) throw new UsageError('--fallback needs two or more networks in --backends')
   const torFlags = [flags.torControl, flags.torSocks, flags.torPassword, flags.torLaunchConfig, flags.onionPort, flags.torClientAuth, flags.torClientKey].some(v => v != null) || flags.torLaunch === true || flags.torPersistent === true
   if (torFlags && !names.includes('tor')) throw new UsageError('--tor-* options need the tor backend (--tor or --backend tor)')

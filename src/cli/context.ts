@@ -6,7 +6,7 @@ import {
 } from '../peer/index.ts'
 import { UsageError } from './exit-codes.ts'
 import type { BeamInit, BootstrapNode, IceServer, Logger } from '../peer/index.ts'
-import { beamHome, homePaths } from './home.ts'
+import { anonymousPaths, backendSetName, beamHome, homePaths } from './home.ts'
 import { createCliLogger, LOG_LEVELS } from './logging.ts'
 import type { LogLevel } from './logging.ts'
 import { createOutput } from './output.ts'
@@ -50,7 +50,7 @@ export function addOutputOptions (cmd: Command, defaultLevel: LogLevel = 'info')
 
 export function addIdentityOptions (cmd: Command): Command {
   return cmd
-    .addOption(new Option('--identity <file>', 'identity key file (default: $BEAM_HOME/identity.json)').env('BEAM_IDENTITY'))
+    .addOption(new Option('--identity <file>', 'identity key file (default: $BEAM_HOME/identity.json; identity-<networks>.json when only Tor, ATOR or I2P is used)').env('BEAM_IDENTITY'))
     .option('--ephemeral', 'use a throwaway identity for this run (a new peer id)')
 }
 
@@ -79,16 +79,36 @@ export function createContext (flags: CommonFlags, io: CliIo): Context {
   return { out: createOutput(json, io), log, home: beamHome(io.env) }
 }
 
-/** Resolve the identity flags to a key, saying where a new key was saved. */
-export async function resolveIdentity (flags: CommonFlags, ctx: Context): Promise<{ privateKey: BeamInit['privateKey'], path?: string }> {
-  const paths = homePaths(ctx.home)
-  if (flags.ephemeral === true) return { privateKey: await ephemeralIdentity() }
-  const path = flags.identity ?? paths.identity
+/**
+ * Which identity a command runs with: `ephemeral` (--ephemeral), `file`
+ * (--identity or BEAM_IDENTITY), `anonymous` (the backend set's own
+ * `identity-<set>.json`, see anonymousPaths) or `main` (`identity.json`).
+ */
+export type IdentityKind = 'ephemeral' | 'file' | 'anonymous' | 'main'
+
+/** What {@link resolveIdentity} answers. */
+export interface ResolvedIdentity {
+  privateKey: BeamInit['privateKey']
+  /** The key file; unset when ephemeral. */
+  path?: string
+  kind: IdentityKind
+}
+
+/**
+ * Resolve the identity flags to a key, saying where a new key was saved.
+ * `anonymous` names the networks of an anonymous-only node (no `direct`):
+ * it then uses that set's own key file unless --identity names one.
+ */
+export async function resolveIdentity (flags: CommonFlags, ctx: Context, anonymous?: string[]): Promise<ResolvedIdentity> {
+  if (flags.ephemeral === true) return { privateKey: await ephemeralIdentity(), kind: 'ephemeral' }
+  const kind: IdentityKind = flags.identity != null ? 'file' : anonymous != null && anonymous.length > 0 ? 'anonymous' : 'main'
+  const path = flags.identity ?? (kind === 'anonymous' ? anonymousPaths(ctx.home, anonymous ?? []).identity : homePaths(ctx.home).identity)
   const id = await loadOrCreateIdentity(path)
-  if (id.created) ctx.log.info({ identity: path }, `created a new identity at ${path}`)
+  if (id.created) ctx.log.info({ identity: path }, `created a new ${kind === 'anonymous' ? `${backendSetName(anonymous ?? [])}-only ` : ''}identity at ${path}`)
   // the state a share or connect relies on: warn (once) if other users can read it
-  await warnIfExposed([{ what: 'BEAM_HOME', path: ctx.home }, { what: 'identity file', path }, { what: 'access secret file', path: paths.secret }], ctx.log)
-  return { privateKey: id.privateKey, path }
+  const secret = kind === 'anonymous' ? anonymousPaths(ctx.home, anonymous ?? []).secret : homePaths(ctx.home).secret
+  await warnIfExposed([{ what: 'BEAM_HOME', path: ctx.home }, { what: 'identity file', path }, { what: 'access secret file', path: secret }], ctx.log)
+  return { privateKey: id.privateKey, path, kind }
 }
 
 /** Parse `stun:host:port` / `turn:user:pass@host:port` into an ICE server. */
@@ -115,8 +135,11 @@ export async function resolveBootstrap (flags: CommonFlags, io: CliIo, log: Logg
   return list.nodes
 }
 
-/** Node settings shared by every command. */
-export async function baseInit (flags: CommonFlags, io: CliIo, ctx: Context): Promise<BeamInit & { identityPath?: string }> {
+/**
+ * Node settings shared by every command. `anonymous`: the networks of an
+ * anonymous-only node, whose identity is its own (see resolveIdentity).
+ */
+export async function baseInit (flags: CommonFlags, io: CliIo, ctx: Context, anonymous?: string[]): Promise<BeamInit & { identityPath?: string, identityKind: IdentityKind }> {
   if (flags.dht === false && flags.dhtServer === true) throw new UsageError('--dht-server and --no-dht exclude each other')
   const bootstrap = await resolveBootstrap(flags, io, ctx.log)
   // explicit ICE servers win; otherwise the relays' own STUN responders (never a third party's)
@@ -125,8 +148,9 @@ export async function baseInit (flags: CommonFlags, io: CliIo, ctx: Context): Pr
   const given = flags.iceServer != null || fromFile != null
   const explicitIce = [...(flags.iceServer ?? []), ...(fromFile ?? []), ...(given ? [] : splitList(io.env.BEAM_ICE_SERVERS))]
   const ice = explicitIce.length > 0 ? explicitIce : stunServersOf(bootstrap)
-  const id = await resolveIdentity(flags, ctx)
-  const init: BeamInit & { identityPath?: string } = {
+  const id = await resolveIdentity(flags, ctx, anonymous)
+  const init: BeamInit & { identityPath?: string, identityKind: IdentityKind } = {
+    identityKind: id.kind,
     iceServers: ice.map(parseIceServer),
     bootstrap: bootstrap.map(n => n.multiaddr),
     addressBook: homePaths(ctx.home).addressBook,

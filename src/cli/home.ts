@@ -17,3 +17,24 @@ export const homePaths = (home: string): { identity: string, secret: string, add
   addressBook: join(home, 'peers.json'),
   aliases: join(home, 'aliases.json')
 })
+
+/**
+ * The name of a set of networks in file names: the backend names sorted and
+ * joined by '+', so `--backends tor,i2p` and `--backends i2p,tor` are one set
+ * (`i2p+tor`).
+ */
+export function backendSetName (names: string[]): string {
+  return [...new Set(names)].sort().join('+')
+}
+
+/**
+ * Where an anonymous-only share (only Tor, ATOR or I2P: no `direct`) keeps
+ * its own identity and access secret: `identity-<set>.json` and
+ * `access-secret-<set>` in the home, e.g. `identity-tor.json`. Never the
+ * clearnet share's files: a peer id or secret seen on the clearnet (in the
+ * DHT, in a connect string with IP addresses) would link the two.
+ */
+export const anonymousPaths = (home: string, names: string[]): { identity: string, secret: string } => ({
+  identity: join(home, `identity-${backendSetName(names)}.json`),
+  secret: join(home, `access-secret-${backendSetName(names)}`)
+})

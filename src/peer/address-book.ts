@@ -19,8 +19,16 @@ interface BookFile { version: 1, peers: Record<string, Entry> }
 export class AddressBook {
   /** The JSON file. */
   readonly path: string
-  constructor (path: string) {
+  private readonly keep: (ma: Multiaddr) => boolean
+
+  /**
+   * `options.keep` says which addresses may be read from or written to the
+   * file (an anonymous-only node keeps those its backends carry).
+   * @default every address
+   */
+  constructor (path: string, options: { keep?: (ma: Multiaddr) => boolean } = {}) {
     this.path = path
+    this.keep = options.keep ?? (() => true)
   }
 
   /** The addresses remembered for a peer ([] if none). */
@@ -30,13 +38,17 @@ export class AddressBook {
     if (entry == null) return []
     const out: Multiaddr[] = []
     for (const text of entry.multiaddrs) {
-      try { out.push(multiaddr(text)) } catch {}
+      try {
+        const ma = multiaddr(text)
+        if (this.keep(ma)) out.push(ma)
+      } catch {}
     }
     return out
   }
 
   /** Remember (replace) the addresses of a peer. Errors are the caller's to ignore: it is a cache. */
-  async put (peerId: string, addrs: Multiaddr[]): Promise<void> {
+  async put (peerId: string, all: Multiaddr[]): Promise<void> {
+    const addrs = all.filter(ma => this.keep(ma))
     if (addrs.length === 0) return
     const book = await this.read()
     book.peers[peerId] = { multiaddrs: addrs.map(a => a.toString()), seen: Date.now() }

@@ -77,12 +77,14 @@ export interface NetworkInit {
   /** Transports contributed by backends (Tor, I2P, …), added after beam's own. @default [] */
   backendTransports?: TransportFactory[]
   /**
-   * Anonymous-only mode (e.g. Tor-only): only multiaddrs whose first
-   * protocol is in this list may be dialled; the connection gater refuses
-   * every other address, so nothing reaches the clearnet even by mistake.
-   * @default unset (any address)
+   * Anonymous-only mode (e.g. Tor-only): the addresses the node's backends
+   * carry (carriedBy in backends/). Every other address is refused by the
+   * connection gater, kept out of the peer store (so identify, the DHT and
+   * merges cannot add it), and nothing is resolved: libp2p gets no multiaddr
+   * resolvers (it resolves `/dnsaddr` before the gater runs) and a DNS that
+   * refuses every query. @default unset (any address; libp2p's resolvers)
    */
-  dialOnly?: string[]
+  carries?: (ma: Multiaddr) => boolean
   /** Budget of one address dial, in ms. @default ADDRESS_DIAL_TIMEOUT */
   addressDialTimeout?: number
   /**
@@ -115,6 +117,7 @@ export interface BeamServices {
  */
 export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<BeamServices>> {
   const transports: NonNullable<Libp2pOptions['transports']> = []
+  const carries = init.carries
   // one writev per batch instead of a write per piece (batched-tcp.ts)
   if (init.transports.tcp) transports.push(batchedTcp())
   if (init.transports.quic) {
@@ -229,18 +232,39 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
       maxConnections: maxConnections(init.relayServer),
       // per address of a peer (libp2p: 6 s): a circuit through a busy relay
       // (HOP, STOP, then Noise over the circuit) can take longer than that
-      addressDialTimeout: init.addressDialTimeout ?? ADDRESS_DIAL_TIMEOUT
+      addressDialTimeout: init.addressDialTimeout ?? ADDRESS_DIAL_TIMEOUT,
+      ...(carries != null ? { resolvers: {} } : {})
     },
+    // anonymous-only: no name is ever resolved (an empty map means none: libp2p keeps it)
+    ...(carries != null ? { dns: refusingDns } : {}),
     // beam dials the addresses a user handed it, loopback and LAN included
     connectionGater: {
-      denyDialMultiaddr: (ma) => (init.dialOnly != null && !init.dialOnly.includes(ma.getComponents()[0]?.name ?? '')) ||
+      denyDialMultiaddr: (ma) => (carries != null && !carries(ma)) ||
         (init.racingPeer != null && isDirectDialOf(ma, init.racingPeer)),
+      ...(carries != null ? { filterMultiaddrForPeer: (_peer, ma) => carries(ma) } : {}),
       ...(init.relayAllow != null && init.relayAllow.length > 0
         ? { denyInboundRelayReservation: (peer) => !(init.relayAllow ?? []).includes(peer.toString()) }
         : {})
     },
     services: services as unknown as Libp2pOptions<BeamServices>['services']
   }
+}
+
+/** Raised by the DNS of an anonymous-only node: it resolves nothing. */
+export class DnsRefusedError extends Error {
+  constructor (domain: string) {
+    super(`not resolving ${domain}: an anonymous-only node makes no DNS query`)
+    this.name = 'DnsRefusedError'
+  }
+}
+
+/**
+ * libp2p's DNS for anonymous-only nodes: every query fails at once, without
+ * touching the network. (An empty resolver map in @multiformats/dns means
+ * its default, the system resolver, so it cannot be used to say "none".)
+ */
+const refusingDns: NonNullable<Libp2pOptions['dns']> = {
+  query: async (domain: string) => { throw new DnsRefusedError(domain) }
 }
 
 /**

@@ -33,7 +33,7 @@ import { looksLikeConnectString } from './connect-string.ts'
 import { NamePrefixError, checkNamePrefix, lookupName, lookupPeer, parseNameTarget, publish } from './discovery.ts'
 import { DEFAULT_DHT_PROTOCOL, DEFAULT_LOOKUP_TIMEOUT, REPUBLISH_INTERVAL } from './constants.ts'
 import type { Target } from './target.ts'
-import { BackendUnavailableError, directBackend } from '../backends/index.ts'
+import { BackendUnavailableError, carriedBy, directBackend } from '../backends/index.ts'
 import type { Backend } from '../backends/index.ts'
 import { runBenchmark } from './benchmark.ts'
 import { ConnectivityMonitor } from './connectivity.ts'
@@ -95,9 +95,11 @@ export interface BeamInit {
    * Networks to use, e.g. `[torBackend({ … })]` or `[torBackend(), directBackend]`.
    * Without `direct` in the list the node is anonymous-only (Tor-only when
    * the list is just tor): no TCP/QUIC/WebSockets/WebRTC/relay transport, no
-   * clearnet listener, no bootstrap dial, no DHT, no STUN, and the connection
-   * gater refuses every address the backends do not carry. `listen` may then
-   * hold only backend addresses. @default [directBackend] (beam's own networking only)
+   * clearnet listener, no bootstrap dial, no DHT, no STUN; every address the
+   * backends do not carry (connect strings, the address book, identify, the
+   * peer store) is dropped before it is stored, resolved or dialled, and no
+   * name is resolved (no DNS query). `listen` may then hold only backend
+   * addresses. @default [directBackend] (beam's own networking only)
    */
   backends?: Backend[]
   /**
@@ -207,6 +209,12 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   private readonly webrtc: boolean
   /** The networks this node uses (set by createBeam). */
   backends: Backend[] = [directBackend]
+  /**
+   * Anonymous-only node: the addresses its backends carry. Every other
+   * address (from a connect string, the address book, a lookup) is dropped
+   * before it is stored, resolved or dialled. Unset with `direct`.
+   */
+  private readonly carries: ((ma: Multiaddr) => boolean) | undefined
 
   /** @internal use {@link createBeam} */
   constructor (libp2p: Libp2p<BeamServices>, init: BeamInit, log: Logger, privateKey: PrivateKey, racing: RacingPeers) {
@@ -215,7 +223,8 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     this.racing = racing
     this.rootLog = log
     this.log = log.child({ component: 'node' })
-    this.addressBook = init.addressBook != null ? new AddressBook(init.addressBook) : undefined
+    this.carries = anonymousOnlyBackends(init.backends)
+    this.addressBook = init.addressBook != null ? new AddressBook(init.addressBook, this.carries != null ? { keep: this.carries } : {}) : undefined
     this.bootstrap = init.bootstrap ?? []
     this.webrtc = init.transports?.webrtc !== false
     this.lookupTimeout = init.lookupTimeout ?? DEFAULT_LOOKUP_TIMEOUT
@@ -411,7 +420,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
    * InvalidTargetError or PeerNotFoundError.
    */
   private async prepare (target: string | Target, signal?: AbortSignal): Promise<{ target: Target, addrs: Multiaddr[] }> {
-    const t = typeof target === 'string' ? await this.resolve(target, signal) : target
+    const t = this.carriedOnly(typeof target === 'string' ? await this.resolve(target, signal) : target)
     const id = t.peerId.toString()
     if (t.peerId.equals(this.peerId)) throw new InvalidTargetError('cannot connect to this node\'s own peer id (use another identity for the connecting side)')
     let addrs = t.multiaddrs
@@ -426,7 +435,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
       // that dial must not hold the peer's direct addresses (see RacingPeers)
       this.racing.add(t.peerId)
       try {
-        addrs = (await this.lookup(t.peerId, signal)).multiaddrs
+        addrs = (await this.lookup(t.peerId, signal)).multiaddrs.filter(ma => this.carries?.(ma) ?? true)
       } finally {
         this.racing.delete(t.peerId)
       }
@@ -435,6 +444,24 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
       await this.libp2p.peerStore.merge(t.peerId, { multiaddrs: addrs })
     }
     return { target: t, addrs }
+  }
+
+  /**
+   * The target without the addresses an anonymous-only node's backends do
+   * not carry (see {@link carries}); logged, so a user sees why an address
+   * of the connect string was not tried. Throws InvalidTargetError when the
+   * target named addresses and none is carried.
+   */
+  private carriedOnly (t: Target): Target {
+    const carries = this.carries
+    if (carries == null || t.multiaddrs.length === 0) return t
+    const kept = t.multiaddrs.filter(ma => carries(ma))
+    const dropped = t.multiaddrs.length - kept.length
+    if (dropped === 0) return t
+    const names = this.backends.map(b => b.name).join(' or ')
+    this.log.info({ peer: t.peerId.toString(), dropped, kept: kept.length }, `dropped ${dropped} address(es) that ${names} does not carry (not resolved, not dialled)`)
+    if (kept.length === 0) throw new InvalidTargetError(`the target has no address that ${names} carries`)
+    return { ...t, multiaddrs: kept }
   }
 
   // ---------------------------------------------------------------- app API
@@ -894,6 +921,12 @@ function backendListenError (err: unknown, backends: Backend[]): Error | undefin
   return undefined
 }
 
+/** The address filter of an anonymous-only backend list (no `direct`); undefined otherwise. */
+function anonymousOnlyBackends (backends: Backend[] | undefined): ((ma: Multiaddr) => boolean) | undefined {
+  if (backends == null || backends.some(b => b.name === 'direct')) return undefined
+  return carriedBy(backends)
+}
+
 /**
  * Whether a node runs the DHT as a server: relays do, and nodes whose init
  * says `dht: { server: true }`; every other node (shares, connectors, apps)
@@ -962,7 +995,7 @@ async function createNode (init: BeamInit, log: Logger, backends: Backend[]): Pr
       relay: init.transports?.relay ?? true
     },
     backendTransports: extra.map(b => b.transport?.({ log })).filter((t): t is NonNullable<typeof t> => t != null),
-    ...(directOn ? {} : { dialOnly: extra.flatMap(b => b.addressProtocols) }),
+    ...(directOn ? {} : { carries: carriedBy(extra) }),
     // a first dial over a high-latency network includes making its session (I2P: ~20 s of tunnel building)
     ...(!directOn || extra.some(b => b.latency === 'high') ? { addressDialTimeout: ANONYMOUS_ADDRESS_DIAL_TIMEOUT } : {}),
     ...(extra.some(b => b.latency === 'high') ? { highLatency: true } : {}),

@@ -9,6 +9,8 @@ import { existsSync } from 'node:fs'
 import { BeamProcess } from '../helpers/beam.ts'
 
 export const STRACE_BIN = '/usr/bin/strace'
+/** util-linux unshare, for {@link TraceOptions.resolvConf}. */
+export const UNSHARE_BIN = '/usr/bin/unshare'
 
 /** Whether strace is there; the leak-check tests skip (saying so) without it. */
 export const HAVE_STRACE = existsSync(STRACE_BIN)
@@ -21,11 +23,31 @@ export interface TracedBeam {
   stop: () => Promise<void>
 }
 
-export function startTraced (args: string[], env: Record<string, string>, traceFile: string): TracedBeam {
-  const proc = new BeamProcess(args, env, (argv, fullEnv) => spawn(STRACE_BIN, ['-f', '--seccomp-bpf', '-qq', '-e', 'trace=network', '-o', traceFile, ...argv], {
-    env: { ...process.env, ...fullEnv },
-    stdio: ['ignore', 'pipe', 'pipe']
-  }))
+/** Options of {@link startTraced}. */
+export interface TraceOptions {
+  /**
+   * Run the traced beam in a mount namespace of its own in which this file
+   * is bind-mounted over /etc/resolv.conf (needs root and unshare). A test
+   * that provokes a DNS lookup points the resolver at loopback this way, so
+   * a leak shows in the trace without a query ever leaving the machine.
+   * @default unset (the host's /etc/resolv.conf)
+   */
+  resolvConf?: string
+}
+
+export function startTraced (args: string[], env: Record<string, string>, traceFile: string, options: TraceOptions = {}): TracedBeam {
+  const strace = [STRACE_BIN, '-f', '--seccomp-bpf', '-qq', '-e', 'trace=network', '-o', traceFile]
+  // unshare -m execs sh, which execs strace: the child's pid stays strace's (stop() below relies on it)
+  const wrap = (argv: string[]): string[] => options.resolvConf == null
+    ? [...strace, ...argv]
+    : [UNSHARE_BIN, '-m', '--propagation', 'private', '/bin/sh', '-c', 'mount --bind "$0" /etc/resolv.conf && exec "$@"', options.resolvConf, ...strace, ...argv]
+  const proc = new BeamProcess(args, env, (argv, fullEnv) => {
+    const full = wrap(argv)
+    return spawn(full[0] ?? STRACE_BIN, full.slice(1), {
+      env: { ...process.env, ...fullEnv },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+  })
   const stop = async (): Promise<void> => {
     if (proc.child.exitCode != null || proc.child.signalCode != null) return
     let pid = 0

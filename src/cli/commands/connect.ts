@@ -13,7 +13,7 @@ import type { BackendFlags, SelectedBackends } from '../backend-flags.ts'
 import { addConfigOption, applyConfig, loadCliConfig } from '../config-flags.ts'
 import type { BeamConfig } from '../config.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { b32Of, BackendUnavailableError } from '../../backends/index.ts'
+import { b32Of, BackendUnavailableError, carriedBy } from '../../backends/index.ts'
 import { readTargetInput, resolvePasswordFlags, withHiddenTarget } from '../secret-input.ts'
 
 export interface ConnectFlags extends CommonFlags, BackendFlags {
@@ -162,8 +162,8 @@ export async function runConnect (targetArg: string | undefined, flagsIn: Connec
   if (resolved.alias != null) ctx.log.info({ alias: resolved.alias }, `alias ${resolved.alias} → ${resolved.text.slice(0, 60)}`)
   if (anonymous && (target == null || target.multiaddrs.length === 0)) throw new InvalidTargetError(`${selected.names.join('+')}-only mode finds no peer by id or name (no DHT): give the connect string the share printed`)
   if (anonymous && target != null) {
-    const carried = selected.backends.flatMap(b => b.addressProtocols)
-    if (!target.multiaddrs.some(ma => carried.includes(ma.getComponents()[0]?.name ?? ''))) {
+    const carried = carriedBy(selected.backends)
+    if (!target.multiaddrs.some(carried)) {
       throw new InvalidTargetError(`the connect string has no ${selected.names.join(' or ')} address (the share does not run over ${selected.names.join(' or ')}); connect without --${selected.names.length === 1 ? `backend ${selected.names[0] ?? ''}` : 'backends'}`)
     }
   }
@@ -173,16 +173,14 @@ export async function runConnect (targetArg: string | undefined, flagsIn: Connec
     const a = await i2p.available({ signal: io.signal })
     if (a.status !== 'ready') throw new BackendUnavailableError(`backend i2p is ${a.status.replace('-', ' ')}: ${a.reason ?? ''}`)
   }
-  const base = await baseInit(flags, io, ctx)
+  // anonymous-only: do not link this connect to earlier ones by a stable peer id (and do not even create identity.json)
+  const throwaway = anonymous && flags.identity == null && io.env.BEAM_IDENTITY == null
+  const base = await baseInit(throwaway ? { ...flags, ephemeral: true } : flags, io, ctx)
   const init = anonymous ? { ...base, bootstrap: [], iceServers: [], dht: false as const } : base
   if (anonymous) {
-    // remember nothing of the peer, and do not link this connect to earlier ones by a stable peer id
+    // remember nothing of the peer
     delete init.addressBook
-    if (flags.identity == null && io.env.BEAM_IDENTITY == null) {
-      init.privateKey = await ephemeralIdentity()
-      delete init.identityPath
-      ctx.log.info('anonymous-only mode: connecting with a throwaway identity (pass --identity to use yours, e.g. for an --allow share)')
-    }
+    if (throwaway) ctx.log.info('anonymous-only mode: connecting with a throwaway identity (pass --identity to use a key file, e.g. for an --allow share)')
   }
   if (target != null && init.privateKey != null && peerIdFromPrivateKey(init.privateKey).equals(target.peerId)) {
     // a share and a connect on one machine share BEAM_HOME, hence the identity

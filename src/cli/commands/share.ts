@@ -3,8 +3,8 @@ import { createBeam, loadOrCreateAccessSecret, newAccessSecret, parsePeerId, DEF
 import { DEFAULT_SHARE_RESERVATIONS } from '../../relay/index.ts'
 import type { AccessPolicy, BeamNode } from '../../peer/index.ts'
 import { addIdentityOptions, addNetworkOptions, addOutputOptions, baseInit, createContext, parseListen, untilAborted } from '../context.ts'
-import type { CliIo, CommonFlags } from '../context.ts'
-import { beamHome, homePaths } from '../home.ts'
+import type { CliIo, CommonFlags, IdentityKind } from '../context.ts'
+import { anonymousPaths, backendSetName, beamHome, homePaths } from '../home.ts'
 import { UsageError } from '../exit-codes.ts'
 import { collect, parseService } from '../parse.ts'
 import { stopWithin } from '../shutdown.ts'
@@ -71,6 +71,17 @@ async function firstAvailable (selected: SelectedBackends, signal: AbortSignal, 
   throw new BackendUnavailableError(`none of ${selected.names.join(', ')} can be used now (beam backends says why)`)
 }
 
+/** The banner's identity line: which key, and why that one. */
+function identityLine (kind: IdentityKind, path: string | undefined, selected: SelectedBackends): string {
+  if (kind === 'ephemeral' || path == null) return 'ephemeral (a new peer id for this run)'
+  const set = backendSetName(selected.names)
+  if (kind === 'anonymous') return `${path} (${set}-only: not this machine's clearnet peer id)`
+  if (kind === 'file') return `${path} (given with --identity or BEAM_IDENTITY)`
+  return selected.names.length > 1
+    ? `${path} (the clearnet identity: this share also announces IP addresses, so its peer id is not anonymous)`
+    : path
+}
+
 /**
  * `beam share`. `preloaded` is the config file `beam up` already read;
  * otherwise the file that --config or $BEAM_HOME names (if any) is read here.
@@ -96,7 +107,8 @@ export async function runShare (ports: string[], flagsIn: ShareFlags, io: CliIo,
   const listen = anonymous || flags.listen === false ? [] : parseListen(flags.listen ?? DEFAULT_SHARE_LISTEN)
   if (!anonymous && flags.listen === false && flags.relay === false && selected.backends.length === 1) throw new UsageError('--no-listen with --no-relay leaves no way to reach the share')
   const names = (flags.name ?? []).map(n => parseName(n))
-  const base = await baseInit(flags, io, ctx)
+  // an anonymous-only share has its own identity and secret (anonymousPaths): the clearnet ones would link the two
+  const base = await baseInit(flags, io, ctx, anonymous ? selected.names : undefined)
   const init = anonymous ? { ...base, bootstrap: [], iceServers: [], dht: false as const } : base
   // a share over an anonymity network remembers no peer's addresses
   if (anonymous) delete init.addressBook
@@ -112,7 +124,7 @@ export async function runShare (ports: string[], flagsIn: ShareFlags, io: CliIo,
   if (flags.public === true) access = { mode: 'public' }
   else if (allow.length > 0) access = { mode: 'allow', peers: allow }
   else if (flags.ephemeral === true) access = { mode: 'secret', secret: newAccessSecret() }
-  else access = { mode: 'secret', secret: await loadOrCreateAccessSecret(homePaths(ctx.home).secret, { rotate: flags.rotateSecret === true }) }
+  else access = { mode: 'secret', secret: await loadOrCreateAccessSecret(anonymous ? anonymousPaths(ctx.home, selected.names).secret : homePaths(ctx.home).secret, { rotate: flags.rotateSecret === true }) }
 
   ctx.log.info({ ports: services.map(s => s.port) }, 'starting share')
   const reservations = !anonymous && flags.relay !== false && (init.bootstrap ?? []).length > 0 ? DEFAULT_SHARE_RESERVATIONS : 0
@@ -139,7 +151,7 @@ export async function runShare (ports: string[], flagsIn: ShareFlags, io: CliIo,
     share.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id, peerId: e.remotePeer, port: e.port }) })
     share.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, peerId: e.remotePeer, port: e.port, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
 
-    ctx.out.event('ready', { peerId, connect, multiaddrs, ports: share.services.map(s => s.port), access: access.mode, backends: selected.names, dht: node.status().dht?.mode ?? null, ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}) })
+    ctx.out.event('ready', { peerId, connect, multiaddrs, ports: share.services.map(s => s.port), access: access.mode, backends: selected.names, identity: init.identityPath ?? null, identityKind: init.identityKind, dht: node.status().dht?.mode ?? null, ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}) })
     const accessLine = access.mode === 'public'
       ? 'public: anyone who knows the peer id'
       : access.mode === 'allow' ? `allow-list: ${access.peers.length} peer(s)` : 'private: only holders of the connect string below'
@@ -147,7 +159,7 @@ export async function runShare (ports: string[], flagsIn: ShareFlags, io: CliIo,
       '',
       `beam share: ${share.services.map(s => `${s.host}:${s.port}`).join(', ')}`,
       `  peer id:   ${peerId}`,
-      ...(init.identityPath != null ? [`  identity:  ${init.identityPath}`] : ['  identity:  ephemeral']),
+      `  identity:  ${identityLine(init.identityKind, init.identityPath, selected)}`,
       `  access:    ${accessLine}`,
       ...(selected.names.length > 1 || selected.names[0] !== 'direct' ? [`  networks:  ${selected.names.join(', ')}${anonymous ? ' (anonymous-only: no IP address is announced)' : ''}`] : []),
       ...names.map(n => `  name:      ${n}.${node.peerId.toString().slice(0, MIN_PREFIX)} (published in the DHT)`),
