@@ -17,6 +17,7 @@ export const ExitCode = {
   UNKNOWN_PORT: 11,
   PROTOCOL: 12,
   BACKEND_UNAVAILABLE: 13,
+  OVERLOADED: 14,
   NODE_TOO_OLD: 69,
   INTERRUPTED: 130
 } as const
@@ -43,6 +44,8 @@ const TABLE = new Map<string, { exit: ExitCode, code: string }>(Object.entries({
   TunnelRefusedError: { exit: ExitCode.REFUSED, code: 'refused' },
   UnknownPortError: { exit: ExitCode.UNKNOWN_PORT, code: 'unknown-port' },
   TunnelProtocolError: { exit: ExitCode.PROTOCOL, code: 'protocol' },
+  // the share holds as many tunnels as it allows (for this peer or in total): a later attempt may work
+  ShareOverloadedError: { exit: ExitCode.OVERLOADED, code: 'overloaded' },
   HandshakeError: { exit: ExitCode.PROTOCOL, code: 'protocol' },
   UnsupportedVersionError: { exit: ExitCode.PROTOCOL, code: 'protocol' },
   // the peer runs no beam share (e.g. a relay), or never answered the handshake

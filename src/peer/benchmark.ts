@@ -4,7 +4,7 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { accessProof } from '../signaling/index.ts'
-import { InvalidOptionError, PeerUnreachableError, TunnelProtocolError, TunnelRefusedError } from './errors.ts'
+import { InvalidOptionError, PeerUnreachableError, ShareOverloadedError, TunnelProtocolError, TunnelRefusedError } from './errors.ts'
 import type { Logger } from './logger.ts'
 import { classifyAddress, webrtcViaRelay, withPeer, withoutPeer } from './dialer.ts'
 import { transportOf } from './path.ts'
@@ -23,7 +23,11 @@ import { transportOf } from './path.ts'
  *   most `durationMs`, then closes.
  * - `echo` (round trips): the share sends back what it receives until the
  *   connector closes.
- * The share bounds every stream to 60 s (`MAX_BENCH_DURATION`).
+ * The share bounds every stream to 60 s (`MAX_BENCH_DURATION`). It applies
+ * a tunnel's limits: a benchmark stream waiting for its request takes a
+ * handshake slot, an accepted one a tunnel slot (OVERLOADED when none is
+ * free), and a refusal, a missing or an undecodable request count as failed
+ * handshakes of the connection.
  */
 export const BENCH_PROTOCOL = '/beam/bench/1.0.0'
 
@@ -31,7 +35,7 @@ export const BENCH_VERSION = 1
 export const BenchOp = { DISCARD: 1, SOURCE: 2, ECHO: 3 } as const
 export type BenchOp = typeof BenchOp[keyof typeof BenchOp]
 
-export const BenchStatus = { OK: 0, UNAUTHORIZED: 1, BAD_REQUEST: 4 } as const
+export const BenchStatus = { OK: 0, UNAUTHORIZED: 1, BAD_REQUEST: 4, OVERLOADED: 6 } as const
 export type BenchStatus = typeof BenchStatus[keyof typeof BenchStatus]
 
 /** Longest a share keeps one benchmark stream open, in ms. */
@@ -118,6 +122,12 @@ export interface ServeBenchmarkOptions {
   authorize: (proof: Uint8Array | undefined) => string | undefined
   /** Told about a refusal (the share's 'refused' event). */
   onRefused?: (reason: string) => void
+  /** Told once the request has been read, or its read has failed (the share's handshake slot). */
+  onRequestRead?: () => void
+  /** Told about a refusal, a request that did not come in time or did not decode, after any answer was sent. */
+  onHandshakeFailed?: (why: string) => void
+  /** Take a tunnel slot after the access check: undefined when taken (the share gives it back when the stream ends), else the OVERLOADED reason. @default always taken */
+  acquire?: () => string | undefined
   log: Logger
   /** Aborted when the share closes. */
   signal: AbortSignal
@@ -127,14 +137,37 @@ export interface ServeBenchmarkOptions {
 export async function serveBenchmark (stream: Stream, options: ServeBenchmarkOptions): Promise<void> {
   const signal = AbortSignal.any([options.signal, AbortSignal.timeout(MAX_BENCH_DURATION + 5000)])
   const unhook = abortOn(stream, signal)
+  const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE })
+  let req: BenchRequest
+  const timeout = AbortSignal.timeout(10_000)
   try {
-    const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE })
-    const req = decodeBenchRequest((await lp.read({ signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })).subarray())
+    req = decodeBenchRequest((await lp.read({ signal: AbortSignal.any([signal, timeout]) })).subarray())
+  } catch (err) {
+    const message = (err as Error).message
+    options.log.debug({ err: message }, 'bad or missing benchmark request; stream reset')
+    stream.abort(err as Error)
+    unhook()
+    if (timeout.aborted || err instanceof TunnelProtocolError || ['InvalidDataLengthError', 'InvalidDataLengthLengthError'].includes((err as Error).name)) {
+      options.onHandshakeFailed?.(timeout.aborted ? 'no benchmark request in time' : message)
+    }
+    return
+  } finally {
+    options.onRequestRead?.()
+  }
+  try {
     const refusal = options.authorize(req.proof)
     if (refusal != null) {
       options.log.warn({ reason: refusal }, 'refused benchmark')
       options.onRefused?.(refusal)
       await lp.write(encodeBenchResponse(BenchStatus.UNAUTHORIZED, refusal), { signal })
+      await stream.close({ signal }).catch(() => {})
+      options.onHandshakeFailed?.(refusal)
+      return
+    }
+    const overloaded = options.acquire?.()
+    if (overloaded != null) {
+      options.log.warn({ reason: overloaded }, 'benchmark refused: the share is at its cap on open tunnels')
+      await lp.write(encodeBenchResponse(BenchStatus.OVERLOADED, overloaded), { signal })
       await stream.close({ signal }).catch(() => {})
       return
     }
@@ -286,7 +319,7 @@ export async function runBenchmark (libp2p: Libp2p, peer: PeerId, addrs: Multiad
       res.downloadMBps = Math.round(down.bytes / 1e6 / down.seconds * 10) / 10
       res.ok = true
     } catch (err) {
-      if (err instanceof TunnelRefusedError || err instanceof TunnelProtocolError) throw err
+      if (err instanceof TunnelRefusedError || err instanceof TunnelProtocolError || err instanceof ShareOverloadedError) throw err
       options.signal?.throwIfAborted()
       res.error = (err as Error).message
       log.debug({ backend, err: res.error }, 'benchmark of a path failed')
@@ -346,6 +379,7 @@ async function openBench (ctx: MeasureContext, op: BenchOp, durationMs: number):
   if (res[0] !== BENCH_VERSION) throw new TunnelProtocolError('bad benchmark response')
   const reason = Buffer.from(res.subarray(2)).toString('utf8')
   if (res[1] === BenchStatus.UNAUTHORIZED) throw new TunnelRefusedError(reason)
+  if (res[1] === BenchStatus.OVERLOADED) throw new ShareOverloadedError(reason)
   if (res[1] !== BenchStatus.OK) throw new TunnelProtocolError(`the share answered ${res[1] ?? '?'}: ${reason}`)
   return lp.unwrap()
 }

@@ -8,7 +8,7 @@ import type { TunnelResponse } from '../signaling/index.ts'
 import { listenTcp, pipeSocketStream } from '../tunnel/index.ts'
 import type { LocalListener } from '../tunnel/index.ts'
 import { DEFAULT_DIAL_TIMEOUT, DEFAULT_LOCAL_HOST, DEFAULT_MAX_TUNNEL_STREAMS } from './constants.ts'
-import { InvalidOptionError, PeerUnreachableError, ServiceUnavailableError, TunnelProtocolError, TunnelRefusedError, UnknownPortError } from './errors.ts'
+import { InvalidOptionError, PeerUnreachableError, ServiceUnavailableError, ShareOverloadedError, TunnelProtocolError, TunnelRefusedError, UnknownPortError } from './errors.ts'
 import type { Logger } from './logger.ts'
 import { bestConnection, isStreamCapacityError, pathOf, pingConnection, rankConnections, transportOf } from './path.ts'
 import { DialRaceError, classifyAddress, raceDial, webrtcViaRelay } from './dialer.ts'
@@ -77,7 +77,7 @@ export interface ConnectTunnelCloseEvent {
 export interface ConnectTunnelFailedEvent {
   /** Number of the tunnel. */
   id: number
-  /** Why: PeerUnreachableError, TunnelRefusedError, UnknownPortError, ServiceUnavailableError, … */
+  /** Why: PeerUnreachableError, TunnelRefusedError, UnknownPortError, ServiceUnavailableError, ShareOverloadedError, … */
   error: Error
 }
 /** Progress of an attempt to replace a relayed path with a direct one. */
@@ -127,7 +127,7 @@ const PROBE_ATTEMPTS = 3
 
 /** A probe failure that another attempt cannot change: the share's answer, or a dial that already failed. */
 function isFinalProbeError (err: unknown): boolean {
-  return err instanceof TunnelRefusedError || err instanceof UnknownPortError || err instanceof ServiceUnavailableError ||
+  return err instanceof TunnelRefusedError || err instanceof UnknownPortError || err instanceof ServiceUnavailableError || err instanceof ShareOverloadedError ||
     err instanceof TunnelProtocolError || err instanceof PeerUnreachableError ||
     (err instanceof Error && ['HandshakeError', 'UnsupportedVersionError', 'UnsupportedProtocolError'].includes(err.name))
 }
@@ -164,6 +164,7 @@ export function responseError (res: TunnelResponse): Error {
     case TunnelStatus.UNAUTHORIZED: return new TunnelRefusedError(res.reason)
     case TunnelStatus.UNKNOWN_PORT: return new UnknownPortError(res.reason)
     case TunnelStatus.SERVICE_UNAVAILABLE: return new ServiceUnavailableError(res.reason)
+    case TunnelStatus.OVERLOADED: return new ShareOverloadedError(res.reason)
     default: return new TunnelProtocolError(`the share answered ${statusName(res.status)}: ${res.reason}`)
   }
 }

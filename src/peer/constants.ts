@@ -8,6 +8,42 @@ export const DEFAULT_SERVICE_CONNECT_TIMEOUT = 5_000
 export const DEFAULT_MAX_TUNNEL_STREAMS = 4096
 
 /**
+ * Tunnel streams of one peer (over all its connections) that may wait for
+ * their request at once. A connector's request follows its stream at once
+ * (with the stream itself over TCP, WebSockets and relays, one round trip
+ * later over QUIC and WebRTC), so this is only reached by a burst of more
+ * than this many new local connections within one round trip, or by a peer
+ * that opens streams and sends nothing. Past it new streams are reset.
+ */
+export const DEFAULT_MAX_PENDING_HANDSHAKES_PER_PEER = 64
+
+/** Tunnel streams waiting for their request at once, over all peers. Past it new streams are reset. */
+export const DEFAULT_MAX_PENDING_HANDSHAKES = 512
+
+/**
+ * Tunnels one peer may have open on a share at once (all `beam connect`
+ * processes of one machine share its identity, hence this cap). Twice the
+ * 1,000 concurrent connections of the benchmark target; past it the share
+ * answers OVERLOADED.
+ */
+export const DEFAULT_MAX_TUNNELS_PER_PEER = 2048
+
+/**
+ * Tunnels a share keeps open at once over all peers: each holds a socket to
+ * the service and, under load, ~80 KiB of memory (docs/benchmarks.md: 1,000
+ * concurrent tunnels took a share from 90 to 171 MiB). Past it the share
+ * answers OVERLOADED.
+ */
+export const DEFAULT_MAX_TUNNELS = 8192
+
+/**
+ * Failed handshakes on one connection (refused by the access policy, no
+ * request in time, an undecodable request) before a share closes it. A
+ * connector with a wrong secret gets its clear refusal first.
+ */
+export const DEFAULT_MAX_HANDSHAKE_FAILURES = 3
+
+/**
  * Streams the muxer accepts on one connection, each way: the tunnel streams
  * plus room for identify, ping and app protocols. yamux's own default (1,000)
  * would reset tunnel streams long before a share's limit is reached.

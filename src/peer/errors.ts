@@ -71,11 +71,23 @@ export class UnknownPortError extends Error {
   }
 }
 
-/** The share is up but its local service did not accept the connection. */
+/**
+ * The share is up but its local service did not accept the connection. The
+ * share says no more than that: where the service runs (host and port) stays
+ * in the share's own log and `service:unavailable` event.
+ */
 export class ServiceUnavailableError extends Error {
   constructor (reason: string) {
     super(`the shared service is unavailable: ${reason}`)
     this.name = 'ServiceUnavailableError'
+  }
+}
+
+/** The share holds as many tunnels as it allows (for this peer, or in total) and opened no new one; try again later. */
+export class ShareOverloadedError extends Error {
+  constructor (reason: string) {
+    super(`the share is overloaded: ${reason}`)
+    this.name = 'ShareOverloadedError'
   }
 }
 

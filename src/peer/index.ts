@@ -8,6 +8,7 @@ export type { BeamInit, BeamNodeEvents, RelayStats, HandleOptions, NodeStatus } 
 export type { PeerPathEvent, RelayEvent, AddressesEvent } from './connectivity.ts'
 export { Share } from './share.ts'
 export type { ShareOptions, ShareEvents, ServiceTarget, AccessPolicy, TunnelOpenEvent, TunnelCloseEvent, RefusedEvent, ServiceUnavailableEvent } from './share.ts'
+export type { ShareLimitOptions } from './share-limits.ts'
 export { ConnectTunnel } from './connect.ts'
 export { BENCH_PROTOCOL, BENCH_BACKENDS, addressesFor } from './benchmark.ts'
 export type { BenchBackend, BenchResult, BenchProgress, BenchmarkOptions } from './benchmark.ts'

@@ -8,6 +8,8 @@ import { DEFAULT_MAX_TUNNEL_STREAMS, DEFAULT_SERVICE_CONNECT_TIMEOUT, DEFAULT_SE
 import { InvalidOptionError } from './errors.ts'
 import type { Logger } from './logger.ts'
 import { BENCH_PROTOCOL, MAX_BENCH_STREAMS, serveBenchmark } from './benchmark.ts'
+import { ShareLimits, overloadReason } from './share-limits.ts'
+import type { ShareLimitOptions } from './share-limits.ts'
 
 /** A local TCP service offered through the share. */
 export interface ServiceTarget {
@@ -39,8 +41,8 @@ export type AccessPolicy =
     mode: 'public'
   }
 
-/** Options of {@link BeamNode.share}. */
-export interface ShareOptions {
+/** Options of {@link BeamNode.share}; the caps on what peers may hold at once are {@link ShareLimitOptions}. */
+export interface ShareOptions extends ShareLimitOptions {
   /** Services to offer; the first is the default for connectors that name no port. */
   services: ServiceTarget[]
   /** Who may open tunnels. */
@@ -84,9 +86,15 @@ export interface ServiceUnavailableEvent {
   remotePeer: string
   /** The local service's port. */
   port: number
-  /** The connect error, in one line. */
+  /** The connect error, in one line, with the service's host and port (the connector is told only that the service is unavailable). */
   reason: string
 }
+
+/** What a connector is told when the shared service does not accept: nothing of where the service runs. */
+export const SERVICE_UNAVAILABLE_REASON = 'it did not accept the connection (the share\'s log says why)'
+
+/** How often a share logs that a cap on handshakes in progress turned streams away, at most, in ms. */
+const OVERFLOW_WARN_INTERVAL = 10_000
 
 /** Events of a {@link Share}. */
 export interface ShareEvents {
@@ -116,6 +124,8 @@ export class Share extends EventEmitter<ShareEvents> {
   private readonly maxStreams: number
   private readonly shutdown = new AbortController()
   private readonly active = new Set<AbortController>()
+  private readonly limits: ShareLimits
+  private lastOverflowWarn = -Infinity
   private readonly allowed: Set<string>
   /** Expected access proofs per connector; only in secret mode. */
   private readonly proofs: AccessProofCache | undefined
@@ -142,12 +152,14 @@ export class Share extends EventEmitter<ShareEvents> {
     this.serviceConnectTimeout = options.serviceConnectTimeout ?? DEFAULT_SERVICE_CONNECT_TIMEOUT
     this.handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT
     this.maxStreams = options.maxStreams ?? DEFAULT_MAX_TUNNEL_STREAMS
+    this.limits = new ShareLimits(options)
     this.onClosed = onClosed
   }
 
   /** Register the protocol handler. */
   async start (): Promise<void> {
     await this.libp2p.handle(TUNNEL_PROTOCOL, (stream, connection) => {
+      if (!this.admitHandshake(stream, connection)) return
       this.onStream(stream, connection).catch(err => {
         this.log.error({ err }, 'tunnel stream handler failed')
       })
@@ -158,12 +170,29 @@ export class Share extends EventEmitter<ShareEvents> {
     })
     // `beam benchmark`: answered only for peers a tunnel would be opened for
     await this.libp2p.handle(BENCH_PROTOCOL, (stream, connection) => {
+      if (!this.admitHandshake(stream, connection)) return
       const remotePeer = connection.remotePeer.toString()
+      const log = this.log.child({ peer: remotePeer, protocol: BENCH_PROTOCOL })
+      let pending = true
+      let holding = false
       void serveBenchmark(stream, {
         authorize: proof => this.authorize(connection.remotePeer, { port: 0, probe: true, proof }),
         onRefused: reason => { this.emit('refused', { remotePeer, reason }) },
-        log: this.log.child({ peer: remotePeer, protocol: BENCH_PROTOCOL }),
+        onRequestRead: () => {
+          if (pending) this.limits.endHandshake(remotePeer)
+          pending = false
+        },
+        onHandshakeFailed: why => { this.handshakeFailed(connection, log, why) },
+        acquire: () => {
+          const refusal = this.limits.openTunnel(remotePeer)
+          if (refusal == null) holding = true
+          return refusal != null ? overloadReason(refusal) : undefined
+        },
+        log,
         signal: this.shutdown.signal
+      }).finally(() => {
+        if (pending) this.limits.endHandshake(remotePeer)
+        if (holding) this.limits.closeTunnel(remotePeer)
       })
     }, { maxInboundStreams: MAX_BENCH_STREAMS, maxOutboundStreams: MAX_BENCH_STREAMS, runOnLimitedConnection: true })
   }
@@ -171,6 +200,42 @@ export class Share extends EventEmitter<ShareEvents> {
   /** Number of tunnels open right now. */
   get openTunnels (): number {
     return this.active.size
+  }
+
+  /** Streams that have not sent their request yet, over all peers. */
+  get pendingHandshakes (): number {
+    return this.limits.pendingHandshakes
+  }
+
+  /**
+   * Take a handshake slot for a new stream, or reset the stream at once when
+   * its peer or the share is at its cap of handshakes in progress. A
+   * connector's request follows its stream at once: only a flood of streams
+   * that send nothing (or an extreme burst) gets here.
+   */
+  private admitHandshake (stream: Stream, connection: Connection): boolean {
+    const peer = connection.remotePeer.toString()
+    if (!this.closed && this.limits.beginHandshake(peer)) return true
+    stream.abort(new Error(this.closed ? 'share is closing' : 'too many handshakes in progress'))
+    if (this.closed) return false
+    const now = performance.now()
+    if (now - this.lastOverflowWarn >= OVERFLOW_WARN_INTERVAL) {
+      this.lastOverflowWarn = now
+      this.log.warn({ peer, pending: this.limits.pendingHandshakes, perPeer: this.limits.maxPendingHandshakesPerPeer, total: this.limits.maxPendingHandshakes },
+        'too many streams waiting for their request: new streams are reset (logged at most every 10 s)')
+    }
+    return false
+  }
+
+  /**
+   * A handshake a correct connector with access never produces: counted on
+   * its connection, which is closed once it has maxHandshakeFailures of them
+   * (after any answer sent on the stream, which the caller has awaited).
+   */
+  private handshakeFailed (connection: Connection, log: Logger, why: string): void {
+    if (this.closed || !this.limits.handshakeFailed(connection) || connection.status !== 'open') return
+    log.warn({ failures: this.limits.maxHandshakeFailures, last: why }, 'closing the connection of a peer whose tunnel handshakes keep failing')
+    connection.close({ signal: AbortSignal.timeout(2000) }).catch((err: Error) => { connection.abort(err) })
   }
 
   /** Stop accepting tunnels and reset the open ones. Idempotent. */
@@ -204,20 +269,27 @@ export class Share extends EventEmitter<ShareEvents> {
     }
   }
 
+  /** One tunnel stream, with a handshake slot taken by {@link admitHandshake}. */
   private async onStream (stream: Stream, connection: Connection): Promise<void> {
     const remotePeer = connection.remotePeer.toString()
     const log = this.log.child({ peer: remotePeer })
-    if (this.closed) {
-      stream.abort(new Error('share is closing'))
-      return
-    }
     let incoming: IncomingTunnel
+    const timeout = AbortSignal.timeout(this.handshakeTimeout)
     try {
-      incoming = await readTunnelRequest(stream, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.handshakeTimeout)]) })
+      incoming = await readTunnelRequest(stream, { signal: AbortSignal.any([this.shutdown.signal, timeout]) })
     } catch (err) {
-      log.warn({ err: (err as Error).message }, 'bad or missing tunnel request; stream reset')
+      const message = (err as Error).message
       stream.abort(err as Error)
+      // a stream its peer ended or reset costs nothing more; silence and garbage count against the connection
+      if (timeout.aborted || isMalformed(err)) {
+        log.warn({ err: message }, 'bad or missing tunnel request; stream reset')
+        this.handshakeFailed(connection, log, timeout.aborted ? 'no request in time' : message)
+      } else {
+        log.debug({ err: message }, 'tunnel stream ended before its request')
+      }
       return
+    } finally {
+      this.limits.endHandshake(remotePeer)
     }
     const req = incoming.request
     const refusal = this.authorize(connection.remotePeer, req)
@@ -225,6 +297,7 @@ export class Share extends EventEmitter<ShareEvents> {
       log.warn({ reason: refusal }, 'refused tunnel')
       this.emit('refused', { remotePeer, reason: refusal })
       await this.respondAndClose(incoming, stream, TunnelStatus.UNAUTHORIZED, refusal)
+      this.handshakeFailed(connection, log, refusal)
       return
     }
     const service = req.port === 0 ? this.services[0] : this.services.find(s => s.port === req.port)
@@ -232,6 +305,14 @@ export class Share extends EventEmitter<ShareEvents> {
       const reason = `port ${req.port} is not shared (shared: ${this.services.map(s => s.port).join(', ')})`
       log.warn({ port: req.port }, 'tunnel asked for a port that is not shared')
       await this.respondAndClose(incoming, stream, TunnelStatus.UNKNOWN_PORT, reason)
+      return
+    }
+    // a probe answers what a tunnel would get now; it holds no slot
+    const full = req.probe ? this.limits.checkTunnel(remotePeer) : this.limits.openTunnel(remotePeer)
+    if (full != null) {
+      const reason = overloadReason(full)
+      log.warn({ scope: full.scope, limit: full.limit }, 'tunnel refused: the share is at its cap on open tunnels')
+      await this.respondAndClose(incoming, stream, TunnelStatus.OVERLOADED, reason)
       return
     }
     if (req.probe) {
@@ -245,10 +326,11 @@ export class Share extends EventEmitter<ShareEvents> {
       try {
         socket = await connectTcp(service.host, service.port, { timeout: this.serviceConnectTimeout, signal: ctl.signal })
       } catch (err) {
+        // the detail (host, port, error code) stays here: the connector learns only that the service is unavailable
         const reason = (err as Error).message
         log.warn({ port: service.port, reason }, 'shared service unavailable')
         this.emit('service:unavailable', { remotePeer, port: service.port, reason })
-        await this.respondAndClose(incoming, stream, TunnelStatus.SERVICE_UNAVAILABLE, reason)
+        await this.respondAndClose(incoming, stream, TunnelStatus.SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_REASON)
         return
       }
       try {
@@ -272,6 +354,12 @@ export class Share extends EventEmitter<ShareEvents> {
       this.emit('tunnel:close', ev)
     } finally {
       this.active.delete(ctl)
+      this.limits.closeTunnel(remotePeer)
     }
   }
+}
+
+/** A request that broke the protocol (oversized frame, unknown version, undecodable): not a peer that went away. */
+function isMalformed (err: unknown): boolean {
+  return err instanceof Error && ['HandshakeError', 'UnsupportedVersionError', 'InvalidDataLengthError', 'InvalidDataLengthLengthError', 'InvalidMessageLengthError'].includes(err.name)
 }

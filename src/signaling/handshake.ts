@@ -25,13 +25,13 @@ export const TunnelStatus = {
   UNAUTHORIZED: 1,
   /** The share offers no such port. */
   UNKNOWN_PORT: 2,
-  /** The local service did not accept the connection. */
+  /** The local service did not accept the connection (the reason does not say where it runs). */
   SERVICE_UNAVAILABLE: 3,
   /** The request could not be parsed. */
   BAD_REQUEST: 4,
   /** The request's handshake version is not known. */
   UNSUPPORTED_VERSION: 5,
-  /** Too many tunnels at once. */
+  /** The peer, or the share in all, holds as many tunnels as the share allows; a later attempt may work. */
   OVERLOADED: 6
 } as const
 export type TunnelStatus = typeof TunnelStatus[keyof typeof TunnelStatus]

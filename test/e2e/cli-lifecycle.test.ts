@@ -100,8 +100,11 @@ describe('lifecycle', () => {
     expect(r.data.length).toBe(0)
     const failed = await c.proc.waitFor('tunnel-failed', 5000)
     expect(failed.code).toBe('ServiceUnavailableError')
-    expect(String(failed.message)).toMatch(/ECONNREFUSED/)
-    await s.proc.waitFor('service-unavailable', 5000)
+    // the connector is not told where the service runs; the share's own event says why
+    expect(String(failed.message)).toMatch(/^the shared service is unavailable: /)
+    for (const detail of [String(dead), '127.0.0.1', 'ECONNREFUSED']) expect(String(failed.message)).not.toContain(detail)
+    const down = await s.proc.waitFor('service-unavailable', 5000)
+    expect(String(down.reason)).toMatch(new RegExp(`127\\.0\\.0\\.1:${dead} \\(ECONNREFUSED\\)`))
   })
 
   it('--rotate-secret issues a new connect string; the old one is refused', async () => {

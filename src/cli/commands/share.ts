@@ -1,12 +1,12 @@
 import { Command } from 'commander'
-import { createBeam, loadOrCreateAccessSecret, newAccessSecret, parsePeerId, DEFAULT_SHARE_LISTEN, MIN_PREFIX, NAME_RE } from '../../peer/index.ts'
+import { createBeam, loadOrCreateAccessSecret, newAccessSecret, parsePeerId, DEFAULT_SHARE_LISTEN, MIN_PREFIX, NAME_RE, DEFAULT_MAX_TUNNELS, DEFAULT_MAX_TUNNELS_PER_PEER } from '../../peer/index.ts'
 import { DEFAULT_SHARE_RESERVATIONS } from '../../relay/index.ts'
 import type { AccessPolicy, BeamNode } from '../../peer/index.ts'
 import { addIdentityOptions, addNetworkOptions, addOutputOptions, baseInit, createContext, parseListen, untilAborted } from '../context.ts'
 import type { CliIo, CommonFlags, IdentityKind } from '../context.ts'
 import { anonymousPaths, backendSetName, beamHome, homePaths } from '../home.ts'
 import { UsageError } from '../exit-codes.ts'
-import { collect, parseService } from '../parse.ts'
+import { collect, parseCount, parseService } from '../parse.ts'
 import { stopWithin } from '../shutdown.ts'
 import { addBackendOptions, resolveBackends } from '../backend-flags.ts'
 import type { BackendFlags, SelectedBackends } from '../backend-flags.ts'
@@ -25,6 +25,8 @@ export interface ShareFlags extends CommonFlags, BackendFlags {
   announce?: string[]
   relay?: boolean
   name?: string[]
+  maxTunnels?: string
+  maxTunnelsPerPeer?: string
 }
 
 /** A share name: what `<name>.<peer-id prefix>` resolves. */
@@ -45,6 +47,8 @@ export function shareCommand (io: CliIo): Command {
     .option('--announce <multiaddr>', 'address to announce instead of the listening ones, repeatable', collect)
     .option('--no-relay', 'do not reserve slots on relays (only direct connections reach this share)')
     .option('--name <name>', `also publish this name in the DHT: others connect to <name>.<first ${MIN_PREFIX}+ characters of the peer id>`, collect)
+    .option('--max-tunnels <n>', `tunnels open at once over all peers; past it new ones are answered "overloaded" (default ${DEFAULT_MAX_TUNNELS})`)
+    .option('--max-tunnels-per-peer <n>', `tunnels one peer may have open at once (default ${DEFAULT_MAX_TUNNELS_PER_PEER})`)
   addIdentityOptions(cmd)
   addNetworkOptions(cmd)
   addBackendOptions(cmd, 'share')
@@ -107,6 +111,10 @@ export async function runShare (ports: string[], flagsIn: ShareFlags, io: CliIo,
   const listen = anonymous || flags.listen === false ? [] : parseListen(flags.listen ?? DEFAULT_SHARE_LISTEN)
   if (!anonymous && flags.listen === false && flags.relay === false && selected.backends.length === 1) throw new UsageError('--no-listen with --no-relay leaves no way to reach the share')
   const names = (flags.name ?? []).map(n => parseName(n))
+  const limits = {
+    ...(flags.maxTunnels != null ? { maxTunnels: parseCount(flags.maxTunnels, '--max-tunnels') } : {}),
+    ...(flags.maxTunnelsPerPeer != null ? { maxTunnelsPerPeer: parseCount(flags.maxTunnelsPerPeer, '--max-tunnels-per-peer') } : {})
+  }
   // an anonymous-only share has its own identity and secret (anonymousPaths): the clearnet ones would link the two
   const base = await baseInit(flags, io, ctx, anonymous ? selected.names : undefined)
   const init = anonymous ? { ...base, bootstrap: [], iceServers: [], dht: false as const } : base
@@ -137,7 +145,7 @@ export async function runShare (ports: string[], flagsIn: ShareFlags, io: CliIo,
       else if (node.bootstrapRunsNoRelay) ctx.log.warn('none of the bootstrap nodes runs a relay: only peers that can reach this machine directly will connect')
       else ctx.log.warn('no relay reservation within 10 s: only peers that can reach this machine directly will connect')
     }
-    const share = await node.share({ services, access })
+    const share = await node.share({ services, access, ...limits })
     if (node.dhtEnabled && (init.bootstrap ?? []).length > 0) {
       node.on('published', e => { ctx.out.event('published', { peerId: node.peerId.toString(), ms: e.ms, names: e.names }) })
       node.startPublishing(names)
