@@ -9,6 +9,8 @@ export { relayServer, relayServerOptions, resolveRelayLimits } from './server.ts
 export type { RelayLimits, ResolvedRelayLimits } from './server.ts'
 export { startStunServer, parseBindingRequest, bindingResponse, STUN_MAGIC } from './stun.ts'
 export type { StunServer, StunServerInit, BindingRequest } from './stun.ts'
+export { SourceRateLimiter, DEFAULT_STUN_BURST, DEFAULT_STUN_PER_SECOND, DEFAULT_STUN_MAX_SOURCES, DEFAULT_STUN_TOTAL_PER_SECOND } from './source-rate.ts'
+export type { SourceRateInit } from './source-rate.ts'
 export * from './errors.ts'
 export { startMetricsServer, renderMetrics } from './metrics.ts'
 export type { MetricSample, MetricsServer } from './metrics.ts'

@@ -99,12 +99,13 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
   const init = await baseInit({ ...flags, defaultBootstrap: false }, io, ctx)
 
   let stunRequests = 0
+  let stunDropped = 0
   let stun: StunServer | undefined
   let metrics: MetricsServer | undefined
   const node: BeamNode = await createBeam({ ...init, listen, announce, relayServer: limits, relayAllow: allow, transports: { ...init.transports, webrtc: false } })
   try {
     if (stunPort !== 0) {
-      stun = await startStunServer({ port: stunPort, onRequest: () => { stunRequests++ } })
+      stun = await startStunServer({ port: stunPort, onRequest: () => { stunRequests++ }, onDrop: () => { stunDropped++ } })
     }
     const started = Date.now()
     if (metricsAt != null) {
@@ -122,6 +123,7 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
           { name: 'beam_relay_reservations_dropped_total', help: 'Reservations dropped because their holder left and did not come back within the grace period', type: 'counter', value: s.reservationsDropped },
           ...labelled('beam_relay_circuits_cut_total', 'Relayed connections the relay cut on a limit, by limit', 'limit', CUT_REASONS, s.circuitsCut),
           { name: 'beam_relay_stun_requests_total', help: 'STUN binding requests answered', type: 'counter', value: stunRequests },
+          { name: 'beam_relay_stun_dropped_total', help: 'STUN binding requests left unanswered by the per-source and total rate limits', type: 'counter', value: stunDropped },
           { name: 'beam_relay_uptime_seconds', help: 'Seconds since the relay started', type: 'gauge', value: Math.round((Date.now() - started) / 1000) },
           { name: 'beam_relay_resident_memory_bytes', help: 'Resident set size of the relay process', type: 'gauge', value: process.memoryUsage().rss }
         ]
