@@ -14,7 +14,7 @@ import type { Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
 import { HOP_PROTOCOL, STOP_PROTOCOL, parseHopHeader } from '../../src/relay/index.ts'
 
 /** Circuit relay v2 status codes used in assertions. */
-export const STATUS = { OK: 100, RESOURCE_LIMIT_EXCEEDED: 201, NO_RESERVATION: 204 } as const
+export const STATUS = { OK: 100, RESOURCE_LIMIT_EXCEEDED: 201, NO_RESERVATION: 204, MALFORMED_MESSAGE: 400 } as const
 
 export interface RawPeerInit {
   /** Keep this identity (e.g. to come back as the same peer). @default a new one */
@@ -73,10 +73,16 @@ export async function readMessage (stream: Stream, timeoutMs = 15_000): Promise<
   })
 }
 
-/** Send one HOP request and read the relay's status; the stream stays open (a CONNECT's is the relayed connection). */
-async function hop (node: Libp2p, relay: string, request: Uint8Array): Promise<{ status: number | undefined, stream: Stream }> {
+/**
+ * Send one HOP request (in the pieces given, 50 ms apart) and read the relay's
+ * status; the stream stays open (a CONNECT's is the relayed connection).
+ */
+export async function hop (node: Libp2p, relay: string, ...pieces: Uint8Array[]): Promise<{ status: number | undefined, stream: Stream }> {
   const stream = await node.dialProtocol(multiaddr(relay), HOP_PROTOCOL, { signal: AbortSignal.timeout(15_000) })
-  stream.send(request)
+  for (const [i, piece] of pieces.entries()) {
+    if (i > 0) await new Promise(resolve => setTimeout(resolve, 50))
+    stream.send(piece)
+  }
   const answer = await readMessage(stream)
   return { status: answer != null ? parseHopHeader(answer)?.status : undefined, stream }
 }

@@ -10,7 +10,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createBeam } from 'beam'
 import type { BeamNode, RelayLimits } from 'beam'
 import type { Libp2p, Stream } from '@libp2p/interface'
-import { acceptRelayed, connectVia, rawPeer, reserve, STATUS } from '../helpers/hop-client.ts'
+import { acceptRelayed, connectVia, hop, rawPeer, reserve, STATUS } from '../helpers/hop-client.ts'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -97,6 +97,19 @@ describe('relay caps by address', () => {
     open[0]?.abort(new Error('test closes it'))
     await until('a freed slot', async () => await connect(a[2] as Libp2p) === STATUS.OK)
   }, 60_000)
+})
+
+describe('reading the request before the library', () => {
+  it('a request split across writes is still read whole; one that claims more than 4 KiB is answered MALFORMED_MESSAGE', async () => {
+    const { relay, v4 } = await relayNode({})
+    // RESERVE in two pieces: the length prefix, then the body
+    expect((await hop(await peer(), v4, Uint8Array.from([2]), Uint8Array.from([0x08, 0x00]))).status).toBe(STATUS.OK)
+    // a length prefix of 5000 (0x88 0x27)
+    expect((await hop(await peer(), v4, Uint8Array.from([0x88, 0x27, 0x08, 0x00]))).status).toBe(STATUS.MALFORMED_MESSAGE)
+    const s = relay.relayStats()
+    expect(s.reservations).toBe(1)
+    expect(s.refusals.malformed_message).toBe(1)
+  }, 30_000)
 })
 
 describe('reservation grace', () => {
