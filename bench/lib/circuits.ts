@@ -110,7 +110,10 @@ export async function runCircuits (opts: CircuitsOptions, log: (line: string) =>
   }
   const mkHome = async (): Promise<string> => { const d = await mkdtemp(join(tmpdir(), 'beam-bench-circuits-')); homes.push(d); return d }
   try {
-    const relay = beam('relay', ['relay', '--listen', '/ip4/127.0.0.1/tcp/0', '--stun-port', '0', '--metrics', '127.0.0.1:0', '--ephemeral'], await mkHome())
+    // every connecting peer comes from 127.0.0.1: the per-address caps, which
+    // a relay needs on the internet, would stop this scenario at 64 circuits
+    const relay = beam('relay', ['relay', '--listen', '/ip4/127.0.0.1/tcp/0', '--stun-port', '0', '--metrics', '127.0.0.1:0', '--ephemeral',
+      '--max-circuits-per-ip', '0', '--max-circuits-per-subnet', '0'], await mkHome())
     procs.push(relay)
     const rr = await relay.waitFor('ready', 40_000)
     const relayAddr = ((rr.multiaddrs as string[]) ?? [])[0] ?? ''

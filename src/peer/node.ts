@@ -6,8 +6,8 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { AddressBook } from './address-book.ts'
 import { encodeConnectString } from './connect-string.ts'
 import { AlreadySharingError, InvalidOptionError, InvalidTargetError, NodeStoppedError, PeerNotFoundError } from './errors.ts'
-import { HOP_PROTOCOL, PeerCaps, RelayAccounting, resolveRelayLimits, STOP_PROTOCOL } from '../relay/index.ts'
-import type { RelayCounters, RelayLimits } from '../relay/index.ts'
+import { HOP_PROTOCOL, RelayAccounting, RelayGuard, resolveRelayLimits, STOP_PROTOCOL } from '../relay/index.ts'
+import type { RelayCounters, RelayLimits, RelayService } from '../relay/index.ts'
 import { ephemeralIdentity } from './identity.ts'
 import { libp2pOptions } from './libp2p-options.ts'
 import type { BeamServices, IceServer, TransportSelection } from './libp2p-options.ts'
@@ -205,6 +205,8 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   private warmUp: AbortController | undefined
   /** @internal counters of a relay node (set by createBeam) */
   relayAccounting: RelayAccounting | undefined
+  /** A relay node's caps and grace timers (set at start). */
+  private relayGuard: RelayGuard | undefined
   /** Whether this node runs WebRTC (and can upgrade relayed tunnels with it). */
   private readonly webrtc: boolean
   /** The networks this node uses (set by createBeam). */
@@ -259,13 +261,15 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     const init = this.init
     const libp2p = this.libp2p
     await libp2p.start()
-    if (init.relayServer != null) {
-      const limits = resolveRelayLimits(init.relayServer)
-      const caps = new PeerCaps(limits.maxCircuitsPerPeer)
-      const accounting = new RelayAccounting()
-      // caps first, so that accounting sees (and counts) their refusals
-      if (await caps.install(libp2p) && await accounting.install(libp2p)) this.relayAccounting = accounting
-      else this.rootLog.warn('per-peer caps and relay counters unavailable (circuit-relay handler not found)')
+    const relay = (libp2p.services as Record<string, unknown>).relay as RelayService | undefined
+    if (init.relayServer != null && relay != null) {
+      const guard = new RelayGuard(resolveRelayLimits(init.relayServer))
+      if (await guard.install(libp2p, relay)) {
+        this.relayGuard = guard
+        this.relayAccounting = guard.accounting
+      } else {
+        this.rootLog.warn('relay caps and counters unavailable (circuit-relay handler not found)')
+      }
     }
     this.monitor.refreshAddresses()
     this.connectBootstrap()
@@ -793,8 +797,8 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     let circuits = 0
     const conns = this.libp2p.getConnections()
     for (const c of conns) for (const st of c.streams) if (st.protocol === STOP_PROTOCOL) circuits++
-    const totals = this.relayAccounting?.counters ?? { bytesRelayed: 0, reservationsAccepted: 0, circuitsAccepted: 0, refusals: {} }
-    return { reservations: service?.reservations?.size ?? 0, circuits, connections: conns.length, ...totals, refusals: { ...totals.refusals } }
+    const totals = this.relayAccounting?.counters ?? { bytesRelayed: 0, reservationsAccepted: 0, circuitsAccepted: 0, refusals: {}, capRefusals: {}, reservationsDropped: 0, circuitsCut: {} }
+    return { reservations: service?.reservations?.size ?? 0, circuits, connections: conns.length, ...totals, refusals: { ...totals.refusals }, capRefusals: { ...totals.capRefusals }, circuitsCut: { ...totals.circuitsCut } }
   }
 
   private assertRunning (): void {
@@ -814,6 +818,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     await this.started?.catch(() => {})
     this.publishing?.abort()
     this.warmUp?.abort()
+    this.relayGuard?.stop()
     await this.share_?.close()
     await Promise.all([...this.connects].map(async c => { await c.close() }))
     await this.libp2p.stop()

@@ -2,22 +2,8 @@ import type { Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { HOP_PROTOCOL } from './constants.ts'
 import { wrapHandler } from './wrap-handler.ts'
+import { HOP_TYPE, parseHopHeader, RELAY_STATUS } from './hop-message.ts'
 import type { HandlerHost } from './wrap-handler.ts'
-
-/**
- * Status codes of circuit relay v2 HopMessage/StopMessage (the spec's
- * `Status` enum), by name, for refusal metrics.
- */
-export const RELAY_STATUS: Record<number, string> = {
-  100: 'ok',
-  200: 'reservation_refused',
-  201: 'resource_limit_exceeded',
-  202: 'permission_denied',
-  203: 'connection_failed',
-  204: 'no_reservation',
-  400: 'malformed_message',
-  401: 'unexpected_message'
-}
 
 /** What a relay has done since it started. */
 export interface RelayCounters {
@@ -29,60 +15,29 @@ export interface RelayCounters {
   circuitsAccepted: number
   /** Refused HOP requests by reason (RELAY_STATUS name). */
   refusals: Record<string, number>
+  /**
+   * Requests refused by one of beam's own caps (answered
+   * RESOURCE_LIMIT_EXCEEDED, so also in `refusals`), by cap:
+   * `reservations_per_ip`, `reservations_per_subnet`, `circuits_per_ip`,
+   * `circuits_per_subnet`, `circuits_per_peer`.
+   */
+  capRefusals: Record<string, number>
+  /** Reservations dropped because their holder left and did not come back within the grace period. */
+  reservationsDropped: number
+  /**
+   * Relayed connections the relay cut on a limit, by limit: `data_limit`
+   * (maxBytes), `duration_limit` (maxDurationMs, or the reservation ending).
+   */
+  circuitsCut: Record<string, number>
 }
 
-/** The fields of one length-prefixed HopMessage that accounting needs. */
-export interface HopHeader { type?: number, status?: number, hasReservation?: boolean }
-
-function readVarint (buf: Uint8Array, at: number): [number, number] | undefined {
-  let value = 0
-  let shift = 0
-  for (let i = at; i < buf.length && i < at + 10; i++) {
-    const b = buf[i] ?? 0
-    value += (b & 0x7f) * 2 ** shift
-    if ((b & 0x80) === 0) return [value, i + 1]
-    shift += 7
-  }
-  return undefined
+/** A counter in a by-name record, created at 0. */
+export function bump (record: Record<string, number>, key: string): void {
+  record[key] = (record[key] ?? 0) + 1
 }
 
-/**
- * Parse the `type` (field 1) and `status` (field 5) of a varint-length-prefixed
- * HopMessage; other fields are skipped. Undefined if the bytes are not one.
- */
-export function parseHopHeader (bytes: Uint8Array): HopHeader | undefined {
-  const len = readVarint(bytes, 0)
-  if (len == null) return undefined
-  const [size, start] = len
-  const end = Math.min(bytes.length, start + size)
-  const out: HopHeader = {}
-  let i = start
-  while (i < end) {
-    const key = readVarint(bytes, i)
-    if (key == null) return undefined
-    const [tag, next] = key
-    const field = Math.floor(tag / 8)
-    const wire = tag % 8
-    i = next
-    if (wire === 0) {
-      const v = readVarint(bytes, i)
-      if (v == null) return undefined
-      if (field === 1) out.type = v[0]
-      if (field === 5) out.status = v[0]
-      i = v[1]
-    } else if (wire === 2) {
-      const l = readVarint(bytes, i)
-      if (l == null) return undefined
-      if (field === 3) out.hasReservation = true
-      i = l[1] + l[0]
-    } else {
-      return undefined
-    }
-  }
-  return out
-}
-
-const HOP_TYPE_STATUS = 2
+/** Why circuit-relay-v2 ended a relayed connection, from the error it reset the streams with. */
+const CUT_REASONS: Record<string, string> = { TransferLimitError: 'data_limit', DurationLimitError: 'duration_limit' }
 
 type Sendable = Uint8Array | Uint8ArrayList
 
@@ -98,7 +53,7 @@ function bytesOf (data: Sendable): Uint8Array {
  * bytes on. See wrap-handler.ts for why the handler is wrapped.
  */
 export class RelayAccounting {
-  readonly counters: RelayCounters = { bytesRelayed: 0, reservationsAccepted: 0, circuitsAccepted: 0, refusals: {} }
+  readonly counters: RelayCounters = { bytesRelayed: 0, reservationsAccepted: 0, circuitsAccepted: 0, refusals: {}, capRefusals: {}, reservationsDropped: 0, circuitsCut: {} }
 
   /** Wrap the relay's HOP handler; call once the node has started. False if there is none. */
   async install (libp2p: HandlerHost): Promise<boolean> {
@@ -115,7 +70,7 @@ export class RelayAccounting {
     stream.send = (data: Sendable): boolean => {
       if (!answered) {
         answered = true
-        this.onHopAnswer(bytesOf(data))
+        if (this.onHopAnswer(bytesOf(data)) === 'circuit') this.watchCut(stream)
       } else {
         this.counters.bytesRelayed += data.byteLength
       }
@@ -130,15 +85,28 @@ export class RelayAccounting {
     }
   }
 
-  private onHopAnswer (bytes: Uint8Array): void {
+  /** A relayed connection ends when its HOP stream does: count it if a limit ended it. */
+  private watchCut (stream: Stream): void {
+    stream.addEventListener('close', (evt: Event) => {
+      const name = (evt as Event & { error?: Error }).error?.name
+      const reason = name != null ? CUT_REASONS[name] : undefined
+      if (reason != null) bump(this.counters.circuitsCut, reason)
+    }, { once: true })
+  }
+
+  private onHopAnswer (bytes: Uint8Array): 'reservation' | 'circuit' | 'refusal' | undefined {
     const h = parseHopHeader(bytes)
-    if (h?.type !== HOP_TYPE_STATUS || h.status == null) return
+    if (h?.type !== HOP_TYPE.STATUS || h.status == null) return undefined
     const reason = RELAY_STATUS[h.status] ?? `status_${h.status}`
-    if (reason === 'ok') {
-      if (h.hasReservation === true) this.counters.reservationsAccepted++
-      else this.counters.circuitsAccepted++
-    } else {
-      this.counters.refusals[reason] = (this.counters.refusals[reason] ?? 0) + 1
+    if (reason !== 'ok') {
+      bump(this.counters.refusals, reason)
+      return 'refusal'
     }
+    if (h.hasReservation === true) {
+      this.counters.reservationsAccepted++
+      return 'reservation'
+    }
+    this.counters.circuitsAccepted++
+    return 'circuit'
   }
 }

@@ -34,3 +34,31 @@ export const STOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/stop'
 
 /** Relayed connections one peer may open through a beam relay at once. */
 export const DEFAULT_MAX_CIRCUITS_PER_PEER = 64
+
+/**
+ * Reservations held through connections from one IP address. A beam share
+ * takes one slot per relay, so 8 is a household or office of shares behind
+ * one NAT; go-libp2p's relay uses the same number.
+ */
+export const DEFAULT_MAX_RESERVATIONS_PER_IP = 8
+
+/** Reservations held from one IPv4 /24 or IPv6 /48: four full IPs' worth. */
+export const DEFAULT_MAX_RESERVATIONS_PER_SUBNET = 32
+
+/**
+ * Relayed connections opened from one IP address at once: the per-peer cap,
+ * so that one connecting host is held to what one peer may open, however
+ * many peer ids it makes.
+ */
+export const DEFAULT_MAX_CIRCUITS_PER_IP = 64
+
+/** Relayed connections opened from one IPv4 /24 or IPv6 /48 at once. */
+export const DEFAULT_MAX_CIRCUITS_PER_SUBNET = 128
+
+/**
+ * How long a reservation outlives its holder's last connection to the relay,
+ * in ms. libp2p's reconnect queue retries a dropped peer at 1, 2, 4, 8 and
+ * 16 s (31 s plus dial time); a NAT that dropped its mapping had the holder
+ * back in ~13 s in the NAT lab; a restarted share is back in a few seconds.
+ */
+export const DEFAULT_RESERVATION_GRACE = 60_000

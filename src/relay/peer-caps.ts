@@ -1,9 +1,7 @@
 import type { HandlerHost } from './wrap-handler.ts'
 import { wrapHandler } from './wrap-handler.ts'
 import { HOP_PROTOCOL } from './constants.ts'
-
-/** HopMessage{type: STATUS, status: RESOURCE_LIMIT_EXCEEDED}, length-prefixed. */
-const RESOURCE_LIMIT_EXCEEDED = Uint8Array.from([5, 0x08, 0x02, 0x28, 0xc9, 0x01])
+import { refuseHop } from './hop-message.ts'
 
 /**
  * A per-peer cap on a relay: one peer may hold at most `maxPerPeer` HOP
@@ -11,16 +9,18 @@ const RESOURCE_LIMIT_EXCEEDED = Uint8Array.from([5, 0x08, 0x02, 0x28, 0xc9, 0x01
  * flight). Over the cap the relay answers RESOURCE_LIMIT_EXCEEDED, as it does
  * for its global limits, and closes the stream; the client then tries another
  * relay or reports why. Counts by peer id: a peer cannot take every slot of a
- * relay that others need.
+ * relay that others need. (Peer ids are free: AddressCaps counts by address.)
  */
 export class PeerCaps {
   readonly maxPerPeer: number
   private readonly active = new Map<string, number>()
+  private readonly onRefuse: (() => void) | undefined
   /** Requests refused by this cap since start. */
   refused = 0
 
-  constructor (maxPerPeer: number) {
+  constructor (maxPerPeer: number, onRefuse?: () => void) {
     this.maxPerPeer = maxPerPeer
+    this.onRefuse = onRefuse
   }
 
   /** Streams a peer holds now. */
@@ -32,8 +32,8 @@ export class PeerCaps {
       const n = this.countOf(peer)
       if (n >= this.maxPerPeer) {
         this.refused++
-        stream.send(RESOURCE_LIMIT_EXCEEDED)
-        await stream.close().catch(() => { stream.abort(new Error('per-peer relay cap')) })
+        this.onRefuse?.()
+        await refuseHop(stream, 'per-peer relay cap')
         return
       }
       this.active.set(peer, n + 1)

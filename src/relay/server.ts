@@ -2,7 +2,8 @@ import { RelayLimitError } from './errors.ts'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import type { CircuitRelayServerInit } from '@libp2p/circuit-relay-v2'
 import {
-  DEFAULT_MAX_RESERVATIONS, DEFAULT_MAX_RELAYED_CONNECTIONS, DEFAULT_MAX_CIRCUITS_PER_PEER, DEFAULT_RESERVATION_TTL, UNLIMITED_DURATION_MS, UNLIMITED_DATA_BYTES
+  DEFAULT_MAX_RESERVATIONS, DEFAULT_MAX_RELAYED_CONNECTIONS, DEFAULT_MAX_CIRCUITS_PER_PEER, DEFAULT_RESERVATION_TTL, UNLIMITED_DURATION_MS, UNLIMITED_DATA_BYTES,
+  DEFAULT_MAX_RESERVATIONS_PER_IP, DEFAULT_MAX_RESERVATIONS_PER_SUBNET, DEFAULT_MAX_CIRCUITS_PER_IP, DEFAULT_MAX_CIRCUITS_PER_SUBNET, DEFAULT_RESERVATION_GRACE
 } from './constants.ts'
 
 /** Limits of a beam relay. Defaults fit tunnels (long-lived, bulk), not the library's 2 min / 128 KiB. */
@@ -19,6 +20,16 @@ export interface RelayLimits {
   reservationTtlMs?: number
   /** Relayed connections one peer may open through the relay at once. @default 64 */
   maxCircuitsPerPeer?: number
+  /** Reservations held through connections from one IP address; 0 = no cap. @default 8 */
+  maxReservationsPerIp?: number
+  /** Reservations held through connections from one IPv4 /24 or IPv6 /48; 0 = no cap. @default 32 */
+  maxReservationsPerSubnet?: number
+  /** Relayed connections opened from one IP address at once; 0 = no cap. @default 64 */
+  maxCircuitsPerIp?: number
+  /** Relayed connections opened from one IPv4 /24 or IPv6 /48 at once; 0 = no cap. @default 128 */
+  maxCircuitsPerSubnet?: number
+  /** How long a reservation outlives its holder's last connection to the relay, in ms (0 = drop it at once). @default 60000 */
+  reservationGraceMs?: number
 }
 
 /** Resolved limits, every default applied. */
@@ -32,7 +43,12 @@ export function resolveRelayLimits (limits: RelayLimits = {}): ResolvedRelayLimi
     maxDurationMs: limits.maxDurationMs ?? 0,
     maxBytes: limits.maxBytes ?? 0,
     reservationTtlMs: limits.reservationTtlMs ?? DEFAULT_RESERVATION_TTL,
-    maxCircuitsPerPeer: limits.maxCircuitsPerPeer ?? DEFAULT_MAX_CIRCUITS_PER_PEER
+    maxCircuitsPerPeer: limits.maxCircuitsPerPeer ?? DEFAULT_MAX_CIRCUITS_PER_PEER,
+    maxReservationsPerIp: limits.maxReservationsPerIp ?? DEFAULT_MAX_RESERVATIONS_PER_IP,
+    maxReservationsPerSubnet: limits.maxReservationsPerSubnet ?? DEFAULT_MAX_RESERVATIONS_PER_SUBNET,
+    maxCircuitsPerIp: limits.maxCircuitsPerIp ?? DEFAULT_MAX_CIRCUITS_PER_IP,
+    maxCircuitsPerSubnet: limits.maxCircuitsPerSubnet ?? DEFAULT_MAX_CIRCUITS_PER_SUBNET,
+    reservationGraceMs: limits.reservationGraceMs ?? DEFAULT_RESERVATION_GRACE
   }
   for (const [k, v] of Object.entries(r)) {
     if (!Number.isInteger(v) || v < 0) throw new RelayLimitError(`relay limit ${k} must be a whole number >= 0`)
@@ -40,6 +56,7 @@ export function resolveRelayLimits (limits: RelayLimits = {}): ResolvedRelayLimi
   if (r.maxReservations < 1 || r.maxRelayedConnections < 1 || r.maxCircuitsPerPeer < 1 || r.reservationTtlMs < 1000) {
     throw new RelayLimitError('relay limits: maxReservations, maxRelayedConnections and maxCircuitsPerPeer must be >= 1, reservationTtlMs >= 1000')
   }
+  if (r.reservationGraceMs > 2_147_483_647) throw new RelayLimitError('relay limit reservationGraceMs must be at most 2147483647 (about 24.8 days)')
   return r
 }
 

@@ -2,17 +2,17 @@ import { createSocket } from 'node:dgram'
 import type { Socket } from 'node:dgram'
 import { isIPv4 } from 'node:net'
 import { crc32 } from 'node:zlib'
+import { ipv6Bytes } from './address-groups.ts'
+import { SourceRateLimiter } from './source-rate.ts'
+import type { SourceRateInit } from './source-rate.ts'
 
 /** RFC 5389 magic cookie. */
 export const STUN_MAGIC = 0x2112a442
 const BINDING_REQUEST = 0x0001
 const BINDING_SUCCESS = 0x0101
-const ATTR_MAPPED_ADDRESS = 0x0001
 const ATTR_XOR_MAPPED_ADDRESS = 0x0020
-const ATTR_SOFTWARE = 0x8022
 const ATTR_FINGERPRINT = 0x8028
 const FINGERPRINT_XOR = 0x5354554e
-const SOFTWARE = 'beam relay'
 
 /** The parts of a STUN Binding request a responder needs. */
 export interface BindingRequest { transactionId: Buffer }
@@ -37,40 +37,28 @@ function attr (type: number, value: Buffer): Buffer {
   return out
 }
 
-function addressValue (address: string, port: number, xor: boolean, txid: Buffer): Buffer {
+function xorAddressValue (address: string, port: number, txid: Buffer): Buffer {
   const v4 = isIPv4(address)
-  const ip = v4 ? Buffer.from(address.split('.').map(Number)) : ipv6Bytes(address)
+  const ip = Buffer.from(v4 ? address.split('.').map(Number) : ipv6Bytes(address) ?? new Uint8Array(16))
   const out = Buffer.alloc(4 + ip.length)
   out.writeUInt8(0, 0)
   out.writeUInt8(v4 ? 0x01 : 0x02, 1)
-  if (xor) {
-    out.writeUInt16BE(port ^ (STUN_MAGIC >>> 16), 2)
-    const key = Buffer.concat([Buffer.from([0x21, 0x12, 0xa4, 0x42]), txid])
-    for (let i = 0; i < ip.length; i++) out[4 + i] = (ip[i] ?? 0) ^ (key[i] ?? 0)
-  } else {
-    out.writeUInt16BE(port, 2)
-    ip.copy(out, 4)
-  }
+  out.writeUInt16BE(port ^ (STUN_MAGIC >>> 16), 2)
+  const key = Buffer.concat([Buffer.from([0x21, 0x12, 0xa4, 0x42]), txid])
+  for (let i = 0; i < ip.length; i++) out[4 + i] = (ip[i] ?? 0) ^ (key[i] ?? 0)
   return out
 }
 
-function ipv6Bytes (address: string): Buffer {
-  const [head = '', tail = ''] = address.split('::')
-  const h = head === '' ? [] : head.split(':')
-  const t = tail === '' ? [] : tail.split(':')
-  const groups = address.includes('::') ? [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t] : h
-  const out = Buffer.alloc(16)
-  groups.forEach((g, i) => { out.writeUInt16BE(parseInt(g, 16) || 0, i * 2) })
-  return out
-}
-
-/** Build the Binding success response telling a client its address as seen here. */
+/**
+ * Build the Binding success response telling a client its address as seen
+ * here: XOR-MAPPED-ADDRESS and FINGERPRINT only, 40 bytes for an IPv4 client
+ * and 52 for IPv6 (a bare request is 20). MAPPED-ADDRESS is only for RFC 3489
+ * clients, whose requests (no magic cookie) are not answered, and SOFTWARE is
+ * optional: leaving both out makes a spoofed request yield at most 2.6 times
+ * its size instead of 3.4 to 4.6 times.
+ */
 export function bindingResponse (req: BindingRequest, address: string, port: number): Buffer {
-  const attrs = Buffer.concat([
-    attr(ATTR_XOR_MAPPED_ADDRESS, addressValue(address, port, true, req.transactionId)),
-    attr(ATTR_MAPPED_ADDRESS, addressValue(address, port, false, req.transactionId)),
-    attr(ATTR_SOFTWARE, Buffer.from(SOFTWARE))
-  ])
+  const attrs = attr(ATTR_XOR_MAPPED_ADDRESS, xorAddressValue(address, port, req.transactionId))
   const header = Buffer.alloc(20)
   header.writeUInt16BE(BINDING_SUCCESS, 0)
   header.writeUInt16BE(attrs.length + 8, 2) // + FINGERPRINT
@@ -89,6 +77,13 @@ export interface StunServerInit {
   port?: number
   /** Called for every request answered (metrics). */
   onRequest?: () => void
+  /** Called for every request left unanswered by the rate limits (metrics). */
+  onDrop?: () => void
+  /**
+   * Answers per source IP and in total (see SourceRateLimiter).
+   * @default 20 at once and 5 a second per source IP, 2000 a second in total, 10000 sources tracked
+   */
+  rateLimit?: SourceRateInit
 }
 
 export interface StunServer {
@@ -100,14 +95,21 @@ export interface StunServer {
 /**
  * A STUN Binding responder (RFC 5389, no authentication): enough for ICE to
  * learn server-reflexive candidates, so a beam deployment needs no
- * third-party STUN server.
+ * third-party STUN server. UDP sources can be spoofed, so answers are small
+ * (see {@link bindingResponse}) and rate-limited per source IP and in total:
+ * the responder cannot be turned into much of an amplifier against anyone.
  */
 export async function startStunServer (init: StunServerInit = {}): Promise<StunServer> {
   const host = init.host ?? '0.0.0.0'
+  const limiter = new SourceRateLimiter(init.rateLimit)
   const socket: Socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reuseAddr: false })
   socket.on('message', (msg, rinfo) => {
     const req = parseBindingRequest(msg)
     if (req == null) return
+    if (!limiter.allow(rinfo.address)) {
+      init.onDrop?.()
+      return
+    }
     init.onRequest?.()
     socket.send(bindingResponse(req, rinfo.address, rinfo.port), rinfo.port, rinfo.address)
   })

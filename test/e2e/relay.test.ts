@@ -1,6 +1,7 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import { BeamProcess, OFFLINE, tempHome } from '../helpers/beam.ts'
-import { startHttpService, httpGet, expectedHash } from '../helpers/services.ts'
+import { createHash } from 'node:crypto'
+import { startHttpService, httpGet, expectedHash, block, tcpConnect, readAll } from '../helpers/services.ts'
 import type { TestHttp } from '../helpers/services.ts'
 
 // beam relay on loopback: a share reachable only through the relay, the
@@ -35,6 +36,17 @@ async function connect (cs: string, relayAddr: string | string[], extra: string[
   cleanups.push(async () => { await proc.stop(); await home.cleanup() })
   const ev = await proc.waitFor('listening', 40_000)
   return { proc, port: Number(ev.port) }
+}
+
+/** SHA-256 of the first `n` bytes of the download of seed `seed`. */
+function prefixHash (seed: number, n: number): string {
+  const h = createHash('sha256')
+  for (let i = 0, left = n; left > 0; i++) {
+    const b = block(seed, i)
+    h.update(b.subarray(0, Math.min(left, b.length)))
+    left -= b.length
+  }
+  return h.digest('hex')
 }
 
 async function service (): Promise<TestHttp> {
@@ -98,16 +110,40 @@ describe('beam relay', () => {
     expect(got.sha256).toBe(expectedHash(22, 4))
   })
 
-  it('applies a data limit when one is set: a relayed connection is cut past it', async () => {
+  it('applies a data limit when one is set: the relay cuts the relayed connection for it, not before it, and the bytes before the cut arrive intact', async () => {
     const http = await service()
-    const r = await relay(['--max-bytes', '256KiB'])
+    const limit = 2 * 1024 * 1024
+    const r = await relay(['--max-bytes', '2MiB', '--metrics', '127.0.0.1:0'])
     const s = await relayedShare(r.addr, http.port)
     const c = await connect(s.connect, r.addr, ['--no-webrtc'])
     await c.proc.waitFor('path', 15_000)
-    const small = await httpGet(c.port, '/download?mib=0&seed=1')
-    expect(small.status).toBe(200)
-    const big = await httpGet(c.port, '/download?mib=4&seed=23').catch((err: Error) => ({ sha256: '', bytes: -1, error: err.message }))
-    expect(big.bytes).toBeLessThan(4 * 1024 * 1024)
+    // half the limit passes whole: the relay does not cut early
+    const first = await httpGet(c.port, '/download?mib=1&seed=22')
+    expect(first.sha256).toBe(expectedHash(22, 1))
+    expect(c.proc.events.some(e => e.event === 'disconnected')).toBe(false)
+    // then 4 MiB more is asked for on the same relayed connection
+    const sock = await tcpConnect(c.port)
+    sock.write('GET /download?mib=4&seed=23 HTTP/1.1\r\nHost: beam\r\nConnection: close\r\n\r\n')
+    const { data } = await readAll(sock, 60_000)
+    expect(data.subarray(0, 12).toString()).toBe('HTTP/1.1 200')
+    const body = data.subarray(data.indexOf('\r\n\r\n') + 4)
+    // cut before the rest of the limit was through (the limit counts both
+    // directions and all framing; what the relay had read but not forwarded,
+    // and what the connector had not yet written out, is lost with the cut)
+    expect(body.length).toBeGreaterThan(0)
+    expect(body.length).toBeLessThan(limit - 1024 * 1024)
+    // every byte that arrived is the right one
+    expect(createHash('sha256').update(body).digest('hex')).toBe(prefixHash(23, body.length))
+    // the connector reports the lost connection; the relay says it cut it for the data limit
+    await c.proc.waitFor('disconnected', 15_000)
+    const text = await (await fetch(r.metrics ?? '')).text()
+    const value = (line: RegExp): number => Number(line.exec(text)?.[1] ?? NaN)
+    expect(value(/^beam_relay_circuits_cut_total\{limit="data_limit"\} (\d+)$/m)).toBe(1)
+    expect(value(/^beam_relay_circuits_cut_total\{limit="duration_limit"\} (\d+)$/m)).toBe(0)
+    // what the relay forwarded: both bodies that arrived, and no more than the limit
+    const relayed = value(/^beam_relay_bytes_relayed_total (\d+)$/m)
+    expect(relayed).toBeGreaterThan(1024 * 1024 + body.length)
+    expect(relayed).toBeLessThanOrEqual(limit)
   })
 
   it('applies a duration limit when one is set', async () => {
@@ -172,6 +208,7 @@ describe('beam relay', () => {
     expect(second.stderr).toMatch(/RESOURCE_LIMIT_EXCEEDED|resource limit/i)
     const text = await (await fetch(r.metrics ?? '')).text()
     expect(text).toMatch(/^beam_relay_refusals_total\{reason="resource_limit_exceeded"\} [1-9]\d*$/m)
+    expect(text).toMatch(/^beam_relay_cap_refusals_total\{cap="circuits_per_peer"\} [1-9]\d*$/m)
   })
 
   it('moves past a full relay and replaces a relay that goes away (two reservations kept among four relays)', async () => {

@@ -1,7 +1,10 @@
 import { Command, Option } from 'commander'
 import { createBeam, parsePeerId, DEFAULT_DHT_PROTOCOL } from '../../peer/index.ts'
 import type { BeamNode } from '../../peer/index.ts'
-import { startMetricsServer, startStunServer, DEFAULT_STUN_PORT } from '../../relay/index.ts'
+import {
+  startMetricsServer, startStunServer, DEFAULT_STUN_PORT, DEFAULT_MAX_RESERVATIONS_PER_IP, DEFAULT_MAX_RESERVATIONS_PER_SUBNET,
+  DEFAULT_MAX_CIRCUITS_PER_IP, DEFAULT_MAX_CIRCUITS_PER_SUBNET, DEFAULT_RESERVATION_GRACE
+} from '../../relay/index.ts'
 import type { MetricSample, MetricsServer, StunServer } from '../../relay/index.ts'
 import { addIdentityOptions, addOutputOptions, baseInit, createContext, parseListen, untilAborted } from '../context.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
@@ -24,6 +27,11 @@ interface RelayFlags extends CommonFlags {
   maxReservations: string
   maxCircuits: string
   maxCircuitsPerPeer: string
+  maxReservationsPerIp: string
+  maxReservationsPerSubnet: string
+  maxCircuitsPerIp: string
+  maxCircuitsPerSubnet: string
+  reservationGrace: string
   maxDuration: string
   maxBytes: string
   allow?: string[]
@@ -39,6 +47,11 @@ export function relayCommand (io: CliIo): Command {
     .option('--max-reservations <n>', 'peers that may hold a reservation at once', '1024')
     .option('--max-circuits <n>', 'relayed connections at once', '1024')
     .option('--max-circuits-per-peer <n>', 'relayed connections one peer may open at once', '64')
+    .option('--max-reservations-per-ip <n>', 'reservations held through connections from one IP address (0 = no cap)', String(DEFAULT_MAX_RESERVATIONS_PER_IP))
+    .option('--max-reservations-per-subnet <n>', 'reservations held from one IPv4 /24 or IPv6 /48 (0 = no cap)', String(DEFAULT_MAX_RESERVATIONS_PER_SUBNET))
+    .option('--max-circuits-per-ip <n>', 'relayed connections opened from one IP address at once (0 = no cap)', String(DEFAULT_MAX_CIRCUITS_PER_IP))
+    .option('--max-circuits-per-subnet <n>', 'relayed connections opened from one IPv4 /24 or IPv6 /48 at once (0 = no cap)', String(DEFAULT_MAX_CIRCUITS_PER_SUBNET))
+    .option('--reservation-grace <time>', 'drop a reservation when its holder has been gone this long, e.g. 60s', `${DEFAULT_RESERVATION_GRACE / 1000}s`)
     .option('--max-duration <time>', 'cut a relayed connection after this long (0 = never), e.g. 30m', '0')
     .option('--max-bytes <size>', 'cut a relayed connection after this many bytes (0 = never), e.g. 1GiB', '0')
     .option('--allow <peer-id>', 'private relay: only these peers may reserve, repeatable', collect)
@@ -53,18 +66,27 @@ export function relayCommand (io: CliIo): Command {
 }
 
 const REFUSAL_REASONS = ['reservation_refused', 'resource_limit_exceeded', 'permission_denied', 'connection_failed', 'no_reservation', 'malformed_message', 'unexpected_message']
+const CAPS = ['reservations_per_ip', 'reservations_per_subnet', 'circuits_per_ip', 'circuits_per_subnet', 'circuits_per_peer']
+const CUT_REASONS = ['data_limit', 'duration_limit']
 
-/** One sample per refusal reason (known reasons always present, at 0). */
-function refusalSamples (refusals: Record<string, number>): MetricSample[] {
-  const reasons = [...new Set([...REFUSAL_REASONS, ...Object.keys(refusals)])]
-  return reasons.map(reason => ({ name: 'beam_relay_refusals_total', help: 'Reservation and connection requests the relay refused, by reason', type: 'counter' as const, value: refusals[reason] ?? 0, labels: { reason } }))
+/** One counter sample per label value (known values always present, at 0). */
+function labelled (name: string, help: string, label: string, known: string[], values: Record<string, number>): MetricSample[] {
+  const keys = [...new Set([...known, ...Object.keys(values)])]
+  return keys.map(k => ({ name, help, type: 'counter' as const, value: values[k] ?? 0, labels: { [label]: k } }))
 }
+
+const cap = (n: number): string => n === 0 ? 'no cap' : String(n)
 
 async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
   const limits = {
     maxReservations: parseCount(flags.maxReservations, 'max reservations'),
     maxRelayedConnections: parseCount(flags.maxCircuits, 'max circuits'),
     maxCircuitsPerPeer: parseCount(flags.maxCircuitsPerPeer, 'max circuits per peer'),
+    maxReservationsPerIp: parseCount(flags.maxReservationsPerIp, 'max reservations per IP', 0),
+    maxReservationsPerSubnet: parseCount(flags.maxReservationsPerSubnet, 'max reservations per subnet', 0),
+    maxCircuitsPerIp: parseCount(flags.maxCircuitsPerIp, 'max circuits per IP', 0),
+    maxCircuitsPerSubnet: parseCount(flags.maxCircuitsPerSubnet, 'max circuits per subnet', 0),
+    reservationGraceMs: parseDuration(flags.reservationGrace, 'reservation grace'),
     maxDurationMs: parseDuration(flags.maxDuration, 'max duration'),
     maxBytes: parseBytes(flags.maxBytes, 'max bytes')
   }
@@ -77,12 +99,13 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
   const init = await baseInit({ ...flags, defaultBootstrap: false }, io, ctx)
 
   let stunRequests = 0
+  let stunDropped = 0
   let stun: StunServer | undefined
   let metrics: MetricsServer | undefined
   const node: BeamNode = await createBeam({ ...init, listen, announce, relayServer: limits, relayAllow: allow, transports: { ...init.transports, webrtc: false } })
   try {
     if (stunPort !== 0) {
-      stun = await startStunServer({ port: stunPort, onRequest: () => { stunRequests++ } })
+      stun = await startStunServer({ port: stunPort, onRequest: () => { stunRequests++ }, onDrop: () => { stunDropped++ } })
     }
     const started = Date.now()
     if (metricsAt != null) {
@@ -95,8 +118,12 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
           { name: 'beam_relay_bytes_relayed_total', help: 'Bytes forwarded between peers through relayed connections', type: 'counter', value: s.bytesRelayed },
           { name: 'beam_relay_reservations_accepted_total', help: 'Reservations granted (renewals included)', type: 'counter', value: s.reservationsAccepted },
           { name: 'beam_relay_circuits_accepted_total', help: 'Relayed connections set up', type: 'counter', value: s.circuitsAccepted },
-          ...refusalSamples(s.refusals),
+          ...labelled('beam_relay_refusals_total', 'Reservation and connection requests the relay refused, by reason', 'reason', REFUSAL_REASONS, s.refusals),
+          ...labelled('beam_relay_cap_refusals_total', 'Requests refused by one of beam\'s per-address or per-peer caps (also counted as resource_limit_exceeded refusals), by cap', 'cap', CAPS, s.capRefusals),
+          { name: 'beam_relay_reservations_dropped_total', help: 'Reservations dropped because their holder left and did not come back within the grace period', type: 'counter', value: s.reservationsDropped },
+          ...labelled('beam_relay_circuits_cut_total', 'Relayed connections the relay cut on a limit, by limit', 'limit', CUT_REASONS, s.circuitsCut),
           { name: 'beam_relay_stun_requests_total', help: 'STUN binding requests answered', type: 'counter', value: stunRequests },
+          { name: 'beam_relay_stun_dropped_total', help: 'STUN binding requests left unanswered by the per-source and total rate limits', type: 'counter', value: stunDropped },
           { name: 'beam_relay_uptime_seconds', help: 'Seconds since the relay started', type: 'gauge', value: Math.round((Date.now() - started) / 1000) },
           { name: 'beam_relay_resident_memory_bytes', help: 'Resident set size of the relay process', type: 'gauge', value: process.memoryUsage().rss }
         ]
@@ -110,7 +137,7 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
       '',
       `beam relay: ${peerId}`,
       ...multiaddrs.map(m => `  ${m}`),
-      `  limits:    ${limits.maxReservations} reservations, ${limits.maxRelayedConnections} circuits (${limits.maxCircuitsPerPeer} per peer), duration ${limits.maxDurationMs === 0 ? 'unlimited' : `${limits.maxDurationMs} ms`}, data ${limits.maxBytes === 0 ? 'unlimited' : `${limits.maxBytes} bytes`}${allow.length > 0 ? `, private (${allow.length} peers)` : ''}`,
+      `  limits:    ${limits.maxReservations} reservations (${cap(limits.maxReservationsPerIp)} per IP, ${cap(limits.maxReservationsPerSubnet)} per /24 or /48, held ${limits.reservationGraceMs / 1000} s after the holder leaves), ${limits.maxRelayedConnections} circuits (${limits.maxCircuitsPerPeer} per peer, ${cap(limits.maxCircuitsPerIp)} per IP, ${cap(limits.maxCircuitsPerSubnet)} per /24 or /48), duration ${limits.maxDurationMs === 0 ? 'unlimited' : `${limits.maxDurationMs} ms`}, data ${limits.maxBytes === 0 ? 'unlimited' : `${limits.maxBytes} bytes`}${allow.length > 0 ? `, private (${allow.length} peers)` : ''}`,
       `  stun:      ${stun != null ? `udp port ${stun.port}` : 'off'}`,
       `  dht:       ${node.status().dht?.mode ?? 'off'}`,
       ...(metrics != null ? [`  metrics:   http://${metrics.host}:${metrics.port}/metrics`] : []),
