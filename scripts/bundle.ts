@@ -9,9 +9,9 @@
  * on the benchmark machine (docs/performance.md, "The bundle").
  *
  * Packages with native code stay outside the bundle and load from
- * node_modules as before. The bundle sits two levels below the package root,
- * as src/peer/ does, so src/peer/bootstrap.ts still finds
- * ../../bootstrap-nodes.json from it.
+ * node_modules as before. src/peer/discovery/bootstrap.ts looks for
+ * bootstrap-nodes.json in the folders above it, so it finds the package's
+ * copy from dist/bundle/ as well.
  *
  * Usage: node scripts/bundle.ts (run by `npm run build`, hence by `prepare`).
  */

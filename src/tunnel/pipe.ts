@@ -97,7 +97,7 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
     if (pending.length === 0) return
     // a list, not a copy: Noise cuts it into messages that may span reads, and
     // beam's TCP transport writes each batch of pieces in one writev
-    // (src/peer/batched-tcp.ts). Copying into one buffer cost the sender ~23 %
+    // (src/peer/libp2p/batched-tcp.ts). Copying into one buffer cost the sender ~23 %
     // of its CPU per GiB (docs/performance.md, item 3).
     const batch = pending.length === 1 ? pending[0] as Buffer : new Uint8ArrayList(...pending)
     pending = []

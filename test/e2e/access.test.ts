@@ -5,7 +5,7 @@ import { runBeam, startShare, startConnect, tempHome, OFFLINE, LOOPBACK_LISTEN }
 import type { BeamEvent, BeamProcess } from '../helpers/beam.ts'
 import { startHttpService, httpGet, expectedHash } from '../helpers/services.ts'
 import type { TestHttp } from '../helpers/services.ts'
-import { decodeConnectString, encodeConnectString } from '../../src/peer/connect-string.ts'
+import { decodeConnectString, encodeConnectString } from '../../src/peer/discovery/connect-string.ts'
 
 // Access control of `beam share`, through the real CLI on 127.0.0.1:
 // private by default (the secret in the connect string), --allow (peer ids,

@@ -8,7 +8,7 @@ import { BeamProcess, runBeam, startShare, startConnect, tempHome, OFFLINE } fro
 import type { BeamEvent } from '../helpers/beam.ts'
 import { startHttpService, startTcpService, httpGet, tcpConnect, readAll, expectedHash } from '../helpers/services.ts'
 import type { TestHttp } from '../helpers/services.ts'
-import { decodeConnectString } from '../../src/peer/connect-string.ts'
+import { decodeConnectString } from '../../src/peer/discovery/connect-string.ts'
 
 // The life of beam processes through the real CLI on 127.0.0.1: the identity
 // on disk, stopping on signals with tunnels open, a share restarting under a

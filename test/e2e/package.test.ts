@@ -139,7 +139,7 @@ describe('the npm package, installed into an app', () => {
   it('installs from the packed tarball, with the build and without the checkout\'s tooling', () => {
     expect(install.code, seen(install)).toBe(0)
     const beamDir = join(app, 'node_modules', 'beam')
-    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/bundle/beam.mjs', 'dist/peer/bootstrap.js', 'bootstrap-nodes.json', 'bin/beam.js']) {
+    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/bundle/beam.mjs', 'dist/peer/discovery/bootstrap.js', 'bootstrap-nodes.json', 'bin/beam.js']) {
       expect(() => readFileSync(join(beamDir, f)), f).not.toThrow()
     }
     // dev dependencies (vitest, typescript, the bundled node) stay out of an app

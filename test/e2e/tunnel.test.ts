@@ -60,7 +60,7 @@ describe('beam share / beam connect end to end', () => {
     expect((ready?.multiaddrs as string[]).every(m => m.startsWith('/ip4/127.0.0.1/'))).toBe(true)
     const path = await connect.waitFor('path', 10_000)
     expect(path).toMatchObject({ direct: true })
-    expect(path.transport).toBe('tcp') // TCP is ranked first (see src/peer/path.ts)
+    expect(path.transport).toBe('tcp') // TCP is ranked first (see src/peer/connect/path.ts)
     expect(String(path.remote)).toMatch(/^\/ip4\/127\.0\.0\.1\//)
     expect(typeof path.rttMs).toBe('number')
   })

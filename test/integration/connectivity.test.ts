@@ -91,7 +91,7 @@ describe('connectivity events', () => {
     expect(hev['peer:connect']?.find(e => e.peerId === connector.peerId.toString())).toMatchObject({ direct: false, transport: 'relay' })
 
     // WebRTC is built at start only where it listens (the node with a reservation);
-    // the connector imports it on its first WebRTC dial (src/peer/lazy-transport.ts)
+    // the connector imports it on its first WebRTC dial (src/peer/libp2p/lazy-transport.ts)
     const SIGNALING = '/webrtc-signaling/0.0.1'
     expect(hidden.libp2p.getProtocols()).toContain(SIGNALING)
     expect(connector.libp2p.getProtocols()).not.toContain(SIGNALING)

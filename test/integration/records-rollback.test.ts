@@ -2,7 +2,7 @@
  * Rollback of signed records: an older record, validly signed by the owner
  * (kept from earlier, or replayed), must not replace a newer one on the DHT
  * servers. kad-dht stores every PUT_VALUE its validator accepts; beam's
- * guarded record store (src/peer/record-store.ts) keeps the newer one.
+ * guarded record store (src/peer/discovery/record-store.ts) keeps the newer one.
  * Real libp2p nodes on loopback: three DHT servers, the owner, someone who
  * replays the old record, and a reader (all three clients).
  */

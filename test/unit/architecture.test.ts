@@ -36,7 +36,7 @@ describe('architecture', () => {
 
   it('sees the import graph', () => {
     expect(all.length).toBeGreaterThan(30)
-    expect(all.some(e => e.from === 'peer/share.ts' && e.to === 'signaling/index.ts')).toBe(true)
+    expect(all.some(e => e.from === 'peer/share/share.ts' && e.to === 'signaling/index.ts')).toBe(true)
   })
 
   it('leaf folders import no other beam folder', () => {

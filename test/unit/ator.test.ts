@@ -4,7 +4,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { ANON_INSTALL_HINT, ANON_LISTEN_PROTOCOL, ANON_PROTOCOL, atorBackend, defaultBackends, parseOnion3, parseOnionAddress, torBackend } from '../../src/backends/index.ts'
 import { anonCandidates, resolveBackends } from '../../src/cli/backend-flags.ts'
 import { decodeConnectString, encodeConnectString } from '../../src/peer/index.ts'
-import { transportOf } from '../../src/peer/path.ts'
+import { transportOf } from '../../src/peer/connect/path.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 
 const ID = 'kkghonzwnpbdjddyiil6xbthltyyitcwluuqbx5e2ob5f7m3j554fkid'

@@ -7,8 +7,8 @@ import type { MultiaddrConnection } from '@libp2p/interface'
 import { createLibp2p } from 'libp2p'
 import type { Libp2p } from 'libp2p'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { batchedTcp, batchWrites } from '../../src/peer/batched-tcp.ts'
-import { noiseCrypto } from '../../src/peer/noise-crypto.ts'
+import { batchedTcp, batchWrites } from '../../src/peer/libp2p/batched-tcp.ts'
+import { noiseCrypto } from '../../src/peer/libp2p/noise-crypto.ts'
 
 const PROTOCOL = '/beam-test/sink/1'
 

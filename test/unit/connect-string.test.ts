@@ -9,7 +9,7 @@ import type { PeerId } from '@libp2p/interface'
 import {
   encodeConnectString, decodeConnectString, looksLikeConnectString, InvalidConnectStringError,
   CONNECT_STRING_PREFIX, CONNECT_STRING_VERSION, ACCESS_SECRET_LENGTH
-} from '../../src/peer/connect-string.ts'
+} from '../../src/peer/discovery/connect-string.ts'
 
 interface Vector {
   description: string

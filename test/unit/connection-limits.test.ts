@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { maxConnections } from '../../src/peer/libp2p-options.ts'
+import { maxConnections } from '../../src/peer/libp2p/libp2p-options.ts'
 import { MAX_CONNECTIONS } from '../../src/peer/constants.ts'
 import { resolveRelayLimits } from '../../src/relay/server.ts'
 
@@ -26,7 +26,7 @@ describe('connection ceiling', () => {
 
 describe('a WebRTC connection out of data channels', () => {
   it('is told apart from a broken connection and from libp2p\'s own stream limit', async () => {
-    const { isStreamCapacityError } = await import('../../src/peer/path.ts')
+    const { isStreamCapacityError } = await import('../../src/peer/connect/path.ts')
     const { TooManyOutboundProtocolStreamsError } = await import('@libp2p/interface')
     // the message node-datachannel gives when libdatachannel has no stream id left
     expect(isStreamCapacityError(new Error('libdatachannel error while creating datachannel: Too many DataChannels'))).toBe(true)
@@ -39,7 +39,7 @@ describe('a WebRTC connection out of data channels', () => {
 describe('ping streams on one connection', () => {
   it('beam\'s ping works while another ping (the connection monitor\'s) is open on the same connection', { timeout: 20_000 }, async () => {
     const { createBeam } = await import('../../src/index.ts')
-    const { pingConnection } = await import('../../src/peer/path.ts')
+    const { pingConnection } = await import('../../src/peer/connect/path.ts')
     const { PING_PROTOCOL, MAX_PING_STREAMS } = await import('../../src/peer/constants.ts')
     const a = await createBeam({ listen: ['/ip4/127.0.0.1/tcp/0'], transports: { webrtc: false, quic: false }, dht: false })
     const b = await createBeam({ transports: { webrtc: false, quic: false }, dht: false })

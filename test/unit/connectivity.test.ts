@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { multiaddr } from '@multiformats/multiaddr'
-import { relayIdOfCircuit, relayOfCircuit, relaysOf } from '../../src/peer/connectivity.ts'
+import { relayIdOfCircuit, relayOfCircuit, relaysOf } from '../../src/peer/node/connectivity.ts'
 
 const R = '12D3KooWRpz3ZWWJfNPSHHa5AcCkJFHzjEkdE2dMqx1pEbxUjb4Q'
 const ME = '12D3KooWGkcUfxXKhEYJZoPXkv5MQyM3usF8QRJDYe7jEUtWZa1c'

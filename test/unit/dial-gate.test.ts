@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { isDirectDialOf } from '../../src/peer/libp2p-options.ts'
-import { RacingPeers } from '../../src/peer/dialer.ts'
+import { isDirectDialOf } from '../../src/peer/libp2p/libp2p-options.ts'
+import { RacingPeers } from '../../src/peer/connect/dialer.ts'
 
 const TARGET = '12D3KooWDTc6LHVF4wWivX7t1Ty6wLiVUjZJW7XyJ8FALTN69W6q'
 const RELAY = '12D3KooWPPHh8NgnBJ52w3mkqpkzRan9zR44SFctLXgmqMY19AAA'

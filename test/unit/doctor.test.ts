@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { bindingResponse } from '../../src/relay/index.ts'
-import { bindingRequest, classifyMapping, parseBindingSuccess, stunTargets } from '../../src/peer/nat-probe.ts'
-import { explain } from '../../src/peer/diagnose.ts'
-import type { DoctorReport } from '../../src/peer/diagnose.ts'
+import { bindingRequest, classifyMapping, parseBindingSuccess, stunTargets } from '../../src/peer/diagnostics/nat-probe.ts'
+import { explain } from '../../src/peer/diagnostics/diagnose.ts'
+import type { DoctorReport } from '../../src/peer/diagnostics/diagnose.ts'
 
 const TX = Buffer.from('00112233445566778899aabb', 'hex')
 

@@ -6,8 +6,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import type { Libp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
-import { lazyTransport, LazyTransportListenError } from '../../src/peer/lazy-transport.ts'
-import { isWebSocketsAddress, isWebrtcAddress } from '../../src/peer/libp2p-options.ts'
+import { lazyTransport, LazyTransportListenError } from '../../src/peer/libp2p/lazy-transport.ts'
+import { isWebSocketsAddress, isWebrtcAddress } from '../../src/peer/libp2p/libp2p-options.ts'
 
 const isTcp = (ma: { getComponents: () => Array<{ name: string }> }): boolean =>
   ma.getComponents().some(c => c.name === 'tcp')

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest'
 import { randomBytes } from 'node:crypto'
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { noiseCrypto } from '../../src/peer/noise-crypto.ts'
+import { noiseCrypto } from '../../src/peer/libp2p/noise-crypto.ts'
 
 // beam's Noise crypto must be byte-for-byte the library's: same ciphertext,
 // same tag, each side able to open what the other sealed, tampering refused.

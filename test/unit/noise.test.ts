@@ -9,9 +9,9 @@ import { createLibp2p } from 'libp2p'
 import type { Libp2p } from 'libp2p'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { batchedTcp } from '../../src/peer/batched-tcp.ts'
-import { beamNoise, tuneReceivePath } from '../../src/peer/noise.ts'
-import { noiseCrypto } from '../../src/peer/noise-crypto.ts'
+import { batchedTcp } from '../../src/peer/libp2p/batched-tcp.ts'
+import { beamNoise, tuneReceivePath } from '../../src/peer/libp2p/noise.ts'
+import { noiseCrypto } from '../../src/peer/libp2p/noise-crypto.ts'
 
 const PROTOCOL = '/beam-test/echo/1'
 

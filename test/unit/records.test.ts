@@ -1,5 +1,5 @@
 /**
- * The signed-record codec (src/peer/records.ts): one record has one
+ * The signed-record codec (src/peer/discovery/records.ts): one record has one
  * encoding. Size is capped on the raw bytes, unknown fields, non-canonical
  * base64 and any other spelling of the JSON are refused, and the kad-dht
  * selector keeps the highest seq; the guarded record store refuses to put
@@ -10,8 +10,8 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MAX_RECORD_BYTES, MAX_RECORD_VALUE, RecordError, recordKey, signRecord, validateRecord } from 'beam'
 import * as varint from 'uint8-varint'
-import { selectRecord } from '../../src/peer/records.ts'
-import { decodeDhtRecord, guardRecordStore } from '../../src/peer/record-store.ts'
+import { selectRecord } from '../../src/peer/discovery/records.ts'
+import { decodeDhtRecord, guardRecordStore } from '../../src/peer/discovery/record-store.ts'
 
 const owner = await generateKeyPair('Ed25519')
 const key = recordKey(peerIdFromPrivateKey(owner).toString(), 'profile')

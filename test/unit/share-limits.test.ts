@@ -1,11 +1,11 @@
 import { describe, it, expect } from 'vitest'
-import { ShareLimits, overloadReason } from '../../src/peer/share-limits.ts'
+import { ShareLimits, overloadReason } from '../../src/peer/share/share-limits.ts'
 import {
   DEFAULT_MAX_HANDSHAKE_FAILURES, DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_MAX_PENDING_HANDSHAKES_PER_PEER,
   DEFAULT_MAX_TUNNELS, DEFAULT_MAX_TUNNELS_PER_PEER, DEFAULT_MAX_TUNNEL_STREAMS
 } from '../../src/peer/constants.ts'
 import { InvalidOptionError, ShareOverloadedError } from '../../src/peer/errors.ts'
-import { responseError } from '../../src/peer/connect.ts'
+import { responseError } from '../../src/peer/connect/connect.ts'
 import { TunnelStatus, decodeResponse, encodeResponse } from '../../src/signaling/index.ts'
 import { classify, ExitCode } from '../../src/cli/exit-codes.ts'
 

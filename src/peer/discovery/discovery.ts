@@ -4,7 +4,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import type { PeerId } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { Logger } from './logger.ts'
+import type { Logger } from '../logger.ts'
 
 /**
  * Finding a share by its peer id (or a name it publishes) through the
@@ -102,6 +102,12 @@ export interface NameProvider {
   multiaddrs: Multiaddr[]
 }
 
+/** The provider a name resolved to. */
+export interface SelectedNameProvider extends NameProvider {
+  /** The name used the deprecated 16–23-character prefix: the caller warns and names the full peer id. */
+  legacy: boolean
+}
+
 /**
  * Which provider `name.prefix` means: the providers whose peer id starts with
  * the prefix must be exactly one. None: an Error (not found). Two or more:
@@ -110,7 +116,7 @@ export interface NameProvider {
  * rule and is marked `legacy`, so that the caller warns and names the full
  * peer id; a shorter one is a NamePrefixError.
  */
-export function selectNameProvider (target: NameTarget, providers: Iterable<NameProvider>, rules: PrefixRules = {}): NameProvider & { legacy: boolean } {
+export function selectNameProvider (target: NameTarget, providers: Iterable<NameProvider>, rules: PrefixRules = {}): SelectedNameProvider {
   const form = checkNamePrefix(target, rules)
   const matching = new Map<string, NameProvider>()
   for (const p of providers) {

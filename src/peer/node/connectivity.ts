@@ -1,8 +1,8 @@
 import type { Connection } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { bestConnection, pathOf } from './path.ts'
-import type { PathTransport } from './path.ts'
+import { bestConnection, pathOf } from '../connect/path.ts'
+import type { PathTransport } from '../connect/path.ts'
 
 /**
  * Node-level connectivity, derived from libp2p's connection and

@@ -3,7 +3,7 @@ import type { Socket } from 'node:dgram'
 import { randomBytes } from 'node:crypto'
 import { networkInterfaces } from 'node:os'
 import { isIPv4 } from 'node:net'
-import { STUN_MAGIC } from '../relay/index.ts'
+import { STUN_MAGIC } from '../../relay/index.ts'
 
 /** What one STUN server said this machine's address is. */
 /** What one STUN server answered. */

@@ -1,8 +1,8 @@
 import {
   DEFAULT_MAX_HANDSHAKE_FAILURES, DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_MAX_PENDING_HANDSHAKES_PER_PEER,
   DEFAULT_MAX_TUNNELS, DEFAULT_MAX_TUNNELS_PER_PEER
-} from './constants.ts'
-import { InvalidOptionError } from './errors.ts'
+} from '../constants.ts'
+import { InvalidOptionError } from '../errors.ts'
 
 /** What a share holds for its peers at once, and when it gives up on a connection. */
 export interface ShareLimitOptions {

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { IdentityError } from './errors.ts'
+import { IdentityError } from '../errors.ts'
 
 /** Format version of the identity file. */
 export const IDENTITY_FILE_VERSION = 1

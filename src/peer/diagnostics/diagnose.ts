@@ -1,13 +1,13 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { BeamNode } from './node.ts'
-import { identifiedProtocols } from './node.ts'
-import type { Target } from './target.ts'
-import type { DialAttempt } from './dialer.ts'
-import type { PathInfo } from './path.ts'
-import type { UpgradeEvent } from './connect.ts'
+import type { BeamNode } from '../node/node.ts'
+import { identifiedProtocols } from '../node/node.ts'
+import type { Target } from '../discovery/target.ts'
+import type { DialAttempt } from '../connect/dialer.ts'
+import type { PathInfo } from '../connect/path.ts'
+import type { UpgradeEvent } from '../connect/connect.ts'
 import { probeNat, stunTargets } from './nat-probe.ts'
 import type { NatReport } from './nat-probe.ts'
-import { pingConnection } from './path.ts'
+import { pingConnection } from '../connect/path.ts'
 
 /** One bootstrap/relay node as seen from here. */
 export interface BootstrapCheck {

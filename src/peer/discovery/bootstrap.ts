@@ -1,14 +1,32 @@
 import { readFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { BootstrapConfigError, InvalidMultiaddrError } from './errors.ts'
+import { BootstrapConfigError, InvalidMultiaddrError } from '../errors.ts'
 
 /** Format version of bootstrap-nodes.json that this beam reads. */
 export const BOOTSTRAP_FILE_VERSION = 1
 
-/** The bootstrap-nodes.json shipped with the package. */
-export const DEFAULT_BOOTSTRAP_FILE = fileURLToPath(new URL('../../bootstrap-nodes.json', import.meta.url))
+/**
+ * The bootstrap-nodes.json shipped with the package: the nearest one above
+ * this module. The module sits at a different depth in the sources
+ * (src/peer/discovery/), the compiled package (dist/peer/discovery/) and the
+ * CLI bundle (dist/bundle/), so the file is searched for, a few levels at most.
+ */
+export const DEFAULT_BOOTSTRAP_FILE = findUp('bootstrap-nodes.json', dirname(fileURLToPath(import.meta.url)), 5)
+
+function findUp (name: string, from: string, levels: number): string {
+  let dir = from
+  for (let i = 0; i < levels; i++) {
+    const candidate = join(dir, name)
+    if (existsSync(candidate)) return candidate
+    dir = dirname(dir)
+  }
+  // not found: reading it later reports the missing file by this path
+  return join(from, name)
+}
 
 /** What a bootstrap-list entry is for: a DHT entry point, a relay, or both. */
 export type BootstrapRole = 'bootstrap' | 'relay'

@@ -3,11 +3,11 @@ import { lpStream } from '@libp2p/utils'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { accessProof } from '../signaling/index.ts'
-import { InvalidOptionError, PeerUnreachableError, ShareOverloadedError, TunnelProtocolError, TunnelRefusedError } from './errors.ts'
-import type { Logger } from './logger.ts'
-import { classifyAddress, webrtcViaRelay, withPeer, withoutPeer } from './dialer.ts'
-import { transportOf } from './path.ts'
+import { accessProof } from '../../signaling/index.ts'
+import { InvalidOptionError, PeerUnreachableError, ShareOverloadedError, TunnelProtocolError, TunnelRefusedError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
+import { classifyAddress, webrtcViaRelay, withPeer, withoutPeer } from '../connect/dialer.ts'
+import { transportOf } from '../connect/path.ts'
 
 /**
  * `/beam/bench/1.0.0`: throughput and round-trip measurements between a

@@ -2,7 +2,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { decodeConnectString, looksLikeConnectString } from './connect-string.ts'
-import { InvalidTargetError } from './errors.ts'
+import { InvalidTargetError } from '../errors.ts'
 
 /** Whom to connect to: what a peer id or a connect string says. */
 export interface Target {

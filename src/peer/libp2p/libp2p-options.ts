@@ -6,12 +6,12 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { WebRTC, WebSockets, WebSocketsSecure } from '@multiformats/multiaddr-matcher'
 import type { Libp2pOptions } from 'libp2p'
-import { relayServer, relayTransport } from '../relay/index.ts'
-import { TUNNEL_PROTOCOL } from '../signaling/index.ts'
-import type { ResolvedRelayLimits } from '../relay/index.ts'
-import type { TransportFactory } from '../backends/index.ts'
+import { relayServer, relayTransport } from '../../relay/index.ts'
+import { TUNNEL_PROTOCOL } from '../../signaling/index.ts'
+import type { ResolvedRelayLimits } from '../../relay/index.ts'
+import type { TransportFactory } from '../../backends/index.ts'
 import type { KadDHTComponents } from '@libp2p/kad-dht'
-import { ADDRESS_DIAL_TIMEOUT, INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_MUXER_STREAMS, MAX_PING_STREAMS, MAX_STREAM_WINDOW } from './constants.ts'
+import { ADDRESS_DIAL_TIMEOUT, INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_MUXER_STREAMS, MAX_PING_STREAMS, MAX_STREAM_WINDOW } from '../constants.ts'
 import { batchedTcp } from './batched-tcp.ts'
 import { lazyTransport } from './lazy-transport.ts'
 import { beamNoise } from './noise.ts'
@@ -19,9 +19,9 @@ import { optimisticSelect } from './optimistic-select.ts'
 
 /** Shortest time libp2p's connection monitor waits for a ping before it aborts the connection, in ms (libp2p: 5000). */
 const CONNECTION_PING_MIN_TIMEOUT = 20_000
-import { compareAddresses } from './path.ts'
-import { RECORD_NAMESPACE, selectRecord, validateForDht } from './records.ts'
-import { DHT_DATASTORE_PREFIX, withGuardedRecordStore } from './record-store.ts'
+import { compareAddresses } from '../connect/path.ts'
+import { RECORD_NAMESPACE, selectRecord, validateForDht } from '../discovery/records.ts'
+import { DHT_DATASTORE_PREFIX, withGuardedRecordStore } from '../discovery/record-store.ts'
 
 /** An ICE server for WebRTC, as in the browser API. */
 export interface IceServer {

@@ -3,7 +3,7 @@ import type { Libp2p } from 'libp2p'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { isLoopback, isPrivate } from '@libp2p/utils'
-import type { Logger } from './logger.ts'
+import type { Logger } from '../logger.ts'
 
 /**
  * How a candidate address reaches the peer:

@@ -1,8 +1,8 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { SECRET_LENGTH } from './constants.ts'
-import { IdentityError } from './errors.ts'
+import { SECRET_LENGTH } from '../constants.ts'
+import { IdentityError } from '../errors.ts'
 
 /** A fresh random access secret. */
 export function newAccessSecret (): Uint8Array {

@@ -3,7 +3,7 @@ import { byteStream } from '@libp2p/utils'
 import { circuitRelayAddressesLast, loopbackAddressLast, publicAddressesFirst } from '@libp2p/utils'
 import type { AbortOptions, Address, Connection } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { PING_PROTOCOL } from './constants.ts'
+import { PING_PROTOCOL } from '../constants.ts'
 
 /** How a connection reaches the peer, as reported in the `path` event. */
 export type PathTransport = 'tcp' | 'quic' | 'webrtc' | 'relay' | 'tor' | 'ator' | 'i2p' | 'websockets' | 'memory' | 'other'

@@ -1,0 +1,8 @@
+/** Explaining and measuring: NAT probes over STUN, beam doctor, and the /beam/bench throughput protocol. */
+export { BENCH_PROTOCOL, BENCH_BACKENDS, addressesFor } from './benchmark.ts'
+export type { BenchBackend, BenchResult, BenchProgress, BenchmarkOptions } from './benchmark.ts'
+export { diagnose, explain } from './diagnose.ts'
+export type { DoctorReport, DiagnoseOptions, BootstrapCheck } from './diagnose.ts'
+export { probeNat, classifyMapping, stunTargets } from './nat-probe.ts'
+export type { NatReport, NatMapping, StunAnswer } from './nat-probe.ts'
+export type { NatProbeOptions } from './nat-probe.ts'
