@@ -2,7 +2,7 @@
  * The I2P backend against a real private I2P network: three i2pd routers in
  * lab namespaces (see test/helpers/i2p-net.ts), one SAM client router for the
  * share, one for the connector, one floodfill. Requires root, i2pd and socat;
- * skips loudly otherwise. The CLI case runs real `beam share --i2p` /
+ * skips loudly otherwise, and fails in CI (test/helpers/require-tools.ts). The CLI case runs real `beam share --i2p` /
  * `beam connect --i2p` processes under strace against the same routers (the
  * I2P-only leak check).
  */
@@ -20,11 +20,12 @@ import { ECHO_PROTOCOL, i2pNode, randomData, readAll, sendAll, sha256, XFER_PROT
 import type { I2pTestNode } from '../helpers/i2p-libp2p.ts'
 import { decodeConnectString } from '../../src/peer/index.ts'
 import { startBlobServer, fetchThrough } from '../tor/blob.ts'
-import { HAVE_STRACE, readTrace, startTraced } from '../tor/strace.ts'
+import { readTrace, startTraced, straceNeed } from '../tor/strace.ts'
+import { suiteNeeds } from '../helpers/require-tools.ts'
 import type { Trace } from '../tor/strace.ts'
 
 const avail = await i2pNetAvailable()
-if (!avail.ok) console.warn(`\n*** I2P network tests SKIPPED: ${avail.reason} ***\n`)
+const skipI2p = suiteNeeds('I2P network tests', avail)
 
 /**
  * Short tunnels: the network has three routers. Outbound tunnels have zero
@@ -37,7 +38,7 @@ if (!avail.ok) console.warn(`\n*** I2P network tests SKIPPED: ${avail.reason} **
 const TUNNELS = { inboundLength: 1, outboundLength: 0, inboundQuantity: 2, outboundQuantity: 2 }
 const MiB = 1024 * 1024
 
-describe.skipIf(!avail.ok)('I2P backend on a private i2pd network', () => {
+describe.skipIf(skipI2p)('I2P backend on a private i2pd network', () => {
   let net: I2pNetwork
   let shareSam: string
   let connectSam: string
@@ -221,7 +222,7 @@ describe.skipIf(!avail.ok)('I2P backend on a private i2pd network', () => {
   }, 600_000)
 
   // the CLI processes make their own sessions on the same routers
-  it.skipIf(!HAVE_STRACE)('beam share --i2p --i2p-persistent → beam connect --i2p (CLI): 4 MiB each way, SHA-256 on both ends, no socket beyond the SAM ports', async () => {
+  it.skipIf(skipI2p || suiteNeeds('I2P leak check (strace)', straceNeed()))('beam share --i2p --i2p-persistent → beam connect --i2p (CLI): 4 MiB each way, SHA-256 on both ends, no socket beyond the SAM ports', async () => {
     const blob = await startBlobServer(randomBytes(4 * MiB))
     const up = randomBytes(4 * MiB)
     const shareHome = mkdtempSync(join(tmpdir(), 'beam-i2p-cli-share-'))
