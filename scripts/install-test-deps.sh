@@ -3,8 +3,11 @@
 # for the NAT lab (test/lab/), coturn (turnserver) for the TURN case; tor (tor, tor-gencert)
 # for the private Tor network of test/tor/ and strace for its leak check; and, through
 # scripts/install-ator.sh, ATOR's anon and anon-gencert for test/ator/ (from npm, not Debian).
-# Idempotent and quiet when everything is present. Without root it only reports what is
-# missing and exits 0: the tests that need it then skip (loudly).
+# Idempotent and quiet when everything is present. Without root (or apt-get) it only
+# reports what is missing and exits 0: the tests that need it then skip (loudly). In CI
+# (CI set to anything but '', '0' or 'false', as CI services set CI=true) anything it cannot
+# install is an error (exit 1): a CI run may not pass by skipping tests (the test suites
+# fail on their own too: test/helpers/require-tools.ts).
 #
 # Packages are installed with a policy-rc.d that forbids starting services: Debian's
 # packages would otherwise start daemons (coturn, tor) with their default configs, which
@@ -14,10 +17,18 @@ set -euo pipefail
 # the tools live in sbin, which a non-login or sudo PATH may lack
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
+in_ci() { case "${CI:-}" in ''|0|false|FALSE|False) return 1 ;; *) return 0 ;; esac; }
+# What happens to the tests without a tool: skipped on a laptop, a failed run in CI.
+if in_ci; then consequence="CI is set: failing, as the tests needing them would"; else consequence="the tests needing them will be skipped"; fi
+give_up() { echo "install-test-deps: $1 ($consequence)" >&2; if in_ci; then exit 1; fi; exit 0; }
+
 # ATOR's anon: not a Debian package; install-ator.sh fetches it with npm pack (checksummed).
-# A failure (no registry access) is not fatal: test/ator then skips, saying why.
-if ! bash "$(dirname "$0")/install-ator.sh" >/dev/null; then
-  echo "install-test-deps: could not install anon (scripts/install-ator.sh failed): the ATOR tests will be skipped" >&2
+# Without it (no registry access, not linux-x64) test/ator skips, saying why, or fails in CI.
+anon_dir="$(bash "$(dirname "$0")/install-ator.sh" || true)"
+if [ -z "$anon_dir" ] || [ ! -x "$anon_dir/anon" ] || [ ! -x "$anon_dir/anon-gencert" ]; then
+  echo "install-test-deps: could not install anon and anon-gencert (scripts/install-ator.sh failed or is not for this platform)" >&2
+  if in_ci; then echo "install-test-deps: CI is set: failing, as the ATOR tests would" >&2; exit 1; fi
+  echo "install-test-deps: the ATOR tests will be skipped" >&2
 fi
 
 # tool:package
@@ -39,13 +50,11 @@ if [ "${#missing_tools[@]}" -eq 0 ]; then
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "install-test-deps: missing: ${missing_tools[*]} (not root: not installing; the tests needing them will be skipped)" >&2
-  exit 0
+  give_up "missing: ${missing_tools[*]} (not root: not installing)"
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-test-deps: missing: ${missing_tools[*]} (no apt-get: install ${missing_pkgs[*]} yourself; the tests needing them will be skipped)" >&2
-  exit 0
+  give_up "missing: ${missing_tools[*]} (no apt-get: install ${missing_pkgs[*]} yourself)"
 fi
 
 policy=/usr/sbin/policy-rc.d

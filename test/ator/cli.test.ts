@@ -12,15 +12,16 @@ import { decodeConnectString } from '../../src/peer/index.ts'
 import { runBeam, tempHome } from '../helpers/beam.ts'
 import { startBlobServer, fetchThrough } from '../tor/blob.ts'
 import type { BlobServer } from '../tor/blob.ts'
-import { HAVE_STRACE, leaks, readTrace, startTraced } from '../tor/strace.ts'
+import { leaks, readTrace, startTraced, straceNeed } from '../tor/strace.ts'
+import { need, suiteNeeds } from '../helpers/require-tools.ts'
 
 const ator = inject('atorNetwork')
 const anonBin = join(inject('anonDir'), 'anon')
-if (ator == null) process.stderr.write(`\n*** ${inject('atorSkipReason')} ***\n\n`)
+const skipAtor = suiteNeeds('ATOR tests', need(ator != null, inject('atorSkipReason')))
 
-describe.skipIf(ator == null)('beam backends: ator', () => {
+describe.skipIf(skipAtor)('beam backends: ator', () => {
   it('is ready against the anon control port, and not-installed with the install hint when no anon binary is found', async () => {
-    if (ator == null) return
+    if (ator == null) throw new Error('no private ATOR network (the suite should have been skipped)')
     const c = ator.clients[1]
     if (c == null) throw new Error('too few anon clients')
     const home = await tempHome()
@@ -41,7 +42,7 @@ describe.skipIf(ator == null)('beam backends: ator', () => {
   })
 })
 
-describe.skipIf(ator == null || !HAVE_STRACE)('beam share/connect --ator (CLI, private ATOR network)', () => {
+describe.skipIf(skipAtor || suiteNeeds('ATOR leak check (strace)', straceNeed()))('beam share/connect --ator (CLI, private ATOR network)', () => {
   let blob: BlobServer
   const homes: Array<{ dir: string, cleanup: () => Promise<void> }> = []
   const up = randomBytes(8 * 1024 * 1024)
@@ -55,7 +56,7 @@ describe.skipIf(ator == null || !HAVE_STRACE)('beam share/connect --ator (CLI, p
   })
 
   it('share → connect over an .anon onion service: 8 MiB each way, SHA-256 on both ends, and no socket beyond the anon ports', async () => {
-    if (ator == null) return
+    if (ator == null) throw new Error('no private ATOR network (the suite should have been skipped)')
     const [sharerAnon, connAnon] = ator.clients
     if (sharerAnon == null || connAnon == null) throw new Error('too few anon clients')
     const shareHome = await tempHome()

@@ -3,11 +3,14 @@
  * scripts/install-ator.sh's folder) for every ATOR test, through the same
  * harness as the Tor tests (test/helpers/tor-network.ts), and hands its ports
  * to the tests through vitest's provide/inject. Without the binaries it
- * provides nothing and the tests skip with a message saying why.
+ * fails in CI (the run stops, naming what is missing); elsewhere it provides
+ * nothing and the tests skip with a message saying why
+ * (test/helpers/require-tools.ts).
  */
 import type { TestProject } from 'vitest/node'
 import { anonDir, anonFlavour, startTorNetwork, torInstalled } from '../helpers/tor-network.ts'
 import type { TorNetwork, TorNetworkInfo } from '../helpers/tor-network.ts'
+import { suiteNeeds } from '../helpers/require-tools.ts'
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -23,9 +26,8 @@ let net: TorNetwork | undefined
 export async function setup (project: TestProject): Promise<void> {
   const flavour = anonFlavour()
   project.provide('anonDir', anonDir())
-  if (!(await torInstalled(flavour))) {
-    const reason = `anon or anon-gencert is missing in ${anonDir()} (run scripts/install-ator.sh; scripts/install-test-deps.sh does it): the ATOR tests are SKIPPED`
-    process.stderr.write(`\n*** ${reason} ***\n\n`)
+  const reason = `anon or anon-gencert is missing in ${anonDir()} (run scripts/install-ator.sh; scripts/install-test-deps.sh does it)`
+  if (suiteNeeds('ATOR tests', { ok: await torInstalled(flavour), reason })) {
     project.provide('atorNetwork', null)
     project.provide('atorSkipReason', reason)
     return

@@ -15,10 +15,12 @@ import { describe, it, expect, inject } from 'vitest'
 import { BeamProcess, runBeam, tempHome } from '../helpers/beam.ts'
 import { freePort, TOR_BIN } from '../helpers/tor-network.ts'
 import { startBlobServer, fetchThrough } from '../tor/blob.ts'
+import { need, suiteNeeds } from '../helpers/require-tools.ts'
 
 const ator = inject('atorNetwork')
 const anonBin = join(inject('anonDir'), 'anon')
 const run = promisify(execFile)
+const skipAtor = suiteNeeds('ATOR tests', need(ator != null, inject('atorSkipReason')))
 
 async function pgrepF (pattern: string): Promise<string[]> {
   try {
@@ -29,9 +31,9 @@ async function pgrepF (pattern: string): Promise<string[]> {
   }
 }
 
-describe.skipIf(ator == null)('beam share --ator-launch', () => {
+describe.skipIf(skipAtor)('beam share --ator-launch', () => {
   it('starts an anon of its own (joining the private network through --ator-launch-config) and serves a connector', async () => {
-    if (ator == null) return
+    if (ator == null) throw new Error('no private ATOR network (the suite should have been skipped)')
     const connAnon = ator.clients[1]
     if (connAnon == null) throw new Error('no client')
     const shareHome = await tempHome()
@@ -70,7 +72,7 @@ describe.skipIf(ator == null)('beam share --ator-launch', () => {
   })
 })
 
-describe.skipIf(ator == null || !existsSync(TOR_BIN))('beam backends: a tor behind --ator-control', () => {
+describe.skipIf(skipAtor || suiteNeeds('ATOR: anon refuses a tor', need(existsSync(TOR_BIN), `${TOR_BIN} is missing (apt install tor; scripts/install-test-deps.sh does it)`)))('beam backends: a tor behind --ator-control', () => {
   it('is not taken for anon, by beam backends nor by a share', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'beam-ator-not-tor-'))
     const port = await freePort()

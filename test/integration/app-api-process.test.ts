@@ -134,8 +134,10 @@ for (const mode of ['direct', 'relayed'] as const) {
         last = progress.written
         await sleep(1000)
       }
+      expect(progress.written, 'the writer never stalled').toBe(last)
       expect(progress.written).toBeLessThan(32 * MiB)
       expect(progress.waits).toBeGreaterThan(0)
+      console.log(`app-api-process backpressure: writer stalled after ${progress.written / MiB} MiB of 32 (${progress.waits} waits for drain)`)
       await peer.request('release', { protocol })
       await writing
       const done = await peer.waitForEvent(e => e.event === 'sink:done' && e.protocol === protocol, 90_000)

@@ -14,6 +14,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createBeam, MessageTooLargeError, RecordNotFoundError, RemoteCallError, recordKey, signRecord, validateRecord } from 'beam'
 import type { BeamNode } from 'beam'
+import { waitUntil } from '../helpers/wait.ts'
 
 const LISTEN = ['/ip4/127.0.0.1/tcp/0']
 const nodes: BeamNode[] = []
@@ -43,7 +44,16 @@ beforeAll(async () => {
   await a.libp2p.peerStore.merge(b.peerId, { multiaddrs: b.getMultiaddrs() })
   await b.libp2p.peerStore.merge(a.peerId, { multiaddrs: a.getMultiaddrs() })
   await c.libp2p.peerStore.merge(b.peerId, { multiaddrs: b.getMultiaddrs() })
-  await new Promise(resolve => setTimeout(resolve, 500))
+  // the DHT tests need each client to know the servers as DHT servers (identified)
+  await waitUntil('a, b and c to identify the DHT servers', async () => {
+    for (const n of [a, b, c]) {
+      for (const srv of servers) {
+        const known = await n.libp2p.peerStore.get(srv.peerId).catch(() => undefined)
+        if (known?.protocols.includes('/ipfs/kad/1.0.0') !== true) return false
+      }
+    }
+    return true
+  })
 }, 60_000)
 
 afterAll(async () => {
@@ -85,31 +95,66 @@ describe('streams: node.handle / node.open', () => {
     expect(seen).toBe(a.peerId.toString())
   })
 
-  it('a slow reader holds the writer back (bounded buffering)', async () => {
+  it('a slow reader holds the writer back: writes go through until the windows fill, then stop until the reader reads', async () => {
     let release: () => void = () => {}
     const gate = new Promise<void>(resolve => { release = resolve })
+    let released = false
     let received = 0
+    const handlerDone = Promise.withResolvers<void>()
     await b.handle('/test/slow/1.0.0', async (stream) => {
       await gate
       for await (const chunk of stream) received += (chunk as Buffer).length
       stream.end()
+      handlerDone.resolve()
     })
     const s = await a.open(b.peerId.toString(), '/test/slow/1.0.0')
-    const block = Buffer.alloc(1024 * 1024)
+    // chunks below the Duplex's 16 KiB high-water mark: write() says stop
+    // only once the stream holds data back, not because one chunk is big
+    const chunk = Buffer.alloc(4 * 1024, 7)
+    expect(chunk.length).toBeLessThan(s.writableHighWaterMark)
+    /** A drain within `ms`, or none. */
+    const drainWithin = async (ms: number): Promise<boolean> => await new Promise(resolve => {
+      const t = setTimeout(() => { s.off('drain', onDrain); resolve(false) }, ms)
+      const onDrain = (): void => { clearTimeout(t); resolve(true) }
+      s.once('drain', onDrain)
+    })
     let written = 0
-    // write until the Duplex says stop; the reader is not reading yet
-    for (let i = 0; i < 256; i++) {
-      written += block.length
-      if (!s.write(block)) break
+    let writesBeforeFirstStop = 0
+    let stops = 0
+    let stalled = false
+    // the reader is not reading: write (waiting for 'drain' when told to)
+    // until no drain comes for a second, i.e. every window and buffer
+    // between the two apps is full; 256 MiB or 20 s would mean nothing holds back
+    const QUIET_MS = 1000
+    const until = Date.now() + 20_000
+    while (written < 256 * 1024 * 1024 && Date.now() < until) {
+      written += chunk.length
+      if (s.write(chunk)) continue
+      if (stops++ === 0) writesBeforeFirstStop = written / chunk.length
+      if (!await drainWithin(QUIET_MS)) { stalled = true; break }
     }
-    await new Promise(resolve => setTimeout(resolve, 500))
-    // yamux windows and buffers bound what is in flight: far less than 256 MiB
-    expect(written).toBeLessThan(64 * 1024 * 1024)
+    const heldBack = written
+    console.log(`app-api backpressure: ${writesBeforeFirstStop} writes of 4 KiB before the first stop, ${heldBack} bytes written when the writer ${stalled ? 'stalled' : 'gave up'} (${stops} stops)`)
+    expect(stalled).toBe(true)
+    expect(received).toBe(0)
+    // not stopped at once: the first stop comes once the stream's send window is used
+    expect(writesBeforeFirstStop).toBeGreaterThan(1)
+    // held back: at least yamux's initial 256 KiB stream window, which the
+    // muxer grants before any update; at most what the windows (16 MiB max)
+    // and the reader's buffers (32 MiB) allow, far below 256 MiB
+    expect(heldBack).toBeGreaterThanOrEqual(256 * 1024)
+    expect(heldBack).toBeLessThan(64 * 1024 * 1024)
+    // the drain comes once the reader reads, not before
+    const drained = new Promise<boolean>(resolve => { s.once('drain', () => { resolve(released) }) })
+    released = true
     release()
+    const afterRelease = await Promise.race([drained, new Promise<string>(resolve => setTimeout(() => { resolve('no drain within 30 s of the reader reading') }, 30_000))])
+    expect(afterRelease).toBe(true)
     s.end()
     await once(s, 'finish')
     s.resume()
     await once(s, 'end')
+    await handlerDone.promise
     expect(received).toBe(written)
   }, 60_000)
 })

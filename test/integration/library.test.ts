@@ -116,21 +116,26 @@ describe('library: share and connect in one process', () => {
   it('propagates a reset of the shared service to the local client', async () => {
     const tunnel = await connector.connect(sharer.connectString(secret), { remotePort: resetter.port })
     const s = await tcpConnect(tunnel.port)
+    let cleanEnd = false
+    s.once('end', () => { cleanEnd = true })
     s.write('hello')
     const { data, error } = await readAll(s, 10_000)
     expect(data.length).toBe(0)
-    expect(error?.message ?? 'closed').toMatch(/ECONNRESET|closed/)
+    // a reset (RST), not a clean close (FIN, 'end'): the client must be able to tell
+    expect((error as NodeJS.ErrnoException | undefined)?.code, `the client saw ${error?.message ?? 'a clean end'}`).toBe('ECONNRESET')
+    expect(cleanEnd).toBe(false)
     await tunnel.close()
   })
 
   it('propagates a reset of the local client to the shared service', async () => {
-    let serviceSaw: Promise<string> | undefined
+    const serviceSaw = Promise.withResolvers<string>()
+    const serviceConnected = Promise.withResolvers<void>()
     const svc = await startTcpService(s => {
       s.resume()
-      serviceSaw = new Promise(resolve => {
-        s.on('error', (e: NodeJS.ErrnoException) => { resolve(e.code ?? 'error') })
-        s.on('close', () => { resolve('close') })
-      })
+      s.on('error', (e: NodeJS.ErrnoException) => { serviceSaw.resolve(e.code ?? 'error') })
+      s.on('end', () => { serviceSaw.resolve('end') })
+      s.on('close', () => { serviceSaw.resolve('close') })
+      serviceConnected.resolve()
     })
     const node = await createBeam({ listen: ['/ip4/127.0.0.1/tcp/0'] })
     try {
@@ -138,10 +143,10 @@ describe('library: share and connect in one process', () => {
       const tunnel = await connector.connect(node.connectString())
       const s = await tcpConnect(tunnel.port)
       s.write('x')
-      await new Promise<void>(resolve => { const t = setInterval(() => { if (serviceSaw != null) { clearInterval(t); resolve() } }, 20) })
+      await serviceConnected.promise
       const started = Date.now()
       s.resetAndDestroy()
-      expect(await serviceSaw).toBe('ECONNRESET')
+      expect(await serviceSaw.promise).toBe('ECONNRESET')
       expect(Date.now() - started).toBeLessThan(2000)
       await tunnel.close()
     } finally {

@@ -10,11 +10,11 @@ import { LabBeams } from './lab-beam.ts'
 import { createLab, labAvailable } from './netlab.ts'
 import type { Lab } from './netlab.ts'
 import { bytesTo, parseConntrack } from './flows.ts'
+import { suiteNeeds } from '../helpers/require-tools.ts'
 
 const avail = await labAvailable()
-if (!avail.ok) console.warn(`\n*** BENCHMARK LAB TESTS SKIPPED: ${avail.reason ?? 'unknown reason'} ***\n`)
 
-describe.skipIf(!avail.ok)('beam benchmark in the NAT lab', () => {
+describe.skipIf(suiteNeeds('benchmark lab tests', avail))('beam benchmark in the NAT lab', () => {
   let lab: Lab
   let beams: LabBeams
   let relayAddr = ''

@@ -20,11 +20,11 @@ import { LAB_HTTP } from './lab-http.ts'
 import { bytesTo, hasCounters, parseConntrack } from './flows.ts'
 import { startTurn, turnAvailable } from './turn.ts'
 import type { LabTurn } from './turn.ts'
+import { suiteNeeds } from '../helpers/require-tools.ts'
 
 const avail = await labAvailable()
-if (!avail.ok) console.warn(`\n*** NAT TRAVERSAL LAB TESTS SKIPPED: ${avail.reason ?? 'unknown reason'} ***\n`)
+const skipLab = suiteNeeds('NAT traversal lab tests', avail)
 const turnOk = turnAvailable()
-if (avail.ok && !turnOk.ok) console.warn(`\n*** TURN CASE SKIPPED: ${turnOk.reason ?? ''} ***\n`)
 
 const MIB = 32
 const BIG = MIB * 1024 * 1024
@@ -34,7 +34,7 @@ const SMALL = 4 * 1024 * 1024
 interface Row { case: string, share: string, connect: string, path: string, listeningMs: number, firstByteMs: number, finalPathMs: number, mbps: number }
 const rows: Row[] = []
 
-describe.skipIf(!avail.ok)('NAT traversal in the lab', () => {
+describe.skipIf(skipLab)('NAT traversal in the lab', () => {
   let lab: Lab
   const relays: Array<{ host: string, proc: BeamProcess, addr: string, stun: string }> = []
   let turn: LabTurn | undefined
@@ -200,7 +200,7 @@ describe.skipIf(!avail.ok)('NAT traversal in the lab', () => {
     expect(bytesTo(f, lab.hosts.relay1?.ip ?? '', 'tcp') + bytesTo(f, lab.hosts.relay2?.ip ?? '', 'tcp')).toBeGreaterThan(BIG)
   }, 120_000)
 
-  it.skipIf(!turnOk.ok)('4b. both symmetric with a TURN server configured: WebRTC relayed by TURN', async () => {
+  it.skipIf(skipLab || suiteNeeds('NAT traversal lab: the TURN case', turnOk))('4b. both symmetric with a TURN server configured: WebRTC relayed by TURN', async () => {
     const { path } = await runCase('sym-sym-turn', 's2', 's1', 'turn', { turn: true })
     // a WebRTC connection whose selected ICE pair has a relay candidate: the TURN server carries the bytes
     expect(path).toMatchObject({ direct: false, transport: 'webrtc', turn: true })

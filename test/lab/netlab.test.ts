@@ -2,7 +2,8 @@
  * Proves the NAT lab itself (test/lab/netlab.ts): address plan, NAT mapping
  * behaviour (endpoint-independent vs symmetric), WAN-side filtering, TCP through
  * the NAT, link cuts, sweeping and teardown. Needs root, iproute2, iptables and
- * conntrack; skips loudly otherwise.
+ * conntrack; skips loudly otherwise, and fails in CI
+ * (test/helpers/require-tools.ts).
  */
 import { execFileSync, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
@@ -13,12 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LAB_REGISTRY_DIR, bin, createLab, labAvailable, listNetns, sweepStaleLabs } from './netlab.ts'
 import type { Lab } from './netlab.ts'
 import { JsonLines, UDP_REFLECTOR } from './udp-reflector.ts'
+import { suiteNeeds } from '../helpers/require-tools.ts'
 import type { JsonLine } from './udp-reflector.ts'
 
 const avail = await labAvailable()
-if (!avail.ok) {
-  console.warn(`\n*** NAT LAB TESTS SKIPPED: ${avail.reason ?? 'unknown reason'} ***\n*** (run as root with iproute2, iptables, conntrack: scripts/install-test-deps.sh) ***\n`)
-}
 
 const REFLECTOR_PORTS = [3478, 3479, 3480]
 /** How long "nothing arrives" is watched for. Lab RTTs are well under 1 ms. */
@@ -27,7 +26,7 @@ const SILENCE_MS = 600
 
 const isRecv = (text: string) => (l: JsonLine): boolean => l.event === 'recv' && l.text === text
 
-describe.skipIf(!avail.ok)('netlab: NAT lab of network namespaces', () => {
+describe.skipIf(suiteNeeds('NAT lab tests (root, iproute2, iptables, conntrack)', avail))('netlab: NAT lab of network namespaces', () => {
   let lab: Lab
   let createMs = 0
   let reflector: JsonLines

@@ -15,15 +15,15 @@ import { createLab, labAvailable } from './netlab.ts'
 import type { Lab } from './netlab.ts'
 import { JsonLines } from './udp-reflector.ts'
 import { LAB_HTTP } from './lab-http.ts'
+import { suiteNeeds } from '../helpers/require-tools.ts'
 
 const avail = await labAvailable()
-if (!avail.ok) console.warn(`\n*** RELAY LIMIT LAB TESTS SKIPPED: ${avail.reason ?? 'unknown reason'} ***\n`)
 
 /** Longer than circuit-relay-v2's default 2-minute limit. */
 const LONG_S = 130
 const SHORT_LIMIT_S = 8
 
-describe.skipIf(!avail.ok)('relayed tunnels and relay limits in the lab', () => {
+describe.skipIf(suiteNeeds('relay limit lab tests', avail))('relayed tunnels and relay limits in the lab', () => {
   let lab: Lab
   const relays: Record<string, string> = {}
 

@@ -16,10 +16,12 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { freePort } from '../helpers/tor-network.ts'
 import { startBlobServer, fetchThrough } from './blob.ts'
-import { HAVE_STRACE, readTrace, startTraced } from './strace.ts'
+import { readTrace, startTraced, straceNeed } from './strace.ts'
+import { need, suiteNeeds } from '../helpers/require-tools.ts'
 import { BeamProcess } from '../helpers/beam.ts'
 
 const tor = inject('torNetwork')
+const skipTor = suiteNeeds('Tor tests', need(tor != null, inject('torSkipReason')))
 
 async function runInProcess (args: string[], env: Record<string, string>): Promise<{ code: number, stdout: string, stderr: string }> {
   let stderr = ''
@@ -55,9 +57,9 @@ function torRow (stdout: string): { status: string, reason: string | null } {
   return row
 }
 
-describe.skipIf(tor == null)('beam backends with Tor', () => {
+describe.skipIf(skipTor)('beam backends with Tor', () => {
   it('shows tor ready on a running control port (no auth, cookie, password), not-running on a closed one or a refused password', async () => {
-    if (tor == null) return
+    if (tor == null) throw new Error('no private Tor network (the suite should have been skipped)')
     const [cookie, none, password] = tor.clients
     if (cookie == null || none == null || password?.password == null) throw new Error('too few clients')
     const env = { BEAM_HOME: await home() }
@@ -127,9 +129,9 @@ describe('Tor flags: bad values are one clear line and a distinct exit code', ()
   })
 })
 
-describe.skipIf(tor == null)('beam share --tor-persistent and --tor-launch', () => {
+describe.skipIf(skipTor)('beam share --tor-persistent and --tor-launch', () => {
   it('--tor-persistent keeps the onion address across runs, in a 0600 key file', async () => {
-    if (tor == null) return
+    if (tor == null) throw new Error('no private Tor network (the suite should have been skipped)')
     const c = tor.clients[0]
     if (c == null) throw new Error('no client')
     const h = await home()
@@ -150,7 +152,7 @@ describe.skipIf(tor == null)('beam share --tor-persistent and --tor-launch', () 
   })
 
   it('--tor-client-auth new: only a connector with --tor-client-key finds the onion', async () => {
-    if (tor == null) return
+    if (tor == null) throw new Error('no private Tor network (the suite should have been skipped)')
     const [sharerTor, , connTor] = tor.clients
     if (sharerTor == null || connTor?.password == null) throw new Error('no client')
     const blob = await startBlobServer(Buffer.alloc(64 * 1024, 3))
@@ -177,7 +179,7 @@ describe.skipIf(tor == null)('beam share --tor-persistent and --tor-launch', () 
   })
 
   it('--tor-launch starts a tor of its own (joining the private network through --tor-launch-config) and serves a connector', async () => {
-    if (tor == null) return
+    if (tor == null) throw new Error('no private Tor network (the suite should have been skipped)')
     const connTor = tor.clients[1]
     if (connTor == null) throw new Error('no client')
     const h = await home()
@@ -213,9 +215,9 @@ describe.skipIf(tor == null)('beam share --tor-persistent and --tor-launch', () 
   })
 })
 
-describe.skipIf(tor == null)('beam with --backends tor,direct', () => {
+describe.skipIf(skipTor)('beam with --backends tor,direct', () => {
   it('a mixed share is reachable over both; connect --fallback tries the networks in the order given and falls back when Tor fails', async () => {
-    if (tor == null) return
+    if (tor == null) throw new Error('no private Tor network (the suite should have been skipped)')
     const [sharerTor, connTor] = tor.clients
     if (sharerTor == null || connTor == null) throw new Error('no client')
     const blob = await startBlobServer(Buffer.alloc(128 * 1024, 5))
@@ -257,7 +259,7 @@ describe.skipIf(tor == null)('beam with --backends tor,direct', () => {
   })
 })
 
-describe.skipIf(!HAVE_STRACE)('leak check control: a direct-mode share does show up as clearnet', () => {
+describe.skipIf(suiteNeeds('Tor leak-check control (strace)', straceNeed()))('leak check control: a direct-mode share does show up as clearnet', () => {
   it('the same trace reader sees the UDP socket and the wildcard bind of a default share', async () => {
     const h = await home()
     const p = startTraced(['share', '3000', '--no-default-bootstrap', '--ephemeral', '--json'], { BEAM_HOME: h }, join(h, 'direct.strace'))

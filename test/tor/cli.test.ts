@@ -10,12 +10,14 @@ import { decodeConnectString } from '../../src/peer/index.ts'
 import { tempHome } from '../helpers/beam.ts'
 import { startBlobServer, fetchThrough } from './blob.ts'
 import type { BlobServer } from './blob.ts'
-import { HAVE_STRACE, leaks, readTrace, startTraced } from './strace.ts'
+import { leaks, readTrace, startTraced, straceNeed } from './strace.ts'
+import { need, suiteNeeds } from '../helpers/require-tools.ts'
 import type { Trace } from './strace.ts'
 
 const tor = inject('torNetwork')
+const skipTor = suiteNeeds('Tor tests', need(tor != null, inject('torSkipReason')))
 
-describe.skipIf(tor == null || !HAVE_STRACE)('beam share/connect --tor (CLI, private Tor network)', () => {
+describe.skipIf(skipTor || suiteNeeds('Tor leak check (strace)', straceNeed()))('beam share/connect --tor (CLI, private Tor network)', () => {
   let blob: BlobServer
   const homes: Array<{ dir: string, cleanup: () => Promise<void> }> = []
   const up = randomBytes(8 * 1024 * 1024)
@@ -29,7 +31,7 @@ describe.skipIf(tor == null || !HAVE_STRACE)('beam share/connect --tor (CLI, pri
   })
 
   it('share → connect over an onion service: 8 MiB each way, SHA-256 on both ends, and no socket beyond the Tor ports', async () => {
-    if (tor == null) return
+    if (tor == null) throw new Error('no private Tor network (the suite should have been skipped)')
     const [sharerTor, connTor] = tor.clients
     if (sharerTor == null || connTor == null) throw new Error('too few Tor clients')
     const shareHome = await tempHome()

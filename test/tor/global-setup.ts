@@ -1,12 +1,14 @@
 /**
  * Starts one private Tor network for every Tor test (see
  * test/helpers/tor-network.ts) and hands its ports to the tests through
- * vitest's provide/inject. Without tor installed it provides nothing and the
- * tests skip with a message saying why.
+ * vitest's provide/inject. Without tor installed it fails in CI (the run
+ * stops, naming what is missing); elsewhere it provides nothing and the tests
+ * skip with a message saying why (test/helpers/require-tools.ts).
  */
 import type { TestProject } from 'vitest/node'
 import { startTorNetwork, torInstalled } from '../helpers/tor-network.ts'
 import type { TorNetwork, TorNetworkInfo } from '../helpers/tor-network.ts'
+import { suiteNeeds } from '../helpers/require-tools.ts'
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -18,9 +20,8 @@ declare module 'vitest' {
 let net: TorNetwork | undefined
 
 export async function setup (project: TestProject): Promise<void> {
-  if (!(await torInstalled())) {
-    const reason = 'tor or tor-gencert is not installed (apt install tor; scripts/install-test-deps.sh does it): the Tor tests are SKIPPED'
-    process.stderr.write(`\n*** ${reason} ***\n\n`)
+  const reason = 'tor or tor-gencert is not installed (apt install tor; scripts/install-test-deps.sh does it)'
+  if (suiteNeeds('Tor tests', { ok: await torInstalled(), reason })) {
     project.provide('torNetwork', null)
     project.provide('torSkipReason', reason)
     return

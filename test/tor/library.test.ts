@@ -11,13 +11,14 @@ import { createBeam, encodeConnectString, generateClientAuthKeys, newAccessSecre
 import type { BeamNode } from '../../src/index.ts'
 import { startBlobServer, fetchThrough } from './blob.ts'
 import { startStallingSocks } from './stall-socks.ts'
+import { need, suiteNeeds } from '../helpers/require-tools.ts'
 
 const tor = inject('torNetwork')
-const skip = tor == null
+const skip = suiteNeeds('Tor tests', need(tor != null, inject('torSkipReason')))
 
 describe.skipIf(skip)('tor backend (library): two createBeam nodes over an onion service', () => {
   it('share → connect over /onion3, 8 MiB each way, SHA-256 on both ends; Tor-only mode announces only the onion', async () => {
-    if (tor == null) return
+    if (tor == null) throw new Error('no private Tor network (the suite should have been skipped)')
     const sharerTor = tor.clients[0]
     const connTor = tor.clients[1]
     if (sharerTor == null || connTor == null) throw new Error('network has too few clients')
@@ -66,7 +67,7 @@ describe.skipIf(skip)('tor backend (library): two createBeam nodes over an onion
 
 describe.skipIf(skip)('tor backend (library): a connector that starts before the onion is published', () => {
   it('keeps retrying while the descriptor is missing, says what it waits for, and gets through once the share is up', async () => {
-    if (tor == null) return
+    if (tor == null) throw new Error('no private Tor network (the suite should have been skipped)')
     const sharerTor = tor.clients[2]
     const connTor = tor.clients[1]
     if (sharerTor == null || connTor == null || sharerTor.password == null) throw new Error('network has too few clients')
@@ -121,7 +122,7 @@ describe.skipIf(skip)('tor backend (library): a connector that starts before the
 
 describe.skipIf(skip)('tor backend (library): a SOCKS attempt that tor never answers', () => {
   it('is dropped after attemptTimeout and retried at once on fresh credentials, which get through', async () => {
-    if (tor == null) return
+    if (tor == null) throw new Error('no private Tor network (the suite should have been skipped)')
     const [sharerTor, connTor] = tor.clients
     if (sharerTor == null || connTor == null) throw new Error('network has too few clients')
     const blob = await startBlobServer(randomBytes(256 * 1024))
@@ -163,7 +164,7 @@ describe.skipIf(skip)('tor backend (library): a SOCKS attempt that tor never ans
 
 describe.skipIf(skip)('tor backend (library): onion client authorization', () => {
   it('a share with ClientAuthV3 keys is unreachable without the private key and reachable with it', async () => {
-    if (tor == null) return
+    if (tor == null) throw new Error('no private Tor network (the suite should have been skipped)')
     const [sharerTor, connTor] = tor.clients
     if (sharerTor == null || connTor == null) throw new Error('network has too few clients')
     const keys = generateClientAuthKeys()
@@ -193,10 +194,3 @@ describe.skipIf(skip)('tor backend (library): onion client authorization', () =>
     }
   })
 })
-
-// without tor, say why in the report (the files above are skipped)
-if (skip) {
-  describe('tor backend (library)', () => {
-    it.skip(`skipped: ${inject('torSkipReason')}`, () => {})
-  })
-}

@@ -7,14 +7,20 @@ import { spawn, execFileSync } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { BeamProcess } from '../helpers/beam.ts'
+import { need } from '../helpers/require-tools.ts'
+import type { Need } from '../helpers/require-tools.ts'
 
 export const STRACE_BIN = '/usr/bin/strace'
 /** util-linux unshare, for {@link TraceOptions.resolvConf}. */
 export const UNSHARE_BIN = '/usr/bin/unshare'
 
-/** Whether strace is there; the leak-check tests skip (saying so) without it. */
+/** Whether strace is there (see {@link straceNeed}). */
 export const HAVE_STRACE = existsSync(STRACE_BIN)
-if (!HAVE_STRACE) process.stderr.write(`\n*** ${STRACE_BIN} is missing (apt install strace): the Tor and ATOR leak-check tests are SKIPPED ***\n\n`)
+
+/** The leak-check suites' need, for suiteNeeds (test/helpers/require-tools.ts): they skip without strace, or fail in CI. */
+export function straceNeed (): Need {
+  return need(HAVE_STRACE, `${STRACE_BIN} is missing (apt install strace; scripts/install-test-deps.sh does it)`)
+}
 
 export interface TracedBeam {
   proc: BeamProcess

@@ -6,6 +6,7 @@ import type { Stream } from '@libp2p/interface'
 import { describe, it, expect } from 'vitest'
 import { pipeSocketStream, TunnelTruncatedError } from '../../src/tunnel/index.ts'
 import type { PipeResult } from '../../src/tunnel/index.ts'
+import { waitUntil } from '../helpers/wait.ts'
 
 /** A loopback TCP socket pair: `inner` goes to the pipe, `outer` is the local application. */
 async function socketPair (): Promise<{ inner: Socket, outer: Socket, close: () => Promise<void> }> {
@@ -28,6 +29,15 @@ async function collect (s: Socket): Promise<{ bytes: number, end: 'clean' | stri
   })
 }
 
+/** Resolves once `s` has received `n` bytes (beside whoever else reads it). */
+async function arrived (s: Socket, n: number): Promise<void> {
+  await new Promise<void>(resolve => {
+    let bytes = 0
+    const onData = (d: Buffer): void => { bytes += d.length; if (bytes >= n) { s.off('data', onData); resolve() } }
+    s.on('data', onData)
+  })
+}
+
 // The stream's transport going away, as a muxer reports it when its
 // connection closes without the remote's FIN (a Tor circuit torn down, a
 // relayed connection cut): a close without error.
@@ -41,9 +51,10 @@ describe('pipeSocketStream: how a tunnel ends', () => {
     const { inner, outer, close } = await socketPair()
     try {
       const seen = collect(outer)
+      const delivered = arrived(outer, 64 * 1024)
       const piped: Promise<PipeResult> = pipeSocketStream(inner, local)
       remote.send(Buffer.alloc(64 * 1024, 1))
-      await new Promise(resolve => setTimeout(resolve, 50))
+      await delivered
       cutTransport(local)
       const result = await piped
       const got = await seen
@@ -83,10 +94,10 @@ describe('pipeSocketStream: how a tunnel ends', () => {
       const piped = pipeSocketStream(inner, local)
       remote.send(Buffer.from('bye'))
       await remote.close()
-      // the remote finished; then its connection goes while ours is still open
-      await new Promise(resolve => setTimeout(resolve, 50))
-      cutTransport(local)
+      // the remote finished (the application got every byte and the FIN);
+      // then its connection goes while ours is still open
       expect(await seen).toEqual({ bytes: 3, end: 'clean' })
+      cutTransport(local)
       outer.write('late bytes')
       const result = await piped
       expect(result.error).toBeInstanceOf(TunnelTruncatedError)
@@ -116,9 +127,8 @@ describe('pipeSocketStream: how a tunnel ends', () => {
       await sent
       await remote.close()
       expect(Buffer.from((await answer).subarray()).toString()).toBe('ok')
-      await new Promise(resolve => setTimeout(resolve, 50))
       // the stream has ended while the bytes sat in the handshake reader
-      expect(local.readableEnded).toBe(true)
+      await waitUntil('the stream to end', () => local.readableEnded === true, { timeoutMs: 5000, everyMs: 5 })
       const raw = reader.unwrap()
       const seen = collect(outer)
       const piped = pipeSocketStream(inner, raw)
@@ -139,13 +149,12 @@ describe('pipeSocketStream: how a tunnel ends', () => {
       remote.addEventListener('message', (evt) => { got.push(Buffer.from(evt.data.subarray())) })
       const remoteEnded = new Promise<void>(resolve => { remote.addEventListener('remoteCloseWrite', () => { resolve() }) })
       outer.end('early request')
-      await new Promise(resolve => setTimeout(resolve, 50))
+      await waitUntil('the request to arrive', () => inner.readableLength >= 'early request'.length, { timeoutMs: 5000, everyMs: 5 })
       // the caller takes the buffered bytes itself (beam connect sends them
       // with the tunnel request): the socket reaches its end before the pipe
       const early = inner.read() as Buffer
       expect(early.toString()).toBe('early request')
-      await new Promise(resolve => setTimeout(resolve, 20))
-      expect(inner.readableEnded).toBe(true)
+      await waitUntil('the socket to end', () => inner.readableEnded, { timeoutMs: 5000, everyMs: 5 })
       local.send(early)
       const piped = pipeSocketStream(inner, local)
       await remoteEnded
