@@ -5,8 +5,8 @@
  * always win over the file; the file only fills what they leave unset.
  */
 import { defaultBackends } from '../backends/index.ts'
-import { backendOrder, findConfigFile, loadConfig } from './config.ts'
-import type { BeamConfig, ConnectConfig, IceServerConfig, TunnelConfig } from './config.ts'
+import { backendOrder, findConfigFile, loadConfig } from './config/index.ts'
+import type { BeamConfig, ConnectConfig, IceServerConfig, TunnelConfig } from './config/index.ts'
 import { Option } from 'commander'
 import type { Command } from 'commander'
 import type { BackendFlags } from './backend-flags.ts'

@@ -77,7 +77,7 @@ describe('CLI: --ator flags', () => {
 
 describe('beam.config.yaml: the ator entry', () => {
   it('parses the anon settings, refuses the Tor-only ones, and fills the --ator-* flags where the command line is silent', async () => {
-    const { parseConfig } = await import('../../src/cli/config.ts')
+    const { parseConfig } = await import('../../src/cli/config/index.ts')
     const { applyConfig, applyShareConfig } = await import('../../src/cli/config-flags.ts')
     const yaml = 'backends:\n  ator:\n    priority: 1\n    control: 9151\n    socks: 127.0.0.1:9150\n    persistent: true\n    anonBinary: /opt/anon/anon\n  direct:\n    priority: 2\n'
     const cfg = parseConfig(yaml, 'beam.config.yaml')
