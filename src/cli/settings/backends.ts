@@ -114,20 +114,9 @@ export async function backendSetup (flags: BackendFlags, options: BackendSetupOp
   const fAtor = names.includes('ator') ? options.file?.ator : undefined
   const fI2p = names.includes('i2p') ? options.file?.i2p : undefined
 
-  const torLaunch = flags.torLaunch === true || fTor?.launch === true
-  const torLaunchConfig = flags.torLaunchConfig ?? fTor?.launchConfig
-  const torPassword = flags.torPassword ?? fTor?.controlPassword
-  const torPersistent = flags.torPersistent === true || (share && fTor?.persistent === true)
-  // a launched tor has its own ports: the file's control and socks are for a running one
-  const fileControl = fTor?.launch !== true ? fTor?.control : undefined
-  const fileSocks = fTor?.launch !== true ? fTor?.socks : undefined
-  const torControl = flags.torControl ?? fileControl
-  const torSocks = flags.torSocks ?? fileSocks
   const onionPort = flags.onionPort ?? (share ? fTor?.onionPort : undefined)
-  const torGiven = [torControl, torSocks, torPassword, torLaunchConfig, onionPort, flags.torClientAuth, flags.torClientKey].some(v => v != null) || torLaunch || torPersistent
-  if (torGiven && !names.includes('tor')) throw new UsageError('--tor-* options need the tor backend (--tor or --backend tor)')
-  if (torLaunchConfig != null && !torLaunch) throw new UsageError('--tor-launch-config needs --tor-launch')
-  if (torLaunch && (torControl != null || torSocks != null || torPassword != null)) throw new UsageError('--tor-launch starts its own tor: it takes no --tor-control, --tor-socks or --tor-password')
+  const torGiven = { control: flags.torControl, socks: flags.torSocks, password: flags.torPassword, launch: flags.torLaunch, launchConfig: flags.torLaunchConfig, persistent: flags.torPersistent }
+  const torMerged = mergeDaemon(torGiven, fTor, { share, names, backend: 'tor', daemon: 'tor', more: [onionPort, flags.torClientAuth, flags.torClientKey].some(v => v != null) })
 
   const ator = await atorSetup(flags, names, fAtor, share)
 
@@ -138,12 +127,7 @@ export async function backendSetup (flags: BackendFlags, options: BackendSetupOp
   if (sam != null) i2p.sam = sam
   if (flags.i2pHops != null) i2p.hops = parseI2pHops(flags.i2pHops)
 
-  const tor: TorSettings = { launch: torLaunch, persistent: torPersistent, newClientKeys: [] }
-  const control = hostPortOf(flags.torControl, fileControl, '--tor-control')
-  if (control != null) tor.control = control
-  const socks = hostPortOf(flags.torSocks, fileSocks, '--tor-socks')
-  if (socks != null) tor.socks = socks
-  if (torPassword != null) tor.password = torPassword
+  const tor: TorSettings = { ...daemonSettings(torGiven, torMerged, 'tor'), newClientKeys: [] }
   if (typeof onionPort === 'string') {
     const p = Number(onionPort)
     if (!/^\d{1,5}$/.test(onionPort) || p < 1 || p > 65535) throw new UsageError(`invalid --onion-port '${onionPort}': expected a number from 1 to 65535`)
@@ -160,33 +144,79 @@ export async function backendSetup (flags: BackendFlags, options: BackendSetupOp
     })
   }
   if (flags.torClientKey != null) tor.clientKey = parseClientAuthPrivateKey(flags.torClientKey)
-  if (torLaunch && torLaunchConfig != null) tor.extraTorrc = await readLaunchConfig(torLaunchConfig, '--tor-launch-config')
+  if (torMerged.launch && torMerged.launchConfig != null) tor.extraTorrc = await readLaunchConfig(torMerged.launchConfig, '--tor-launch-config')
   return { names, fallback, tor, ator, i2p }
+}
+
+/** The flags of one daemon (tor or anon) as given, before the file fills them. */
+interface DaemonFlags {
+  control?: string
+  socks?: string
+  password?: string
+  launch?: boolean
+  launchConfig?: string
+  persistent?: boolean
+}
+
+/** A daemon's flags and its file entry merged, still unparsed; the file's ports only for a running daemon. */
+interface MergedDaemon {
+  launch: boolean
+  launchConfig?: string
+  password?: string
+  persistent: boolean
+  fileControl?: HostPort
+  fileSocks?: HostPort
+}
+
+/**
+ * One daemon's flags with its file entry (given only when its backend is
+ * used), and the checks every daemon's flags get: used only with its
+ * backend, `--X-launch-config` only with `--X-launch`, a launched daemon
+ * takes no ports or password. `more`: the backend's other flags were given.
+ */
+function mergeDaemon (flags: DaemonFlags, file: BackendsConfig['tor'] | undefined, o: { share: boolean, names: string[], backend: 'tor' | 'ator', daemon: string, more?: boolean }): MergedDaemon {
+  const x = `--${o.backend}`
+  // a launched daemon has its own ports: the file's control and socks are for a running one
+  const fileControl = file?.launch !== true ? file?.control : undefined
+  const fileSocks = file?.launch !== true ? file?.socks : undefined
+  const m: MergedDaemon = {
+    launch: flags.launch === true || file?.launch === true,
+    persistent: flags.persistent === true || (o.share && file?.persistent === true)
+  }
+  const launchConfig = flags.launchConfig ?? file?.launchConfig
+  const password = flags.password ?? file?.controlPassword
+  const control = flags.control ?? fileControl
+  const socks = flags.socks ?? fileSocks
+  const given = [control, socks, password, launchConfig].some(v => v != null) || o.more === true || m.launch || m.persistent
+  if (given && !o.names.includes(o.backend)) throw new UsageError(`${x}-* options need the ${o.backend} backend (${x} or --backend ${o.backend})`)
+  if (launchConfig != null && !m.launch) throw new UsageError(`${x}-launch-config needs ${x}-launch`)
+  if (m.launch && (control != null || socks != null || password != null)) throw new UsageError(`${x}-launch starts its own ${o.daemon}: it takes no ${x}-control, ${x}-socks or ${x}-password`)
+  if (launchConfig != null) m.launchConfig = launchConfig
+  if (password != null) m.password = password
+  if (fileControl != null) m.fileControl = fileControl
+  if (fileSocks != null) m.fileSocks = fileSocks
+  return m
+}
+
+/** A merged daemon's ports parsed (flag text) or checked (file values), with the flag's name in messages. */
+function daemonSettings (flags: DaemonFlags, m: MergedDaemon, backend: 'tor' | 'ator'): Omit<AtorSettings, 'anonBinary'> {
+  const out: Omit<AtorSettings, 'anonBinary'> = { launch: m.launch, persistent: m.persistent }
+  const control = hostPortOf(flags.control, m.fileControl, `--${backend}-control`)
+  if (control != null) out.control = control
+  const socks = hostPortOf(flags.socks, m.fileSocks, `--${backend}-socks`)
+  if (socks != null) out.socks = socks
+  if (m.password != null) out.password = m.password
+  return out
 }
 
 /** The `--ator-*` flags and the file's `ator:` entry (when ATOR is used), checked against the selected networks. */
 async function atorSetup (flags: BackendFlags, names: string[], file: BackendsConfig['ator'], share: boolean): Promise<AtorSettings> {
-  const launch = flags.atorLaunch === true || file?.launch === true
-  const launchConfig = flags.atorLaunchConfig ?? file?.launchConfig
-  const password = flags.atorPassword ?? file?.controlPassword
-  const persistent = flags.atorPersistent === true || (share && file?.persistent === true)
-  const fileControl = file?.launch !== true ? file?.control : undefined
-  const fileSocks = file?.launch !== true ? file?.socks : undefined
-  const control = flags.atorControl ?? fileControl
-  const socks = flags.atorSocks ?? fileSocks
-  const given = [control, socks, password, launchConfig].some(v => v != null) || launch || persistent
-  if (given && !names.includes('ator')) throw new UsageError('--ator-* options need the ator backend (--ator or --backend ator)')
-  if (launchConfig != null && !launch) throw new UsageError('--ator-launch-config needs --ator-launch')
-  if (launch && (control != null || socks != null || password != null)) throw new UsageError('--ator-launch starts its own anon: it takes no --ator-control, --ator-socks or --ator-password')
-  const ator: AtorSettings = { launch, persistent }
-  const c = hostPortOf(flags.atorControl, fileControl, '--ator-control')
-  if (c != null) ator.control = c
-  const s = hostPortOf(flags.atorSocks, fileSocks, '--ator-socks')
-  if (s != null) ator.socks = s
-  if (password != null) ator.password = password
+  const given = { control: flags.atorControl, socks: flags.atorSocks, password: flags.atorPassword, launch: flags.atorLaunch, launchConfig: flags.atorLaunchConfig, persistent: flags.atorPersistent }
+  const merged = mergeDaemon(given, file, { share, names, backend: 'ator', daemon: 'anon' })
+  const ator: AtorSettings = daemonSettings(given, merged, 'ator')
   const anonBinary = flags.anonBinary ?? file?.anonBinary
   if (anonBinary != null) ator.anonBinary = anonBinary
-  if (launch && launchConfig != null) ator.extraTorrc = await readLaunchConfig(launchConfig, '--ator-launch-config')
+  if (merged.launch && merged.launchConfig != null) ator.extraTorrc = await readLaunchConfig(merged.launchConfig, '--ator-launch-config')
   return ator
 }
 
