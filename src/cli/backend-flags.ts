@@ -3,15 +3,15 @@
  * (`--backend tor`, `--backends tor,direct`, `--tor`), in which order
  * (`--fallback`), and the Tor daemon's ports and credentials; the same for
  * ATOR's anon daemon (`--ator`, `--ator-control`, …); and the I2P router's
- * SAM bridge (`--i2p`, `--i2p-sam`, `--i2p-persistent`, `--i2p-hops`).
+ * SAM bridge (`--i2p`, `--i2p-sam`, `--i2p-persistent`, `--i2p-hops`); and
+ * the parsers of their values. settings/backends.ts merges them with the
+ * config file and makes the Backend objects.
  */
 import { isIP } from 'node:net'
-import { readFile } from 'node:fs/promises'
 import { delimiter, join } from 'node:path'
 import { Option } from 'commander'
 import type { Command } from 'commander'
-import { ANON_CANDIDATES, BackendUnavailableError, defaultBackends, directBackend, generateClientAuthKeys, parseClientAuthPrivateKey, parseClientAuthPublicKey } from '../backends/index.ts'
-import type { AtorBackendOptions, Backend, I2pBackendOptions, TorBackendOptions } from '../backends/index.ts'
+import { ANON_CANDIDATES } from '../backends/index.ts'
 import { UsageError } from './exit-codes.ts'
 import { collect, splitList } from './parse.ts'
 
@@ -115,17 +115,6 @@ export function addBackendOptions (cmd: Command, role: 'share' | 'connect'): Com
   return cmd
 }
 
-/** The backends the flags select, in order, and whether the selection is anonymous-only. */
-export interface SelectedBackends {
-  backends: Backend[]
-  names: string[]
-  /** No `direct`: Tor-only, I2P-only (or another anonymous-only) mode. */
-  anonymousOnly: boolean
-  fallback: boolean
-  /** Private keys made for `--tor-client-auth new`, to hand to connectors. */
-  newClientKeys: string[]
-}
-
 /** `IP:PORT`, `[V6]:PORT` or `PORT` (host 127.0.0.1). Names are refused: Tor mode resolves nothing. */
 export function parseHostPort (text: string, flag: string): { host: string, port: number } {
   const t = text.trim()
@@ -135,89 +124,6 @@ export function parseHostPort (text: string, flag: string): { host: string, port
   if (m == null || host == null || !(port >= 1 && port <= 65535)) throw new UsageError(`invalid ${flag} '${text}': expected IP:PORT or PORT, e.g. 127.0.0.1:9051`)
   if (isIP(host) === 0) throw new UsageError(`invalid ${flag} '${text}': give an IP address, not a name (beam resolves no names for Tor or I2P)`)
   return { host, port }
-}
-
-/** Turn the flags into backend objects. Throws UsageError or BackendUnavailableError. */
-export async function resolveBackends (flags: BackendFlags, home: string, ownerPid: number, env: Record<string, string | undefined> = process.env): Promise<SelectedBackends> {
-  const names = backendNames(flags)
-  if (flags.fallback === true && names.length < 2) throw new UsageError('--fallback needs two or more networks in --backends')
-  const torFlags = [flags.torControl, flags.torSocks, flags.torPassword, flags.torLaunchConfig, flags.onionPort, flags.torClientAuth, flags.torClientKey].some(v => v != null) || flags.torLaunch === true || flags.torPersistent === true
-  if (torFlags && !names.includes('tor')) throw new UsageError('--tor-* options need the tor backend (--tor or --backend tor)')
-  if (flags.torLaunchConfig != null && flags.torLaunch !== true) throw new UsageError('--tor-launch-config needs --tor-launch')
-  if (flags.torLaunch === true && (flags.torControl != null || flags.torSocks != null || flags.torPassword != null)) throw new UsageError('--tor-launch starts its own tor: it takes no --tor-control, --tor-socks or --tor-password')
-
-  const ator = await atorOptions(flags, names, home, ownerPid, env)
-  const i2pFlags = flags.i2pSam != null || flags.i2pHops != null || flags.i2pPersistent === true
-  if (i2pFlags && !names.includes('i2p')) throw new UsageError('--i2p-* options need the i2p backend (--i2p or --backend i2p)')
-  const i2p = i2pOptions(flags, home)
-
-  const tor: TorBackendOptions = {}
-  if (flags.torControl != null) { const c = parseHostPort(flags.torControl, '--tor-control'); tor.controlHost = c.host; tor.controlPort = c.port }
-  if (flags.torSocks != null) { const s = parseHostPort(flags.torSocks, '--tor-socks'); tor.socksHost = s.host; tor.socksPort = s.port }
-  if (flags.torPassword != null) tor.controlPassword = flags.torPassword
-  if (flags.torPersistent === true) tor.keyFile = join(home, 'tor', 'onion-key')
-  if (flags.onionPort != null) {
-    const p = Number(flags.onionPort)
-    if (!/^\d{1,5}$/.test(flags.onionPort) || p < 1 || p > 65535) throw new UsageError(`invalid --onion-port '${flags.onionPort}': expected a number from 1 to 65535`)
-    tor.virtualPort = p
-  }
-  const newClientKeys: string[] = []
-  if (flags.torClientAuth != null) {
-    tor.clientAuth = flags.torClientAuth.map(k => {
-      if (k !== 'new') return parseClientAuthPublicKey(k)
-      const pair = generateClientAuthKeys()
-      newClientKeys.push(pair.privateKey)
-      return pair.publicKey
-    })
-  }
-  if (flags.torClientKey != null) tor.clientAuthKey = parseClientAuthPrivateKey(flags.torClientKey)
-  if (flags.torLaunch === true) {
-    let extraTorrc: string | undefined
-    if (flags.torLaunchConfig != null) extraTorrc = await readLaunchConfig(flags.torLaunchConfig, '--tor-launch-config')
-    tor.launch = { dataDir: join(home, 'tor', 'launched'), ownerPid, ...(extraTorrc != null ? { extraTorrc } : {}) }
-  }
-  const registry = defaultBackends({ tor, ator, i2p })
-  const backends: Backend[] = []
-  for (const name of names) {
-    let b: Backend
-    try {
-      b = registry.get(name)
-    } catch (err) {
-      throw new UsageError((err as Error).message)
-    }
-    if (b.name !== directBackend.name && b.transport == null) {
-      const a = await b.available()
-      throw new BackendUnavailableError(`backend '${name}' cannot be used: ${a.reason ?? a.status}`)
-    }
-    backends.push(b)
-  }
-  return { backends, names, anonymousOnly: !names.includes('direct'), fallback: flags.fallback === true, newClientKeys }
-}
-
-async function readLaunchConfig (file: string, flag: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8')
-  } catch (err) {
-    throw new UsageError(`cannot read ${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
-  }
-}
-
-/** The `--ator-*` flags as ATOR backend options (checked against the selected networks). */
-async function atorOptions (flags: BackendFlags, names: string[], home: string, ownerPid: number, env: Record<string, string | undefined>): Promise<AtorBackendOptions> {
-  const atorFlags = [flags.atorControl, flags.atorSocks, flags.atorPassword, flags.atorLaunchConfig].some(v => v != null) || flags.atorLaunch === true || flags.atorPersistent === true
-  if (atorFlags && !names.includes('ator')) throw new UsageError('--ator-* options need the ator backend (--ator or --backend ator)')
-  if (flags.atorLaunchConfig != null && flags.atorLaunch !== true) throw new UsageError('--ator-launch-config needs --ator-launch')
-  if (flags.atorLaunch === true && (flags.atorControl != null || flags.atorSocks != null || flags.atorPassword != null)) throw new UsageError('--ator-launch starts its own anon: it takes no --ator-control, --ator-socks or --ator-password')
-  const ator: AtorBackendOptions = { anonBinaries: anonCandidates(flags.anonBinary, env) }
-  if (flags.atorControl != null) { const c = parseHostPort(flags.atorControl, '--ator-control'); ator.controlHost = c.host; ator.controlPort = c.port }
-  if (flags.atorSocks != null) { const s = parseHostPort(flags.atorSocks, '--ator-socks'); ator.socksHost = s.host; ator.socksPort = s.port }
-  if (flags.atorPassword != null) ator.controlPassword = flags.atorPassword
-  if (flags.atorPersistent === true) ator.keyFile = join(home, 'ator', 'onion-key')
-  if (flags.atorLaunch === true) {
-    const extraTorrc = flags.atorLaunchConfig != null ? await readLaunchConfig(flags.atorLaunchConfig, '--ator-launch-config') : undefined
-    ator.launch = { dataDir: join(home, 'ator', 'launched'), ownerPid, ...(extraTorrc != null ? { extraTorrc } : {}) }
-  }
-  return ator
 }
 
 /** `host:port`, `[v6]:port`: the text form of {@link parseHostPort}'s answer. */
@@ -231,17 +137,4 @@ export function parseI2pHops (text: string): { inboundLength: number, outboundLe
   if (m?.[1] == null) throw new UsageError(`invalid --i2p-hops '${text}': expected IN or IN,OUT, hop counts from 0 to 7, e.g. 3 or 1,0`)
   const inbound = Number(m[1])
   return { inboundLength: inbound, outboundLength: m[2] != null ? Number(m[2]) : inbound }
-}
-
-/** How long `beam connect` retries a destination its router cannot find yet (CANT_REACH_PEER), in ms. */
-const I2P_REACH_RETRY = 120_000
-
-/** The I2P backend's options from the flags: SAM address, key file under the home, tunnel lengths. */
-function i2pOptions (flags: BackendFlags, home: string): I2pBackendOptions {
-  // keep retrying a fresh share's unpublished lease set for as long as one address dial may take (node.ts)
-  const i2p: I2pBackendOptions = { reachRetryMs: I2P_REACH_RETRY }
-  if (flags.i2pSam != null) i2p.sam = hostPortText(parseHostPort(flags.i2pSam, '--i2p-sam'))
-  if (flags.i2pPersistent === true) i2p.keyFile = join(home, 'i2p', 'destination.key')
-  if (flags.i2pHops != null) i2p.tunnels = parseI2pHops(flags.i2pHops)
-  return i2p
 }

@@ -1,18 +1,15 @@
 import { Option } from 'commander'
 import type { Command } from 'commander'
 import { multiaddr } from '@multiformats/multiaddr'
-import {
-  ephemeralIdentity, loadOrCreateIdentity, loadBootstrapFile, parsePeerMultiaddr, stunServersOf, InvalidMultiaddrError, DEFAULT_DHT_PROTOCOL
-} from '../peer/index.ts'
+import { ephemeralIdentity, loadOrCreateIdentity, InvalidMultiaddrError, DEFAULT_DHT_PROTOCOL } from '../peer/index.ts'
 import { UsageError } from './exit-codes.ts'
-import type { BeamInit, BootstrapNode, IceServer, Logger } from '../peer/index.ts'
+import type { BeamInit, IceServer, Logger } from '../peer/index.ts'
 import { anonymousPaths, backendSetName, beamHome, homePaths } from './home.ts'
 import { createCliLogger, LOG_LEVELS } from './logging.ts'
 import type { LogLevel } from './logging.ts'
 import { createOutput } from './output.ts'
 import type { Output, OutputStreams } from './output.ts'
-import { collect, splitList } from './parse.ts'
-import { linesOf, readSecretInput } from './secret-input.ts'
+import { collect } from './parse.ts'
 import { warnIfExposed } from './permissions.ts'
 import type { Readable } from 'node:stream'
 
@@ -86,6 +83,19 @@ export function createContext (flags: CommonFlags, io: CliIo): Context {
  */
 export type IdentityKind = 'ephemeral' | 'file' | 'anonymous' | 'main'
 
+/** Which key a node runs with, before it is read (`--ephemeral`, `--identity` / `BEAM_IDENTITY`). */
+export interface IdentitySettings {
+  /** A throwaway key for this run. @default false */
+  ephemeral?: boolean
+  /** The key file. @default $BEAM_HOME/identity.json, or the anonymous set's own */
+  file?: string
+}
+
+/** The identity flags as settings. */
+export function identityOf (flags: Pick<CommonFlags, 'ephemeral' | 'identity'>): IdentitySettings {
+  return { ephemeral: flags.ephemeral === true, ...(flags.identity != null ? { file: flags.identity } : {}) }
+}
+
 /** What {@link resolveIdentity} answers. */
 export interface ResolvedIdentity {
   privateKey: BeamInit['privateKey']
@@ -95,14 +105,14 @@ export interface ResolvedIdentity {
 }
 
 /**
- * Resolve the identity flags to a key, saying where a new key was saved.
+ * Resolve the identity settings to a key, saying where a new key was saved.
  * `anonymous` names the networks of an anonymous-only node (no `direct`):
  * it then uses that set's own key file unless --identity names one.
  */
-export async function resolveIdentity (flags: CommonFlags, ctx: Context, anonymous?: string[]): Promise<ResolvedIdentity> {
-  if (flags.ephemeral === true) return { privateKey: await ephemeralIdentity(), kind: 'ephemeral' }
-  const kind: IdentityKind = flags.identity != null ? 'file' : anonymous != null && anonymous.length > 0 ? 'anonymous' : 'main'
-  const path = flags.identity ?? (kind === 'anonymous' ? anonymousPaths(ctx.home, anonymous ?? []).identity : homePaths(ctx.home).identity)
+export async function resolveIdentity (identity: IdentitySettings, ctx: Context, anonymous?: string[]): Promise<ResolvedIdentity> {
+  if (identity.ephemeral === true) return { privateKey: await ephemeralIdentity(), kind: 'ephemeral' }
+  const kind: IdentityKind = identity.file != null ? 'file' : anonymous != null && anonymous.length > 0 ? 'anonymous' : 'main'
+  const path = identity.file ?? (kind === 'anonymous' ? anonymousPaths(ctx.home, anonymous ?? []).identity : homePaths(ctx.home).identity)
   const id = await loadOrCreateIdentity(path)
   if (id.created) ctx.log.info({ identity: path }, `created a new ${kind === 'anonymous' ? `${backendSetName(anonymous ?? [])}-only ` : ''}identity at ${path}`)
   // the state a share or connect relies on: warn (once) if other users can read it
@@ -120,49 +130,6 @@ export function parseIceServer (text: string): IceServer {
   if (m[2] != null) server.username = decodeURIComponent(m[2])
   if (m[3] != null) server.credential = decodeURIComponent(m[3])
   return server
-}
-
-/** The bootstrap list from flags, env and bootstrap-nodes.json, in that order. */
-export async function resolveBootstrap (flags: CommonFlags, io: CliIo, log: Logger): Promise<BootstrapNode[]> {
-  const given = [...(flags.bootstrap ?? []), ...(flags.bootstrap == null ? splitList(io.env.BEAM_BOOTSTRAP) : [])]
-  if (given.length > 0) return given.map(text => ({ multiaddr: parsePeerMultiaddr(text), roles: ['bootstrap', 'relay'] }))
-  if (flags.defaultBootstrap === false) return []
-  const list = await loadBootstrapFile()
-  for (const d of list.dropped) log.warn({ entry: d.entry }, `bootstrap-nodes.json: entry dropped: ${d.reason}`)
-  if (list.nodes.length === 0) {
-    log.debug('bootstrap-nodes.json lists no node: only peers whose addresses are known (connect strings) can be reached')
-  }
-  return list.nodes
-}
-
-/**
- * Node settings shared by every command. `anonymous`: the networks of an
- * anonymous-only node, whose identity is its own (see resolveIdentity).
- */
-export async function baseInit (flags: CommonFlags, io: CliIo, ctx: Context, anonymous?: string[]): Promise<BeamInit & { identityPath?: string, identityKind: IdentityKind }> {
-  if (flags.dht === false && flags.dhtServer === true) throw new UsageError('--dht-server and --no-dht exclude each other')
-  const bootstrap = await resolveBootstrap(flags, io, ctx.log)
-  // explicit ICE servers win; otherwise the relays' own STUN responders (never a third party's)
-  const fromFile = flags.iceServerFile != null ? linesOf(await readSecretInput(flags.iceServerFile, '--ice-server-file', io)) : undefined
-  if (fromFile?.length === 0) throw new UsageError(`--ice-server-file ${flags.iceServerFile ?? ''}: lists no server`)
-  const given = flags.iceServer != null || fromFile != null
-  const explicitIce = [...(flags.iceServer ?? []), ...(fromFile ?? []), ...(given ? [] : splitList(io.env.BEAM_ICE_SERVERS))]
-  const ice = explicitIce.length > 0 ? explicitIce : stunServersOf(bootstrap)
-  const id = await resolveIdentity(flags, ctx, anonymous)
-  const init: BeamInit & { identityPath?: string, identityKind: IdentityKind } = {
-    identityKind: id.kind,
-    iceServers: ice.map(parseIceServer),
-    bootstrap: bootstrap.map(n => n.multiaddr),
-    addressBook: homePaths(ctx.home).addressBook,
-    transports: { webrtc: flags.webrtc !== false },
-    dht: flags.dht === false ? false : { protocol: parseDhtProtocol(flags.dhtProtocol ?? DEFAULT_DHT_PROTOCOL), server: flags.dhtServer === true },
-    logger: ctx.log
-  }
-  if (id.privateKey != null) init.privateKey = id.privateKey
-  if (id.path != null) init.identityPath = id.path
-  // loopback WebRTC needs a pinned host candidate; lab/test switch only
-  if (io.env.BEAM_WEBRTC_BIND != null && io.env.BEAM_WEBRTC_BIND !== '') init.webrtcBindAddress = io.env.BEAM_WEBRTC_BIND
-  return init
 }
 
 /** A libp2p protocol id: '/' then printable characters, no spaces. */

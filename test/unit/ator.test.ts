@@ -2,7 +2,8 @@ import { join } from 'node:path'
 import { describe, it, expect } from 'vitest'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ANON_INSTALL_HINT, ANON_LISTEN_PROTOCOL, ANON_PROTOCOL, atorBackend, defaultBackends, parseOnion3, parseOnionAddress, torBackend } from '../../src/backends/index.ts'
-import { anonCandidates, resolveBackends } from '../../src/cli/backend-flags.ts'
+import { anonCandidates } from '../../src/cli/backend-flags.ts'
+import { backendSetup, resolveBackends } from '../../src/cli/settings/index.ts'
 import { decodeConnectString, encodeConnectString } from '../../src/peer/index.ts'
 import { transportOf } from '../../src/peer/connect/path.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -76,18 +77,17 @@ describe('CLI: --ator flags', () => {
 })
 
 describe('beam.config.yaml: the ator entry', () => {
-  it('parses the anon settings, refuses the Tor-only ones, and fills the --ator-* flags where the command line is silent', async () => {
-    const { parseConfig } = await import('../../src/cli/config.ts')
-    const { applyConfig, applyShareConfig } = await import('../../src/cli/config-flags.ts')
+  it('parses the anon settings, refuses the Tor-only ones, and fills the ATOR settings where the command line is silent', async () => {
+    const { parseConfig } = await import('../../src/cli/config/index.ts')
     const yaml = 'backends:\n  ator:\n    priority: 1\n    control: 9151\n    socks: 127.0.0.1:9150\n    persistent: true\n    anonBinary: /opt/anon/anon\n  direct:\n    priority: 2\n'
     const cfg = parseConfig(yaml, 'beam.config.yaml')
     expect(cfg.backends.ator).toMatchObject({ control: { host: '127.0.0.1', port: 9151 }, socks: { host: '127.0.0.1', port: 9150 }, persistent: true, anonBinary: '/opt/anon/anon' })
-    const flags = applyShareConfig(applyConfig({}, cfg), cfg)
-    expect(flags).toMatchObject({ backends: 'ator,direct', atorControl: '127.0.0.1:9151', atorSocks: '127.0.0.1:9150', atorPersistent: true, anonBinary: '/opt/anon/anon' })
+    const setup = await backendSetup({}, { file: cfg.backends, role: 'share' })
+    expect(setup).toMatchObject({ names: ['ator', 'direct'], ator: { control: { host: '127.0.0.1', port: 9151 }, socks: { host: '127.0.0.1', port: 9150 }, persistent: true, anonBinary: '/opt/anon/anon' } })
+    // persistent is a share's setting only
+    expect((await backendSetup({}, { file: cfg.backends })).ator.persistent).toBe(false)
     // the command line wins, and --ator is a choice of its own
-    expect(applyConfig({ ator: true, atorControl: '9999' }, cfg)).toMatchObject({ ator: true, atorControl: '9999' })
-    const onlyAtor: { ator: boolean, backends?: string } = { ator: true }
-    expect(applyConfig(onlyAtor, cfg).backends).toBeUndefined()
+    expect(await backendSetup({ ator: true, atorControl: '9999' }, { file: cfg.backends })).toMatchObject({ names: ['ator'], ator: { control: { host: '127.0.0.1', port: 9999 } } })
     expect(() => parseConfig('backends:\n  ator:\n    onionPort: 4002\n', 'beam.config.yaml')).toThrow(/onionPort/)
   })
 })

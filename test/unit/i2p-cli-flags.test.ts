@@ -12,10 +12,9 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { parseI2pHops, resolveBackends } from '../../src/cli/backend-flags.ts'
-import { applyConfig } from '../../src/cli/config-flags.ts'
-import type { ConfigurableFlags } from '../../src/cli/config-flags.ts'
-import { parseConfig } from '../../src/cli/config.ts'
+import { parseI2pHops } from '../../src/cli/backend-flags.ts'
+import { backendSetup, resolveBackends } from '../../src/cli/settings/index.ts'
+import { parseConfig } from '../../src/cli/config/index.ts'
 import { runCli } from '../../src/cli/program.ts'
 import { ExitCode } from '../../src/cli/exit-codes.ts'
 import { defaultBackends } from '../../src/backends/index.ts'
@@ -144,12 +143,13 @@ describe('I2P backend flags', () => {
     expect(r.stdout).toMatch(/has no i2p address/)
   })
 
-  it('the config file\'s backends.i2p.sam becomes --i2p-sam where i2p is used', () => {
-    const config = parseConfig('backends:\n  i2p:\n    sam: 127.0.0.1:7999\n', 'beam.config.yaml')
-    expect(applyConfig<ConfigurableFlags>({ i2p: true }, config).i2pSam).toBe('127.0.0.1:7999')
-    expect(applyConfig({}, config)).toMatchObject({ backends: 'i2p', i2pSam: '127.0.0.1:7999' })
+  it('the config file\'s backends.i2p.sam is the SAM bridge where i2p is used', async () => {
+    const file = parseConfig('backends:\n  i2p:\n    sam: 127.0.0.1:7999\n', 'beam.config.yaml').backends
+    const sam = { host: '127.0.0.1', port: 7999 }
+    expect((await backendSetup({ i2p: true }, { file })).i2p.sam).toEqual(sam)
+    expect(await backendSetup({}, { file })).toMatchObject({ names: ['i2p'], i2p: { sam } })
     // the command line wins; a backend not in use takes nothing from the file
-    expect(applyConfig({ i2p: true, i2pSam: '127.0.0.1:1234' }, config).i2pSam).toBe('127.0.0.1:1234')
-    expect(applyConfig<ConfigurableFlags>({ backend: 'direct' }, config).i2pSam).toBeUndefined()
+    expect((await backendSetup({ i2p: true, i2pSam: '127.0.0.1:1234' }, { file })).i2p.sam).toEqual({ host: '127.0.0.1', port: 1234 })
+    expect((await backendSetup({ backend: 'direct' }, { file })).i2p.sam).toBeUndefined()
   })
 })

@@ -13,7 +13,7 @@ import { pino } from 'pino'
 import { runBeam } from '../helpers/beam.ts'
 import { resolveIdentity } from '../../src/cli/context.ts'
 import { createOutput } from '../../src/cli/output.ts'
-import { loadConfig } from '../../src/cli/config.ts'
+import { loadConfig } from '../../src/cli/config/index.ts'
 import { exposedToOthers } from '../../src/peer/index.ts'
 
 const dirs: string[] = []

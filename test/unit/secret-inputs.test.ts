@@ -12,7 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { readTargetInput, resolvePasswordFlags, withHiddenTarget, MAX_SECRET_INPUT } from '../../src/cli/secret-input.ts'
-import { baseInit, createContext, parseIceServer } from '../../src/cli/context.ts'
+import { createContext, parseIceServer } from '../../src/cli/context.ts'
+import { nodeSettings } from '../../src/cli/settings/index.ts'
 import type { CliIo } from '../../src/cli/context.ts'
 import { runCli } from '../../src/cli/program.ts'
 import { ExitCode } from '../../src/cli/exit-codes.ts'
@@ -115,8 +116,8 @@ describe('TURN credentials from --ice-server-file', () => {
   const urls = ['turn:us%3Aer:p%40ss@127.0.0.1:3478', 'stun:127.0.0.1:3479']
 
   async function iceOf (f: Record<string, unknown>, i: CliIo): Promise<unknown> {
-    const init = await baseInit({ ...flags, ...f }, i, createContext({ logLevel: 'silent' }, i))
-    return init.iceServers
+    const settings = await nodeSettings({ ...flags, ...f }, i, createContext({ logLevel: 'silent' }, i).log)
+    return settings.iceServers
   }
 
   it('gives the same ICE servers as --ice-server, from a file and from standard input', async () => {

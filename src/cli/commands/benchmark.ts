@@ -3,7 +3,8 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { BENCH_BACKENDS, createBeam, ephemeralIdentity } from '../../peer/index.ts'
 import type { BeamNode, BenchBackend, BenchProgress, BenchResult } from '../../peer/index.ts'
 import { homePaths } from '../home.ts'
-import { addIdentityOptions, addNetworkOptions, addOutputOptions, baseInit, createContext } from '../context.ts'
+import { addIdentityOptions, addNetworkOptions, addOutputOptions, createContext } from '../context.ts'
+import { nodeSettings, toBeamInit } from '../settings/index.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
 import { UsageError } from '../exit-codes.ts'
 import { parseDuration, parseMillis, splitList } from '../parse.ts'
@@ -76,12 +77,12 @@ async function runBenchmarkCommand (targetArg: string | undefined, flags: Benchm
   const dialTimeout = parseMillis(flags.timeout, 'timeout')
   const ctx = createContext(flags, io)
   const resolved = await withHiddenTarget(input, async () => await resolveTargetText(input.text, homePaths(ctx.home).aliases))
-  const init = await baseInit(flags, io, ctx)
+  const init = await toBeamInit(await nodeSettings(flags, io, ctx.log), { ctx, node: { listen: [], lookupTimeout: dialTimeout } })
   if (resolved.target != null && init.privateKey != null && peerIdFromPrivateKey(init.privateKey).equals(resolved.target.peerId)) {
     // a share running here under the same BEAM_HOME: a node cannot dial itself
     init.privateKey = await ephemeralIdentity()
   }
-  const node: BeamNode = await createBeam({ ...init, listen: [], lookupTimeout: dialTimeout })
+  const node: BeamNode = await createBeam(init)
   const tty = !ctx.out.json && io.stderrIsTTY
   let progressShown = false
   const clearProgress = (): void => { if (progressShown) { io.stderr.write('\r\x1b[K'); progressShown = false } }

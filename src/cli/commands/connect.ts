@@ -3,33 +3,20 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Aliases, createBeam, ephemeralIdentity, InvalidTargetError, looksLikeConnectString, NAME_RE, parseNameTarget, parseTarget } from '../../peer/index.ts'
 import type { BeamNode, PathInfo, Target } from '../../peer/index.ts'
 import { beamHome, homePaths } from '../home.ts'
-import { addIdentityOptions, addNetworkOptions, addOutputOptions, baseInit, createContext, parseListen, untilAborted } from '../context.ts'
-import type { CliIo, CommonFlags } from '../context.ts'
-import { collect, parseMillis, parsePort } from '../parse.ts'
+import { addIdentityOptions, addNetworkOptions, addOutputOptions, createContext, untilAborted } from '../context.ts'
+import type { CliIo } from '../context.ts'
+import { collect } from '../parse.ts'
 import { UsageError } from '../exit-codes.ts'
 import { stopWithin } from '../shutdown.ts'
-import { addBackendOptions, resolveBackends } from '../backend-flags.ts'
-import type { BackendFlags, SelectedBackends } from '../backend-flags.ts'
-import { addConfigOption, applyConfig, loadCliConfig } from '../config-flags.ts'
-import type { BeamConfig } from '../config.ts'
+import { addBackendOptions } from '../backend-flags.ts'
+import { addConfigOption, connectSettings, createBackends, loadCliConfig, toBeamInit, DEFAULT_TIMEOUT, I2P_TIMEOUT } from '../settings/index.ts'
+import type { ConnectFlags, SelectedBackends } from '../settings/index.ts'
+import type { BeamConfig, ConnectConfig } from '../config/index.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { b32Of, BackendUnavailableError, carriedBy } from '../../backends/index.ts'
 import { readTargetInput, resolvePasswordFlags, withHiddenTarget } from '../secret-input.ts'
 
-export interface ConnectFlags extends CommonFlags, BackendFlags {
-  config?: string
-  connectFile?: string
-  port?: string
-  host?: string
-  remote?: string
-  timeout?: string
-  listen?: string[]
-}
-
-/** Default of --timeout, in ms. */
-const DEFAULT_TIMEOUT = 30_000
-/** Default of --timeout when i2p is selected: ~20 s of SAM session, then waiting for a fresh share's lease set. */
-const I2P_TIMEOUT = 150_000
+export type { ConnectFlags } from '../settings/index.ts'
 
 export function connectCommand (io: CliIo): Command {
   const cmd = new Command('connect')
@@ -139,24 +126,21 @@ async function connectInOrder (node: BeamNode, target: Target, selected: Selecte
 }
 
 /**
- * `beam connect`. `preloaded` is the config file `beam up` already read;
- * otherwise the file that --config or $BEAM_HOME names (if any) is read here.
+ * `beam connect`, or `beam up NAME` for a named connection (`entry`).
+ * `preloaded` is the config file `beam up` already read; otherwise the file
+ * that --config or $BEAM_HOME names (if any) is read here.
  */
-export async function runConnect (targetArg: string | undefined, flagsIn: ConnectFlags, io: CliIo, preloaded?: BeamConfig): Promise<void> {
-  const input = await readTargetInput(targetArg, flagsIn.connectFile, io)
-  const config = preloaded ?? await loadCliConfig(flagsIn, beamHome(io.env), io.signal)
-  const flags = config != null ? applyConfig(flagsIn, config) : flagsIn
-  const localPort = flags.port != null ? parsePort(flags.port, 'local port', true) : 0
-  const remotePort = flags.remote != null ? parsePort(flags.remote, 'remote port') : 0
-  const timeoutText = flags.timeout
-  const listen = parseListen(flags.listen ?? [])
+export async function runConnect (targetArg: string | undefined, flags: ConnectFlags, io: CliIo, preloaded?: BeamConfig, entry?: ConnectConfig): Promise<void> {
+  const input = await readTargetInput(targetArg, flags.connectFile, io)
+  const config = preloaded ?? await loadCliConfig(flags, beamHome(io.env), io.signal)
   const ctx = createContext(flags, io)
   for (const w of config?.warnings ?? []) ctx.log.warn(w)
-  const selected = await resolveBackends(flags, ctx.home, process.pid, io.env)
-  const timeout = timeoutText != null ? parseMillis(timeoutText, 'timeout') : selected.names.includes('i2p') ? I2P_TIMEOUT : DEFAULT_TIMEOUT
+  const settings = await connectSettings(flags, io, ctx.log, config, entry)
+  const { localPort, remotePort, timeout } = settings
+  const selected = await createBackends(settings.backends, { home: ctx.home, ownerPid: process.pid, env: io.env })
   const anonymous = selected.anonymousOnly
-  if (anonymous && flags.listen != null) throw new UsageError(`${selected.names.join('+')}-only mode opens no listener: drop --listen`)
-  if (anonymous && flags.dhtServer === true) throw new UsageError(`${selected.names.join('+')}-only mode uses no DHT: drop --dht-server`)
+  if (anonymous && settings.listenGiven) throw new UsageError(`${selected.names.join('+')}-only mode opens no listener: drop --listen`)
+  if (anonymous && settings.node.dht !== false && settings.node.dht.server) throw new UsageError(`${selected.names.join('+')}-only mode uses no DHT: drop --dht-server`)
   const resolved = await withHiddenTarget(input, async () => await resolveTargetText(input.text, homePaths(ctx.home).aliases))
   const target = resolved.target
   if (resolved.alias != null) ctx.log.info({ alias: resolved.alias }, `alias ${resolved.alias} → ${resolved.text.slice(0, 60)}`)
@@ -173,27 +157,25 @@ export async function runConnect (targetArg: string | undefined, flagsIn: Connec
     const a = await i2p.available({ signal: io.signal })
     if (a.status !== 'ready') throw new BackendUnavailableError(`backend i2p is ${a.status.replace('-', ' ')}: ${a.reason ?? ''}`)
   }
-  // anonymous-only: do not link this connect to earlier ones by a stable peer id (and do not even create identity.json)
-  const throwaway = anonymous && flags.identity == null && io.env.BEAM_IDENTITY == null
-  const base = await baseInit(throwaway ? { ...flags, ephemeral: true } : flags, io, ctx)
-  const init = anonymous ? { ...base, bootstrap: [], iceServers: [], dht: false as const } : base
-  if (anonymous) {
-    // remember nothing of the peer
-    delete init.addressBook
-    if (throwaway) ctx.log.info('anonymous-only mode: connecting with a throwaway identity (pass --identity to use a key file, e.g. for an --allow share)')
-  }
+  // anonymous-only: no bootstrap, ICE, DHT or address book (remember nothing of the peer)
+  const init = await toBeamInit(settings.node, {
+    ctx,
+    ...(anonymous ? { anonymous: selected.names } : {}),
+    node: { listen: settings.listen, lookupTimeout: timeout, backends: selected.backends }
+  })
+  if (settings.throwaway) ctx.log.info('anonymous-only mode: connecting with a throwaway identity (pass --identity to use a key file, e.g. for an --allow share)')
   if (target != null && init.privateKey != null && peerIdFromPrivateKey(init.privateKey).equals(target.peerId)) {
     // a share and a connect on one machine share BEAM_HOME, hence the identity
     ctx.log.info('the target is this machine\'s own peer id (a share running here): connecting with a throwaway identity')
     init.privateKey = await ephemeralIdentity()
   }
-  const node: BeamNode = await createBeam({ ...init, listen, lookupTimeout: timeout, backends: selected.backends })
+  const node: BeamNode = await createBeam(init)
   node.on('lookup', e => { ctx.out.event('lookup', { peerId: e.peerId, state: e.state, addresses: e.addresses ?? null, ms: e.ms ?? null, ...(e.error != null ? { error: e.error } : {}) }) })
   try {
     if (target != null) ctx.log.info({ peer: target.peerId.toString(), addresses: target.multiaddrs.length }, `connecting to ${target.peerId.toString()}`)
     const connectOptions = {
       port: localPort,
-      host: flags.host ?? '127.0.0.1',
+      host: settings.host,
       remotePort,
       dialTimeout: timeout,
       signal: io.signal

@@ -2,7 +2,8 @@ import { Command } from 'commander'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createBeam, diagnose, ephemeralIdentity, explain, parseTarget } from '../../peer/index.ts'
 import type { BeamNode, DoctorReport, Target } from '../../peer/index.ts'
-import { addIdentityOptions, addNetworkOptions, addOutputOptions, baseInit, createContext, untilAborted } from '../context.ts'
+import { addIdentityOptions, addNetworkOptions, addOutputOptions, createContext } from '../context.ts'
+import { nodeSettings, toBeamInit } from '../settings/index.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
 import { parseMillis } from '../parse.ts'
 import { stopWithin } from '../shutdown.ts'
@@ -59,11 +60,11 @@ async function runDoctor (targetArg: string | undefined, flags: DoctorFlags, io:
   const dialTimeout = parseMillis(flags.timeout ?? '15000', 'timeout')
   const settleMs = parseMillis(flags.settle ?? '20000', 'settle time')
   const ctx = createContext(flags, io)
-  const init = await baseInit(flags, io, ctx)
+  const init = await toBeamInit(await nodeSettings(flags, io, ctx.log), { ctx, node: { listen: [] } })
   if (target != null && init.privateKey != null && peerIdFromPrivateKey(init.privateKey).equals(target.peerId)) {
     init.privateKey = await ephemeralIdentity()
   }
-  const node: BeamNode = await createBeam({ ...init, listen: [] })
+  const node: BeamNode = await createBeam(init)
   try {
     const report = await diagnose(node, target, {
       iceServers: iceUrls(init.iceServers ?? []),

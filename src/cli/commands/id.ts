@@ -1,6 +1,6 @@
 import { Command } from 'commander'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { addIdentityOptions, addOutputOptions, createContext, resolveIdentity } from '../context.ts'
+import { addIdentityOptions, addOutputOptions, createContext, identityOf, resolveIdentity } from '../context.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
 import { addBackendSetOptions, backendNames } from '../backend-flags.ts'
 import type { BackendFlags } from '../backend-flags.ts'
@@ -27,7 +27,7 @@ export function idCommand (io: CliIo): Command {
       }
     }
     // the identity `beam share` with the same networks uses: its own for an anonymous-only set
-    const id = await resolveIdentity(flags, ctx, names.includes('direct') ? undefined : names)
+    const id = await resolveIdentity(identityOf(flags), ctx, names.includes('direct') ? undefined : names)
     if (id.privateKey == null) return
     const peerId = peerIdFromPrivateKey(id.privateKey).toString()
     ctx.out.event('id', { peerId, identity: id.path ?? null, identityKind: id.kind, backends: names })

@@ -6,7 +6,8 @@ import {
   DEFAULT_MAX_CIRCUITS_PER_IP, DEFAULT_MAX_CIRCUITS_PER_SUBNET, DEFAULT_RESERVATION_GRACE
 } from '../../relay/index.ts'
 import type { MetricSample, MetricsServer, StunServer } from '../../relay/index.ts'
-import { addIdentityOptions, addOutputOptions, baseInit, createContext, parseListen, untilAborted } from '../context.ts'
+import { addIdentityOptions, addOutputOptions, createContext, parseListen, untilAborted } from '../context.ts'
+import { nodeSettings, toBeamInit } from '../settings/index.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
 import { collect, parseBindAddress, parseBytes, parseCount, parseDuration, parsePort } from '../parse.ts'
 import { stopWithin } from '../shutdown.ts'
@@ -96,13 +97,15 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
   const listen = parseListen(flags.listen ?? DEFAULT_RELAY_LISTEN)
   const announce = parseListen(flags.announce ?? [])
   const ctx = createContext(flags, io)
-  const init = await baseInit({ ...flags, defaultBootstrap: false }, io, ctx)
+  // a relay reads no bootstrap-nodes.json, and relays no WebRTC signalling of its own
+  const settings = { ...await nodeSettings({ ...flags, defaultBootstrap: false }, io, ctx.log), webrtc: false }
+  const init = await toBeamInit(settings, { ctx, node: { listen, announce, relayServer: limits, relayAllow: allow } })
 
   let stunRequests = 0
   let stunDropped = 0
   let stun: StunServer | undefined
   let metrics: MetricsServer | undefined
-  const node: BeamNode = await createBeam({ ...init, listen, announce, relayServer: limits, relayAllow: allow, transports: { ...init.transports, webrtc: false } })
+  const node: BeamNode = await createBeam(init)
   try {
     if (stunPort !== 0) {
       stun = await startStunServer({ port: stunPort, onRequest: () => { stunRequests++ }, onDrop: () => { stunDropped++ } })

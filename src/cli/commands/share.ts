@@ -1,39 +1,22 @@
 import { Command } from 'commander'
-import { createBeam, loadOrCreateAccessSecret, newAccessSecret, parsePeerId, DEFAULT_SHARE_LISTEN, MIN_PREFIX, NAME_RE, DEFAULT_MAX_TUNNELS, DEFAULT_MAX_TUNNELS_PER_PEER } from '../../peer/index.ts'
+import { createBeam, loadOrCreateAccessSecret, newAccessSecret, DEFAULT_SHARE_LISTEN, MIN_PREFIX, DEFAULT_MAX_TUNNELS, DEFAULT_MAX_TUNNELS_PER_PEER } from '../../peer/index.ts'
 import { DEFAULT_SHARE_RESERVATIONS } from '../../relay/index.ts'
 import type { AccessPolicy, BeamNode } from '../../peer/index.ts'
-import { addIdentityOptions, addNetworkOptions, addOutputOptions, baseInit, createContext, parseListen, untilAborted } from '../context.ts'
-import type { CliIo, CommonFlags, IdentityKind } from '../context.ts'
+import { addIdentityOptions, addNetworkOptions, addOutputOptions, createContext, untilAborted } from '../context.ts'
+import type { CliIo, IdentityKind } from '../context.ts'
 import { anonymousPaths, backendSetName, beamHome, homePaths } from '../home.ts'
 import { UsageError } from '../exit-codes.ts'
-import { collect, parseCount, parseService } from '../parse.ts'
+import { collect } from '../parse.ts'
 import { stopWithin } from '../shutdown.ts'
-import { addBackendOptions, resolveBackends } from '../backend-flags.ts'
-import type { BackendFlags, SelectedBackends } from '../backend-flags.ts'
-import { addConfigOption, applyConfig, applyShareConfig, loadCliConfig } from '../config-flags.ts'
-import type { BeamConfig } from '../config.ts'
+import { addBackendOptions } from '../backend-flags.ts'
+import { addConfigOption, createBackends, loadCliConfig, shareSettings, toBeamInit } from '../settings/index.ts'
+import type { SelectedBackends, ShareFlags, ShareSource } from '../settings/index.ts'
+import type { BeamConfig } from '../config/index.ts'
 import type { Logger } from '../../peer/index.ts'
 import { BackendUnavailableError } from '../../backends/index.ts'
 import { resolvePasswordFlags } from '../secret-input.ts'
 
-export interface ShareFlags extends CommonFlags, BackendFlags {
-  config?: string
-  public?: boolean
-  allow?: string[]
-  rotateSecret?: boolean
-  listen?: string[] | false
-  announce?: string[]
-  relay?: boolean
-  name?: string[]
-  maxTunnels?: string
-  maxTunnelsPerPeer?: string
-}
-
-/** A share name: what `<name>.<peer-id prefix>` resolves. */
-function parseName (text: string): string {
-  if (!NAME_RE.test(text)) throw new UsageError(`invalid --name '${text}': use 1-63 of a-z, 0-9 and '-' (not at either end)`)
-  return text
-}
+export type { ShareFlags } from '../settings/index.ts'
 
 export function shareCommand (io: CliIo): Command {
   const cmd = new Command('share')
@@ -55,7 +38,7 @@ export function shareCommand (io: CliIo): Command {
   addConfigOption(cmd)
   addOutputOptions(cmd)
   // passwords from files or the environment, here and not in runShare: `beam up` takes no password flags
-  cmd.action(async (ports: string[], flags: ShareFlags) => { await runShare(ports, await resolvePasswordFlags(flags, io), io) })
+  cmd.action(async (ports: string[], flags: ShareFlags) => { await runShare({ ports }, await resolvePasswordFlags(flags, io), io) })
   return cmd
 }
 
@@ -87,39 +70,35 @@ function identityLine (kind: IdentityKind, path: string | undefined, selected: S
 }
 
 /**
- * `beam share`. `preloaded` is the config file `beam up` already read;
- * otherwise the file that --config or $BEAM_HOME names (if any) is read here.
+ * `beam share`, or `beam up NAME` for a named tunnel (`source`). `preloaded`
+ * is the config file `beam up` already read; otherwise the file that
+ * --config or $BEAM_HOME names (if any) is read here.
  */
-export async function runShare (ports: string[], flagsIn: ShareFlags, io: CliIo, preloaded?: BeamConfig): Promise<void> {
-  const config = preloaded ?? await loadCliConfig(flagsIn, beamHome(io.env), io.signal)
-  const flags = config != null ? applyShareConfig(applyConfig(flagsIn, config), config) : flagsIn
-  const services = ports.map(parseService)
-  if (flags.public === true && flags.allow != null) throw new UsageError('--public and --allow exclude each other')
-  const allow = (flags.allow ?? []).map(p => parsePeerId(p).toString())
+export async function runShare (source: ShareSource, flags: ShareFlags, io: CliIo, preloaded?: BeamConfig): Promise<void> {
+  const config = preloaded ?? await loadCliConfig(flags, beamHome(io.env), io.signal)
   const ctx = createContext(flags, io)
   for (const w of config?.warnings ?? []) ctx.log.warn(w)
-  const resolved = await resolveBackends(flags, ctx.home, process.pid, io.env)
+  const settings = await shareSettings(source, flags, io, ctx.log, config)
+  const { services, names } = settings
+  const resolved = await createBackends(settings.backends, { home: ctx.home, ownerPid: process.pid, env: io.env })
   const selected = resolved.fallback ? await firstAvailable(resolved, io.signal, ctx.log) : resolved
   const anonymous = selected.anonymousOnly
   if (anonymous) {
     const mode = `${selected.names.join('+')}-only mode`
-    if (flags.listen != null) throw new UsageError(`${mode} opens no clearnet listener: drop --listen/--no-listen`)
-    if (flags.announce != null) throw new UsageError(`${mode} announces no address: drop --announce`)
-    if (flags.name != null) throw new UsageError(`${mode} uses no DHT: --name is not available (hand out the connect string)`)
-    if (flags.dhtServer === true) throw new UsageError(`${mode} uses no DHT: drop --dht-server`)
+    if (settings.listen != null || settings.noListen) throw new UsageError(`${mode} opens no clearnet listener: drop --listen/--no-listen`)
+    if (settings.announce != null) throw new UsageError(`${mode} announces no address: drop --announce`)
+    if (names.length > 0) throw new UsageError(`${mode} uses no DHT: --name is not available (hand out the connect string)`)
+    if (settings.node.dht !== false && settings.node.dht.server) throw new UsageError(`${mode} uses no DHT: drop --dht-server`)
   }
-  const listen = anonymous || flags.listen === false ? [] : parseListen(flags.listen ?? DEFAULT_SHARE_LISTEN)
-  if (!anonymous && flags.listen === false && flags.relay === false && selected.backends.length === 1) throw new UsageError('--no-listen with --no-relay leaves no way to reach the share')
-  const names = (flags.name ?? []).map(n => parseName(n))
-  const limits = {
-    ...(flags.maxTunnels != null ? { maxTunnels: parseCount(flags.maxTunnels, '--max-tunnels') } : {}),
-    ...(flags.maxTunnelsPerPeer != null ? { maxTunnelsPerPeer: parseCount(flags.maxTunnelsPerPeer, '--max-tunnels-per-peer') } : {})
-  }
+  const listen = anonymous || settings.noListen ? [] : settings.listen ?? DEFAULT_SHARE_LISTEN
+  if (!anonymous && settings.noListen && !settings.relay && selected.backends.length === 1) throw new UsageError('--no-listen with --no-relay leaves no way to reach the share')
+  const reservations = !anonymous && settings.relay && settings.node.bootstrap.length > 0 ? DEFAULT_SHARE_RESERVATIONS : 0
   // an anonymous-only share has its own identity and secret (anonymousPaths): the clearnet ones would link the two
-  const base = await baseInit(flags, io, ctx, anonymous ? selected.names : undefined)
-  const init = anonymous ? { ...base, bootstrap: [], iceServers: [], dht: false as const } : base
-  // a share over an anonymity network remembers no peer's addresses
-  if (anonymous) delete init.addressBook
+  const init = await toBeamInit(settings.node, {
+    ctx,
+    ...(anonymous ? { anonymous: selected.names, anonymousIdentity: true } : {}),
+    node: { listen, announce: settings.announce ?? [], reservations, backends: selected.backends, listenOnBackends: true }
+  })
   if (names.length > 0 && init.dht === false) throw new UsageError('--name needs the DHT (drop --no-dht)')
   for (const b of selected.backends) {
     if (b.name === 'direct') continue
@@ -129,14 +108,12 @@ export async function runShare (ports: string[], flagsIn: ShareFlags, io: CliIo,
   if (!anonymous && selected.backends.length > 1) ctx.log.warn(`sharing over ${selected.names.join(' and ')}: the connect string carries this machine's IP addresses next to the ${selected.names.filter(n => n !== 'direct').join(' and ')} address, so it is not anonymous`)
 
   let access: AccessPolicy
-  if (flags.public === true) access = { mode: 'public' }
-  else if (allow.length > 0) access = { mode: 'allow', peers: allow }
-  else if (flags.ephemeral === true) access = { mode: 'secret', secret: newAccessSecret() }
-  else access = { mode: 'secret', secret: await loadOrCreateAccessSecret(anonymous ? anonymousPaths(ctx.home, selected.names).secret : homePaths(ctx.home).secret, { rotate: flags.rotateSecret === true }) }
+  if (settings.access.mode !== 'secret') access = settings.access
+  else if (settings.node.identity.ephemeral === true) access = { mode: 'secret', secret: newAccessSecret() }
+  else access = { mode: 'secret', secret: await loadOrCreateAccessSecret(anonymous ? anonymousPaths(ctx.home, selected.names).secret : homePaths(ctx.home).secret, { rotate: settings.access.rotate }) }
 
   ctx.log.info({ ports: services.map(s => s.port) }, 'starting share')
-  const reservations = !anonymous && flags.relay !== false && (init.bootstrap ?? []).length > 0 ? DEFAULT_SHARE_RESERVATIONS : 0
-  const node: BeamNode = await createBeam({ ...init, listen, announce: flags.announce ?? [], reservations, backends: selected.backends, listenOnBackends: true })
+  const node: BeamNode = await createBeam(init)
   try {
     if (reservations > 0) {
       ctx.log.info('reserving a slot on a relay, so that peers behind NATs can reach this share')
@@ -145,7 +122,7 @@ export async function runShare (ports: string[], flagsIn: ShareFlags, io: CliIo,
       else if (node.bootstrapRunsNoRelay) ctx.log.warn('none of the bootstrap nodes runs a relay: only peers that can reach this machine directly will connect')
       else ctx.log.warn('no relay reservation within 10 s: only peers that can reach this machine directly will connect')
     }
-    const share = await node.share({ services, access, ...limits })
+    const share = await node.share({ services, access, ...settings.limits })
     if (node.dhtEnabled && (init.bootstrap ?? []).length > 0) {
       node.on('published', e => { ctx.out.event('published', { peerId: node.peerId.toString(), ms: e.ms, names: e.names }) })
       node.startPublishing(names)

@@ -1,0 +1,108 @@
+/**
+ * The `tunnels:` section: named shares for `beam up NAME`, with their
+ * services, backends, strategy and access.
+ */
+import { isSeq } from 'yaml'
+import type { Node } from 'yaml'
+import { parsePeerId } from '../../peer/index.ts'
+import { ACCESS_MODES, ENTRY_NAME_RE, TUNNEL_KEYS } from './schema.ts'
+import type { AccessMode, BackendsConfig, ServiceConfig, TunnelConfig } from './schema.ts'
+import { readBackendList, readStrategy } from './backends-section.ts'
+import { describe, emptyRecord, readChoice, readList, readPort, readString, scalar } from './yaml-check.ts'
+import type { Reader } from './yaml-check.ts'
+
+/** A share's service: a port number, `"PORT"` or `"HOST:PORT"`. */
+function readService (r: Reader, node: Node | null, path: string): ServiceConfig | undefined {
+  const v = scalar(node)
+  if (typeof v === 'number' || (typeof v === 'string' && /^\s*\d+\s*$/.test(v))) {
+    const port = readPort(r, node, path)
+    return port == null ? undefined : { port }
+  }
+  if (typeof v === 'string') {
+    const m = /^\[([0-9a-fA-F:.]+)\]:(.+)$/.exec(v.trim()) ?? /^([^:\s]+):([^:]+)$/.exec(v.trim())
+    if (m != null) {
+      const port = Number(m[2])
+      if (Number.isInteger(port) && port >= 1 && port <= 65535) return { host: m[1] ?? '', port }
+      r.fail(node, path, `'${m[2] ?? ''}' is not a port (1-65535)`)
+      return undefined
+    }
+  }
+  r.fail(node, path, `${describe(node)} is not a port (1-65535) or host:port`)
+  return undefined
+}
+
+
+export function readTunnels (r: Reader, node: Node | null | undefined, backends: BackendsConfig, known: readonly string[]): Record<string, TunnelConfig> {
+  const out = emptyRecord<TunnelConfig>()
+  for (const { key, keyNode, value } of r.map(node, 'tunnels', 'the tunnels section') ?? []) {
+    const path = `tunnels.${key}`
+    if (!ENTRY_NAME_RE.test(key)) {
+      r.fail(keyNode, path, 'a tunnel name is 1-63 letters, digits, - or _, starting with a letter or digit')
+      continue
+    }
+    const fields = r.map(value, path, `the settings of tunnel '${key}'`, TUNNEL_KEYS)
+    if (fields == null) continue
+    const f = new Map(fields.map(e => [e.key, e.value]))
+    const services: ServiceConfig[] = []
+    const portNode = f.get('port')
+    const portsNode = f.get('ports')
+    if (portNode !== undefined && portsNode !== undefined) {
+      r.fail(portsNode, `${path}.ports`, 'use either port or ports, not both')
+    } else if (portNode !== undefined) {
+      const s = readService(r, portNode, `${path}.port`)
+      if (s != null) services.push(s)
+    } else if (portsNode !== undefined) {
+      const items = readList(r, portsNode, `${path}.ports`, 'ports') ?? []
+      if (portsNode != null && isSeq(portsNode) && items.length === 0) r.fail(portsNode, `${path}.ports`, 'is empty: list at least one port')
+      items.forEach((item, i) => {
+        const s = readService(r, item, `${path}.ports[${i}]`)
+        if (s == null) return
+        if (services.some(o => o.port === s.port && o.host === s.host)) r.fail(item, `${path}.ports[${i}]`, `port ${s.port} is listed twice`)
+        else services.push(s)
+      })
+    } else {
+      r.fail(keyNode, path, 'missing port (or ports): the local port to share')
+    }
+    const hostNode = f.get('host')
+    if (hostNode !== undefined) {
+      const host = readString(r, hostNode, `${path}.host`, 'a host name or address')
+      if (host != null) {
+        for (const s of services) {
+          if (s.host != null) r.fail(hostNode, `${path}.host`, `conflicts with '${s.host}:${s.port}': give the host in one place`)
+          else s.host = host
+        }
+      }
+    }
+    const allowNode = f.get('allow')
+    const accessNode = f.get('access')
+    let access: AccessMode = allowNode !== undefined ? 'allow' : 'secret'
+    if (accessNode !== undefined) access = readChoice(r, accessNode, `${path}.access`, ACCESS_MODES) ?? access
+    const allow: string[] = []
+    if (allowNode !== undefined) {
+      if (access !== 'allow') r.fail(allowNode, `${path}.allow`, `only goes with access: allow (this tunnel has access: ${access})`)
+      const items = readList(r, allowNode, `${path}.allow`, 'peer ids') ?? []
+      items.forEach((item, i) => {
+        const q = `${path}.allow[${i}]`
+        const id = readString(r, item, q, 'a peer id')
+        if (id == null) return
+        try {
+          allow.push(parsePeerId(id).toString())
+        } catch {
+          r.fail(item, q, `'${id}' is not a peer id (12D3Koo…)`)
+        }
+      })
+    }
+    if (access === 'allow' && allowNode === undefined) r.fail(accessNode ?? keyNode, `${path}.allow`, 'access: allow needs an allow: list of peer ids')
+    if (allowNode != null && isSeq(allowNode) && allowNode.items.length === 0) r.fail(allowNode, `${path}.allow`, 'is empty: list the peer ids that may connect')
+    out[key] = {
+      name: key,
+      services,
+      backends: readBackendList(r, f.get('backends'), `${path}.backends`, backends, known),
+      strategy: readStrategy(r, f.get('strategy'), `${path}.strategy`),
+      access,
+      allow,
+      line: r.lineOf(keyNode)
+    }
+  }
+  return out
+}

@@ -1,0 +1,89 @@
+/**
+ * What every node of the CLI runs with (identity, bootstrap list, ICE
+ * servers, WebRTC, DHT), merged once from the flags, the environment and
+ * the config file's `backends.direct` entry into typed values.
+ *
+ * Precedence, as the CLI has always had it (docs/configuration.md):
+ * - bootstrap: `--bootstrap`; else the file's `direct.bootstrap` (an empty
+ *   list there falls through to the default below, not to the variable);
+ *   else `BEAM_BOOTSTRAP`; else none with `--no-default-bootstrap`; else
+ *   bootstrap-nodes.json.
+ * - ICE servers: `--ice-server` and `--ice-server-file` together; else the
+ *   file's `direct.iceServers`; else `BEAM_ICE_SERVERS`; an empty result is
+ *   the bootstrap nodes' own STUN responders.
+ * - identity, DHT protocol: the flag, else its variable (commander reads
+ *   `BEAM_IDENTITY`, `BEAM_DHT_PROTOCOL`); the file has no such keys.
+ */
+import { loadBootstrapFile, parsePeerMultiaddr, stunServersOf, DEFAULT_DHT_PROTOCOL } from '../../peer/index.ts'
+import type { BootstrapNode, IceServer, Logger } from '../../peer/index.ts'
+import { UsageError } from '../exit-codes.ts'
+import { identityOf, parseDhtProtocol, parseIceServer } from '../context.ts'
+import type { CommonFlags, IdentitySettings } from '../context.ts'
+import { splitList } from '../parse.ts'
+import { linesOf, readSecretInput } from '../secret-input.ts'
+import type { SecretInputIo } from '../secret-input.ts'
+import type { DirectBackendConfig, IceServerConfig } from '../config/index.ts'
+
+/** The node settings every command shares. */
+export interface NodeSettings {
+  identity: IdentitySettings
+  /** Bootstrap and relay nodes. @default bootstrap-nodes.json */
+  bootstrap: BootstrapNode[]
+  /** STUN/TURN servers for WebRTC. @default the bootstrap nodes' STUN responders */
+  iceServers: IceServer[]
+  /** @default true */
+  webrtc: boolean
+  /** `false`: no DHT. @default a client of the public DHT's protocol */
+  dht: false | { protocol: string, server: boolean }
+  /** Pinned WebRTC host candidate (`BEAM_WEBRTC_BIND`; lab and tests only). @default none */
+  webrtcBindAddress?: string
+}
+
+/** A file's ICE server entry, one IceServer per URL; a URL may carry `USER:PASS@` itself. */
+export function iceServersOf (s: IceServerConfig): IceServer[] {
+  return s.urls.map(url => s.username != null && /^turns?:/.test(url)
+    ? { urls: url, username: s.username, credential: s.credential ?? '' }
+    : parseIceServer(url))
+}
+
+/** The bootstrap list: flag, file, variable, bootstrap-nodes.json (see the precedence above). */
+async function bootstrapOf (flags: CommonFlags, env: NodeJS.ProcessEnv, log: Logger, direct: DirectBackendConfig | undefined): Promise<BootstrapNode[]> {
+  const fromFlagOrFile = flags.bootstrap ?? direct?.bootstrap
+  const given = fromFlagOrFile ?? splitList(env.BEAM_BOOTSTRAP)
+  if (given.length > 0) return given.map(text => ({ multiaddr: parsePeerMultiaddr(text), roles: ['bootstrap', 'relay'] }))
+  if (flags.defaultBootstrap === false) return []
+  const list = await loadBootstrapFile()
+  for (const d of list.dropped) log.warn({ entry: d.entry }, `bootstrap-nodes.json: entry dropped: ${d.reason}`)
+  if (list.nodes.length === 0) {
+    log.debug('bootstrap-nodes.json lists no node: only peers whose addresses are known (connect strings) can be reached')
+  }
+  return list.nodes
+}
+
+/**
+ * The flags, the environment and the file's `direct` entry (pass it only
+ * when the direct backend is used) as node settings. Reads
+ * `--ice-server-file` and bootstrap-nodes.json. Throws UsageError or
+ * InvalidMultiaddrError.
+ */
+export async function nodeSettings (flags: CommonFlags, io: SecretInputIo, log: Logger, direct?: DirectBackendConfig): Promise<NodeSettings> {
+  if (flags.dht === false && flags.dhtServer === true) throw new UsageError('--dht-server and --no-dht exclude each other')
+  const bootstrap = await bootstrapOf(flags, io.env, log, direct)
+  // explicit ICE servers win; otherwise the relays' own STUN responders (never a third party's)
+  const fromFile = flags.iceServerFile != null ? linesOf(await readSecretInput(flags.iceServerFile, '--ice-server-file', io)) : undefined
+  if (fromFile?.length === 0) throw new UsageError(`--ice-server-file ${flags.iceServerFile ?? ''}: lists no server`)
+  let ice: IceServer[]
+  if (flags.iceServer != null || fromFile != null) ice = [...(flags.iceServer ?? []), ...(fromFile ?? [])].map(parseIceServer)
+  else if (direct?.iceServers != null) ice = direct.iceServers.flatMap(iceServersOf)
+  else ice = splitList(io.env.BEAM_ICE_SERVERS).map(parseIceServer)
+  const settings: NodeSettings = {
+    identity: identityOf(flags),
+    bootstrap,
+    iceServers: ice.length > 0 ? ice : stunServersOf(bootstrap).map(urls => ({ urls })),
+    webrtc: flags.webrtc !== false,
+    dht: flags.dht === false ? false : { protocol: parseDhtProtocol(flags.dhtProtocol ?? DEFAULT_DHT_PROTOCOL), server: flags.dhtServer === true }
+  }
+  // loopback WebRTC needs a pinned host candidate; lab/test switch only
+  if (io.env.BEAM_WEBRTC_BIND != null && io.env.BEAM_WEBRTC_BIND !== '') settings.webrtcBindAddress = io.env.BEAM_WEBRTC_BIND
+  return settings
+}
