@@ -17,7 +17,7 @@
  * @packageDocumentation
  */
 export * from './peer/index.ts'
-export { TUNNEL_PROTOCOL, TunnelStatus, HandshakeError, UnsupportedVersionError } from './signaling/index.ts'
+export { ACCESS_SECRET_LENGTH, TUNNEL_PROTOCOL, TunnelStatus, HandshakeError, UnsupportedVersionError } from './signaling/index.ts'
 export { AddressInUseError, ListenError, LocalServiceUnreachableError, TunnelTruncatedError } from './tunnel/index.ts'
 export type { PipeResult } from './tunnel/index.ts'
 export { BackendRegistry, BackendRegistryError, defaultBackends, directBackend, torBackend, atorBackend, ANON_PROTOCOL, ANON_LISTEN_PROTOCOL, generateClientAuthKeys, BackendUnavailableError, DEFAULT_ONION_PORT, ONION_LISTEN_PROTOCOL, TorControl, SocksError, TorAuthError, TorCommandError, TorConfigError, TorControlError, TorLaunchError } from './backends/index.ts'

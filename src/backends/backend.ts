@@ -1,4 +1,5 @@
 import type { Libp2pOptions } from 'libp2p'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from 'pino'
 
 /** What a backend can do for a share or a connector. */
@@ -23,6 +24,18 @@ export interface BackendContext {
   signal?: AbortSignal
 }
 
+/** What a backend says about one of its network's addresses (see {@link Backend.describeAddress}). */
+export interface BackendAddress {
+  /** The transport a `path` event names for a connection over it, e.g. 'tor', 'ator', 'i2p'. */
+  transport: string
+  /** The network's name for people, e.g. 'Tor', 'I2P'. */
+  network: string
+  /** What the address points at, for people, e.g. 'onion service', 'destination'. */
+  kind: string
+  /** The address as people write it, e.g. `<56 chars>.onion:4001`, `<52 chars>.b32.i2p`. */
+  display: string
+}
+
 /** A libp2p transport factory, as `createLibp2p({ transports })` takes it. */
 export type TransportFactory = NonNullable<Libp2pOptions['transports']>[number]
 
@@ -41,8 +54,18 @@ export interface Backend {
   description: string
   /** Whether it can listen (shares), dial (connectors), or both. */
   role: BackendRole
-  /** Multiaddr protocols this backend dials/listens on, e.g. ['onion3']. */
+  /**
+   * Multiaddr protocols this backend dials/listens on, e.g. ['onion3']: an
+   * address it carries starts with one of them (see backendCarries).
+   */
   addressProtocols: string[]
+  /**
+   * Describe `ma` when it is an address of this backend's network (anywhere
+   * in it: a path's remote address may carry more parts), else undefined.
+   * Path events take the transport name from it, the CLI the display form.
+   * @default unset (no address is this backend's to describe)
+   */
+  describeAddress?: (ma: Multiaddr) => BackendAddress | undefined
   /** Whether the sharer / the connector stay anonymous to each other and to observers. */
   anonymity: {
     /** The sharer's network address stays hidden. */

@@ -195,7 +195,8 @@ export interface LoadConfigOptions extends ParseConfigOptions {
 const DEFAULT_PRIORITY = 100
 /** As on the command line, where `--backends a,b` uses all at once unless `--fallback`. */
 const DEFAULT_STRATEGY: Strategy = 'first-success'
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/
+/** Names of the config file's tunnels and connections (not share names: see SHARE_NAME_RE). */
+const ENTRY_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/
 const STRATEGIES: Strategy[] = ['fallback', 'first-success']
 const ACCESS_MODES: AccessMode[] = ['public', 'secret', 'allow']
 const TOP_KEYS = ['version', 'backends', 'tunnels', 'connect']
@@ -582,7 +583,7 @@ function readTunnels (r: Reader, node: Node | null | undefined, backends: Backen
   const out = emptyRecord<TunnelConfig>()
   for (const { key, keyNode, value } of r.map(node, 'tunnels', 'the tunnels section') ?? []) {
     const path = `tunnels.${key}`
-    if (!NAME_RE.test(key)) {
+    if (!ENTRY_NAME_RE.test(key)) {
       r.fail(keyNode, path, 'a tunnel name is 1-63 letters, digits, - or _, starting with a letter or digit')
       continue
     }
@@ -657,7 +658,7 @@ function readConnect (r: Reader, node: Node | null | undefined, backends: Backen
   const out = emptyRecord<ConnectConfig>()
   for (const { key, keyNode, value } of r.map(node, 'connect', 'the connect section') ?? []) {
     const path = `connect.${key}`
-    if (!NAME_RE.test(key)) {
+    if (!ENTRY_NAME_RE.test(key)) {
       r.fail(keyNode, path, 'a connection name is 1-63 letters, digits, - or _, starting with a letter or digit')
       continue
     }

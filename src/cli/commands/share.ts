@@ -1,5 +1,5 @@
 import { Command } from 'commander'
-import { createBeam, loadOrCreateAccessSecret, newAccessSecret, parsePeerId, DEFAULT_SHARE_LISTEN, MIN_PREFIX, NAME_RE, DEFAULT_MAX_TUNNELS, DEFAULT_MAX_TUNNELS_PER_PEER } from '../../peer/index.ts'
+import { createBeam, loadOrCreateAccessSecret, newAccessSecret, parsePeerId, DEFAULT_SHARE_LISTEN, MIN_PREFIX, SHARE_NAME_RE, DEFAULT_MAX_TUNNELS, DEFAULT_MAX_TUNNELS_PER_PEER } from '../../peer/index.ts'
 import { DEFAULT_SHARE_RESERVATIONS } from '../../relay/index.ts'
 import type { AccessPolicy, BeamNode } from '../../peer/index.ts'
 import { addIdentityOptions, addNetworkOptions, addOutputOptions, baseInit, createContext, parseListen, untilAborted } from '../context.ts'
@@ -31,7 +31,7 @@ export interface ShareFlags extends CommonFlags, BackendFlags {
 
 /** A share name: what `<name>.<peer-id prefix>` resolves. */
 function parseName (text: string): string {
-  if (!NAME_RE.test(text)) throw new UsageError(`invalid --name '${text}': use 1-63 of a-z, 0-9 and '-' (not at either end)`)
+  if (!SHARE_NAME_RE.test(text)) throw new UsageError(`invalid --name '${text}': use 1-63 of a-z, 0-9 and '-' (not at either end)`)
   return text
 }
 

@@ -1,12 +1,12 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { SECRET_LENGTH } from '../constants.ts'
+import { ACCESS_SECRET_LENGTH } from '../../signaling/index.ts'
 import { IdentityError } from '../errors.ts'
 
 /** A fresh random access secret. */
 export function newAccessSecret (): Uint8Array {
-  return new Uint8Array(randomBytes(SECRET_LENGTH))
+  return new Uint8Array(randomBytes(ACCESS_SECRET_LENGTH))
 }
 
 /**
