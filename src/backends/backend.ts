@@ -1,6 +1,31 @@
 import type { Libp2pOptions } from 'libp2p'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { Logger } from 'pino'
+
+/** One log method, as pino has it: fields and a message, or a message alone. */
+export interface LogFn {
+  (fields: object, message?: string, ...args: unknown[]): void
+  (message: string, ...args: unknown[]): void
+}
+
+/**
+ * What a backend logs through: the part of pino's Logger it calls (a pino
+ * logger fits as it is; so does any object with these methods). beam's own
+ * components take the same, with `isLevelEnabled` (peer/logger.ts).
+ */
+export interface BackendLogger {
+  /** The finest detail (libp2p's internals). */
+  trace: LogFn
+  /** Detail for debugging. */
+  debug: LogFn
+  /** Progress a user may want to see. */
+  info: LogFn
+  /** Something went wrong but beam carries on. */
+  warn: LogFn
+  /** Something failed. */
+  error: LogFn
+  /** A logger whose lines carry `bindings` too (e.g. `{ component: 'tor' }`). */
+  child: (bindings: Record<string, unknown>) => BackendLogger
+}
 
 /** What a backend can do for a share or a connector. */
 export type BackendRole = 'listen' | 'dial' | 'both'
@@ -19,7 +44,7 @@ export interface BackendAvailability {
 /** What beam hands a backend when a node starts. */
 export interface BackendContext {
   /** The node's logger: user-facing progress goes here (a backend makes its own child). */
-  log: Logger
+  log: BackendLogger
   /** Aborts a backend's start-up (e.g. a launched daemon's bootstrap). @default none */
   signal?: AbortSignal
 }

@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import type { Logger } from 'pino'
+import type { BackendLogger as Logger } from '../backend.ts'
 import { TorAuthError, TorCommandError, TorControlError } from './errors.ts'
 
 /** One complete reply: its status and its lines (text after `NNN-`/`NNN `, data blocks appended). */

@@ -22,7 +22,7 @@ import { serviceCapabilities, transportSymbol, TypedEventEmitter } from '@libp2p
 import type { ComponentLogger, Connection, CreateListenerOptions, DialTransportOptions, Listener, ListenerEvents, Logger as Libp2pLogger, Transport, Upgrader } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { Logger } from 'pino'
+import type { BackendLogger as Logger } from '../backend.ts'
 import { TorControl } from './control.ts'
 import { socketToConnection } from './connection.ts'
 import { SocksError, TorConfigError } from './errors.ts'

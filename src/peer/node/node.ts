@@ -107,7 +107,7 @@ export interface BeamInit {
    * an onion service). Connectors leave it off. @default false
    */
   listenOnBackends?: boolean
-  /** pino logger; each component logs through a child of it. @default silent */
+  /** Logger (a pino logger fits, see {@link Logger}); each component logs through a child of it. @default silent */
   logger?: Logger
   /**
    * Start the node before createBeam resolves. `false` returns a node that
