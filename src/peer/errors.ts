@@ -9,6 +9,14 @@ export class IdentityError extends Error {
   }
 }
 
+/** The share's access secret file cannot be used (corrupt); an {@link IdentityError} too. */
+export class AccessSecretError extends IdentityError {
+  constructor (message: string, path: string, cause?: unknown) {
+    super(message, path, cause)
+    this.name = 'AccessSecretError'
+  }
+}
+
 /** A target is neither a peer id nor a connect string. */
 export class InvalidTargetError extends Error {
   constructor (message: string) {
@@ -37,10 +45,13 @@ export class BootstrapConfigError extends Error {
 export class PeerNotFoundError extends Error {
   /** The peer (or the name) that was not found. */
   readonly peerId: string
-  constructor (peerId: string, message?: string) {
+  /** Whether the lookup failed for want of bootstrap nodes (none configured). */
+  readonly noBootstrap: boolean
+  constructor (peerId: string, message?: string, options: { noBootstrap?: boolean } = {}) {
     super(message ?? `no address known for peer ${peerId}: use the connect string that 'beam share' printed`)
     this.name = 'PeerNotFoundError'
     this.peerId = peerId
+    this.noBootstrap = options.noBootstrap ?? false
   }
 }
 
