@@ -1,3 +1,9 @@
+/**
+ * One file over ~400 lines, on purpose: `beam benchmark` is one protocol
+ * (BENCH_PROTOCOL) whose two ends must change together: the share's handler
+ * (round trips, upload, download) and the connector's runner that drives it
+ * path by path. Split, each half would be read, and changed, without the other.
+ */
 import { randomBytes } from 'node:crypto'
 import { lpStream } from '@libp2p/utils'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
