@@ -34,7 +34,6 @@ const TABLE = new Map<string, { exit: ExitCode, code: string }>(Object.entries({
   AddressInUseError: { exit: ExitCode.ADDRESS_IN_USE, code: 'address-in-use' },
   ListenError: { exit: ExitCode.ADDRESS_IN_USE, code: 'listen-failed' },
   IdentityError: { exit: ExitCode.IDENTITY, code: 'identity' },
-  AccessSecretError: { exit: ExitCode.IDENTITY, code: 'identity' },
   BootstrapConfigError: { exit: ExitCode.CONFIG, code: 'config' },
   ConfigError: { exit: ExitCode.CONFIG, code: 'config' },
   AliasFileError: { exit: ExitCode.CONFIG, code: 'config' },
@@ -79,7 +78,7 @@ export function classify (err: unknown): { exit: ExitCode, code: string } {
  * states facts (and carries fields), the CLI names the flags that help.
  */
 const HINTS = new Map<string, (err: Error & Record<string, unknown>) => string | undefined>(Object.entries({
-  AccessSecretError: () => 'delete it or pass --rotate-secret',
+  IdentityError: e => e.kind === 'access-secret' ? 'delete it or pass --rotate-secret' : undefined,
   PeerNotFoundError: e => e.noBootstrap === true ? 'bootstrap-nodes.json is empty and no --bootstrap was given' : undefined,
   TorAuthError: e => e.passwordHelps === true ? 'pass --tor-password (--ator-password for ATOR)' : undefined
 }))

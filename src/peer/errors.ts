@@ -2,18 +2,12 @@
 export class IdentityError extends Error {
   /** The identity file. */
   readonly path: string
+  /** Which file it is: the identity key, or a share's access secret. @default 'identity' */
+  kind: 'identity' | 'access-secret' = 'identity'
   constructor (message: string, path: string, cause?: unknown) {
     super(message, { cause })
     this.name = 'IdentityError'
     this.path = path
-  }
-}
-
-/** The share's access secret file cannot be used (corrupt); an {@link IdentityError} too. */
-export class AccessSecretError extends IdentityError {
-  constructor (message: string, path: string, cause?: unknown) {
-    super(message, path, cause)
-    this.name = 'AccessSecretError'
   }
 }
 

@@ -20,7 +20,7 @@ describe('error hints', () => {
       await writeFile(file, 'not hex\n')
       const err = await loadOrCreateAccessSecret(file).catch((e: unknown) => e) as Error
       expect(err).toBeInstanceOf(IdentityError)
-      expect(err.name).toBe('AccessSecretError')
+      expect(err).toMatchObject({ name: 'IdentityError', kind: 'access-secret' })
       expect(err.message).not.toMatch(FLAG)
       expect(errorLine(err)).toBe(`access secret file ${file} is corrupt (expected 64 hex digits); delete it or pass --rotate-secret`)
       expect(classify(err)).toEqual({ exit: ExitCode.IDENTITY, code: 'identity' })
