@@ -1,5 +1,31 @@
 import type { Libp2pOptions } from 'libp2p'
-import type { Logger } from 'pino'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** One log method, as pino has it: fields and a message, or a message alone. */
+export interface LogFn {
+  (fields: object, message?: string, ...args: unknown[]): void
+  (message: string, ...args: unknown[]): void
+}
+
+/**
+ * What a backend logs through: the part of pino's Logger it calls (a pino
+ * logger fits as it is; so does any object with these methods). beam's own
+ * components take the same, with `isLevelEnabled` (peer/logger.ts).
+ */
+export interface BackendLogger {
+  /** The finest detail (libp2p's internals). */
+  trace: LogFn
+  /** Detail for debugging. */
+  debug: LogFn
+  /** Progress a user may want to see. */
+  info: LogFn
+  /** Something went wrong but beam carries on. */
+  warn: LogFn
+  /** Something failed. */
+  error: LogFn
+  /** A logger whose lines carry `bindings` too (e.g. `{ component: 'tor' }`). */
+  child: (bindings: Record<string, unknown>) => BackendLogger
+}
 
 /** What a backend can do for a share or a connector. */
 export type BackendRole = 'listen' | 'dial' | 'both'
@@ -18,9 +44,21 @@ export interface BackendAvailability {
 /** What beam hands a backend when a node starts. */
 export interface BackendContext {
   /** The node's logger: user-facing progress goes here (a backend makes its own child). */
-  log: Logger
+  log: BackendLogger
   /** Aborts a backend's start-up (e.g. a launched daemon's bootstrap). @default none */
   signal?: AbortSignal
+}
+
+/** What a backend says about one of its network's addresses (see {@link Backend.describeAddress}). */
+export interface BackendAddress {
+  /** The transport a `path` event names for a connection over it, e.g. 'tor', 'ator', 'i2p'. */
+  transport: string
+  /** The network's name for people, e.g. 'Tor', 'I2P'. */
+  network: string
+  /** What the address points at, for people, e.g. 'onion service', 'destination'. */
+  kind: string
+  /** The address as people write it, e.g. `<56 chars>.onion:4001`, `<52 chars>.b32.i2p`. */
+  display: string
 }
 
 /** A libp2p transport factory, as `createLibp2p({ transports })` takes it. */
@@ -41,8 +79,18 @@ export interface Backend {
   description: string
   /** Whether it can listen (shares), dial (connectors), or both. */
   role: BackendRole
-  /** Multiaddr protocols this backend dials/listens on, e.g. ['onion3']. */
+  /**
+   * Multiaddr protocols this backend dials/listens on, e.g. ['onion3']: an
+   * address it carries starts with one of them (see backendCarries).
+   */
   addressProtocols: string[]
+  /**
+   * Describe `ma` when it is an address of this backend's network (anywhere
+   * in it: a path's remote address may carry more parts), else undefined.
+   * Path events take the transport name from it, the CLI the display form.
+   * @default unset (no address is this backend's to describe)
+   */
+  describeAddress?: (ma: Multiaddr) => BackendAddress | undefined
   /** Whether the sharer / the connector stay anonymous to each other and to observers. */
   anonymity: {
     /** The sharer's network address stays hidden. */

@@ -12,8 +12,11 @@ import { atorBackend } from './ator/index.ts'
 import type { AtorBackendOptions } from './ator/index.ts'
 import { i2pBackend } from './i2p/index.ts'
 import type { I2pBackendOptions } from './i2p/index.ts'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
-export type { Backend, BackendAvailability, BackendContext, BackendRole, BackendStatus, TransportFactory } from './backend.ts'
+import type { Backend, BackendAddress } from './backend.ts'
+
+export type { Backend, BackendAddress, BackendAvailability, BackendContext, BackendLogger, BackendRole, BackendStatus, LogFn, TransportFactory } from './backend.ts'
 export { BackendRegistry, BackendRegistryError } from './registry.ts'
 export { BackendUnavailableError } from './backend.ts'
 export { directBackend } from './direct.ts'
@@ -38,4 +41,24 @@ export function defaultBackends (options: DefaultBackendOptions = {}): BackendRe
   // a real backend replaces its "planned" placeholder
   const real = [directBackend, torBackend(options.tor ?? {}), atorBackend(options.ator ?? {}), i2pBackend(options.i2p ?? {})]
   return new BackendRegistry([...real, ...plannedBackends.filter(p => !real.some(r => r.name === p.name))])
+}
+
+/** The backends beam ships, with default options, made once on first use. */
+let shipped: Backend[] | undefined
+
+/**
+ * What the backend whose network `ma` belongs to says about it (see
+ * {@link Backend.describeAddress}): the transport a `path` event names
+ * ('tor', 'ator', 'i2p') and how the address reads for people. Undefined for
+ * addresses no backend claims (beam's own TCP, QUIC, WebRTC, relays). Path
+ * ranking and the CLI ask here instead of knowing address formats.
+ *
+ * @param backends - whom to ask, in order. @default the backends beam ships (direct, tor, ator, i2p)
+ */
+export function describeBackendAddress (ma: Multiaddr, backends: Backend[] = (shipped ??= defaultBackends().list())): BackendAddress | undefined {
+  for (const b of backends) {
+    const d = b.describeAddress?.(ma)
+    if (d != null) return d
+  }
+  return undefined
 }

@@ -73,6 +73,23 @@ export function classify (err: unknown): { exit: ExitCode, code: string } {
   return TABLE.get(name) ?? { exit: ExitCode.INTERNAL, code: 'internal' }
 }
 
+/**
+ * What the CLI adds to a library error's line, by error name: the library
+ * states facts (and carries fields), the CLI names the flags that help.
+ */
+const HINTS = new Map<string, (err: Error & Record<string, unknown>) => string | undefined>(Object.entries({
+  IdentityError: e => e.kind === 'access-secret' ? 'delete it or pass --rotate-secret' : undefined,
+  PeerNotFoundError: e => e.noBootstrap === true ? 'bootstrap-nodes.json is empty and no --bootstrap was given' : undefined,
+  TorAuthError: e => e.passwordHelps === true ? 'pass --tor-password (--ator-password for ATOR)' : undefined
+}))
+
+/** The one line beam prints for an error: its message, and the CLI's flag hint if there is one. */
+export function errorLine (err: unknown): string {
+  if (!(err instanceof Error)) return String(err)
+  const hint = HINTS.get(err.name)?.(err as Error & Record<string, unknown>)
+  return hint != null ? `${err.message}; ${hint}` : err.message
+}
+
 /** A command-line usage mistake (the parser's own errors are mapped to it). */
 export class UsageError extends Error {
   constructor (message: string) {

@@ -1,6 +1,5 @@
 import { setFlagsFromString } from 'node:v8'
 import { ExitCode } from './exit-codes.ts'
-import { LAB_PUBLIC_CIDRS_ENV, installLabPublicCidrs } from './lab-public-cidrs.ts'
 
 // A tunnel allocates a fresh buffer for every 64 KiB it reads, encrypts or
 // decrypts: ~3 bytes of ArrayBuffer per byte moved, almost all of it garbage
@@ -46,14 +45,6 @@ process.on('unhandledRejection', (err) => {
   if (process.env.BEAM_DEBUG === '1' && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`)
 })
 
-// lab-only switch; must be in place before libp2p is loaded (program.ts loads it)
-try {
-  const ranges = installLabPublicCidrs(process.env[LAB_PUBLIC_CIDRS_ENV])
-  if (ranges != null) process.stderr.write(`beam: ${LAB_PUBLIC_CIDRS_ENV} is set: treating ${process.env[LAB_PUBLIC_CIDRS_ENV] ?? ''} as public addresses (NAT lab only)\n`)
-} catch (err) {
-  process.stderr.write(`beam: ${(err as Error).message}\n`)
-  process.exit(ExitCode.CONFIG)
-}
 const { runCli } = await import('./program.ts')
 
 const code = await runCli(process.argv.slice(2), {

@@ -10,7 +10,7 @@ import { doctorCommand } from './commands/doctor.ts'
 import { aliasCommand } from './commands/alias.ts'
 import { upCommand } from './commands/up.ts'
 import { benchmarkCommand } from './commands/benchmark.ts'
-import { classify, ExitCode } from './exit-codes.ts'
+import { classify, errorLine, ExitCode } from './exit-codes.ts'
 
 export const VERSION = '0.1.0'
 
@@ -66,7 +66,7 @@ export async function runCli (argvIn: string[], io: CliIo): Promise<number> {
     // interrupted while starting (dialling, probing): a requested stop, not a failure
     if (io.signal.aborted) return ExitCode.OK
     const { exit, code } = classify(err)
-    const message = err instanceof Error ? err.message : String(err)
+    const message = errorLine(err)
     if (json) io.stdout.write(JSON.stringify({ event: 'error', code, message }) + '\n')
     io.stderr.write(`beam: ${message}\n`)
     if (exit === ExitCode.INTERNAL || io.env.BEAM_DEBUG === '1') {

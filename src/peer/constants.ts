@@ -1,3 +1,5 @@
+import { ACCESS_SECRET_LENGTH } from '../signaling/index.ts'
+
 /** How long to wait for any address of a peer to answer, in ms. */
 export const DEFAULT_DIAL_TIMEOUT = 30_000
 
@@ -61,8 +63,11 @@ export const MAX_MUXER_STREAMS = DEFAULT_MAX_TUNNEL_STREAMS + 256
  */
 export const MAX_PING_STREAMS = 8
 
-/** Length of a share's access secret, in bytes. */
-export const SECRET_LENGTH = 32
+/**
+ * Length of a share's access secret, in bytes.
+ * @deprecated the same value as ACCESS_SECRET_LENGTH (signaling/), which is the one definition.
+ */
+export const SECRET_LENGTH = ACCESS_SECRET_LENGTH
 
 /** Where a connector binds its local port unless told otherwise. */
 export const DEFAULT_LOCAL_HOST = '127.0.0.1'

@@ -2,6 +2,8 @@
 export class IdentityError extends Error {
   /** The identity file. */
   readonly path: string
+  /** Which file it is: the identity key, or a share's access secret. @default 'identity' */
+  kind: 'identity' | 'access-secret' = 'identity'
   constructor (message: string, path: string, cause?: unknown) {
     super(message, { cause })
     this.name = 'IdentityError'
@@ -37,10 +39,13 @@ export class BootstrapConfigError extends Error {
 export class PeerNotFoundError extends Error {
   /** The peer (or the name) that was not found. */
   readonly peerId: string
-  constructor (peerId: string, message?: string) {
+  /** Whether the lookup failed for want of bootstrap nodes (none configured). */
+  readonly noBootstrap: boolean
+  constructor (peerId: string, message?: string, options: { noBootstrap?: boolean } = {}) {
     super(message ?? `no address known for peer ${peerId}: use the connect string that 'beam share' printed`)
     this.name = 'PeerNotFoundError'
     this.peerId = peerId
+    this.noBootstrap = options.noBootstrap ?? false
   }
 }
 

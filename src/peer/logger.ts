@@ -1,13 +1,32 @@
-import { pino } from 'pino'
-import type { Logger as PinoLogger } from 'pino'
 import type { ComponentLogger, Logger as Libp2pLogger } from '@libp2p/interface'
+import type { BackendLogger } from '../backends/index.ts'
 
-/** The logger beam's components use: pino, one child per component. */
-export type Logger = PinoLogger
+/**
+ * The logger beam's components use, one child per component: the part of
+ * pino's Logger beam calls. A pino logger fits as it is (the CLI builds one,
+ * src/cli/logging.ts); the library itself never loads pino.
+ */
+export interface Logger extends BackendLogger {
+  /** A logger whose lines carry `bindings` too (e.g. `{ component: 'share' }`). */
+  child: (bindings: Record<string, unknown>) => Logger
+  /** Whether lines of `level` ('trace', 'debug', …) are written at all. */
+  isLevelEnabled: (level: string) => boolean
+}
 
-/** A logger that drops everything: the library's default. */
+const drop = (): void => {}
+
+/** A logger that drops everything: the library's default (no pino behind it). */
 export function silentLogger (): Logger {
-  return pino({ level: 'silent' })
+  const log: Logger = {
+    trace: drop,
+    debug: drop,
+    info: drop,
+    warn: drop,
+    error: drop,
+    child: () => log,
+    isLevelEnabled: () => false
+  }
+  return log
 }
 
 /**

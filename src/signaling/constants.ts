@@ -13,6 +13,12 @@ export const MAX_HANDSHAKE_MESSAGE = 1024
 /** Longest reason text a response carries, in bytes of UTF-8. */
 export const MAX_REASON_LENGTH = 512
 
+/**
+ * Length of a share's access secret, in bytes: the key of the access proof,
+ * and what a connect string may carry. The one definition; peer/ imports it.
+ */
+export const ACCESS_SECRET_LENGTH = 32
+
 /** Length of the HMAC-SHA256 proof that the connector holds the access secret. */
 export const PROOF_LENGTH = 32
 

@@ -1,9 +1,11 @@
 /**
  * I2P destinations: I2P's base64 alphabet (`-` and `~` for `+` and `/`),
  * the public part of a private key blob, and `.b32.i2p` names (base32 of the
- * SHA-256 of the destination).
+ * SHA-256 of the destination: RFC 4648, lower case, unpadded, as multiformats'
+ * base32 writes it).
  */
 import { createHash } from 'node:crypto'
+import { base32 } from 'multiformats/bases/base32'
 import { I2pAddressError } from './errors.ts'
 
 /** Public key (256) + signing key (128) + certificate type (1) + certificate length (2). */
@@ -46,7 +48,7 @@ export function publicOfPrivate (privB64: string): string {
 /** `<52 base32 chars>.b32.i2p` of a public destination. */
 export function b32Of (destB64: string): string {
   const hash = createHash('sha256').update(fromI2pBase64(destB64)).digest()
-  return `${base32(hash)}.b32.i2p`
+  return `${base32.baseEncode(hash)}.b32.i2p`
 }
 
 /** Accept `abc…xyz` or `abc…xyz.b32.i2p`; return the bare 52-character name. */
@@ -54,24 +56,6 @@ export function parseB32 (name: string): string {
   const bare = name.toLowerCase().replace(/\.b32\.i2p$/, '')
   if (!B32_RE.test(bare)) throw new I2pAddressError(`not a .b32.i2p name: ${name.slice(0, 80)}`)
   return bare
-}
-
-const B32_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567'
-
-function base32 (bytes: Uint8Array): string {
-  let out = ''
-  let bits = 0
-  let value = 0
-  for (const byte of bytes) {
-    value = (value << 8) | byte
-    bits += 8
-    while (bits >= 5) {
-      out += B32_ALPHABET[(value >>> (bits - 5)) & 31]
-      bits -= 5
-    }
-  }
-  if (bits > 0) out += B32_ALPHABET[(value << (5 - bits)) & 31]
-  return out
 }
 
 /**

@@ -9,6 +9,7 @@ import { resolveOptions } from './options.ts'
 import type { I2pBackendOptions } from './options.ts'
 import { SamSocket, redact } from './sam-socket.ts'
 import { i2p } from './transport.ts'
+import { describeI2pAddress, I2P_PROTOCOLS } from './multiaddr.ts'
 import type { Backend, BackendAvailability, BackendContext } from '../backend.ts'
 
 export { i2p, I2pTransport } from './transport.ts'
@@ -18,6 +19,7 @@ export type { I2pBackendOptions } from './options.ts'
 export type { TunnelOptions } from './sam-session.ts'
 export { SamSession, generateDestination } from './sam-session.ts'
 export { b32Of, publicOfPrivate, TRANSIENT_DESTINATION } from './destination.ts'
+export { describeI2pAddress } from './multiaddr.ts'
 export { I2pAddressError, I2pStreamCutError, SamAbortError, SamProtocolError, SamTimeoutError, SamUnreachableError } from './errors.ts'
 
 /** Where i2pd is usually installed. */
@@ -67,7 +69,8 @@ export function i2pBackend (options: I2pBackendOptions = {}): Backend {
     name: 'i2p',
     description: 'I2P through the SAM v3 bridge of an I2P router (i2pd)',
     role: 'both',
-    addressProtocols: ['garlic64', 'garlic32'],
+    addressProtocols: [...I2P_PROTOCOLS],
+    describeAddress: describeI2pAddress,
     anonymity: { sharer: true, connector: true },
     latency: 'high',
     available: async (opts = {}) => await checkSam(options, opts.signal),

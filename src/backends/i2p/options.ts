@@ -1,4 +1,4 @@
-import type { Logger as ProgressLogger } from 'pino'
+import type { BackendLogger as ProgressLogger } from '../backend.ts'
 import type { SamAddress } from './sam-socket.ts'
 import type { TunnelOptions } from './sam-session.ts'
 import { DEFAULT_COMMAND_TIMEOUT, DEFAULT_READY_TIMEOUT } from './sam-session.ts'

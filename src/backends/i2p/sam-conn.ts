@@ -18,8 +18,8 @@
  * (I2pStreamCutError), never as a clean end, so a truncated transfer cannot
  * pass for a whole one.
  */
-import { AbstractMultiaddrConnection } from '@libp2p/utils'
 import type { AbstractMultiaddrConnectionInit } from '@libp2p/utils'
+import { SocketMultiaddrConnection } from '../socket-conn.ts'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Socket } from 'node:net'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -46,8 +46,7 @@ export interface SamConnectionInit extends AbstractMultiaddrConnectionInit {
   closeTimeoutMs?: number
 }
 
-class SamMultiaddrConnection extends AbstractMultiaddrConnection {
-  private readonly socket: Socket
+class SamMultiaddrConnection extends SocketMultiaddrConnection {
   private readonly closeTimeoutMs: number
   private finSent = false
   private finReceived = false
@@ -60,7 +59,6 @@ class SamMultiaddrConnection extends AbstractMultiaddrConnection {
 
   constructor (init: SamConnectionInit) {
     super(init)
-    this.socket = init.socket
     this.closeTimeoutMs = init.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT
     const socket = init.socket
     socket.setNoDelay(true)
@@ -199,20 +197,8 @@ class SamMultiaddrConnection extends AbstractMultiaddrConnection {
     // everything we sent has been read by the far side: now end the stream
     this.finish()
   }
-
-  sendReset (): void {
-    this.socket.destroy()
-  }
-
-  sendPause (): void {
-    this.socket.pause()
-  }
-
-  sendResume (): void {
-    this.socket.resume()
-  }
 }
 
-export function toSamConnection (init: SamConnectionInit): AbstractMultiaddrConnection {
+export function toSamConnection (init: SamConnectionInit): SocketMultiaddrConnection {
   return new SamMultiaddrConnection(init)
 }

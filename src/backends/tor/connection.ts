@@ -6,7 +6,7 @@
  * half-close and reset mapped onto the socket.
  */
 import type net from 'node:net'
-import { AbstractMultiaddrConnection } from '@libp2p/utils'
+import { SocketMultiaddrConnection } from '../socket-conn.ts'
 import type { SendResult } from '@libp2p/utils'
 import type { AbortOptions, Logger, MessageStreamDirection } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -20,13 +20,11 @@ export interface SocketConnectionInit {
   log: Logger
 }
 
-class SocketConnection extends AbstractMultiaddrConnection {
-  private readonly socket: net.Socket
+class SocketConnection extends SocketMultiaddrConnection {
 
   constructor (init: SocketConnectionInit) {
     // no inactivity timeout: yamux keep-alives run over it, tunnels may idle for hours
-    super({ remoteAddr: init.remoteAddr, direction: init.direction, log: init.log, inactivityTimeout: 0 })
-    this.socket = init.socket
+    super({ socket: init.socket, remoteAddr: init.remoteAddr, direction: init.direction, log: init.log, inactivityTimeout: 0 })
     const socket = this.socket
     socket.setNoDelay(true)
     socket.on('data', (buf: Buffer) => { this.onData(buf) })
@@ -61,20 +59,8 @@ class SocketConnection extends AbstractMultiaddrConnection {
       this.socket.destroySoon()
     })
   }
-
-  sendReset (): void {
-    this.socket.destroy()
-  }
-
-  sendPause (): void {
-    this.socket.pause()
-  }
-
-  sendResume (): void {
-    this.socket.resume()
-  }
 }
 
-export function socketToConnection (init: SocketConnectionInit): AbstractMultiaddrConnection {
+export function socketToConnection (init: SocketConnectionInit): SocketMultiaddrConnection {
   return new SocketConnection(init)
 }

@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import type { Logger } from 'pino'
+import type { BackendLogger as Logger } from '../backend.ts'
 import { TorAuthError, TorCommandError, TorControlError } from './errors.ts'
 
 /** One complete reply: its status and its lines (text after `NNN-`/`NNN `, data blocks appended). */
@@ -239,13 +239,13 @@ export class TorControl extends EventEmitter<TorControlEvents> {
       try {
         cookie = await readFile(info.cookieFile)
       } catch (err) {
-        throw new TorAuthError(`cannot read Tor's control cookie ${info.cookieFile} (${(err as NodeJS.ErrnoException).code ?? String(err)}): run as a user in tor's group, or use --tor-password`)
+        throw new TorAuthError(`cannot read Tor's control cookie ${info.cookieFile} (${(err as NodeJS.ErrnoException).code ?? String(err)}): run as a user in tor's group, or give a control password`, { passwordHelps: true })
       }
       if (has('SAFECOOKIE')) await this.safeCookie(cookie)
       else await wrap(`AUTHENTICATE ${cookie.toString('hex')}`, 'cookie')
       return
     }
-    if (has('HASHEDPASSWORD')) throw new TorAuthError('the Tor control port needs a password: pass --tor-password')
+    if (has('HASHEDPASSWORD')) throw new TorAuthError('the Tor control port needs a password', { passwordHelps: true })
     throw new TorAuthError(`no usable Tor control authentication method (tor offers: ${info.methods.join(', ') || 'nothing'})`)
   }
 

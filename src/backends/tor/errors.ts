@@ -10,9 +10,12 @@ export class TorControlError extends Error {
 
 /** Tor refused the credentials (or none of the offered methods is possible). */
 export class TorAuthError extends Error {
-  constructor (message: string) {
+  /** Whether a control password would get beam in (tor asks for one, or its cookie is unreadable). */
+  readonly passwordHelps: boolean
+  constructor (message: string, options: { passwordHelps?: boolean } = {}) {
     super(message)
     this.name = 'TorAuthError'
+    this.passwordHelps = options.passwordHelps ?? false
   }
 }
 

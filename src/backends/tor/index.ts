@@ -7,16 +7,20 @@ import { TorControl } from './control.ts'
 import { TorAuthError, TorControlError, TorConfigError, TorLaunchError } from './errors.ts'
 import { findTor, launchTor, TOR_CANDIDATES } from './launch.ts'
 import type { LaunchedTor } from './launch.ts'
-import { TOR_PROFILE, torTransport } from './transport.ts'
-import type { OnionNetworkProfile, TorTransportInit } from './transport.ts'
+import { torTransport } from './transport.ts'
+import type { TorTransportInit } from './transport.ts'
+import { describeOnionAddress, TOR_PROFILE } from './onion-address.ts'
+import type { OnionNetworkProfile } from './onion-address.ts'
 
 export { TorControl, parseKeyValues } from './control.ts'
 export type { AddOnionOptions, ControlReply, ProtocolInfo, TorControlOptions } from './control.ts'
 export { SocksError, TorAuthError, TorCommandError, TorConfigError, TorControlError, TorLaunchError } from './errors.ts'
 export { socksConnect, socksReplyMessage } from './socks.ts'
 export type { SocksConnectOptions } from './socks.ts'
-export { ONION_LISTEN_PROTOCOL, TOR_PROFILE, parseOnion3, parseOnionAddress, registerTextProtocol, torTransport, validateListenPort, validateOnionValue } from './transport.ts'
-export type { OnionNetworkProfile, TorTransportInit } from './transport.ts'
+export { torTransport } from './transport.ts'
+export type { TorTransportInit } from './transport.ts'
+export { describeOnionAddress, ONION_LISTEN_PROTOCOL, TOR_PROFILE, parseOnion3, parseOnionAddress, registerTextProtocol, validateListenPort, validateOnionValue } from './onion-address.ts'
+export type { OnionNetworkProfile } from './onion-address.ts'
 export { findTor, launchTor, TOR_CANDIDATES } from './launch.ts'
 export { generateClientAuthKeys, parseClientAuthPrivateKey, parseClientAuthPublicKey } from './client-auth.ts'
 export type { ClientAuthKeys } from './client-auth.ts'
@@ -104,6 +108,7 @@ export function onionBackend (spec: OnionBackendSpec, options: TorBackendOptions
     description: spec.description,
     role: 'both',
     addressProtocols: [spec.profile.addressProtocol],
+    describeAddress: ma => describeOnionAddress(ma, spec.profile),
     anonymity: { sharer: true, connector: true },
     latency: 'high',
     available: async (opts = {}): Promise<BackendAvailability> => {

@@ -9,7 +9,7 @@ import type { ChildProcess } from 'node:child_process'
 import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { constants as fsConstants } from 'node:fs'
 import { join } from 'node:path'
-import type { Logger } from 'pino'
+import type { BackendLogger as Logger } from '../backend.ts'
 import { TorControl } from './control.ts'
 import { TorLaunchError } from './errors.ts'
 

@@ -7,8 +7,7 @@
  * attempt on new circuits when one goes unanswered (`attemptTimeout`).
  *
  * Listening: a share asks for an onion service with the listen address
- * `/onion3-listen/<virtual port>` (a protocol this module registers with
- * @multiformats/multiaddr; code 0x300a0e, private use). The listener opens
+ * `/onion3-listen/<virtual port>` (see onion-address.ts). The listener opens
  * a TCP server on 127.0.0.1:0 that only tor reaches, asks tor for an onion
  * service mapping the virtual port to it (ADD_ONION, without Detach: it dies
  * with the control connection), waits for the descriptor upload, and reports
@@ -21,104 +20,16 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { serviceCapabilities, transportSymbol, TypedEventEmitter } from '@libp2p/interface'
 import type { ComponentLogger, Connection, CreateListenerOptions, DialTransportOptions, Listener, ListenerEvents, Logger as Libp2pLogger, Transport, Upgrader } from '@libp2p/interface'
-import { multiaddr, registry } from '@multiformats/multiaddr'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { Logger } from 'pino'
+import type { BackendLogger as Logger } from '../backend.ts'
 import { TorControl } from './control.ts'
 import { socketToConnection } from './connection.ts'
 import { SocksError, TorConfigError } from './errors.ts'
 import { socksConnect, socksRetryable } from './socks.ts'
+import { isOnionListen, parseOnionAddress, TOR_PROFILE } from './onion-address.ts'
+import type { OnionNetworkProfile } from './onion-address.ts'
 
-/** The listen protocol a share uses to ask for an onion service. */
-export const ONION_LISTEN_PROTOCOL = 'onion3-listen'
-const ONION_LISTEN_CODE = 0x300a0e
-
-/**
- * Register a multiaddr protocol whose value is text (length-prefixed, private
- * use code), once per process. Backends built on this transport (ATOR) use it
- * for their own address and listen protocols.
- */
-export function registerTextProtocol (name: string, code: number, validate: (value: string) => void): void {
-  try {
-    registry.getProtocol(name)
-    return
-  } catch {}
-  registry.addProtocol({
-    code,
-    name,
-    size: -1,
-    valueToBytes: (v: string) => new TextEncoder().encode(v),
-    bytesToValue: (b: Uint8Array) => new TextDecoder().decode(b),
-    validate
-  })
-}
-
-/** Validator of a `/<listen protocol>/<port>` value. */
-export function validateListenPort (protocol: string): (v: string) => void {
-  return (v: string) => {
-    if (!/^\d{1,5}$/.test(v) || Number(v) < 1 || Number(v) > 65535) throw new TorConfigError(`/${protocol}/<port>: '${v}' is not a port 1-65535`)
-  }
-}
-
-registerTextProtocol(ONION_LISTEN_PROTOCOL, ONION_LISTEN_CODE, validateListenPort(ONION_LISTEN_PROTOCOL))
-
-/**
- * What tells one Tor-protocol network from another: the multiaddr protocols
- * its addresses and listen requests use, and the suffix the daemon's SOCKS
- * port expects. Tor is the default; ATOR (src/backends/ator) passes its own.
- */
-export interface OnionNetworkProfile {
-  /** Log component and transport tag, e.g. 'tor'. */
-  name: string
-  /** What users read, e.g. 'Tor'. */
-  label: string
-  /** Multiaddr protocol of a service address (`/<it>/<56 chars>:<port>`), e.g. 'onion3'. */
-  addressProtocol: string
-  /** Multiaddr protocol of a share's listen request (`/<it>/<port>`), e.g. 'onion3-listen'. */
-  listenProtocol: string
-  /** Host suffix handed to the SOCKS port, e.g. '.onion'. */
-  hostSuffix: string
-  /**
-   * Checks, on a fresh control connection, that the daemon is this network's
-   * (ATOR: anon, not tor); resolves with the reason when it is not. Run by
-   * `available()` and before a listener creates its onion. @default unset (no check)
-   */
-  checkDaemon?: (control: TorControl) => Promise<string | undefined>
-}
-
-/** The Tor network. */
-export const TOR_PROFILE: OnionNetworkProfile = { name: 'tor', label: 'Tor', addressProtocol: 'onion3', listenProtocol: ONION_LISTEN_PROTOCOL, hostSuffix: '.onion' }
-
-const ONION_RE = /^[a-z2-7]{56}$/
-
-/** `/onion3/<id>:<port>` (optionally followed by `/p2p/…`) → host and port; undefined if it is not one. */
-export function parseOnion3 (ma: Multiaddr): { serviceId: string, port: number } | undefined {
-  return parseOnionAddress(ma, TOR_PROFILE.addressProtocol)
-}
-
-/** `/<protocol>/<id>:<port>` (optionally followed by `/p2p/…`) → service id and port; undefined if it is not one. */
-export function parseOnionAddress (ma: Multiaddr, protocol: string): { serviceId: string, port: number } | undefined {
-  const c = ma.getComponents()[0]
-  if (c?.name !== protocol || c.value == null) return undefined
-  const [id, port] = c.value.split(':')
-  if (id == null || !ONION_RE.test(id) || port == null || !/^\d{1,5}$/.test(port)) return undefined
-  return { serviceId: id, port: Number(port) }
-}
-
-/** Validator of a `/<address protocol>/<56 chars>:<port>` value. */
-export function validateOnionValue (protocol: string): (v: string) => void {
-  return (v: string) => {
-    const [id, port] = v.split(':')
-    if (id == null || !ONION_RE.test(id) || port == null || !/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
-      throw new TorConfigError(`/${protocol}/<service id>:<port>: '${v}' is not 56 base32 characters, a colon and a port 1-65535`)
-    }
-  }
-}
-
-function isOnionListen (ma: Multiaddr, protocol: string): boolean {
-  const comps = ma.getComponents()
-  return comps.length === 1 && comps[0]?.name === protocol
-}
 
 /** Host and port of Tor's control and SOCKS ports, and what the transport needs. */
 export interface TorTransportInit {

@@ -1,6 +1,6 @@
 import { Command } from 'commander'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { Aliases, createBeam, ephemeralIdentity, InvalidTargetError, looksLikeConnectString, NAME_RE, parseNameTarget, parseTarget } from '../../peer/index.ts'
+import { Aliases, createBeam, ephemeralIdentity, InvalidTargetError, looksLikeConnectString, SHARE_NAME_RE, parseNameTarget, parseTarget } from '../../peer/index.ts'
 import type { BeamNode, PathInfo, Target } from '../../peer/index.ts'
 import { beamHome, homePaths } from '../home.ts'
 import { addIdentityOptions, addNetworkOptions, addOutputOptions, createContext, untilAborted } from '../context.ts'
@@ -12,8 +12,10 @@ import { addBackendOptions } from '../backend-flags.ts'
 import { addConfigOption, connectSettings, createBackends, loadCliConfig, toBeamInit, DEFAULT_TIMEOUT, I2P_TIMEOUT } from '../settings/index.ts'
 import type { ConnectFlags, SelectedBackends } from '../settings/index.ts'
 import type { BeamConfig, ConnectConfig } from '../config/index.ts'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { b32Of, BackendUnavailableError, carriedBy } from '../../backends/index.ts'
+import { BackendUnavailableError, carriedBy, describeBackendAddress } from '../../backends/index.ts'
+import type { BackendAddress } from '../../backends/index.ts'
 import { readTargetInput, resolvePasswordFlags, withHiddenTarget } from '../secret-input.ts'
 
 export type { ConnectFlags } from '../settings/index.ts'
@@ -48,23 +50,20 @@ function viaTurn (p: PathInfo): boolean {
   return p.ice != null && (p.ice.local === 'relay' || p.ice.remote === 'relay')
 }
 
-/** `<b32>.b32.i2p` of a garlic multiaddr, for the path line. */
-function i2pName (remote: string): string {
-  const [, proto, value] = remote.split('/')
-  if (proto === 'garlic32') return `${value ?? ''}.b32.i2p`
+/** What the backend of `remote`'s network (tor, ator, i2p) says about it, if any. */
+function backendAddressOf (remote: string): BackendAddress | undefined {
   try {
-    return b32Of(value ?? '')
+    return describeBackendAddress(multiaddr(remote))
   } catch {
-    return remote.slice(0, 40)
+    return undefined
   }
 }
 
 function describePath (p: PathInfo): string {
   const rtt = p.rttMs != null ? `, rtt ${p.rttMs} ms` : ''
   if (p.transport === 'relay') return `path: relayed via ${relayOf(p.remote) ?? p.remote}${rtt}`
-  if (p.transport === 'i2p') return `path: over I2P to the destination ${i2pName(p.remote)}${rtt}`
-  if (p.transport === 'tor') return `path: over Tor to the onion service ${p.remote.split('/')[2] ?? p.remote}${rtt}`
-  if (p.transport === 'ator') return `path: over ATOR to the onion service ${p.remote.split('/')[2] ?? p.remote}${rtt}`
+  const onBackend = backendAddressOf(p.remote)
+  if (onBackend != null) return `path: over ${onBackend.network} to the ${onBackend.kind} ${onBackend.display}${rtt}`
   if (viaTurn(p)) return `path: relayed by a TURN server (webrtc, ${p.ice?.remoteAddress ?? '?'})${rtt}`
   const peerAddr = p.ice != null ? ` to ${p.ice.remoteAddress} (${p.ice.local}/${p.ice.remote} ICE candidates)` : ` via ${p.remote}`
   return `path: direct (${p.transport})${peerAddr}${rtt}`
@@ -89,7 +88,7 @@ function pathEvent (p: PathInfo): Record<string, unknown> {
  */
 export async function resolveTargetText (text: string, aliasesPath: string, viaAlias?: string): Promise<{ target?: Target, text: string, alias?: string }> {
   const t = text.trim()
-  if (NAME_RE.test(t)) {
+  if (SHARE_NAME_RE.test(t)) {
     if (viaAlias != null) throw new InvalidTargetError(`alias '${viaAlias}' points at '${t}', another bare name; aliases must point at a peer id, connect string or name.prefix`)
     const aliased = await new Aliases(aliasesPath).get(t)
     if (aliased == null) throw new InvalidTargetError(`'${t}' is neither a peer id nor a beam connect string, nor an alias (beam alias list)`)
@@ -100,7 +99,7 @@ export async function resolveTargetText (text: string, aliasesPath: string, viaA
 }
 
 /** The part of a target's addresses one backend carries (direct: those no other selected backend claims). */
-function addressesFor (name: string, addrs: Multiaddr[], selected: SelectedBackends): Multiaddr[] {
+function addressesOnBackend (name: string, addrs: Multiaddr[], selected: SelectedBackends): Multiaddr[] {
   const protocolsOf = (n: string): string[] => selected.backends.find(b => b.name === n)?.addressProtocols ?? []
   const others = selected.names.filter(n => n !== 'direct').flatMap(protocolsOf)
   const first = (ma: Multiaddr): string => ma.getComponents()[0]?.name ?? ''
@@ -111,7 +110,7 @@ function addressesFor (name: string, addrs: Multiaddr[], selected: SelectedBacke
 async function connectInOrder (node: BeamNode, target: Target, selected: SelectedBackends, options: Parameters<BeamNode['connect']>[1], log: BeamNode['log']): Promise<Awaited<ReturnType<BeamNode['connect']>>> {
   let last: Error | undefined
   for (const name of selected.names) {
-    const multiaddrs = addressesFor(name, target.multiaddrs, selected)
+    const multiaddrs = addressesOnBackend(name, target.multiaddrs, selected)
     if (multiaddrs.length === 0) { log.info({ backend: name }, `the connect string has no ${name} address; next network`); continue }
     log.info({ backend: name, addresses: multiaddrs.length }, `trying ${name}`)
     try {

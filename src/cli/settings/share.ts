@@ -3,7 +3,7 @@
  * access, listening and limits of a share, merged once from the flags or
  * the named tunnel, with the backends and node settings.
  */
-import { parsePeerId, NAME_RE } from '../../peer/index.ts'
+import { parsePeerId, SHARE_NAME_RE } from '../../peer/index.ts'
 import type { Logger } from '../../peer/index.ts'
 import { UsageError } from '../exit-codes.ts'
 import { parseListen } from '../context.ts'
@@ -53,7 +53,7 @@ export interface ShareSettings {
 
 /** A share name: what `<name>.<peer-id prefix>` resolves. */
 function parseName (text: string): string {
-  if (!NAME_RE.test(text)) throw new UsageError(`invalid --name '${text}': use 1-63 of a-z, 0-9 and '-' (not at either end)`)
+  if (!SHARE_NAME_RE.test(text)) throw new UsageError(`invalid --name '${text}': use 1-63 of a-z, 0-9 and '-' (not at either end)`)
   return text
 }
 

@@ -4,6 +4,7 @@ import { circuitRelayAddressesLast, loopbackAddressLast, publicAddressesFirst } 
 import type { AbortOptions, Address, Connection } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { PING_PROTOCOL } from '../constants.ts'
+import { describeBackendAddress } from '../../backends/index.ts'
 
 /** How a connection reaches the peer, as reported in the `path` event. */
 export type PathTransport = 'tcp' | 'quic' | 'webrtc' | 'relay' | 'tor' | 'ator' | 'i2p' | 'websockets' | 'memory' | 'other'
@@ -38,9 +39,9 @@ export function transportOf (ma: Multiaddr): PathTransport {
   // <relay>/p2p-circuit/webrtc: the relay only carried the signalling
   if (names.includes('webrtc') || names.includes('webrtc-direct')) return 'webrtc'
   if (names.includes('p2p-circuit')) return 'relay'
-  if (names.includes('onion3') || names.includes('onion')) return 'tor'
-  if (names.includes('anon3')) return 'ator'
-  if (names.includes('garlic64') || names.includes('garlic32')) return 'i2p'
+  // tor, ator, i2p: each backend names the transport of its own addresses
+  const viaBackend = describeBackendAddress(ma)?.transport
+  if (viaBackend != null) return viaBackend as PathTransport
   if (names.includes('quic-v1') || names.includes('quic')) return 'quic'
   if (names.includes('ws') || names.includes('wss') || names.includes('tls')) return 'websockets'
   if (names.includes('tcp')) return 'tcp'

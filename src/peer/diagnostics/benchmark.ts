@@ -1,3 +1,9 @@
+/**
+ * One file over ~400 lines, on purpose: `beam benchmark` is one protocol
+ * (BENCH_PROTOCOL) whose two ends must change together: the share's handler
+ * (round trips, upload, download) and the connector's runner that drives it
+ * path by path. Split, each half would be read, and changed, without the other.
+ */
 import { randomBytes } from 'node:crypto'
 import { lpStream } from '@libp2p/utils'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
@@ -261,8 +267,8 @@ export interface BenchmarkOptions {
   signal?: AbortSignal
 }
 
-/** Addresses that force one path, ready to dial. Empty when the peer offers none. */
-export function addressesFor (backend: BenchBackend, addrs: Multiaddr[], peer: PeerId): Multiaddr[] {
+/** Addresses that force one benchmark path, ready to dial. Empty when the peer offers none. */
+export function benchPathAddresses (backend: BenchBackend, addrs: Multiaddr[], peer: PeerId): Multiaddr[] {
   const direct = addrs.filter(a => classifyAddress(a) === 'direct')
   const relayed = addrs.filter(a => classifyAddress(a) === 'relayed' && transportOf(a) === 'relay')
   switch (backend) {
@@ -273,6 +279,9 @@ export function addressesFor (backend: BenchBackend, addrs: Multiaddr[], peer: P
   }
 }
 
+/** @deprecated renamed {@link benchPathAddresses} (what it returns: the addresses of one benchmark path). */
+export const addressesFor = benchPathAddresses
+
 /**
  * Measure each path to a peer's share: dial only that path's addresses (a
  * new connection, `force`), then round trips, upload and download on that
@@ -282,13 +291,13 @@ export function addressesFor (backend: BenchBackend, addrs: Multiaddr[], peer: P
 export async function runBenchmark (libp2p: Libp2p, peer: PeerId, addrs: Multiaddr[], secret: Uint8Array | undefined, log: Logger, options: BenchmarkOptions = {}): Promise<BenchResult[]> {
   const durationMs = options.durationMs ?? 10_000
   if (!Number.isInteger(durationMs) || durationMs < 200 || durationMs > 2 * MAX_BENCH_DURATION) throw new InvalidOptionError('benchmark duration must be 0.2 s to 120 s')
-  const offered = BENCH_BACKENDS.filter(b => addressesFor(b, addrs, peer).length > 0)
+  const offered = BENCH_BACKENDS.filter(b => benchPathAddresses(b, addrs, peer).length > 0)
   const backends = options.backends ?? offered
   const proof = secret != null ? accessProof(secret, libp2p.peerId.toMultihash().bytes, peer.toMultihash().bytes) : undefined
   const results: BenchResult[] = []
   for (const backend of backends) {
     options.signal?.throwIfAborted()
-    const candidates = addressesFor(backend, addrs, peer)
+    const candidates = benchPathAddresses(backend, addrs, peer)
     if (candidates.length === 0) {
       results.push({ backend, ok: false, error: `the peer offers no ${backend} path` })
       options.onResult?.(results[results.length - 1] as BenchResult)

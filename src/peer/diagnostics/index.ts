@@ -1,5 +1,5 @@
 /** Explaining and measuring: NAT probes over STUN, beam doctor, and the /beam/bench throughput protocol. */
-export { BENCH_PROTOCOL, BENCH_BACKENDS, addressesFor } from './benchmark.ts'
+export { BENCH_PROTOCOL, BENCH_BACKENDS, benchPathAddresses, addressesFor } from './benchmark.ts'
 export type { BenchBackend, BenchResult, BenchProgress, BenchmarkOptions } from './benchmark.ts'
 export { diagnose, explain } from './diagnose.ts'
 export type { DoctorReport, DiagnoseOptions, BootstrapCheck } from './diagnose.ts'

@@ -3,7 +3,9 @@ import type { Socket } from 'node:dgram'
 import { randomBytes } from 'node:crypto'
 import { networkInterfaces } from 'node:os'
 import { isIPv4 } from 'node:net'
-import { STUN_MAGIC } from '../../relay/index.ts'
+import { bindingRequest, parseBindingSuccess } from '../../relay/index.ts'
+
+export { bindingRequest, parseBindingSuccess }
 
 /** What one STUN server said this machine's address is. */
 /** What one STUN server answered. */
@@ -66,39 +68,6 @@ export function stunTargets (urls: string[]): string[] {
     if (m != null) out.push(`${m[1] ?? ''}:${m[2] ?? '3478'}`)
   }
   return [...new Set(out)]
-}
-
-export function bindingRequest (txid: Buffer): Buffer {
-  const b = Buffer.alloc(20)
-  b.writeUInt16BE(0x0001, 0)
-  b.writeUInt16BE(0, 2)
-  b.writeUInt32BE(STUN_MAGIC, 4)
-  txid.copy(b, 8)
-  return b
-}
-
-/** The (XOR-)MAPPED-ADDRESS of a Binding success response for `txid`, IPv4 only. */
-export function parseBindingSuccess (msg: Buffer, txid: Buffer): { address: string, port: number } | undefined {
-  if (msg.length < 20 || msg.readUInt16BE(0) !== 0x0101 || msg.readUInt32BE(4) !== STUN_MAGIC) return undefined
-  if (!msg.subarray(8, 20).equals(txid)) return undefined
-  const end = Math.min(msg.length, 20 + msg.readUInt16BE(2))
-  let i = 20
-  let plain: { address: string, port: number } | undefined
-  while (i + 4 <= end) {
-    const type = msg.readUInt16BE(i)
-    const len = msg.readUInt16BE(i + 2)
-    const v = msg.subarray(i + 4, i + 4 + len)
-    if ((type === 0x0020 || type === 0x0001) && v.length >= 8 && v[1] === 0x01) {
-      const xor = type === 0x0020
-      const port = v.readUInt16BE(2) ^ (xor ? STUN_MAGIC >>> 16 : 0)
-      const raw = v.readUInt32BE(4) ^ (xor ? STUN_MAGIC : 0)
-      const address = [raw >>> 24, (raw >>> 16) & 255, (raw >>> 8) & 255, raw & 255].join('.')
-      if (xor) return { address, port }
-      plain = { address, port }
-    }
-    i += 4 + len + ((4 - (len % 4)) % 4)
-  }
-  return plain
 }
 
 /** Classify answers seen from one socket (pure; see {@link NatMapping}). */

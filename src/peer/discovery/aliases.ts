@@ -1,7 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { NAME_RE } from './discovery.ts'
+import { SHARE_NAME_RE } from './discovery.ts'
 
 /** A petname file that cannot be read as one. */
 export class AliasFileError extends Error {
@@ -51,7 +51,7 @@ export class Aliases {
 
   /** Set (or replace) an alias. Throws InvalidAliasError for a bad name. */
   async set (name: string, target: string): Promise<void> {
-    if (!NAME_RE.test(name)) throw new InvalidAliasError(`invalid alias '${name}': use 1-63 of a-z, 0-9 and '-' (not at either end)`)
+    if (!SHARE_NAME_RE.test(name)) throw new InvalidAliasError(`invalid alias '${name}': use 1-63 of a-z, 0-9 and '-' (not at either end)`)
     const file = await this.read()
     file.aliases.set(name, target)
     await this.write(file)

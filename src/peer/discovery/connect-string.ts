@@ -11,13 +11,14 @@ import * as Digest from 'multiformats/hashes/digest'
 import * as varint from 'uint8-varint'
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { ACCESS_SECRET_LENGTH } from '../../signaling/index.ts'
 
 /** Every connect string starts with this (decoders accept any case). */
 export const CONNECT_STRING_PREFIX = 'beam'
 /** The payload version this beam writes and the only one it reads. */
 export const CONNECT_STRING_VERSION = 1
-/** Length in bytes of the access secret a connect string may carry. */
-export const ACCESS_SECRET_LENGTH = 32
+/** Length in bytes of the access secret a connect string may carry (defined in signaling/). */
+export { ACCESS_SECRET_LENGTH }
 /** Longest connect string accepted, in characters, prefix included. */
 export const MAX_CONNECT_STRING_LENGTH = 4096
 /** Most addresses a connect string may carry. */

@@ -37,8 +37,11 @@ export async function nameKey (name: string): Promise<CID> {
   return await keyOf(`/beam/name/v1/${name}`)
 }
 
-/** Names: 1–63 of a-z 0-9 and '-', not starting or ending with '-'. */
-export const NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
+/** Share names (and aliases): 1–63 of a-z 0-9 and '-', not starting or ending with '-'. */
+export const SHARE_NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
+
+/** @deprecated the same as {@link SHARE_NAME_RE} (records have {@link RECORD_NAME_RE}). */
+export const NAME_RE = SHARE_NAME_RE
 
 /**
  * Shortest peer-id prefix of the current `name.prefix` form: 24 characters of
@@ -150,7 +153,7 @@ export function parseNameTarget (text: string): NameTarget | undefined {
   if (dot <= 0) return undefined
   const name = text.slice(0, dot)
   const prefix = text.slice(dot + 1)
-  if (!NAME_RE.test(name) || !/^[1-9A-HJ-NP-Za-km-z]+$/.test(prefix)) return undefined
+  if (!SHARE_NAME_RE.test(name) || !/^[1-9A-HJ-NP-Za-km-z]+$/.test(prefix)) return undefined
   return { name, prefix }
 }
 

@@ -1,3 +1,8 @@
+/**
+ * Patch of @libp2p/tcp's connections. Measured on @libp2p/tcp 11.0.28
+ * (docs/performance.md, item 3). Retire it when upstream `sendData` in
+ * `socket-to-conn.js` corks the socket for each batch (one `writev`).
+ */
 import { Socket } from 'node:net'
 import { tcp } from '@libp2p/tcp'
 import type { TCPComponents, TCPOptions } from '@libp2p/tcp'

@@ -1,4 +1,10 @@
 /**
+ * Patch of how libp2p loads transports. Measured on libp2p 3.3.11 with
+ * @libp2p/webrtc 6.0.33 (docs/performance.md, "Start-up"). Retire it when
+ * @libp2p/webrtc imports node-datachannel and its X.509 code on first use
+ * (or libp2p builds transports lazily itself).
+ */
+/**
  * A libp2p transport whose module is imported and built on its first dial.
  *
  * Why: a node selects transports it may never use. A `beam connect` keeps

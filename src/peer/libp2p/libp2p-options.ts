@@ -1,3 +1,10 @@
+/**
+ * The libp2p configuration beam builds; not a patch itself. Written for
+ * libp2p 3.3.11 (package.json). The patches it wires in (noise.ts,
+ * noise-crypto.ts, batched-tcp.ts, optimistic-select.ts, muxer-tap.ts,
+ * lazy-transport.ts) each name the upstream version they were measured on
+ * and the upstream change that retires them.
+ */
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'

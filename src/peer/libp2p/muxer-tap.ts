@@ -1,3 +1,9 @@
+/**
+ * How optimistic-select.ts reaches libp2p's muxers. Written for libp2p 3.3.11
+ * with @chainsafe/libp2p-yamux 8.0.1. Retire it with optimistic-select.ts
+ * (libp2p implementing `negotiateFully: false`), or when libp2p lets a node
+ * configure muxers' outbound negotiation itself.
+ */
 import type { StreamMuxer, StreamMuxerFactory } from '@libp2p/interface'
 
 /**

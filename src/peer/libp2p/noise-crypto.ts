@@ -1,3 +1,10 @@
+/**
+ * Patch of @chainsafe/libp2p-noise's crypto. Measured on
+ * @chainsafe/libp2p-noise 17.0.0 (docs/performance.md, item 1). Retire it when
+ * upstream `nodeCrypto.chaCha20Poly1305Encrypt/Decrypt` caches
+ * `createSecretKey(k)` per key and returns ciphertext and tag as a list
+ * instead of concatenating them.
+ */
 import { createCipheriv, createDecipheriv, createSecretKey } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import type { ICryptoInterface } from '@chainsafe/libp2p-noise'

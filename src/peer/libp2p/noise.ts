@@ -1,3 +1,10 @@
+/**
+ * Patch of @chainsafe/libp2p-noise's message stream. Measured on
+ * @chainsafe/libp2p-noise 17.0.0 (docs/performance.md, items 3 and 8). Retire
+ * it when upstream `EncryptedMessageStream.decrypt` builds `dst` only for the
+ * WASM cipher (no copy of a message spanning two reads) and `uint16BEDecode`
+ * throws a RangeError made once instead of a new one per read.
+ */
 import { noise } from '@chainsafe/libp2p-noise'
 import type { NoiseComponents } from '@chainsafe/libp2p-noise'
 import type { ConnectionEncrypter, MessageStream, SecuredConnection } from '@libp2p/interface'

@@ -1,3 +1,9 @@
+/**
+ * Patch of libp2p's stream negotiation (multistream-select). Measured on
+ * libp2p 3.3.11 with @libp2p/multistream-select 7.0.28 (docs/performance.md,
+ * items 6 and 7). Retire it when libp2p implements the `negotiateFully: false`
+ * (optimistic select) it documents.
+ */
 import { UnsupportedProtocolError } from '@libp2p/interface'
 import type { Stream, StreamMuxer, StreamMuxerFactory } from '@libp2p/interface'
 import * as varint from 'uint8-varint'

@@ -107,7 +107,7 @@ export interface BeamInit {
    * an onion service). Connectors leave it off. @default false
    */
   listenOnBackends?: boolean
-  /** pino logger; each component logs through a child of it. @default silent */
+  /** Logger (a pino logger fits, see {@link Logger}); each component logs through a child of it. @default silent */
   logger?: Logger
   /**
    * Start the node before createBeam resolves. `false` returns a node that
@@ -434,7 +434,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     }
     if (addrs.length === 0 && this.libp2p.getConnections(t.peerId).length === 0 && (await this.knownAddresses(t.peerId)).length === 0) {
       if (!this.dhtEnabled) throw new PeerNotFoundError(id)
-      if (this.bootstrap.length === 0) throw new PeerNotFoundError(id, `no address known for peer ${id}, and no bootstrap node to look it up with (bootstrap-nodes.json is empty and no --bootstrap was given): use the connect string that 'beam share' printed`)
+      if (this.bootstrap.length === 0) throw new PeerNotFoundError(id, `no address known for peer ${id}, and no bootstrap node to look it up with: use the connect string that 'beam share' printed`, { noBootstrap: true })
       // a DHT query may reach the peer itself (a share run as a DHT server):
       // that dial must not hold the peer's direct addresses (see RacingPeers)
       this.racing.add(t.peerId)

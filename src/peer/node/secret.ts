@@ -1,12 +1,12 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { SECRET_LENGTH } from '../constants.ts'
+import { ACCESS_SECRET_LENGTH } from '../../signaling/index.ts'
 import { IdentityError } from '../errors.ts'
 
 /** A fresh random access secret. */
 export function newAccessSecret (): Uint8Array {
-  return new Uint8Array(randomBytes(SECRET_LENGTH))
+  return new Uint8Array(randomBytes(ACCESS_SECRET_LENGTH))
 }
 
 /**
@@ -19,7 +19,7 @@ export async function loadOrCreateAccessSecret (path: string, options: { rotate?
     try {
       const text = (await readFile(path, 'utf8')).trim()
       if (!/^[0-9a-f]{64}$/.test(text)) {
-        throw new IdentityError(`access secret file ${path} is corrupt (expected 64 hex digits); delete it or pass --rotate-secret`, path)
+        throw Object.assign(new IdentityError(`access secret file ${path} is corrupt (expected 64 hex digits)`, path), { kind: 'access-secret' as const })
       }
       return new Uint8Array(Buffer.from(text, 'hex'))
     } catch (err) {

@@ -11,6 +11,10 @@ import { registerHooks } from 'node:module'
  * IPv4 CIDRs) addresses inside those ranges count as public for every libp2p
  * module of this process. Unset or empty, nothing is installed and nothing
  * changes. Never set it outside a lab.
+ *
+ * It lives with the lab, not in the shipped CLI: the lab's beam processes load
+ * it before beam itself through `node --import` (lab-public-cidrs-hook.ts, put
+ * in NODE_OPTIONS by lab-beam.ts).
  */
 export const LAB_PUBLIC_CIDRS_ENV = 'BEAM_LAB_PUBLIC_CIDRS'
 
@@ -97,7 +101,7 @@ export function isPrivateIp (ip) {
 
 /**
  * Install the switch if the variable is set. Must run before any libp2p module
- * is loaded (the CLI entry calls it before importing the rest of beam).
+ * is loaded (lab-public-cidrs-hook.ts calls it from `node --import`, before beam starts).
  * Returns the ranges installed, or undefined when the variable is unset.
  */
 export function installLabPublicCidrs (value: string | undefined): Ipv4Range[] | undefined {

@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { describe, expect, it } from 'vitest'
-import { LabCidrError, inRanges, parseCidrList, patchPrivateIpSource } from '../../src/cli/lab-public-cidrs.ts'
+import { LabCidrError, inRanges, parseCidrList, patchPrivateIpSource } from './lab-public-cidrs.ts'
 
 describe('BEAM_LAB_PUBLIC_CIDRS', () => {
   it('parses CIDR lists and matches addresses inside them only', () => {
@@ -32,7 +32,7 @@ describe('BEAM_LAB_PUBLIC_CIDRS', () => {
 
   it('changes libp2p\'s view only when set, only for the given ranges', () => {
     const probe = `
-      const { installLabPublicCidrs } = await import(${JSON.stringify(new URL('../../src/cli/lab-public-cidrs.ts', import.meta.url).href)});
+      const { installLabPublicCidrs } = await import(${JSON.stringify(new URL('./lab-public-cidrs.ts', import.meta.url).href)});
       installLabPublicCidrs(process.env.BEAM_LAB_PUBLIC_CIDRS);
       const u = await import('@libp2p/utils');
       const { multiaddr } = await import('@multiformats/multiaddr');
@@ -40,5 +40,16 @@ describe('BEAM_LAB_PUBLIC_CIDRS', () => {
     const run = (env: Record<string, string>): unknown => JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', probe], { env: { ...process.env, ...env }, cwd: new URL('../..', import.meta.url).pathname }).toString())
     expect(run({ BEAM_LAB_PUBLIC_CIDRS: '' })).toEqual([true, true, true])
     expect(run({ BEAM_LAB_PUBLIC_CIDRS: '198.51.100.0/24' })).toEqual([false, true, false])
+  })
+
+  it('loads through `node --import` as the lab\'s beam processes do; a bad value exits 7 with one line', () => {
+    const hook = new URL('./lab-public-cidrs-hook.ts', import.meta.url).href
+    const probe = "const u = await import('@libp2p/utils'); console.log(JSON.stringify([u.isPrivateIp('198.51.100.11'), u.isPrivateIp('10.1.0.2')]))"
+    const cwd = new URL('../..', import.meta.url).pathname
+    const out = execFileSync(process.execPath, [`--import=${hook}`, '--input-type=module', '-e', probe], { env: { ...process.env, BEAM_LAB_PUBLIC_CIDRS: '198.51.100.0/24' }, cwd, stdio: ['ignore', 'pipe', 'pipe'] }).toString()
+    expect(JSON.parse(out)).toEqual([false, true])
+    const bad = spawnSync(process.execPath, [`--import=${hook}`, '--input-type=module', '-e', 'console.log(1)'], { env: { ...process.env, BEAM_LAB_PUBLIC_CIDRS: 'nonsense' }, cwd })
+    expect(bad.status).toBe(7)
+    expect(bad.stderr.toString()).toMatch(/^beam: BEAM_LAB_PUBLIC_CIDRS: 'nonsense' is not an IPv4 CIDR/)
   })
 })

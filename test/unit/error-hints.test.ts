@@ -1,0 +1,40 @@
+/**
+ * Library errors state facts and carry fields; the CLI adds the flag hint
+ * (src/cli/exit-codes.ts, errorLine) so that the printed line reads as it did.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { classify, errorLine, ExitCode } from '../../src/cli/exit-codes.ts'
+import { IdentityError, loadOrCreateAccessSecret, PeerNotFoundError } from '../../src/peer/index.ts'
+import { TorAuthError } from '../../src/backends/index.ts'
+
+const FLAG = /--[a-z]/
+
+describe('error hints', () => {
+  it('a corrupt access secret: the library names the file, the CLI adds --rotate-secret', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'beam-hint-'))
+    try {
+      const file = join(dir, 'secret')
+      await writeFile(file, 'not hex\n')
+      const err = await loadOrCreateAccessSecret(file).catch((e: unknown) => e) as Error
+      expect(err).toBeInstanceOf(IdentityError)
+      expect(err).toMatchObject({ name: 'IdentityError', kind: 'access-secret' })
+      expect(err.message).not.toMatch(FLAG)
+      expect(errorLine(err)).toBe(`access secret file ${file} is corrupt (expected 64 hex digits); delete it or pass --rotate-secret`)
+      expect(classify(err)).toEqual({ exit: ExitCode.IDENTITY, code: 'identity' })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('no bootstrap node and a Tor control port that wants a password: hints only where the field says so', () => {
+    const noBoot = new PeerNotFoundError('p', 'no address known for peer p, and no bootstrap node to look it up with', { noBootstrap: true })
+    expect(errorLine(noBoot)).toBe('no address known for peer p, and no bootstrap node to look it up with; bootstrap-nodes.json is empty and no --bootstrap was given')
+    expect(errorLine(new PeerNotFoundError('p'))).toBe('no address known for peer p: use the connect string that \'beam share\' printed')
+    expect(errorLine(new TorAuthError('the Tor control port needs a password', { passwordHelps: true }))).toBe('the Tor control port needs a password; pass --tor-password (--ator-password for ATOR)')
+    expect(errorLine(new TorAuthError('wrong password'))).toBe('wrong password')
+    expect(errorLine('plain')).toBe('plain')
+  })
+})
