@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { multiaddr } from '@multiformats/multiaddr'
-import { addressGroup, groupOfIp, relayServerOptions, resolveRelayLimits } from '../../../src/relay/index.ts'
+import { addressGroup, groupOfIp } from '../../../src/relay/index.ts'
 
 describe('address groups of relay caps', () => {
   it('an IPv4 address and its /24', () => {
@@ -25,21 +25,3 @@ describe('address groups of relay caps', () => {
   })
 })
 
-describe('relay limits by address', () => {
-  it('protect by default (8 and 32 reservations, 64 and 128 relayed connections per IP and per /24 or /48, 60 s grace) without making the relay a limited one', () => {
-    const l = resolveRelayLimits()
-    expect(l).toMatchObject({ maxReservationsPerIp: 8, maxReservationsPerSubnet: 32, maxCircuitsPerIp: 64, maxCircuitsPerSubnet: 128, reservationGraceMs: 60_000 })
-    // no data or duration limit on relayed connections: tunnels need unlimited ones
-    const o = relayServerOptions(l)
-    expect(o.reservations?.applyDefaultLimit).toBe(false)
-    expect(o.reservations?.defaultDataLimit).toBeUndefined()
-    expect(o.reservations?.defaultDurationLimit).toBeUndefined()
-  })
-
-  it('0 turns a cap off; negative or fractional values are refused', () => {
-    expect(resolveRelayLimits({ maxReservationsPerIp: 0, maxCircuitsPerSubnet: 0, reservationGraceMs: 0 })).toMatchObject({ maxReservationsPerIp: 0, maxCircuitsPerSubnet: 0, reservationGraceMs: 0 })
-    expect(() => resolveRelayLimits({ maxCircuitsPerIp: -1 })).toThrow(expect.objectContaining({ name: 'RelayLimitError' }))
-    expect(() => resolveRelayLimits({ maxReservationsPerSubnet: 1.5 })).toThrow(/whole number/)
-    expect(() => resolveRelayLimits({ reservationGraceMs: 2 ** 31 })).toThrow(/at most/)
-  })
-})

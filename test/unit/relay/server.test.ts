@@ -1,59 +1,7 @@
-import { createSocket } from 'node:dgram'
 import { describe, it, expect } from 'vitest'
-import { bindingResponse, parseBindingRequest, startStunServer, STUN_MAGIC, resolveRelayLimits, relayServerOptions, renderMetrics, parseHopHeader, RELAY_STATUS } from '../../../src/relay/index.ts'
+import { resolveRelayLimits, relayServerOptions, renderMetrics } from '../../../src/relay/index.ts'
 import { parseDuration, parseBytes, parseBindAddress } from '../../../src/cli/parse.ts'
 import { stunServersOf, parseBootstrapFile } from '../../../src/peer/index.ts'
-
-const TXID = Buffer.from('b7e7a701bc34d686fa87dfae', 'hex')
-
-function request (txid = TXID): Buffer {
-  const b = Buffer.alloc(20)
-  b.writeUInt16BE(0x0001, 0)
-  b.writeUInt32BE(STUN_MAGIC, 4)
-  txid.copy(b, 8)
-  return b
-}
-
-describe('STUN responder', () => {
-  it('encodes XOR-MAPPED-ADDRESS exactly as RFC 5769 section 2.2', () => {
-    const res = bindingResponse({ transactionId: TXID }, '192.0.2.1', 32853)
-    expect(res.readUInt16BE(0)).toBe(0x0101)
-    expect(res.subarray(8, 20).equals(TXID)).toBe(true)
-    // first attribute: XOR-MAPPED-ADDRESS from the RFC's sample IPv4 response
-    expect(res.subarray(20, 32).toString('hex')).toBe('002000080001a147e112a643')
-    // the length field covers every attribute
-    expect(res.readUInt16BE(2)).toBe(res.length - 20)
-  })
-
-  it('ignores what is not a binding request', () => {
-    expect(parseBindingRequest(Buffer.alloc(10))).toBeUndefined()
-    const wrongCookie = request(); wrongCookie.writeUInt32BE(1, 4)
-    expect(parseBindingRequest(wrongCookie)).toBeUndefined()
-    const notBinding = request(); notBinding.writeUInt16BE(0x0003, 0)
-    expect(parseBindingRequest(notBinding)).toBeUndefined()
-    expect(parseBindingRequest(request())?.transactionId.equals(TXID)).toBe(true)
-  })
-
-  it('answers a real UDP client on loopback with its own address and port', async () => {
-    let count = 0
-    const server = await startStunServer({ host: '127.0.0.1', port: 0, onRequest: () => { count++ } })
-    const client = createSocket('udp4')
-    try {
-      await new Promise<void>(resolve => client.bind(0, '127.0.0.1', resolve))
-      const answer = new Promise<Buffer>(resolve => client.once('message', resolve))
-      client.send(request(), server.port, '127.0.0.1')
-      const res = await answer
-      const port = client.address().port
-      const xport = res.readUInt16BE(26) ^ (STUN_MAGIC >>> 16)
-      const xaddr = [0, 1, 2, 3].map(i => (res[28 + i] ?? 0) ^ [0x21, 0x12, 0xa4, 0x42][i]!).join('.')
-      expect({ xaddr, xport }).toEqual({ xaddr: '127.0.0.1', xport: port })
-      expect(count).toBe(1)
-    } finally {
-      client.close()
-      await server.close()
-    }
-  })
-})
 
 describe('relay limits', () => {
   it('defaults fit tunnels: no duration or data cap, 1024 reservations and circuits', () => {
@@ -116,23 +64,21 @@ describe('relay CLI values', () => {
   })
 })
 
-describe('relay accounting', () => {
-  it('reads type, status and the reservation field of a length-prefixed HopMessage', () => {
-    // STATUS(2), status 202 (PERMISSION_DENIED)
-    expect(parseHopHeader(Uint8Array.from([5, 0x08, 0x02, 0x28, 0xca, 0x01]))).toEqual({ type: 2, status: 202 })
-    // STATUS(2), reservation {…2 bytes}, status 100 (OK)
-    expect(parseHopHeader(Uint8Array.from([8, 0x08, 0x02, 0x1a, 0x02, 0x08, 0x01, 0x28, 0x64]))).toEqual({ type: 2, status: 100, hasReservation: true })
-    expect(RELAY_STATUS[202]).toBe('permission_denied')
-    // truncated or not protobuf: no answer rather than a wrong one
-    expect(parseHopHeader(Uint8Array.from([0x80]))).toBeUndefined()
-    expect(parseHopHeader(Uint8Array.from([3, 0x0f, 0x00, 0x00]))).toBeUndefined()
+describe('relay limits by address', () => {
+  it('protect by default (8 and 32 reservations, 64 and 128 relayed connections per IP and per /24 or /48, 60 s grace) without making the relay a limited one', () => {
+    const l = resolveRelayLimits()
+    expect(l).toMatchObject({ maxReservationsPerIp: 8, maxReservationsPerSubnet: 32, maxCircuitsPerIp: 64, maxCircuitsPerSubnet: 128, reservationGraceMs: 60_000 })
+    // no data or duration limit on relayed connections: tunnels need unlimited ones
+    const o = relayServerOptions(l)
+    expect(o.reservations?.applyDefaultLimit).toBe(false)
+    expect(o.reservations?.defaultDataLimit).toBeUndefined()
+    expect(o.reservations?.defaultDurationLimit).toBeUndefined()
   })
 
-  it('renders labelled counter families with one HELP/TYPE header', () => {
-    const text = renderMetrics([
-      { name: 'x_total', help: 'h', type: 'counter', value: 1, labels: { reason: 'a' } },
-      { name: 'x_total', help: 'h', type: 'counter', value: 2, labels: { reason: 'b"c' } }
-    ])
-    expect(text).toBe('# HELP x_total h\n# TYPE x_total counter\nx_total{reason="a"} 1\nx_total{reason="b\\"c"} 2\n')
+  it('0 turns a cap off; negative or fractional values are refused', () => {
+    expect(resolveRelayLimits({ maxReservationsPerIp: 0, maxCircuitsPerSubnet: 0, reservationGraceMs: 0 })).toMatchObject({ maxReservationsPerIp: 0, maxCircuitsPerSubnet: 0, reservationGraceMs: 0 })
+    expect(() => resolveRelayLimits({ maxCircuitsPerIp: -1 })).toThrow(expect.objectContaining({ name: 'RelayLimitError' }))
+    expect(() => resolveRelayLimits({ maxReservationsPerSubnet: 1.5 })).toThrow(/whole number/)
+    expect(() => resolveRelayLimits({ reservationGraceMs: 2 ** 31 })).toThrow(/at most/)
   })
 })

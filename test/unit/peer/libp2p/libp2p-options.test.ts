@@ -1,5 +1,13 @@
+/**
+ * What beam configures libp2p with (src/peer/libp2p/libp2p-options.ts): the
+ * connection ceiling, and the connection gater's isDirectDialOf: while beam's
+ * dial race runs for a peer, the gater refuses direct addresses that name
+ * that peer (libp2p would serialise the race's relayed dial behind them);
+ * bare addresses (the race's own) and relayed ones pass.
+ */
 import { describe, expect, it } from 'vitest'
-import { maxConnections } from '../../../../src/peer/libp2p/libp2p-options.ts'
+import { multiaddr } from '@multiformats/multiaddr'
+import { isDirectDialOf, maxConnections } from '../../../../src/peer/libp2p/libp2p-options.ts'
 import { MAX_CONNECTIONS } from '../../../../src/peer/constants.ts'
 import { resolveRelayLimits } from '../../../../src/relay/server.ts'
 
@@ -24,43 +32,21 @@ describe('connection ceiling', () => {
   })
 })
 
-describe('a WebRTC connection out of data channels', () => {
-  it('is told apart from a broken connection and from libp2p\'s own stream limit', async () => {
-    const { isStreamCapacityError } = await import('../../../../src/peer/connect/path.ts')
-    const { TooManyOutboundProtocolStreamsError } = await import('@libp2p/interface')
-    // the message node-datachannel gives when libdatachannel has no stream id left
-    expect(isStreamCapacityError(new Error('libdatachannel error while creating datachannel: Too many DataChannels'))).toBe(true)
-    expect(isStreamCapacityError(new TooManyOutboundProtocolStreamsError('Too many outbound protocol streams for protocol "/beam/tunnel/1" - 1024/1024'))).toBe(false)
-    expect(isStreamCapacityError(new Error('the connection closed'))).toBe(false)
-    expect(isStreamCapacityError('Too many DataChannels')).toBe(false)
-  })
-})
+const TARGET = '12D3KooWDTc6LHVF4wWivX7t1Ty6wLiVUjZJW7XyJ8FALTN69W6q'
+const RELAY = '12D3KooWPPHh8NgnBJ52w3mkqpkzRan9zR44SFctLXgmqMY19AAA'
+const OTHER = '12D3KooWSo6LfWRwHdMN3sLUW8MJqSFALHKu3NtCY2KWLz7Hhe1p'
 
-describe('ping streams on one connection', () => {
-  it('beam\'s ping works while another ping (the connection monitor\'s) is open on the same connection', { timeout: 20_000 }, async () => {
-    const { createBeam } = await import('../../../../src/index.ts')
-    const { pingConnection } = await import('../../../../src/peer/connect/path.ts')
-    const { PING_PROTOCOL, MAX_PING_STREAMS } = await import('../../../../src/peer/constants.ts')
-    const a = await createBeam({ listen: ['/ip4/127.0.0.1/tcp/0'], transports: { webrtc: false, quic: false }, dht: false })
-    const b = await createBeam({ transports: { webrtc: false, quic: false }, dht: false })
-    try {
-      const addr = a.getMultiaddrs()[0]
-      if (addr == null) throw new Error('a listens nowhere')
-      const conn = await b.libp2p.dial(addr)
-      // libp2p's ping service allows one outbound ping stream: a second one
-      // failed with "Too many outbound protocol streams", and the connection
-      // monitor aborted the connection for it
-      const held = await conn.newStream(PING_PROTOCOL, { runOnLimitedConnection: true })
-      try {
-        expect(await pingConnection(conn, { signal: AbortSignal.timeout(5000) })).toBeGreaterThanOrEqual(0)
-        expect(MAX_PING_STREAMS).toBeGreaterThanOrEqual(3)
-        expect(conn.status).toBe('open')
-      } finally {
-        held.abort(new Error('test done'))
-      }
-    } finally {
-      await b.stop()
-      await a.stop()
-    }
+describe('isDirectDialOf', () => {
+  const racing = (peer: string): boolean => peer === TARGET
+  it('refuses a direct address that names a racing peer', () => {
+    expect(isDirectDialOf(multiaddr(`/ip4/10.3.0.2/tcp/4001/p2p/${TARGET}`), racing)).toBe(true)
+    expect(isDirectDialOf(multiaddr(`/ip4/10.3.0.2/udp/4001/quic-v1/p2p/${TARGET}`), racing)).toBe(true)
+  })
+  it('lets through the race\'s own bare addresses, relayed addresses and other peers', () => {
+    expect(isDirectDialOf(multiaddr('/ip4/10.3.0.2/tcp/4001'), racing)).toBe(false)
+    expect(isDirectDialOf(multiaddr(`/ip4/198.51.100.12/tcp/4001/p2p/${RELAY}/p2p-circuit/p2p/${TARGET}`), racing)).toBe(false)
+    expect(isDirectDialOf(multiaddr(`/ip4/198.51.100.12/tcp/4001/p2p/${RELAY}/p2p-circuit/webrtc/p2p/${TARGET}`), racing)).toBe(false)
+    expect(isDirectDialOf(multiaddr(`/ip4/198.51.100.12/tcp/4001/p2p/${RELAY}`), racing)).toBe(false)
+    expect(isDirectDialOf(multiaddr(`/ip4/10.3.0.3/tcp/4001/p2p/${OTHER}`), racing)).toBe(false)
   })
 })

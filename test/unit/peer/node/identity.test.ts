@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { loadOrCreateIdentity, parseIdentity, loadOrCreateAccessSecret } from '../../../../src/peer/index.ts'
+import { loadOrCreateIdentity, parseIdentity } from '../../../../src/peer/index.ts'
 
 let dir = ''
 beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'beam-id-')) })
@@ -43,21 +43,3 @@ describe('identity file', () => {
   })
 })
 
-describe('access secret file', () => {
-  it('persists across loads, rotates on request, mode 0600', async () => {
-    const path = join(dir, 'access-secret')
-    const a = await loadOrCreateAccessSecret(path)
-    expect(a.length).toBe(32)
-    expect((await stat(path)).mode & 0o777).toBe(0o600)
-    expect(Buffer.from(await loadOrCreateAccessSecret(path)).equals(Buffer.from(a))).toBe(true)
-    const b = await loadOrCreateAccessSecret(path, { rotate: true })
-    expect(Buffer.from(b).equals(Buffer.from(a))).toBe(false)
-    expect(Buffer.from(await loadOrCreateAccessSecret(path)).equals(Buffer.from(b))).toBe(true)
-  })
-
-  it('rejects a corrupt secret file', async () => {
-    const path = join(dir, 'access-secret')
-    await writeFile(path, 'xyz')
-    await expect(loadOrCreateAccessSecret(path)).rejects.toMatchObject({ name: 'IdentityError' })
-  })
-})
