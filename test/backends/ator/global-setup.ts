@@ -1,7 +1,7 @@
 /**
  * Starts one private ATOR network (ATOR's anon and anon-gencert, from
  * scripts/install-ator.sh's folder) for every ATOR test, through the same
- * harness as the Tor tests (test/helpers/tor-network.ts), and hands its ports
+ * harness as the Tor tests (test/backends/tor/tor-network.ts), and hands its ports
  * to the tests through vitest's provide/inject. Without the binaries it
  * fails in CI (the run stops, naming what is missing); elsewhere it provides
  * nothing and the tests skip with a message saying why

@@ -1,6 +1,6 @@
 /**
  * The I2P backend against a real private I2P network: three i2pd routers in
- * lab namespaces (see test/helpers/i2p-net.ts), one SAM client router for the
+ * lab namespaces (see test/backends/i2p/i2p-net.ts), one SAM client router for the
  * share, one for the connector, one floodfill. Requires root, i2pd and socat;
  * skips loudly otherwise, and fails in CI (test/helpers/require-tools.ts). The CLI case runs real `beam share --i2p` /
  * `beam connect --i2p` processes under strace against the same routers (the
@@ -319,7 +319,7 @@ function fullAddr (node: I2pTestNode): ReturnType<I2pTestNode['getMultiaddrs']>[
   return node.getMultiaddrs().find(ma => ma.toString().startsWith('/garlic64/'))
 }
 
-/** Every way a traced beam could have left loopback or used UDP/DNS (as test/tor/cli.test.ts checks Tor-only mode). */
+/** Every way a traced beam could have left loopback or used UDP/DNS (as test/backends/tor/cli.test.ts checks Tor-only mode). */
 function leaks (trace: Trace, allowedConnectPorts: number[]): string[] {
   const out: string[] = []
   for (const u of trace.udpSockets) out.push(`UDP socket: ${u}`)

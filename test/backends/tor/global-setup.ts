@@ -1,6 +1,6 @@
 /**
  * Starts one private Tor network for every Tor test (see
- * test/helpers/tor-network.ts) and hands its ports to the tests through
+ * test/backends/tor/tor-network.ts) and hands its ports to the tests through
  * vitest's provide/inject. Without tor installed it fails in CI (the run
  * stops, naming what is missing); elsewhere it provides nothing and the tests
  * skip with a message saying why (test/helpers/require-tools.ts).

@@ -3,7 +3,7 @@
  * of share → connect with library nodes: time to a published onion, to a
  * connected tunnel, first echo, echo RTT (40 one-byte round trips) and
  * upload throughput (16 MiB). Not a test (no assertions); run it with
- * `node_modules/.bin/node test/tor/measure.ts`.
+ * `node_modules/.bin/node test/backends/tor/measure.ts`.
  */
 import net from 'node:net'
 import { randomBytes } from 'node:crypto'

@@ -5,7 +5,7 @@ import { plannedBackends } from '../../../src/backends/planned.ts'
 
 // Issue 6: the product plan names these networks besides Tor and I2P; each
 // must be listed with an honest status and a reason, never silently dropped.
-// (ATOR left this list: src/backends/ator implements it, test/ator tests it.)
+// (ATOR left this list: src/backends/ator implements it, test/backends/ator tests it.)
 const OTHERS = ['nym', 'veilid', 'freenet', 'zeronet', 'zkn', 'anonet']
 const DOC = readFileSync(new URL('../../../docs/backends.md', import.meta.url), 'utf8')
 

@@ -3,7 +3,7 @@
  * the same networks: an anonymous-only set (only Tor, ATOR, I2P) has its own
  * key file, `identity-<names sorted, joined by +>.json`, never the clearnet
  * `identity.json`; a set with `direct` uses the main one; --identity and
- * --ephemeral override. (The shares themselves: test/tor/anonymous-identity.)
+ * --ephemeral override. (The shares themselves: test/backends/tor/anonymous-identity.)
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -5,7 +5,7 @@
  * from peers.json. Real libp2p nodes; the Tor backend points at a SOCKS port
  * that nothing listens on, so a dial of the onion fails at once and nothing
  * leaves this machine. No `/dnsaddr` is ever handed to a dial here: on code
- * without the filter that would query the system resolver (test/tor/anonymous-addresses.test.ts
+ * without the filter that would query the system resolver (test/backends/tor/anonymous-addresses.test.ts
  * covers that case under strace, with the resolver pointed at loopback).
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
