@@ -51,7 +51,7 @@ describe('identity (beam id)', () => {
     const saved = JSON.parse(await readFile(file, 'utf8')) as { peerId: string }
     expect(saved.peerId).toBe(a.stdout.trim())
     const j = await idJson([], { BEAM_HOME: dir })
-    expect(j).toEqual({ event: 'id', peerId: a.stdout.trim(), identity: file })
+    expect(j).toEqual({ event: 'id', peerId: a.stdout.trim(), identity: file, identityKind: 'main', backends: ['direct'] })
   })
 
   it('--ephemeral gives a new peer id each time and writes no file', async () => {
