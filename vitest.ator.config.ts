@@ -4,8 +4,8 @@ import { defaultClientConditions, defaultServerConditions } from 'vite'
 const SOURCE_CONDITION = 'beam-source'
 const NODE_OPTIONS = [process.env.NODE_OPTIONS, `--conditions=${SOURCE_CONDITION}`].filter(o => o != null && o !== '').join(' ')
 
-// The ATOR tests (test/ator): one private ATOR network (ATOR's anon, a Tor
-// fork) on loopback, started once by test/ator/global-setup.ts and shared by
+// The ATOR tests (test/backends/ator): one private ATOR network (ATOR's anon, a Tor
+// fork) on loopback, started once by test/backends/ator/global-setup.ts and shared by
 // every file; files run one at a time.
 export default defineConfig({
   // 'beam' (the package importing itself, as an app would) resolves to the
@@ -16,8 +16,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] } },
   test: {
     env: { NODE_OPTIONS },
-    include: ['test/ator/**/*.test.ts'],
-    globalSetup: ['test/ator/global-setup.ts'],
+    include: ['test/backends/ator/**/*.test.ts'],
+    globalSetup: ['test/backends/ator/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     fileParallelism: false,

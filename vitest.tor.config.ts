@@ -4,8 +4,8 @@ import { defaultClientConditions, defaultServerConditions } from 'vite'
 const SOURCE_CONDITION = 'beam-source'
 const NODE_OPTIONS = [process.env.NODE_OPTIONS, `--conditions=${SOURCE_CONDITION}`].filter(o => o != null && o !== '').join(' ')
 
-// The Tor tests (test/tor): one private Tor network on loopback, started once
-// by test/tor/global-setup.ts and shared by every file; files run one at a time.
+// The Tor tests (test/backends/tor): one private Tor network on loopback, started
+// once by test/backends/tor/global-setup.ts and shared by every file; files run one at a time.
 export default defineConfig({
   // 'beam' (the package importing itself, as an app would) resolves to the
   // sources through the "beam-source" export condition, so that the tests
@@ -15,8 +15,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] } },
   test: {
     env: { NODE_OPTIONS },
-    include: ['test/tor/**/*.test.ts'],
-    globalSetup: ['test/tor/global-setup.ts'],
+    include: ['test/backends/tor/**/*.test.ts'],
+    globalSetup: ['test/backends/tor/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     fileParallelism: false,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetches the Anyone Protocol (ATOR) relay binaries `anon` and `anon-gencert` for the ATOR
-# tests (test/ator/) and for users who want `beam --backend ator` without a system anon.
+# tests (test/backends/ator/) and for users who want `beam --backend ator` without a system anon.
 #
 # They ship inside the npm package @anyone-protocol/anyone-client (BSD-3-Clause). That
 # package is NOT a dependency of beam: its postinstall downloads from GitHub, which would

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the lab, Tor and I2P tests need from Debian: iproute2 (ip netns), iptables and conntrack
 # for the NAT lab (test/lab/), coturn (turnserver) for the TURN case; tor (tor, tor-gencert)
-# for the private Tor network of test/tor/ and strace for its leak check; and, through
-# scripts/install-ator.sh, ATOR's anon and anon-gencert for test/ator/ (from npm, not Debian).
+# for the private Tor network of test/backends/tor/ and strace for its leak check; and, through
+# scripts/install-ator.sh, ATOR's anon and anon-gencert for test/backends/ator/ (from npm, not Debian).
 # Idempotent and quiet when everything is present. Without root (or apt-get) it only
 # reports what is missing and exits 0: the tests that need it then skip (loudly). In CI
 # (CI set to anything but '', '0' or 'false', as CI services set CI=true) anything it cannot
@@ -23,7 +23,7 @@ if in_ci; then consequence="CI is set: failing, as the tests needing them would"
 give_up() { echo "install-test-deps: $1 ($consequence)" >&2; if in_ci; then exit 1; fi; exit 0; }
 
 # ATOR's anon: not a Debian package; install-ator.sh fetches it with npm pack (checksummed).
-# Without it (no registry access, not linux-x64) test/ator skips, saying why, or fails in CI.
+# Without it (no registry access, not linux-x64) test/backends/ator skips, saying why, or fails in CI.
 anon_dir="$(bash "$(dirname "$0")/install-ator.sh" || true)"
 if [ -z "$anon_dir" ] || [ ! -x "$anon_dir/anon" ] || [ ! -x "$anon_dir/anon-gencert" ]; then
   echo "install-test-deps: could not install anon and anon-gencert (scripts/install-ator.sh failed or is not for this platform)" >&2

@@ -15,7 +15,8 @@ import type { Stage } from './test-runner.ts'
 /** @default 3600 (one hour: the whole CI run, .ci/run, must fit in it) */
 export const DEFAULT_BUDGET_S = 3600
 
-const NETWORK_SUITES = ['test/lab/**', 'test/tor/**', 'test/i2p/**', 'test/ator/**']
+/** Suites that build a network of their own (NAT lab, Tor, I2P, ATOR): their own stages, below. */
+const NETWORK_SUITES = ['test/lab/**', 'test/backends/**']
 
 export const STAGES: Stage[] = [
   // Debian tools and ATOR's anon for the network suites (fails under CI when it cannot install)
@@ -25,11 +26,11 @@ export const STAGES: Stage[] = [
   { name: 'api-docs', cmd: ['npm', 'run', '--silent', 'docs:api', '--', '--check'] },
   { name: 'main', cmd: ['vitest', 'run', ...NETWORK_SUITES.flatMap(g => ['--exclude', g])] },
   // the I2P network beside the mostly idle 130-second relayed-session test
-  { name: 'i2p+relay-long', cmd: ['vitest', 'run', 'test/i2p', 'test/lab/relay-long'] },
+  { name: 'i2p+relay-long', cmd: ['vitest', 'run', 'test/backends/i2p', 'test/lab/relay-long'] },
   // one lab file at a time: two simulated networks on 2 cores starve each other's timers
   { name: 'lab', cmd: ['vitest', 'run', '--maxWorkers=1', 'test/lab/nat-traversal', 'test/lab/benchmark', 'test/lab/netlab', 'test/lab/lab-public-cidrs'] },
-  { name: 'tor', cmd: ['vitest', 'run', '--config', 'vitest.tor.config.ts', 'test/tor'] },
-  { name: 'ator', cmd: ['vitest', 'run', '--config', 'vitest.ator.config.ts', 'test/ator'] }
+  { name: 'tor', cmd: ['vitest', 'run', '--config', 'vitest.tor.config.ts', 'test/backends/tor'] },
+  { name: 'ator', cmd: ['vitest', 'run', '--config', 'vitest.ator.config.ts', 'test/backends/ator'] }
 ]
 
 function budgetFrom (env: NodeJS.ProcessEnv): number | undefined {

@@ -1,23 +1,26 @@
 import { freePort } from '../helpers/services.ts'
 import { copyFile, readFile, readdir, stat } from 'node:fs/promises'
-import { createServer } from 'node:net'
-import type { AddressInfo, Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { join } from 'node:path'
-import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest'
 import { BeamProcess, runBeam, startShare, startConnect, tempHome, OFFLINE } from '../helpers/beam.ts'
 import type { BeamEvent } from '../helpers/beam.ts'
 import { startHttpService, startTcpService, httpGet, tcpConnect, readAll, expectedHash } from '../helpers/services.ts'
 import type { TestHttp } from '../helpers/services.ts'
+import { fakeOldNode } from '../helpers/old-node.ts'
 import { decodeConnectString } from '../../src/peer/discovery/connect-string.ts'
 
 // The life of beam processes through the real CLI on 127.0.0.1: the identity
 // on disk, stopping on signals with tunnels open, a share restarting under a
-// running connector, a shared service that is down, rotating the secret.
+// running connector, a shared service that is down, rotating the secret, no
+// reachable bootstrap node, and starting under a Node that is too old.
 
 let home: Awaited<ReturnType<typeof tempHome>>
 beforeAll(async () => { home = await tempHome() })
 afterAll(async () => { await home?.cleanup() })
 
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c().catch(() => {}) })
 
 async function idJson (args: string[], env: Record<string, string> = {}): Promise<{ peerId: string, identity: string | null }> {
   const r = await runBeam(['id', '--json', ...args], env)
@@ -42,6 +45,8 @@ describe('identity (beam id)', () => {
     expect(a.stdout.trim()).toMatch(/^12D3Koo\w+$/)
     expect(b.stdout).toBe(a.stdout)
     const file = join(dir, 'identity.json')
+    // the human form names the file on stderr
+    expect(a.stderr).toContain(file)
     expect((await stat(file)).mode & 0o777).toBe(0o600)
     const saved = JSON.parse(await readFile(file, 'utf8')) as { peerId: string }
     expect(saved.peerId).toBe(a.stdout.trim())
@@ -63,6 +68,7 @@ describe('identity (beam id)', () => {
     const first = await idJson(['--identity', file], { BEAM_HOME: join(home.dir, 'id-custom-home-1') })
     expect(first.identity).toBe(file)
     expect((await stat(file)).mode & 0o777).toBe(0o600)
+    expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({ peerId: first.peerId })
     const second = await idJson(['--identity', file], { BEAM_HOME: join(home.dir, 'id-custom-home-2') })
     expect(second.peerId).toBe(first.peerId)
     // BEAM_HOME got no identity of its own
@@ -195,10 +201,12 @@ describe('the shared service is down', () => {
       const failed: BeamEvent = await c.proc.waitFor('tunnel-failed', 10_000)
       expect(failed.code).toBe('ServiceUnavailableError')
       expect(typeof failed.id).toBe('number')
-      expect(String(failed.message)).toMatch(/unavailable/)
+      // the connector is not told where the service runs; the share's own event says why
+      expect(String(failed.message)).toMatch(/^the shared service is unavailable: /)
+      for (const detail of [String(dead), '127.0.0.1', 'ECONNREFUSED']) expect(String(failed.message)).not.toContain(detail)
       const down = await s.proc.waitFor('service-unavailable', 10_000)
       expect(down).toMatchObject({ peerId: connectorId, port: dead })
-      expect(String(down.reason)).not.toBe('')
+      expect(String(down.reason)).toMatch(new RegExp(`127\\.0\\.0\\.1:${dead} \\(ECONNREFUSED\\)`))
       expect(s.proc.events.some(e => e.event === 'tunnel-open')).toBe(false)
       // the connector carries on
       expect(c.proc.child.exitCode).toBeNull()
@@ -255,5 +263,51 @@ describe('--rotate-secret', () => {
     } finally {
       await http.close()
     }
+  })
+})
+
+describe('without a reachable bootstrap node', () => {
+  it('share and connect on the same machine still work, and the share does not hang waiting for a relay', async () => {
+    const home = await tempHome()
+    const http = await startHttpService()
+    cleanups.push(async () => { await http.close(); await home.cleanup() })
+    const dead = `/ip4/127.0.0.1/tcp/${await freePort()}/p2p/12D3KooWEeEj3VsKj8ejyrQNTtNwF1xKHet1c8E5ViKCRmeR4Mz4`
+    const started = Date.now()
+    const s = new BeamProcess(['share', String(http.port), '--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', dead, '--json'], { BEAM_HOME: join(home.dir, 's') })
+    cleanups.push(async () => { await s.stop() })
+    const ready = await s.waitFor('ready', 20_000)
+    expect(Date.now() - started).toBeLessThan(8000)
+    expect(s.stderr).toMatch(/bootstrap node unreachable/)
+    const c = await startConnect(String(ready.connect), ['--bootstrap', dead], join(home.dir, 'c'))
+    cleanups.push(async () => { await c.proc.stop() })
+    expect((await httpGet(c.port, '/')).body).toBe('hello')
+  })
+})
+
+describe('runtime check', () => {
+  it('an older Node re-runs beam with the bundled Node, or says what is needed', async () => {
+    const { execFile } = await import('node:child_process')
+    const { existsSync, mkdtempSync, rmSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    // a real old Node when the machine has one (it also proves that the
+    // launcher parses there); else this Node, reporting v20 to the launcher
+    const system = '/usr/bin/node'
+    const version = existsSync(system) ? await new Promise<string>(resolve => execFile(system, ['--version'], (_e, out) => { resolve(out.trim()) })) : ''
+    const fakeDir = mkdtempSync(join(tmpdir(), 'beam-old-node-'))
+    cleanups.push(async () => { rmSync(fakeDir, { recursive: true, force: true }) })
+    const old = /^v(1\d|2[01])\./.test(version) ? system : fakeOldNode(fakeDir)
+    console.log(`runtime check with ${old === system ? `the system's Node ${version}` : 'a fake Node reporting v20.11.1'}`)
+    const bin = new URL('../../bin/beam.js', import.meta.url).pathname
+    const run = async (env: Record<string, string>): Promise<{ code: number, stdout: string, stderr: string }> => await new Promise(resolve => {
+      execFile(old, [bin, 'id', '--ephemeral'], { env: { ...process.env, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+        resolve({ code: err == null ? 0 : Number((err as { code?: number }).code ?? 1), stdout, stderr })
+      })
+    })
+    const ok = await run({})
+    expect(ok.code).toBe(0)
+    expect(ok.stdout.trim()).toMatch(/^12D3Koo/)
+    const refused = await run({ BEAM_REEXEC: '1' })
+    expect(refused.code).toBe(69)
+    expect(refused.stderr).toMatch(/needs Node\.js >= 22/)
   })
 })

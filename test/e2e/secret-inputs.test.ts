@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BeamProcess, OFFLINE, runBeam, startShare, tempHome } from '../helpers/beam.ts'
 import { freePort, readAll, startTcpService, tcpConnect } from '../helpers/services.ts'
-import { TOR_BIN, torInstalled } from '../helpers/tor-network.ts'
+import { TOR_BIN, torInstalled } from '../backends/tor/tor-network.ts'
 
 type Home = Awaited<ReturnType<typeof tempHome>>
 

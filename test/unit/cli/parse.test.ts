@@ -1,0 +1,48 @@
+import { describe, it, expect } from 'vitest'
+import { parsePort, parseService, parseMillis, splitList } from '../../../src/cli/parse.ts'
+import { parseIceServer } from '../../../src/cli/context.ts'
+
+describe('port parsing', () => {
+  it('accepts 1-65535', () => {
+    expect(parsePort('1')).toBe(1)
+    expect(parsePort('65535')).toBe(65535)
+    expect(parsePort(' 3000 ')).toBe(3000)
+  })
+  it.each(['0', '70000', 'abc', '-1', '3000.5', '', '1e3', '0x10', '123456'])('rejects %s as InvalidPortError', (s) => {
+    expect(() => parsePort(s)).toThrow(expect.objectContaining({ name: 'InvalidPortError' }))
+  })
+  it('accepts 0 only where allowed', () => {
+    expect(parsePort('0', 'local port', true)).toBe(0)
+  })
+})
+
+describe('service parsing', () => {
+  it('reads PORT, HOST:PORT and [V6]:PORT', () => {
+    expect(parseService('3000')).toEqual({ port: 3000 })
+    expect(parseService('10.0.0.5:22')).toEqual({ host: '10.0.0.5', port: 22 })
+    expect(parseService('localhost:5432')).toEqual({ host: 'localhost', port: 5432 })
+    expect(parseService('[::1]:8080')).toEqual({ host: '::1', port: 8080 })
+  })
+  it('rejects bad ports inside HOST:PORT', () => {
+    expect(() => parseService('host:0')).toThrow(expect.objectContaining({ name: 'InvalidPortError' }))
+    expect(() => parseService('host:abc')).toThrow(expect.objectContaining({ name: 'InvalidPortError' }))
+  })
+})
+
+describe('misc parsers', () => {
+  it('parses durations', () => {
+    expect(parseMillis('250', 'timeout')).toBe(250)
+    expect(() => parseMillis('0', 'timeout')).toThrow(/milliseconds/)
+    expect(() => parseMillis('soon', 'timeout')).toThrow(expect.objectContaining({ name: 'UsageError' }))
+  })
+  it('splits env lists', () => {
+    expect(splitList(' a, ,b,')).toEqual(['a', 'b'])
+    expect(splitList(undefined)).toEqual([])
+  })
+  it('parses ICE servers', () => {
+    expect(parseIceServer('stun:127.0.0.1:3478')).toEqual({ urls: 'stun:127.0.0.1:3478' })
+    expect(parseIceServer('turn:user:p%40ss@127.0.0.1:3478')).toEqual({ urls: 'turn:127.0.0.1:3478', username: 'user', credential: 'p@ss' })
+    expect(() => parseIceServer('http://x')).toThrow(expect.objectContaining({ name: 'InvalidMultiaddrError' }))
+  })
+})
+
