@@ -389,7 +389,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     const refresh = this.dhtEnabled
       ? async (signal: AbortSignal): Promise<Multiaddr[]> => (await this.lookup(t.peerId, signal)).multiaddrs
       : undefined
-    const tunnel = new ConnectTunnel(this.libp2p, t.peerId, t.secret, { upgrade: this.webrtc, ...options }, this.rootLog.child({ component: 'connect' }), () => { this.connects.delete(tunnel) }, refresh, this.racing)
+    const tunnel = new ConnectTunnel({ upgrade: this.webrtc, ...options, libp2p: this.libp2p, peerId: t.peerId, secret: t.secret, logger: this.rootLog.child({ component: 'connect' }), onClose: () => { this.connects.delete(tunnel) }, refresh, racing: this.racing })
     this.connects.add(tunnel)
     // from here to the first connection only beam's dial race dials the
     // peer's direct addresses (see RacingPeers)
