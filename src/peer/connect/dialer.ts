@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Connection, PeerId } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -129,12 +130,8 @@ export async function raceDial (libp2p: Libp2p, peer: PeerId, addrs: Multiaddr[]
   options.racing?.add(peer)
   const one = async (ma: Multiaddr, kind: AddressClass, delay: number): Promise<Connection> => {
     if (delay > 0) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, delay)
-        const stop = (): void => { clearTimeout(t); resolve() }
-        won.signal.addEventListener('abort', stop, { once: true })
-        options.signal.addEventListener('abort', stop, { once: true })
-      })
+      // cut short when another address wins or the dial is aborted
+      await sleep(delay, undefined, { signal: AbortSignal.any([won.signal, options.signal]) }).catch(() => {})
       if (won.signal.aborted) throw new Error('another address answered first')
       options.signal.throwIfAborted()
     }
