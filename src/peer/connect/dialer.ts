@@ -27,6 +27,10 @@ export function classifyAddress (ma: Multiaddr): AddressClass {
 }
 
 export interface RaceOptions {
+  /** The peer's addresses to race (direct and relayed ones; others are left out). */
+  addrs: Multiaddr[]
+  /** Logger for each dial. */
+  log: Logger
   /** Head start of direct addresses over relayed ones, in ms. @default 250 */
   relayDelay?: number
   /** Where the race registers the peer while it runs (see {@link RacingPeers}). @default unset */
@@ -120,7 +124,8 @@ function directRank (ma: Multiaddr): number {
  * a time with a 6 s budget each, so one blackholed address would delay the
  * first byte by seconds.
  */
-export async function raceDial (libp2p: Libp2p, peer: PeerId, addrs: Multiaddr[], log: Logger, options: RaceOptions): Promise<{ connection: Connection, attempts: DialAttempt[] }> {
+export async function raceDial (libp2p: Libp2p, peer: PeerId, options: RaceOptions): Promise<{ connection: Connection, attempts: DialAttempt[] }> {
+  const { addrs, log } = options
   const direct = addrs.filter(a => classifyAddress(a) === 'direct').sort((a, b) => directRank(a) - directRank(b))
   const relayed = addrs.filter(a => classifyAddress(a) === 'relayed')
   const attempts: DialAttempt[] = []

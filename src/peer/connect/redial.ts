@@ -57,7 +57,7 @@ export class PeerDialer {
       }
       log.info({ peer: peerId.toString(), direct, relayed }, `dialing peer: ${direct} direct and ${relayed} relayed address(es)`)
       try {
-        const { connection, attempts } = await raceDial(libp2p, peerId, known, log, { signal: dialSignal, racing })
+        const { connection, attempts } = await raceDial(libp2p, peerId, { addrs: known, log, signal: dialSignal, racing })
         onDial(attempts, true)
         return connection
       } catch (err) {
@@ -68,7 +68,7 @@ export class PeerDialer {
         const fresh = (await refresh(dialSignal)).filter(a => !known.some(k => k.equals(a)))
         if (fresh.length === 0) throw err
         await libp2p.peerStore.patch(peerId, { multiaddrs: fresh })
-        const { connection, attempts } = await raceDial(libp2p, peerId, fresh, log, { signal: dialSignal, racing })
+        const { connection, attempts } = await raceDial(libp2p, peerId, { addrs: fresh, log, signal: dialSignal, racing })
         onDial(attempts, true)
         return connection
       }

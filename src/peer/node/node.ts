@@ -370,7 +370,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   async share (options: ShareOptions): Promise<Share> {
     this.assertStarted()
     if (this.share_ != null) throw new AlreadySharingError()
-    const share = new Share(this.libp2p, options, this.rootLog.child({ component: 'share' }), () => { this.share_ = undefined })
+    const share = new Share({ ...options, libp2p: this.libp2p, logger: this.rootLog.child({ component: 'share' }), onClose: () => { this.share_ = undefined } })
     await share.start()
     this.share_ = share
     await this.addressBook?.put(this.peerId.toString(), this.getMultiaddrs()).catch(() => {})
@@ -507,7 +507,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
       // then goes over the connection it opened
       if (this.libp2p.getConnections(t.peerId).length === 0) {
         const known = await this.knownAddresses(t.peerId)
-        if (known.length > 0) await raceDial(this.libp2p, t.peerId, known, this.log, { signal: s, racing: this.racing })
+        if (known.length > 0) await raceDial(this.libp2p, t.peerId, { addrs: known, log: this.log, signal: s, racing: this.racing })
       }
       return await this.libp2p.dialProtocol(t.peerId, protocol, { signal: s, runOnLimitedConnection: true })
     } catch (err) {
