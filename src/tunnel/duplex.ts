@@ -3,6 +3,7 @@ import type { Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { DEFAULT_MAX_READ_BUFFER } from './pipe.ts'
 import { TunnelTruncatedError } from './errors.ts'
+import { ReadPauser } from './read-pauser.ts'
 
 /**
  * A libp2p stream as a Node.js Duplex, for app protocols (`node.open`,
@@ -16,25 +17,13 @@ export function streamToDuplex (stream: Stream): Duplex {
   stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, DEFAULT_MAX_READ_BUFFER)
   let ended = false
   // a pause asked for while resume() dispatches is applied after it (see
-  // pipeSocketStream: the muxer's resume would otherwise undo it)
-  let resuming = false
-  let pauseAfterResume = false
-  const pause = (): void => {
-    if (resuming) pauseAfterResume = true
-    else if (stream.readStatus === 'readable') stream.pause()
-  }
+  // ReadPauser: the muxer's resume would otherwise undo it)
+  const reads = new ReadPauser(stream)
+  const pause = (): void => { reads.pause() }
   const duplex = new Duplex({
     allowHalfOpen: true,
     read () {
-      if (stream.readStatus !== 'paused') return
-      resuming = true
-      pauseAfterResume = false
-      try {
-        stream.resume()
-      } finally {
-        resuming = false
-      }
-      if (pauseAfterResume && duplex.readableLength >= duplex.readableHighWaterMark) pause()
+      reads.resume(() => duplex.readableLength >= duplex.readableHighWaterMark)
     },
     write (chunk: Buffer, _encoding, callback) {
       try {

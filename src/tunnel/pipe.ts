@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net'
-import type { Stream } from '@libp2p/interface'
+import type { MessageStreamEvents, Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { TunnelTruncatedError } from './errors.ts'
+import { ReadPauser } from './read-pauser.ts'
 
 /** Byte counts of one finished pipe. */
 export interface PipeResult {
@@ -174,30 +175,11 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
     }
     if (!ok) pauseStream()
   }
-  // The stream's resume() first dispatches what it buffered while paused, and
-  // only then tells the muxer to grant window again. A pause from inside that
-  // dispatch would be undone by the muxer's resume: the remote would be granted
-  // window while the stream buffers, until its read buffer overflows and the
-  // tunnel is reset (@libp2p/utils 7.4.1, AbstractMessageStream.resume). So a
-  // pause asked for during resume() is applied once resume() has returned.
-  let resuming = false
-  let pauseAfterResume = false
-  const pauseStream = (): void => {
-    if (resuming) pauseAfterResume = true
-    else if (stream.readStatus === 'readable') stream.pause()
-  }
-  const onSocketDrain = (): void => {
-    if (stream.readStatus !== 'paused') return
-    resuming = true
-    pauseAfterResume = false
-    try {
-      stream.resume()
-    } finally {
-      resuming = false
-    }
-    // resume() changed readStatus (TypeScript keeps the narrowing from above)
-    if (pauseAfterResume && socket.writableNeedDrain) pauseStream()
-  }
+  // a pause asked for while the stream's resume() dispatches is applied after
+  // it (see ReadPauser: the muxer's resume would otherwise undo it)
+  const reads = new ReadPauser(stream)
+  const pauseStream = (): void => { reads.pause() }
+  const onSocketDrain = (): void => { reads.resume(() => socket.writableNeedDrain) }
   const onRemoteCloseWrite = (): void => { remoteFinished = true }
   const onStreamEnd = (): void => {
     streamEnded = true
@@ -227,29 +209,27 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
 
   const onAbort = (): void => { fail(new Error('tunnel aborted')) }
 
+  // every listener but the socket's 'error' one, which stays: a late error
+  // must not become an uncaught exception
+  const socketListeners: Array<[string, Parameters<NodeJS.EventEmitter['on']>[1]]> = [
+    ['data', onSocketData], ['end', onSocketEnd], ['drain', onSocketDrain], ['close', onSocketClose]
+  ]
+  const eachStreamListener = (apply: <K extends keyof MessageStreamEvents>(name: K, fn: (evt: MessageStreamEvents[K]) => void) => void): void => {
+    apply('message', onStreamMessage)
+    apply('remoteCloseWrite', onRemoteCloseWrite)
+    apply('end', onStreamEnd)
+    apply('close', onStreamClose)
+  }
   const cleanup = (): void => {
-    socket.off('data', onSocketData)
-    socket.off('end', onSocketEnd)
-    socket.off('drain', onSocketDrain)
-    socket.off('close', onSocketClose)
-    stream.removeEventListener('message', onStreamMessage)
-    stream.removeEventListener('end', onStreamEnd)
-    stream.removeEventListener('remoteCloseWrite', onRemoteCloseWrite)
-    stream.removeEventListener('close', onStreamClose)
+    for (const [name, fn] of socketListeners) socket.off(name, fn)
+    eachStreamListener((name, fn) => { stream.removeEventListener(name, fn) })
     stream.removeEventListener('drain', onStreamDrain)
     options.signal?.removeEventListener('abort', onAbort)
-    // keep an error listener: a late error must not become an uncaught exception
   }
 
   socket.on('error', onSocketError)
-  socket.on('data', onSocketData)
-  socket.on('end', onSocketEnd)
-  socket.on('drain', onSocketDrain)
-  socket.on('close', onSocketClose)
-  stream.addEventListener('message', onStreamMessage)
-  stream.addEventListener('remoteCloseWrite', onRemoteCloseWrite)
-  stream.addEventListener('end', onStreamEnd)
-  stream.addEventListener('close', onStreamClose)
+  for (const [name, fn] of socketListeners) socket.on(name, fn)
+  eachStreamListener((name, fn) => { stream.addEventListener(name, fn) })
   options.signal?.addEventListener('abort', onAbort)
 
   if (options.signal?.aborted === true) onAbort()

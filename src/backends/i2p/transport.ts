@@ -3,6 +3,7 @@
  * STREAM CONNECT on one shared SAM session (made on the first dial, kept
  * until the node stops), and listens with I2pListener.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { serviceCapabilities, transportSymbol } from '@libp2p/interface'
 import type { ComponentLogger, Connection, CreateListenerOptions, DialTransportOptions, Listener, Logger, Startable, Transport } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -17,18 +18,6 @@ import { SamProtocolError } from './errors.ts'
 
 const REACH_RETRY_FIRST = 1000
 const REACH_RETRY_MAX = 8000
-
-async function sleep (ms: number, signal: AbortSignal): Promise<void> {
-  await new Promise<void>(resolve => {
-    const t = setTimeout(done, ms)
-    function done (): void {
-      clearTimeout(t)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })
-}
 
 export interface I2pTransportComponents {
   logger: ComponentLogger
@@ -129,7 +118,7 @@ export class I2pTransport implements Transport, Startable {
         if (!unreachable || signal.aborted || Date.now() + delay > deadline) throw err
         this.log('lease set of the destination not found yet (attempt %d), retrying in %d ms', attempt, delay)
         if (attempt === 1) this.options.log?.info('waiting for the share\'s destination to be published in the I2P network database…')
-        await sleep(delay, signal)
+        await sleep(delay, undefined, { signal }).catch(() => {})
         delay = Math.min(delay * 2, REACH_RETRY_MAX)
       }
     }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Connection, PeerId } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -26,6 +27,10 @@ export function classifyAddress (ma: Multiaddr): AddressClass {
 }
 
 export interface RaceOptions {
+  /** The peer's addresses to race (direct and relayed ones; others are left out). */
+  addrs: Multiaddr[]
+  /** Logger for each dial. */
+  log: Logger
   /** Head start of direct addresses over relayed ones, in ms. @default 250 */
   relayDelay?: number
   /** Where the race registers the peer while it runs (see {@link RacingPeers}). @default unset */
@@ -119,7 +124,8 @@ function directRank (ma: Multiaddr): number {
  * a time with a 6 s budget each, so one blackholed address would delay the
  * first byte by seconds.
  */
-export async function raceDial (libp2p: Libp2p, peer: PeerId, addrs: Multiaddr[], log: Logger, options: RaceOptions): Promise<{ connection: Connection, attempts: DialAttempt[] }> {
+export async function raceDial (libp2p: Libp2p, peer: PeerId, options: RaceOptions): Promise<{ connection: Connection, attempts: DialAttempt[] }> {
+  const { addrs, log } = options
   const direct = addrs.filter(a => classifyAddress(a) === 'direct').sort((a, b) => directRank(a) - directRank(b))
   const relayed = addrs.filter(a => classifyAddress(a) === 'relayed')
   const attempts: DialAttempt[] = []
@@ -129,12 +135,8 @@ export async function raceDial (libp2p: Libp2p, peer: PeerId, addrs: Multiaddr[]
   options.racing?.add(peer)
   const one = async (ma: Multiaddr, kind: AddressClass, delay: number): Promise<Connection> => {
     if (delay > 0) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, delay)
-        const stop = (): void => { clearTimeout(t); resolve() }
-        won.signal.addEventListener('abort', stop, { once: true })
-        options.signal.addEventListener('abort', stop, { once: true })
-      })
+      // cut short when another address wins or the dial is aborted
+      await sleep(delay, undefined, { signal: AbortSignal.any([won.signal, options.signal]) }).catch(() => {})
       if (won.signal.aborted) throw new Error('another address answered first')
       options.signal.throwIfAborted()
     }

@@ -105,7 +105,7 @@ function isWebrtcViaRelay (ma: Multiaddr): boolean {
  * one peer's addresses one after another, taking every address it knows for
  * the peer, and a WebRTC attempt that cannot succeed (a symmetric NAT) takes
  * 15 s or more to give up: beam tries WebRTC itself once a relayed
- * connection exists (ConnectTunnel.maybeUpgrade).
+ * connection exists (PathUpgrader.maybeUpgrade in upgrade.ts).
  */
 export function compareAddresses (a: Address, b: Address): -1 | 0 | 1 {
   const wa = isWebrtcViaRelay(a.multiaddr) ? 1 : 0

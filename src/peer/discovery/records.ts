@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
@@ -305,16 +306,9 @@ export class Records {
         // not found, not valid, or a query that timed out: try again later
         if (!(err instanceof RecordNotFoundError) && (err as Error).name !== 'TimeoutError' && (err as Error).name !== 'AbortError') throw err
       }
-      await sleep(interval, signal)
+      // cut short by an abort (the loop then ends)
+      await sleep(interval, undefined, { signal }).catch(() => {})
     }
   }
 }
 
-/** Wait `ms`, or less if `signal` aborts (never rejects). */
-async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
-  await new Promise<void>(resolve => {
-    const done = (): void => { clearTimeout(t); signal?.removeEventListener('abort', done); resolve() }
-    const t = setTimeout(done, ms)
-    signal?.addEventListener('abort', done)
-  })
-}

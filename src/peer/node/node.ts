@@ -370,7 +370,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   async share (options: ShareOptions): Promise<Share> {
     this.assertStarted()
     if (this.share_ != null) throw new AlreadySharingError()
-    const share = new Share(this.libp2p, options, this.rootLog.child({ component: 'share' }), () => { this.share_ = undefined })
+    const share = new Share({ ...options, libp2p: this.libp2p, logger: this.rootLog.child({ component: 'share' }), onClose: () => { this.share_ = undefined } })
     await share.start()
     this.share_ = share
     await this.addressBook?.put(this.peerId.toString(), this.getMultiaddrs()).catch(() => {})
@@ -389,7 +389,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     const refresh = this.dhtEnabled
       ? async (signal: AbortSignal): Promise<Multiaddr[]> => (await this.lookup(t.peerId, signal)).multiaddrs
       : undefined
-    const tunnel = new ConnectTunnel(this.libp2p, t.peerId, t.secret, { upgrade: this.webrtc, ...options }, this.rootLog.child({ component: 'connect' }), () => { this.connects.delete(tunnel) }, refresh, this.racing)
+    const tunnel = new ConnectTunnel({ upgrade: this.webrtc, ...options, libp2p: this.libp2p, peerId: t.peerId, secret: t.secret, logger: this.rootLog.child({ component: 'connect' }), onClose: () => { this.connects.delete(tunnel) }, refresh, racing: this.racing })
     this.connects.add(tunnel)
     // from here to the first connection only beam's dial race dials the
     // peer's direct addresses (see RacingPeers)
@@ -507,7 +507,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
       // then goes over the connection it opened
       if (this.libp2p.getConnections(t.peerId).length === 0) {
         const known = await this.knownAddresses(t.peerId)
-        if (known.length > 0) await raceDial(this.libp2p, t.peerId, known, this.log, { signal: s, racing: this.racing })
+        if (known.length > 0) await raceDial(this.libp2p, t.peerId, { addrs: known, log: this.log, signal: s, racing: this.racing })
       }
       return await this.libp2p.dialProtocol(t.peerId, protocol, { signal: s, runOnLimitedConnection: true })
     } catch (err) {

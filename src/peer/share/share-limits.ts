@@ -41,11 +41,29 @@ function positiveInt (name: string, value: number | undefined, fallback: number)
   return v
 }
 
-/** Add `delta` to `key`'s count; drops the key at zero. */
-function bump (counts: Map<string, number>, key: string, delta: number): void {
-  const n = (counts.get(key) ?? 0) + delta
-  if (n <= 0) counts.delete(key)
-  else counts.set(key, n)
+/** Slots held per peer and in total (a peer with none is not kept). */
+class PerPeerCounts {
+  private readonly byPeer = new Map<string, number>()
+  /** Slots held over all peers. */
+  total = 0
+
+  /** Slots `peer` holds. */
+  of (peer: string): number { return this.byPeer.get(peer) ?? 0 }
+
+  /** `peer` takes one. */
+  take (peer: string): void {
+    this.byPeer.set(peer, this.of(peer) + 1)
+    this.total++
+  }
+
+  /** `peer` gives one back (nothing when it holds none). */
+  give (peer: string): void {
+    const n = this.byPeer.get(peer)
+    if (n == null) return
+    if (n <= 1) this.byPeer.delete(peer)
+    else this.byPeer.set(peer, n - 1)
+    this.total--
+  }
 }
 
 /**
@@ -59,11 +77,9 @@ export class ShareLimits {
   readonly maxTunnelsPerPeer: number
   readonly maxTunnels: number
   readonly maxHandshakeFailures: number
-  private readonly pendingByPeer = new Map<string, number>()
-  private readonly tunnelsByPeer = new Map<string, number>()
+  private readonly pending = new PerPeerCounts()
+  private readonly open = new PerPeerCounts()
   private readonly failures = new WeakMap<object, number>()
-  private pendingTotal = 0
-  private tunnelTotal = 0
 
   constructor (options: ShareLimitOptions = {}) {
     this.maxPendingHandshakesPerPeer = positiveInt('maxPendingHandshakesPerPeer', options.maxPendingHandshakesPerPeer, DEFAULT_MAX_PENDING_HANDSHAKES_PER_PEER)
@@ -74,30 +90,27 @@ export class ShareLimits {
   }
 
   /** Handshakes in progress now, over all peers. */
-  get pendingHandshakes (): number { return this.pendingTotal }
+  get pendingHandshakes (): number { return this.pending.total }
   /** Tunnel slots held now, over all peers. */
-  get tunnels (): number { return this.tunnelTotal }
+  get tunnels (): number { return this.open.total }
 
   /** Take a handshake slot for `peer`; false (nothing taken) when the peer or the share is at its cap. */
   beginHandshake (peer: string): boolean {
-    if (this.pendingTotal >= this.maxPendingHandshakes) return false
-    if ((this.pendingByPeer.get(peer) ?? 0) >= this.maxPendingHandshakesPerPeer) return false
-    bump(this.pendingByPeer, peer, 1)
-    this.pendingTotal++
+    if (this.pending.total >= this.maxPendingHandshakes) return false
+    if (this.pending.of(peer) >= this.maxPendingHandshakesPerPeer) return false
+    this.pending.take(peer)
     return true
   }
 
   /** Give back a slot taken by {@link beginHandshake}. */
   endHandshake (peer: string): void {
-    if (!this.pendingByPeer.has(peer)) return
-    bump(this.pendingByPeer, peer, -1)
-    this.pendingTotal--
+    this.pending.give(peer)
   }
 
   /** Whether `peer` could open a tunnel now: undefined, or the cap in the way. Takes nothing. */
   checkTunnel (peer: string): TunnelSlotRefusal | undefined {
-    if ((this.tunnelsByPeer.get(peer) ?? 0) >= this.maxTunnelsPerPeer) return { scope: 'peer', limit: this.maxTunnelsPerPeer }
-    if (this.tunnelTotal >= this.maxTunnels) return { scope: 'total', limit: this.maxTunnels }
+    if (this.open.of(peer) >= this.maxTunnelsPerPeer) return { scope: 'peer', limit: this.maxTunnelsPerPeer }
+    if (this.open.total >= this.maxTunnels) return { scope: 'total', limit: this.maxTunnels }
     return undefined
   }
 
@@ -105,16 +118,13 @@ export class ShareLimits {
   openTunnel (peer: string): TunnelSlotRefusal | undefined {
     const refusal = this.checkTunnel(peer)
     if (refusal != null) return refusal
-    bump(this.tunnelsByPeer, peer, 1)
-    this.tunnelTotal++
+    this.open.take(peer)
     return undefined
   }
 
   /** Give back a slot taken by {@link openTunnel}. */
   closeTunnel (peer: string): void {
-    if (!this.tunnelsByPeer.has(peer)) return
-    bump(this.tunnelsByPeer, peer, -1)
-    this.tunnelTotal--
+    this.open.give(peer)
   }
 
   /**

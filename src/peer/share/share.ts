@@ -108,6 +108,16 @@ export interface ShareEvents {
   'service:unavailable': [ServiceUnavailableEvent]
 }
 
+/** Everything a {@link Share} is made of: the {@link ShareOptions} of the call and the node's parts it works with. */
+export interface ShareInit extends ShareOptions {
+  /** The node. */
+  libp2p: Libp2p
+  /** The share's logger (a child of the node's, `component: share`). */
+  logger: Logger
+  /** Called once the share has closed (the node forgets it). @default unset */
+  onClose?: (() => void) | undefined
+}
+
 /**
  * A running share: answers `/beam/tunnel/1.0.0` streams, checks access, and
  * joins each accepted stream to a new connection to the local service.
@@ -131,11 +141,12 @@ export class Share extends EventEmitter<ShareEvents> {
   private readonly proofs: AccessProofCache | undefined
   private nextId = 1
   private closed = false
-  private readonly onClosed: () => void
+  private readonly onClosed: (() => void) | undefined
 
   /** @internal made by {@link BeamNode.share} */
-  constructor (libp2p: Libp2p, options: ShareOptions, log: Logger, onClosed: () => void) {
+  constructor (options: ShareInit) {
     super()
+    const { libp2p, logger: log } = options
     if (options.services.length === 0) throw new InvalidOptionError('a share needs at least one port')
     const seen = new Set<number>()
     this.services = options.services.map(s => {
@@ -153,7 +164,7 @@ export class Share extends EventEmitter<ShareEvents> {
     this.handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT
     this.maxStreams = options.maxStreams ?? DEFAULT_MAX_TUNNEL_STREAMS
     this.limits = new ShareLimits(options)
-    this.onClosed = onClosed
+    this.onClosed = options.onClose
   }
 
   /** Register the protocol handler. */
@@ -246,7 +257,7 @@ export class Share extends EventEmitter<ShareEvents> {
     await this.libp2p.unhandle(BENCH_PROTOCOL).catch(() => {})
     this.shutdown.abort()
     for (const c of this.active) c.abort()
-    this.onClosed()
+    this.onClosed?.()
   }
 
   private authorize (remotePeer: Connection['remotePeer'], req: TunnelRequest): string | undefined {

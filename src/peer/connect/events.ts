@@ -1,0 +1,100 @@
+/** The options and events of a {@link ConnectTunnel} (types only). */
+import type { TunnelRefusedError } from '../errors.ts'
+import type { DialAttempt } from './dialer.ts'
+import type { PathInfo } from './path.ts'
+
+/** Options of {@link BeamNode.connect}. */
+export interface ConnectOptions {
+  /** The share's port to reach; 0 = the share's first port. @default 0 */
+  remotePort?: number
+  /** Local address to bind. @default '127.0.0.1' */
+  host?: string
+  /** Local port to bind; 0 = any free port. @default 0 */
+  port?: number
+  /** How long one dial of the peer may take, in ms. @default 30000 */
+  dialTimeout?: number
+  /** How long the share has to answer a tunnel request, in ms. @default 10000 */
+  handshakeTimeout?: number
+  /** Tunnel streams at once. @default 4096 */
+  maxStreams?: number
+  /**
+   * Check reachability and access before binding the local port, so that a
+   * refusal surfaces at once instead of on the first local connection.
+   * @default true
+   */
+  probe?: boolean
+  /**
+   * Try to move a relayed tunnel to a direct WebRTC path (ICE through the
+   * peer's relay, STUN/TURN from the node's ICE servers), retrying with backoff.
+   * @default true
+   */
+  upgrade?: boolean
+  /** Aborts the dial and probe during the call; no effect on the tunnel once the call has resolved (use `close()`). @default unset */
+  signal?: AbortSignal
+}
+
+/** {@link ConnectEvents} `tunnel:open`: a local client was joined to the shared service. */
+export interface ConnectTunnelOpenEvent {
+  /** Number of the tunnel, unique within this ConnectTunnel. */
+  id: number
+  /** The shared port asked for (0: the share's first). */
+  remotePort: number
+}
+/** {@link ConnectEvents} `tunnel:close`: a local client's tunnel ended. */
+export interface ConnectTunnelCloseEvent {
+  /** Number of the tunnel. */
+  id: number
+  /** Bytes from the local client to the share. */
+  sent: number
+  /** Bytes from the share to the local client. */
+  received: number
+  /** Set when it ended by an error or a reset. */
+  error?: string
+}
+/** {@link ConnectEvents} `tunnel:failed`: a local client could not be joined. */
+export interface ConnectTunnelFailedEvent {
+  /** Number of the tunnel. */
+  id: number
+  /** Why: PeerUnreachableError, TunnelRefusedError, UnknownPortError, ServiceUnavailableError, ShareOverloadedError, … */
+  error: Error
+}
+/** Progress of an attempt to replace a relayed path with a direct one. */
+export interface UpgradeEvent {
+  /** How the direct path is sought. */
+  technique: 'webrtc'
+  /** Where the attempt stands. */
+  state: 'trying' | 'succeeded' | 'failed'
+  /** The address tried. */
+  address: string
+  /** Time the attempt took, in ms (when finished). */
+  ms?: number
+  /** When failed: why. */
+  error?: string
+  /** When failed: the next attempt, in ms from now. */
+  retryInMs?: number
+}
+
+/** Events of a {@link ConnectTunnel}. */
+export interface ConnectEvents {
+  /** The path new streams take changed (or was first found). */
+  path: [PathInfo]
+  /** A local client was joined to the shared service. */
+  'tunnel:open': [ConnectTunnelOpenEvent]
+  /** A local client's tunnel ended. */
+  'tunnel:close': [ConnectTunnelCloseEvent]
+  /** A local client could not be joined (peer unreachable, refused, service down); its socket was closed. */
+  'tunnel:failed': [ConnectTunnelFailedEvent]
+  /** The share refused this peer; every new local client will be closed too. */
+  refused: [TunnelRefusedError]
+  /** The peer is no longer connected; the next local client redials. */
+  disconnected: []
+  /** Dialling the peer: the addresses tried and how each went. */
+  dial: [{
+    /** Each address tried. */
+    attempts: DialAttempt[]
+    /** Whether a connection was made. */
+    ok: boolean
+  }]
+  /** An attempt to upgrade a relayed path to a direct one. */
+  upgrade: [UpgradeEvent]
+}

@@ -1,0 +1,125 @@
+import type { EventEmitter } from 'node:events'
+import type { Socket } from 'node:net'
+import type { Stream } from '@libp2p/interface'
+import { listenTcp, pipeSocketStream } from '../../tunnel/index.ts'
+import type { LocalListener } from '../../tunnel/index.ts'
+import { DEFAULT_LOCAL_HOST } from '../constants.ts'
+import { TunnelRefusedError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
+import type { ConnectEvents, ConnectTunnelCloseEvent } from './events.ts'
+import type { EarlyData } from './tunnel-stream.ts'
+
+/** Options and components of a {@link LocalClients}. */
+export interface LocalClientsInit {
+  /** Local address to bind. @default '127.0.0.1' */
+  host?: string | undefined
+  /** Local port to bind; 0 = any free port. @default 0 */
+  port?: number | undefined
+  /** The shared port asked for (for the `tunnel:open` event). */
+  remotePort: number
+  /** Logger of the owning tunnel. */
+  log: Logger
+  /** Where `tunnel:*` and `refused` events go (the owning tunnel). */
+  events: EventEmitter<ConnectEvents>
+  /** Opens a tunnel stream for one client, sending its early data with the request (TunnelStreams.open). */
+  open: (signal: AbortSignal, early: EarlyData) => Promise<Stream>
+  /** The remote addresses of the connections to the peer, for the debug log. */
+  describeConnections: () => string[]
+  /** Set when the owner closed: clients that arrive then are closed. */
+  shutdown: AbortSignal
+}
+
+/**
+ * The local TCP port of a connect tunnel: each client that connects gets its
+ * own tunnel stream to the share, with the bytes it sends before the share
+ * answers riding along with the request (early data), then the byte pipe.
+ */
+export class LocalClients {
+  private readonly init: LocalClientsInit
+  private listener: LocalListener | undefined
+  private readonly active = new Set<AbortController>()
+  private nextId = 1
+
+  constructor (init: LocalClientsInit) {
+    this.init = init
+  }
+
+  /** Local address clients connect to ('' until bound). */
+  get host (): string { return this.listener?.host ?? '' }
+  /** Local port clients connect to (0 until bound). */
+  get port (): number { return this.listener?.port ?? 0 }
+
+  /** Bind the local port. */
+  async start (): Promise<void> {
+    this.listener = await listenTcp(this.init.host ?? DEFAULT_LOCAL_HOST, this.init.port ?? 0, (socket) => {
+      this.onSocket(socket).catch(err => { this.init.log.error({ err }, 'local connection handler failed') })
+    })
+  }
+
+  /** Reset every open tunnel, then unbind the port (its close waits for its sockets). */
+  async close (): Promise<void> {
+    for (const c of this.active) c.abort()
+    if (this.listener != null) await this.listener.close()
+  }
+
+  private async onSocket (socket: Socket): Promise<void> {
+    const { log, events, remotePort } = this.init
+    const id = this.nextId++
+    if (this.init.shutdown.aborted) {
+      socket.destroy()
+      return
+    }
+    const ctl = new AbortController()
+    this.active.add(ctl)
+    socket.on('error', () => {})
+    try {
+      let stream: Stream
+      // What the local client sent while the stream was being opened goes
+      // with the tunnel request: a client that speaks first (an HTTP request,
+      // a TLS hello) then has its answer one round trip sooner. The pipe sees
+      // the rest, and an EOF that came with those bytes (socket.readableEnded).
+      const early = socketEarlyData(socket)
+      // the listener accepts sockets paused: read(0) starts filling the
+      // socket's buffer (up to its high-water mark, then the kernel's window
+      // holds the client back) without switching it to flowing mode
+      socket.read(0)
+      try {
+        stream = await this.init.open(ctl.signal, early)
+      } catch (err) {
+        const e = err as Error
+        log.warn({ tunnel: id, err: e.message }, 'cannot open tunnel; closing the local connection')
+        socket.resetAndDestroy()
+        events.emit('tunnel:failed', { id, error: e })
+        if (e instanceof TunnelRefusedError) events.emit('refused', e)
+        return
+      }
+      log.debug({ tunnel: id, via: stream.protocol, conns: this.init.describeConnections() }, 'tunnel open')
+      events.emit('tunnel:open', { id, remotePort })
+      const result = await pipeSocketStream(socket, stream, { signal: ctl.signal })
+      const ev: ConnectTunnelCloseEvent = { id, sent: early.taken() + result.sent, received: result.received }
+      if (result.error != null) ev.error = result.error.message
+      events.emit('tunnel:close', ev)
+    } finally {
+      this.active.delete(ctl)
+    }
+  }
+}
+
+/** A paused socket's first bytes as {@link EarlyData}, and how many were taken. */
+export function socketEarlyData (socket: Socket): EarlyData & { taken: () => number } {
+  let taken = 0
+  return {
+    take: () => {
+      if (socket.readableLength === 0 || socket.destroyed) return undefined
+      const chunk: unknown = socket.read()
+      if (!(chunk instanceof Uint8Array)) return undefined
+      taken += chunk.byteLength
+      return chunk
+    },
+    watch: (onReadable) => {
+      socket.on('readable', onReadable)
+      return () => { socket.off('readable', onReadable) }
+    },
+    taken: () => taken
+  }
+}

@@ -1,0 +1,147 @@
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import type { Libp2p } from 'libp2p'
+import { TUNNEL_PROTOCOL, DEFAULT_HANDSHAKE_TIMEOUT, TunnelStatus, accessProof, sendTunnelRequest, statusName } from '../../signaling/index.ts'
+import type { TunnelResponse } from '../../signaling/index.ts'
+import { DEFAULT_MAX_TUNNEL_STREAMS } from '../constants.ts'
+import { ServiceUnavailableError, ShareOverloadedError, TunnelProtocolError, TunnelRefusedError, UnknownPortError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
+import { isStreamCapacityError, rankConnections } from './path.ts'
+
+/** A local client's bytes that arrive before the tunnel is open (see {@link ConnectTunnel.openStream}). */
+export interface EarlyData {
+  /** What has arrived so far and not been taken, or undefined. */
+  take: () => Uint8Array | undefined
+  /** Call `onReadable` when more arrives (or the client's EOF); returns the way to stop. */
+  watch: (onReadable: () => void) => () => void
+}
+
+/** Convert a non-OK response into the matching error. */
+export function responseError (res: TunnelResponse): Error {
+  switch (res.status) {
+    case TunnelStatus.UNAUTHORIZED: return new TunnelRefusedError(res.reason)
+    case TunnelStatus.UNKNOWN_PORT: return new UnknownPortError(res.reason)
+    case TunnelStatus.SERVICE_UNAVAILABLE: return new ServiceUnavailableError(res.reason)
+    case TunnelStatus.OVERLOADED: return new ShareOverloadedError(res.reason)
+    default: return new TunnelProtocolError(`the share answered ${statusName(res.status)}: ${res.reason}`)
+  }
+}
+
+/**
+ * Sends the client's bytes into `stream` as they arrive, until the returned
+ * function is called or the stream pushes back (the rest then waits in the
+ * socket for the pipe, in order).
+ */
+function forwardEarly (stream: Stream, early: EarlyData): () => void {
+  let full = false
+  const onReadable = (): void => {
+    while (!full && stream.status === 'open') {
+      const chunk = early.take()
+      if (chunk == null) return
+      full = !stream.send(chunk)
+    }
+  }
+  const unwatch = early.watch(onReadable)
+  onReadable()
+  return unwatch
+}
+
+/** Options and components of a {@link TunnelStreams}. */
+export interface TunnelStreamsInit {
+  /** The node that opens the streams. */
+  libp2p: Libp2p
+  /** The share's peer id. */
+  peerId: PeerId
+  /** The shared port asked for (0: the share's first). */
+  remotePort: number
+  /** The access secret from the connect string. @default unset (no proof sent) */
+  secret?: Uint8Array | undefined
+  /** How long the share has to answer a tunnel request, in ms. @default 10000 */
+  handshakeTimeout?: number | undefined
+  /** Tunnel streams at once. @default 4096 */
+  maxStreams?: number | undefined
+  /** Logger of the owning tunnel. */
+  log: Logger
+  /** A connection to the peer known to carry streams (the path keeper's). */
+  connection: (signal?: AbortSignal) => Promise<Connection>
+  /** Told of a connection a handshake went through on: it carries streams. */
+  onVerified: (conn: Connection) => void
+  /** Aborts every handshake (the owner closed). */
+  shutdown: AbortSignal
+}
+
+/** Opens tunnel streams to the share: a stream, the tunnel request with its access proof, the share's answer. */
+export class TunnelStreams {
+  private readonly init: TunnelStreamsInit
+  private readonly handshakeTimeout: number
+  private readonly maxStreams: number
+  /** The access proof: the same for every tunnel of this connector (its peer id, the share's, the secret), so made once. */
+  private proof: Uint8Array | undefined
+
+  constructor (init: TunnelStreamsInit) {
+    this.init = init
+    this.handshakeTimeout = init.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT
+    this.maxStreams = init.maxStreams ?? DEFAULT_MAX_TUNNEL_STREAMS
+  }
+
+  /**
+   * Open one tunnel stream and run the handshake; returns the raw stream.
+   * `early` gives the local client's bytes that arrive before the share's
+   * answer: what is there when the request goes out rides right behind it,
+   * and what arrives while the answer is on its way follows at once. The
+   * share takes them as the tunnel's first data once it accepts, and drops
+   * them with the stream when it refuses. (With tunnel streams negotiated
+   * optimistically the request leaves before a client that speaks first has
+   * usually written anything: waiting for the answer before forwarding would
+   * cost the round trip the optimistic select saves.)
+   */
+  async open (probe: boolean, signal?: AbortSignal, early?: EarlyData): Promise<Stream> {
+    const { libp2p, peerId, log } = this.init
+    let conn = await this.init.connection(signal)
+    const hsSignal = AbortSignal.any([this.init.shutdown, AbortSignal.timeout(this.handshakeTimeout), ...(signal != null ? [signal] : [])])
+    const streamOptions = { signal: hsSignal, runOnLimitedConnection: true, maxOutboundStreams: this.maxStreams }
+    let stream: Stream
+    try {
+      stream = await conn.newStream(TUNNEL_PROTOCOL, streamOptions)
+    } catch (err) {
+      // a full connection (a WebRTC connection has ~1,024 data channels) is
+      // not a dead one: carry this tunnel on another connection to the peer
+      // (typically the relayed one a WebRTC path was upgraded from)
+      const full = conn
+      const other = isStreamCapacityError(err) ? rankConnections(libp2p.getConnections(peerId)).find(c => c.id !== full.id) : undefined
+      if (other == null) throw err
+      log.info({ full: full.remoteAddr.toString(), via: other.remoteAddr.toString(), err: (err as Error).message }, 'the connection takes no more streams; this tunnel goes over another connection to the peer')
+      stream = await other.newStream(TUNNEL_PROTOCOL, streamOptions)
+      conn = other
+    }
+    try {
+      const proof = this.accessProof()
+      const req = proof != null ? { port: this.init.remotePort, probe, proof } : { port: this.init.remotePort, probe }
+      const first = early?.take()
+      const answer = sendTunnelRequest(stream, req, first != null ? { signal: hsSignal, early: first } : { signal: hsSignal })
+      const unwatch = early != null ? forwardEarly(stream, early) : undefined
+      let response: TunnelResponse
+      let raw: Stream
+      try {
+        ({ response, stream: raw } = await answer)
+      } finally {
+        unwatch?.()
+      }
+      if (response.status !== TunnelStatus.OK) {
+        throw responseError(response)
+      }
+      // a full handshake on it proves the connection carries streams
+      this.init.onVerified(conn)
+      return raw
+    } catch (err) {
+      if (stream.status === 'open') stream.abort(err as Error)
+      throw err
+    }
+  }
+
+  private accessProof (): Uint8Array | undefined {
+    const secret = this.init.secret
+    if (secret == null) return undefined
+    this.proof ??= accessProof(secret, this.init.libp2p.peerId.toMultihash().bytes, this.init.peerId.toMultihash().bytes)
+    return this.proof
+  }
+}

@@ -1,0 +1,125 @@
+import type { EventEmitter } from 'node:events'
+import type { Connection, PeerId } from '@libp2p/interface'
+import type { Libp2p } from 'libp2p'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Logger } from '../logger.ts'
+import { classifyAddress, webrtcViaRelay } from './dialer.ts'
+import type { DialAttempt } from './dialer.ts'
+import type { ConnectEvents } from './events.ts'
+
+/** How long one WebRTC upgrade attempt may take, in ms. */
+export const UPGRADE_TIMEOUT = 15_000
+/** Backoff between upgrade attempts after a failure: first retry, then doubling from MIN up to MAX, in ms. */
+export const UPGRADE_RETRY_FIRST = 5_000
+export const UPGRADE_RETRY_MIN = 30_000
+export const UPGRADE_RETRY_MAX = 300_000
+
+/**
+ * How long to wait before the next upgrade attempt after `failures` failed
+ * ones in a row (0 for the first failure): the first retry comes soon (a busy
+ * machine or a lost ICE packet), then the wait doubles from 30 s up to 5 min.
+ */
+export function upgradeRetryDelay (failures: number): number {
+  return failures === 0 ? UPGRADE_RETRY_FIRST : Math.min(UPGRADE_RETRY_MIN * 2 ** (failures - 1), UPGRADE_RETRY_MAX)
+}
+
+/** Options and components of a {@link PathUpgrader}. */
+export interface PathUpgraderInit {
+  /** The node that dials. */
+  libp2p: Libp2p
+  /** The peer to reach. */
+  peerId: PeerId
+  /** Logger of the owning tunnel. */
+  log: Logger
+  /** Where `upgrade` events go (the owning tunnel). */
+  events: EventEmitter<ConnectEvents>
+  /** The peer's addresses known now (peer store): an upgrade is tried only if one is a WebRTC address. */
+  knownAddresses: () => Promise<Multiaddr[]>
+  /** Keeps each attempt for diagnostics. */
+  record: (attempts: Array<DialAttempt & { technique?: string }>) => void
+  /** Called when an attempt has ended and when a backoff has passed: the path is worth checking again. */
+  onSettled: () => void
+  /** Stops the attempt running and any retry (the owner closed). */
+  shutdown: AbortSignal
+  /** Whether to try at all. @default true */
+  enabled?: boolean
+}
+
+/**
+ * Moves a relayed tunnel to a direct path: a WebRTC hole punch signalled
+ * through the relay the relayed connection uses, one attempt at a time, with
+ * backoff after a failure. A connection it makes carries new streams only
+ * after the path keeper's ping has proven it.
+ */
+export class PathUpgrader {
+  private readonly init: PathUpgraderInit
+  private readonly enabled: boolean
+  private upgrading = false
+  private failures = 0
+  private nextAt = 0
+  private timer: ReturnType<typeof setTimeout> | undefined
+
+  constructor (init: PathUpgraderInit) {
+    this.init = init
+    this.enabled = init.enabled ?? true
+  }
+
+  /**
+   * Start a WebRTC hole punch through the relay of a relayed connection,
+   * unless one is running or the backoff after a failure has not passed
+   * (then the path is checked again once it has).
+   */
+  maybeUpgrade (relayed: Connection): void {
+    const { libp2p, peerId, log, events, shutdown } = this.init
+    if (!this.enabled || this.upgrading || shutdown.aborted) return
+    const wait = this.nextAt - Date.now()
+    if (wait > 0) {
+      if (this.timer == null) {
+        this.timer = setTimeout(() => { this.timer = undefined; this.init.onSettled() }, wait)
+        this.timer.unref()
+      }
+      return
+    }
+    const address = webrtcViaRelay(relayed.remoteAddr, peerId)
+    if (address == null) return
+    this.upgrading = true
+    void (async () => {
+      const offersWebrtc = (await this.init.knownAddresses()).some(a => classifyAddress(a) === 'webrtc')
+      if (!offersWebrtc) {
+        log.debug({ peer: peerId.toString() }, 'the peer offers no WebRTC address; staying on the relay')
+        this.nextAt = Date.now() + UPGRADE_RETRY_MAX
+        return
+      }
+      const text = address.toString()
+      log.info({ address: text }, 'relayed; trying a direct path (WebRTC hole punch through the relay)')
+      events.emit('upgrade', { technique: 'webrtc', state: 'trying', address: text })
+      const start = performance.now()
+      try {
+        const signal = AbortSignal.any([shutdown, AbortSignal.timeout(UPGRADE_TIMEOUT)])
+        await libp2p.dial(address, { signal, force: true })
+        const ms = Math.round(performance.now() - start)
+        this.failures = 0
+        this.init.record([{ address: text, kind: 'webrtc', ok: true, ms, technique: 'webrtc' }])
+        events.emit('upgrade', { technique: 'webrtc', state: 'succeeded', address: text, ms })
+      } catch (err) {
+        if (shutdown.aborted) return
+        const ms = Math.round(performance.now() - start)
+        const retryInMs = upgradeRetryDelay(this.failures)
+        this.failures++
+        this.nextAt = Date.now() + retryInMs
+        const error = (err as Error).message
+        this.init.record([{ address: text, kind: 'webrtc', ok: false, ms, error, technique: 'webrtc' }])
+        log.warn({ address: text, err: error, retryInS: retryInMs / 1000 }, 'no direct path (WebRTC failed); the tunnel stays on the relay')
+        events.emit('upgrade', { technique: 'webrtc', state: 'failed', address: text, ms, error, retryInMs })
+      }
+    })().finally(() => {
+      this.upgrading = false
+      this.init.onSettled()
+    })
+  }
+
+  /** Cancel a pending retry (the attempt running is stopped by `shutdown`). */
+  close (): void {
+    if (this.timer != null) clearTimeout(this.timer)
+  }
+}
