@@ -6,8 +6,8 @@
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { describe, expect, it } from 'vitest'
-import { atorBackend, b32Of, describeBackendAddress, directBackend, i2pBackend, torBackend, TRANSIENT_DESTINATION } from '../../src/backends/index.ts'
-import { transportOf } from '../../src/peer/connect/path.ts'
+import { atorBackend, b32Of, describeBackendAddress, directBackend, i2pBackend, torBackend, TRANSIENT_DESTINATION } from '../../../src/backends/index.ts'
+import { transportOf } from '../../../src/peer/connect/path.ts'
 
 const ID = 'a'.repeat(56)
 const B32 = 'b'.repeat(52)

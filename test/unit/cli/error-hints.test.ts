@@ -6,9 +6,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { classify, errorLine, ExitCode } from '../../src/cli/exit-codes.ts'
-import { IdentityError, loadOrCreateAccessSecret, PeerNotFoundError } from '../../src/peer/index.ts'
-import { TorAuthError } from '../../src/backends/index.ts'
+import { classify, errorLine, ExitCode } from '../../../src/cli/exit-codes.ts'
+import { IdentityError, loadOrCreateAccessSecret, PeerNotFoundError } from '../../../src/peer/index.ts'
+import { TorAuthError } from '../../../src/backends/index.ts'
 
 const FLAG = /--[a-z]/
 

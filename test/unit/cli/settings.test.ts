@@ -8,10 +8,10 @@ import { PassThrough } from 'node:stream'
 import { afterAll, describe, expect, it } from 'vitest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { parseConfig } from '../../src/cli/config/index.ts'
-import { createContext } from '../../src/cli/context.ts'
-import type { CliIo } from '../../src/cli/context.ts'
-import { backendSetup, connectSettings, iceServersOf, nodeSettings, shareSettings, toBeamInit } from '../../src/cli/settings/index.ts'
+import { parseConfig } from '../../../src/cli/config/index.ts'
+import { createContext } from '../../../src/cli/context.ts'
+import type { CliIo } from '../../../src/cli/context.ts'
+import { backendSetup, connectSettings, iceServersOf, nodeSettings, shareSettings, toBeamInit } from '../../../src/cli/settings/index.ts'
 
 const dirs: string[] = []
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })

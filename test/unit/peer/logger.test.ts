@@ -6,8 +6,8 @@
 import { execFileSync } from 'node:child_process'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
-import { libp2pComponentLogger, silentLogger } from '../../src/peer/logger.ts'
-import type { Logger } from '../../src/peer/logger.ts'
+import { libp2pComponentLogger, silentLogger } from '../../../src/peer/logger.ts'
+import type { Logger } from '../../../src/peer/logger.ts'
 
 describe('logger', () => {
   it('the default logger drops everything and needs no pino', () => {
@@ -26,7 +26,7 @@ describe('logger', () => {
   })
 
   it('loading the library loads no pino', () => {
-    const entry = new URL('../../src/index.ts', import.meta.url).href
+    const entry = new URL('../../../src/index.ts', import.meta.url).href
     const probe = `
       import { registerHooks } from 'node:module';
       const seen = [];
@@ -34,7 +34,7 @@ describe('logger', () => {
       const beam = await import(${JSON.stringify(entry)});
       beam.silentLogger().info('x');
       console.log(JSON.stringify(seen));`
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', probe], { cwd: new URL('../..', import.meta.url).pathname }).toString()
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', probe], { cwd: new URL('../../..', import.meta.url).pathname }).toString()
     expect(JSON.parse(out)).toEqual([])
   })
 })
