@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
-import { ReadPauser } from '../../src/tunnel/read-pauser.ts'
-import type { PausableStream } from '../../src/tunnel/read-pauser.ts'
+import { ReadPauser } from '../../../src/tunnel/read-pauser.ts'
+import type { PausableStream } from '../../../src/tunnel/read-pauser.ts'
 
 /**
  * A stream's read side as AbstractMessageStream (@libp2p/utils 7.4.1) runs

@@ -5,11 +5,11 @@ import type { Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { pino } from 'pino'
 import { describe, it, expect } from 'vitest'
-import { PeerUnreachableError, TunnelRefusedError } from '../../src/peer/errors.ts'
-import type { ConnectEvents } from '../../src/peer/connect/events.ts'
-import { LocalClients } from '../../src/peer/connect/local-listener.ts'
-import { PROBE_ATTEMPTS, probeShare } from '../../src/peer/connect/probe.ts'
-import { UPGRADE_RETRY_FIRST, UPGRADE_RETRY_MAX, upgradeRetryDelay } from '../../src/peer/connect/upgrade.ts'
+import { PeerUnreachableError, TunnelRefusedError } from '../../../../src/peer/errors.ts'
+import type { ConnectEvents } from '../../../../src/peer/connect/events.ts'
+import { LocalClients } from '../../../../src/peer/connect/local-listener.ts'
+import { PROBE_ATTEMPTS, probeShare } from '../../../../src/peer/connect/probe.ts'
+import { UPGRADE_RETRY_FIRST, UPGRADE_RETRY_MAX, upgradeRetryDelay } from '../../../../src/peer/connect/upgrade.ts'
 
 // The parts ConnectTunnel coordinates, each on its own. The tunnel as a whole
 // runs over real nodes in test/integration (library, connectivity, round-trips).
