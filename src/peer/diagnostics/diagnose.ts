@@ -1,6 +1,6 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { BeamNode } from '../node/node.ts'
-import { identifiedProtocols } from '../node/node.ts'
+import { identifiedProtocols } from '../node/reservations.ts'
 import type { Target } from '../discovery/target.ts'
 import type { DialAttempt } from '../connect/dialer.ts'
 import type { PathInfo } from '../connect/path.ts'

@@ -1,6 +1,9 @@
 /** The beam node and its lifecycle: createBeam, start/stop, identity and access secret, the app API (streams, messages, calls) and node-level connectivity events. */
-export { createBeam, BeamNode } from './node.ts'
-export type { BeamInit, BeamNodeEvents, RelayStats, HandleOptions, NodeStatus } from './node.ts'
+export { createBeam } from './create.ts'
+export { BeamNode } from './node.ts'
+export type { BeamInit, BeamNodeEvents, NodeStatus } from './init.ts'
+export type { RelayStats } from './relay-server.ts'
+export type { HandleOptions } from './app.ts'
 export type { PeerPathEvent, RelayEvent, AddressesEvent } from './connectivity.ts'
 export { loadOrCreateIdentity, ephemeralIdentity, parseIdentity, writeIdentity, exposedToOthers, OPEN_TO_OTHERS } from './identity.ts'
 export type { LoadedIdentity, ExposedPath } from './identity.ts'

@@ -1,0 +1,50 @@
+import type { Libp2p } from 'libp2p'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/**
+ * The addresses a node gives to other peers: libp2p's own, plus the
+ * listen addresses AutoNAT has not confirmed, without `/p2p/<self>`,
+ * duplicates or link-local addresses.
+ */
+
+/** The multicodec of `/p2p`. */
+const P2P_CODE = 421
+
+/** Addresses other peers can dial this node on now (listening or announced). */
+export function dialableAddrs (libp2p: Libp2p): Multiaddr[] {
+  const seen = new Set<string>()
+  return [...libp2p.getMultiaddrs(), ...unverifiedListenAddrs(libp2p)]
+    .map(ma => ma.decapsulateCode(P2P_CODE))
+    .filter(ma => { const k = ma.toString(); if (seen.has(k)) return false; seen.add(k); return true })
+    // link-local addresses need a zone id to be dialled: useless to a peer
+    .filter(ma => !/^\/ip6\/fe[89ab][0-9a-f]:|^\/ip4\/169\.254\./i.test(ma.toString()))
+}
+
+/** Of `addrs`, the relayed ones (`…/p2p-circuit`): the reservations a node holds. */
+export function relayedAddrs (addrs: Multiaddr[]): Multiaddr[] {
+  return addrs.filter(ma => ma.getComponents().some(c => c.name === 'p2p-circuit'))
+}
+
+/** The part of libp2p's internal components read by {@link unverifiedListenAddrs}. */
+interface WithAddressManager {
+  components?: { addressManager?: { getAddressesWithMetadata?: () => Array<{ multiaddr: Multiaddr, verified: boolean, type: string }> } }
+}
+
+/**
+ * This node's own listen addresses on public interfaces that AutoNAT has not
+ * confirmed yet. libp2p withholds them from getMultiaddrs() until a peer has
+ * dialled back, which never happens without an AutoNAT server (a LAN, a
+ * public host before its first relay). A connect string carries them anyway:
+ * a connector dials all direct addresses at once, so a dead one costs nothing.
+ * (Read through libp2p's components: the public Libp2p type has no accessor.)
+ */
+function unverifiedListenAddrs (libp2p: Libp2p): Multiaddr[] {
+  const am = (libp2p as unknown as WithAddressManager).components?.addressManager
+  try {
+    return (am?.getAddressesWithMetadata?.() ?? [])
+      .filter(a => a.type === 'transport' && !a.verified)
+      .map(a => a.multiaddr)
+  } catch {
+    return []
+  }
+}
