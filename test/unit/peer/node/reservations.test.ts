@@ -9,11 +9,11 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { Reservations, identifiedProtocols } from '../../src/peer/node/reservations.ts'
-import { relayedAddrs } from '../../src/peer/node/addresses.ts'
-import { NodeRelayServer } from '../../src/peer/node/relay-server.ts'
-import { createBeam, silentLogger } from '../../src/peer/index.ts'
-import type { BeamNode } from '../../src/peer/index.ts'
+import { Reservations, identifiedProtocols } from '../../../../src/peer/node/reservations.ts'
+import { relayedAddrs } from '../../../../src/peer/node/addresses.ts'
+import { NodeRelayServer } from '../../../../src/peer/node/relay-server.ts'
+import { createBeam, silentLogger } from '../../../../src/peer/index.ts'
+import type { BeamNode } from '../../../../src/peer/index.ts'
 
 let node: BeamNode
 let closedPort = 0

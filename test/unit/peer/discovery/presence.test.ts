@@ -4,8 +4,8 @@
  * short. A node without a DHT never publishes.
  */
 import { describe, it, expect } from 'vitest'
-import { DhtPresence, MAX_PUBLISH_RETRY_DELAY, WakeableSleep, publishRetryDelay } from '../../src/peer/discovery/presence.ts'
-import { createBeam, silentLogger } from '../../src/peer/index.ts'
+import { DhtPresence, MAX_PUBLISH_RETRY_DELAY, WakeableSleep, publishRetryDelay } from '../../../../src/peer/discovery/presence.ts'
+import { createBeam, silentLogger } from '../../../../src/peer/index.ts'
 
 describe('publishRetryDelay', () => {
   it('doubles from 2 s after each failure, up to a minute', () => {

@@ -5,9 +5,9 @@
  */
 import { describe, it, expect } from 'vitest'
 import { multiaddr } from '@multiformats/multiaddr'
-import { anonymousOnly, anonymousOnlyBackends, backendListenError, isDhtServer } from '../../src/peer/node/create.ts'
-import { directBackend, torBackend } from '../../src/backends/index.ts'
-import { createBeam } from '../../src/peer/index.ts'
+import { anonymousOnly, anonymousOnlyBackends, backendListenError, isDhtServer } from '../../../../src/peer/node/create.ts'
+import { directBackend, torBackend } from '../../../../src/backends/index.ts'
+import { createBeam } from '../../../../src/peer/index.ts'
 
 const tor = torBackend({ socksPort: 1 })
 const torListen = tor.listenAddrs?.() ?? []
