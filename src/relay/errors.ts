@@ -5,3 +5,11 @@ export class RelayLimitError extends Error {
     this.name = 'RelayLimitError'
   }
 }
+
+/** A relay reservation reached its expiry (the reason of its signal's abort). */
+export class ReservationExpiredError extends Error {
+  constructor (message = 'the relay reservation expired') {
+    super(message)
+    this.name = 'ReservationExpiredError'
+  }
+}

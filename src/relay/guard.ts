@@ -6,17 +6,23 @@ import { ReservationGrace } from './reservation-grace.ts'
 import type { PeerPresence } from './reservation-grace.ts'
 import type { ResolvedRelayLimits } from './server.ts'
 import type { HandlerHost } from './wrap-handler.ts'
+import { fixReservationRenewal, isRenewableStore } from './reservation-renewal.ts'
 
 /** What {@link RelayGuard.install} needs of a started libp2p node. */
 export interface RelayGuardHost extends HandlerHost, PeerPresence {}
 
 /** The circuit-relay-v2 server service, as the guard reads it. */
-export interface RelayService { reservations: ReservationMap }
+export interface RelayService {
+  reservations: ReservationMap
+  /** The library's reservation store, whose renewals beam fixes (reservation-renewal.ts). */
+  reservationStore?: unknown
+}
 
 /**
  * Everything beam adds to circuit-relay-v2's server so that one client cannot
  * take a relay from everyone else: per-address caps (AddressCaps), the
- * per-peer cap (PeerCaps), the reservation grace drop (ReservationGrace), and
+ * per-peer cap (PeerCaps), the reservation grace drop (ReservationGrace),
+ * renewals that really move a reservation's expiry (reservation-renewal.ts), and
  * the accounting behind the metrics (RelayAccounting), wired in that order
  * around the relay's HOP handler: accounting outermost, so it sees every
  * answer, the caps' refusals included.
@@ -42,6 +48,8 @@ export class RelayGuard {
       onRefuse: cap => { bump(counters.capRefusals, cap) }
     }, service.reservations)
     if (!await addressCaps.install(host)) return false
+    // renewed reservations expire one TTL after their last renewal, not after their first
+    if (isRenewableStore(service.reservationStore)) fixReservationRenewal(service.reservationStore)
     await new PeerCaps(l.maxCircuitsPerPeer, () => { bump(counters.capRefusals, 'circuits_per_peer') }).install(host)
     await this.accounting.install(host)
     this.grace = new ReservationGrace({ graceMs: l.reservationGraceMs, onDrop: () => { counters.reservationsDropped++ } }, service.reservations)
