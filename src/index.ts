@@ -21,7 +21,7 @@ export { ACCESS_SECRET_LENGTH, TUNNEL_PROTOCOL, TunnelStatus, HandshakeError, Un
 export { AddressInUseError, ListenError, LocalServiceUnreachableError, TunnelTruncatedError } from './tunnel/index.ts'
 export type { PipeResult } from './tunnel/index.ts'
 export { BackendRegistry, BackendRegistryError, defaultBackends, directBackend, torBackend, atorBackend, ANON_PROTOCOL, ANON_LISTEN_PROTOCOL, generateClientAuthKeys, BackendUnavailableError, DEFAULT_ONION_PORT, ONION_LISTEN_PROTOCOL, TorControl, SocksError, TorAuthError, TorCommandError, TorConfigError, TorControlError, TorLaunchError } from './backends/index.ts'
-export type { Backend, BackendAddress, BackendAvailability, BackendContext, BackendLogger, LogFn, BackendRole, BackendStatus, DefaultBackendOptions, ClientAuthKeys, AddOnionOptions, ControlReply, ProtocolInfo, TorControlOptions, TorBackendOptions, TorLaunchConfig, AtorBackendOptions, OnionNetworkProfile } from './backends/index.ts'
+export type { Backend, BackendAddress, BackendAvailability, BackendFix, BackendContext, BackendLogger, LogFn, BackendRole, BackendStatus, DefaultBackendOptions, ClientAuthKeys, AddOnionOptions, ControlReply, ProtocolInfo, TorControlOptions, TorBackendOptions, TorLaunchConfig, AtorBackendOptions, OnionNetworkProfile } from './backends/index.ts'
 export { i2pBackend, DEFAULT_SAM, b32Of, I2pAddressError, I2pStreamCutError, SamAbortError, SamProtocolError, SamTimeoutError, SamUnreachableError } from './backends/index.ts'
 export type { I2pBackendOptions, TunnelOptions } from './backends/index.ts'
 export { RelayLimitError, resolveRelayLimits, DEFAULT_STUN_PORT } from './relay/index.ts'

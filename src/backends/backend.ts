@@ -39,7 +39,17 @@ export interface BackendAvailability {
   status: BackendStatus
   /** Why, in one line, when not ready. */
   reason?: string
+  /**
+   * What would make it ready, for a front end to phrase with its own words
+   * (the CLI names its flags): `launch`, let the backend start its own
+   * daemon (e.g. TorBackendOptions.launch); `binary`, name the daemon's
+   * program file. Unset when there is nothing such to suggest.
+   */
+  fix?: BackendFix
 }
+
+/** A remedy a backend can suggest for {@link BackendAvailability} (see `fix`). */
+export type BackendFix = 'launch' | 'binary'
 
 /** What beam hands a backend when a node starts. */
 export interface BackendContext {

@@ -16,7 +16,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 
 import type { Backend, BackendAddress } from './backend.ts'
 
-export type { Backend, BackendAddress, BackendAvailability, BackendContext, BackendLogger, BackendRole, BackendStatus, LogFn, TransportFactory } from './backend.ts'
+export type { Backend, BackendAddress, BackendAvailability, BackendFix, BackendContext, BackendLogger, BackendRole, BackendStatus, LogFn, TransportFactory } from './backend.ts'
 export { BackendRegistry, BackendRegistryError } from './registry.ts'
 export { BackendUnavailableError } from './backend.ts'
 export { directBackend } from './direct.ts'

@@ -1,3 +1,5 @@
+import type { BackendAvailability, BackendFix } from '../backends/index.ts'
+
 /**
  * Exit codes of the beam command, one per kind of failure, stable across
  * releases (scripts depend on them). docs/cli.md lists them.
@@ -82,6 +84,24 @@ const HINTS = new Map<string, (err: Error & Record<string, unknown>) => string |
   PeerNotFoundError: e => e.noBootstrap === true ? 'bootstrap-nodes.json is empty and no --bootstrap was given' : undefined,
   TorAuthError: e => e.passwordHelps === true ? 'pass --tor-password (--ator-password for ATOR)' : undefined
 }))
+
+/** The flags that carry out a backend's suggested fix (BackendAvailability.fix), by backend. */
+const FIX_FLAGS = new Map<string, Partial<Record<BackendFix, string>>>([
+  ['tor', { launch: 'or pass --tor-launch' }],
+  ['ator', { launch: 'or pass --ator-launch', binary: 'or pass --anon-binary PATH' }]
+])
+
+/** The CLI's flag for a backend's suggested fix, if it has one (e.g. 'or pass --tor-launch'). */
+export function availabilityHint (backend: string, a: BackendAvailability): string | undefined {
+  return a.fix != null ? FIX_FLAGS.get(backend)?.[a.fix] : undefined
+}
+
+/** A backend's availability reason in one line, with the CLI's flag for its fix if there is one. */
+export function availabilityLine (backend: string, a: BackendAvailability): string {
+  const reason = a.reason ?? a.status
+  const hint = availabilityHint(backend, a)
+  return hint != null ? `${reason} (${hint})` : reason
+}
 
 /** The one line beam prints for an error: its message, and the CLI's flag hint if there is one. */
 export function errorLine (err: unknown): string {

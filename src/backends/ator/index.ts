@@ -33,8 +33,8 @@ export const ANON_PACKAGE = '@anyone-protocol/anyone-client@1.1.3'
 /** Where anon is looked for when no path is given (the CLI adds PATH and scripts/install-ator.sh's folder). */
 export const ANON_CANDIDATES = ['/usr/local/bin/anon', '/usr/bin/anon', '/usr/sbin/anon', '/opt/homebrew/bin/anon']
 
-/** What `beam backends` and `--ator-launch` tell a user who has no anon binary. */
-export const ANON_INSTALL_HINT = 'run scripts/install-ator.sh (it extracts anon from the npm package @anyone-protocol/anyone-client@1.1.3 into ~/.cache/beam/ator-1.1.3, where beam looks), or put anon on PATH, or pass --anon-binary'
+/** What a user who has no anon binary is told (the CLI adds its flag for a binary elsewhere). */
+export const ANON_INSTALL_HINT = 'run scripts/install-ator.sh (it extracts anon from the npm package @anyone-protocol/anyone-client@1.1.3 into ~/.cache/beam/ator-1.1.3, where beam looks), or put anon on PATH, or name its path'
 
 /**
  * Options of {@link atorBackend}: those of the Tor backend (anon's control
@@ -52,7 +52,7 @@ async function isAnon (control: TorControl): Promise<string | undefined> {
     await control.command('GETCONF AgreeToTerms')
     return undefined
   } catch (err) {
-    if (err instanceof TorCommandError) return 'this daemon does not know AgreeToTerms: it is tor, not ATOR\'s anon (give --ator-control the anon control port)'
+    if (err instanceof TorCommandError) return 'this daemon does not know AgreeToTerms: it is tor, not ATOR\'s anon (point the ATOR backend at anon\'s control port)'
     throw err
   }
 }
@@ -70,7 +70,6 @@ export function atorBackend (options: AtorBackendOptions = {}): Backend {
     program: 'anon',
     binaries: anonBinaries ?? ANON_CANDIDATES,
     installHint: ANON_INSTALL_HINT,
-    launchFlag: '--ator-launch',
     // anon refuses to start without it; --defaults-torrc makes it abort (free(): invalid size)
     requiredTorrc: ['AgreeToTerms 1'],
     defaultsTorrc: false

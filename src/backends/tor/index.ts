@@ -68,8 +68,6 @@ export interface OnionBackendSpec {
   binaries: string[]
   /** Shown when no binary is found, e.g. 'install tor: apt install tor'. */
   installHint: string
-  /** The CLI flag that launches the binary, e.g. '--tor-launch'. */
-  launchFlag: string
   /** torrc lines the binary needs (ATOR: `AgreeToTerms 1`). @default [] */
   requiredTorrc?: string[]
   /** Whether the binary takes `--defaults-torrc` (anon aborts on it). @default true */
@@ -83,8 +81,7 @@ const TOR_SPEC: OnionBackendSpec = {
   profile: TOR_PROFILE,
   program: 'tor',
   binaries: TOR_CANDIDATES,
-  installHint: 'install tor: apt install tor',
-  launchFlag: '--tor-launch'
+  installHint: 'install tor: apt install tor'
 }
 
 /** A Tor backend object with its options; hand it to `createBeam({ backends })`. */
@@ -114,7 +111,7 @@ export function onionBackend (spec: OnionBackendSpec, options: TorBackendOptions
     available: async (opts = {}): Promise<BackendAvailability> => {
       const bin = await findTor(candidates)
       if (options.launch != null) {
-        return bin != null ? { status: 'ready', reason: `beam starts its own ${spec.program} (${bin})` } : { status: 'not-installed', reason: `no ${spec.program} binary found; ${spec.installHint}` }
+        return bin != null ? { status: 'ready', reason: `beam starts its own ${spec.program} (${bin})` } : { status: 'not-installed', reason: `no ${spec.program} binary found; ${spec.installHint}`, fix: 'binary' }
       }
       try {
         const ctl = await TorControl.connect({
@@ -134,16 +131,16 @@ export function onionBackend (spec: OnionBackendSpec, options: TorBackendOptions
         }
       } catch (err) {
         if (err instanceof TorAuthError) return { status: 'not-running', reason: `control port ${controlHost}:${controlPort} answers but refuses beam: ${err.message}` }
-        if (err instanceof TorControlError && bin == null) return { status: 'not-installed', reason: `no ${spec.program} binary found and no control port at ${controlHost}:${controlPort}; ${spec.installHint}` }
+        if (err instanceof TorControlError && bin == null) return { status: 'not-installed', reason: `no ${spec.program} binary found and no control port at ${controlHost}:${controlPort}; ${spec.installHint}`, fix: 'binary' }
         const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code
         const why = code === 'ECONNREFUSED' ? 'connection refused' : code ?? (err as Error).message
-        return { status: 'not-running', reason: `no ${spec.profile.label} control port at ${controlHost}:${controlPort} (${why}): start ${spec.program} with ControlPort ${controlPort}, or use ${spec.launchFlag}` }
+        return { status: 'not-running', reason: `no ${spec.profile.label} control port at ${controlHost}:${controlPort} (${why}): start ${spec.program} with ControlPort ${controlPort}, or let beam start its own ${spec.program}`, fix: 'launch' }
       }
     },
     start: async (context: BackendContext): Promise<void> => {
       if (options.launch == null || launched != null) return
       const bin = await findTor(candidates)
-      if (bin == null) throw new TorLaunchError(`${spec.launchFlag}: no ${spec.program} binary found (looked in ${candidates.join(', ')}); ${spec.installHint}`)
+      if (bin == null) throw new TorLaunchError(`launching ${spec.program}: no ${spec.program} binary found (looked in ${candidates.join(', ')}); ${spec.installHint}`)
       launched = await launchTor({
         dataDir: options.launch.dataDir,
         torBinary: bin,

@@ -71,7 +71,7 @@ async function readPortFile (file: string): Promise<number | undefined> {
 export async function launchTor (options: LaunchOptions): Promise<LaunchedTor> {
   const label = options.label ?? 'tor'
   const bin = options.torBinary ?? await findTor()
-  if (bin == null) throw new TorLaunchError(`--${label}-launch: no ${label} binary found (looked in ${TOR_CANDIDATES.join(', ')}); ${options.installHint ?? 'install tor (apt install tor)'}`)
+  if (bin == null) throw new TorLaunchError(`launching ${label}: no ${label} binary found (looked in ${TOR_CANDIDATES.join(', ')}); ${options.installHint ?? 'install tor (apt install tor)'}`)
   const log = options.log?.child({ component: `${label}-launch` })
   const dataDir = options.dataDir
   await mkdir(dataDir, { recursive: true, mode: 0o700 })

@@ -5,6 +5,7 @@ import { addOutputOptions } from '../context.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
 import { anonCandidates, hostPortText, parseHostPort } from '../backend-flags.ts'
 import { resolvePasswordFlags } from '../secret-input.ts'
+import { availabilityHint, availabilityLine } from '../exit-codes.ts'
 
 interface BackendsFlags extends CommonFlags {
   torControl?: string
@@ -41,13 +42,13 @@ export function backendsCommand (io: CliIo): Command {
     const rows = await defaultBackends({ tor, ator, i2p }).status({ signal: io.signal })
     if (flags.json === true) {
       for (const { backend, availability } of rows) {
-        io.stdout.write(JSON.stringify({ event: 'backend', name: backend.name, status: availability.status, reason: availability.reason ?? null, description: backend.description, addressProtocols: backend.addressProtocols }) + '\n')
+        io.stdout.write(JSON.stringify({ event: 'backend', name: backend.name, status: availability.status, reason: availability.reason ?? null, fix: availability.fix ?? null, hint: availabilityHint(backend.name, availability) ?? null, description: backend.description, addressProtocols: backend.addressProtocols }) + '\n')
       }
       return
     }
     const width = Math.max(...rows.map(r => r.backend.name.length))
     for (const { backend, availability } of rows) {
-      io.stdout.write(`${backend.name.padEnd(width)}  ${availability.status.padEnd(15)}  ${availability.reason ?? backend.description}\n`)
+      io.stdout.write(`${backend.name.padEnd(width)}  ${availability.status.padEnd(15)}  ${availability.reason != null ? availabilityLine(backend.name, availability) : backend.description}\n`)
     }
   })
   return cmd

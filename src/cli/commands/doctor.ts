@@ -15,6 +15,9 @@ interface DoctorFlags extends CommonFlags {
   connectFile?: string
 }
 
+/** The doctor's advice in the CLI's words: its flags. */
+const EXPLAIN = { turnServer: 'a TURN server (--ice-server turn:USER:PASS@HOST:PORT)' }
+
 export function doctorCommand (io: CliIo): Command {
   const cmd = new Command('doctor')
     .description('explain this machine\'s reachability (NAT type via STUN, relays) and, given a peer, why its tunnel is direct or relayed')
@@ -49,7 +52,7 @@ function printReport (r: DoctorReport, dht: string | null, say: (text: string) =
     if (t.path != null) lines.push(`  path: ${t.path.direct ? 'direct' : 'relayed'} ${t.path.transport}${t.path.rttMs != null ? `, rtt ${t.path.rttMs} ms` : ''}${t.path.ice != null ? `, ICE ${t.path.ice.local}/${t.path.ice.remote} to ${t.path.ice.remoteAddress}` : ''}`)
     if (t.error != null) lines.push(`  error: ${t.error}`)
   }
-  lines.push('', 'verdict:', ...explain(r).map(l => `  - ${l}`), '')
+  lines.push('', 'verdict:', ...explain(r, EXPLAIN).map(l => `  - ${l}`), '')
   say(lines.join('\n'))
 }
 
@@ -75,7 +78,7 @@ async function runDoctor (targetArg: string | undefined, flags: DoctorFlags, io:
     })
     if (io.signal.aborted) return
     const dht = node.status().dht?.mode ?? null
-    ctx.out.event('doctor', { ...report, dht, verdict: explain(report) })
+    ctx.out.event('doctor', { ...report, dht, verdict: explain(report, EXPLAIN) })
     if (!ctx.out.json) printReport(report, dht, text => { io.stdout.write(`${text}\n`) })
   } finally {
     await stopWithin(node, ctx.log)

@@ -5,7 +5,7 @@ import type { AccessPolicy, BeamNode } from '../../peer/index.ts'
 import { addIdentityOptions, addNetworkOptions, addOutputOptions, createContext, untilAborted } from '../context.ts'
 import type { CliIo, IdentityKind } from '../context.ts'
 import { anonymousPaths, backendSetName, beamHome, homePaths } from '../home.ts'
-import { UsageError } from '../exit-codes.ts'
+import { UsageError, availabilityLine } from '../exit-codes.ts'
 import { collect } from '../parse.ts'
 import { stopWithin } from '../shutdown.ts'
 import { addBackendOptions } from '../backend-flags.ts'
@@ -53,7 +53,7 @@ async function firstAvailable (selected: SelectedBackends, signal: AbortSignal, 
       log.info({ backend: b.name }, `sharing over ${b.name}, the first available of ${selected.names.join(', ')}`)
       return { ...selected, backends: [b], names: [b.name], anonymousOnly: b.name !== 'direct' }
     }
-    log.warn({ backend: b.name, status: a.status }, `${b.name} cannot be used (${a.reason ?? a.status}); trying the next network`)
+    log.warn({ backend: b.name, status: a.status }, `${b.name} cannot be used (${availabilityLine(b.name, a)}); trying the next network`)
   }
   throw new BackendUnavailableError(`none of ${selected.names.join(', ')} can be used now (beam backends says why)`)
 }
@@ -103,7 +103,7 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
   for (const b of selected.backends) {
     if (b.name === 'direct') continue
     const a = await b.available({ signal: io.signal })
-    if (a.status !== 'ready') throw new BackendUnavailableError(`backend ${b.name} is ${a.status.replace('-', ' ')}: ${a.reason ?? ''}`)
+    if (a.status !== 'ready') throw new BackendUnavailableError(`backend ${b.name} is ${a.status.replace('-', ' ')}: ${availabilityLine(b.name, a)}`)
   }
   if (!anonymous && selected.backends.length > 1) ctx.log.warn(`sharing over ${selected.names.join(' and ')}: the connect string carries this machine's IP addresses next to the ${selected.names.filter(n => n !== 'direct').join(' and ')} address, so it is not anonymous`)
 

@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BackendUnavailableError, defaultBackends, directBackend, generateClientAuthKeys, parseClientAuthPrivateKey, parseClientAuthPublicKey } from '../../backends/index.ts'
 import type { AtorBackendOptions, Backend, I2pBackendOptions, TorBackendOptions } from '../../backends/index.ts'
-import { UsageError } from '../exit-codes.ts'
+import { UsageError, availabilityLine } from '../exit-codes.ts'
 import { anonCandidates, backendNames, hostPortText, parseHostPort, parseI2pHops } from '../backend-flags.ts'
 import type { BackendFlags } from '../backend-flags.ts'
 import { backendOrder } from '../config/index.ts'
@@ -281,7 +281,7 @@ export async function createBackends (setup: BackendSetup, options: CreateBacken
     }
     if (b.name !== directBackend.name && b.transport == null) {
       const a = await b.available()
-      throw new BackendUnavailableError(`backend '${name}' cannot be used: ${a.reason ?? a.status}`)
+      throw new BackendUnavailableError(`backend '${name}' cannot be used: ${availabilityLine(name, a)}`)
     }
     backends.push(b)
   }

@@ -135,13 +135,22 @@ export async function diagnose (node: BeamNode, target: Target | undefined, opti
   return report
 }
 
+/** How {@link explain} names the settings it suggests; a front end passes its own words (the CLI, its flags). */
+export interface ExplainOptions {
+  /** How to add a TURN server. @default 'a TURN server among the ICE servers (iceServers: turn:USER:PASS@HOST:PORT)' */
+  turnServer?: string
+}
+
+const DEFAULT_TURN_SERVER = 'a TURN server among the ICE servers (iceServers: turn:USER:PASS@HOST:PORT)'
+
 /** Why a path is what it is, in plain sentences, from a report (pure). */
-export function explain (r: DoctorReport): string[] {
+export function explain (r: DoctorReport, options: ExplainOptions = {}): string[] {
+  const turn = options.turnServer ?? DEFAULT_TURN_SERVER
   const out: string[] = []
   switch (r.nat.mapping) {
     case 'none': out.push('This machine has a public address: peers can reach it directly (if no firewall is in the way).'); break
     case 'endpoint-independent': out.push('Your NAT keeps one public port per local port (endpoint-independent mapping): WebRTC hole punching works against peers that are public or behind a NAT like yours.'); break
-    case 'symmetric': out.push('Your NAT picks a new public port for every destination (symmetric mapping): hole punching works only against a public peer; otherwise traffic goes through a relay (a TURN server in --ice-server makes WebRTC work, relayed by it).'); break
+    case 'symmetric': out.push(`Your NAT picks a new public port for every destination (symmetric mapping): hole punching works only against a public peer; otherwise traffic goes through a relay (${turn} makes WebRTC work, relayed by it).`); break
     case 'unknown': out.push('Only one STUN server answered, so the NAT\'s mapping cannot be compared between two destinations (configure two relays or STUN servers).'); break
     case 'udp-blocked': out.push(r.iceServers.length === 0 ? 'No STUN server is configured: NAT behaviour is unknown and WebRTC can use host addresses only.' : 'No STUN server answered over UDP: UDP looks blocked, so WebRTC and QUIC cannot work from here; relays over TCP still do.'); break
   }
@@ -174,7 +183,7 @@ export function explain (r: DoctorReport): string[] {
   if (t.upgrades.length === 0) out.push('No WebRTC upgrade was tried (WebRTC is off here, or the peer offers no WebRTC address).')
   else if (failed.length > 0) {
     out.push(`WebRTC hole punching failed (${failed[0]?.error ?? 'no reason given'}).`)
-    if (r.nat.mapping === 'symmetric') out.push('Likely cause: your symmetric NAT. A TURN server (--ice-server turn:USER:PASS@HOST:PORT) gives a WebRTC path; the circuit relay keeps working meanwhile.')
+    if (r.nat.mapping === 'symmetric') out.push(`Likely cause: your symmetric NAT. ${turn[0]?.toUpperCase() ?? ''}${turn.slice(1)} gives a WebRTC path; the circuit relay keeps working meanwhile.`)
     else out.push('Your side allows hole punching, so the peer\'s NAT probably maps per destination (symmetric) or its firewall drops UDP; a TURN server or a public share avoids the relay.')
   }
   return out

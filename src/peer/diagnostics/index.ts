@@ -2,6 +2,7 @@
 export { BENCH_PROTOCOL, BENCH_BACKENDS, benchPathAddresses, addressesFor } from './benchmark.ts'
 export type { BenchBackend, BenchResult, BenchProgress, BenchmarkOptions } from './benchmark.ts'
 export { diagnose, explain } from './diagnose.ts'
+export type { ExplainOptions } from './diagnose.ts'
 export type { DoctorReport, DiagnoseOptions, BootstrapCheck } from './diagnose.ts'
 export { probeNat, classifyMapping, stunTargets } from './nat-probe.ts'
 export type { NatReport, NatMapping, StunAnswer } from './nat-probe.ts'

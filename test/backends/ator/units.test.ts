@@ -47,7 +47,7 @@ describe('atorBackend', () => {
     expect(a.status).toBe('not-installed')
     expect(a.reason).toContain(ANON_INSTALL_HINT)
     const launching = atorBackend({ anonBinaries: ['/nonexistent/anon'], launch: { dataDir: '/nonexistent' } })
-    expect(await launching.available()).toEqual({ status: 'not-installed', reason: `no anon binary found; ${ANON_INSTALL_HINT}` })
+    expect(await launching.available()).toEqual({ status: 'not-installed', reason: `no anon binary found; ${ANON_INSTALL_HINT}`, fix: 'binary' })
   })
 })
 

@@ -6,9 +6,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { classify, errorLine, ExitCode } from '../../../src/cli/exit-codes.ts'
+import { availabilityLine, classify, errorLine, ExitCode } from '../../../src/cli/exit-codes.ts'
 import { IdentityError, loadOrCreateAccessSecret, PeerNotFoundError } from '../../../src/peer/index.ts'
-import { TorAuthError } from '../../../src/backends/index.ts'
+import { atorBackend, torBackend, TorAuthError } from '../../../src/backends/index.ts'
 
 const FLAG = /--[a-z]/
 
@@ -36,5 +36,20 @@ describe('error hints', () => {
     expect(errorLine(new TorAuthError('the Tor control port needs a password', { passwordHelps: true }))).toBe('the Tor control port needs a password; pass --tor-password (--ator-password for ATOR)')
     expect(errorLine(new TorAuthError('wrong password'))).toBe('wrong password')
     expect(errorLine('plain')).toBe('plain')
+  })
+
+  it('a backend that is not ready says why in its own words; the CLI adds the flag that fixes it', async () => {
+    // nothing listens on port 1 of loopback, and no such binaries exist
+    const tor = await torBackend({ controlPort: 1, torBinaries: ['/nonexistent/tor'] }).available()
+    expect(tor.reason).not.toMatch(FLAG)
+    const notRunning = await torBackend({ controlPort: 1, torBinaries: [process.execPath] }).available()
+    expect(notRunning).toMatchObject({ status: 'not-running', fix: 'launch' })
+    expect(notRunning.reason).not.toMatch(FLAG)
+    expect(availabilityLine('tor', notRunning)).toMatch(/\(or pass --tor-launch\)$/)
+    const anon = await atorBackend({ controlPort: 1, anonBinaries: ['/nonexistent/anon'] }).available()
+    expect(anon).toMatchObject({ status: 'not-installed', fix: 'binary' })
+    expect(anon.reason).not.toMatch(FLAG)
+    expect(availabilityLine('ator', anon)).toMatch(/\(or pass --anon-binary PATH\)$/)
+    expect(availabilityLine('tor', { status: 'ready', reason: 'tor 0.4.9' })).toBe('tor 0.4.9')
   })
 })

@@ -24,7 +24,10 @@ describe('doctor verdict', () => {
     expect(v).toMatch(/relayed via \/ip4\/198\.51\.100\.11\/tcp\/4001\/p2p\/R/)
     expect(v).toMatch(/None of its 1 direct address/)
     expect(v).toMatch(/WebRTC hole punching failed \(ICE failed\)/)
-    expect(v).toMatch(/--ice-server turn:/)
+    expect(v).toMatch(/iceServers: turn:USER:PASS@HOST:PORT/)
+    expect(v).not.toMatch(/--ice-server/)
+    // a front end names its own setting (the CLI: its flag)
+    expect(explain({ ...base, nat: { mapping: 'symmetric', answers: [], localAddresses: [] } }, { turnServer: 'a TURN server (--ice-server turn:U:P@H:P)' }).join('\n')).toMatch(/--ice-server turn:U:P@H:P/)
   })
 
   it('says when nothing can work: no relay reachable, UDP blocked', () => {
