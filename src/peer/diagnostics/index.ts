@@ -3,6 +3,6 @@ export { BENCH_PROTOCOL, BENCH_BACKENDS, benchPathAddresses, addressesFor } from
 export type { BenchBackend, BenchResult, BenchProgress, BenchmarkOptions } from './benchmark.ts'
 export { diagnose, explain } from './diagnose.ts'
 export type { DoctorReport, DiagnoseOptions, BootstrapCheck } from './diagnose.ts'
-export { probeNat, classifyMapping, stunTargets } from './nat-probe.ts'
+export { probeNat, classifyMapping, stunTargets, answeredBy } from './nat-probe.ts'
 export type { NatReport, NatMapping, StunAnswer } from './nat-probe.ts'
 export type { NatProbeOptions } from './nat-probe.ts'
