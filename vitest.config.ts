@@ -1,8 +1,17 @@
 import { defineConfig } from 'vitest/config'
 import { defaultClientConditions, defaultServerConditions } from 'vite'
+import { fileURLToPath } from 'node:url'
 
 const SOURCE_CONDITION = 'beam-source'
 const NODE_OPTIONS = [process.env.NODE_OPTIONS, `--conditions=${SOURCE_CONDITION}`].filter(o => o != null && o !== '').join(' ')
+// The test-wide guard (docs/internet.md): every beam process a test starts, and
+// every in-process CLI run that takes the environment, uses an empty bootstrap
+// list instead of the public peers in bootstrap-nodes.json, and no public STUN
+// server. test/unit/test-guard.test.ts fails when this is missing.
+const GUARD_ENV = {
+  BEAM_BOOTSTRAP_FILE: fileURLToPath(new URL('./test/fixtures/bootstrap-none.json', import.meta.url)),
+  BEAM_NO_PUBLIC_STUN: '1'
+}
 
 export default defineConfig({
   // 'beam' (the package importing itself, as an app would) resolves to the
@@ -12,7 +21,7 @@ export default defineConfig({
   resolve: { conditions: [SOURCE_CONDITION, ...defaultClientConditions] },
   ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] } },
   test: {
-    env: { NODE_OPTIONS },
+    env: { NODE_OPTIONS, ...GUARD_ENV },
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,

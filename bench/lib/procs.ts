@@ -33,7 +33,8 @@ export class Proc {
   constructor (name: string, argv: string[], env: Record<string, string> = {}) {
     this.name = name
     this.spawnedAt = performance.now()
-    this.child = spawn(argv[0] ?? process.execPath, argv.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    // never the public STUN servers (the scenarios pass --no-default-bootstrap and their own ICE servers)
+    this.child = spawn(argv[0] ?? process.execPath, argv.slice(1), { env: { ...process.env, BEAM_NO_PUBLIC_STUN: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
     running.add(this)
     let buf = ''
     this.child.stdout?.setEncoding('utf8').on('data', (s: string) => {

@@ -23,6 +23,8 @@ export interface CommonFlags {
   defaultBootstrap?: boolean
   iceServer?: string[]
   iceServerFile?: string
+  /** `--no-public-stun` sets false. */
+  publicStun?: boolean
   webrtc?: boolean
   dht?: boolean
   dhtProtocol?: string
@@ -54,9 +56,10 @@ export function addIdentityOptions (cmd: Command): Command {
 export function addNetworkOptions (cmd: Command): Command {
   return cmd
     .option('--bootstrap <multiaddr>', 'bootstrap/relay node, repeatable; replaces bootstrap-nodes.json (env BEAM_BOOTSTRAP, comma-separated)', collect)
-    .option('--no-default-bootstrap', 'use no bootstrap node unless given with --bootstrap (offline, LAN, tests)')
+    .option('--no-default-bootstrap', 'use no bootstrap node unless given with --bootstrap (offline, LAN, tests; env BEAM_BOOTSTRAP_FILE names another list)')
     .option('--ice-server <url>', 'STUN/TURN server for WebRTC, repeatable, e.g. stun:host:3478 or turn:user:pass@host:3478 (env BEAM_ICE_SERVERS)', collect)
     .option('--ice-server-file <file>', 'read STUN/TURN server URLs from a file, one per line (- for standard input): keeps TURN passwords out of ps')
+    .option('--no-public-stun', 'never use the public STUN servers (used when no beam relay offers STUN and no --ice-server is given; env BEAM_NO_PUBLIC_STUN=1)')
     .option('--no-webrtc', 'do not use WebRTC (no direct upgrade of relayed connections)')
     .option('--no-dht', 'do not use the DHT (no lookups by peer id or name, no announcing)')
     .addOption(new Option('--dht-protocol <id>', `Kademlia protocol id (default: ${DEFAULT_DHT_PROTOCOL}, the public libp2p DHT's)`).env('BEAM_DHT_PROTOCOL'))

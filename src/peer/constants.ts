@@ -124,3 +124,17 @@ export const MAX_CONNECTIONS = 2048
  * peers reach at once refused most of a burst of circuits.
  */
 export const MAX_INCOMING_PENDING_CONNECTIONS = 64
+
+/**
+ * Well-known public STUN servers (three operators, each also in
+ * @libp2p/webrtc's own default list). createBeam never uses them by itself
+ * (its `iceServers` default is none); the `beam` CLI uses them when no beam
+ * relay offers STUN and no ICE server is given, unless told not to
+ * (docs/internet.md, "What a default run contacts"). A STUN server learns
+ * this machine's public IP address and port, nothing else.
+ */
+export const PUBLIC_STUN_SERVERS: readonly string[] = [
+  'stun:stun.l.google.com:19302',
+  'stun:stun.cloudflare.com:3478',
+  'stun:global.stun.twilio.com:3478'
+]

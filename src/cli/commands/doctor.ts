@@ -4,6 +4,7 @@ import { createBeam, diagnose, ephemeralIdentity, explain, parseTarget } from '.
 import type { BeamNode, DoctorReport, Target } from '../../peer/index.ts'
 import { addIdentityOptions, addNetworkOptions, addOutputOptions, createContext } from '../context.ts'
 import { nodeSettings, toBeamInit } from '../settings/index.ts'
+import type { IceSource } from '../settings/index.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
 import { parseMillis } from '../parse.ts'
 import { stopWithin } from '../shutdown.ts'
@@ -36,10 +37,19 @@ function iceUrls (servers: Array<{ urls: string | string[] }>): string[] {
   return servers.flatMap(s => Array.isArray(s.urls) ? s.urls : [s.urls])
 }
 
-function printReport (r: DoctorReport, dht: string | null, say: (text: string) => void): void {
-  const lines: string[] = ['', `beam doctor: ${r.peerId}`, `  dht: ${dht ?? 'off'}${dht === 'client' ? ' (looks up and publishes; --dht-server to store records for others)' : ''}`, '', 'NAT (STUN):']
+/** Where the STUN servers came from, for the report's heading. */
+const ICE_SOURCE: Record<IceSource, string> = {
+  explicit: 'given with --ice-server, BEAM_ICE_SERVERS or the config file',
+  relays: 'the beam relays\' own STUN responders',
+  public: 'the public STUN servers; --no-public-stun turns them off',
+  none: 'none'
+}
+
+function printReport (r: DoctorReport, dht: string | null, iceSource: IceSource, say: (text: string) => void): void {
+  const lines: string[] = ['', `beam doctor: ${r.peerId}`, `  dht: ${dht ?? 'off'}${dht === 'client' ? ' (looks up and publishes; --dht-server to store records for others)' : ''}`, '', `NAT (STUN: ${ICE_SOURCE[iceSource]}):`]
   if (r.nat.answers.length === 0) lines.push('  no STUN server configured (add --ice-server stun:HOST:PORT, or relays with a stunPort)')
-  for (const a of r.nat.answers) lines.push(`  ${a.server.padEnd(24)} ${a.mapped != null ? `sees ${a.mapped.address}:${a.mapped.port} (${a.rttMs ?? '?'} ms)` : `no answer: ${a.error ?? ''}`}`)
+  for (const a of r.nat.answers) lines.push(`  ${a.server.padEnd(24)} ${a.mapped != null ? `answered: sees ${a.mapped.address}:${a.mapped.port} (${a.rttMs ?? '?'} ms${a.address != null ? `, asked at ${a.address}` : ''})` : `no answer: ${a.error ?? ''}`}`)
+  if (r.nat.answers.length > 0) lines.push(`  answered by: ${r.stunAnsweredBy.length > 0 ? r.stunAnsweredBy.join(', ') : 'none'}`)
   lines.push(`  mapping: ${r.nat.mapping}   local addresses: ${r.nat.localAddresses.join(', ') || 'none'}`)
   lines.push('', 'bootstrap/relay nodes:')
   if (r.bootstrap.length === 0) lines.push('  none')
@@ -63,7 +73,8 @@ async function runDoctor (targetArg: string | undefined, flags: DoctorFlags, io:
   const dialTimeout = parseMillis(flags.timeout ?? '15000', 'timeout')
   const settleMs = parseMillis(flags.settle ?? '20000', 'settle time')
   const ctx = createContext(flags, io)
-  const init = await toBeamInit(await nodeSettings(flags, io, ctx.log), { ctx, node: { listen: [] } })
+  const settings = await nodeSettings(flags, io, ctx.log)
+  const init = await toBeamInit(settings, { ctx, node: { listen: [] } })
   if (target != null && init.privateKey != null && peerIdFromPrivateKey(init.privateKey).equals(target.peerId)) {
     init.privateKey = await ephemeralIdentity()
   }
@@ -78,8 +89,8 @@ async function runDoctor (targetArg: string | undefined, flags: DoctorFlags, io:
     })
     if (io.signal.aborted) return
     const dht = node.status().dht?.mode ?? null
-    ctx.out.event('doctor', { ...report, dht, verdict: explain(report, EXPLAIN) })
-    if (!ctx.out.json) printReport(report, dht, text => { io.stdout.write(`${text}\n`) })
+    ctx.out.event('doctor', { ...report, iceSource: settings.iceSource, dht, verdict: explain(report, EXPLAIN) })
+    if (!ctx.out.json) printReport(report, dht, settings.iceSource, text => { io.stdout.write(`${text}\n`) })
   } finally {
     await stopWithin(node, ctx.log)
   }

@@ -98,7 +98,7 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
   const announce = parseListen(flags.announce ?? [])
   const ctx = createContext(flags, io)
   // a relay reads no bootstrap-nodes.json, and relays no WebRTC signalling of its own
-  const settings = { ...await nodeSettings({ ...flags, defaultBootstrap: false }, io, ctx.log), webrtc: false }
+  const settings = { ...await nodeSettings({ ...flags, defaultBootstrap: false, publicStun: false }, io, ctx.log), webrtc: false }
   const init = await toBeamInit(settings, { ctx, node: { listen, announce, relayServer: limits, relayAllow: allow } })
 
   let stunRequests = 0

@@ -15,6 +15,7 @@ import type { BeamConfig } from '../config/index.ts'
 import type { Logger } from '../../peer/index.ts'
 import { BackendUnavailableError } from '../../backends/index.ts'
 import { resolvePasswordFlags } from '../secret-input.ts'
+import { REACHABILITY_LABEL, reachabilityHint } from '../reachability-hint.ts'
 
 export type { ShareFlags } from '../settings/index.ts'
 
@@ -121,6 +122,8 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
       if (relayed.length > 0) ctx.log.info({ relays: relayed.length }, `reachable through ${relayed.length} relay address(es)`)
       else if (node.bootstrapRunsNoRelay) ctx.log.warn('none of the bootstrap nodes runs a relay: only peers that can reach this machine directly will connect')
       else ctx.log.warn('no relay reservation within 10 s: only peers that can reach this machine directly will connect')
+      // a full relay counts as limited until its answer says otherwise
+      if (relayed.length > 0) await node.settleReachability({ timeout: 5000 })
     }
     const share = await node.share({ services, access, ...settings.limits })
     if (node.dhtEnabled && (init.bootstrap ?? []).length > 0) {
@@ -130,13 +133,15 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
     const connect = node.connectString(access.mode === 'secret' ? access.secret : undefined)
     const peerId = node.peerId.toString()
     const multiaddrs = node.getMultiaddrs().map(m => m.toString())
+    const reachability = node.reachability()
+    const hint = reachabilityHint(reachability)
 
     share.on('refused', e => { ctx.out.event('refused', { peerId: e.remotePeer, reason: e.reason }) })
     share.on('service:unavailable', e => { ctx.out.event('service-unavailable', { peerId: e.remotePeer, port: e.port, reason: e.reason }) })
     share.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id, peerId: e.remotePeer, port: e.port }) })
     share.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, peerId: e.remotePeer, port: e.port, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
 
-    ctx.out.event('ready', { peerId, connect, multiaddrs, ports: share.services.map(s => s.port), access: access.mode, backends: selected.names, identity: init.identityPath ?? null, identityKind: init.identityKind, dht: node.status().dht?.mode ?? null, ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}) })
+    ctx.out.event('ready', { peerId, connect, multiaddrs, ports: share.services.map(s => s.port), access: access.mode, backends: selected.names, identity: init.identityPath ?? null, identityKind: init.identityKind, dht: node.status().dht?.mode ?? null, reachability, ...(hint != null ? { hint } : {}), ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}) })
     const accessLine = access.mode === 'public'
       ? 'public: anyone who knows the peer id'
       : access.mode === 'allow' ? `allow-list: ${access.peers.length} peer(s)` : 'private: only holders of the connect string below'
@@ -149,6 +154,8 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
       ...(selected.names.length > 1 || selected.names[0] !== 'direct' ? [`  networks:  ${selected.names.join(', ')}${anonymous ? ' (anonymous-only: no IP address is announced)' : ''}`] : []),
       ...names.map(n => `  name:      ${n}.${node.peerId.toString().slice(0, MIN_PREFIX)} (published in the DHT)`),
       `  listening: ${multiaddrs.length > 0 ? multiaddrs.join(' ') : '(none)'}`,
+      `  reachable: ${REACHABILITY_LABEL[reachability]}`,
+      ...(hint != null ? [`  hint:      ${hint}`] : []),
       ...(node.dhtEnabled ? [`  dht:       ${node.status().dht?.mode ?? 'unknown'}`] : []),
       ...selected.newClientKeys.map(k => `  onion client key (give it to one connector: --tor-client-key ${k})`),
       '  on the other machine run:  beam connect <connect string below>' + (share.services.length > 1 ? ` [--remote ${share.services[1]?.port ?? ''}]` : ''),
@@ -156,15 +163,24 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
       connect
     ].join('\n'))
     let last = connect
+    let lastReach = reachability
+    // one `addresses` event per change of the connect string or of the reachability
     const onAddresses = (): void => {
       const next = node.connectString(access.mode === 'secret' ? access.secret : undefined)
-      if (next === last) return
+      const reach = node.reachability()
+      if (next === last && reach === lastReach) return
+      const moved = next !== last
       last = next
-      ctx.out.event('addresses', { peerId, connect: next, multiaddrs: node.getMultiaddrs().map(m => m.toString()) })
-      ctx.out.say(`addresses changed; new connect string:\n${next}`)
+      lastReach = reach
+      const h = reachabilityHint(reach)
+      ctx.out.event('addresses', { peerId, connect: next, multiaddrs: node.getMultiaddrs().map(m => m.toString()), reachability: reach, ...(h != null ? { hint: h } : {}) })
+      if (moved) ctx.out.say(`addresses changed; new connect string:\n${next}`)
+      ctx.out.say(`reachable: ${REACHABILITY_LABEL[reach]}${h != null ? `\n  hint: ${h}` : ''}`)
     }
     node.libp2p.addEventListener('self:peer:update', onAddresses)
+    node.on('reachability', onAddresses)
     await untilAborted(io.signal)
+    node.off('reachability', onAddresses)
     node.libp2p.removeEventListener('self:peer:update', onAddresses)
     ctx.log.info({ open: share.openTunnels }, 'stopping share')
   } finally {

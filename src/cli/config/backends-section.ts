@@ -81,6 +81,8 @@ export function readBackends (r: Reader, node: Node | null | undefined, extra: r
       const d: DirectBackendConfig = { ...base }
       const ice = f.get('iceServers')
       if (ice !== undefined) d.iceServers = readIceServers(r, ice, `${path}.iceServers`)
+      const publicStun = f.get('publicStun')
+      if (publicStun !== undefined) d.publicStun = readBool(r, publicStun, `${path}.publicStun`)
       const boot = f.get('bootstrap')
       if (boot !== undefined) {
         const items = readList(r, boot, `${path}.bootstrap`, 'multiaddrs with /p2p/') ?? []

@@ -63,6 +63,8 @@ export interface DirectBackendConfig extends BackendSettings {
   iceServers?: IceServerConfig[]
   /** Bootstrap peers as multiaddrs with `/p2p/`. @default bootstrap-nodes.json */
   bootstrap?: string[]
+  /** `false`: never use the public STUN servers (as `--no-public-stun`). @default true */
+  publicStun?: boolean
 }
 
 export interface IceServerConfig {
@@ -195,7 +197,7 @@ export const TOP_KEYS = ['version', 'backends', 'tunnels', 'connect']
 const COMMON_BACKEND_KEYS = ['priority', 'enabled']
 /** The keys each built-in backend's entry takes. */
 export const BACKEND_KEYS: Record<string, string[]> = {
-  direct: [...COMMON_BACKEND_KEYS, 'iceServers', 'bootstrap'],
+  direct: [...COMMON_BACKEND_KEYS, 'iceServers', 'bootstrap', 'publicStun'],
   tor: [...COMMON_BACKEND_KEYS, 'control', 'socks', 'controlPassword', 'launch', 'launchConfig', 'persistent', 'onionPort'],
   ator: [...COMMON_BACKEND_KEYS, 'control', 'socks', 'controlPassword', 'launch', 'launchConfig', 'persistent', 'anonBinary'],
   i2p: [...COMMON_BACKEND_KEYS, 'sam']

@@ -6,7 +6,8 @@
  */
 export { backendSetup, createBackends, resolveBackends } from './backends.ts'
 export type { AtorSettings, BackendSetup, BackendSetupOptions, CreateBackendsOptions, I2pSettings, SelectedBackends, TorSettings } from './backends.ts'
-export { iceServersOf, nodeSettings } from './node.ts'
+export { chooseIceServers, envYes, iceServersOf, nodeSettings } from './node.ts'
+export type { IceSource } from './node.ts'
 export type { NodeSettings } from './node.ts'
 export { toBeamInit } from './init.ts'
 export type { CliBeamInit, CommandInit, ToBeamInitOptions } from './init.ts'

@@ -5,7 +5,7 @@ import type { Target } from '../discovery/target.ts'
 import type { DialAttempt } from '../connect/dialer.ts'
 import type { PathInfo } from '../connect/path.ts'
 import type { UpgradeEvent } from '../connect/connect.ts'
-import { probeNat, stunTargets } from './nat-probe.ts'
+import { answeredBy, probeNat, stunTargets } from './nat-probe.ts'
 import type { NatReport } from './nat-probe.ts'
 import { pingConnection } from '../connect/path.ts'
 
@@ -31,6 +31,8 @@ export interface DoctorReport {
   nat: NatReport
   /** The ICE servers used. */
   iceServers: string[]
+  /** The STUN servers that answered (`host:port` as configured), in the order asked. */
+  stunAnsweredBy: string[]
   /** Each bootstrap/relay node as seen from here. */
   bootstrap: BootstrapCheck[]
   /** The connect test, when a target was given. */
@@ -99,7 +101,7 @@ export async function diagnose (node: BeamNode, target: Target | undefined, opti
   const nat = await probeNat({ servers, ...(options.signal != null ? { signal: options.signal } : {}) })
   progress(`checking ${node.bootstrapAddrs.length} bootstrap/relay node(s)…`)
   const bootstrap = await Promise.all(node.bootstrapAddrs.map(async ma => await checkBootstrap(node, ma, options.signal)))
-  const report: DoctorReport = { peerId: node.peerId.toString(), nat, iceServers: options.iceServers, bootstrap }
+  const report: DoctorReport = { peerId: node.peerId.toString(), nat, iceServers: options.iceServers, stunAnsweredBy: answeredBy(nat), bootstrap }
   if (target == null) return report
 
   progress(`connecting to ${target.peerId.toString()}…`)
@@ -154,6 +156,7 @@ export function explain (r: DoctorReport, options: ExplainOptions = {}): string[
     case 'unknown': out.push('Only one STUN server answered, so the NAT\'s mapping cannot be compared between two destinations (configure two relays or STUN servers).'); break
     case 'udp-blocked': out.push(r.iceServers.length === 0 ? 'No STUN server is configured: NAT behaviour is unknown and WebRTC can use host addresses only.' : 'No STUN server answered over UDP: UDP looks blocked, so WebRTC and QUIC cannot work from here; relays over TCP still do.'); break
   }
+  if (r.stunAnsweredBy.length > 0) out.push(`STUN answered by ${r.stunAnsweredBy.join(', ')}.`)
   const okRelays = r.bootstrap.filter(b => b.ok && b.relay === true)
   if (r.bootstrap.length === 0) out.push('No bootstrap or relay node is configured: only peers whose addresses you hand over (connect strings) are reachable, and only directly.')
   else if (okRelays.length === 0) out.push(`None of the ${r.bootstrap.length} bootstrap node(s) is reachable as a relay: a peer behind a NAT cannot be reached from here.`)

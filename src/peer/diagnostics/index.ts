@@ -4,6 +4,6 @@ export type { BenchBackend, BenchResult, BenchProgress, BenchmarkOptions } from 
 export { diagnose, explain } from './diagnose.ts'
 export type { ExplainOptions } from './diagnose.ts'
 export type { DoctorReport, DiagnoseOptions, BootstrapCheck } from './diagnose.ts'
-export { probeNat, classifyMapping, stunTargets } from './nat-probe.ts'
+export { probeNat, classifyMapping, stunTargets, answeredBy } from './nat-probe.ts'
 export type { NatReport, NatMapping, StunAnswer } from './nat-probe.ts'
 export type { NatProbeOptions } from './nat-probe.ts'

@@ -3,15 +3,17 @@ import type { Socket } from 'node:dgram'
 import { randomBytes } from 'node:crypto'
 import { networkInterfaces } from 'node:os'
 import { isIPv4 } from 'node:net'
+import { lookup } from 'node:dns/promises'
 import { bindingRequest, parseBindingSuccess } from '../../relay/index.ts'
 
 export { bindingRequest, parseBindingSuccess }
 
-/** What one STUN server said this machine's address is. */
 /** What one STUN server answered. */
 export interface StunAnswer {
-  /** The server, `host:port`. */
+  /** The server, `host:port` (as configured: a name stays a name). */
   server: string
+  /** The IPv4 address asked, when `server` is a name (resolved once). */
+  address?: string
   /** Mapped address as the server saw it, or undefined if it never answered. */
   mapped?: {
     /** The public IP address. */
@@ -58,6 +60,21 @@ export interface NatProbeOptions {
   attempts?: number
   /** Aborts the probe. @default unset */
   signal?: AbortSignal
+  /**
+   * Turns a server's host name into an IPv4 address. Only names are looked
+   * up (an IP address is asked as it is). @default the system resolver (node:dns lookup, IPv4)
+   */
+  resolve?: (host: string) => Promise<string>
+}
+
+/** The system resolver's IPv4 address of `host`. */
+async function systemResolve (host: string): Promise<string> {
+  return (await lookup(host, { family: 4 })).address
+}
+
+/** The servers of a report that answered, `host:port` as configured (pure). */
+export function answeredBy (report: Pick<NatReport, 'answers'>): string[] {
+  return report.answers.filter(a => a.mapped != null).map(a => a.server)
 }
 
 /** `stun:host:port` (or `stuns:`) ICE URLs → `host:port`; other schemes are dropped. */
@@ -88,9 +105,19 @@ function localIpv4 (): string[] {
 
 async function ask (sock: Socket, server: string, options: Required<Omit<NatProbeOptions, 'servers' | 'signal'>> & { signal?: AbortSignal }): Promise<StunAnswer> {
   const at = server.lastIndexOf(':')
-  const host = server.slice(0, at)
+  const name = server.slice(0, at)
   const port = Number(server.slice(at + 1))
-  if (!isIPv4(host)) return { server, error: 'not an IPv4 address (doctor does not resolve names)' }
+  let host = name
+  if (!isIPv4(name)) {
+    if (name.includes(':') || name.startsWith('[')) return { server, error: 'an IPv6 address (the probe asks over IPv4)' }
+    try {
+      host = await options.resolve(name)
+    } catch (err) {
+      return { server, error: `cannot resolve ${name} (${(err as NodeJS.ErrnoException).code ?? 'error'})` }
+    }
+    if (!isIPv4(host)) return { server, error: `${name} did not resolve to an IPv4 address` }
+  }
+  const named = host !== name ? { address: host } : {}
   for (let attempt = 0; attempt < options.attempts; attempt++) {
     options.signal?.throwIfAborted()
     const txid = randomBytes(12)
@@ -105,9 +132,9 @@ async function ask (sock: Socket, server: string, options: Required<Omit<NatProb
       sock.on('message', onMessage)
       sock.send(bindingRequest(txid), port, host, (err) => { if (err != null) { done(); resolve(undefined) } })
     })
-    if (answer != null) return { server, mapped: answer, rttMs: Math.round((performance.now() - start) * 100) / 100 }
+    if (answer != null) return { server, ...named, mapped: answer, rttMs: Math.round((performance.now() - start) * 100) / 100 }
   }
-  return { server, error: `no answer to ${options.attempts} requests` }
+  return { server, ...named, error: `no answer to ${options.attempts} requests` }
 }
 
 /**
@@ -123,7 +150,7 @@ export async function probeNat (options: NatProbeOptions): Promise<NatReport> {
   try {
     const answers: StunAnswer[] = []
     for (const server of options.servers) {
-      answers.push(await ask(sock, server, { timeout: options.timeout ?? 1500, attempts: options.attempts ?? 3, ...(options.signal != null ? { signal: options.signal } : {}) }))
+      answers.push(await ask(sock, server, { timeout: options.timeout ?? 1500, attempts: options.attempts ?? 3, resolve: options.resolve ?? systemResolve, ...(options.signal != null ? { signal: options.signal } : {}) }))
     }
     return { mapping: classifyMapping(answers, localAddresses), answers, localAddresses }
   } finally {

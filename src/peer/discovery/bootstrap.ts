@@ -39,7 +39,20 @@ export interface BootstrapNode {
   roles: BootstrapRole[]
   /** UDP port of the node's STUN responder, if it runs one (relays do, on 3478 by default). */
   stunPort?: number
+  /**
+   * Which network the node belongs to, as the file says: `amino` (the public
+   * libp2p/IPFS DHT, bootstrap only) or `beam` (a node run for beam).
+   * Informational: roles decide what beam does with it. @default unset
+   */
+  network?: string
+  /** A free-text note from the file (who runs it, its host name). @default unset */
+  note?: string
 }
+
+/** A `network` value: a short lowercase word. */
+const NETWORK_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/
+/** Longest `note` kept, in characters. */
+const MAX_NOTE = 200
 
 /** A parsed bootstrap file. */
 export interface BootstrapList {
@@ -95,7 +108,7 @@ export function parseBootstrapFile (text: string, source = 'bootstrap-nodes.json
   }
   const list: BootstrapList = { nodes: [], dropped: [] }
   for (const entry of obj.nodes as unknown[]) {
-    const e = entry as { multiaddr?: unknown, roles?: unknown, stunPort?: unknown }
+    const e = entry as { multiaddr?: unknown, roles?: unknown, stunPort?: unknown, network?: unknown, note?: unknown }
     if (typeof e?.multiaddr !== 'string') {
       list.dropped.push({ entry, reason: 'no "multiaddr" string' })
       continue
@@ -116,6 +129,14 @@ export function parseBootstrapFile (text: string, source = 'bootstrap-nodes.json
       }
       node.stunPort = e.stunPort
     }
+    if (e.network != null) {
+      if (typeof e.network !== 'string' || !NETWORK_NAME.test(e.network)) {
+        list.dropped.push({ entry, reason: '"network" must be a short lowercase name such as "amino" or "beam"' })
+        continue
+      }
+      node.network = e.network
+    }
+    if (typeof e.note === 'string') node.note = e.note.slice(0, MAX_NOTE)
     list.nodes.push(node)
   }
   // an empty list is a choice (no public node yet); a list with nothing usable is a mistake

@@ -1,5 +1,6 @@
 import type { Libp2p } from 'libp2p'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { AddressOrigin, OwnAddress } from './reachability.ts'
 
 /**
  * The addresses a node gives to other peers: libp2p's own, plus the
@@ -44,6 +45,22 @@ function unverifiedListenAddrs (libp2p: Libp2p): Multiaddr[] {
     return (am?.getAddressesWithMetadata?.() ?? [])
       .filter(a => a.type === 'transport' && !a.verified)
       .map(a => a.multiaddr)
+  } catch {
+    return []
+  }
+}
+
+const ORIGINS: Record<string, AddressOrigin> = { transport: 'listen', announce: 'announce', observed: 'observed', 'ip-mapping': 'mapped', 'dns-mapping': 'mapped' }
+
+/**
+ * This node's addresses with where each comes from and whether a peer
+ * confirmed it (libp2p's address manager), for the reachability classifier.
+ * Empty when libp2p does not expose them.
+ */
+export function ownAddresses (libp2p: Libp2p): OwnAddress[] {
+  const am = (libp2p as unknown as WithAddressManager).components?.addressManager
+  try {
+    return (am?.getAddressesWithMetadata?.() ?? []).map(a => ({ multiaddr: a.multiaddr, origin: ORIGINS[a.type] ?? 'observed', confirmed: a.verified }))
   } catch {
     return []
   }

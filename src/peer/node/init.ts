@@ -8,6 +8,7 @@ import type { RacingPeers } from '../connect/dialer.ts'
 import type { Logger } from '../logger.ts'
 import type { NatReport } from '../diagnostics/nat-probe.ts'
 import type { AddressesEvent, PeerPathEvent, RelayEvent } from './connectivity.ts'
+import type { Reachability } from './reachability.ts'
 
 /**
  * The shapes a beam node is described by: what it is built from
@@ -138,8 +139,16 @@ export interface BeamNodeEvents {
   'relay:reserved': [RelayEvent]
   /** This node's relayed addresses through a relay disappeared (the relay went away or the reservation ended). */
   'relay:lost': [RelayEvent]
-  /** The addresses other peers can dial this node on changed. */
-  addresses: [AddressesEvent]
+  /** The addresses other peers can dial this node on changed (with the reachability they give). */
+  addresses: [AddressesEvent & {
+    /** {@link BeamNode.reachability} after the change. */
+    reachability: Reachability
+  }]
+  /** {@link BeamNode.reachability} changed (a reservation came or went, its terms became known, an address was confirmed). */
+  reachability: [{
+    /** The new classification. */
+    reachability: Reachability
+  }]
   /** {@link BeamNode.checkNat} finished: how this machine's NAT maps UDP, as the node's STUN servers saw it. */
   nat: [NatReport]
 }
@@ -183,6 +192,8 @@ export interface NodeStatus {
   tunnels: number
   /** The last {@link BeamNode.checkNat} report, or null when the app has not asked (beam does not guess). */
   nat: NatReport | null
+  /** How far this node can be reached from outside its network (as {@link BeamNode.reachability}). */
+  reachability: Reachability
 }
 
 /** What a {@link BeamNode} is built from (by createBeam). */

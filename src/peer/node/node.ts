@@ -9,7 +9,9 @@ import { pathOf } from '../connect/path.ts'
 import { directBackend } from '../../backends/index.ts'
 import { probeNat, stunTargets } from '../diagnostics/nat-probe.ts'
 import { AppApi } from './app.ts'
-import { dialableAddrs } from './addresses.ts'
+import { dialableAddrs, ownAddresses } from './addresses.ts'
+import { ReachabilityTracker } from './reachability-tracker.ts'
+import type { Reachability } from './reachability.ts'
 import { ConnectivityMonitor, relayOfCircuit } from './connectivity.ts'
 import { NodeRelayServer } from './relay-server.ts'
 import { Reservations } from './reservations.ts'
@@ -67,6 +69,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   private readonly relayServer: NodeRelayServer
   private readonly app: AppApi
   private readonly tunnels: Tunnels
+  private readonly reach: ReachabilityTracker
   private natReport: NatReport | undefined
   private stopped = false
   private started: Promise<void> | undefined
@@ -87,13 +90,20 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     const addresses = (): Multiaddr[] => this.getMultiaddrs()
     const addressBook = init.addressBook != null ? new AddressBook(init.addressBook, carries != null ? { keep: carries } : {}) : undefined
     const bootstrap = init.bootstrap ?? []
+    this.reach = new ReachabilityTracker({
+      libp2p,
+      addresses: () => ownAddresses(libp2p),
+      relays: () => [...this.monitor.reservedRelays().keys()],
+      log: this.log,
+      onChange: reachability => { this.emit('reachability', { reachability }) }
+    })
     this.monitor = new ConnectivityMonitor(libp2p, addresses, {
       connect: e => { this.emit('peer:connect', e) },
       disconnect: e => { this.emit('peer:disconnect', e) },
       path: e => { this.emit('path', e) },
-      reserved: e => { this.log.info({ relay: e.relay }, 'relay reservation held'); this.emit('relay:reserved', e) },
-      lost: e => { this.log.info({ relay: e.relay }, 'relay reservation lost'); this.emit('relay:lost', e) },
-      addresses: e => { this.emit('addresses', e) }
+      reserved: e => { this.log.info({ relay: e.relay }, 'relay reservation held'); this.reach.reserved(e.relay); this.emit('relay:reserved', e) },
+      lost: e => { this.log.info({ relay: e.relay }, 'relay reservation lost'); this.reach.lost(e.relay); this.emit('relay:lost', e) },
+      addresses: e => { this.emit('addresses', { ...e, reachability: this.reach.current }); this.reach.refresh() }
     })
     this.presence = new DhtPresence({
       libp2p,
@@ -170,6 +180,28 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     this.natReport = report
     this.emit('nat', report)
     return report
+  }
+
+  /**
+   * How far this node can be reached from outside its network now:
+   * `public`, `relayed` (a relay without limits), `signalling-only` (only
+   * limited relays) or `lan-only` (see {@link Reachability}). Changes are
+   * `reachability` events (and carried by `addresses` events).
+   */
+  reachability (): Reachability {
+    return this.reach.current
+  }
+
+  /**
+   * Wait until the terms (limited or not) of the relay reservations held now
+   * are known, so that {@link reachability} does not count a full relay as
+   * limited while its answer is on the way. At most `timeout` ms (default 5000).
+   */
+  async settleReachability (options: { timeout?: number } = {}): Promise<Reachability> {
+    // reservations libp2p has reported but the monitor has not seen yet
+    this.monitor.refreshAddresses()
+    await this.reach.settle(options.timeout ?? 5000)
+    return this.reach.current
   }
 
   /** The node's peer id: its address, derived from its public key. */
@@ -284,7 +316,8 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
       dht: dht == null ? null : { mode: dht.getMode?.() ?? 'unknown', routingTable: dht.routingTable?.size ?? 0 },
       share: this.tunnels.shareStatus(),
       tunnels: this.tunnels.connectCount,
-      nat: this.natReport ?? null
+      nat: this.natReport ?? null,
+      reachability: this.reach.current
     }
   }
 
@@ -386,6 +419,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     this.stopped = true
     await this.started?.catch(() => {})
     this.presence.stop()
+    this.reach.close()
     this.relayServer.stop()
     await this.tunnels.close()
     await this.libp2p.stop()

@@ -19,6 +19,7 @@ import { runCli } from '../../../src/cli/program.ts'
 import { ExitCode } from '../../../src/cli/exit-codes.ts'
 import { defaultBackends } from '../../../src/backends/index.ts'
 import { encodeConnectString } from '../../../src/peer/index.ts'
+import { guardEnv } from '../../helpers/guard.ts'
 
 const dirs: string[] = []
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })
@@ -34,7 +35,7 @@ async function run (args: string[], env: Record<string, string> = {}): Promise<{
   const code = await runCli(args, {
     stdout: { write: (s: string) => { stdout += s; return true } },
     stderr: { write: (s: string) => { stderr += s; return true } },
-    env: { BEAM_HOME: home(), ...env },
+    env: { ...guardEnv(), BEAM_HOME: home(), ...env },
     signal: AbortSignal.timeout(20_000),
     stderrIsTTY: false
   })

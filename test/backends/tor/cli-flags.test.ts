@@ -19,6 +19,7 @@ import { startBlobServer, fetchThrough } from './blob.ts'
 import { readTrace, startTraced, straceNeed } from '../strace.ts'
 import { need, suiteNeeds } from '../../helpers/require-tools.ts'
 import { BeamProcess } from '../../helpers/beam.ts'
+import { guardEnv } from '../../helpers/guard.ts'
 
 const tor = inject('torNetwork')
 const skipTor = suiteNeeds('Tor tests', need(tor != null, inject('torSkipReason')))
@@ -29,7 +30,7 @@ async function runInProcess (args: string[], env: Record<string, string>): Promi
   const code = await runCli(args, {
     stdout: { write: (s: string) => { stdout += s; return true } },
     stderr: { write: (s: string) => { stderr += s; return true } },
-    env,
+    env: { ...guardEnv(), ...env },
     signal: new AbortController().signal,
     stderrIsTTY: false
   })

@@ -16,6 +16,7 @@ import { parseConfig, resolveName, getTunnel, ConfigError } from '../../../src/c
 import { parseBytes, parseDuration } from '../../../src/cli/parse.ts'
 import { Aliases, InvalidAliasError } from '../../../src/peer/index.ts'
 import { BackendRegistryError, defaultBackends } from '../../../src/backends/index.ts'
+import { guardEnv } from '../../helpers/guard.ts'
 
 const PROTO_KEYS = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__']
 
@@ -33,7 +34,7 @@ async function run (args: string[], beamHome = home()): Promise<{ code: number, 
   const code = await runCli(args, {
     stdout: { write: (s: string) => { stdout += s; return true } },
     stderr: { write: (s: string) => { stderr += s; return true } },
-    env: { BEAM_HOME: beamHome, BEAM_LOG_LEVEL: 'silent' },
+    env: { ...guardEnv(), BEAM_HOME: beamHome, BEAM_LOG_LEVEL: 'silent' },
     signal: AbortSignal.timeout(20_000),
     stderrIsTTY: false
   })

@@ -19,6 +19,7 @@ import { runCli } from '../../../src/cli/program.ts'
 import { ExitCode } from '../../../src/cli/exit-codes.ts'
 import { encodeConnectString, parseTarget } from '../../../src/peer/index.ts'
 import { multiaddr } from '@multiformats/multiaddr'
+import { guardEnv } from '../../helpers/guard.ts'
 
 const dirs: string[] = []
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })
@@ -42,7 +43,7 @@ function io (env: Record<string, string> = {}, chunks: string[] = [], keepOpen =
   return {
     stdout: { write: () => true },
     stderr: { write: () => true },
-    env: { BEAM_HOME: dir(), ...env },
+    env: { ...guardEnv(), BEAM_HOME: dir(), ...env },
     signal: AbortSignal.timeout(10_000),
     stderrIsTTY: false,
     openStdin: () => { opened = true; return stdin },

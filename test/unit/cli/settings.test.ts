@@ -11,7 +11,9 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { parseConfig } from '../../../src/cli/config/index.ts'
 import { createContext } from '../../../src/cli/context.ts'
 import type { CliIo } from '../../../src/cli/context.ts'
-import { backendSetup, connectSettings, iceServersOf, nodeSettings, shareSettings, toBeamInit } from '../../../src/cli/settings/index.ts'
+import { backendSetup, chooseIceServers, connectSettings, iceServersOf, nodeSettings, shareSettings, toBeamInit } from '../../../src/cli/settings/index.ts'
+import { writeFileSync } from 'node:fs'
+import { PUBLIC_STUN_SERVERS, DEFAULT_BOOTSTRAP_FILE } from '../../../src/peer/index.ts'
 
 const dirs: string[] = []
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })
@@ -60,6 +62,66 @@ describe('node settings: precedence', () => {
     expect(await ice({}, null)).toEqual([{ urls: 'stun:127.0.0.1:9999' }])
     const relay = await peer(4001)
     expect((await nodeSettings({ bootstrap: [relay] }, io(), log)).iceServers).toEqual([{ urls: 'stun:127.0.0.1:3478' }])
+  })
+
+  it('public STUN: only when no ICE server is given and no beam relay offers STUN, unless turned off', async () => {
+    // settings are computed only: nothing is contacted here
+    const publicList = PUBLIC_STUN_SERVERS.map(urls => ({ urls }))
+    const none = await nodeSettings({ defaultBootstrap: false }, io(), log)
+    expect(none.iceServers).toEqual(publicList)
+    expect(none.iceSource).toBe('public')
+    expect(PUBLIC_STUN_SERVERS.length).toBeGreaterThanOrEqual(2)
+    // off: the flag, the variable, the config file key
+    for (const [flags, env, file] of [
+      [{ publicStun: false }, {}, undefined],
+      [{}, { BEAM_NO_PUBLIC_STUN: '1' }, undefined],
+      [{}, { BEAM_NO_PUBLIC_STUN: 'true' }, undefined],
+      [{}, {}, parseConfig('backends:\n  direct:\n    publicStun: false\n', 'f').backends.direct]
+    ] as const) {
+      const s = await nodeSettings({ defaultBootstrap: false, ...flags }, io(env), log, file)
+      expect(s.iceServers).toEqual([])
+      expect(s.iceSource).toBe('none')
+    }
+    expect((await nodeSettings({ defaultBootstrap: false }, io({ BEAM_NO_PUBLIC_STUN: '0' }), log)).iceSource).toBe('public')
+    // a beam relay's STUN responder wins over the public list
+    const relay = await peer(4001)
+    expect(await nodeSettings({ bootstrap: [relay] }, io(), log)).toMatchObject({ iceServers: [{ urls: 'stun:127.0.0.1:3478' }], iceSource: 'relays' })
+    // explicit ICE servers win over both, and an explicit empty list in the file is none
+    expect(await nodeSettings({ bootstrap: [relay], iceServer: ['stun:127.0.0.1:1'] }, io(), log)).toMatchObject({ iceServers: [{ urls: 'stun:127.0.0.1:1' }], iceSource: 'explicit' })
+    expect(await nodeSettings({ defaultBootstrap: false }, io({ BEAM_ICE_SERVERS: 'stun:127.0.0.1:2' }), log)).toMatchObject({ iceServers: [{ urls: 'stun:127.0.0.1:2' }], iceSource: 'explicit' })
+    const emptyIce = parseConfig('backends:\n  direct:\n    iceServers: []\n', 'f').backends.direct
+    expect(await nodeSettings({ defaultBootstrap: false }, io(), log, emptyIce)).toMatchObject({ iceServers: [], iceSource: 'none' })
+    expect(chooseIceServers({ explicit: [], relayStun: [], publicStun: false })).toEqual({ iceServers: [], iceSource: 'none' })
+  })
+
+  it('anonymous-only nodes never use the public STUN servers (nor any ICE server or bootstrap node)', async () => {
+    const s = await nodeSettings({ ephemeral: true }, io(), log)
+    expect(s.iceSource).toBe('public')
+    const ctx = createContext({ logLevel: 'silent', ephemeral: true }, io())
+    const init = await toBeamInit(s, { ctx, anonymous: ['tor'] })
+    expect(init.iceServers).toEqual([])
+    expect(init.bootstrap).toEqual([])
+  })
+
+  it('BEAM_BOOTSTRAP_FILE names the list used instead of bootstrap-nodes.json; the flags still replace it', async () => {
+    const d = dir()
+    const file = join(d, 'nodes.json')
+    const relay = await peer(4005)
+    writeFileSync(file, JSON.stringify({ version: 1, nodes: [{ multiaddr: relay, roles: ['bootstrap', 'relay'], network: 'beam' }] }))
+    const fromFile = await nodeSettings({}, io({ BEAM_BOOTSTRAP_FILE: file }), log)
+    expect(fromFile.bootstrap.map(n => n.multiaddr.toString())).toEqual([relay])
+    expect(fromFile.iceSource).toBe('relays')
+    // the shipped list when nothing says otherwise: the public DHT's bootstrap peers, no relay, so public STUN
+    const shipped = await nodeSettings({}, io(), log)
+    expect(shipped.bootstrap.length).toBeGreaterThan(0)
+    expect(shipped.bootstrap.every(n => n.network === 'amino')).toBe(true)
+    expect(shipped.iceSource).toBe('public')
+    expect(DEFAULT_BOOTSTRAP_FILE).toMatch(/bootstrap-nodes\.json$/)
+    expect((await nodeSettings({ defaultBootstrap: false }, io({ BEAM_BOOTSTRAP_FILE: file }), log)).bootstrap).toEqual([])
+    const other = await peer(4006)
+    expect((await nodeSettings({ bootstrap: [other] }, io({ BEAM_BOOTSTRAP_FILE: file }), log)).bootstrap.map(n => n.multiaddr.toString())).toEqual([other])
+    expect((await nodeSettings({}, io({ BEAM_BOOTSTRAP_FILE: file, BEAM_BOOTSTRAP: other }), log)).bootstrap.map(n => n.multiaddr.toString())).toEqual([other])
+    await expect(nodeSettings({}, io({ BEAM_BOOTSTRAP_FILE: join(d, 'missing.json') }), log)).rejects.toMatchObject({ name: 'BootstrapConfigError' })
   })
 
   it('a file URL may carry USER:PASS@ itself', () => {

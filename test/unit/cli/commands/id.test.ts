@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { runCli } from '../../../../src/cli/program.ts'
 import { ExitCode } from '../../../../src/cli/exit-codes.ts'
+import { guardEnv } from '../../../helpers/guard.ts'
 
 const dirs: string[] = []
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })
@@ -28,7 +29,7 @@ async function id (h: string, args: string[]): Promise<{ code: number, ev: IdEve
   const code = await runCli(['id', '--json', ...args], {
     stdout: { write: (s: string) => { stdout += s; return true } },
     stderr: { write: (s: string) => { stderr += s; return true } },
-    env: { BEAM_HOME: h },
+    env: { ...guardEnv(), BEAM_HOME: h },
     signal: AbortSignal.timeout(20_000),
     stderrIsTTY: false
   })

@@ -7,6 +7,7 @@ describe('doctor verdict', () => {
     peerId: 'me',
     nat: { mapping: 'symmetric', answers: [], localAddresses: ['10.3.0.2'] },
     iceServers: ['stun:198.51.100.11:3478'],
+    stunAnsweredBy: [],
     bootstrap: [{ address: '/ip4/198.51.100.11/tcp/4001/p2p/R', ok: true, rttMs: 1, relay: true }]
   }
 
@@ -34,5 +35,14 @@ describe('doctor verdict', () => {
     const v = explain({ ...base, nat: { mapping: 'udp-blocked', answers: [{ server: 'x', error: 'no answer' }], localAddresses: [] }, bootstrap: [{ address: 'b', ok: false, error: 'refused' }] }).join('\n')
     expect(v).toMatch(/UDP looks blocked/)
     expect(v).toMatch(/None of the 1 bootstrap node/)
+  })
+
+  it('names the STUN servers that answered', () => {
+    const v = explain({
+      ...base,
+      nat: { mapping: 'endpoint-independent', answers: [{ server: 'stun.example.test:3478', address: '127.0.0.1', mapped: { address: '198.51.100.13', port: 4000 } }, { server: '198.51.100.12:3478', error: 'no answer to 3 requests' }], localAddresses: ['10.3.0.2'] },
+      stunAnsweredBy: ['stun.example.test:3478']
+    }).join('\n')
+    expect(v).toMatch(/STUN answered by stun\.example\.test:3478\./)
   })
 })

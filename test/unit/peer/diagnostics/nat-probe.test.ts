@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { bindingResponse } from '../../../../src/relay/index.ts'
-import { bindingRequest, classifyMapping, parseBindingSuccess, stunTargets } from '../../../../src/peer/diagnostics/nat-probe.ts'
+import { bindingResponse, startStunServer } from '../../../../src/relay/index.ts'
+import { answeredBy, bindingRequest, classifyMapping, parseBindingSuccess, probeNat, stunTargets } from '../../../../src/peer/diagnostics/nat-probe.ts'
 
 const TX = Buffer.from('00112233445566778899aabb', 'hex')
 
@@ -26,5 +26,29 @@ describe('NAT probe', () => {
     expect(classifyMapping([a('198.51.100.13', 5000)], ['10.0.0.2'])).toBe('unknown')
     expect(classifyMapping([a('198.51.100.13', 5000), a('198.51.100.13', 5000)], ['10.0.0.2'])).toBe('endpoint-independent')
     expect(classifyMapping([a('198.51.100.13', 5000), a('198.51.100.13', 5001)], ['10.0.0.2'])).toBe('symmetric')
+  })
+
+  it('asks a STUN server named by host name at the address the resolver gives, and names it in the report', async () => {
+    // a real STUN responder on loopback; the name is resolved by the test, never by DNS
+    const stun = await startStunServer({ host: '127.0.0.1', port: 0 })
+    const asked: string[] = []
+    try {
+      const report = await probeNat({
+        servers: [`stun.example.test:${stun.port}`, 'nowhere.example.test:3478'],
+        timeout: 500,
+        attempts: 2,
+        resolve: async host => {
+          asked.push(host)
+          if (host === 'stun.example.test') return '127.0.0.1'
+          throw Object.assign(new Error('no such name'), { code: 'ENOTFOUND' })
+        }
+      })
+      expect(asked).toEqual(['stun.example.test', 'nowhere.example.test'])
+      expect(report.answers[0]).toMatchObject({ server: `stun.example.test:${stun.port}`, address: '127.0.0.1', mapped: { address: '127.0.0.1' } })
+      expect(report.answers[1]).toMatchObject({ server: 'nowhere.example.test:3478', error: 'cannot resolve nowhere.example.test (ENOTFOUND)' })
+      expect(answeredBy(report)).toEqual([`stun.example.test:${stun.port}`])
+    } finally {
+      await stun.close()
+    }
   })
 })

@@ -1,5 +1,7 @@
 import { describe, it, expect } from 'vitest'
-import { parseBootstrapFile, loadBootstrapFile, parsePeerMultiaddr, DEFAULT_BOOTSTRAP_FILE } from '../../../../src/peer/index.ts'
+import { readFile } from 'node:fs/promises'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { parseBootstrapFile, loadBootstrapFile, parsePeerMultiaddr, stunServersOf, DEFAULT_BOOTSTRAP_FILE } from '../../../../src/peer/index.ts'
 
 const ID = '12D3KooWEeEj3VsKj8ejyrQNTtNwF1xKHet1c8E5ViKCRmeR4Mz4'
 
@@ -7,6 +9,45 @@ describe('bootstrap-nodes.json', () => {
   it('the shipped file is valid', async () => {
     const list = await loadBootstrapFile(DEFAULT_BOOTSTRAP_FILE)
     expect(list.dropped).toEqual([])
+  })
+
+  it('ships the public libp2p (Amino DHT) bootstrap peers, as kubo lists them, each a multiaddr with a valid peer id', async () => {
+    // parsed only: nothing here resolves /dnsaddr names or dials anyone
+    const raw = JSON.parse(await readFile(DEFAULT_BOOTSTRAP_FILE, 'utf8')) as { nodes: unknown[] }
+    const list = await loadBootstrapFile(DEFAULT_BOOTSTRAP_FILE)
+    expect(list.nodes).toHaveLength(raw.nodes.length)
+    expect(list.nodes.map(n => n.multiaddr.toString())).toEqual([
+      '/dnsaddr/bootstrap.libp2p.io/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN',
+      '/dnsaddr/bootstrap.libp2p.io/p2p/QmQCU2EcMqAqQPR2i9bChDtGNJchTbq5TbXJJ16u19uLTa',
+      '/dnsaddr/bootstrap.libp2p.io/p2p/QmbLHAnMoJPWSCR5Zhtx6BHJX9KiKNN6tpvbUcqanj75Nb',
+      '/dnsaddr/bootstrap.libp2p.io/p2p/QmcZf59bWwK5XFi76CZX8cbJ4BhTzzA3gU1ZjYZcYW3dwt',
+      '/dnsaddr/va1.bootstrap.libp2p.io/p2p/12D3KooWKnDdG3iXw9eTFijk3EWSunZcFi54Zka4wmtqtt6rPxc8',
+      '/ip4/104.131.131.82/tcp/4001/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ',
+      '/ip4/104.131.131.82/udp/4001/quic-v1/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ'
+    ])
+    for (const n of list.nodes) {
+      const id = n.multiaddr.getComponents().findLast(c => c.name === 'p2p')?.value
+      expect(id, n.multiaddr.toString()).toBeDefined()
+      expect(peerIdFromString(id ?? '').toString()).toBe(id)
+      // DHT entry points only: none is a beam relay, so none is a STUN server either
+      expect(n.roles).toEqual(['bootstrap'])
+      expect(n.network).toBe('amino')
+    }
+    expect(stunServersOf(list.nodes)).toEqual([])
+  })
+
+  it('reads the network and note of an entry, and drops a bad network name', () => {
+    const list = parseBootstrapFile(JSON.stringify({
+      version: 1,
+      nodes: [
+        { multiaddr: `/ip4/127.0.0.1/tcp/4001/p2p/${ID}`, roles: ['bootstrap', 'relay'], network: 'beam', note: 'ours', stunPort: 3478 },
+        { multiaddr: `/dnsaddr/bootstrap.example/p2p/${ID}`, roles: ['bootstrap'], network: 'amino' },
+        { multiaddr: `/ip4/127.0.0.1/tcp/4002/p2p/${ID}`, network: 'Not A Name' }
+      ]
+    }))
+    expect(list.nodes.map(n => [n.network, n.note, n.roles])).toEqual([['beam', 'ours', ['bootstrap', 'relay']], ['amino', undefined, ['bootstrap']]])
+    expect(list.dropped[0]?.reason).toMatch(/"network"/)
+    expect(stunServersOf(list.nodes)).toEqual(['stun:127.0.0.1:3478'])
   })
 
   it('keeps good entries, drops bad ones with reasons', () => {
