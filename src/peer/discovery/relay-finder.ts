@@ -49,7 +49,7 @@ export interface RelayFinderEvents {
   searched: (e: { found: number, error?: string }) => void
 }
 
-/** Tuning of a {@link RelayFinder} (`BeamInit.relayFinder`); every field has its default. */
+/** Tuning of the relay finder a node with reservations runs (`BeamInit.relayFinder`); every field has its default. */
 export interface RelayFinderOptions {
   /** DHT search interval while fewer full relays than wanted are held, in ms. @default 60000 */
   lookupInterval?: number
