@@ -38,6 +38,7 @@ interface RelayFlags extends CommonFlags {
   allow?: string[]
   stunPort: string
   metrics?: string
+  advertise: boolean
 }
 
 export function relayCommand (io: CliIo): Command {
@@ -58,6 +59,7 @@ export function relayCommand (io: CliIo): Command {
     .option('--allow <peer-id>', 'private relay: only these peers may reserve, repeatable', collect)
     .option('--stun-port <port>', `UDP port of the STUN responder (0 = off)`, String(DEFAULT_STUN_PORT))
     .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics')
+    .option('--no-advertise', 'do not announce this relay in the DHT (shares find it only through a list or --relay); a private relay (--allow) never announces itself')
     .addOption(new Option('--dht-protocol <id>', `Kademlia protocol id (default: ${DEFAULT_DHT_PROTOCOL}, the public libp2p DHT's)`).env('BEAM_DHT_PROTOCOL'))
     .option('--bootstrap <multiaddr>', 'other relays or DHT nodes to join, repeatable (env BEAM_BOOTSTRAP, comma-separated); bootstrap-nodes.json is not read', collect)
   addIdentityOptions(cmd)
@@ -99,14 +101,19 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
   const ctx = createContext(flags, io)
   // a relay reads no bootstrap-nodes.json, and relays no WebRTC signalling of its own
   const settings = { ...await nodeSettings({ ...flags, defaultBootstrap: false, publicStun: false }, io, ctx.log), webrtc: false }
-  const init = await toBeamInit(settings, { ctx, node: { listen, announce, relayServer: limits, relayAllow: allow } })
+  // a private relay is of no use to strangers: only a public one announces itself
+  const advertise = flags.advertise && allow.length === 0 && settings.dht !== false
+  const init = await toBeamInit(settings, { ctx, node: { listen, announce, relayServer: limits, relayAllow: allow, relayAdvertise: advertise } })
 
   let stunRequests = 0
   let stunDropped = 0
   let stun: StunServer | undefined
   let metrics: MetricsServer | undefined
-  const node: BeamNode = await createBeam(init)
+  const node: BeamNode = await createBeam({ ...init, start: false })
+  const peerIdText = node.peerId.toString()
+  node.on('relay:advertised', e => { ctx.out.event('advertised', { peerId: peerIdText, ms: e.ms }) })
   try {
+    await node.start()
     if (stunPort !== 0) {
       stun = await startStunServer({ port: stunPort, onRequest: () => { stunRequests++ }, onDrop: () => { stunDropped++ } })
     }
@@ -135,7 +142,7 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
     const peerId = node.peerId.toString()
     const multiaddrs = node.getMultiaddrs().map(m => `${m.toString()}/p2p/${peerId}`)
     const entry = { multiaddr: multiaddrs.find(m => !m.startsWith('/ip4/127.') && !m.startsWith('/ip6/::1/')) ?? multiaddrs[0] ?? '', roles: ['bootstrap', 'relay'], ...(stun != null ? { stunPort: stun.port } : {}) }
-    ctx.out.event('ready', { peerId, multiaddrs, stun: stun != null ? { port: stun.port } : null, metrics: metrics != null ? `http://${metrics.host}:${metrics.port}/metrics` : null, limits, bootstrapEntry: entry, dht: node.status().dht?.mode ?? null, runtime: { node: process.versions.node, flags: process.execArgv.filter(a => a.startsWith('--')) } })
+    ctx.out.event('ready', { peerId, multiaddrs, stun: stun != null ? { port: stun.port } : null, metrics: metrics != null ? `http://${metrics.host}:${metrics.port}/metrics` : null, limits, bootstrapEntry: entry, dht: node.status().dht?.mode ?? null, advertised: advertise, runtime: { node: process.versions.node, flags: process.execArgv.filter(a => a.startsWith('--')) } })
     ctx.out.say([
       '',
       `beam relay: ${peerId}`,
@@ -143,6 +150,7 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
       `  limits:    ${limits.maxReservations} reservations (${cap(limits.maxReservationsPerIp)} per IP, ${cap(limits.maxReservationsPerSubnet)} per /24 or /48, held ${limits.reservationGraceMs / 1000} s after the holder leaves), ${limits.maxRelayedConnections} circuits (${limits.maxCircuitsPerPeer} per peer, ${cap(limits.maxCircuitsPerIp)} per IP, ${cap(limits.maxCircuitsPerSubnet)} per /24 or /48), duration ${limits.maxDurationMs === 0 ? 'unlimited' : `${limits.maxDurationMs} ms`}, data ${limits.maxBytes === 0 ? 'unlimited' : `${limits.maxBytes} bytes`}${allow.length > 0 ? `, private (${allow.length} peers)` : ''}`,
       `  stun:      ${stun != null ? `udp port ${stun.port}` : 'off'}`,
       `  dht:       ${node.status().dht?.mode ?? 'off'}`,
+      ...(node.status().dht != null ? [`  announced: ${advertise ? 'yes, under the relay key: shares find this relay without a list' : 'no: shares use this relay only when given its address'}`] : []),
       ...(metrics != null ? [`  metrics:   http://${metrics.host}:${metrics.port}/metrics`] : []),
       ...(announce.length === 0 ? ['  note: no --announce address; peers elsewhere need this relay\'s public address'] : []),
       '  entry for bootstrap-nodes.json:',

@@ -13,7 +13,7 @@ import type { NodeSettings } from './node.ts'
 export type CliBeamInit = BeamInit & { identityPath?: string, identityKind: IdentityKind }
 
 /** The parts of a node that belong to one command. */
-export type CommandInit = Pick<BeamInit, 'listen' | 'announce' | 'reservations' | 'backends' | 'listenOnBackends' | 'lookupTimeout' | 'relayServer' | 'relayAllow'>
+export type CommandInit = Pick<BeamInit, 'listen' | 'announce' | 'reservations' | 'backends' | 'listenOnBackends' | 'lookupTimeout' | 'relayServer' | 'relayAllow' | 'relayAdvertise'>
 
 /** What {@link toBeamInit} needs besides the settings. */
 export interface ToBeamInitOptions {

@@ -37,6 +37,23 @@ export async function nameKey (name: string): Promise<CID> {
   return await keyOf(`/beam/name/v1/${name}`)
 }
 
+/**
+ * The text behind the DHT key under which relays announce themselves
+ * ({@link relayKey}). Versioned like the other keys: a relay that speaks a
+ * different relay protocol one day announces under `/beam/relay/v2`.
+ */
+export const RELAY_KEY_TEXT = '/beam/relay/v1'
+
+/**
+ * The well-known DHT key of relays: every `beam relay` (and library node
+ * running a relay server) that advertises itself is a provider of it; a share
+ * that needs relays asks the DHT for its providers. The same for everyone,
+ * so any node can claim it: a share checks each provider before it uses it.
+ */
+export async function relayKey (): Promise<CID> {
+  return await keyOf(RELAY_KEY_TEXT)
+}
+
 /** Share names (and aliases): 1–63 of a-z 0-9 and '-', not starting or ending with '-'. */
 export const SHARE_NAME_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
 

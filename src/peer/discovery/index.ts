@@ -1,4 +1,4 @@
-/** Finding peers: connect strings and targets, bootstrap lists, the address book, aliases, DHT presence and lookups, and signed records. */
+/** Finding peers: connect strings and targets, bootstrap lists, the address book, aliases, DHT presence and lookups, signed records, and relays (announced in the DHT, found and held by a share). */
 export { parseTarget, parsePeerId } from './target.ts'
 export type { Target } from './target.ts'
 export { encodeConnectString, decodeConnectString, looksLikeConnectString, InvalidConnectStringError, CONNECT_STRING_PREFIX, CONNECT_STRING_VERSION } from './connect-string.ts'
@@ -18,3 +18,8 @@ export { MAX_CONNECT_STRING_LENGTH, MAX_CONNECT_STRING_ADDRS, MAX_MULTIADDR_BYTE
 export type { BootstrapRole } from './bootstrap.ts'
 export type { InvalidConnectStringReason } from './connect-string.ts'
 export type { LookupOptions } from './discovery.ts'
+export { relayKey, RELAY_KEY_TEXT } from './discovery.ts'
+export { chooseRelays } from './relay-choice.ts'
+export type { CheckedRelay, RelayChoice, RelayKind } from './relay-choice.ts'
+export { DEFAULT_RELAYS_WANTED } from './relay-finder.ts'
+export type { RelayFinderOptions } from './relay-finder.ts'

@@ -116,7 +116,9 @@ async function createNode (init: BeamInit, log: Logger, backends: Backend[]): Pr
   const reservations = init.reservations ?? 0
   if (!Number.isInteger(reservations) || reservations < 0 || reservations > MAX_RESERVATIONS) throw new InvalidOptionError(`reservations must be 0-${MAX_RESERVATIONS}`)
   const listen = [...new Set([...(init.listen ?? []), ...backendListen])]
-  for (let i = 0; i < reservations; i++) listen.push('/p2p-circuit')
+  // no '/p2p-circuit' listen address: libp2p's own relay search would reserve
+  // on any relay it meets (the public network's are limited); the node's
+  // relay finder chooses and takes the reservations (discovery/relay-finder.ts)
   if (reservations > 0 && init.transports?.webrtc !== false) listen.push('/webrtc')
   const racing = new RacingPeers()
   const libp2p = await createLibp2p({ ...await libp2pOptions({

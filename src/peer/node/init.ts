@@ -9,6 +9,7 @@ import type { Logger } from '../logger.ts'
 import type { NatReport } from '../diagnostics/nat-probe.ts'
 import type { AddressesEvent, PeerPathEvent, RelayEvent } from './connectivity.ts'
 import type { Reachability } from './reachability.ts'
+import type { RelayFinderOptions } from '../discovery/relay-finder.ts'
 
 /**
  * The shapes a beam node is described by: what it is built from
@@ -35,15 +36,28 @@ export interface BeamInit {
   transports?: TransportSelection
   /**
    * Relay reservations to hold, so that peers that cannot reach this node
-   * directly can come through a relay (from the bootstrap nodes that offer
-   * relaying). Also listens for WebRTC upgrades of relayed connections.
-   * @default 0
+   * directly can come through a relay. The relays are found and checked by
+   * the node's relay finder: bootstrap nodes that run a relay, relays
+   * announced in the DHT (see `relayAdvertise`), and while nothing better is
+   * known any connected relay. This many relays whose circuits are unlimited
+   * are held, the lowest round trip first; while none is found, one limited
+   * relay (e.g. a public libp2p relay) is held for signalling. Also listens
+   * for WebRTC upgrades of relayed connections. @default 0
    */
   reservations?: number
+  /** Tuning of the relay finder (with `reservations`). @default the finder's defaults (search every 60 s while short, checks bounded by 10 s) */
+  relayFinder?: RelayFinderOptions
   /** Run a relay server with these limits (what `beam relay` does). @default unset (no relay server) */
   relayServer?: RelayLimits
   /** With `relayServer`: only these peer ids may reserve. @default [] (anyone) */
   relayAllow?: string[]
+  /**
+   * With `relayServer` and the DHT: announce the relay in the DHT under the
+   * well-known relay key (a provider record of `/beam/relay/v1`), so that
+   * shares find it without a list; republished every 30 min.
+   * @default true, unless `relayAllow` makes it a private relay
+   */
+  relayAdvertise?: boolean
   /** File that remembers peers' addresses, for connecting by peer id. @default unset (no memory) */
   addressBook?: string
   /**
@@ -128,6 +142,11 @@ export interface BeamNodeEvents {
     error: string
     /** When the next attempt is made, in ms from now. */
     retryMs: number
+  }]
+  /** This relay was announced in the DHT under the relay key (see `relayAdvertise`). */
+  'relay:advertised': [{
+    /** How long the announcement took, in ms. */
+    ms: number
   }]
   /** The first connection to a peer opened (with the path it takes). */
   'peer:connect': [PeerPathEvent]

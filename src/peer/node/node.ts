@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events'
 import { AddressBook } from '../discovery/address-book.ts'
 import { encodeConnectString } from '../discovery/connect-string.ts'
 import { DhtPresence } from '../discovery/presence.ts'
+import { RelayAdvertiser } from '../discovery/relay-advertiser.ts'
+import { RelayFinder } from '../discovery/relay-finder.ts'
 import { PeerResolver } from '../discovery/resolver.ts'
 import { Records } from '../discovery/records.ts'
 import { InvalidOptionError, NodeNotStartedError, NodeStoppedError } from '../errors.ts'
@@ -14,7 +16,7 @@ import { ReachabilityTracker } from './reachability-tracker.ts'
 import type { Reachability } from './reachability.ts'
 import { ConnectivityMonitor, relayOfCircuit } from './connectivity.ts'
 import { NodeRelayServer } from './relay-server.ts'
-import { Reservations } from './reservations.ts'
+import { Reservations, listenThroughRelay } from './reservations.ts'
 import { Tunnels } from './tunnels.ts'
 import type { Duplex } from 'node:stream'
 import type { PeerId } from '@libp2p/interface'
@@ -31,6 +33,7 @@ import type { BenchmarkOptions, BenchResult } from '../diagnostics/benchmark.ts'
 import type { NatReport } from '../diagnostics/nat-probe.ts'
 import type { AppSender, CallHandler, HandleOptions, MessageHandler } from './app.ts'
 import type { RelayStats } from './relay-server.ts'
+import type { CheckedRelay } from '../discovery/relay-choice.ts'
 import type { BeamInit, BeamNodeComponents, BeamNodeEvents, NodeStatus } from './init.ts'
 
 // diagnostics/diagnose.ts imports it from here (it lived in this file)
@@ -66,6 +69,10 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   private readonly presence: DhtPresence
   private readonly resolver: PeerResolver
   private readonly reservations: Reservations
+  /** Finds and holds relays (a node with `reservations`). */
+  private readonly relayFinder: RelayFinder | undefined
+  /** Announces this relay in the DHT (a relay node that advertises). */
+  private readonly relayAdvertiser: RelayAdvertiser | undefined
   private readonly relayServer: NodeRelayServer
   private readonly app: AppApi
   private readonly tunnels: Tunnels
@@ -110,12 +117,36 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
       log: this.log,
       events: { published: e => { this.emit('published', e) }, publishFailed: e => { this.emit('publish:failed', e) } }
     })
+    const wantRelays = init.transports?.relay !== false ? init.reservations ?? 0 : 0
+    this.relayFinder = wantRelays > 0
+      ? new RelayFinder({
+        libp2p,
+        bootstrap,
+        want: wantRelays,
+        ...init.relayFinder,
+        listenOn: async (relay, signal) => { await listenThroughRelay(libp2p, relay, signal) },
+        relayedAddrs: () => this.relayedMultiaddrs(),
+        ...(init.dht !== false ? { waitForDhtPeer: async (signal: AbortSignal) => { await this.presence.waitForDhtPeer(signal) } } : {}),
+        log: this.log.child({ component: 'relay-finder' }),
+        events: { searched: () => { this.reservations.wake() } }
+      })
+      : undefined
+    const advertise = init.relayServer != null && init.dht !== false && (init.relayAdvertise ?? (init.relayAllow ?? []).length === 0)
+    this.relayAdvertiser = advertise
+      ? new RelayAdvertiser({
+        libp2p,
+        waitForDhtPeer: async signal => { await this.presence.waitForDhtPeer(signal) },
+        log: this.log,
+        events: { advertised: e => { this.emit('relay:advertised', e) } }
+      })
+      : undefined
     this.reservations = new Reservations({
       libp2p,
       bootstrap,
       addresses,
       log: this.log,
-      events: { bootstrapFailed: e => { this.emit('bootstrap:failed', e) }, noRelay: () => { this.emit('bootstrap:no-relay') } }
+      events: { bootstrapFailed: e => { this.emit('bootstrap:failed', e) }, noRelay: () => { this.emit('bootstrap:no-relay') } },
+      searching: () => this.relayFinder?.searching ?? false
     })
     this.resolver = new PeerResolver({
       libp2p,
@@ -154,12 +185,14 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     await this.libp2p.start()
     await this.relayServer.start()
     this.monitor.refreshAddresses()
+    this.relayFinder?.start()
     this.connectBootstrap()
     const dhtMode = this.status().dht?.mode
     if (dhtMode === 'server') this.rootLog.info({ dhtMode }, 'DHT server: storing records and answering DHT queries for others')
     else if (dhtMode != null) this.rootLog.info({ dhtMode }, 'DHT client: looking up and publishing; answering no DHT query')
     // servers need a full routing table to answer; clients walk when they query
     if (this.dhtEnabled && this.dhtServer) this.startDhtWarmUp()
+    this.relayAdvertiser?.start()
     this.startedOk = true
   }
 
@@ -390,6 +423,11 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     return await this.reservations.waitForReservation(options)
   }
 
+  /** The relays the relay finder holds now, best first (empty on a node without `reservations`). */
+  heldRelays (): CheckedRelay[] {
+    return this.relayFinder?.relays ?? []
+  }
+
   /**
    * What a relay node is carrying now and has carried since it started
    * (zeros on a node that is not a relay).
@@ -420,6 +458,8 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     await this.started?.catch(() => {})
     this.presence.stop()
     this.reach.close()
+    this.relayFinder?.stop()
+    this.relayAdvertiser?.stop()
     this.relayServer.stop()
     await this.tunnels.close()
     await this.libp2p.stop()

@@ -1,3 +1,4 @@
+import { multiaddr } from '@multiformats/multiaddr'
 import { HOP_PROTOCOL } from '../../relay/index.ts'
 import { relayedAddrs } from './addresses.ts'
 import type { PeerId } from '@libp2p/interface'
@@ -49,6 +50,37 @@ export interface ReservationsInit {
   log: Logger
   /** Told of failed bootstrap dials and of bootstrap nodes without a relay. */
   events: ReservationEvents
+  /**
+   * True while relays may still come from elsewhere than the bootstrap nodes
+   * (the relay finder's first DHT search is running): the wait for a
+   * reservation does not give up on the bootstrap nodes alone. @default none
+   */
+  searching?: () => boolean
+}
+
+/** The part of libp2p's internal components used by {@link listenThroughRelay}. */
+interface WithTransportManager {
+  components?: { transportManager?: { listen: (addrs: Multiaddr[]) => Promise<void> } }
+}
+
+/**
+ * Take a reservation on a relay this node is connected to and listen through
+ * it, as a `/p2p/<relay>/p2p-circuit` listen address makes circuit-relay-v2
+ * do (a "configured" relay: kept and renewed by the transport's reservation
+ * store until the connection closes). Read through libp2p's components: the
+ * public Libp2p type has no way to add a listen address to a running node
+ * (libp2p 3.3.11). Rejects if the relay refuses.
+ */
+export async function listenThroughRelay (libp2p: Libp2p, relay: PeerId, signal: AbortSignal): Promise<void> {
+  const tm = (libp2p as unknown as WithTransportManager).components?.transportManager
+  if (tm == null) throw new Error('this libp2p node has no transport manager to listen with')
+  signal.throwIfAborted()
+  const listening = tm.listen([multiaddr(`/p2p/${relay.toString()}/p2p-circuit`)])
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    listening.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
+  })
 }
 
 /** Bootstrap dials and relay reservations of one node. */
@@ -58,6 +90,7 @@ export class Reservations {
   private readonly addresses: () => Multiaddr[]
   private readonly log: Logger
   private readonly events: ReservationEvents
+  private readonly searching: () => boolean
   private failures = 0
   /**
    * True once every bootstrap node has failed or turned out (after identify)
@@ -73,6 +106,12 @@ export class Reservations {
     this.addresses = init.addresses
     this.log = init.log
     this.events = init.events
+    this.searching = init.searching ?? (() => false)
+  }
+
+  /** Wake the running {@link waitForReservation} calls to look again (e.g. a relay search ended). */
+  wake (): void {
+    for (const wake of [...this.waiters]) wake()
   }
 
   /** The bootstrap/relay nodes (a copy). */
@@ -107,7 +146,8 @@ export class Reservations {
   async waitForReservation (options: { timeout?: number, signal?: AbortSignal } = {}): Promise<Multiaddr[]> {
     const deadline = AbortSignal.any([AbortSignal.timeout(options.timeout ?? DEFAULT_RESERVATION_WAIT), ...(options.signal != null ? [options.signal] : [])])
     // no point waiting once every bootstrap node has proven unreachable
-    const hopeless = (): boolean => this.bootstrap.length > 0 && (this.failures >= this.bootstrap.length || this.noRelays)
+    // (with every bootstrap node failed the DHT has no peer either: no relay can come from it)
+    const hopeless = (): boolean => this.bootstrap.length > 0 && (this.failures >= this.bootstrap.length || (this.noRelays && !this.searching()))
     while (this.relayedMultiaddrs().length === 0 && !deadline.aborted && !hopeless()) {
       await this.checkBootstrapRelays()
       if (hopeless()) break
@@ -130,6 +170,7 @@ export class Reservations {
 
   /** Sets {@link noRelays} (and reports it) once every bootstrap node failed or runs no relay. */
   private async checkBootstrapRelays (): Promise<void> {
+    if (this.noRelays) return
     const ids = this.bootstrap.map(ma => ma.getComponents().findLast(c => c.name === 'p2p')?.value).filter((x): x is string => x != null)
     if (ids.length < this.bootstrap.length) return
     let settled = 0
