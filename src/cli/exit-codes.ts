@@ -43,6 +43,8 @@ const TABLE = new Map<string, { exit: ExitCode, code: string }>(Object.entries({
   InvalidMultiaddrError: { exit: ExitCode.CONFIG, code: 'config' },
   PeerNotFoundError: { exit: ExitCode.PEER_NOT_FOUND, code: 'peer-not-found' },
   PeerUnreachableError: { exit: ExitCode.PEER_UNREACHABLE, code: 'peer-unreachable' },
+  // reached only through a relay that limits its connections, and no direct path came
+  LimitedRelayOnlyError: { exit: ExitCode.PEER_UNREACHABLE, code: 'limited-relay' },
   TunnelRefusedError: { exit: ExitCode.REFUSED, code: 'refused' },
   UnknownPortError: { exit: ExitCode.UNKNOWN_PORT, code: 'unknown-port' },
   TunnelProtocolError: { exit: ExitCode.PROTOCOL, code: 'protocol' },
@@ -82,6 +84,9 @@ export function classify (err: unknown): { exit: ExitCode, code: string } {
 const HINTS = new Map<string, (err: Error & Record<string, unknown>) => string | undefined>(Object.entries({
   IdentityError: e => e.kind === 'access-secret' ? 'delete it or pass --rotate-secret' : undefined,
   PeerNotFoundError: e => e.noBootstrap === true ? 'bootstrap-nodes.json is empty and no --bootstrap was given' : undefined,
+  LimitedRelayOnlyError: e => e.webrtcOff === true
+    ? 'drop --no-webrtc, or have the share hold a reservation on a relay without limits (beam share --bootstrap <a beam relay>)'
+    : 'have the share hold a reservation on a relay without limits (beam share --bootstrap <a beam relay>), or give this side a TURN server (--ice-server turn:USER:PASS@HOST:PORT)',
   TorAuthError: e => e.passwordHelps === true ? 'pass --tor-password (--ator-password for ATOR)' : undefined
 }))
 

@@ -1,3 +1,6 @@
+import { describeLimits } from './connect/limits.ts'
+import type { RelayLimitsInfo } from './connect/limits.ts'
+
 /** The identity key file cannot be read, parsed or written. */
 export class IdentityError extends Error {
   /** The identity file. */
@@ -57,6 +60,32 @@ export class PeerUnreachableError extends Error {
     super(`cannot reach peer ${peerId}: ${detail}`, { cause })
     this.name = 'PeerUnreachableError'
     this.peerId = peerId
+  }
+}
+
+/**
+ * The peer was reached, but only through a relay that limits its connections
+ * (data or time, as the library defaults of public libp2p relays do: 128 KiB,
+ * 2 min). Such a connection carries signalling, never tunnel bytes, and no
+ * direct path (or relay without limits) came in time.
+ */
+export class LimitedRelayOnlyError extends PeerUnreachableError {
+  /** The limited connection's address (`<relay>/p2p-circuit/p2p/<peer>`). */
+  readonly relay: string
+  /** What the relay allows on the connection. */
+  readonly limits: RelayLimitsInfo
+  /** How long a direct path was waited for, in ms. */
+  readonly waitedMs: number
+  /** Whether this node tries no WebRTC at all (then nothing could have made a direct path). */
+  readonly webrtcOff: boolean
+  constructor (peerId: string, init: { relay: string, limits: RelayLimitsInfo, waitedMs: number, why: string, webrtcOff?: boolean }) {
+    const after = init.webrtcOff === true ? init.why : `no direct path came within ${Math.round(init.waitedMs / 100) / 10} s (${init.why})`
+    super(peerId, `its only connection is through a relay that limits connections (${describeLimits(init.limits)}), which carries signalling but no tunnel; ${after}`)
+    this.name = 'LimitedRelayOnlyError'
+    this.relay = init.relay
+    this.limits = init.limits
+    this.waitedMs = init.waitedMs
+    this.webrtcOff = init.webrtcOff ?? false
   }
 }
 

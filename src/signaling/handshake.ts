@@ -32,7 +32,12 @@ export const TunnelStatus = {
   /** The request's handshake version is not known. */
   UNSUPPORTED_VERSION: 5,
   /** The peer, or the share in all, holds as many tunnels as the share allows; a later attempt may work. */
-  OVERLOADED: 6
+  OVERLOADED: 6,
+  /**
+   * The tunnel came over a connection with limits (a relay that limits data
+   * or time): such a connection carries signalling and probes, not tunnels.
+   */
+  LIMITED_CONNECTION: 7
 } as const
 export type TunnelStatus = typeof TunnelStatus[keyof typeof TunnelStatus]
 

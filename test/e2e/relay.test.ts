@@ -1,7 +1,9 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import { BeamProcess, OFFLINE, tempHome } from '../helpers/beam.ts'
 import { createHash } from 'node:crypto'
-import { startHttpService, httpGet, expectedHash, block, tcpConnect, readAll } from '../helpers/services.ts'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createBeam } from 'beam'
+import { startHttpService, httpGet, expectedHash, block } from '../helpers/services.ts'
 import type { TestHttp } from '../helpers/services.ts'
 
 // beam relay on loopback: a share reachable only through the relay, the
@@ -110,50 +112,90 @@ describe('beam relay', () => {
     expect(got.sha256).toBe(expectedHash(22, 4))
   })
 
-  it('applies a data limit when one is set: the relay cuts the relayed connection for it, not before it, and the bytes before the cut arrive intact', async () => {
+  it('a relay with a data limit carries signalling only: a connector without WebRTC exits 9 with one line, and the service sees nothing', async () => {
     const http = await service()
-    const limit = 2 * 1024 * 1024
     const r = await relay(['--max-bytes', '2MiB', '--metrics', '127.0.0.1:0'])
     const s = await relayedShare(r.addr, http.port)
-    const c = await connect(s.connect, r.addr, ['--no-webrtc'])
-    await c.proc.waitFor('path', 15_000)
-    // half the limit passes whole: the relay does not cut early
-    const first = await httpGet(c.port, '/download?mib=1&seed=22')
-    expect(first.sha256).toBe(expectedHash(22, 1))
-    expect(c.proc.events.some(e => e.event === 'disconnected')).toBe(false)
-    // then 4 MiB more is asked for on the same relayed connection
-    const sock = await tcpConnect(c.port)
-    sock.write('GET /download?mib=4&seed=23 HTTP/1.1\r\nHost: beam\r\nConnection: close\r\n\r\n')
-    const { data } = await readAll(sock, 60_000)
-    expect(data.subarray(0, 12).toString()).toBe('HTTP/1.1 200')
-    const body = data.subarray(data.indexOf('\r\n\r\n') + 4)
-    // cut before the rest of the limit was through (the limit counts both
-    // directions and all framing; what the relay had read but not forwarded,
-    // and what the connector had not yet written out, is lost with the cut)
-    expect(body.length).toBeGreaterThan(0)
-    expect(body.length).toBeLessThan(limit - 1024 * 1024)
+    const home = await tempHome()
+    const c = new BeamProcess(['connect', s.connect, ...OFFLINE, '--bootstrap', r.addr, '--no-webrtc', '--json'], { BEAM_HOME: home.dir })
+    cleanups.push(async () => { await c.stop(); await home.cleanup() })
+    const started = Date.now()
+    const end = await c.exited
+    expect(end.code).toBe(9)
+    expect(Date.now() - started).toBeLessThan(40_000)
+    expect(c.events.some(e => e.event === 'listening')).toBe(false)
+    const error = c.events.find(e => e.event === 'error')
+    expect(error).toMatchObject({ code: 'limited-relay' })
+    // one line: what happened, and what would fix it
+    expect(c.stderr).toMatch(/relay that limits connections \(2 MiB[^)]*\), which carries signalling but no tunnel; WebRTC is off on this node[^\n]*; drop --no-webrtc, or have the share hold a reservation on a relay without limits/)
+    expect(http.accepted()).toBe(0)
+    // the probe and identify crossed the relay; no tunnel did
+    const text = await (await fetch(r.metrics ?? '')).text()
+    const relayed = Number(/^beam_relay_bytes_relayed_total (\d+)$/m.exec(text)?.[1] ?? NaN)
+    expect(relayed).toBeLessThan(64 * 1024)
+  })
+
+  it('applies a data limit when one is set: the relay cuts a relayed connection for it (an app stream over the limited connection), and what arrived is intact', async () => {
+    const limit = 2 * 1024 * 1024
+    const r = await relay(['--max-bytes', '2MiB', '--metrics', '127.0.0.1:0'])
+    const relayAddr = multiaddr(r.addr)
+    // two library nodes: one reachable only through the relay, one that dials it there
+    const hidden = await createBeam({ dht: false, listen: [], bootstrap: [relayAddr], reservations: 1, transports: { webrtc: false } })
+    const dialer = await createBeam({ dht: false, listen: [], transports: { webrtc: false } })
+    cleanups.push(async () => { await dialer.stop(); await hidden.stop() })
+    expect((await hidden.waitForReservation({ timeout: 30_000 })).length).toBeGreaterThan(0)
+    // the hidden node sends 4 MiB to whoever opens the stream, at a relay that allows 2 MiB a connection
+    await hidden.handle('/test/source/1.0.0', async (duplex) => {
+      duplex.on('error', () => {})
+      for (let i = 0; i < 4 && !duplex.destroyed; i++) {
+        if (!duplex.write(block(31, i))) await new Promise(resolve => { duplex.once('drain', resolve); duplex.once('close', resolve) })
+      }
+      duplex.end()
+    })
+    const inbound = await dialer.open(hidden.connectString(), '/test/source/1.0.0', { signal: AbortSignal.timeout(30_000) })
+    inbound.write('go')
+    let received = 0
+    const hash = createHash('sha256')
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(resolve, 60_000)
+      const done = (): void => { clearTimeout(timer); resolve() }
+      inbound.on('data', (b: Buffer) => { received += b.length; hash.update(b) })
+      inbound.on('error', done).on('close', done).on('end', done)
+    })
+    // the relay cut the connection for its limit: less than the limit arrived
+    // (it counts both directions and all framing, and drops what was in flight)
+    expect(received).toBeGreaterThan(0)
+    expect(received).toBeLessThan(limit)
     // every byte that arrived is the right one
-    expect(createHash('sha256').update(body).digest('hex')).toBe(prefixHash(23, body.length))
-    // the connector reports the lost connection; the relay says it cut it for the data limit
-    await c.proc.waitFor('disconnected', 15_000)
+    expect(hash.digest('hex')).toBe(prefixHash(31, received))
     const text = await (await fetch(r.metrics ?? '')).text()
     const value = (line: RegExp): number => Number(line.exec(text)?.[1] ?? NaN)
     expect(value(/^beam_relay_circuits_cut_total\{limit="data_limit"\} (\d+)$/m)).toBe(1)
     expect(value(/^beam_relay_circuits_cut_total\{limit="duration_limit"\} (\d+)$/m)).toBe(0)
-    // what the relay forwarded: both bodies that arrived, and no more than the limit
+    // what the relay forwarded: what arrived, and no more than the limit
     const relayed = value(/^beam_relay_bytes_relayed_total (\d+)$/m)
-    expect(relayed).toBeGreaterThan(1024 * 1024 + body.length)
+    expect(relayed).toBeGreaterThan(received)
     expect(relayed).toBeLessThanOrEqual(limit)
   })
 
-  it('applies a duration limit when one is set', async () => {
+  it('a relay with a duration limit signals a direct path; the tunnel runs over it and outlives the relay\'s cut', async () => {
     const http = await service()
     const r = await relay(['--max-duration', '2s'])
     const s = await relayedShare(r.addr, http.port)
-    const c = await connect(s.connect, r.addr, ['--no-webrtc'])
-    await c.proc.waitFor('path', 15_000)
-    // the relayed connection is cut after 2 s: the connector reports it
-    await c.proc.waitFor('disconnected', 15_000)
+    // loopback ICE uses a pinned host candidate (BEAM_WEBRTC_BIND, set by the test helper)
+    const c = await connect(s.connect, r.addr)
+    const waiting = c.proc.events.find(e => e.event === 'limited' && e.state === 'waiting')
+    // a time limit only: the data limit the library must also send is one nobody reaches, and is left out
+    expect(waiting).toMatchObject({ limits: { bytes: null } })
+    expect((waiting?.limits as { seconds: number }).seconds).toBeGreaterThan(0)
+    expect(c.proc.events.some(e => e.event === 'limited' && e.state === 'direct')).toBe(true)
+    const path = await c.proc.waitFor('path', 20_000)
+    expect(path).toMatchObject({ direct: true, transport: 'webrtc' })
+    // past the relay's 2 s: the tunnel does not depend on it
+    await new Promise(resolve => setTimeout(resolve, 3000))
+    const got = await httpGet(c.port, '/download?mib=4&seed=24')
+    expect(got.sha256).toBe(expectedHash(24, 4))
+    expect(c.proc.events.some(e => e.event === 'disconnected')).toBe(false)
   })
 
   it('reports reservations and circuits as Prometheus metrics', async () => {

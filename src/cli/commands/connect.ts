@@ -1,7 +1,7 @@
 import { Command } from 'commander'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { Aliases, createBeam, ephemeralIdentity, InvalidTargetError, looksLikeConnectString, SHARE_NAME_RE, parseNameTarget, parseTarget } from '../../peer/index.ts'
-import type { BeamNode, PathInfo, Target } from '../../peer/index.ts'
+import { Aliases, createBeam, describeLimits, ephemeralIdentity, InvalidTargetError, looksLikeConnectString, SHARE_NAME_RE, parseNameTarget, parseTarget } from '../../peer/index.ts'
+import type { BeamNode, LimitedRelayEvent, PathInfo, Target } from '../../peer/index.ts'
 import { beamHome, homePaths } from '../home.ts'
 import { addIdentityOptions, addNetworkOptions, addOutputOptions, createContext, untilAborted } from '../context.ts'
 import type { CliIo } from '../context.ts'
@@ -67,6 +67,16 @@ function describePath (p: PathInfo): string {
   if (viaTurn(p)) return `path: relayed by a TURN server (webrtc, ${p.ice?.remoteAddress ?? '?'})${rtt}`
   const peerAddr = p.ice != null ? ` to ${p.ice.remoteAddress} (${p.ice.local}/${p.ice.remote} ICE candidates)` : ` via ${p.remote}`
   return `path: direct (${p.transport})${peerAddr}${rtt}`
+}
+
+/** The progress line of a `limited` event. */
+function describeLimited (e: LimitedRelayEvent): string {
+  const limits = describeLimits(e.limits)
+  switch (e.state) {
+    case 'waiting': return `waiting for a direct path: the relay is limited (${limits}) and carries signalling only (up to ${Math.round(e.timeoutMs / 1000)} s)`
+    case 'direct': return `direct path found after ${((e.ms ?? 0) / 1000).toFixed(1)} s; the limited relay carries no tunnel`
+    case 'failed': return `no direct path through the limited relay (${limits}): ${e.error ?? 'none came'}`
+  }
 }
 
 /** The `path` JSON event. */
@@ -177,7 +187,13 @@ export async function runConnect (targetArg: string | undefined, flags: ConnectF
       host: settings.host,
       remotePort,
       dialTimeout: timeout,
-      signal: io.signal
+      signal: io.signal,
+      // also during the connect call: the wait for a direct path comes before the port opens
+      onLimited: (e: LimitedRelayEvent) => {
+        if (e.state === 'failed') ctx.log.warn(describeLimited(e))
+        else ctx.log.info(describeLimited(e))
+        ctx.out.event('limited', { state: e.state, relay: e.relay, limits: { bytes: e.limits.bytes ?? null, seconds: e.limits.seconds ?? null }, timeoutMs: e.timeoutMs, ms: e.ms ?? null, ...(e.error != null ? { error: e.error } : {}) })
+      }
     }
     const tunnel = selected.fallback && target != null
       ? await connectInOrder(node, target, selected, connectOptions, ctx.log)

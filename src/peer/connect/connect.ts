@@ -15,8 +15,9 @@ import { PeerDialer } from './redial.ts'
 import { TunnelStreams } from './tunnel-stream.ts'
 import type { EarlyData } from './tunnel-stream.ts'
 import { PathUpgrader } from './upgrade.ts'
+import { DirectPathWait } from './direct-wait.ts'
 
-export type { ConnectOptions, ConnectEvents, ConnectTunnelOpenEvent, ConnectTunnelCloseEvent, ConnectTunnelFailedEvent, UpgradeEvent } from './events.ts'
+export type { ConnectOptions, ConnectEvents, ConnectTunnelOpenEvent, ConnectTunnelCloseEvent, ConnectTunnelFailedEvent, UpgradeEvent, LimitedRelayEvent } from './events.ts'
 export type { EarlyData } from './tunnel-stream.ts'
 export { responseError } from './tunnel-stream.ts'
 export { describeDialError } from './redial.ts'
@@ -50,8 +51,10 @@ export interface ConnectTunnelInit extends Omit<ConnectOptions, 'signal'> {
 // early data (local-listener.ts), a tunnel stream and its handshake
 // (tunnel-stream.ts), the first handshake (probe.ts), the connection new
 // streams take and the `path` event (path-keeper.ts), the dial race with the
-// DHT refresh (redial.ts), and relayed to direct WebRTC with backoff
-// (upgrade.ts). Each gets its options and components in one init object.
+// DHT refresh (redial.ts), relayed to direct WebRTC with backoff
+// (upgrade.ts), and the wait for a direct path when only a relay with
+// limits reaches the share (direct-wait.ts). Each gets its options and
+// components in one init object.
 
 /**
  * The connecting side of a tunnel: a local TCP port whose every connection is
@@ -119,6 +122,18 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       shutdown,
       enabled: init.upgrade ?? true
     })
+    if (init.onLimited != null) this.on('limited', init.onLimited)
+    const direct = new DirectPathWait({
+      libp2p,
+      peerId,
+      log,
+      events: this,
+      timeout: init.directPathTimeout,
+      upgrade: (limited) => { this.upgrader.maybeUpgrade(limited) },
+      blocked: () => this.upgrader.blocked(),
+      explain: async () => await this.upgrader.explain(),
+      shutdown
+    })
     this.paths = new PathKeeper({
       libp2p,
       peerId,
@@ -126,6 +141,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       events: this,
       dial: async (signal) => await dialer.dial(signal),
       onRelayed: (relayed) => { this.upgrader.maybeUpgrade(relayed) },
+      waitDirect: async (limited, signal) => await direct.wait(limited, signal),
       shutdown
     })
     this.streams = new TunnelStreams({
@@ -159,10 +175,17 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
   /** The path new streams take now, if connected. */
   get path (): PathInfo | undefined { return this.paths.path }
 
-  /** Probe (unless the options said not to) and bind the local port. `signal` aborts the probe. */
+  /**
+   * Probe (unless the options said not to) and bind the local port. `signal`
+   * aborts the probe. When the probe went over a relay that limits its
+   * connections, this also waits for a connection that may carry tunnels (a
+   * direct path signalled through that relay), up to `directPathTimeout`.
+   */
   async start (options: { signal?: AbortSignal | undefined } = {}): Promise<void> {
     if (this.probe) {
       await probeShare({ open: async (signal) => await this.openStream(true, signal), peerId: this.peerId, log: this.log, shutdown: this.shutdown.signal, signal: options.signal })
+      // a tunnel path before the port opens: a connector that cannot carry a tunnel says so now
+      await this.paths.connection(options.signal)
     }
     this.paths.start()
     await this.clients.start()

@@ -1,6 +1,7 @@
 /** The options and events of a {@link ConnectTunnel} (types only). */
 import type { TunnelRefusedError } from '../errors.ts'
 import type { DialAttempt } from './dialer.ts'
+import type { RelayLimitsInfo } from './limits.ts'
 import type { PathInfo } from './path.ts'
 
 /** Options of {@link BeamNode.connect}. */
@@ -29,6 +30,20 @@ export interface ConnectOptions {
    * @default true
    */
   upgrade?: boolean
+  /**
+   * How long to wait for a direct path (or a relay without limits) when the
+   * only connection to the share is through a relay that limits its
+   * connections, in ms. Such a relay carries signalling (the probe, WebRTC
+   * SDP) but never a tunnel; after this the call (or the local client's
+   * tunnel) fails with LimitedRelayOnlyError.
+   * @default 30000
+   */
+  directPathTimeout?: number
+  /**
+   * Told of every `limited` event, including those during the call (before
+   * the tunnel is returned and listeners can be attached). @default unset
+   */
+  onLimited?: ((event: LimitedRelayEvent) => void) | undefined
   /** Aborts the dial and probe during the call; no effect on the tunnel once the call has resolved (use `close()`). @default unset */
   signal?: AbortSignal
 }
@@ -74,6 +89,26 @@ export interface UpgradeEvent {
   retryInMs?: number
 }
 
+/**
+ * {@link ConnectEvents} `limited`: the only connection to the share is
+ * through a relay that limits its connections (data or time), which carries
+ * signalling but no tunnel; new tunnels wait for a direct path.
+ */
+export interface LimitedRelayEvent {
+  /** `waiting`: a direct path is sought through the relay; `direct`: a connection that carries tunnels came; `failed`: none came in time (or none can come). */
+  state: 'waiting' | 'direct' | 'failed'
+  /** The limited connection's address (`<relay>/p2p-circuit/p2p/<peer>`). */
+  relay: string
+  /** The relay's limits on the connection. */
+  limits: RelayLimitsInfo
+  /** How long the wait lasts at most, in ms. */
+  timeoutMs: number
+  /** Time waited, in ms (`direct` and `failed`). */
+  ms?: number
+  /** Why no direct path came (`failed`). */
+  error?: string
+}
+
 /** Events of a {@link ConnectTunnel}. */
 export interface ConnectEvents {
   /** The path new streams take changed (or was first found). */
@@ -97,4 +132,6 @@ export interface ConnectEvents {
   }]
   /** An attempt to upgrade a relayed path to a direct one. */
   upgrade: [UpgradeEvent]
+  /** Only a limited relay connects to the share: waiting for a direct path, and how that ended. */
+  limited: [LimitedRelayEvent]
 }

@@ -5,6 +5,7 @@ import type { Libp2p } from 'libp2p'
 import { PeerUnreachableError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { bestConnection, pathOf, pingConnection, rankConnections, transportOf } from './path.ts'
+import { isLimited } from './limits.ts'
 import type { PathInfo } from './path.ts'
 import type { ConnectEvents } from './events.ts'
 
@@ -23,8 +24,19 @@ export interface PathKeeperInit {
   events: EventEmitter<ConnectEvents>
   /** Dials the peer when no connection is open. */
   dial: (signal?: AbortSignal) => Promise<Connection>
-  /** Told of the chosen connection whenever it is a relayed one (to try for a direct path). */
+  /**
+   * Told of the chosen connection whenever it is a relayed one, and of the
+   * limited connection when only limited ones are left (to try for a direct
+   * path through its relay).
+   */
   onRelayed: (relayed: Connection) => void
+  /**
+   * Called when only connections with limits (a limited relay's) reach the
+   * peer and a tunnel stream needs one without: resolves with a connection
+   * that may carry tunnels, or rejects (LimitedRelayOnlyError) when none
+   * comes (DirectPathWait.wait).
+   */
+  waitDirect: (limited: Connection, signal?: AbortSignal) => Promise<Connection>
   /** Stops pings and path checks (the owner closed). */
   shutdown: AbortSignal
 }
@@ -35,7 +47,9 @@ export interface PathKeeperInit {
  * come back (or a tunnel handshake on it has succeeded): in @libp2p/webrtc
  * 6.0.33 a failed attempt can leave an "open" WebRTC connection whose data
  * channel never opens, and streams on it would hang. Streams already open
- * stay where they are.
+ * stay where they are. A connection with limits (through a relay that
+ * limits data or time) never carries a tunnel: it serves the probe and the
+ * signalling of a direct path, and the path is what comes of that.
  */
 export class PathKeeper {
   private readonly init: PathKeeperInit
@@ -80,15 +94,26 @@ export class PathKeeper {
    * ping has already proven, else the first of the open ones to answer a ping
    * (dialling first if none is open). A connection that does not answer (the
    * WebRTC failure mode above) is closed and, if nothing else is left, the
-   * peer is dialled once more.
+   * peer is dialled once more. Connections with limits are passed over
+   * unless `limited` is set (the probe); when they are all there is, this
+   * waits for a direct path (`waitDirect`).
    */
-  async connection (signal?: AbortSignal): Promise<Connection> {
+  async connection (signal?: AbortSignal, options: { limited?: boolean } = {}): Promise<Connection> {
     const { libp2p, peerId, log } = this.init
+    // the probe may go over a limited connection (it is signalling); a tunnel never does
+    const usable = (conns: Connection[]): Connection[] => options.limited === true ? conns : conns.filter(c => !isLimited(c))
     for (let attempt = 0; attempt < 2; attempt++) {
       const open = libp2p.getConnections(peerId).filter(c => c.status === 'open')
-      const proven = bestConnection(open.filter(c => this.verified.has(c.id)))
+      const proven = bestConnection(usable(open).filter(c => this.verified.has(c.id)))
       if (proven != null) return proven
-      const candidates = open.length > 0 ? open : [await this.init.dial(signal)]
+      const all = open.length > 0 ? open : [await this.init.dial(signal)]
+      let candidates = usable(all)
+      if (candidates.length === 0) {
+        // only a limited relay reaches the peer: it signals a direct path, which the tunnel waits for
+        const limited = rankConnections(all)[0] ?? all[0]
+        if (limited == null) continue
+        candidates = [await this.init.waitDirect(limited, signal)]
+      }
       const answered = await this.firstAnswering(candidates, signal)
       if (answered != null) return answered
       // Only WebRTC has the "open but dead" failure; a TCP/QUIC/relayed
@@ -125,18 +150,23 @@ export class PathKeeper {
     const { libp2p, peerId, log, events, shutdown } = this.init
     const open = libp2p.getConnections(peerId).filter(c => c.status === 'open')
     for (const id of this.verified) if (!open.some(c => c.id === id)) this.verified.delete(id)
-    const best = bestConnection(open)
+    const usable = open.filter(c => !isLimited(c))
+    const best = bestConnection(usable)
     if (best == null) {
+      const limited = rankConnections(open)[0]
       if (this.currentPath != null) {
         this.currentPath = undefined
-        log.warn({ peer: peerId.toString() }, 'connection to the peer lost; the next local connection redials')
+        if (limited != null) log.warn({ peer: peerId.toString(), relay: limited.remoteAddr.toString() }, 'only a limited relay still reaches the peer; new local connections wait for a direct path')
+        else log.warn({ peer: peerId.toString() }, 'connection to the peer lost; the next local connection redials')
         events.emit('disconnected')
       }
+      // a limited relay carries no tunnel, but signals a direct path
+      if (limited != null) this.init.onRelayed(limited)
       return
     }
     let rttMs: number | undefined
     let chosen: Connection | undefined
-    for (const conn of rankConnections(open)) {
+    for (const conn of rankConnections(usable)) {
       try {
         rttMs = await this.verify(conn, AbortSignal.any([shutdown, AbortSignal.timeout(VERIFY_TIMEOUT)]))
         chosen = conn

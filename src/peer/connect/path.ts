@@ -5,6 +5,7 @@ import type { AbortOptions, Address, Connection } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { PING_PROTOCOL } from '../constants.ts'
 import { describeBackendAddress } from '../../backends/index.ts'
+import { isLimited } from './limits.ts'
 
 /** How a connection reaches the peer, as reported in the `path` event. */
 export type PathTransport = 'tcp' | 'quic' | 'webrtc' | 'relay' | 'tor' | 'ator' | 'i2p' | 'websockets' | 'memory' | 'other'
@@ -155,6 +156,23 @@ export function isStreamCapacityError (err: unknown): boolean {
 /** Open connections, best first (see {@link bestConnection}). */
 export function rankConnections (conns: Connection[]): Connection[] {
   return conns.filter(c => c.status === 'open').sort(compareConnections)
+}
+
+/**
+ * The open connections that may carry tunnel streams, best first: every
+ * one but those with limits. A relay that limits its connections (the
+ * circuit-relay-v2 defaults of public libp2p nodes: 128 KiB, 2 min) cuts a
+ * tunnel after a few dozen KiB: such a connection carries signalling (pings,
+ * the probe, WebRTC SDP) and is never chosen for a tunnel, however the
+ * others rank.
+ */
+export function tunnelConnections (conns: Connection[]): Connection[] {
+  return rankConnections(conns.filter(c => !isLimited(c)))
+}
+
+/** The connection a new tunnel stream should take (see {@link tunnelConnections}), or undefined when none may carry one. */
+export function bestTunnelConnection (conns: Connection[]): Connection | undefined {
+  return tunnelConnections(conns)[0]
 }
 
 function compareConnections (a: Connection, b: Connection): number {

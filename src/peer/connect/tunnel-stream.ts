@@ -5,7 +5,7 @@ import type { TunnelResponse } from '../../signaling/index.ts'
 import { DEFAULT_MAX_TUNNEL_STREAMS } from '../constants.ts'
 import { ServiceUnavailableError, ShareOverloadedError, TunnelProtocolError, TunnelRefusedError, UnknownPortError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
-import { isStreamCapacityError, rankConnections } from './path.ts'
+import { isStreamCapacityError, tunnelConnections } from './path.ts'
 
 /** A local client's bytes that arrive before the tunnel is open (see {@link ConnectTunnel.openStream}). */
 export interface EarlyData {
@@ -61,8 +61,11 @@ export interface TunnelStreamsInit {
   maxStreams?: number | undefined
   /** Logger of the owning tunnel. */
   log: Logger
-  /** A connection to the peer known to carry streams (the path keeper's). */
-  connection: (signal?: AbortSignal) => Promise<Connection>
+  /**
+   * A connection to the peer known to carry streams (the path keeper's);
+   * with `limited`, a connection with limits will do (for the probe).
+   */
+  connection: (signal?: AbortSignal, options?: { limited?: boolean }) => Promise<Connection>
   /** Told of a connection a handshake went through on: it carries streams. */
   onVerified: (conn: Connection) => void
   /** Aborts every handshake (the owner closed). */
@@ -96,9 +99,11 @@ export class TunnelStreams {
    */
   async open (probe: boolean, signal?: AbortSignal, early?: EarlyData): Promise<Stream> {
     const { libp2p, peerId, log } = this.init
-    let conn = await this.init.connection(signal)
+    // a probe is a few bytes of signalling and may cross a relay that limits
+    // its connections; a tunnel never does (libp2p itself refuses the stream)
+    let conn = await this.init.connection(signal, { limited: probe })
     const hsSignal = AbortSignal.any([this.init.shutdown, AbortSignal.timeout(this.handshakeTimeout), ...(signal != null ? [signal] : [])])
-    const streamOptions = { signal: hsSignal, runOnLimitedConnection: true, maxOutboundStreams: this.maxStreams }
+    const streamOptions = { signal: hsSignal, runOnLimitedConnection: probe, maxOutboundStreams: this.maxStreams }
     let stream: Stream
     try {
       stream = await conn.newStream(TUNNEL_PROTOCOL, streamOptions)
@@ -107,7 +112,7 @@ export class TunnelStreams {
       // not a dead one: carry this tunnel on another connection to the peer
       // (typically the relayed one a WebRTC path was upgraded from)
       const full = conn
-      const other = isStreamCapacityError(err) ? rankConnections(libp2p.getConnections(peerId)).find(c => c.id !== full.id) : undefined
+      const other = isStreamCapacityError(err) ? tunnelConnections(libp2p.getConnections(peerId)).find(c => c.id !== full.id) : undefined
       if (other == null) throw err
       log.info({ full: full.remoteAddr.toString(), via: other.remoteAddr.toString(), err: (err as Error).message }, 'the connection takes no more streams; this tunnel goes over another connection to the peer')
       stream = await other.newStream(TUNNEL_PROTOCOL, streamOptions)

@@ -23,6 +23,8 @@ export function upgradeRetryDelay (failures: number): number {
   return failures === 0 ? UPGRADE_RETRY_FIRST : Math.min(UPGRADE_RETRY_MIN * 2 ** (failures - 1), UPGRADE_RETRY_MAX)
 }
 
+const NO_WEBRTC_ADDRESS = 'the peer offers no WebRTC address'
+
 /** Options and components of a {@link PathUpgrader}. */
 export interface PathUpgraderInit {
   /** The node that dials. */
@@ -58,6 +60,10 @@ export class PathUpgrader {
   private failures = 0
   private nextAt = 0
   private timer: ReturnType<typeof setTimeout> | undefined
+  /** The last attempt's error, or why none was made. */
+  private lastError: string | undefined
+  /** Times the peer was found to offer no WebRTC address. */
+  private noAddress = 0
 
   constructor (init: PathUpgraderInit) {
     this.init = init
@@ -87,7 +93,9 @@ export class PathUpgrader {
       const offersWebrtc = (await this.init.knownAddresses()).some(a => classifyAddress(a) === 'webrtc')
       if (!offersWebrtc) {
         log.debug({ peer: peerId.toString() }, 'the peer offers no WebRTC address; staying on the relay')
-        this.nextAt = Date.now() + UPGRADE_RETRY_MAX
+        this.lastError = NO_WEBRTC_ADDRESS
+        // the first time soon again: identify may not have told the peer's addresses yet
+        this.nextAt = Date.now() + (this.noAddress++ === 0 ? UPGRADE_RETRY_FIRST : UPGRADE_RETRY_MAX)
         return
       }
       const text = address.toString()
@@ -99,6 +107,7 @@ export class PathUpgrader {
         await libp2p.dial(address, { signal, force: true })
         const ms = Math.round(performance.now() - start)
         this.failures = 0
+        this.lastError = undefined
         this.init.record([{ address: text, kind: 'webrtc', ok: true, ms, technique: 'webrtc' }])
         events.emit('upgrade', { technique: 'webrtc', state: 'succeeded', address: text, ms })
       } catch (err) {
@@ -108,6 +117,7 @@ export class PathUpgrader {
         this.failures++
         this.nextAt = Date.now() + retryInMs
         const error = (err as Error).message
+        this.lastError = `WebRTC failed: ${error}`
         this.init.record([{ address: text, kind: 'webrtc', ok: false, ms, error, technique: 'webrtc' }])
         log.warn({ address: text, err: error, retryInS: retryInMs / 1000 }, 'no direct path (WebRTC failed); the tunnel stays on the relay')
         events.emit('upgrade', { technique: 'webrtc', state: 'failed', address: text, ms, error, retryInMs })
@@ -116,6 +126,19 @@ export class PathUpgrader {
       this.upgrading = false
       this.init.onSettled()
     })
+  }
+
+  /** Why no direct path can come at all (this node tries none), or undefined when an attempt may bring one. */
+  blocked (): string | undefined {
+    return this.enabled ? undefined : 'WebRTC is off on this node, so no direct path can be made'
+  }
+
+  /** Why there is no direct path yet: the last attempt's error, or what stopped the attempts. */
+  async explain (): Promise<string> {
+    if (this.lastError != null) return this.lastError
+    if (this.upgrading) return `the WebRTC attempt did not finish (it may take up to ${UPGRADE_TIMEOUT / 1000} s)`
+    const offersWebrtc = (await this.init.knownAddresses()).some(a => classifyAddress(a) === 'webrtc')
+    return offersWebrtc ? 'no WebRTC attempt was made' : NO_WEBRTC_ADDRESS
   }
 
   /** Cancel a pending retry (the attempt running is stopped by `shutdown`). */

@@ -14,6 +14,7 @@ import { InvalidOptionError, PeerUnreachableError, ShareOverloadedError, TunnelP
 import type { Logger } from '../logger.ts'
 import { classifyAddress, webrtcViaRelay, withPeer, withoutPeer } from '../connect/dialer.ts'
 import { transportOf } from '../connect/path.ts'
+import { describeLimits, limitsOf } from '../connect/limits.ts'
 
 /**
  * `/beam/bench/1.0.0`: throughput and round-trip measurements between a
@@ -316,6 +317,15 @@ export async function runBenchmark (libp2p: Libp2p, peer: PeerId, addrs: Multiad
       continue
     }
     const res: BenchResult = { backend, ok: false, remote: conn.remoteAddr.toString() }
+    const limits = limitsOf(conn)
+    if (limits != null) {
+      // a relay that limits its connections would cut the measurement within KiB; the share refuses it there
+      res.error = `the relay limits its connections (${describeLimits(limits)}): it carries signalling, not a benchmark`
+      await conn.close().catch(() => {})
+      results.push(res)
+      options.onResult?.(res)
+      continue
+    }
     try {
       const signal = AbortSignal.any([AbortSignal.timeout(durationMs + 30_000), ...(options.signal != null ? [options.signal] : [])])
       const ctx = { conn, proof, signal, backend, onProgress: options.onProgress }
@@ -373,7 +383,7 @@ interface MeasureContext {
 async function openBench (ctx: MeasureContext, op: BenchOp, durationMs: number): Promise<Stream> {
   let stream: Stream
   try {
-    stream = await ctx.conn.newStream(BENCH_PROTOCOL, { signal: ctx.signal, runOnLimitedConnection: true, maxOutboundStreams: MAX_BENCH_STREAMS })
+    stream = await ctx.conn.newStream(BENCH_PROTOCOL, { signal: ctx.signal, runOnLimitedConnection: false, maxOutboundStreams: MAX_BENCH_STREAMS })
     const unhook = abortOn(stream, ctx.signal)
     stream.addEventListener('close', unhook, { once: true })
   } catch (err) {

@@ -177,9 +177,11 @@ export class Share extends EventEmitter<ShareEvents> {
     }, {
       maxInboundStreams: this.maxStreams,
       maxOutboundStreams: this.maxStreams,
+      // probes run over a limited relay (signalling); tunnels are refused there (onStream)
       runOnLimitedConnection: true
     })
-    // `beam benchmark`: answered only for peers a tunnel would be opened for
+    // `beam benchmark`: answered only for peers a tunnel would be opened for,
+    // and never over a connection with limits (libp2p resets those streams)
     await this.libp2p.handle(BENCH_PROTOCOL, (stream, connection) => {
       if (!this.admitHandshake(stream, connection)) return
       const remotePeer = connection.remotePeer.toString()
@@ -205,7 +207,7 @@ export class Share extends EventEmitter<ShareEvents> {
         if (pending) this.limits.endHandshake(remotePeer)
         if (holding) this.limits.closeTunnel(remotePeer)
       })
-    }, { maxInboundStreams: MAX_BENCH_STREAMS, maxOutboundStreams: MAX_BENCH_STREAMS, runOnLimitedConnection: true })
+    }, { maxInboundStreams: MAX_BENCH_STREAMS, maxOutboundStreams: MAX_BENCH_STREAMS, runOnLimitedConnection: false })
   }
 
   /** Number of tunnels open right now. */
@@ -318,6 +320,14 @@ export class Share extends EventEmitter<ShareEvents> {
       await this.respondAndClose(incoming, stream, TunnelStatus.UNKNOWN_PORT, reason)
       return
     }
+    // a relay that limits its connections (data or time) cuts a tunnel
+    // within KiB: the connection serves probes and signalling only, and a
+    // tunnel waits for a direct path (a beam connector never asks for one here)
+    if (connection.limits != null && !req.probe) {
+      log.warn({ remote: connection.remoteAddr.toString() }, 'tunnel refused: it came over a relay that limits its connections')
+      await this.respondAndClose(incoming, stream, TunnelStatus.LIMITED_CONNECTION, LIMITED_CONNECTION_REASON)
+      return
+    }
     // a probe answers what a tunnel would get now; it holds no slot
     const full = req.probe ? this.limits.checkTunnel(remotePeer) : this.limits.openTunnel(remotePeer)
     if (full != null) {
@@ -369,6 +379,9 @@ export class Share extends EventEmitter<ShareEvents> {
     }
   }
 }
+
+/** The answer to a tunnel over a connection with limits. */
+const LIMITED_CONNECTION_REASON = 'this connection goes through a relay that limits its connections (data or time): it carries signalling, not tunnels; use a direct path or a relay without limits'
 
 /** A request that broke the protocol (oversized frame, unknown version, undecodable): not a peer that went away. */
 function isMalformed (err: unknown): boolean {

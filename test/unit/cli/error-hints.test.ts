@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { availabilityLine, classify, errorLine, ExitCode } from '../../../src/cli/exit-codes.ts'
-import { IdentityError, loadOrCreateAccessSecret, PeerNotFoundError } from '../../../src/peer/index.ts'
+import { IdentityError, LimitedRelayOnlyError, loadOrCreateAccessSecret, PeerNotFoundError } from '../../../src/peer/index.ts'
 import { atorBackend, torBackend, TorAuthError } from '../../../src/backends/index.ts'
 
 const FLAG = /--[a-z]/
@@ -51,5 +51,17 @@ describe('error hints', () => {
     expect(anon.reason).not.toMatch(FLAG)
     expect(availabilityLine('ator', anon)).toMatch(/\(or pass --anon-binary PATH\)$/)
     expect(availabilityLine('tor', { status: 'ready', reason: 'tor 0.4.9' })).toBe('tor 0.4.9')
+  })
+
+  it('only a limited relay reaches the peer: exit 9, one line saying what happened and what would fix it', () => {
+    const relay = '/ip4/192.0.2.1/tcp/4001/p2p/R/p2p-circuit/p2p/P'
+    const waited = new LimitedRelayOnlyError('P', { relay, limits: { bytes: 131072, seconds: 120 }, waitedMs: 30_000, why: 'WebRTC failed: ICE timed out' })
+    expect(waited.message).not.toMatch(FLAG)
+    expect(classify(waited)).toEqual({ exit: ExitCode.PEER_UNREACHABLE, code: 'limited-relay' })
+    expect(errorLine(waited)).toBe('cannot reach peer P: its only connection is through a relay that limits connections (128 KiB, 2 min), which carries signalling but no tunnel; ' +
+      'no direct path came within 30 s (WebRTC failed: ICE timed out); have the share hold a reservation on a relay without limits (beam share --bootstrap <a beam relay>), or give this side a TURN server (--ice-server turn:USER:PASS@HOST:PORT)')
+    const off = new LimitedRelayOnlyError('P', { relay, limits: { bytes: 131072, seconds: 120 }, waitedMs: 5, why: 'WebRTC is off on this node, so no direct path can be made', webrtcOff: true })
+    expect(errorLine(off)).toMatch(/no tunnel; WebRTC is off on this node, so no direct path can be made; drop --no-webrtc, or /)
+    expect(errorLine(off).split('\n')).toHaveLength(1)
   })
 })
