@@ -255,8 +255,14 @@ export class RelayFinder {
       let conn = this.libp2p.getConnections(c.id).find(x => !indirect(x))
       conn ??= await this.libp2p.dial(c.id, { signal })
       if (indirect(conn)) throw new Error('no direct connection')
-      const rttMs = await this.libp2p.services.ping.ping(c.id, { signal })
+      // RTT by ping; a relay that runs no ping service is timed by its reservation answer
+      const pinged = await this.libp2p.services.ping.ping(c.id, { signal }).catch((err: Error) => {
+        if (signal.aborted) throw err
+        return undefined
+      })
+      const asked = performance.now()
       const answer = await requestReservation(conn, { signal })
+      const rttMs = pinged ?? performance.now() - asked
       if (answer.status !== 100) throw new Error(`reservation refused (${RELAY_STATUS[answer.status] ?? answer.status})`)
       const relay: CheckedRelay = { peerId: id, rttMs: Math.round(rttMs), kind: isLimited(answer.limit) ? 'limited' : 'full' }
       this.checked.set(id, { relay, peer: c.id, at: Date.now() })
@@ -271,9 +277,11 @@ export class RelayFinder {
   /** Hold and drop relays until the held set is what {@link chooseRelays} wants (or no candidate is left). */
   private async apply (signal: AbortSignal): Promise<void> {
     for (let guard = 0; guard <= this.checked.size + this.held.size && !signal.aborted; guard++) {
-      // a limited relay only once the first DHT search is over: a full one may still come from it
+      // a limited relay is held at once while no full one is: the share is then
+      // reachable for signalling (a direct path) instead of not at all, and
+      // chooseRelays lets it go as soon as a full relay is held
       const candidates = [...this.checked.values()]
-        .filter(e => this.fresh(e.at) && !this.fresh(this.failed.get(e.relay.peerId)) && (e.relay.kind === 'full' || !this.searching))
+        .filter(e => this.fresh(e.at) && !this.fresh(this.failed.get(e.relay.peerId)))
         .map(e => e.relay)
       const { add, drop } = chooseRelays([...this.held.values()].map(h => h.relay), candidates, this.want)
       for (const id of drop) {
