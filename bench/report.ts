@@ -95,6 +95,8 @@ function targets (doc: BenchDoc): Target[] {
   out.push({ text: 'keep-alive request p50 ≤ 1.5× the forwarder\'s (direct TCP)', met: check(ka, x => x <= 1.5), measured: ka == null ? 'not measured' : `${ratio(ka)} (${ms(m('beam-tcp', 'keepAliveP50Ms'))} ms vs ${ms(m('forwarder', 'keepAliveP50Ms'))} ms)` })
   const cold = m('beam-tcp', 'coldMs')
   out.push({ text: 'cold `beam connect` spawn → first byte ≤ 300 ms (direct TCP)', met: check(cold, x => x <= 300), measured: cold == null ? 'not measured' : `${ms(cold)} ms` })
+  const coldDefault = m('beam-tcp', 'coldDefaultMs')
+  out.push({ text: 'the same with the share on its default listen addresses ≈ the loopback-only figure', met: check(coldDefault, x => cold != null && x <= Math.max(300, cold * 1.1)), measured: coldDefault == null ? 'not measured' : `${ms(coldDefault)} ms (loopback-only share ${ms(cold)} ms)` })
   const idle = m('beam-tcp', 'rssIdleShareMiB')
   out.push({ text: 'idle `beam share` ≤ 60 MB RSS', met: check(idle, x => x * 1.048576 <= 60), measured: idle == null ? 'not measured' : `${fmt(idle * 1.048576)} MB` })
   const loads = (['beam-tcp', 'beam-quic', 'beam-webrtc', 'beam-relay'] as const).flatMap(s => [m(s, 'rssLoadShareMiB'), m(s, 'rssLoadConnectMiB')]).filter((x): x is number => x != null)
@@ -234,6 +236,11 @@ export function renderMarkdown (doc: BenchDoc, svgName: string, profile?: Profil
     L.push(`| ${label(doc, s)} | ${ms(x?.keepAliveP50Ms)} / ${ms(x?.keepAliveP99Ms)} | ${ms(x?.newConnP50Ms)} / ${ms(x?.newConnP99Ms)} | ${ms(x?.coldMs)} | ${ms(x?.warmMs)} |`)
   }
   L.push('')
+  const coldDefault = sm('beam-tcp')?.median.coldDefaultMs
+  if (coldDefault != null) {
+    L.push(`Cold start with the share on its **default listen addresses** (TCP and QUIC on every interface, IPv4 and IPv6, as \`beam share\` starts without \`--listen\`; its connect string carries every address of this machine): **${ms(coldDefault)} ms**, next to ${ms(sm('beam-tcp')?.median.coldMs)} ms for the share on one loopback TCP address (the direct TCP row). Both offline: no bootstrap node, explicit ICE servers.`)
+    L.push('')
+  }
   L.push(`## Concurrency and memory (${doc.settings.concurrency.toLocaleString('en-US')} connections at once, ${fmt(doc.settings.concurrentEach / 1024)} KiB each)`)
   L.push('')
   L.push('| path | connections that succeeded (median) | aggregate MB/s | RSS idle MiB (share / connect / relay) | RSS peak, bulk transfers | RSS peak, concurrent connections |')

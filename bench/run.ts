@@ -10,6 +10,9 @@
  *                     [--cpu-prof DIR]   (V8 CPU profiles of every beam process, for flame graphs)
  *                     [--circuits N]     (relayed circuits through one beam relay; 0 = skip)
  *                     [--only circuits]  (that scenario alone, to bench/results/circuits.json)
+ *                     [--only cold]      (cold starts only: --rounds pairs (default 8) of a loopback-only
+ *                                         share and a share on its default listen addresses, alternating,
+ *                                         to bench/results/cold-<mode>.json)
  */
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -20,10 +23,10 @@ import { parseArgs } from 'node:util'
 import { concurrent, download, latency, upload } from './lib/load.ts'
 import { RssSampler, cpuSeconds, killAll, profileBeamInto, rssMiB, script } from './lib/procs.ts'
 import type { Proc } from './lib/procs.ts'
-import { SCENARIOS, SCENARIO_LABELS, startScenario } from './lib/scenarios.ts'
+import { SCENARIOS, SCENARIO_LABELS, coldPair, startScenario } from './lib/scenarios.ts'
 import { runCircuits } from './lib/circuits.ts'
 import type { CircuitsResult } from './lib/circuits.ts'
-import type { Infra, Role, Running, ScenarioName, WarmNode } from './lib/scenarios.ts'
+import type { ColdStart, Infra, Role, Running, ScenarioName, WarmNode } from './lib/scenarios.ts'
 import { median, round } from './lib/stats.ts'
 import { summarise } from './lib/summary.ts'
 import type { Round, RoundResult, ScenarioRound } from './lib/summary.ts'
@@ -56,12 +59,14 @@ export interface BenchSettings {
   circuits: number
   /** Run only the circuits scenario (no rounds). */
   onlyCircuits: boolean
+  /** Run only cold-start pairs (loopback-only vs default listen), `rounds` of them; 0 = not this mode. */
+  onlyColdPairs: number
 }
 
 const MODES: Record<BenchSettings['mode'], Omit<BenchSettings, 'mode'>> = {
-  full: { rounds: 3, size: 256 * MiB, requests: 200, concurrency: 1000, concurrentEach: 64 * 1024, warmSamples: 5, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 570, circuits: 1000, onlyCircuits: false },
-  quick: { rounds: 1, size: 16 * MiB, requests: 50, concurrency: 200, concurrentEach: 64 * 1024, warmSamples: 2, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 120, circuits: 50, onlyCircuits: false },
-  tiny: { rounds: 1, size: 2 * MiB, requests: 10, concurrency: 20, concurrentEach: 16 * 1024, warmSamples: 1, verify: true, scenarios: ['raw-tcp', 'forwarder', 'beam-tcp'], budgetSeconds: 120, circuits: 0, onlyCircuits: false }
+  full: { rounds: 3, size: 256 * MiB, requests: 200, concurrency: 1000, concurrentEach: 64 * 1024, warmSamples: 5, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 570, circuits: 1000, onlyCircuits: false, onlyColdPairs: 0 },
+  quick: { rounds: 1, size: 16 * MiB, requests: 50, concurrency: 200, concurrentEach: 64 * 1024, warmSamples: 2, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 120, circuits: 50, onlyCircuits: false, onlyColdPairs: 0 },
+  tiny: { rounds: 1, size: 2 * MiB, requests: 10, concurrency: 20, concurrentEach: 16 * 1024, warmSamples: 1, verify: true, scenarios: ['raw-tcp', 'forwarder', 'beam-tcp'], budgetSeconds: 120, circuits: 0, onlyCircuits: false, onlyColdPairs: 0 }
 }
 
 function parseSettings (argv: string[]): { settings: BenchSettings, out: string, report: boolean } {
@@ -98,8 +103,12 @@ function parseSettings (argv: string[]): { settings: BenchSettings, out: string,
   s.concurrency = int(values.concurrency, 'concurrency', 0, 10_000) ?? s.concurrency
   if (values.verify === true) s.verify = true
   s.circuits = int(values.circuits, 'circuits', 0, 5000) ?? s.circuits
-  if (values.only != null) {
-    if (values.only !== 'circuits') throw new Error(`--only: expected 'circuits' (use --scenarios for the others)`)
+  if (values.only === 'cold') {
+    s.onlyColdPairs = int(values.rounds, 'rounds', 1, 50) ?? 8
+    s.scenarios = []
+    s.circuits = 0
+  } else if (values.only != null) {
+    if (values.only !== 'circuits') throw new Error(`--only: expected 'circuits' or 'cold' (use --scenarios for the others)`)
     s.onlyCircuits = true
     s.scenarios = []
     if (s.circuits === 0) s.circuits = MODES.full.circuits
@@ -111,9 +120,9 @@ function parseSettings (argv: string[]): { settings: BenchSettings, out: string,
   }
   // the baselines first: ratios are computed against them within each round
   s.scenarios = SCENARIOS.filter(n => s.scenarios.includes(n))
-  const out = values.out ?? join(ROOT, 'bench', 'results', s.onlyCircuits ? (mode === 'full' ? 'circuits.json' : `circuits-${mode}.json`) : mode === 'full' ? 'latest.json' : `${mode}.json`)
+  const out = values.out ?? join(ROOT, 'bench', 'results', s.onlyColdPairs > 0 ? `cold-${mode}.json` : s.onlyCircuits ? (mode === 'full' ? 'circuits.json' : `circuits-${mode}.json`) : mode === 'full' ? 'latest.json' : `${mode}.json`)
   if (values['cpu-prof'] != null) profileBeamInto(values['cpu-prof'])
-  return { settings: s, out, report: values['no-report'] !== true && values.out == null && mode === 'full' && !s.onlyCircuits }
+  return { settings: s, out, report: values['no-report'] !== true && values.out == null && mode === 'full' && !s.onlyCircuits && s.onlyColdPairs === 0 }
 }
 
 function versionOf (pkg: string): string | null {
@@ -236,6 +245,7 @@ async function measureRunning (run: Running, _infra: Infra, s: BenchSettings): P
 
     const result: ScenarioRound = {
       coldMs: round(run.coldMs, 1),
+      ...(run.coldDefaultMs != null ? { coldDefaultMs: round(run.coldDefaultMs, 1) } : {}),
       warmMs: warm.length > 0 ? round(median(warm), 1) : null,
       uploadMBps: round(up.mbps, 1) ?? 0,
       downloadMBps: round(down.mbps, 1) ?? 0,
@@ -259,7 +269,9 @@ async function main (): Promise<void> {
   const started = new Date()
   const loadAtStart = loadavg()
   const t0 = performance.now()
-  log(`beam bench (${s.mode}): ${s.rounds} round(s), ${s.size / MiB} MiB each way, scenarios ${s.scenarios.join(', ')}`)
+  log(s.onlyColdPairs > 0
+    ? `beam bench: ${s.onlyColdPairs} pairs of cold starts (loopback-only share, share on its default listen addresses)`
+    : `beam bench (${s.mode}): ${s.rounds} round(s), ${s.size / MiB} MiB each way, scenarios ${s.scenarios.join(', ')}`)
 
   const infraProcs: Proc[] = []
   let warmNode: WarmNode | undefined
@@ -316,6 +328,27 @@ async function main (): Promise<void> {
       circuits
     })
     mkdirSync(dirname(out), { recursive: true })
+    if (s.onlyColdPairs > 0) {
+      // alternating order, so that a slow spell of the machine hits both
+      const kinds = ['loopback', 'default'] as const
+      const cold = { loopback: [] as ColdStart[], default: [] as ColdStart[] }
+      for (let i = 0; i < s.onlyColdPairs; i++) {
+        const order = i % 2 === 0 ? kinds : [...kinds].reverse() as Array<typeof kinds[number]>
+        for (const which of order) {
+          const c = await coldPair(infra, which)
+          cold[which].push({ ms: round(c.ms, 1) ?? NaN, connectCpuMs: c.connectCpuMs, shareCpuMs: c.shareCpuMs })
+          log(`pair ${i + 1} ${which.padEnd(8)} ${c.ms.toFixed(0)} ms, CPU connect ${c.connectCpuMs.toFixed(0)} ms, share ${c.shareCpuMs.toFixed(0)} ms (load ${loadavg()[0]?.toFixed(2) ?? '?'})`)
+        }
+      }
+      const med = (xs: ColdStart[]): Record<keyof ColdStart, number | null> => ({ ms: round(median(xs.map(x => x.ms)), 1), connectCpuMs: round(median(xs.map(x => x.connectCpuMs)), 0), shareCpuMs: round(median(xs.map(x => x.shareCpuMs)), 0) })
+      const doc = { format: 'beam-bench-cold/1', startedAt: started.toISOString(), machine: { ...machine(loadAtStart), loadAverageAtEnd: loadavg().map(x => round(x, 2)) }, pairs: s.onlyColdPairs, samples: cold, median: { loopback: med(cold.loopback), default: med(cold.default) } }
+      mkdirSync(dirname(out), { recursive: true })
+      writeFileSync(out, JSON.stringify(doc, null, 2) + '\n')
+      const line = (m: Record<keyof ColdStart, number | null>): string => `${m.ms} ms (CPU connect ${m.connectCpuMs} ms, share ${m.shareCpuMs} ms)`
+      log(`cold start medians: loopback-only share ${line(doc.median.loopback)}; default listen ${line(doc.median.default)}; load ${loadAtStart[0]?.toFixed(1) ?? '?'} → ${loadavg()[0]?.toFixed(1) ?? '?'}; wrote ${out}`)
+      await stopAll()
+      return
+    }
     for (let i = 1; i <= (s.onlyCircuits ? 0 : s.rounds); i++) {
       const elapsed = (performance.now() - t0) / 1000
       const slowest = Math.max(0, ...rounds.map(r => r.seconds))

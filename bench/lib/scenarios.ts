@@ -9,7 +9,7 @@ import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { beam, script } from './procs.ts'
+import { beam, cpuSeconds, script } from './procs.ts'
 import type { Proc } from './procs.ts'
 import { firstByte } from './load.ts'
 
@@ -36,6 +36,8 @@ export interface Running {
   procs: Partial<Record<Role, Proc>>
   /** From spawning the connecting side to the first byte through it, in ms. */
   coldMs: number | null
+  /** The same with a share on its default listen addresses (beam-tcp only), in ms. */
+  coldDefaultMs?: number | null
   /** What the connector reported as its path (beam), for the record. */
   path?: Record<string, unknown>
   /** One warm dial → first byte, in ms (the connecting code already loaded); undefined when not measured. */
@@ -142,11 +144,15 @@ interface BeamPathOptions {
   /** libp2p listen addresses of the share (none: relayed only). */
   listen: string[]
   relay?: boolean
+  /** Also measure a cold start against a share on its default listen addresses ({@link coldDefault}). */
+  coldDefault?: boolean
   /** Wait for this path transport before measuring. */
   transport: 'tcp' | 'quic' | 'webrtc' | 'relay'
 }
 
 async function beamPath (infra: Infra, opts: BeamPathOptions): Promise<Running> {
+  // first, with nothing else of the scenario running (as for the loopback figure below)
+  const coldDefaultMs = opts.coldDefault === true ? await coldDefault(infra) : undefined
   const procs: Proc[] = []
   const homes = [await home(), await home(), await home()]
   const [hs, hc, hr] = homes as [typeof homes[0], typeof homes[0], typeof homes[0]]
@@ -183,6 +189,7 @@ async function beamPath (infra: Infra, opts: BeamPathOptions): Promise<Running> 
       port,
       procs: { share, connect, ...(relayProc != null ? { relay: relayProc } : {}) },
       coldMs,
+      ...(coldDefaultMs != null ? { coldDefaultMs } : {}),
       path: { transport: path.transport, direct: path.direct, remote: path.remote },
       teardown: teardownOf(procs, homes)
     }
@@ -205,6 +212,57 @@ async function beamPath (infra: Infra, opts: BeamPathOptions): Promise<Running> 
     await teardownOf(procs, homes)()
     throw err
   }
+}
+
+/** One cold start: wall time and the CPU both processes used until the first byte. */
+export interface ColdStart {
+  /** Spawn `beam connect` → first byte through it, in ms. */
+  ms: number
+  /** CPU time of `beam connect` until then, in ms (10 ms resolution). */
+  connectCpuMs: number
+  /** CPU time of the share over the same span, in ms (10 ms resolution). */
+  shareCpuMs: number
+}
+
+/**
+ * A cold start against a share listening on `listen`, or, with 'default', on
+ * its default listen addresses as a user starts it (TCP and QUIC on every
+ * interface, IPv4 and IPv6: DEFAULT_SHARE_LISTEN), whose connect string then
+ * carries every interface address of this machine. Offline either way: no
+ * bootstrap node, and ICE servers given explicitly (a loopback port nothing
+ * answers on) so that neither side ever asks a public host. Both processes
+ * are stopped before it returns.
+ */
+export async function coldStart (infra: Infra, listen: string[] | 'default'): Promise<ColdStart> {
+  const homes = [await home(), await home()]
+  const [hs, hc] = homes as [typeof homes[0], typeof homes[0]]
+  const procs: Proc[] = []
+  try {
+    const offline = ['--no-default-bootstrap', '--ephemeral', '--ice-server', `stun:127.0.0.1:${await freePort()}`]
+    const listenArgs = listen === 'default' ? [] : listen.flatMap(l => ['--listen', l])
+    const share = beam('share', ['share', String(infra.servicePort), ...listenArgs, ...offline], hs.dir)
+    procs.push(share)
+    const cs = String((await share.waitFor('ready', READY_TIMEOUT)).connect)
+    const port = await freePort()
+    const share0 = cpuSeconds(share.pid) ?? 0
+    const connect = beam('connect', ['connect', cs, '--port', String(port), ...offline], hc.dir)
+    procs.push(connect)
+    await firstByte(port, COLD_TIMEOUT)
+    const ms = performance.now() - connect.spawnedAt
+    return { ms, connectCpuMs: (cpuSeconds(connect.pid) ?? NaN) * 1000, shareCpuMs: ((cpuSeconds(share.pid) ?? NaN) - share0) * 1000 }
+  } finally {
+    await teardownOf(procs, homes)()
+  }
+}
+
+/** {@link coldStart} against a share on its default listen addresses, in ms. */
+export async function coldDefault (infra: Infra): Promise<number> {
+  return (await coldStart(infra, 'default')).ms
+}
+
+/** A cold start against a loopback-only share (one TCP address, as beam-tcp) or a share on its default listen addresses. */
+export async function coldPair (infra: Infra, which: 'loopback' | 'default'): Promise<ColdStart> {
+  return await coldStart(infra, which === 'default' ? 'default' : ['/ip4/127.0.0.1/tcp/0'])
 }
 
 async function holesail (infra: Infra): Promise<Running> {
@@ -239,7 +297,7 @@ export async function startScenario (name: ScenarioName, infra: Infra): Promise<
     case 'raw-tcp': return await rawTcp(infra)
     case 'forwarder': return await forwarder(infra)
     case 'libp2p-stock': return await stockLibp2p(infra)
-    case 'beam-tcp': return await beamPath(infra, { listen: ['/ip4/127.0.0.1/tcp/0'], transport: 'tcp' })
+    case 'beam-tcp': return await beamPath(infra, { listen: ['/ip4/127.0.0.1/tcp/0'], transport: 'tcp', coldDefault: true })
     case 'beam-quic': return await beamPath(infra, { listen: ['/ip4/127.0.0.1/udp/0/quic-v1'], transport: 'quic' })
     case 'beam-webrtc': return await beamPath(infra, { listen: [], relay: true, transport: 'webrtc' })
     case 'beam-relay': return await beamPath(infra, { listen: [], relay: true, transport: 'relay' })

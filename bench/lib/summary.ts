@@ -11,6 +11,8 @@ export interface ScenarioRound {
   /** The path beam reported (beam scenarios). */
   path?: Record<string, unknown>
   coldMs: number | null
+  /** Cold start against a share on its default listen addresses (beam-tcp), in ms. */
+  coldDefaultMs?: number | null
   warmMs: number | null
   uploadMBps: number
   downloadMBps: number
@@ -46,6 +48,7 @@ export const METRICS = {
   newConnP50Ms: (r: ScenarioRound) => r.newConnection.p50Ms,
   newConnP99Ms: (r: ScenarioRound) => r.newConnection.p99Ms,
   coldMs: (r: ScenarioRound) => r.coldMs,
+  coldDefaultMs: (r: ScenarioRound) => r.coldDefaultMs ?? null,
   warmMs: (r: ScenarioRound) => r.warmMs,
   concurrentOk: (r: ScenarioRound) => r.concurrency?.succeeded ?? null,
   concurrentMBps: (r: ScenarioRound) => r.concurrency?.mbps ?? null,

@@ -101,8 +101,27 @@ export const DEFAULT_DHT_PROTOCOL = '/ipfs/kad/1.0.0'
 /** How long a connector looks a peer up in the DHT, in ms. */
 export const DEFAULT_LOOKUP_TIMEOUT = 30_000
 
-/** Re-announce a share in the DHT this often, in ms (provider records live 48 h). */
-export const REPUBLISH_INTERVAL = 30 * 60_000
+/**
+ * How long DHT servers keep a provider record, in ms: 48 h. The public
+ * network's value since libp2p/specs#451 (measurement RFM17, 2022): go's
+ * `amino.DefaultProvideValidity`, js kad-dht's `PROVIDERS_VALIDITY`
+ * (`reprovide.validity`, checked in @libp2p/kad-dht 16.4.5).
+ */
+export const PROVIDER_RECORD_VALIDITY = 48 * 60 * 60_000
+
+/**
+ * Re-announce a share in the DHT this often when nothing changed, in ms: 22 h,
+ * kubo's default (`Reprovider.Interval`, now `Provide.DHT.Interval`; ipfs/kubo#9326,
+ * libp2p/specs#451): under half of {@link PROVIDER_RECORD_VALIDITY}, so one
+ * missed round still leaves the records alive. js kad-dht re-provides its own
+ * records once they are 24 h old (`reprovide.threshold`, checked hourly);
+ * beam's round comes first and keeps that one idle. Every announcement is a
+ * DHT walk plus a request to each of the 20 closest servers per key: a share
+ * announcing every 30 min (beam before issue 20) cost the public network 44
+ * times as much for nothing. Address changes and failed announcements have
+ * their own, faster schedule (discovery/publish-schedule.ts).
+ */
+export const REPUBLISH_INTERVAL = 22 * 60 * 60_000
 
 /** New inbound connections accepted per second from one IP address (libp2p default: 5). */
 export const INBOUND_CONNECTIONS_PER_SECOND = 50

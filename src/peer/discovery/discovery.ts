@@ -199,9 +199,11 @@ export interface LookupResult {
 
 /**
  * Ask the DHT for the addresses of `peerId`: providers of its key that are
- * the peer itself; a peer-routing lookup runs alongside (it finds peers that
- * are DHT servers themselves). Resolves with the first non-empty answer;
- * rejects when both lookups end empty or the signal aborts.
+ * the peer itself; only when that walk ends without one, a peer-routing
+ * lookup (it finds peers that are DHT servers themselves: servers answer
+ * peer lookups from their routing tables, which hold no clients, so for a
+ * share, a DHT client, it could only add a second walk). Rejects when both
+ * end empty or the signal aborts.
  */
 export async function lookupPeer (libp2p: Router, peerId: PeerId, options: LookupOptions): Promise<LookupResult> {
   const start = performance.now()
@@ -225,7 +227,18 @@ export async function lookupPeer (libp2p: Router, peerId: PeerId, options: Looku
     return info.multiaddrs
   }
   try {
-    const multiaddrs = await Promise.any([viaProviders(), viaPeerRouting()])
+    let multiaddrs: Multiaddr[]
+    try {
+      multiaddrs = await viaProviders()
+    } catch (err) {
+      options.signal.throwIfAborted()
+      try {
+        multiaddrs = await viaPeerRouting()
+      } catch (err2) {
+        options.signal.throwIfAborted()
+        throw new AggregateError([err, err2])
+      }
+    }
     return { peerId, multiaddrs, ms: Math.round(performance.now() - start) }
   } catch (err) {
     options.signal.throwIfAborted()

@@ -1,31 +1,27 @@
 import { publish } from './discovery.ts'
 import { REPUBLISH_INTERVAL } from '../constants.ts'
+import { addressSet, addressesDiffer, nextPublishDelay } from './publish-schedule.ts'
+import type { PublishIntervals, PublishState } from './publish-schedule.ts'
 import type { Libp2p } from 'libp2p'
+import type { PeerUpdate } from '@libp2p/interface'
 import type { BeamServices } from '../libp2p/libp2p-options.ts'
 import type { Logger } from '../logger.ts'
 
 /**
  * This node's presence in the DHT: filling the routing table once a first
  * DHT peer is known (warm-up), and keeping the node findable under its peer
- * id and names (publishing, with its own schedule: retry with backoff, again
- * every {@link REPUBLISH_INTERVAL} and after each address change).
+ * id and names (publishing, on the schedule of publish-schedule.ts: at once,
+ * retried with backoff, again every {@link REPUBLISH_INTERVAL} (22 h, the
+ * public network's) and soon after each change of the node's addresses).
  */
 
-/** Wait after an address change before announcing again, in ms: reservations come in one by one. */
-export const PUBLISH_SETTLE_DELAY = 2000
+export { PUBLISH_SETTLE_DELAY, MAX_PUBLISH_RETRY_DELAY, MIN_REPUBLISH_GAP, publishRetryDelay } from './publish-schedule.ts'
 /** Bound of one announcement (and of the wait for a DHT peer before it), in ms. */
 export const PUBLISH_TIMEOUT = 60_000
-/** Longest wait between two failed announcements, in ms. */
-export const MAX_PUBLISH_RETRY_DELAY = 60_000
 /** Bound of the warm-up walk (with its wait for a first DHT peer), in ms. */
 export const WARM_UP_TIMEOUT = 60_000
 /** How often {@link DhtPresence.waitForDhtPeer} looks at the routing table, in ms. */
 const DHT_PEER_POLL = 25
-
-/** Wait before the next announcement after `failures` failed ones in a row, in ms: 2 s, 4 s, … up to a minute. */
-export function publishRetryDelay (failures: number): number {
-  return Math.min(1000 * 2 ** Math.min(failures, 6), MAX_PUBLISH_RETRY_DELAY)
-}
 
 /**
  * A sleep that {@link wake} cuts short: the publishing schedule sleeps until
@@ -66,6 +62,8 @@ export interface DhtPresenceInit {
   log: Logger
   /** Told of each announcement and failure. */
   events: DhtPresenceEvents
+  /** The schedule's intervals. @default beam's (REPUBLISH_INTERVAL, PUBLISH_SETTLE_DELAY, MIN_REPUBLISH_GAP) */
+  intervals?: PublishIntervals
 }
 
 /** The part of kad-dht read here: the KadDHT class has it, the service interface does not. */
@@ -76,6 +74,7 @@ export class DhtPresence {
   private readonly libp2p: Libp2p<BeamServices>
   private readonly log: Logger
   private readonly events: DhtPresenceEvents
+  private readonly intervals: PublishIntervals
   private publishing: AbortController | undefined
   private warmUp: AbortController | undefined
 
@@ -83,6 +82,7 @@ export class DhtPresence {
     this.libp2p = init.libp2p
     this.log = init.log
     this.events = init.events
+    this.intervals = init.intervals ?? {}
   }
 
   /** Whether the node runs the DHT. */
@@ -142,38 +142,45 @@ export class DhtPresence {
 
   private async publishLoop (names: string[], stopped: AbortSignal): Promise<void> {
     const timer = new WakeableSleep()
-    let dirty = true
-    const onChange = (): void => { dirty = true; timer.wake() }
+    const state: PublishState = { failures: 0 }
+    let seen = addressSet(await this.libp2p.peerStore.get(this.libp2p.peerId).catch(() => undefined))
+    if (stopped.aborted) return
+    const onChange = (evt: CustomEvent<PeerUpdate>): void => {
+      // only the addresses matter to a provider record (protocols change too)
+      const now = addressSet(evt.detail.peer)
+      if (!addressesDiffer(now, seen)) return
+      seen = now
+      state.changedAt = Date.now()
+      timer.wake()
+    }
     this.libp2p.addEventListener('self:peer:update', onChange)
     stopped.addEventListener('abort', () => { this.libp2p.removeEventListener('self:peer:update', onChange); timer.wake() })
-    let failures = 0
-    let lastOk = 0
     while (!stopped.aborted) {
-      if (dirty || Date.now() - lastOk >= REPUBLISH_INTERVAL) {
-        // let address changes settle (reservations come in one by one)
-        await timer.sleep(failures === 0 && lastOk !== 0 ? PUBLISH_SETTLE_DELAY : 0)
-        dirty = false
-        const start = Date.now()
-        try {
-          const pubSignal = AbortSignal.any([stopped, AbortSignal.timeout(PUBLISH_TIMEOUT)])
-          await this.waitForDhtPeer(pubSignal)
-          await publish(this.libp2p, names, { signal: pubSignal })
-          failures = 0
-          lastOk = Date.now()
-          this.log.info({ ms: lastOk - start, names }, 'published in the DHT: this peer can be found by its id')
-          this.events.published({ ms: lastOk - start, names })
-        } catch (err) {
-          if (stopped.aborted) break
-          failures++
-          dirty = true
-          const retryMs = publishRetryDelay(failures)
-          this.log.warn({ err: (err as Error).message, retryS: retryMs / 1000 }, 'could not publish in the DHT yet (no DHT server reached?); retrying')
-          this.events.publishFailed({ error: (err as Error).message, retryMs })
-          await timer.sleep(retryMs)
-          continue
-        }
+      const wait = nextPublishDelay(state, Date.now(), this.intervals)
+      if (wait > 0) {
+        // an address change wakes the sleep: the delay is computed again
+        await timer.sleep(wait)
+        continue
       }
-      await timer.sleep(dirty ? 0 : REPUBLISH_INTERVAL)
+      const start = Date.now()
+      state.changedAt = undefined
+      try {
+        const pubSignal = AbortSignal.any([stopped, AbortSignal.timeout(PUBLISH_TIMEOUT)])
+        await this.waitForDhtPeer(pubSignal)
+        await publish(this.libp2p, names, { signal: pubSignal })
+        state.failures = 0
+        state.lastOk = start
+        const ms = Date.now() - start
+        this.log.info({ ms, names, nextS: Math.round(nextPublishDelay(state, Date.now(), this.intervals) / 1000) }, 'published in the DHT: this peer can be found by its id')
+        this.events.published({ ms, names })
+      } catch (err) {
+        if (stopped.aborted) break
+        state.failures++
+        state.lastFailure = Date.now()
+        const retryMs = nextPublishDelay(state, state.lastFailure, this.intervals)
+        this.log.warn({ err: (err as Error).message, retryS: retryMs / 1000 }, 'could not publish in the DHT yet (no DHT server reached?); retrying')
+        this.events.publishFailed({ error: (err as Error).message, retryMs })
+      }
     }
   }
 }

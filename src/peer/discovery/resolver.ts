@@ -4,6 +4,7 @@ import { looksLikeConnectString } from './connect-string.ts'
 import { NamePrefixError, checkNamePrefix, lookupName, lookupPeer, parseNameTarget } from './discovery.ts'
 import { knownAddresses } from './known-addresses.ts'
 import { parseTarget } from './target.ts'
+import { LOOKUP_REUSE_TIME, RecentLookups } from './recent-lookups.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -63,6 +64,8 @@ export interface PeerResolverInit {
   backendNames: () => string[]
   /** How long a DHT lookup may take, in ms. @default DEFAULT_LOOKUP_TIMEOUT (30000) */
   lookupTimeout?: number | undefined
+  /** How long a lookup's answer (found or not found) is reused for the same target, in ms. @default LOOKUP_REUSE_TIME (30000) */
+  lookupReuseTime?: number | undefined
   /** Told of each lookup's progress. */
   onLookup: (e: LookupProgress) => void
 }
@@ -79,6 +82,8 @@ export class PeerResolver {
   private readonly backendNames: () => string[]
   private readonly lookupTimeout: number
   private readonly onLookup: (e: LookupProgress) => void
+  /** One DHT walk per target at a time, and its answer reused for a while (recent-lookups.ts). */
+  private readonly recent: RecentLookups<LookupResult>
 
   constructor (init: PeerResolverInit) {
     this.libp2p = init.libp2p
@@ -91,6 +96,7 @@ export class PeerResolver {
     this.backendNames = init.backendNames
     this.lookupTimeout = init.lookupTimeout ?? DEFAULT_LOOKUP_TIMEOUT
     this.onLookup = init.onLookup
+    this.recent = new RecentLookups({ reuseMs: init.lookupReuseTime, isAnswer: err => err instanceof PeerNotFoundError })
   }
 
   /**
@@ -107,21 +113,47 @@ export class PeerResolver {
       throw err
     }
     if (!this.dht.enabled) throw new PeerNotFoundError(text, `cannot resolve the name '${text}': the DHT is off`)
-    this.log.info({ name: name.name, prefix: name.prefix }, `looking up the name ${name.name}.${name.prefix} in the DHT`)
     try {
-      const lookupSignal = this.lookupSignal(signal)
-      await this.dht.waitForDhtPeer(lookupSignal)
-      const found = await lookupName(this.libp2p, name, { signal: lookupSignal, log: this.log })
-      this.log.info({ peer: found.peerId.toString(), addresses: found.multiaddrs.length, ms: found.ms }, `${name.name} is ${found.peerId.toString()}`)
+      const { value: found, reused } = await this.recent.run(`name:${name.name}.${name.prefix}`, async walk => {
+        this.log.info({ name: name.name, prefix: name.prefix }, `looking up the name ${name.name}.${name.prefix} in the DHT`)
+        try {
+          const lookupSignal = this.lookupSignal(walk)
+          await this.dht.waitForDhtPeer(lookupSignal)
+          return await lookupName(this.libp2p, name, { signal: lookupSignal, log: this.log })
+        } catch (err) {
+          walk.throwIfAborted()
+          throw new PeerNotFoundError(text, `cannot resolve '${text}': ${(err as Error).message}`)
+        }
+      }, signal)
+      this.log.info({ peer: found.peerId.toString(), addresses: found.multiaddrs.length, ms: found.ms, reused }, `${name.name} is ${found.peerId.toString()}`)
       return { peerId: found.peerId, multiaddrs: found.multiaddrs }
     } catch (err) {
       signal?.throwIfAborted()
-      throw new PeerNotFoundError(text, `cannot resolve '${text}': ${(err as Error).message}`)
+      throw err
     }
   }
 
-  /** Find a peer's addresses in the DHT (and remember them). Rejects with PeerNotFoundError. */
+  /**
+   * Find a peer's addresses in the DHT (and remember them in the address
+   * book). One walk per peer at a time: a lookup asked for while one runs, or
+   * within {@link LOOKUP_REUSE_TIME} after one ended, gets that one's answer
+   * (addresses, or PeerNotFoundError) without asking the DHT again.
+   */
   async lookup (peerId: PeerId, signal?: AbortSignal): Promise<LookupResult> {
+    const id = peerId.toString()
+    try {
+      const { value, reused, ageMs } = await this.recent.run(`peer:${id}`, async walk => await this.walk(peerId, walk), signal)
+      if (reused) this.log.debug({ peer: id, addresses: value.multiaddrs.length, ageS: Math.round(ageMs / 1000) }, 'reusing a recent DHT lookup of the peer')
+      return value
+    } catch (err) {
+      signal?.throwIfAborted()
+      if (err instanceof PeerNotFoundError) this.log.debug({ peer: id, err: err.message }, 'the peer was not found in a recent DHT lookup')
+      throw err
+    }
+  }
+
+  /** One DHT walk for a peer: its `lookup` events, the address book. */
+  private async walk (peerId: PeerId, signal: AbortSignal): Promise<LookupResult> {
     const id = peerId.toString()
     this.log.info({ peer: id }, `looking up ${id} in the DHT`)
     this.onLookup({ peerId: id, state: 'started' })
@@ -134,7 +166,7 @@ export class PeerResolver {
       await this.addressBook?.put(id, found.multiaddrs).catch(() => {})
       return found
     } catch (err) {
-      signal?.throwIfAborted()
+      signal.throwIfAborted()
       const reason = (err as Error).message
       this.onLookup({ peerId: id, state: 'failed', error: reason })
       this.log.debug({ peer: id, err: reason }, 'DHT lookup failed')

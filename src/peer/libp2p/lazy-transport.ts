@@ -1,8 +1,10 @@
 /**
  * Patch of how libp2p loads transports. Measured on libp2p 3.3.11 with
- * @libp2p/webrtc 6.0.33 (docs/performance.md, "Start-up"). Retire it when
+ * @libp2p/webrtc 6.0.33 and @chainsafe/libp2p-quic 2.1.1
+ * (docs/performance.md, "Start-up" and "The default path"). Retire it when
  * @libp2p/webrtc imports node-datachannel and its X.509 code on first use
- * (or libp2p builds transports lazily itself).
+ * and @chainsafe/libp2p-quic opens its native client on first dial (or
+ * libp2p builds transports lazily itself).
  */
 /**
  * A libp2p transport whose module is imported and built on its first dial.

@@ -11,7 +11,7 @@ import { ping } from '@libp2p/ping'
 import type { ComponentLogger, PrivateKey } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { WebRTC, WebSockets, WebSocketsSecure } from '@multiformats/multiaddr-matcher'
+import { QUIC_V1, WebRTC, WebSockets, WebSocketsSecure } from '@multiformats/multiaddr-matcher'
 import type { Libp2pOptions } from 'libp2p'
 import { relayServer, relayTransport } from '../../relay/index.ts'
 import { TUNNEL_PROTOCOL } from '../../signaling/index.ts'
@@ -127,9 +127,15 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
   const carries = init.carries
   // one writev per batch instead of a write per piece (batched-tcp.ts)
   if (init.transports.tcp) transports.push(batchedTcp())
+  // QUIC too, on a node that does not listen on it (a connector): building
+  // it loads a native add-on, makes a TLS certificate and opens two UDP
+  // sockets, and a connector to a share on this machine dials loopback TCP
+  // first (dialer.ts), so most never need it
   if (init.transports.quic) {
-    const { quic } = await import('@chainsafe/libp2p-quic')
-    transports.push(quic())
+    const load = async (): Promise<TransportFactory> => (await import('@chainsafe/libp2p-quic')).quic()
+    transports.push(init.listen.some(isQuicAddress)
+      ? await load()
+      : lazyTransport({ name: '@chainsafe/libp2p-quic', matches: isQuicAddress, load }))
   }
   // WebSockets and WebRTC are built at start only on nodes that listen on
   // them (a relay on /ws, a share with a reservation on /webrtc); elsewhere
@@ -281,6 +287,11 @@ const refusingDns: NonNullable<Libp2pOptions['dns']> = {
  */
 export function isWebrtcAddress (ma: Multiaddr | string): boolean {
   return WebRTC.exactMatch(typeof ma === 'string' ? multiaddr(ma) : ma)
+}
+
+/** Whether a multiaddr (or listen address string) is a `/quic-v1` one, as @chainsafe/libp2p-quic matches them. */
+export function isQuicAddress (ma: Multiaddr | string): boolean {
+  return QUIC_V1.exactMatch(typeof ma === 'string' ? multiaddr(ma) : ma)
 }
 
 /** Whether a multiaddr (or listen address string) is a `/ws` or `/wss` one, as @libp2p/websockets matches them. */

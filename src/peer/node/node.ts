@@ -401,7 +401,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
 
   /**
    * Keep this node findable in the DHT under its peer id (and `names`):
-   * announce now, retry with backoff until it works, then again every 30 min
+   * announce now, retry with backoff until it works, then again every 22 h
    * and whenever this node's addresses change. Stops with the node.
    */
   startPublishing (names: string[] = []): void {

@@ -95,7 +95,10 @@ export class Tunnels {
     } finally {
       this.racing.delete(t.peerId)
     }
-    if (addrs.length > 0) await this.addressBook?.put(id, addrs).catch(() => {})
+    // what the peer store knows now: a refresh lookup may have replaced stale addresses
+    const known = await knownAddresses(this.libp2p, t.peerId)
+    const remember = known.length > 0 ? known : addrs
+    if (remember.length > 0) await this.addressBook?.put(id, remember).catch(() => {})
     return tunnel
   }
 
