@@ -8,7 +8,11 @@
  *                              prints {"event":"ready","port":P}
  *   get <port> <path>          GET http://127.0.0.1:<port><path>; prints
  *                              {"event":"done","status","sha256","bytes","ttfbMs","ms"}
- *                              or {"event":"error","message"}
+ *                              or {"event":"error","message"} (with "bytes" and "ms" when the
+ *                              response broke off)
+ *   get-stdin <path>           as `get`, with the port read from the first line of stdin:
+ *                              start the process early, write the port the moment it is
+ *                              known, and the request leaves within milliseconds
  *   upload <port> <seed> <mib> POST N MiB of seeded bytes to /upload; prints the
  *                              service's answer {"event":"done","sha256","bytes","ms"}
  *   echo                       a TCP echo service on 127.0.0.1; prints {"event":"ready","port":P}
@@ -46,7 +50,7 @@ async function get (port: number, path: string): Promise<void> {
         print({ event: 'done', status: res.statusCode, sha256: h.digest('hex'), bytes, ttfbMs: Math.round(ttfb ?? 0), ms: Math.round(performance.now() - start) })
         resolve()
       })
-      res.on('error', (err) => { print({ event: 'error', message: err.message }); resolve() })
+      res.on('error', (err) => { print({ event: 'error', message: err.message, bytes, ms: Math.round(performance.now() - start) }); resolve() })
     })
     req.on('error', (err) => { print({ event: 'error', message: err.message }); resolve() })
     req.end()
@@ -133,6 +137,18 @@ if (process.argv[1] === LAB_HTTP) {
     process.on('SIGTERM', () => { void http.close().finally(() => process.exit(0)) })
   } else if (cmd === 'get') {
     await get(Number(a), b ?? '/')
+  } else if (cmd === 'get-stdin') {
+    const line = await new Promise<string>(resolve => {
+      let buf = ''
+      process.stdin.setEncoding('utf8').on('data', (s: string) => {
+        buf += s
+        if (buf.includes('\n')) resolve(buf.slice(0, buf.indexOf('\n')))
+      })
+      process.stdin.on('end', () => { resolve(buf) })
+    })
+    process.stdin.pause()
+    await get(Number(line.trim()), a ?? '/')
+    process.exit(0)
   } else if (cmd === 'upload') {
     await upload(Number(a), Number(b), Number(c))
   } else if (cmd === 'echo') {
@@ -141,7 +157,7 @@ if (process.argv[1] === LAB_HTTP) {
     const [, , , , d] = process.argv.slice(2)
     await session(Number(a), Number(b), Number(c), Number(d))
   } else {
-    process.stderr.write('usage: lab-http.ts serve | get <port> <path> | upload <port> <seed> <mib> | echo | session <port> <seconds> <everyMs> <kib>\n')
+    process.stderr.write('usage: lab-http.ts serve | get <port> <path> | get-stdin <path> | upload <port> <seed> <mib> | echo | session <port> <seconds> <everyMs> <kib>\n')
     process.exit(2)
   }
 }

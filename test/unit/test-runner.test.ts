@@ -74,6 +74,6 @@ describe('test runner', () => {
     expect(STAGES.map(s => s.name)).toEqual(['test-deps', 'typecheck', 'snippets', 'api-docs', 'main', 'i2p+relay-long', 'lab', 'tor', 'ator'])
     // every test directory is run by some stage
     const vitestArgs = STAGES.filter(s => s.cmd[0] === 'vitest').flatMap(s => s.cmd).join(' ')
-    for (const dir of ['test/backends/i2p', 'test/lab/relay-long', 'test/lab/nat-traversal', 'test/lab/benchmark', 'test/lab/netlab', 'test/backends/tor', 'test/backends/ator']) expect(vitestArgs).toContain(dir)
+    for (const dir of ['test/backends/i2p', 'test/lab/relay-long', 'test/lab/nat-traversal', 'test/lab/internet', 'test/lab/benchmark', 'test/lab/netlab', 'test/backends/tor', 'test/backends/ator']) expect(vitestArgs).toContain(dir)
   })
 })
