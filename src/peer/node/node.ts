@@ -100,7 +100,10 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     this.reach = new ReachabilityTracker({
       libp2p,
       addresses: () => ownAddresses(libp2p),
-      relays: () => [...this.monitor.reservedRelays().keys()],
+      // a reservation lives only while its relay is connected: a circuit
+      // address libp2p has not withdrawn yet (a relay lost right after it
+      // granted the reservation) counts for nothing
+      relays: () => [...this.monitor.reservedRelays().keys()].filter(id => libp2p.getConnections().some(c => c.remotePeer.toString() === id && c.limits == null && c.status === 'open')),
       log: this.log,
       onChange: reachability => { this.emit('reachability', { reachability }) }
     })
@@ -128,7 +131,11 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
         relayedAddrs: () => this.relayedMultiaddrs(),
         ...(init.dht !== false ? { waitForDhtPeer: async (signal: AbortSignal) => { await this.presence.waitForDhtPeer(signal) } } : {}),
         log: this.log.child({ component: 'relay-finder' }),
-        events: { searched: () => { this.reservations.wake() } }
+        events: {
+          searched: () => { this.reservations.wake() },
+          // the relay's connection is gone: what this node can be reached by changed
+          released: () => { this.reach.refresh() }
+        }
       })
       : undefined
     const advertise = init.relayServer != null && init.dht !== false && (init.relayAdvertise ?? (init.relayAllow ?? []).length === 0)
