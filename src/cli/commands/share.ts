@@ -118,9 +118,12 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
   try {
     if (reservations > 0) {
       ctx.log.info('reserving a slot on a relay, so that peers behind NATs can reach this share')
+      const waitStart = Date.now()
       const relayed = await node.waitForReservation({ timeout: 10_000, signal: io.signal })
+      const gaveUpEarly = Date.now() - waitStart < 9_000
       if (relayed.length > 0) ctx.log.info({ relays: relayed.length }, `reachable through ${relayed.length} relay address(es)`)
       else if (node.bootstrapRunsNoRelay) ctx.log.warn('none of the bootstrap nodes runs a relay: only peers that can reach this machine directly will connect')
+      else if (gaveUpEarly) ctx.log.warn('no relay reservation: no bootstrap node could be reached or none offers a relay; only peers that can reach this machine directly will connect')
       else ctx.log.warn('no relay reservation within 10 s: only peers that can reach this machine directly will connect')
       // a full relay counts as limited until its answer says otherwise
       if (relayed.length > 0) await node.settleReachability({ timeout: 5000 })
