@@ -6,6 +6,7 @@
  * listens on 0.0.0.0, so its addresses are 127.0.0.1 and this machine's own
  * interface addresses (traffic to them never leaves the host).
  */
+import { need, suiteNeeds } from '../helpers/require-tools.ts'
 import { networkInterfaces } from 'node:os'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createBeam } from 'beam'
@@ -29,7 +30,7 @@ function transports (n: BeamNode): Array<{ [Symbol.toStringTag]: string, loaded?
 }
 
 describe('a connector to a share on this machine', () => {
-  it.skipIf(lanIp == null)('dials one loopback TCP address of the default listen set, not all of them, and leaves QUIC unbuilt', async () => {
+  it.skipIf(suiteNeeds('same-host dial test', need(lanIp != null, 'this machine has no non-loopback IPv4 address')))('dials one loopback TCP address of the default listen set, not all of them, and leaves QUIC unbuilt', async () => {
     const http = await startHttpService()
     cleanups.push(async () => { await http.close() })
     const share = await createBeam({ listen: ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/udp/0/quic-v1'], transports: { webrtc: false }, dht: false, iceServers: [] })

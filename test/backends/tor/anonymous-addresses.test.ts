@@ -23,17 +23,19 @@ import { createBeam, decodeConnectString, directBackend, encodeConnectString, ne
 import type { BeamNode } from '../../../src/index.ts'
 import { tempHome } from '../../helpers/beam.ts'
 import { startBlobServer, fetchThrough } from './blob.ts'
-import { HAVE_STRACE, UNSHARE_BIN, leaks, readTrace, startTraced } from '../strace.ts'
+import { UNSHARE_BIN, leaks, readTrace, startTraced, straceNeed } from '../strace.ts'
+import { need, suiteNeeds } from '../../helpers/require-tools.ts'
 import { existsSync } from 'node:fs'
 
 const tor = inject('torNetwork')
-const CAN_UNSHARE = existsSync(UNSHARE_BIN) && process.getuid?.() === 0
-if (!CAN_UNSHARE) process.stderr.write(`\n*** ${UNSHARE_BIN} is missing or this is not root: the DNS leak test is SKIPPED ***\n\n`)
+const torNeed = need(tor != null, inject('torSkipReason'))
+const skipLeak = suiteNeeds('Tor DNS leak test', [torNeed, straceNeed(), need(existsSync(UNSHARE_BIN) && process.getuid?.() === 0, `${UNSHARE_BIN} is missing or this is not root`)])
+const skipTor = suiteNeeds('Tor tests', torNeed)
 
 /** The addresses a hostile or careless connect string adds next to the onion. */
 const CLEARNET = ['/dnsaddr/leak-test.invalid', '/dns4/leak-test.invalid/tcp/4001', '/ip4/192.0.2.7/tcp/4001']
 
-describe.skipIf(tor == null || !HAVE_STRACE || !CAN_UNSHARE)('beam connect --tor with clearnet addresses in the connect string', () => {
+describe.skipIf(skipLeak)('beam connect --tor with clearnet addresses in the connect string', () => {
   const homes: Array<{ dir: string, cleanup: () => Promise<void> }> = []
   afterAll(async () => {
     for (const h of homes) await h.cleanup()
@@ -83,7 +85,7 @@ describe.skipIf(tor == null || !HAVE_STRACE || !CAN_UNSHARE)('beam connect --tor
   })
 })
 
-describe.skipIf(tor == null)('a Tor-only connector of a tor+direct share', () => {
+describe.skipIf(skipTor)('a Tor-only connector of a tor+direct share', () => {
   it('keeps only the onion of what identify tells it', async () => {
     if (tor == null) return
     const [sharerTor, connTor] = tor.clients

@@ -8,6 +8,7 @@
  */
 import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { need, suiteNeeds } from '../../helpers/require-tools.ts'
 import { describe, it, expect, inject, afterAll } from 'vitest'
 import { decodeConnectString, loadOrCreateIdentity } from '../../../src/peer/index.ts'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -15,8 +16,9 @@ import { BeamProcess, runBeam, startShare, tempHome } from '../../helpers/beam.t
 import type { BeamEvent } from '../../helpers/beam.ts'
 
 const tor = inject('torNetwork')
+const skip = suiteNeeds('Tor tests', need(tor != null, inject('torSkipReason')))
 
-describe.skipIf(tor == null)('the identity and access secret of a Tor-only share', () => {
+describe.skipIf(skip)('the identity and access secret of a Tor-only share', () => {
   const homes: Array<{ cleanup: () => Promise<void> }> = []
   afterAll(async () => { for (const h of homes) await h.cleanup() })
 
