@@ -7,7 +7,7 @@ import type { Libp2p } from 'libp2p'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { BeamServices } from '../libp2p/libp2p-options.ts'
 import type { Logger } from '../logger.ts'
-import type { CheckedRelay } from './relay-choice.ts'
+import type { CheckedRelay, RelayKind } from './relay-choice.ts'
 
 /**
  * Finding and holding relays without a list. Candidates come from the
@@ -135,6 +135,11 @@ export class RelayFinder {
   }
 
   /** The relays held now, best first. */
+  /** What this finder's own check of `relay` found (its reservation answer), if it checked it. */
+  kindOf (relay: string): RelayKind | undefined {
+    return this.held.get(relay)?.relay.kind ?? this.checked.get(relay)?.relay.kind
+  }
+
   get relays (): CheckedRelay[] {
     return [...this.held.values()].map(h => h.relay).sort((a, b) => (a.kind === b.kind ? byRtt(a, b) : a.kind === 'full' ? -1 : 1))
   }

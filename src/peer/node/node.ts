@@ -105,6 +105,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
       // granted the reservation) counts for nothing
       relays: () => [...this.monitor.reservedRelays().keys()].filter(id => libp2p.getConnections().some(c => c.remotePeer.toString() === id && c.limits == null && c.status === 'open')),
       log: this.log,
+      known: relay => { const kind = this.relayFinder?.kindOf(relay); return kind == null ? undefined : kind === 'limited' },
       onChange: reachability => { this.emit('reachability', { reachability }) }
     })
     this.monitor = new ConnectivityMonitor(libp2p, addresses, {

@@ -25,6 +25,12 @@ export interface ReachabilityTrackerInit {
   onChange: (r: Reachability) => void
   /** Where to log. */
   log: Logger
+  /**
+   * Whether a relay is limited, when another part already learned it (the
+   * relay finder checks each relay's reservation answer): no second question
+   * to the relay. @default nothing is known
+   */
+  known?: (relay: string) => boolean | undefined
   /** Asks a relay for its terms (tests replace it). @default queryRelayTerms */
   query?: (connection: Connection, options: { signal?: AbortSignal }) => Promise<RelayTerms>
 }
@@ -87,6 +93,11 @@ export class ReachabilityTracker {
   }
 
   private async learn (relay: string): Promise<void> {
+    const known = this.init.known?.(relay)
+    if (known != null) {
+      this.terms.set(relay, known)
+      return
+    }
     try {
       const conn = this.init.libp2p.getConnections(peerIdFromString(relay)).find(c => c.status === 'open' && c.limits == null)
       if (conn == null) return
