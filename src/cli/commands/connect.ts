@@ -211,7 +211,7 @@ export async function runConnect (targetArg: string | undefined, flags: ConnectF
     tunnel.on('refused', e => { ctx.out.event('refused', { peerId: peer, reason: e.message }) })
     tunnel.on('tunnel:failed', e => { ctx.out.event('tunnel-failed', { id: e.id, code: e.error.name, message: e.error.message }) })
     tunnel.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id }) })
-    tunnel.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
+    tunnel.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}), ...(e.reason != null ? { reason: e.reason } : {}) }) })
     ctx.out.event('listening', { host: tunnel.host, port: tunnel.port, peerId: peer, remotePort: remotePort === 0 ? null : remotePort, dht: node.status().dht?.mode ?? null })
     if (tunnel.path != null) {
       ctx.out.event('path', pathEvent(tunnel.path))
