@@ -2,7 +2,9 @@
 // beam launcher. Plain JavaScript that any Node can parse, so that an old
 // runtime gets one clear line instead of a stack trace. When the runtime is too
 // old and the checkout carries its own Node (the `node` dev dependency that
-// `npm ci` installs), re-run beam with that one.
+// `npm ci` installs), re-run beam with that one: in place (process.execve)
+// where the old Node can, else as a child that gets every signal this process
+// gets (docs/long-running.md, "Running under a supervisor").
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { constants } from 'node:os'
