@@ -232,8 +232,8 @@ describe('signals: bin/beam.js on an old Node that has process.execve (22.15 to 
 
 describe('signals: npx beam in the checkout (npm, a shell, beam)', () => {
   it('SIGTERM to the npx PID stops beam within 2 s and leaves no process', async () => {
-    // offline: `beam` is this checkout's own package; npm contacts no registry
-    const l = await launch(['npx', '--no-install', 'beam', ...SHARE_ARGS], { npm_config_offline: 'true', npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' })
+    // offline, with a cache of its own: `beam` is this checkout's own package, npm contacts no registry
+    const l = await launch(['npx', '--no-install', 'beam', ...SHARE_ARGS], { npm_config_cache: join(scratch, 'npm-cache'), npm_config_offline: 'true', npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' })
     expect(l.all.length).toBeGreaterThanOrEqual(2)
     expect(l.beam).not.toBe(l.child.pid)
     const ms = await signalAndWait(l.child.pid as number, 'SIGTERM', l.beam)
