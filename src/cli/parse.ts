@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { InvalidPortError, UsageError } from './exit-codes.ts'
 
 /** Parse a port number: digits only, 1-65535 (0 too when `allowZero`). */
@@ -9,8 +10,25 @@ export function parsePort (text: string, what = 'port', allowZero = false): numb
   return n
 }
 
+/**
+ * For a `HOST:PORT` written with an IPv6 address and no brackets (`::1:8080`,
+ * which cannot be split: its colons are the address's), what to write
+ * instead; undefined when the text is not such a form.
+ */
+export function ipv6BracketHint (text: string): string | undefined {
+  const t = text.trim()
+  if (t.startsWith('[') || (t.match(/:/g)?.length ?? 0) < 2) return undefined
+  const i = t.lastIndexOf(':')
+  const host = t.slice(0, i)
+  const port = t.slice(i + 1)
+  const example = isIP(host) === 6 && /^\d{1,5}$/.test(port) ? `[${host}]:${port}` : isIP(t) === 6 ? `[${t}]:PORT` : '[ADDRESS]:PORT'
+  return `an IPv6 address goes in brackets, as in ${example}`
+}
+
 /** A service to share: `PORT`, `HOST:PORT` or `[V6]:PORT`. */
 export function parseService (text: string): { host?: string, port: number } {
+  const hint = ipv6BracketHint(text)
+  if (hint != null) throw new UsageError(`invalid service '${text}': ${hint}`)
   const m = /^\[([0-9a-fA-F:.]+)\]:(.+)$/.exec(text) ?? /^([^:]+):([^:]+)$/.exec(text)
   if (m != null) {
     const host = m[1] ?? ''
@@ -72,6 +90,8 @@ export function parseBytes (text: string, what: string): number {
 
 /** `HOST:PORT` for a server to bind (metrics); a bare port binds 127.0.0.1. */
 export function parseBindAddress (text: string, what: string): { host: string, port: number } {
+  const hint = ipv6BracketHint(text)
+  if (hint != null) throw new UsageError(`invalid ${what} '${text}': ${hint}`)
   const m = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text)
   if (m != null) return { host: m[1] ?? '', port: parsePort(m[2] ?? '', `${what} port`, true) }
   return { host: '127.0.0.1', port: parsePort(text, `${what} port`, true) }

@@ -1,3 +1,5 @@
+import { hostPort } from './host-port.ts'
+
 /** The local TCP port could not be bound. */
 export class AddressInUseError extends Error {
   /** The local address asked for. */
@@ -5,7 +7,7 @@ export class AddressInUseError extends Error {
   /** The local port asked for. */
   readonly port: number
   constructor (host: string, port: number, cause?: unknown) {
-    super(`${host}:${port} is already in use`, { cause })
+    super(`${hostPort(host, port)} is already in use`, { cause })
     this.name = 'AddressInUseError'
     this.host = host
     this.port = port
@@ -25,7 +27,7 @@ export class LocalServiceUnreachableError extends Error {
   /** The socket error code, e.g. ECONNREFUSED, or TIMEOUT. */
   readonly code: string
   constructor (host: string, port: number, code: string, cause?: unknown) {
-    super(`cannot reach the shared service at ${host}:${port} (${code})`, { cause })
+    super(`cannot reach the shared service at ${hostPort(host, port)} (${code})`, { cause })
     this.name = 'LocalServiceUnreachableError'
     this.code = code
   }

@@ -12,7 +12,18 @@ export interface PipeResult {
   received: number
   /** Set when the pipe ended by an error or a reset on either side. */
   error?: Error
+  /**
+   * True when the local side reset its socket before anything else failed:
+   * the socket's first error was ECONNRESET (its RST arrived) or EPIPE (a
+   * write met it). The local program chose to end the connection abruptly,
+   * as load tools (wrk, ab) and `socket.resetAndDestroy()` do; `error` holds
+   * that socket error, and the stream was reset as always.
+   */
+  localReset?: boolean
 }
+
+/** Socket error codes by which the local side's own reset shows. */
+const LOCAL_RESET_CODES = new Set(['ECONNRESET', 'EPIPE'])
 
 export interface PipeOptions {
   /** Aborting resets the stream and destroys the socket. */
@@ -137,7 +148,10 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
       stream.close().catch((err: Error) => { fail(err) })
     }
   }
-  const onSocketError = (err: Error): void => { fail(err) }
+  const onSocketError = (err: NodeJS.ErrnoException): void => {
+    if (result.error == null && err.code != null && LOCAL_RESET_CODES.has(err.code)) result.localReset = true
+    fail(err)
+  }
   const onSocketClose = (): void => {
     socketClosed = true
     if (!streamEnded && stream.status === 'open') {

@@ -1,6 +1,7 @@
 import { createConnection, createServer } from 'node:net'
 import type { Server, Socket } from 'node:net'
 import { AddressInUseError, ListenError, LocalServiceUnreachableError } from './errors.ts'
+import { hostPort } from './host-port.ts'
 
 export interface LocalListener {
   host: string
@@ -20,9 +21,9 @@ export async function listenTcp (host: string, port: number, onSocket: (socket: 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       if (err.code === 'EADDRINUSE') reject(new AddressInUseError(host, port, err))
-      else if (err.code === 'EACCES') reject(new ListenError(`no permission to listen on ${host}:${port}`, err))
+      else if (err.code === 'EACCES') reject(new ListenError(`no permission to listen on ${hostPort(host, port)}`, err))
       else if (err.code === 'EADDRNOTAVAIL') reject(new ListenError(`${host} is not an address of this machine`, err))
-      else reject(new ListenError(`cannot listen on ${host}:${port}: ${err.message}`, err))
+      else reject(new ListenError(`cannot listen on ${hostPort(host, port)}: ${err.message}`, err))
     }
     server.once('error', onError)
     server.listen({ host, port }, () => {

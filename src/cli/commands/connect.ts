@@ -1,6 +1,7 @@
 import { Command } from 'commander'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Aliases, createBeam, describeLimits, ephemeralIdentity, InvalidTargetError, looksLikeConnectString, SHARE_NAME_RE, parseNameTarget, parseTarget } from '../../peer/index.ts'
+import { hostPort } from '../../tunnel/index.ts'
 import type { BeamNode, LimitedRelayEvent, PathInfo, Target } from '../../peer/index.ts'
 import { beamHome, homePaths } from '../home.ts'
 import { addIdentityOptions, addNetworkOptions, addOutputOptions, createContext, untilAborted } from '../context.ts'
@@ -210,13 +211,13 @@ export async function runConnect (targetArg: string | undefined, flags: ConnectF
     tunnel.on('refused', e => { ctx.out.event('refused', { peerId: peer, reason: e.message }) })
     tunnel.on('tunnel:failed', e => { ctx.out.event('tunnel-failed', { id: e.id, code: e.error.name, message: e.error.message }) })
     tunnel.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id }) })
-    tunnel.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
+    tunnel.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}), ...(e.reason != null ? { reason: e.reason } : {}) }) })
     ctx.out.event('listening', { host: tunnel.host, port: tunnel.port, peerId: peer, remotePort: remotePort === 0 ? null : remotePort, dht: node.status().dht?.mode ?? null })
     if (tunnel.path != null) {
       ctx.out.event('path', pathEvent(tunnel.path))
     }
-    ctx.out.say(`beam connect: ${peer}${remotePort !== 0 ? ` port ${remotePort}` : ''} is reachable at ${tunnel.host}:${tunnel.port}  (Ctrl-C to stop)`)
-    ctx.log.info({ host: tunnel.host, port: tunnel.port }, `listening on ${tunnel.host}:${tunnel.port}`)
+    ctx.out.say(`beam connect: ${peer}${remotePort !== 0 ? ` port ${remotePort}` : ''} is reachable at ${hostPort(tunnel.host, tunnel.port)}  (Ctrl-C to stop)`)
+    ctx.log.info({ host: tunnel.host, port: tunnel.port }, `listening on ${hostPort(tunnel.host, tunnel.port)}`)
     await untilAborted(io.signal)
     ctx.log.info('stopping')
   } finally {

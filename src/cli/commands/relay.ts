@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander'
 import { createBeam, parsePeerId, DEFAULT_DHT_PROTOCOL } from '../../peer/index.ts'
+import { hostPort } from '../../tunnel/index.ts'
 import type { BeamNode } from '../../peer/index.ts'
 import {
   startMetricsServer, startStunServer, DEFAULT_STUN_PORT, DEFAULT_MAX_RESERVATIONS_PER_IP, DEFAULT_MAX_RESERVATIONS_PER_SUBNET,
@@ -142,7 +143,7 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
     const peerId = node.peerId.toString()
     const multiaddrs = node.getMultiaddrs().map(m => `${m.toString()}/p2p/${peerId}`)
     const entry = { multiaddr: multiaddrs.find(m => !m.startsWith('/ip4/127.') && !m.startsWith('/ip6/::1/')) ?? multiaddrs[0] ?? '', roles: ['bootstrap', 'relay'], ...(stun != null ? { stunPort: stun.port } : {}) }
-    ctx.out.event('ready', { peerId, multiaddrs, stun: stun != null ? { port: stun.port } : null, metrics: metrics != null ? `http://${metrics.host}:${metrics.port}/metrics` : null, limits, bootstrapEntry: entry, dht: node.status().dht?.mode ?? null, advertised: advertise, runtime: { node: process.versions.node, flags: process.execArgv.filter(a => a.startsWith('--')) } })
+    ctx.out.event('ready', { peerId, multiaddrs, stun: stun != null ? { port: stun.port } : null, metrics: metrics != null ? `http://${hostPort(metrics.host, metrics.port)}/metrics` : null, limits, bootstrapEntry: entry, dht: node.status().dht?.mode ?? null, advertised: advertise, runtime: { node: process.versions.node, flags: process.execArgv.filter(a => a.startsWith('--')) } })
     ctx.out.say([
       '',
       `beam relay: ${peerId}`,
@@ -151,7 +152,7 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
       `  stun:      ${stun != null ? `udp port ${stun.port}` : 'off'}`,
       `  dht:       ${node.status().dht?.mode ?? 'off'}`,
       ...(node.status().dht != null ? [`  announced: ${advertise ? 'yes, under the relay key: shares find this relay without a list' : 'no: shares use this relay only when given its address'}`] : []),
-      ...(metrics != null ? [`  metrics:   http://${metrics.host}:${metrics.port}/metrics`] : []),
+      ...(metrics != null ? [`  metrics:   http://${hostPort(metrics.host, metrics.port)}/metrics`] : []),
       ...(announce.length === 0 ? ['  note: no --announce address; peers elsewhere need this relay\'s public address'] : []),
       '  entry for bootstrap-nodes.json:',
       JSON.stringify(entry)

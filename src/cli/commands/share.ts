@@ -1,5 +1,6 @@
 import { Command } from 'commander'
 import { createBeam, loadOrCreateAccessSecret, newAccessSecret, DEFAULT_SHARE_LISTEN, MIN_PREFIX, DEFAULT_MAX_TUNNELS, DEFAULT_MAX_TUNNELS_PER_PEER } from '../../peer/index.ts'
+import { hostPort } from '../../tunnel/index.ts'
 import { DEFAULT_SHARE_RESERVATIONS } from '../../relay/index.ts'
 import type { AccessPolicy, BeamNode } from '../../peer/index.ts'
 import { addIdentityOptions, addNetworkOptions, addOutputOptions, createContext, untilAborted } from '../context.ts'
@@ -113,7 +114,7 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
   else if (settings.node.identity.ephemeral === true) access = { mode: 'secret', secret: newAccessSecret() }
   else access = { mode: 'secret', secret: await loadOrCreateAccessSecret(anonymous ? anonymousPaths(ctx.home, selected.names).secret : homePaths(ctx.home).secret, { rotate: settings.access.rotate }) }
 
-  ctx.log.info({ ports: services.map(s => s.port) }, 'starting share')
+  ctx.log.info({ ports: services.map(s => s.port), services: services.map(s => s.host != null ? hostPort(s.host, s.port) : String(s.port)) }, 'starting share')
   const node: BeamNode = await createBeam(init)
   try {
     if (reservations > 0) {
@@ -140,17 +141,17 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
     const hint = reachabilityHint(reachability)
 
     share.on('refused', e => { ctx.out.event('refused', { peerId: e.remotePeer, reason: e.reason }) })
-    share.on('service:unavailable', e => { ctx.out.event('service-unavailable', { peerId: e.remotePeer, port: e.port, reason: e.reason }) })
-    share.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id, peerId: e.remotePeer, port: e.port }) })
-    share.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, peerId: e.remotePeer, port: e.port, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
+    share.on('service:unavailable', e => { ctx.out.event('service-unavailable', { peerId: e.remotePeer, host: e.host, port: e.port, reason: e.reason }) })
+    share.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id, peerId: e.remotePeer, host: e.host, port: e.port }) })
+    share.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, peerId: e.remotePeer, host: e.host, port: e.port, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
 
-    ctx.out.event('ready', { peerId, connect, multiaddrs, ports: share.services.map(s => s.port), access: access.mode, backends: selected.names, identity: init.identityPath ?? null, identityKind: init.identityKind, dht: node.status().dht?.mode ?? null, reachability, ...(hint != null ? { hint } : {}), ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}) })
+    ctx.out.event('ready', { peerId, connect, multiaddrs, ports: share.services.map(s => s.port), services: share.services.map(s => ({ host: s.host, port: s.port, address: hostPort(s.host, s.port) })), access: access.mode, backends: selected.names, identity: init.identityPath ?? null, identityKind: init.identityKind, dht: node.status().dht?.mode ?? null, reachability, ...(hint != null ? { hint } : {}), ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}) })
     const accessLine = access.mode === 'public'
       ? 'public: anyone who knows the peer id'
       : access.mode === 'allow' ? `allow-list: ${access.peers.length} peer(s)` : 'private: only holders of the connect string below'
     ctx.out.say([
       '',
-      `beam share: ${share.services.map(s => `${s.host}:${s.port}`).join(', ')}`,
+      `beam share: ${share.services.map(s => hostPort(s.host, s.port)).join(', ')}`,
       `  peer id:   ${peerId}`,
       `  identity:  ${identityLine(init.identityKind, init.identityPath, selected)}`,
       `  access:    ${accessLine}`,

@@ -63,8 +63,17 @@ export interface ConnectTunnelCloseEvent {
   sent: number
   /** Bytes from the share to the local client. */
   received: number
-  /** Set when it ended by an error or a reset. */
+  /**
+   * Set when it ended by an error or a reset, except a reset by the local
+   * client itself (see `reason`).
+   */
   error?: string
+  /**
+   * `'client-reset'`: the local client reset its connection (RST: load tools
+   * such as wrk and ab end connections so); a normal end, not an error. The
+   * tunnel's stream was reset in turn, so the share's service sees the reset.
+   */
+  reason?: 'client-reset'
 }
 /** {@link ConnectEvents} `tunnel:failed`: a local client could not be joined. */
 export interface ConnectTunnelFailedEvent {

@@ -97,7 +97,16 @@ export class LocalClients {
       events.emit('tunnel:open', { id, remotePort })
       const result = await pipeSocketStream(socket, stream, { signal: ctl.signal })
       const ev: ConnectTunnelCloseEvent = { id, sent: early.taken() + result.sent, received: result.received }
-      if (result.error != null) ev.error = result.error.message
+      // the client's own reset is how it chose to end: a normal close
+      if (result.localReset === true) {
+        ev.reason = 'client-reset'
+        log.debug({ tunnel: id, sent: ev.sent, received: ev.received }, 'tunnel closed: the local client reset its connection')
+      } else if (result.error != null) {
+        ev.error = result.error.message
+        log.debug({ tunnel: id, err: result.error.message }, 'tunnel reset')
+      } else {
+        log.debug({ tunnel: id, sent: ev.sent, received: ev.received }, 'tunnel closed')
+      }
       events.emit('tunnel:close', ev)
     } finally {
       this.active.delete(ctl)

@@ -3,7 +3,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import { AccessProofCache, TUNNEL_PROTOCOL, DEFAULT_HANDSHAKE_TIMEOUT, TunnelStatus, readTunnelRequest } from '../../signaling/index.ts'
 import type { IncomingTunnel, TunnelRequest } from '../../signaling/index.ts'
-import { connectTcp, pipeSocketStream } from '../../tunnel/index.ts'
+import { connectTcp, hostPort, pipeSocketStream } from '../../tunnel/index.ts'
 import { DEFAULT_MAX_TUNNEL_STREAMS, DEFAULT_SERVICE_CONNECT_TIMEOUT, DEFAULT_SERVICE_HOST } from '../constants.ts'
 import { InvalidOptionError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
@@ -61,6 +61,8 @@ export interface TunnelOpenEvent {
   id: number
   /** The connector's peer id. */
   remotePeer: string
+  /** The local service's host (an IPv6 address without brackets). */
+  host: string
   /** The local service's port. */
   port: number
 }
@@ -84,6 +86,8 @@ export interface RefusedEvent {
 export interface ServiceUnavailableEvent {
   /** The connector whose tunnel failed. */
   remotePeer: string
+  /** The local service's host (an IPv6 address without brackets). */
+  host: string
   /** The local service's port. */
   port: number
   /** The connect error, in one line, with the service's host and port (the connector is told only that the service is unavailable). */
@@ -349,8 +353,8 @@ export class Share extends EventEmitter<ShareEvents> {
       } catch (err) {
         // the detail (host, port, error code) stays here: the connector learns only that the service is unavailable
         const reason = (err as Error).message
-        log.warn({ port: service.port, reason }, 'shared service unavailable')
-        this.emit('service:unavailable', { remotePeer, port: service.port, reason })
+        log.warn({ service: hostPort(service.host, service.port), reason }, 'shared service unavailable')
+        this.emit('service:unavailable', { remotePeer, host: service.host, port: service.port, reason })
         await this.respondAndClose(incoming, stream, TunnelStatus.SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_REASON)
         return
       }
@@ -362,10 +366,10 @@ export class Share extends EventEmitter<ShareEvents> {
         return
       }
       const id = this.nextId++
-      log.debug({ tunnel: id, port: service.port }, 'tunnel open')
-      this.emit('tunnel:open', { id, remotePeer, port: service.port })
+      log.debug({ tunnel: id, service: hostPort(service.host, service.port) }, 'tunnel open')
+      this.emit('tunnel:open', { id, remotePeer, host: service.host, port: service.port })
       const result = await pipeSocketStream(socket, incoming.unwrap(), { signal: ctl.signal })
-      const ev: TunnelCloseEvent = { id, remotePeer, port: service.port, sent: result.sent, received: result.received }
+      const ev: TunnelCloseEvent = { id, remotePeer, host: service.host, port: service.port, sent: result.sent, received: result.received }
       if (result.error != null) {
         ev.error = result.error.message
         log.debug({ tunnel: id, err: result.error.message }, 'tunnel reset')

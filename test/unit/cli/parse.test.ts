@@ -1,5 +1,7 @@
 import { describe, it, expect } from 'vitest'
-import { parsePort, parseService, parseMillis, splitList } from '../../../src/cli/parse.ts'
+import { ipv6BracketHint, parseBindAddress, parsePort, parseService, parseMillis, splitList } from '../../../src/cli/parse.ts'
+import { parseHostPort } from '../../../src/cli/backend-flags.ts'
+import { hostPort } from '../../../src/tunnel/index.ts'
 import { parseIceServer } from '../../../src/cli/context.ts'
 
 describe('port parsing', () => {
@@ -22,6 +24,20 @@ describe('service parsing', () => {
     expect(parseService('10.0.0.5:22')).toEqual({ host: '10.0.0.5', port: 22 })
     expect(parseService('localhost:5432')).toEqual({ host: 'localhost', port: 5432 })
     expect(parseService('[::1]:8080')).toEqual({ host: '::1', port: 8080 })
+  })
+  it('an IPv6 address without brackets is a usage error that says where they go', () => {
+    expect(() => parseService('::1:28901')).toThrow(expect.objectContaining({ name: 'UsageError', message: 'invalid service \'::1:28901\': an IPv6 address goes in brackets, as in [::1]:28901' }))
+    expect(() => parseService('fe80::1')).toThrow(expect.objectContaining({ name: 'UsageError', message: expect.stringContaining('[fe80::1]:PORT') }))
+    expect(() => parseBindAddress('::1:9090', '--metrics')).toThrow(expect.objectContaining({ name: 'UsageError', message: expect.stringContaining('[::1]:9090') }))
+    expect(() => parseHostPort('::1:9051', '--tor-control')).toThrow(expect.objectContaining({ name: 'UsageError', message: expect.stringContaining('[::1]:9051') }))
+    expect(ipv6BracketHint('[::1]:80')).toBeUndefined()
+    expect(ipv6BracketHint('db.lan:5432')).toBeUndefined()
+    expect(ipv6BracketHint('a:b:c')).toBe('an IPv6 address goes in brackets, as in [ADDRESS]:PORT')
+  })
+  it('host:port text brackets IPv6 hosts only', () => {
+    expect(hostPort('::1', 80)).toBe('[::1]:80')
+    expect(hostPort('127.0.0.1', 80)).toBe('127.0.0.1:80')
+    expect(hostPort('db.lan', 5432)).toBe('db.lan:5432')
   })
   it('rejects bad ports inside HOST:PORT', () => {
     expect(() => parseService('host:0')).toThrow(expect.objectContaining({ name: 'InvalidPortError' }))
