@@ -131,11 +131,16 @@ export function decodeReversalResponse (buf: Uint8Array): ReversalResponse {
   return { status: status as ReversalStatus, reason: Buffer.from(buf.subarray(2)).toString('utf8') }
 }
 
-/** Connector side: send the request, wait for the share's answer (it comes after the share's dial). */
+/**
+ * Connector side: send the request, wait for the share's answer (it comes
+ * after the share's dial), and close the stream (it carries one exchange).
+ */
 export async function sendReversalRequest (stream: Stream, req: ReversalRequest, options: AbortOptions = {}): Promise<ReversalResponse> {
   const lp = lpStream(stream, { maxDataLength: MAX_HANDSHAKE_MESSAGE })
   await lp.write(encodeReversalRequest(req), options)
-  return decodeReversalResponse((await lp.read(options)).subarray())
+  const res = decodeReversalResponse((await lp.read(options)).subarray())
+  await lp.unwrap().close(options).catch(() => {})
+  return res
 }
 
 /** Share side of one reversal stream: the request, and how to answer it. */

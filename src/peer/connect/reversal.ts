@@ -112,11 +112,9 @@ export class ConnectionReversal {
       }
       return
     }
+    // nothing to be dialled back on (most connectors, behind a NAT): not an error worth reporting
     const own = this.vouch()
-    if (own.length === 0) {
-      this.lastError = NO_OWN_ADDRESS
-      return
-    }
+    if (own.length === 0) return
     this.running = true
     const address = relayed.remoteAddr.toString()
     void (async () => {
@@ -132,7 +130,6 @@ export class ConnectionReversal {
         const secret = this.init.secret
         const proof = secret != null ? accessProof(secret, libp2p.peerId.toMultihash().bytes, peerId.toMultihash().bytes) : undefined
         const res = await sendReversalRequest(stream, proof != null ? { proof, addresses: own } : { addresses: own }, { signal })
-        await stream.close({ signal }).catch(() => {})
         const ms = Math.round(performance.now() - start)
         if (res.status === ReversalStatus.CONNECTED) {
           this.failures = 0
