@@ -149,11 +149,21 @@ export interface IncomingReversal {
   respond: (res: ReversalResponse, options?: AbortOptions) => Promise<void>
 }
 
-/** Share side: read and decode the request of a reversal stream. */
+/**
+ * Share side: read and decode the request of a reversal stream. A frame
+ * that does not decode is answered BAD_REQUEST (best effort) before the
+ * error is thrown.
+ */
 export async function readReversalRequest (stream: Stream, options: AbortOptions = {}): Promise<IncomingReversal> {
   const lp = lpStream(stream, { maxDataLength: MAX_HANDSHAKE_MESSAGE })
-  const request = decodeReversalRequest((await lp.read(options)).subarray())
-  return { request, respond: async (res, opts) => { await lp.write(encodeReversalResponse(res), opts ?? options) } }
+  const respond = async (res: ReversalResponse, opts?: AbortOptions): Promise<void> => { await lp.write(encodeReversalResponse(res), opts ?? options) }
+  const frame = await lp.read(options)
+  try {
+    return { request: decodeReversalRequest(frame.subarray()), respond }
+  } catch (err) {
+    await respond({ status: ReversalStatus.BAD_REQUEST, reason: (err as Error).message }).catch(() => {})
+    throw err
+  }
 }
 
 /**

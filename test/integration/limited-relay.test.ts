@@ -21,7 +21,8 @@ import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createBeam, LimitedRelayOnlyError, PeerUnreachableError, TunnelRefusedError, TUNNEL_PROTOCOL, newAccessSecret } from 'beam'
 import type { BeamInit, BeamNode, LimitedRelayEvent, PathInfo } from 'beam'
-import { accessProof, sendTunnelRequest, sendReversalRequest, ReversalStatus, REVERSAL_PROTOCOL, TunnelStatus } from '../../src/signaling/index.ts'
+import { lpStream } from '@libp2p/utils'
+import { accessProof, sendTunnelRequest, sendReversalRequest, decodeReversalResponse, ReversalStatus, REVERSAL_PROTOCOL, TunnelStatus } from '../../src/signaling/index.ts'
 import { REVERSAL_ATTEMPTS_PER_PEER } from '../../src/peer/share/reversal.ts'
 import { block, freePort, readAll, startTcpService, tcpConnect } from '../helpers/services.ts'
 
@@ -211,6 +212,10 @@ describe('a relay that limits its connections carries signalling, never a tunnel
     const capped = await ask({ proof, addresses: own })
     expect(capped).toMatchObject({ status: ReversalStatus.RATE_LIMITED })
     expect(capped.reason).toMatch(/at most 3 connection reversals per peer in 10 min/)
+    // a frame that does not decode is answered BAD_REQUEST
+    const raw = lpStream(await conn.newStream(REVERSAL_PROTOCOL, { runOnLimitedConnection: true, signal: AbortSignal.timeout(10_000) }))
+    await raw.write(new Uint8Array([1, 5, 0]), { signal: AbortSignal.timeout(10_000) })
+    expect(decodeReversalResponse((await raw.read({ signal: AbortSignal.timeout(10_000) })).subarray())).toMatchObject({ status: ReversalStatus.BAD_REQUEST, reason: 'bad proof length 5' })
     // the share opened no connection to the connector: its only one is still the relayed one
     expect(share.node.libp2p.getConnections(connector.libp2p.peerId).every(c => c.limits != null)).toBe(true)
   }, 120_000)
