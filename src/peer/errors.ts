@@ -79,9 +79,9 @@ export class LimitedRelayOnlyError extends PeerUnreachableError {
   /** Whether this node tries no WebRTC at all (then only connection reversal could have made a direct path). */
   readonly webrtcOff: boolean
   /**
-   * `tried`: whether any attempt at a direct path was made (WebRTC or
-   * connection reversal); when not, `why` says why none could be.
-   * @default !webrtcOff
+   * `init.tried`: whether any attempt at a direct path was made (WebRTC or
+   * connection reversal; unset: unless `webrtcOff`); when not, `why` says
+   * why none could be.
    */
   constructor (peerId: string, init: { relay: string, limits: RelayLimitsInfo, waitedMs: number, why: string, webrtcOff?: boolean, tried?: boolean }) {
     const tried = init.tried ?? init.webrtcOff !== true
