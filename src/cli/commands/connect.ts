@@ -30,7 +30,7 @@ export function connectCommand (io: CliIo): Command {
     .option('--host <address>', 'local address to listen on', '127.0.0.1')
     .option('--remote <port>', 'which of the share\'s ports (default: its first)')
     .option('--timeout <ms>', `give up reaching the peer after this many ms (default: ${DEFAULT_TIMEOUT}; ${I2P_TIMEOUT} with i2p, whose first dial builds tunnels)`)
-    .option('--listen <multiaddr>', 'libp2p address to listen on, repeatable (default: none)', collect)
+    .option('--listen <multiaddr>', 'libp2p address to listen on, repeatable (default: none); on a public address the share can dial this node back when only a relay connects them', collect)
   addIdentityOptions(cmd)
   addNetworkOptions(cmd)
   addBackendOptions(cmd, 'connect')

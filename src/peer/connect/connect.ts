@@ -16,6 +16,7 @@ import { TunnelStreams } from './tunnel-stream.ts'
 import type { EarlyData } from './tunnel-stream.ts'
 import { PathUpgrader } from './upgrade.ts'
 import { DirectPathWait } from './direct-wait.ts'
+import { ConnectionReversal } from './reversal.ts'
 
 export type { ConnectOptions, ConnectEvents, ConnectTunnelOpenEvent, ConnectTunnelCloseEvent, ConnectTunnelFailedEvent, UpgradeEvent, LimitedRelayEvent } from './events.ts'
 export type { EarlyData } from './tunnel-stream.ts'
@@ -45,6 +46,10 @@ export interface ConnectTunnelInit extends Omit<ConnectOptions, 'signal'> {
   refresh?: ((signal: AbortSignal) => Promise<Multiaddr[]>) | undefined
   /** Peers this node is racing dials for (shared with the node's DHT). @default unset */
   racing?: RacingPeers | undefined
+  /** This node's dialable addresses, unconfirmed listen addresses included (connection reversal). @default libp2p's getMultiaddrs() */
+  ownAddresses?: (() => Multiaddr[]) | undefined
+  /** Make identify tell these own listen addresses to peers (connection reversal). @default unset */
+  vouch?: ((addrs: Multiaddr[]) => void) | undefined
 }
 
 // ConnectTunnel coordinates parts with one job each: the local port and
@@ -52,7 +57,8 @@ export interface ConnectTunnelInit extends Omit<ConnectOptions, 'signal'> {
 // (tunnel-stream.ts), the first handshake (probe.ts), the connection new
 // streams take and the `path` event (path-keeper.ts), the dial race with the
 // DHT refresh (redial.ts), relayed to direct WebRTC with backoff
-// (upgrade.ts), and the wait for a direct path when only a relay with
+// (upgrade.ts), the share dialling back a dialable connector
+// (reversal.ts), and the wait for a direct path when only a relay with
 // limits reaches the share (direct-wait.ts). Each gets its options and
 // components in one init object.
 
@@ -77,6 +83,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
   private readonly paths: PathKeeper
   private readonly streams: TunnelStreams
   private readonly upgrader: PathUpgrader
+  private readonly reversal: ConnectionReversal
   private readonly clients: LocalClients
   private readonly probe: boolean
 
@@ -122,16 +129,35 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       shutdown,
       enabled: init.upgrade ?? true
     })
+    this.reversal = new ConnectionReversal({
+      libp2p,
+      peerId,
+      secret: init.secret,
+      ownAddresses: init.ownAddresses,
+      vouch: init.vouch,
+      log,
+      events: this,
+      record,
+      onSettled: () => { this.paths.schedule() },
+      shutdown,
+      enabled: init.reversal ?? true
+    })
     if (init.onLimited != null) this.on('limited', init.onLimited)
+    // the two ways to a direct path run side by side; the first that connects carries the next tunnels
     const direct = new DirectPathWait({
       libp2p,
       peerId,
       log,
       events: this,
       timeout: init.directPathTimeout,
-      upgrade: (limited) => { this.upgrader.maybeUpgrade(limited) },
-      blocked: () => this.upgrader.blocked(),
-      explain: async () => await this.upgrader.explain(),
+      upgrade: (limited) => { this.upgrader.maybeUpgrade(limited); this.reversal.maybeReverse(limited) },
+      blocked: () => {
+        const webrtc = this.upgrader.blocked()
+        const reversal = this.reversal.blocked()
+        return webrtc != null && reversal != null ? `${webrtc}, and ${reversal}` : undefined
+      },
+      explain: async () => [this.reversal.explain(), this.upgrader.blocked() ?? await this.upgrader.explain()].filter(w => w != null).join('; '),
+      webrtcOff: () => this.upgrader.blocked() != null,
       shutdown
     })
     this.paths = new PathKeeper({
@@ -140,7 +166,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       log,
       events: this,
       dial: async (signal) => await dialer.dial(signal),
-      onRelayed: (relayed) => { this.upgrader.maybeUpgrade(relayed) },
+      onRelayed: (relayed) => { this.upgrader.maybeUpgrade(relayed); this.reversal.maybeReverse(relayed) },
       waitDirect: async (limited, signal) => await direct.wait(limited, signal),
       shutdown
     })
@@ -223,6 +249,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
     if (this.shutdown.signal.aborted) return
     this.shutdown.abort()
     this.upgrader.close()
+    this.reversal.close()
     this.paths.stop()
     // the local port's close waits for its sockets; they are reset first
     await this.clients.close()

@@ -31,6 +31,13 @@ export interface ConnectOptions {
    */
   upgrade?: boolean
   /**
+   * Ask the share to dial this node back (connection reversal) while the path
+   * is relayed, when this node listens on (or announces) a public TCP or
+   * QUIC address. The share's direct connection then carries the tunnels.
+   * @default true
+   */
+  reversal?: boolean
+  /**
    * How long to wait for a direct path (or a relay without limits) when the
    * only connection to the share is through a relay that limits its
    * connections, in ms. Such a relay carries signalling (the probe, WebRTC
@@ -84,8 +91,13 @@ export interface ConnectTunnelFailedEvent {
 }
 /** Progress of an attempt to replace a relayed path with a direct one. */
 export interface UpgradeEvent {
-  /** How the direct path is sought. */
-  technique: 'webrtc'
+  /**
+   * How the direct path is sought: `webrtc` (a hole punch signalled through
+   * the relay), or `reversal` (the share asked, over the relay, to dial this
+   * node back on its public TCP/QUIC addresses). `address` is the WebRTC
+   * address tried, or the relayed connection the request went over.
+   */
+  technique: 'webrtc' | 'reversal'
   /** Where the attempt stands. */
   state: 'trying' | 'succeeded' | 'failed'
   /** The address tried. */

@@ -168,7 +168,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
       lookupTimeout: init.lookupTimeout,
       onLookup: e => { this.emit('lookup', e) }
     })
-    this.tunnels = new Tunnels({ libp2p, log, resolver: this.resolver, dhtEnabled: () => this.dhtEnabled, addresses, addressBook, racing, webrtc: this.webrtc })
+    this.tunnels = new Tunnels({ libp2p, log, resolver: this.resolver, dhtEnabled: () => this.dhtEnabled, addresses, addressBook, racing, webrtc: this.webrtc, reversal: carries == null })
     this.relayServer = new NodeRelayServer({ libp2p, limits: init.relayServer, log })
     const state = { assertRunning: () => { this.assertRunning() }, assertStarted: () => { this.assertStarted() } }
     this.app = new AppApi({ libp2p, log: this.log, resolver: this.resolver, racing, state })

@@ -10,6 +10,7 @@ import type { Logger } from '../logger.ts'
 import { BENCH_PROTOCOL, MAX_BENCH_STREAMS, serveBenchmark } from '../diagnostics/benchmark.ts'
 import { ShareLimits, overloadReason } from './share-limits.ts'
 import type { ShareLimitOptions } from './share-limits.ts'
+import { ReversalService } from './reversal.ts'
 
 /** A local TCP service offered through the share. */
 export interface ServiceTarget {
@@ -120,6 +121,12 @@ export interface ShareInit extends ShareOptions {
   logger: Logger
   /** Called once the share has closed (the node forgets it). @default unset */
   onClose?: (() => void) | undefined
+  /**
+   * Dial back connectors that ask for it over a relayed connection
+   * (connection reversal, reversal.ts). Off on anonymous-only nodes, which
+   * dial nothing outside their network. @default true
+   */
+  reversal?: boolean
 }
 
 /**
@@ -146,6 +153,7 @@ export class Share extends EventEmitter<ShareEvents> {
   private nextId = 1
   private closed = false
   private readonly onClosed: (() => void) | undefined
+  private readonly reversal: ReversalService | undefined
 
   /** @internal made by {@link BeamNode.share} */
   constructor (options: ShareInit) {
@@ -169,6 +177,15 @@ export class Share extends EventEmitter<ShareEvents> {
     this.maxStreams = options.maxStreams ?? DEFAULT_MAX_TUNNEL_STREAMS
     this.limits = new ShareLimits(options)
     this.onClosed = options.onClose
+    this.reversal = options.reversal === false
+      ? undefined
+      : new ReversalService({
+        libp2p,
+        log,
+        // a dial-back is a service to peers that may open tunnels, nobody else
+        authorize: (peer, proof) => this.authorize(peer, proof != null ? { port: 0, probe: true, proof } : { port: 0, probe: true }),
+        shutdown: this.shutdown.signal
+      })
   }
 
   /** Register the protocol handler. */
@@ -212,6 +229,7 @@ export class Share extends EventEmitter<ShareEvents> {
         if (holding) this.limits.closeTunnel(remotePeer)
       })
     }, { maxInboundStreams: MAX_BENCH_STREAMS, maxOutboundStreams: MAX_BENCH_STREAMS, runOnLimitedConnection: false })
+    await this.reversal?.start()
   }
 
   /** Number of tunnels open right now. */
@@ -261,6 +279,7 @@ export class Share extends EventEmitter<ShareEvents> {
     this.closed = true
     await this.libp2p.unhandle(TUNNEL_PROTOCOL).catch(() => {})
     await this.libp2p.unhandle(BENCH_PROTOCOL).catch(() => {})
+    await this.reversal?.stop()
     this.shutdown.abort()
     for (const c of this.active) c.abort()
     this.onClosed?.()
