@@ -6,7 +6,9 @@ import {
   DEFAULT_MAX_CIRCUITS_PER_IP, DEFAULT_MAX_CIRCUITS_PER_SUBNET, DEFAULT_RESERVATION_GRACE
 } from '../../relay/index.ts'
 import type { MetricSample, MetricsServer, StunServer } from '../../relay/index.ts'
-import { addIdentityOptions, addOutputOptions, createContext, parseListen, untilAborted } from '../context.ts'
+import { addIdentityOptions, addLogFileOptions, addOutputOptions, createContext, parseListen, untilAborted } from '../context.ts'
+import { openControl } from '../control.ts'
+import type { ControlHandle } from '../control.ts'
 import { nodeSettings, toBeamInit } from '../settings/index.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
 import { collect, parseBindAddress, parseBytes, parseCount, parseDuration, parsePort } from '../parse.ts'
@@ -64,6 +66,7 @@ export function relayCommand (io: CliIo): Command {
     .option('--bootstrap <multiaddr>', 'other relays or DHT nodes to join, repeatable (env BEAM_BOOTSTRAP, comma-separated); bootstrap-nodes.json is not read', collect)
   addIdentityOptions(cmd)
   addOutputOptions(cmd)
+  addLogFileOptions(cmd)
   cmd.action(async (flags: RelayFlags) => { await runRelay(flags, io) })
   return cmd
 }
@@ -109,6 +112,7 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
   let stunDropped = 0
   let stun: StunServer | undefined
   let metrics: MetricsServer | undefined
+  let control: ControlHandle | undefined
   const node: BeamNode = await createBeam({ ...init, start: false })
   const peerIdText = node.peerId.toString()
   node.on('relay:advertised', e => { ctx.out.event('advertised', { peerId: peerIdText, ms: e.ms }) })
@@ -156,11 +160,13 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
       '  entry for bootstrap-nodes.json:',
       JSON.stringify(entry)
     ].join('\n'))
-    await untilAborted(io.signal)
+    control = await openControl(ctx, io, { command: 'relay', role: 'relay' }, node)
+    await untilAborted(control.signal)
     ctx.log.info(node.relayStats(), 'stopping relay')
   } finally {
     await metrics?.close()
     await stun?.close()
     await stopWithin(node, ctx.log)
+    await control?.close()
   }
 }

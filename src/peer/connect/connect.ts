@@ -172,6 +172,8 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
   get host (): string { return this.clients.host }
   /** Local port clients connect to. */
   get port (): number { return this.clients.port }
+  /** The local clients joined to the share now, with their byte counts so far (`sent`: to the share). */
+  liveTunnels (): Array<{ id: number, sent: number, received: number }> { return this.clients.liveTunnels() }
   /** The path new streams take now, if connected. */
   get path (): PathInfo | undefined { return this.paths.path }
 
