@@ -90,6 +90,8 @@ export async function controlRequest (entry: ControlSocketEntry, request: Contro
     const splitter = new LineSplitter()
     let first: ControlResponse | undefined
     let settled = false
+    // nobody listens: the error handler finishes (after removing the file, maybe); 'close' must not
+    let refused = false
     const finish = (err: Error | undefined, value?: ControlResponse): void => {
       if (settled) return
       settled = true
@@ -105,6 +107,7 @@ export async function controlRequest (entry: ControlSocketEntry, request: Contro
     s.once('connect', () => { s.write(JSON.stringify({ protocol: CONTROL_PROTOCOL, ...request }) + '\n') })
     s.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') {
+        refused = true
         const remove = options.removeStale === true ? unlink(entry.path).then(() => true, () => false) : Promise.resolve(false)
         void remove.then(removed => { finish(new ProcessGoneError(`process ${entry.pid} is not running (its control socket is stale${removed ? '; removed it' : ''})`, entry.pid, removed)) })
         return
@@ -112,6 +115,7 @@ export async function controlRequest (entry: ControlSocketEntry, request: Contro
       finish(first == null ? new ProcessGoneError(`process ${entry.pid}: ${err.message}`, entry.pid) : undefined, first)
     })
     s.on('close', () => {
+      if (refused) return
       if (first == null) finish(new ControlProtocolError(`process ${entry.pid} closed its control socket without an answer`))
       else finish(undefined, first)
     })
