@@ -1,4 +1,4 @@
-import type { ProcessStatus, TunnelStatus } from '../peer/index.ts'
+import type { ProcessStatus, TunnelSummary } from '../peer/index.ts'
 
 /** A byte count for people: 0 B, 999 B, 1.2 kB, 3.4 MB, … */
 export function formatBytes (n: number): string {
@@ -22,7 +22,7 @@ export function formatUptime (seconds: number): string {
   return `${s}s`
 }
 
-function describeTunnel (t: TunnelStatus): string {
+function describeTunnel (t: TunnelSummary): string {
   const path = t.path == null
     ? 'no connection'
     : `${t.path.direct ? 'direct' : 'relayed'} ${t.path.transport}${t.path.rttMs != null ? `, rtt ${t.path.rttMs} ms` : ''}`

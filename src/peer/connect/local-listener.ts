@@ -6,7 +6,7 @@ import type { LocalListener } from '../../tunnel/index.ts'
 import { DEFAULT_LOCAL_HOST } from '../constants.ts'
 import { TunnelRefusedError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
-import type { ConnectEvents, ConnectTunnelCloseEvent } from './events.ts'
+import type { ConnectEvents, ConnectLiveTunnel, ConnectTunnelCloseEvent } from './events.ts'
 import type { EarlyData } from './tunnel-stream.ts'
 
 /** Options and components of a {@link LocalClients}. */
@@ -51,7 +51,7 @@ export class LocalClients {
   get port (): number { return this.listener?.port ?? 0 }
 
   /** The local clients joined to the share now, with their byte counts so far (sent: to the share). */
-  liveTunnels (): Array<{ id: number, sent: number, received: number }> {
+  liveTunnels (): ConnectLiveTunnel[] {
     return [...this.live].map(([id, t]) => ({ id, sent: t.early.taken() + t.counts.sent, received: t.counts.received }))
   }
 

@@ -20,7 +20,7 @@ export interface TunnelPath {
  * the share it reaches. Byte counts cover finished and open connections;
  * `sent` is what this process sent to the peer.
  */
-export interface TunnelStatus {
+export interface TunnelSummary {
   /** Which side this process is. */
   role: 'share' | 'connect'
   /** The other side's peer id. */
@@ -71,8 +71,8 @@ export interface ProcessStatus {
   ports: number[]
   /** Open libp2p connections. */
   connections: number
-  /** The tunnels, as {@link TunnelStatus}. */
-  tunnels: TunnelStatus[]
+  /** The tunnels, as {@link TunnelSummary}. */
+  tunnels: TunnelSummary[]
   /** The URL of the process's dashboard, or null (none yet). */
   dashboard: string | null
   /** The log file, or null. */
@@ -177,7 +177,7 @@ export class StatusTracker {
     }
     for (const t of this.share?.liveTunnels() ?? []) add(`share ${t.remotePeer}`, t.sent, t.received)
     if (this.connect != null) for (const t of this.connect.liveTunnels()) add(`connect ${this.connect.peerId.toString()}`, t.sent, t.received)
-    const tunnels: TunnelStatus[] = [...this.peers.entries()].map(([key, c]) => {
+    const tunnels: TunnelSummary[] = [...this.peers.entries()].map(([key, c]) => {
       const l = live.get(key)
       return {
         role: c.role,
