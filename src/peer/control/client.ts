@@ -1,6 +1,6 @@
 import { connect } from 'node:net'
 import { lstat, readdir, unlink } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { CONTROL_PROTOCOL, LineSplitter } from './protocol.ts'
 import type { ControlLogLine, ControlOp, ControlResponse } from './protocol.ts'
 import { ControlProtocolError, ControlSocketUnsafeError, ProcessGoneError } from './errors.ts'
@@ -33,10 +33,15 @@ export async function listControlSockets (dir: string): Promise<ControlSocketEnt
 
 /**
  * Refuse a socket file that this user does not own alone: not a socket,
- * owned by another uid, or open to group or others. Talking to it would let
+ * owned by another uid, or open to group or others, or in a folder that
+ * is not this user's or that others may write to. Talking to it would let
  * another user pose as a beam process (and read what `beam logs` shows).
  */
 export async function checkControlSocket (path: string, uid: number): Promise<void> {
+  // a folder others may write to lets them swap the socket between this check and the connect
+  const dir = await lstat(dirname(path))
+  if (dir.uid !== uid) throw new ControlSocketUnsafeError(`${dirname(path)} belongs to uid ${dir.uid}, not to this user (uid ${uid})`, path)
+  if ((dir.mode & 0o022) !== 0) throw new ControlSocketUnsafeError(`${dirname(path)} is writable by other users (mode ${(dir.mode & 0o777).toString(8)})`, path)
   const st = await lstat(path)
   if (!st.isSocket()) throw new ControlSocketUnsafeError(`${path} is not a socket`, path)
   if (st.uid !== uid) throw new ControlSocketUnsafeError(`${path} belongs to uid ${st.uid}, not to this user (uid ${uid})`, path)

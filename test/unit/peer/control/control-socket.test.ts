@@ -136,6 +136,9 @@ describe('control socket', () => {
     await chmod(server.path, 0o666)
     await expect(controlRequest(entry, { op: 'status' }, { uid })).rejects.toMatchObject({ name: 'ControlSocketUnsafeError', message: expect.stringMatching(/open to other users \(mode 666\)/) as string })
     await chmod(server.path, 0o600)
+    await chmod(join(dir, 'run'), 0o777)
+    await expect(controlRequest(entry, { op: 'status' }, { uid })).rejects.toMatchObject({ name: 'ControlSocketUnsafeError', message: expect.stringMatching(/writable by other users \(mode 777\)/) as string })
+    await chmod(join(dir, 'run'), 0o700)
     await expect(controlRequest(entry, { op: 'status' }, { uid: uid + 1 })).rejects.toMatchObject({ name: 'ControlSocketUnsafeError', message: expect.stringMatching(/belongs to uid/) as string })
     if (uid === 0) {
       await chown(server.path, 65534, 65534)
