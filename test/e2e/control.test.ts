@@ -166,6 +166,24 @@ describe('beam status, logs and stop with a share and a connect running', () => 
   }, 60_000)
 })
 
+describe('beam status of a relay', () => {
+  it('shows its counters; beam stop stops it', async () => {
+    const home = await tempHome()
+    const relay = new BeamProcess(['relay', '--listen', '/ip4/127.0.0.1/tcp/0', '--stun-port', '0', '--no-advertise', '--json'], { BEAM_HOME: home.dir })
+    try {
+      await relay.waitFor('ready', 30_000)
+      const [p] = await status(home.dir) as Array<Status & { role: string, relay: { reservations: number, circuits: number, bytesRelayed: number } | null }>
+      expect(p).toMatchObject({ pid: relay.child.pid, command: 'relay', role: 'relay', tunnels: [], relay: { reservations: 0, circuits: 0, bytesRelayed: 0 } })
+      const r = await runBeam(['stop', String(relay.child.pid)], { BEAM_HOME: home.dir })
+      expect(r.code, r.stderr).toBe(0)
+      expect((await relay.exited).code).toBe(0)
+    } finally {
+      await relay.stop()
+      await home.cleanup()
+    }
+  }, 60_000)
+})
+
 describe('beam cleanup', () => {
   let home: Awaited<ReturnType<typeof tempHome>>
   const procs: BeamProcess[] = []

@@ -146,6 +146,7 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
     const peerId = node.peerId.toString()
     const multiaddrs = node.getMultiaddrs().map(m => `${m.toString()}/p2p/${peerId}`)
     const entry = { multiaddr: multiaddrs.find(m => !m.startsWith('/ip4/127.') && !m.startsWith('/ip6/::1/')) ?? multiaddrs[0] ?? '', roles: ['bootstrap', 'relay'], ...(stun != null ? { stunPort: stun.port } : {}) }
+    control = await openControl(ctx, io, { command: 'relay', role: 'relay' }, node)
     ctx.out.event('ready', { peerId, multiaddrs, stun: stun != null ? { port: stun.port } : null, metrics: metrics != null ? `http://${metrics.host}:${metrics.port}/metrics` : null, limits, bootstrapEntry: entry, dht: node.status().dht?.mode ?? null, advertised: advertise, runtime: { node: process.versions.node, flags: process.execArgv.filter(a => a.startsWith('--')) } })
     ctx.out.say([
       '',
@@ -160,7 +161,6 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
       '  entry for bootstrap-nodes.json:',
       JSON.stringify(entry)
     ].join('\n'))
-    control = await openControl(ctx, io, { command: 'relay', role: 'relay' }, node)
     await untilAborted(control.signal)
     ctx.log.info(node.relayStats(), 'stopping relay')
   } finally {

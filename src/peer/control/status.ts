@@ -1,4 +1,4 @@
-import type { BeamNode, NodeStatus } from '../node/index.ts'
+import type { BeamNode, NodeStatus, RelayStats } from '../node/index.ts'
 import type { Reachability } from '../node/index.ts'
 import type { Share } from '../share/index.ts'
 import type { ConnectTunnel, PathInfo } from '../connect/index.ts'
@@ -73,6 +73,8 @@ export interface ProcessStatus {
   connections: number
   /** The tunnels, as {@link TunnelSummary}. */
   tunnels: TunnelSummary[]
+  /** A relay's counters (reservations, circuits, bytes relayed, refusals), else null. */
+  relay: RelayStats | null
   /** The URL of the process's dashboard, or null (none yet). */
   dashboard: string | null
   /** The log file, or null. */
@@ -99,8 +101,8 @@ export interface ProcessInfo {
 
 /** Options of a {@link StatusTracker}. */
 export interface StatusTrackerInit extends ProcessInfo {
-  /** The node. */
-  node: Pick<BeamNode, 'status'>
+  /** The node (`relayStats` is read when the role is relay). */
+  node: Pick<BeamNode, 'status'> & Partial<Pick<BeamNode, 'relayStats'>>
   /** Peers a share keeps a tunnel entry for at most; the idle ones seen longest ago go first. @default 256 */
   maxPeers?: number
   /** The clock. @default Date.now */
@@ -210,6 +212,7 @@ export class StatusTracker {
       ports,
       connections: node.connections.length,
       tunnels,
+      relay: this.init.role === 'relay' ? this.init.node.relayStats?.() ?? null : null,
       dashboard: this.init.dashboard ?? null,
       logFile: this.init.logFile ?? null
     }
