@@ -59,6 +59,8 @@ const code = await runCli(process.argv.slice(2), {
   env: process.env,
   signal: controller.signal,
   stderrIsTTY: process.stderr.isTTY === true,
-  openStdin: () => process.stdin
+  openStdin: () => process.stdin,
+  requestStop: onSignal,
+  processIds: { pid: process.pid, uid: process.getuid?.() ?? 0 }
 })
 process.exit(code)

@@ -34,6 +34,12 @@ export interface PipeOptions {
    * @default 32 MiB
    */
   maxReadBuffer?: number
+  /**
+   * The object the pipe counts into while bytes flow (its `sent` and
+   * `received` stay current, for live statistics); the call resolves to it.
+   * @default a new one
+   */
+  counts?: PipeResult
 }
 
 export const DEFAULT_MAX_READ_BUFFER = 32 * 1024 * 1024
@@ -61,7 +67,7 @@ export const DEFAULT_MAX_READ_BUFFER = 32 * 1024 * 1024
  * Resolves (never rejects) once both sides are closed.
  */
 export async function pipeSocketStream (socket: Socket, stream: Stream, options: PipeOptions = {}): Promise<PipeResult> {
-  const result: PipeResult = { sent: 0, received: 0 }
+  const result: PipeResult = options.counts ?? { sent: 0, received: 0 }
   const { promise, resolve } = Promise.withResolvers<PipeResult>()
   let socketClosed = socket.destroyed
   let streamClosed = stream.status !== 'open'

@@ -4,7 +4,8 @@ import { Aliases, createBeam, describeLimits, ephemeralIdentity, InvalidTargetEr
 import { hostPort } from '../../tunnel/index.ts'
 import type { BeamNode, LimitedRelayEvent, PathInfo, Target } from '../../peer/index.ts'
 import { beamHome, homePaths } from '../home.ts'
-import { addIdentityOptions, addNetworkOptions, addOutputOptions, createContext, untilAborted } from '../context.ts'
+import { addIdentityOptions, addLogFileOptions, addNetworkOptions, addOutputOptions, createContext, untilAborted } from '../context.ts'
+import { openControl } from '../control.ts'
 import type { CliIo } from '../context.ts'
 import { collect } from '../parse.ts'
 import { UsageError } from '../exit-codes.ts'
@@ -36,6 +37,7 @@ export function connectCommand (io: CliIo): Command {
   addBackendOptions(cmd, 'connect')
   addConfigOption(cmd)
   addOutputOptions(cmd)
+  addLogFileOptions(cmd)
   // passwords from files or the environment, here and not in runConnect: `beam up` takes no password flags
   cmd.action(async (target: string | undefined, flags: ConnectFlags) => { await runConnect(target, await resolvePasswordFlags(flags, io), io) })
   return cmd
@@ -180,6 +182,7 @@ export async function runConnect (targetArg: string | undefined, flags: ConnectF
     init.privateKey = await ephemeralIdentity()
   }
   const node: BeamNode = await createBeam(init)
+  let closeControl: (() => Promise<void>) | undefined
   node.on('lookup', e => { ctx.out.event('lookup', { peerId: e.peerId, state: e.state, addresses: e.addresses ?? null, ms: e.ms ?? null, ...(e.error != null ? { error: e.error } : {}) }) })
   try {
     if (target != null) ctx.log.info({ peer: target.peerId.toString(), addresses: target.multiaddrs.length }, `connecting to ${target.peerId.toString()}`)
@@ -200,6 +203,9 @@ export async function runConnect (targetArg: string | undefined, flags: ConnectF
       ? await connectInOrder(node, target, selected, connectOptions, ctx.log)
       : await node.connect(target ?? resolved.text, connectOptions)
     const peer = tunnel.peerId.toString()
+    const control = await openControl(ctx, io, { command: entry != null ? 'up' : 'connect', role: 'connect', name: entry?.name ?? null }, node)
+    closeControl = control.close
+    control.tracker.watchConnect(tunnel)
     tunnel.on('path', p => {
       ctx.log.info(describePath(p))
       ctx.out.event('path', pathEvent(p))
@@ -218,9 +224,10 @@ export async function runConnect (targetArg: string | undefined, flags: ConnectF
     }
     ctx.out.say(`beam connect: ${peer}${remotePort !== 0 ? ` port ${remotePort}` : ''} is reachable at ${hostPort(tunnel.host, tunnel.port)}  (Ctrl-C to stop)`)
     ctx.log.info({ host: tunnel.host, port: tunnel.port }, `listening on ${hostPort(tunnel.host, tunnel.port)}`)
-    await untilAborted(io.signal)
+    await untilAborted(control.signal)
     ctx.log.info('stopping')
   } finally {
     await stopWithin(node, ctx.log)
+    await closeControl?.()
   }
 }

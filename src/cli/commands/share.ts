@@ -3,7 +3,10 @@ import { createBeam, loadOrCreateAccessSecret, newAccessSecret, DEFAULT_SHARE_LI
 import { hostPort } from '../../tunnel/index.ts'
 import { DEFAULT_SHARE_RESERVATIONS } from '../../relay/index.ts'
 import type { AccessPolicy, BeamNode } from '../../peer/index.ts'
-import { addIdentityOptions, addNetworkOptions, addOutputOptions, createContext, untilAborted } from '../context.ts'
+import { addIdentityOptions, addLogFileOptions, addNetworkOptions, addOutputOptions, createContext, untilAborted } from '../context.ts'
+import { findProcesses, openControl } from '../control.ts'
+import type { FoundProcess } from '../control.ts'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { CliIo, IdentityKind } from '../context.ts'
 import { anonymousPaths, backendSetName, beamHome, homePaths } from '../home.ts'
 import { UsageError, availabilityLine } from '../exit-codes.ts'
@@ -39,6 +42,7 @@ export function shareCommand (io: CliIo): Command {
   addBackendOptions(cmd, 'share')
   addConfigOption(cmd)
   addOutputOptions(cmd)
+  addLogFileOptions(cmd)
   // passwords from files or the environment, here and not in runShare: `beam up` takes no password flags
   cmd.action(async (ports: string[], flags: ShareFlags) => { await runShare({ ports }, await resolvePasswordFlags(flags, io), io) })
   return cmd
@@ -114,8 +118,21 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
   else if (settings.node.identity.ephemeral === true) access = { mode: 'secret', secret: newAccessSecret() }
   else access = { mode: 'secret', secret: await loadOrCreateAccessSecret(anonymous ? anonymousPaths(ctx.home, selected.names).secret : homePaths(ctx.home).secret, { rotate: settings.access.rotate }) }
 
+  // a second share of the same port with the same identity in this home: say which runs already
+  if (init.privateKey != null && settings.node.identity.ephemeral !== true) {
+    const peerId = peerIdFromPrivateKey(init.privateKey).toString()
+    const ports = services.map(s => s.port)
+    const twins = (await findProcesses(ctx.home, io.processIds?.uid ?? 0).catch(() => [] as FoundProcess[]))
+      .flatMap(f => f.status != null && f.status.role === 'share' && f.status.peerId === peerId && f.status.ports.some(p => ports.includes(p)) ? [f.status] : [])
+    for (const t of twins) {
+      const same = t.ports.filter(p => ports.includes(p))
+      ctx.log.warn({ pid: t.pid, ports: same }, `another beam share (pid ${t.pid}${t.name != null ? `, ${t.name}` : ''}) already shares port ${same.join(', ')} with this identity: connectors may reach either one (beam status ${t.pid})`)
+      ctx.out.event('duplicate', { pid: t.pid, peerId, ports: same, name: t.name, startedAt: t.startedAt })
+    }
+  }
   ctx.log.info({ ports: services.map(s => s.port), services: services.map(s => s.host != null ? hostPort(s.host, s.port) : String(s.port)) }, 'starting share')
   const node: BeamNode = await createBeam(init)
+  let closeControl: (() => Promise<void>) | undefined
   try {
     if (reservations > 0) {
       ctx.log.info('reserving a slot on a relay, so that peers behind NATs can reach this share')
@@ -130,6 +147,9 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
       if (relayed.length > 0) await node.settleReachability({ timeout: 5000 })
     }
     const share = await node.share({ services, access, ...settings.limits })
+    const control = await openControl(ctx, io, { command: 'tunnel' in source ? 'up' : 'share', role: 'share', name: 'tunnel' in source ? source.tunnel.name : names[0] ?? null, access: access.mode }, node)
+    closeControl = control.close
+    control.tracker.watchShare(share)
     if (node.dhtEnabled && (init.bootstrap ?? []).length > 0) {
       node.on('published', e => { ctx.out.event('published', { peerId: node.peerId.toString(), ms: e.ms, names: e.names }) })
       node.startPublishing(names)
@@ -183,11 +203,12 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
     }
     node.libp2p.addEventListener('self:peer:update', onAddresses)
     node.on('reachability', onAddresses)
-    await untilAborted(io.signal)
+    await untilAborted(control.signal)
     node.off('reachability', onAddresses)
     node.libp2p.removeEventListener('self:peer:update', onAddresses)
     ctx.log.info({ open: share.openTunnels }, 'stopping share')
   } finally {
     await stopWithin(node, ctx.log)
+    await closeControl?.()
   }
 }

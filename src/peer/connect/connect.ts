@@ -5,7 +5,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { InvalidOptionError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { DialAttempt, RacingPeers } from './dialer.ts'
-import type { ConnectEvents, ConnectOptions } from './events.ts'
+import type { ConnectEvents, ConnectLiveTunnel, ConnectOptions } from './events.ts'
 import { knownAddresses } from '../discovery/known-addresses.ts'
 import { LocalClients } from './local-listener.ts'
 import type { PathInfo } from './path.ts'
@@ -18,7 +18,7 @@ import { PathUpgrader } from './upgrade.ts'
 import { DirectPathWait } from './direct-wait.ts'
 import { ConnectionReversal } from './reversal.ts'
 
-export type { ConnectOptions, ConnectEvents, ConnectTunnelOpenEvent, ConnectTunnelCloseEvent, ConnectTunnelFailedEvent, UpgradeEvent, LimitedRelayEvent } from './events.ts'
+export type { ConnectOptions, ConnectEvents, ConnectLiveTunnel, ConnectTunnelOpenEvent, ConnectTunnelCloseEvent, ConnectTunnelFailedEvent, UpgradeEvent, LimitedRelayEvent } from './events.ts'
 export type { EarlyData } from './tunnel-stream.ts'
 export { responseError } from './tunnel-stream.ts'
 export { describeDialError } from './redial.ts'
@@ -198,6 +198,8 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
   get host (): string { return this.clients.host }
   /** Local port clients connect to. */
   get port (): number { return this.clients.port }
+  /** The local clients joined to the share now, with their byte counts so far (`sent`: to the share). */
+  liveTunnels (): ConnectLiveTunnel[] { return this.clients.liveTunnels() }
   /** The path new streams take now, if connected. */
   get path (): PathInfo | undefined { return this.paths.path }
 

@@ -82,6 +82,15 @@ export interface ConnectTunnelCloseEvent {
    */
   reason?: 'client-reset'
 }
+/** {@link ConnectTunnel.liveTunnels}: a local client joined to the share now. */
+export interface ConnectLiveTunnel {
+  /** Number of the tunnel. */
+  id: number
+  /** Bytes from the local client to the share so far. */
+  sent: number
+  /** Bytes from the share to the local client so far. */
+  received: number
+}
 /** {@link ConnectEvents} `tunnel:failed`: a local client could not be joined. */
 export interface ConnectTunnelFailedEvent {
   /** Number of the tunnel. */

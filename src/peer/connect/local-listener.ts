@@ -6,7 +6,7 @@ import type { LocalListener } from '../../tunnel/index.ts'
 import { DEFAULT_LOCAL_HOST } from '../constants.ts'
 import { TunnelRefusedError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
-import type { ConnectEvents, ConnectTunnelCloseEvent } from './events.ts'
+import type { ConnectEvents, ConnectLiveTunnel, ConnectTunnelCloseEvent } from './events.ts'
 import type { EarlyData } from './tunnel-stream.ts'
 
 /** Options and components of a {@link LocalClients}. */
@@ -38,6 +38,7 @@ export class LocalClients {
   private readonly init: LocalClientsInit
   private listener: LocalListener | undefined
   private readonly active = new Set<AbortController>()
+  private readonly live = new Map<number, { early: { taken: () => number }, counts: { sent: number, received: number } }>()
   private nextId = 1
 
   constructor (init: LocalClientsInit) {
@@ -48,6 +49,11 @@ export class LocalClients {
   get host (): string { return this.listener?.host ?? '' }
   /** Local port clients connect to (0 until bound). */
   get port (): number { return this.listener?.port ?? 0 }
+
+  /** The local clients joined to the share now, with their byte counts so far (sent: to the share). */
+  liveTunnels (): ConnectLiveTunnel[] {
+    return [...this.live].map(([id, t]) => ({ id, sent: t.early.taken() + t.counts.sent, received: t.counts.received }))
+  }
 
   /** Bind the local port. */
   async start (): Promise<void> {
@@ -95,7 +101,14 @@ export class LocalClients {
       }
       log.debug({ tunnel: id, via: stream.protocol, conns: this.init.describeConnections() }, 'tunnel open')
       events.emit('tunnel:open', { id, remotePort })
-      const result = await pipeSocketStream(socket, stream, { signal: ctl.signal })
+      const counts = { sent: 0, received: 0 }
+      this.live.set(id, { early, counts })
+      let result
+      try {
+        result = await pipeSocketStream(socket, stream, { signal: ctl.signal, counts })
+      } finally {
+        this.live.delete(id)
+      }
       const ev: ConnectTunnelCloseEvent = { id, sent: early.taken() + result.sent, received: result.received }
       // the client's own reset is how it chose to end: a normal close
       if (result.localReset === true) {

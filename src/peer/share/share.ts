@@ -76,6 +76,13 @@ export interface TunnelCloseEvent extends TunnelOpenEvent {
   /** Set when the tunnel ended by an error or a reset. */
   error?: string
 }
+/** {@link Share.liveTunnels}: an open tunnel and its byte counts so far. */
+export interface LiveTunnel extends TunnelOpenEvent {
+  /** Bytes from the service to the peer so far. */
+  sent: number
+  /** Bytes from the peer to the service so far. */
+  received: number
+}
 /** {@link ShareEvents} `refused`: the access policy refused a peer. */
 export interface RefusedEvent {
   /** The refused peer id. */
@@ -145,6 +152,7 @@ export class Share extends EventEmitter<ShareEvents> {
   private readonly maxStreams: number
   private readonly shutdown = new AbortController()
   private readonly active = new Set<AbortController>()
+  private readonly live = new Map<number, TunnelOpenEvent & { counts: { sent: number, received: number } }>()
   private readonly limits: ShareLimits
   private lastOverflowWarn = -Infinity
   private readonly allowed: Set<string>
@@ -235,6 +243,11 @@ export class Share extends EventEmitter<ShareEvents> {
   /** Number of tunnels open right now. */
   get openTunnels (): number {
     return this.active.size
+  }
+
+  /** The tunnels joined to a service now, with their byte counts so far. */
+  liveTunnels (): LiveTunnel[] {
+    return [...this.live.values()].map(t => ({ id: t.id, remotePeer: t.remotePeer, host: t.host, port: t.port, sent: t.counts.sent, received: t.counts.received }))
   }
 
   /** Streams that have not sent their request yet, over all peers. */
@@ -387,7 +400,14 @@ export class Share extends EventEmitter<ShareEvents> {
       const id = this.nextId++
       log.debug({ tunnel: id, service: hostPort(service.host, service.port) }, 'tunnel open')
       this.emit('tunnel:open', { id, remotePeer, host: service.host, port: service.port })
-      const result = await pipeSocketStream(socket, incoming.unwrap(), { signal: ctl.signal })
+      const counts = { sent: 0, received: 0 }
+      this.live.set(id, { id, remotePeer, host: service.host, port: service.port, counts })
+      let result
+      try {
+        result = await pipeSocketStream(socket, incoming.unwrap(), { signal: ctl.signal, counts })
+      } finally {
+        this.live.delete(id)
+      }
       const ev: TunnelCloseEvent = { id, remotePeer, host: service.host, port: service.port, sent: result.sent, received: result.received }
       if (result.error != null) {
         ev.error = result.error.message
