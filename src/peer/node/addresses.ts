@@ -28,7 +28,22 @@ export function relayedAddrs (addrs: Multiaddr[]): Multiaddr[] {
 
 /** The part of libp2p's internal components read by {@link unverifiedListenAddrs}. */
 interface WithAddressManager {
-  components?: { addressManager?: { getAddressesWithMetadata?: () => Array<{ multiaddr: Multiaddr, verified: boolean, type: string }> } }
+  components?: {
+    addressManager?: { getAddressesWithMetadata?: () => Array<{ multiaddr: Multiaddr, verified: boolean, type: string }> }
+    transportManager?: { getAddrs?: () => Multiaddr[] }
+  }
+}
+
+/**
+ * The addresses this node's listeners are bound to (a wildcard host once per
+ * interface), whatever it announces; empty when libp2p does not expose them.
+ */
+export function listeningAddrs (libp2p: Libp2p): Multiaddr[] {
+  try {
+    return (libp2p as unknown as WithAddressManager).components?.transportManager?.getAddrs?.() ?? []
+  } catch {
+    return []
+  }
 }
 
 /**
