@@ -16,8 +16,10 @@ import { TunnelStreams } from './tunnel-stream.ts'
 import type { EarlyData } from './tunnel-stream.ts'
 import { PathUpgrader } from './upgrade.ts'
 import { DirectPathWait } from './direct-wait.ts'
+import { Reconnector } from './reconnect.ts'
+import { isLimited } from './limits.ts'
 
-export type { ConnectOptions, ConnectEvents, ConnectTunnelOpenEvent, ConnectTunnelCloseEvent, ConnectTunnelFailedEvent, UpgradeEvent, LimitedRelayEvent } from './events.ts'
+export type { ConnectOptions, ConnectEvents, ConnectTunnelOpenEvent, ConnectTunnelCloseEvent, ConnectTunnelFailedEvent, UpgradeEvent, LimitedRelayEvent, RedialEvent } from './events.ts'
 export type { EarlyData } from './tunnel-stream.ts'
 export { responseError } from './tunnel-stream.ts'
 export { describeDialError } from './redial.ts'
@@ -51,7 +53,8 @@ export interface ConnectTunnelInit extends Omit<ConnectOptions, 'signal'> {
 // early data (local-listener.ts), a tunnel stream and its handshake
 // (tunnel-stream.ts), the first handshake (probe.ts), the connection new
 // streams take and the `path` event (path-keeper.ts), the dial race with the
-// DHT refresh (redial.ts), relayed to direct WebRTC with backoff
+// DHT refresh, repeated with backoff within the dial timeout (redial.ts),
+// the redial of a lost share for as long as the tunnel runs (reconnect.ts), relayed to direct WebRTC with backoff
 // (upgrade.ts), and the wait for a direct path when only a relay with
 // limits reaches the share (direct-wait.ts). Each gets its options and
 // components in one init object.
@@ -134,6 +137,17 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       explain: async () => await this.upgrader.explain(),
       shutdown
     })
+    // a lost share is redialled in the background, for as long as the tunnel runs
+    const reconnector = new Reconnector({
+      peerId,
+      log,
+      events: this,
+      round: async (signal) => await dialer.round(signal),
+      connected: () => libp2p.getConnections(peerId).some(c => c.status === 'open' && !isLimited(c)),
+      onConnected: () => { this.paths.schedule() },
+      roundTimeout: dialer.dialTimeout,
+      shutdown
+    })
     this.paths = new PathKeeper({
       libp2p,
       peerId,
@@ -142,6 +156,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       dial: async (signal) => await dialer.dial(signal),
       onRelayed: (relayed) => { this.upgrader.maybeUpgrade(relayed) },
       waitDirect: async (limited, signal) => await direct.wait(limited, signal),
+      onLost: () => { reconnector.start() },
       shutdown
     })
     this.streams = new TunnelStreams({

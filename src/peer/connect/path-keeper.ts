@@ -37,6 +37,8 @@ export interface PathKeeperInit {
    * comes (DirectPathWait.wait).
    */
   waitDirect: (limited: Connection, signal?: AbortSignal) => Promise<Connection>
+  /** Told when the last connection that carried tunnels is gone and no limited one is left (to redial). @default unset */
+  onLost?: (() => void) | undefined
   /** Stops pings and path checks (the owner closed). */
   shutdown: AbortSignal
 }
@@ -159,6 +161,7 @@ export class PathKeeper {
         if (limited != null) log.warn({ peer: peerId.toString(), relay: limited.remoteAddr.toString() }, 'only a limited relay still reaches the peer; new local connections wait for a direct path')
         else log.warn({ peer: peerId.toString() }, 'connection to the peer lost; the next local connection redials')
         events.emit('disconnected')
+        if (limited == null) this.init.onLost?.()
       }
       // a limited relay carries no tunnel, but signals a direct path
       if (limited != null) this.init.onRelayed(limited)
