@@ -169,6 +169,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       log,
       connection: async (signal) => await this.paths.connection(signal),
       onVerified: (conn) => { this.paths.markVerified(conn) },
+      onSlow: (conn) => { this.paths.suspect(conn) },
       shutdown
     })
     this.clients = new LocalClients({

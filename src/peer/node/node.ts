@@ -35,6 +35,7 @@ import type { AppSender, CallHandler, HandleOptions, MessageHandler } from './ap
 import type { RelayStats } from './relay-server.ts'
 import type { ListenMove, ListenPortsMemory } from './listen-ports.ts'
 import { rememberPorts } from './listen-ports.ts'
+import { NetworkWatch } from './network-watch.ts'
 import type { CheckedRelay } from '../discovery/relay-choice.ts'
 import type { BeamInit, BeamNodeComponents, BeamNodeEvents, NodeStatus } from './init.ts'
 
@@ -86,6 +87,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   private readonly tunnels: Tunnels
   private readonly reach: ReachabilityTracker
   private readonly listenPorts: ListenPortsMemory | undefined
+  private readonly networkWatch: NetworkWatch
   private natReport: NatReport | undefined
   private stopped = false
   private started: Promise<void> | undefined
@@ -101,6 +103,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     this.log = log.child({ component: 'node' })
     if (components.backends != null) this.backends = components.backends
     this.listenPorts = components.listenPorts
+    this.networkWatch = new NetworkWatch({ libp2p, log: this.log })
     this.dhtServer = components.dhtServer ?? false
     this.webrtc = init.transports?.webrtc !== false
     this.records = new Records(libp2p, components.privateKey, libp2p.peerId.toString())
@@ -202,6 +205,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   private async startServices (): Promise<void> {
     await this.libp2p.start()
     if (this.listenPorts != null) await this.rememberListenPorts(this.listenPorts)
+    this.networkWatch.start()
     await this.relayServer.start()
     this.monitor.refreshAddresses()
     this.relayFinder?.start()
@@ -483,6 +487,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     if (this.stopped) return
     this.stopped = true
     await this.started?.catch(() => {})
+    this.networkWatch.stop()
     this.presence.stop()
     this.reach.close()
     this.relayFinder?.stop()
