@@ -63,12 +63,6 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   readonly records: Records
   /** The networks this node uses (set by createBeam). */
   backends: Backend[] = [directBackend]
-  /**
-   * Listen addresses that did not get the port they had last time (see
-   * BeamInit.listenPorts): that port was taken, so peers holding the old
-   * address must learn the new one. Empty when every port came back.
-   */
-  listenMoved: ListenMove[] = []
   private readonly init: BeamInit
   private readonly rootLog: Logger
   /** Whether this node runs WebRTC (and can upgrade relayed tunnels with it). */
@@ -88,6 +82,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   private readonly reach: ReachabilityTracker
   private readonly listenPorts: ListenPortsMemory | undefined
   private readonly networkWatch: NetworkWatch
+  private moved: ListenMove[] = []
   private natReport: NatReport | undefined
   private stopped = false
   private started: Promise<void> | undefined
@@ -187,6 +182,13 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     this.app = new AppApi({ libp2p, log: this.log, resolver: this.resolver, racing, state })
   }
 
+  /**
+   * Listen addresses that did not get the port they had last time (see
+   * BeamInit.listenPorts): that port was taken, so peers holding the old
+   * address must learn the new one. Empty when every port came back.
+   */
+  get listenMoved (): ListenMove[] { return [...this.moved] }
+
   /** Whether {@link start} has completed and {@link stop} has not been called. */
   get running (): boolean { return this.startedOk && !this.stopped }
 
@@ -222,7 +224,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   /** Write the bound ports to the ports file; say which addresses did not get theirs back. */
   private async rememberListenPorts (memory: ListenPortsMemory): Promise<void> {
     const { moved, error } = await rememberPorts(memory, listeningAddrs(this.libp2p))
-    this.listenMoved = moved
+    this.moved = moved
     for (const m of moved) this.log.warn({ was: m.was, now: m.now, reason: m.reason }, `listening on ${m.now} instead of ${m.was} (${m.reason}): addresses handed out before name the old port`)
     if (error != null) this.log.warn({ file: memory.book.path, err: error.message }, 'cannot remember the listen ports')
   }
