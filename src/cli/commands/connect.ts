@@ -214,6 +214,7 @@ export async function runConnect (targetArg: string | undefined, flags: ConnectF
       ctx.out.event('upgrade', { technique: u.technique, state: u.state, address: u.address, ms: u.ms ?? null, ...(u.error != null ? { error: u.error } : {}), ...(u.retryInMs != null ? { retryInMs: u.retryInMs } : {}) })
     })
     tunnel.on('disconnected', () => { ctx.out.event('disconnected', { peerId: peer }) })
+    tunnel.on('redial', e => { ctx.out.event('redial', { peerId: peer, attempt: e.attempt, error: e.error, retryInMs: e.retryInMs }) })
     tunnel.on('refused', e => { ctx.out.event('refused', { peerId: peer, reason: e.message }) })
     tunnel.on('tunnel:failed', e => { ctx.out.event('tunnel-failed', { id: e.id, code: e.error.name, message: e.error.message }) })
     tunnel.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id }) })

@@ -105,6 +105,8 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
     ...(anonymous ? { anonymous: selected.names, anonymousIdentity: true } : {}),
     node: { listen, announce: settings.announce ?? [], reservations, backends: selected.backends, listenOnBackends: true }
   })
+  // the default listen addresses come back on the ports they had (per identity); --listen and --ephemeral keep theirs
+  if (!anonymous && !settings.noListen && settings.listen == null && init.identityKind !== 'ephemeral') init.listenPorts = homePaths(ctx.home).listenPorts
   if (names.length > 0 && init.dht === false) throw new UsageError('--name needs the DHT (drop --no-dht)')
   for (const b of selected.backends) {
     if (b.name === 'direct') continue
@@ -165,7 +167,7 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
     share.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id, peerId: e.remotePeer, host: e.host, port: e.port }) })
     share.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, peerId: e.remotePeer, host: e.host, port: e.port, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
 
-    ctx.out.event('ready', { peerId, connect, multiaddrs, ports: share.services.map(s => s.port), services: share.services.map(s => ({ host: s.host, port: s.port, address: hostPort(s.host, s.port) })), access: access.mode, backends: selected.names, identity: init.identityPath ?? null, identityKind: init.identityKind, dht: node.status().dht?.mode ?? null, reachability, ...(hint != null ? { hint } : {}), ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}) })
+    ctx.out.event('ready', { peerId, connect, multiaddrs, ports: share.services.map(s => s.port), services: share.services.map(s => ({ host: s.host, port: s.port, address: hostPort(s.host, s.port) })), access: access.mode, backends: selected.names, identity: init.identityPath ?? null, identityKind: init.identityKind, dht: node.status().dht?.mode ?? null, reachability, listenMoved: node.listenMoved, ...(hint != null ? { hint } : {}), ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}) })
     const accessLine = access.mode === 'public'
       ? 'public: anyone who knows the peer id'
       : access.mode === 'allow' ? `allow-list: ${access.peers.length} peer(s)` : 'private: only holders of the connect string below'
@@ -178,6 +180,7 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
       ...(selected.names.length > 1 || selected.names[0] !== 'direct' ? [`  networks:  ${selected.names.join(', ')}${anonymous ? ' (anonymous-only: no IP address is announced)' : ''}`] : []),
       ...names.map(n => `  name:      ${n}.${node.peerId.toString().slice(0, MIN_PREFIX)} (published in the DHT)`),
       `  listening: ${multiaddrs.length > 0 ? multiaddrs.join(' ') : '(none)'}`,
+      ...node.listenMoved.map(m => `  moved:     ${m.was} → ${m.now} (${m.reason}): connect strings handed out before name the old port`),
       `  reachable: ${REACHABILITY_LABEL[reachability]}`,
       ...(hint != null ? [`  hint:      ${hint}`] : []),
       ...(node.dhtEnabled ? [`  dht:       ${node.status().dht?.mode ?? 'unknown'}`] : []),

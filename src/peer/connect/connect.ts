@@ -17,8 +17,10 @@ import type { EarlyData } from './tunnel-stream.ts'
 import { PathUpgrader } from './upgrade.ts'
 import { DirectPathWait } from './direct-wait.ts'
 import { ConnectionReversal } from './reversal.ts'
+import { Reconnector } from './reconnect.ts'
+import { isLimited } from './limits.ts'
 
-export type { ConnectOptions, ConnectEvents, ConnectLiveTunnel, ConnectTunnelOpenEvent, ConnectTunnelCloseEvent, ConnectTunnelFailedEvent, UpgradeEvent, LimitedRelayEvent } from './events.ts'
+export type { ConnectOptions, ConnectEvents, ConnectLiveTunnel, ConnectTunnelOpenEvent, ConnectTunnelCloseEvent, ConnectTunnelFailedEvent, UpgradeEvent, LimitedRelayEvent, RedialEvent } from './events.ts'
 export type { EarlyData } from './tunnel-stream.ts'
 export { responseError } from './tunnel-stream.ts'
 export { describeDialError } from './redial.ts'
@@ -56,9 +58,10 @@ export interface ConnectTunnelInit extends Omit<ConnectOptions, 'signal'> {
 // early data (local-listener.ts), a tunnel stream and its handshake
 // (tunnel-stream.ts), the first handshake (probe.ts), the connection new
 // streams take and the `path` event (path-keeper.ts), the dial race with the
-// DHT refresh (redial.ts), relayed to direct WebRTC with backoff
-// (upgrade.ts), the share dialling back a dialable connector
-// (reversal.ts), and the wait for a direct path when only a relay with
+// DHT refresh, repeated with backoff within the dial timeout (redial.ts),
+// the redial of a lost share for as long as the tunnel runs (reconnect.ts),
+// relayed to direct WebRTC with backoff (upgrade.ts), the share dialling
+// back a dialable connector (reversal.ts), and the wait for a direct path when only a relay with
 // limits reaches the share (direct-wait.ts). Each gets its options and
 // components in one init object.
 
@@ -160,6 +163,17 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       webrtcOff: () => this.upgrader.blocked() != null,
       shutdown
     })
+    // a lost share is redialled in the background, for as long as the tunnel runs
+    const reconnector = new Reconnector({
+      peerId,
+      log,
+      events: this,
+      round: async (signal) => await dialer.round(signal),
+      connected: () => libp2p.getConnections(peerId).some(c => c.status === 'open' && !isLimited(c)),
+      onConnected: () => { this.paths.schedule() },
+      roundTimeout: dialer.dialTimeout,
+      shutdown
+    })
     this.paths = new PathKeeper({
       libp2p,
       peerId,
@@ -168,6 +182,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       dial: async (signal) => await dialer.dial(signal),
       onRelayed: (relayed) => { this.upgrader.maybeUpgrade(relayed); this.reversal.maybeReverse(relayed) },
       waitDirect: async (limited, signal) => await direct.wait(limited, signal),
+      onLost: () => { reconnector.start() },
       shutdown
     })
     this.streams = new TunnelStreams({
@@ -180,6 +195,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       log,
       connection: async (signal) => await this.paths.connection(signal),
       onVerified: (conn) => { this.paths.markVerified(conn) },
+      onSlow: (conn) => { this.paths.suspect(conn) },
       shutdown
     })
     this.clients = new LocalClients({

@@ -139,6 +139,16 @@ export interface LimitedRelayEvent {
   error?: string
 }
 
+/** {@link ConnectEvents} `redial`: a background redial of a lost share failed. */
+export interface RedialEvent {
+  /** Number of the redial since the peer was lost (1, 2, …). */
+  attempt: number
+  /** What was tried and what each answered, in one line. */
+  error: string
+  /** When the next redial comes, in ms from now. */
+  retryInMs: number
+}
+
 /** Events of a {@link ConnectTunnel}. */
 export interface ConnectEvents {
   /** The path new streams take changed (or was first found). */
@@ -151,8 +161,10 @@ export interface ConnectEvents {
   'tunnel:failed': [ConnectTunnelFailedEvent]
   /** The share refused this peer; every new local client will be closed too. */
   refused: [TunnelRefusedError]
-  /** The peer is no longer connected; the next local client redials. */
+  /** The peer is no longer connected; it is redialled at once, then with backoff (`redial`), and by the next local client. */
   disconnected: []
+  /** A redial of the lost peer failed (what it tried and what each answered); the next one comes in `retryInMs`. */
+  redial: [RedialEvent]
   /** Dialling the peer: the addresses tried and how each went. */
   dial: [{
     /** Each address tried. */

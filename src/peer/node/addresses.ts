@@ -33,6 +33,36 @@ interface WithAddressManager {
       getAddressesWithMetadata?: () => Array<{ multiaddr: Multiaddr, verified: boolean, type: string }>
       confirmObservedAddr?: (addr: Multiaddr, options?: { type?: string }) => void
     }
+    transportManager?: { getAddrs?: () => Multiaddr[] }
+  }
+}
+
+/** libp2p's address manager method that recomputes the node's own addresses (debounced by 1 s). */
+interface WithAddressUpdate {
+  components?: { addressManager?: { _updatePeerStoreAddresses?: () => void } }
+}
+
+/**
+ * Make libp2p compute this node's addresses again (a wildcard listener's
+ * addresses follow the interfaces, but libp2p looks only when a listener or
+ * an observed address changes): a change becomes a `self:peer:update` event
+ * about a second later. No-op when libp2p does not expose it.
+ */
+export function recomputeOwnAddresses (libp2p: Libp2p): void {
+  try {
+    (libp2p as unknown as WithAddressUpdate).components?.addressManager?._updatePeerStoreAddresses?.()
+  } catch {}
+}
+
+/**
+ * The addresses this node's listeners are bound to (a wildcard host once per
+ * interface), whatever it announces; empty when libp2p does not expose them.
+ */
+export function listeningAddrs (libp2p: Libp2p): Multiaddr[] {
+  try {
+    return (libp2p as unknown as WithAddressManager).components?.transportManager?.getAddrs?.() ?? []
+  } catch {
+    return []
   }
 }
 
