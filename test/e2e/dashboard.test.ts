@@ -142,19 +142,23 @@ describe.skipIf(skip)('the dashboard at /_beam', () => {
       // the connect string, and its QR code decoded from the image the page shows
       expect(await page.inputValue('.connect-text')).toBe(share.connect)
       await page.waitForFunction(() => { const img = document.querySelector<HTMLImageElement>('img.qr'); return img != null && img.complete && img.naturalWidth > 0 }, undefined, { timeout: 20_000 })
+      // drawn at 5 pixels per module or so, and sent back as base64 (a plain array of 4 bytes a pixel is slow to pass)
       const pixels = await page.evaluate(() => {
         const img = document.querySelector<HTMLImageElement>('img.qr')
         if (img == null) throw new Error('no QR image')
-        const size = 600
+        const size = 300
         const canvas = document.createElement('canvas')
         canvas.width = size
         canvas.height = size
         const g = canvas.getContext('2d')
         if (g == null) throw new Error('no 2d context')
         g.drawImage(img, 0, 0, size, size)
-        return { width: size, height: size, data: Array.from(g.getImageData(0, 0, size, size).data) }
+        const data = g.getImageData(0, 0, size, size).data
+        let bin = ''
+        for (let i = 0; i < data.length; i += 8192) bin += String.fromCharCode(...data.subarray(i, i + 8192))
+        return { width: size, height: size, base64: btoa(bin) }
       })
-      const qr = jsQR(Uint8ClampedArray.from(pixels.data), pixels.width, pixels.height)
+      const qr = jsQR(new Uint8ClampedArray(Buffer.from(pixels.base64, 'base64')), pixels.width, pixels.height)
       expect(qr?.data).toBe(share.connect)
 
       // a transfer through the tunnel, paced so that it lasts several ticks of the page
