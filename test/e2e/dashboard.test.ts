@@ -226,7 +226,7 @@ describe.skipIf(skip)('the dashboard at /_beam', () => {
     expect(proc.child.exitCode).toBe(0)
   }, 60_000)
 
-  it('--no-dashboard serves none; a --dashboard port that is not a port exits 3', async () => {
+  it('--no-dashboard serves none; a --dashboard port that is not a port exits 3, one in use exits 5', async () => {
     const quiet = await startConnect(share.connect, ['--no-dashboard'], home.dir)
     others.push(quiet.proc)
     expect(quiet.proc.events.find(e => e.event === 'listening')?.dashboard).toBeNull()
@@ -234,5 +234,13 @@ describe.skipIf(skip)('the dashboard at /_beam', () => {
     const bad = await runBeam(['connect', share.connect, '--dashboard', '70000', ...OFFLINE], { BEAM_HOME: home.dir })
     expect(bad.code, bad.stderr).toBe(3)
     expect(bad.stderr.trim()).toMatch(/^beam: invalid --dashboard port '70000'/)
+    const taken = await startTcpService(s => { s.destroy() })
+    try {
+      const busy = await runBeam(['connect', share.connect, '--dashboard', String(taken.port), ...OFFLINE], { BEAM_HOME: home.dir })
+      expect(busy.code, busy.stderr).toBe(5)
+      expect(busy.stderr.trim().split('\n').at(-1)).toBe(`beam: the dashboard's port 127.0.0.1:${taken.port} is already in use`)
+    } finally {
+      await taken.close()
+    }
   }, 60_000)
 })

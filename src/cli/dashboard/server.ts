@@ -241,7 +241,10 @@ export async function startDashboard (init: DashboardInit): Promise<Dashboard> {
   const wanted = init.port ?? 0
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'EADDRINUSE' ? new AddressInUseError('127.0.0.1', wanted, err) : new ListenError(`the dashboard cannot listen on 127.0.0.1:${wanted}: ${err.code ?? err.message}`, err))
+      if (err.code !== 'EADDRINUSE') { reject(new ListenError(`the dashboard cannot listen on 127.0.0.1:${wanted}: ${err.code ?? err.message}`, err)); return }
+      const inUse = new AddressInUseError('127.0.0.1', wanted, err)
+      inUse.message = `the dashboard's port ${inUse.message}`
+      reject(inUse)
     })
     server.listen(wanted, '127.0.0.1', () => { resolve() })
   })
