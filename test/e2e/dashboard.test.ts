@@ -94,6 +94,8 @@ describe.skipIf(skip)('the dashboard at /_beam', () => {
     const processes = (JSON.parse(r.stdout) as { processes: Array<{ pid: number, dashboard: string | null }> }).processes
     expect(processes.find(p => p.pid === share.proc.child.pid)?.dashboard).toBe(share.ready.dashboard)
     expect(processes.find(p => p.pid === conn.proc.child.pid)?.dashboard).toBe(conn.proc.events.find(e => e.event === 'listening')?.dashboard)
+    const human = await runBeam(['status', 'web'], { BEAM_HOME: home.dir })
+    expect(human.stdout).toContain(`  dashboard: ${String(share.ready.dashboard)}\n`)
   }, 60_000)
 
   it('refuses requests without the token, with a wrong one, and with a foreign Host or Origin', async () => {
