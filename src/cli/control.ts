@@ -27,7 +27,7 @@ export interface ControlHandle {
  * run) there is no socket, only the tracker. A socket that cannot be opened
  * is a warning: the tunnel matters more than `beam status`.
  */
-export async function openControl (ctx: Context, io: CliIo, info: Omit<ProcessInfo, 'pid' | 'logFile'>, node: BeamNode): Promise<ControlHandle> {
+export async function openControl (ctx: Context, io: CliIo, info: Omit<ProcessInfo, 'pid' | 'logFile'>, node: BeamNode, connectString?: () => string | null): Promise<ControlHandle> {
   const local = new AbortController()
   const signal = AbortSignal.any([io.signal, local.signal])
   const ids = io.processIds
@@ -39,6 +39,7 @@ export async function openControl (ctx: Context, io: CliIo, info: Omit<ProcessIn
         path: join(runDir(ctx.home), controlSocketName(ids.pid)),
         status: () => tracker.snapshot(),
         logs: ctx.logs ?? new LogRing(),
+        ...(connectString != null ? { connectString } : {}),
         onStop: () => { if (io.requestStop != null) io.requestStop(); else local.abort() },
         log: ctx.log.child({ component: 'control' })
       })

@@ -41,6 +41,7 @@ export function formatStatus (p: ProcessStatus): string {
     `  reachable: ${p.reachability}`,
     `  peers:     ${p.connections} connection(s)`,
     ...(p.logFile != null ? [`  log file:  ${p.logFile}`] : []),
+    ...(p.dashboard != null ? [`  dashboard: ${p.dashboard}`] : []),
     ...(p.relay != null ? [`  relay:     ${p.relay.reservations} reservation(s), ${p.relay.circuits} circuit(s) open, ${formatBytes(p.relay.bytesRelayed)} relayed`] : []),
     ...(p.role === 'relay' ? [] : [p.tunnels.length === 0 ? '  tunnels:   none yet' : '  tunnels:', ...p.tunnels.map(describeTunnel)])
   ].join('\n')

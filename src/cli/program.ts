@@ -15,6 +15,7 @@ import { logsCommand } from './commands/logs.ts'
 import { stopCommand } from './commands/stop.ts'
 import { cleanupCommand } from './commands/cleanup.ts'
 import { configCommand } from './commands/config.ts'
+import { dashboardCommand } from './commands/dashboard.ts'
 import { classify, errorLine, ExitCode } from './exit-codes.ts'
 
 export const VERSION = '0.1.0'
@@ -25,7 +26,7 @@ export function createProgram (io: CliIo): Command {
     .description('peer-to-peer TCP tunnels addressed by public key: direct when possible, relayed when not')
     .version(VERSION, '-V, --version')
     .showSuggestionAfterError(true)
-  for (const cmd of [shareCommand(io), connectCommand(io), upCommand(io), relayCommand(io), doctorCommand(io), benchmarkCommand(io), aliasCommand(io), statusCommand(io), logsCommand(io), stopCommand(io), cleanupCommand(io), configCommand(io), idCommand(io), backendsCommand(io), demoCommand(io)]) {
+  for (const cmd of [shareCommand(io), connectCommand(io), upCommand(io), relayCommand(io), doctorCommand(io), benchmarkCommand(io), aliasCommand(io), statusCommand(io), logsCommand(io), stopCommand(io), cleanupCommand(io), configCommand(io), dashboardCommand(io), idCommand(io), backendsCommand(io), demoCommand(io)]) {
     program.addCommand(cmd)
   }
   const configure = (c: Command): void => {

@@ -12,7 +12,7 @@ import type { TestHttp } from '../helpers/services.ts'
 // `beam stop`; `beam cleanup` after a SIGKILL; sockets that are not safe to
 // talk to; `beam config`; a second share of the same port.
 
-interface Status { pid: number, command: string, name: string | null, peerId: string, access: string | null, ports: number[], dashboard: null, tunnels: Tunnel[] }
+interface Status { pid: number, command: string, name: string | null, peerId: string, access: string | null, ports: number[], dashboard: string | null, tunnels: Tunnel[] }
 interface Tunnel { role: string, peer: string, path: { direct: boolean, transport: string } | null, open: number, total: number, sent: number, received: number }
 
 async function status (home: string, ...args: string[]): Promise<Status[]> {
@@ -59,7 +59,7 @@ describe('beam status, logs and stop with a share and a connect running', () => 
     const before = await status(home.dir)
     expect(before.map(p => p.pid).sort()).toEqual([sharePid, connPid].sort())
     const s = before.find(p => p.pid === sharePid)
-    expect(s).toMatchObject({ command: 'share', name: 'web', peerId: share.peerId, access: 'secret', ports: [http.port], dashboard: null, tunnels: [] })
+    expect(s).toMatchObject({ command: 'share', name: 'web', peerId: share.peerId, access: 'secret', ports: [http.port], dashboard: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/_beam\/\?token=/), tunnels: [] })
     const c = before.find(p => p.pid === connPid)
     expect(c?.command).toBe('connect')
     expect(c?.tunnels).toHaveLength(1)

@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { get as httpGet } from 'node:http'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { delimiter, dirname, join } from 'node:path'
@@ -139,7 +140,7 @@ describe('the npm package, installed into an app', () => {
   it('installs from the packed tarball, with the build and without the checkout\'s tooling', () => {
     expect(install.code, seen(install)).toBe(0)
     const beamDir = join(app, 'node_modules', 'beam')
-    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/bundle/beam.mjs', 'dist/peer/discovery/bootstrap.js', 'bootstrap-nodes.json', 'bin/beam.js']) {
+    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/bundle/beam.mjs', 'dist/peer/discovery/bootstrap.js', 'bootstrap-nodes.json', 'bin/beam.js', 'src/cli/dashboard/static/index.html', 'src/cli/dashboard/static/app.js', 'src/cli/dashboard/static/style.css']) {
       expect(() => readFileSync(join(beamDir, f)), f).not.toThrow()
     }
     // dev dependencies (vitest, typescript, the bundled node) stay out of an app
@@ -170,6 +171,42 @@ describe('the npm package, installed into an app', () => {
     const report = JSON.parse(doctor.stdout.trim().split('\n').at(-1) ?? '{}') as { event?: string, peerId?: string }
     expect(report.event).toBe('doctor')
     expect(report.peerId).toMatch(/^12D3KooW/)
+  }, 60_000)
+
+  it('the installed bundle serves the dashboard\'s page (its static files are found from dist/bundle)', async () => {
+    const home = join(tmp, 'home-dashboard')
+    mkdirSync(home)
+    const child = spawn(process.execPath, [join(app, 'node_modules', 'beam', 'bin', 'beam.js'), 'dashboard', '--json'], { cwd: app, env: { ...appEnv(), BEAM_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stderr.setEncoding('utf8').on('data', (c: string) => { err += c })
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const t = setTimeout(() => { reject(new Error(`no dashboard event in 30 s; stderr: ${err}`)) }, 30_000)
+        child.stdout.setEncoding('utf8').on('data', (c: string) => {
+          out += c
+          const m = /"url":"([^"]+)"/.exec(out)
+          if (m?.[1] != null) { clearTimeout(t); resolve(m[1]) }
+        })
+        child.on('exit', code => { clearTimeout(t); reject(new Error(`beam dashboard exited ${String(code)}: ${err}`)) })
+      })
+      const fetch = async (path: string, cookie?: string): Promise<{ status: number, cookie: string, body: string }> => await new Promise((resolve, reject) => {
+        httpGet(new URL(path, url), { headers: cookie != null ? { cookie } : {} }, res => {
+          let body = ''
+          res.setEncoding('utf8').on('data', (c: string) => { body += c })
+          res.on('end', () => { resolve({ status: res.statusCode ?? 0, cookie: String(res.headers['set-cookie'] ?? '').split(';')[0] ?? '', body }) })
+        }).on('error', reject)
+      })
+      const first = await fetch(url)
+      expect(first.status).toBe(303)
+      for (const f of ['/_beam/', '/_beam/app.js', '/_beam/style.css']) {
+        const r = await fetch(f, first.cookie)
+        expect(r.status, f).toBe(200)
+        expect(r.body.length, f).toBeGreaterThan(100)
+      }
+    } finally {
+      child.kill('SIGTERM')
+    }
   }, 60_000)
 
   it('type-checks an app\'s TypeScript against the shipped .d.ts files', async () => {

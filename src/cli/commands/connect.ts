@@ -19,6 +19,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { BackendUnavailableError, carriedBy, describeBackendAddress } from '../../backends/index.ts'
 import type { BackendAddress } from '../../backends/index.ts'
 import { readTargetInput, resolvePasswordFlags, withHiddenTarget } from '../secret-input.ts'
+import { addDashboardOptions, dashboardSetting, openDashboard } from '../dashboard/open.ts'
 
 export type { ConnectFlags } from '../settings/index.ts'
 
@@ -38,6 +39,7 @@ export function connectCommand (io: CliIo): Command {
   addConfigOption(cmd)
   addOutputOptions(cmd)
   addLogFileOptions(cmd)
+  addDashboardOptions(cmd)
   // passwords from files or the environment, here and not in runConnect: `beam up` takes no password flags
   cmd.action(async (target: string | undefined, flags: ConnectFlags) => { await runConnect(target, await resolvePasswordFlags(flags, io), io) })
   return cmd
@@ -149,6 +151,7 @@ export async function runConnect (targetArg: string | undefined, flags: ConnectF
   for (const w of config?.warnings ?? []) ctx.log.warn(w)
   const settings = await connectSettings(flags, io, ctx.log, config, entry)
   const { localPort, remotePort, timeout } = settings
+  const dashboardSet = dashboardSetting(flags.dashboard)
   const selected = await createBackends(settings.backends, { home: ctx.home, ownerPid: process.pid, env: io.env })
   const anonymous = selected.anonymousOnly
   if (anonymous && settings.listenGiven) throw new UsageError(`${selected.names.join('+')}-only mode opens no listener: drop --listen`)
@@ -183,6 +186,7 @@ export async function runConnect (targetArg: string | undefined, flags: ConnectF
   }
   const node: BeamNode = await createBeam(init)
   let closeControl: (() => Promise<void>) | undefined
+  let closeDashboard: (() => Promise<void>) | undefined
   node.on('lookup', e => { ctx.out.event('lookup', { peerId: e.peerId, state: e.state, addresses: e.addresses ?? null, ms: e.ms ?? null, ...(e.error != null ? { error: e.error } : {}) }) })
   try {
     if (target != null) ctx.log.info({ peer: target.peerId.toString(), addresses: target.multiaddrs.length }, `connecting to ${target.peerId.toString()}`)
@@ -206,6 +210,8 @@ export async function runConnect (targetArg: string | undefined, flags: ConnectF
     const control = await openControl(ctx, io, { command: entry != null ? 'up' : 'connect', role: 'connect', name: entry?.name ?? null }, node)
     closeControl = control.close
     control.tracker.watchConnect(tunnel)
+    const dashboard = await openDashboard(ctx, control, dashboardSet, `beam ${entry != null ? `up ${entry.name}` : 'connect'}`)
+    closeDashboard = dashboard?.close
     tunnel.on('path', p => {
       ctx.log.info(describePath(p))
       ctx.out.event('path', pathEvent(p))
@@ -219,15 +225,16 @@ export async function runConnect (targetArg: string | undefined, flags: ConnectF
     tunnel.on('tunnel:failed', e => { ctx.out.event('tunnel-failed', { id: e.id, code: e.error.name, message: e.error.message }) })
     tunnel.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id }) })
     tunnel.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}), ...(e.reason != null ? { reason: e.reason } : {}) }) })
-    ctx.out.event('listening', { host: tunnel.host, port: tunnel.port, peerId: peer, remotePort: remotePort === 0 ? null : remotePort, dht: node.status().dht?.mode ?? null })
+    ctx.out.event('listening', { host: tunnel.host, port: tunnel.port, peerId: peer, remotePort: remotePort === 0 ? null : remotePort, dht: node.status().dht?.mode ?? null, dashboard: dashboard?.url ?? null })
     if (tunnel.path != null) {
       ctx.out.event('path', pathEvent(tunnel.path))
     }
-    ctx.out.say(`beam connect: ${peer}${remotePort !== 0 ? ` port ${remotePort}` : ''} is reachable at ${hostPort(tunnel.host, tunnel.port)}  (Ctrl-C to stop)`)
+    ctx.out.say(`beam connect: ${peer}${remotePort !== 0 ? ` port ${remotePort}` : ''} is reachable at ${hostPort(tunnel.host, tunnel.port)}  (Ctrl-C to stop)${dashboard != null ? `\n  dashboard: ${dashboard.url}` : ''}`)
     ctx.log.info({ host: tunnel.host, port: tunnel.port }, `listening on ${hostPort(tunnel.host, tunnel.port)}`)
     await untilAborted(control.signal)
     ctx.log.info('stopping')
   } finally {
+    await closeDashboard?.()
     await stopWithin(node, ctx.log)
     await closeControl?.()
   }

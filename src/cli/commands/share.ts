@@ -20,6 +20,7 @@ import type { Logger } from '../../peer/index.ts'
 import { BackendUnavailableError } from '../../backends/index.ts'
 import { resolvePasswordFlags } from '../secret-input.ts'
 import { REACHABILITY_LABEL, reachabilityHint } from '../reachability-hint.ts'
+import { addDashboardOptions, dashboardSetting, openDashboard } from '../dashboard/open.ts'
 
 export type { ShareFlags } from '../settings/index.ts'
 
@@ -43,6 +44,7 @@ export function shareCommand (io: CliIo): Command {
   addConfigOption(cmd)
   addOutputOptions(cmd)
   addLogFileOptions(cmd)
+  addDashboardOptions(cmd)
   // passwords from files or the environment, here and not in runShare: `beam up` takes no password flags
   cmd.action(async (ports: string[], flags: ShareFlags) => { await runShare({ ports }, await resolvePasswordFlags(flags, io), io) })
   return cmd
@@ -85,6 +87,7 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
   const ctx = createContext(flags, io)
   for (const w of config?.warnings ?? []) ctx.log.warn(w)
   const settings = await shareSettings(source, flags, io, ctx.log, config)
+  const dashboardSet = dashboardSetting(flags.dashboard)
   const { services, names } = settings
   const resolved = await createBackends(settings.backends, { home: ctx.home, ownerPid: process.pid, env: io.env })
   const selected = resolved.fallback ? await firstAvailable(resolved, io.signal, ctx.log) : resolved
@@ -135,6 +138,7 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
   ctx.log.info({ ports: services.map(s => s.port), services: services.map(s => s.host != null ? hostPort(s.host, s.port) : String(s.port)) }, 'starting share')
   const node: BeamNode = await createBeam(init)
   let closeControl: (() => Promise<void>) | undefined
+  let closeDashboard: (() => Promise<void>) | undefined
   try {
     if (reservations > 0) {
       ctx.log.info('reserving a slot on a relay, so that peers behind NATs can reach this share')
@@ -149,14 +153,18 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
       if (relayed.length > 0) await node.settleReachability({ timeout: 5000 })
     }
     const share = await node.share({ services, access, ...settings.limits })
-    const control = await openControl(ctx, io, { command: 'tunnel' in source ? 'up' : 'share', role: 'share', name: 'tunnel' in source ? source.tunnel.name : names[0] ?? null, access: access.mode }, node)
+    const connectNow = (): string => node.connectString(access.mode === 'secret' ? access.secret : undefined)
+    const processName = 'tunnel' in source ? source.tunnel.name : names[0] ?? null
+    const control = await openControl(ctx, io, { command: 'tunnel' in source ? 'up' : 'share', role: 'share', name: processName, access: access.mode }, node, connectNow)
     closeControl = control.close
     control.tracker.watchShare(share)
+    const dashboard = await openDashboard(ctx, control, dashboardSet, `beam ${'tunnel' in source ? 'up' : 'share'}${processName != null ? ` ${processName}` : ''}`, connectNow)
+    closeDashboard = dashboard?.close
     if (node.dhtEnabled && (init.bootstrap ?? []).length > 0) {
       node.on('published', e => { ctx.out.event('published', { peerId: node.peerId.toString(), ms: e.ms, names: e.names }) })
       node.startPublishing(names)
     }
-    const connect = node.connectString(access.mode === 'secret' ? access.secret : undefined)
+    const connect = connectNow()
     const peerId = node.peerId.toString()
     const multiaddrs = node.getMultiaddrs().map(m => m.toString())
     const reachability = node.reachability()
@@ -167,7 +175,7 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
     share.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id, peerId: e.remotePeer, host: e.host, port: e.port }) })
     share.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, peerId: e.remotePeer, host: e.host, port: e.port, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
 
-    ctx.out.event('ready', { peerId, connect, multiaddrs, ports: share.services.map(s => s.port), services: share.services.map(s => ({ host: s.host, port: s.port, address: hostPort(s.host, s.port) })), access: access.mode, backends: selected.names, identity: init.identityPath ?? null, identityKind: init.identityKind, dht: node.status().dht?.mode ?? null, reachability, listenMoved: node.listenMoved, ...(hint != null ? { hint } : {}), ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}) })
+    ctx.out.event('ready', { peerId, connect, multiaddrs, ports: share.services.map(s => s.port), services: share.services.map(s => ({ host: s.host, port: s.port, address: hostPort(s.host, s.port) })), access: access.mode, backends: selected.names, identity: init.identityPath ?? null, identityKind: init.identityKind, dht: node.status().dht?.mode ?? null, reachability, listenMoved: node.listenMoved, dashboard: dashboard?.url ?? null, ...(hint != null ? { hint } : {}), ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}) })
     const accessLine = access.mode === 'public'
       ? 'public: anyone who knows the peer id'
       : access.mode === 'allow' ? `allow-list: ${access.peers.length} peer(s)` : 'private: only holders of the connect string below'
@@ -184,6 +192,7 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
       `  reachable: ${REACHABILITY_LABEL[reachability]}`,
       ...(hint != null ? [`  hint:      ${hint}`] : []),
       ...(node.dhtEnabled ? [`  dht:       ${node.status().dht?.mode ?? 'unknown'}`] : []),
+      ...(dashboard != null ? [`  dashboard: ${dashboard.url}`] : []),
       ...selected.newClientKeys.map(k => `  onion client key (give it to one connector: --tor-client-key ${k})`),
       '  on the other machine run:  beam connect <connect string below>' + (share.services.length > 1 ? ` [--remote ${share.services[1]?.port ?? ''}]` : ''),
       '  press Ctrl-C to stop',
@@ -211,6 +220,7 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
     node.libp2p.removeEventListener('self:peer:update', onAddresses)
     ctx.log.info({ open: share.openTunnels }, 'stopping share')
   } finally {
+    await closeDashboard?.()
     await stopWithin(node, ctx.log)
     await closeControl?.()
   }

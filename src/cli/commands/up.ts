@@ -9,6 +9,7 @@ import { collect } from '../parse.ts'
 import { beamHome } from '../home.ts'
 import { runShare } from './share.ts'
 import { runConnect } from './connect.ts'
+import { addDashboardOptions } from '../dashboard/open.ts'
 
 /**
  * `beam up NAME`: start a share (`tunnels.NAME`) or a connection
@@ -25,6 +26,7 @@ export function upCommand (io: CliIo): Command {
   addNetworkOptions(cmd)
   addOutputOptions(cmd)
   addLogFileOptions(cmd)
+  addDashboardOptions(cmd)
   cmd.action(async (name: string, flags: ShareFlags & ConnectFlags) => {
     const config = await loadCliConfig(flags, beamHome(io.env), io.signal)
     if (config == null) throw new UsageError(`beam up ${name}: no config file (give --config FILE, or create ${beamHome(io.env)}/beam.config.yaml)`)

@@ -23,6 +23,8 @@ export interface ConnectFlags extends CommonFlags, BackendFlags {
   remote?: string
   timeout?: string
   listen?: string[]
+  /** `--dashboard [port]` (true or a port), `--no-dashboard` (false). */
+  dashboard?: boolean | string
 }
 
 /** Default of --timeout, in ms. */

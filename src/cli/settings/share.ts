@@ -28,6 +28,8 @@ export interface ShareFlags extends CommonFlags, BackendFlags {
   name?: string[]
   maxTunnels?: string
   maxTunnelsPerPeer?: string
+  /** `--dashboard [port]` (true or a port), `--no-dashboard` (false). */
+  dashboard?: boolean | string
 }
 
 /** What a share runs with. */

@@ -32,8 +32,13 @@ export interface StopOp {
   /** The request. */
   op: 'stop'
 }
+/** Ask a share for its connect string (it carries the access secret: only for the socket's owner, e.g. a dashboard). */
+export interface ConnectOp {
+  /** The request. */
+  op: 'connect'
+}
 /** What a client may ask (without the protocol field). */
-export type ControlOp = StatusOp | LogsOp | StopOp
+export type ControlOp = StatusOp | LogsOp | StopOp | ConnectOp
 
 /** Fields of every request and answer line. */
 export interface ControlEnvelope {
@@ -67,6 +72,13 @@ export interface StopAnswer extends ControlEnvelope {
   /** True: the process is stopping. */
   stopping: true
 }
+/** A successful answer to a connect request. */
+export interface ConnectAnswer extends ControlEnvelope {
+  /** True. */
+  ok: true
+  /** The share's connect string now, or null (not a share). */
+  connect: string | null
+}
 /** A refused request. */
 export interface ErrorAnswer extends ControlEnvelope {
   /** False. */
@@ -75,7 +87,7 @@ export interface ErrorAnswer extends ControlEnvelope {
   error: string
 }
 /** The first line of every answer. */
-export type ControlResponse = StatusAnswer | LogsAnswer | StopAnswer | ErrorAnswer
+export type ControlResponse = StatusAnswer | LogsAnswer | StopAnswer | ConnectAnswer | ErrorAnswer
 
 /** The lines after a following logs answer. */
 export interface ControlLogLine {

@@ -18,6 +18,8 @@ export interface ControlServerInit {
   status: () => ProcessStatus
   /** The process's recent log lines. */
   logs: LogRing
+  /** A share's connect string now (answers the `connect` request). @default none: the answer is null */
+  connectString?: () => string | null
   /** Asked to stop the process (as a SIGTERM would). */
   onStop: () => void
   /** Logger (`component: control`). */
@@ -147,6 +149,10 @@ function answer (socket: Socket, req: { op?: unknown, since?: unknown, follow?: 
   switch (req.op) {
     case 'status':
       send(socket, { protocol: CONTROL_PROTOCOL, ok: true, status: init.status() })
+      socket.end()
+      return
+    case 'connect':
+      send(socket, { protocol: CONTROL_PROTOCOL, ok: true, connect: init.connectString?.() ?? null })
       socket.end()
       return
     case 'stop':

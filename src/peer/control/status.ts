@@ -140,10 +140,15 @@ export class StatusTracker {
   private connect: ConnectTunnel | undefined
 
   constructor (init: StatusTrackerInit) {
-    this.init = init
+    this.init = { ...init }
     this.now = init.now ?? Date.now
     this.started = this.now()
     this.maxPeers = init.maxPeers ?? DEFAULT_STATUS_PEERS
+  }
+
+  /** Set the dashboard URL that {@link snapshot} shows (it is known once the dashboard listens). */
+  setDashboard (url: string | null): void {
+    this.init.dashboard = url
   }
 
   /** Count a share's tunnels, by connecting peer. */

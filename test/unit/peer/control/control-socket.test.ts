@@ -75,6 +75,15 @@ describe('control socket', () => {
     expect(stops).toHaveLength(1)
   })
 
+  it('gives a share\'s connect string to its owner (connect op); null where there is none', async () => {
+    const dir = await tmp()
+    const server = await startControlServer({ path: join(dir, 'run', '7.sock'), status: () => STATUS, logs: new LogRing(), connectString: () => 'beamtestconnect', onStop: () => {}, log: silentLogger() })
+    cleanups.push(async () => { await server.close() })
+    expect(await controlRequest({ pid: 7, path: server.path }, { op: 'connect' }, { uid })).toMatchObject({ ok: true, connect: 'beamtestconnect' })
+    const { server: plain } = await start(dir, 8)
+    expect(await controlRequest({ pid: 8, path: plain.path }, { op: 'connect' }, { uid })).toMatchObject({ ok: true, connect: null })
+  })
+
   it('follows new log lines until the client stops', async () => {
     const dir = await tmp()
     const { server, logs } = await start(dir)
