@@ -35,10 +35,10 @@ export interface RaceOptions {
   /** Head start of direct addresses over relayed ones, in ms. @default 250 */
   relayDelay?: number
   /**
-   * Head start of the best address of a peer on this machine over its other
-   * direct addresses, in ms (see {@link dialWaves}). @default SAME_HOST_HEAD_START (250)
+   * Head start of the first wave of direct addresses over the second, in ms
+   * (see {@link dialWaves}). @default SECOND_WAVE_DELAY (250)
    */
-  sameHostHeadStart?: number
+  secondWaveDelay?: number
   /** The IP addresses of this machine. @default those of its interfaces now ({@link localIps}) */
   localIps?: ReadonlySet<string>
   /** Where the race registers the peer while it runs (see {@link RacingPeers}). @default unset */
@@ -124,17 +124,17 @@ function directRank (ma: Multiaddr): number {
 }
 
 /**
- * How long the best address of a peer on this machine dials alone before
- * the peer's other direct addresses join, in ms: RFC 8305's "Connection
- * Attempt Delay". A share started with its defaults listens on TCP and QUIC
- * on every interface, IPv4 and IPv6, and its connect string carries all of
- * them (eight on a machine with one network interface); dialled at once,
- * a connector on the same machine made eight connections (Noise or TLS
- * handshakes, identify, and QUIC's native module loaded) where one loopback
- * TCP connection answers within a few ms. It is the whole wait only when
- * that address hangs: when it fails, the others are dialled at once.
+ * How long the first wave of a peer's direct addresses ({@link dialWaves})
+ * dials alone before the others join, in ms: RFC 8305's "Connection Attempt
+ * Delay". A share started with its defaults listens on TCP and QUIC on every
+ * interface, IPv4 and IPv6, and its connect string carries all of them
+ * (eight on a machine with one network interface); dialled at once, a
+ * connector made eight connections (Noise or TLS handshakes, identify, and
+ * QUIC's native module loaded) where one TCP connection answers within a
+ * round trip and a handshake. It is the whole wait only when the first wave
+ * hangs: when it fails, the others are dialled at once.
  */
-export const SAME_HOST_HEAD_START = 250
+export const SECOND_WAVE_DELAY = 250
 
 /** The IP addresses of this machine's network interfaces (loopback included), as multiaddrs print them. */
 export function localIps (): Set<string> {
@@ -157,31 +157,57 @@ function sameHostRank (ma: Multiaddr): number {
   return (isLoopback(ma) ? 0 : 4) + (names.includes('tcp') ? 0 : 2) + (names[0] === 'ip4' ? 0 : 1)
 }
 
-/**
- * Which direct addresses a race dials first. A peer runs on this machine
- * when one of its direct addresses is an address of a local interface other
- * than loopback (every peer lists loopback addresses, so those say nothing):
- * then its best address on this machine goes first (loopback TCP when it has
- * one: the fastest path, and TCP carries bulk data faster than QUIC here),
- * alone, and the rest follow after {@link SAME_HOST_HEAD_START} or at once if
- * it fails. Any other peer: every direct address at once. An address that
- * merely matches (another host with the same private address on its own
- * LAN) costs at most the head start.
- */
-export function dialWaves (direct: Multiaddr[], local: ReadonlySet<string>): { first: Multiaddr[], rest: Multiaddr[] } {
-  const sameHost = direct.some(ma => { const ip = ipOf(ma); return ip != null && local.has(ip) && !isLoopback(ma) })
-  if (!sameHost) return { first: direct, rest: [] }
-  const candidates = direct.filter(ma => { const ip = ipOf(ma); return ip != null && local.has(ip) })
-  const best = candidates.sort((a, b) => sameHostRank(a) - sameHostRank(b))[0]
-  if (best == null) return { first: direct, rest: [] }
-  return { first: [best], rest: direct.filter(ma => ma !== best) }
+/** Whether an address is plain TCP (not WebSockets or another protocol over it). */
+function isPlainTcp (ma: Multiaddr): boolean {
+  const names = ma.getComponents().map(c => c.name).filter(n => n !== 'p2p')
+  return names.length === 2 && names[1] === 'tcp'
 }
 
 /**
- * Dial a peer over its known addresses, happy-eyeballs style: every direct
- * address at once (for a peer on this machine, its best local address
- * first: {@link dialWaves}), relayed addresses after a short head start (at
- * once when there is no direct candidate). The first connection wins; dials still
+ * Which direct addresses a race dials first; the rest follow after
+ * {@link SECOND_WAVE_DELAY} or at once when every first dial failed
+ * (RFC 8305's "Connection Attempt Delay"). A share started with its defaults
+ * offers TCP and QUIC on every interface, IPv4 and IPv6, loopback included.
+ *
+ * - A peer on this machine (one of its direct addresses, other than
+ *   loopback, is an address of a local interface: every peer lists loopback
+ *   addresses, so those say nothing): its best address on this machine
+ *   alone (loopback TCP when it has one: the fastest path, and TCP carries
+ *   bulk data faster than QUIC here).
+ * - A peer elsewhere: its TCP addresses other than loopback first, all at
+ *   once; its QUIC (and other) addresses and its loopback addresses (which
+ *   lead to this machine, not to the peer) after the head start. A QUIC dial
+ *   loads and starts QUIC's native client (a TLS certificate, two UDP
+ *   sockets) and makes a second handshake that competes with the first on
+ *   a small machine; when TCP answers, neither happens. When the peer has no
+ *   such TCP address, its non-loopback addresses first.
+ * - A peer with loopback addresses only (tests, the benchmark): all at once.
+ *
+ * An address that merely matches a local one (another host with the same
+ * private address on its own LAN), or a TCP path that hangs where QUIC would
+ * answer, costs at most the head start.
+ */
+export function dialWaves (direct: Multiaddr[], local: ReadonlySet<string>): { first: Multiaddr[], rest: Multiaddr[] } {
+  const sameHost = direct.some(ma => { const ip = ipOf(ma); return ip != null && local.has(ip) && !isLoopback(ma) })
+  if (sameHost) {
+    const candidates = direct.filter(ma => { const ip = ipOf(ma); return ip != null && local.has(ip) })
+    const best = candidates.sort((a, b) => sameHostRank(a) - sameHostRank(b))[0]
+    if (best == null) return { first: direct, rest: [] }
+    return { first: [best], rest: direct.filter(ma => ma !== best) }
+  }
+  const away = direct.filter(ma => !isLoopback(ma))
+  if (away.length === 0) return { first: direct, rest: [] }
+  const tcp = away.filter(isPlainTcp)
+  const first = tcp.length > 0 ? tcp : away
+  return { first, rest: direct.filter(ma => !first.includes(ma)) }
+}
+
+/**
+ * Dial a peer over its known addresses, happy-eyeballs style: the direct
+ * addresses in two waves ({@link dialWaves}: a peer on this machine, its
+ * best local address first; a peer elsewhere, its TCP addresses first),
+ * relayed addresses after a short head start (at once when there is no
+ * direct candidate). The first connection wins; dials still
  * running go on in the background (a direct connection that arrives later is
  * picked up by the path logic). libp2p's own peer dial tries addresses one at
  * a time with a 6 s budget each, so one blackholed address would delay the
@@ -195,7 +221,7 @@ export async function raceDial (libp2p: Libp2p, peer: PeerId, options: RaceOptio
   const attempts: DialAttempt[] = []
   if (direct.length === 0 && relayed.length === 0) throw new DialRaceError(attempts)
   const relayDelay = direct.length === 0 ? 0 : (options.relayDelay ?? 250)
-  const sameHostHeadStart = options.sameHostHeadStart ?? SAME_HOST_HEAD_START
+  const secondWaveDelay = options.secondWaveDelay ?? SECOND_WAVE_DELAY
   const won = new AbortController()
   options.racing?.add(peer)
   const one = async (ma: Multiaddr, kind: AddressClass, delay: number, after?: Promise<void>): Promise<Connection> => {
@@ -268,12 +294,12 @@ export async function raceDial (libp2p: Libp2p, peer: PeerId, options: RaceOptio
   }
   try {
     const firstDials = waves.first.map(async ma => await one(ma, 'direct', 0))
-    if (waves.rest.length > 0) log.debug({ first: waves.first.map(String), headStartMs: sameHostHeadStart }, 'the peer is on this machine: dialling its best local address first')
+    if (waves.rest.length > 0) log.debug({ first: waves.first.map(String), later: waves.rest.length, headStartMs: secondWaveDelay }, 'dialling the best direct addresses first, the others after the head start')
     // the rest: after the head start, or as soon as every first dial failed
     const restGate = waves.rest.length === 0
       ? undefined
       : Promise.race([
-        sleep(sameHostHeadStart, undefined, { signal: AbortSignal.any([won.signal, options.signal]) }).catch(() => {}),
+        sleep(secondWaveDelay, undefined, { signal: AbortSignal.any([won.signal, options.signal]) }).catch(() => {}),
         Promise.allSettled(firstDials).then(() => {})
       ])
     const connection = await Promise.any([
