@@ -39,6 +39,13 @@ export interface RaceOptions {
    * (see {@link dialWaves}). @default SECOND_WAVE_DELAY (250)
    */
   secondWaveDelay?: number
+  /**
+   * How much longer the second wave waits, once the head start is over, for
+   * a first-wave address that has answered (its TCP connection is up) and is
+   * still in its handshake, in ms (see {@link HANDSHAKE_GRACE}).
+   * @default HANDSHAKE_GRACE (1000)
+   */
+  handshakeGrace?: number
   /** The IP addresses of this machine. @default those of its interfaces now ({@link localIps}) */
   localIps?: ReadonlySet<string>
   /** Where the race registers the peer while it runs (see {@link RacingPeers}). @default unset */
@@ -136,6 +143,20 @@ function directRank (ma: Multiaddr): number {
  */
 export const SECOND_WAVE_DELAY = 250
 
+/**
+ * How long the second wave of direct addresses waits, after the head start,
+ * for a first-wave address that answered at the transport level (its socket
+ * connected: libp2p's upgrader started the encryption handshake) to finish
+ * its handshake, in ms. On a loaded machine a loopback dial spends hundreds
+ * of ms in CPU-bound steps (Noise, yamux, identify) after the socket is up:
+ * with the fixed head start alone, a connector to a share on its default
+ * listen addresses then dialled all eight addresses (QUIC built, seven more
+ * handshakes on the same two cores) while its first connection was merely
+ * slow. An address that answers but never completes (a stuck peer, another
+ * service on the port) holds the rest back by at most this much.
+ */
+export const HANDSHAKE_GRACE = 1000
+
 /** The IP addresses of this machine's network interfaces (loopback included), as multiaddrs print them. */
 export function localIps (): Set<string> {
   const out = new Set<string>()
@@ -224,7 +245,16 @@ export async function raceDial (libp2p: Libp2p, peer: PeerId, options: RaceOptio
   const secondWaveDelay = options.secondWaveDelay ?? SECOND_WAVE_DELAY
   const won = new AbortController()
   options.racing?.add(peer)
-  const one = async (ma: Multiaddr, kind: AddressClass, delay: number, after?: Promise<void>): Promise<Connection> => {
+  const handshakeGrace = options.handshakeGrace ?? HANDSHAKE_GRACE
+  // whether a first-wave address answered (its socket is up, the handshake under way)
+  let firstAnswered = false
+  /**
+   * One dial: after `delay` ms and `after` (cut short when another address
+   * wins); `first`: a first-wave direct address, whose transport-level
+   * answer the second wave watches.
+   */
+  const one = async (ma: Multiaddr, kind: AddressClass, when: { delay?: number, after?: Promise<void>, first?: boolean } = {}): Promise<Connection> => {
+    const { delay = 0, after, first = false } = when
     if (delay > 0 || after != null) {
       // cut short when another address wins or the dial is aborted
       if (delay > 0) await sleep(delay, undefined, { signal: AbortSignal.any([won.signal, options.signal]) }).catch(() => {})
@@ -239,7 +269,10 @@ export async function raceDial (libp2p: Libp2p, peer: PeerId, options: RaceOptio
     const address = kind === 'direct' ? withoutPeer(ma) : withPeer(ma, peer)
     try {
       log.debug({ address: address.toString(), kind }, 'dialing')
-      const connection = await libp2p.dial(address, { signal: options.signal })
+      const connection = await libp2p.dial(address, {
+        signal: options.signal,
+        onProgress: first ? (e) => { if (e.type === 'upgrader:encrypt-outbound-connection') firstAnswered = true } : undefined
+      })
       if (!connection.remotePeer.equals(peer)) {
         connection.abort(new Error('wrong peer'))
         throw new Error(`${connection.remotePeer.toString()} answered, not the peer`)
@@ -290,21 +323,31 @@ export async function raceDial (libp2p: Libp2p, peer: PeerId, options: RaceOptio
   const relayedDials = async (): Promise<Connection> => {
     const live = await liveRelayed()
     if (live.length === 0) throw new Error('no relay of the peer answered')
-    return await Promise.any(live.map(async ma => await one(ma, 'relayed', relayDelay)))
+    return await Promise.any(live.map(async ma => await one(ma, 'relayed', { delay: relayDelay })))
   }
   try {
-    const firstDials = waves.first.map(async ma => await one(ma, 'direct', 0))
+    const firstDials = waves.first.map(async ma => await one(ma, 'direct', { first: true }))
     if (waves.rest.length > 0) log.debug({ first: waves.first.map(String), later: waves.rest.length, headStartMs: secondWaveDelay }, 'dialling the best direct addresses first, the others after the head start')
-    // the rest: after the head start, or as soon as every first dial failed
+    // the rest: after the head start (longer, up to the grace, while a first
+    // address that answered finishes its handshake), or as soon as every
+    // first dial failed
+    const waitGate = AbortSignal.any([won.signal, options.signal])
+    const firstSettled = Promise.allSettled(firstDials).then(() => {})
     const restGate = waves.rest.length === 0
       ? undefined
       : Promise.race([
-        sleep(secondWaveDelay, undefined, { signal: AbortSignal.any([won.signal, options.signal]) }).catch(() => {}),
-        Promise.allSettled(firstDials).then(() => {})
+        (async () => {
+          await sleep(secondWaveDelay, undefined, { signal: waitGate })
+          if (firstAnswered) {
+            log.debug({ graceMs: handshakeGrace }, 'a first address answered: the others wait for its handshake')
+            await Promise.race([firstSettled, sleep(handshakeGrace, undefined, { signal: waitGate })])
+          }
+        })().catch(() => {}),
+        firstSettled
       ])
     const connection = await Promise.any([
       ...firstDials,
-      ...waves.rest.map(async ma => await one(ma, 'direct', 0, restGate)),
+      ...waves.rest.map(async ma => await one(ma, 'direct', { after: restGate })),
       ...(relayed.length > 0 ? [relayedDials()] : [])
     ])
     won.abort()
