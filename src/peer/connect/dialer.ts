@@ -356,6 +356,8 @@ export async function raceDial (libp2p: Libp2p, peer: PeerId, options: RaceOptio
     options.signal.throwIfAborted()
     throw new DialRaceError(attempts.length > 0 ? attempts : [{ address: '', kind: 'direct', ok: false, ms: 0, error: (err as Error).message }])
   } finally {
+    // ends the head-start and grace timers when every dial failed, too
+    won.abort()
     options.racing?.delete(peer)
   }
 }
