@@ -246,6 +246,7 @@ async function measureRunning (run: Running, _infra: Infra, s: BenchSettings): P
     const result: ScenarioRound = {
       coldMs: round(run.coldMs, 1),
       ...(run.coldDefaultMs != null ? { coldDefaultMs: round(run.coldDefaultMs, 1) } : {}),
+      ...(run.coldPairLoopbackMs != null ? { coldPairLoopbackMs: round(run.coldPairLoopbackMs, 1) } : {}),
       warmMs: warm.length > 0 ? round(median(warm), 1) : null,
       uploadMBps: round(up.mbps, 1) ?? 0,
       downloadMBps: round(down.mbps, 1) ?? 0,

@@ -13,6 +13,8 @@ export interface ScenarioRound {
   coldMs: number | null
   /** Cold start against a share on its default listen addresses (beam-tcp), in ms. */
   coldDefaultMs?: number | null
+  /** Cold start against a loopback-only share, measured next to coldDefaultMs (beam-tcp), in ms. */
+  coldPairLoopbackMs?: number | null
   warmMs: number | null
   uploadMBps: number
   downloadMBps: number
@@ -49,6 +51,7 @@ export const METRICS = {
   newConnP99Ms: (r: ScenarioRound) => r.newConnection.p99Ms,
   coldMs: (r: ScenarioRound) => r.coldMs,
   coldDefaultMs: (r: ScenarioRound) => r.coldDefaultMs ?? null,
+  coldPairLoopbackMs: (r: ScenarioRound) => r.coldPairLoopbackMs ?? null,
   warmMs: (r: ScenarioRound) => r.warmMs,
   concurrentOk: (r: ScenarioRound) => r.concurrency?.succeeded ?? null,
   concurrentMBps: (r: ScenarioRound) => r.concurrency?.mbps ?? null,

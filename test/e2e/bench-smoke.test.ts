@@ -59,6 +59,8 @@ describe('npm run bench (smoke)', () => {
     expect(beam.coldMs).toBeGreaterThan(0)
     // and against a share on its default listen addresses (every interface, TCP and QUIC)
     expect(beam.coldDefaultMs).toBeGreaterThan(0)
+    // next to a loopback-only cold start measured in the same slot, the figure it is compared with
+    expect(beam.coldPairLoopbackMs).toBeGreaterThan(0)
     for (const role of ['share', 'connect']) {
       expect(beam.rssIdleMiB[role], role).toBeGreaterThan(0)
       expect(beam.rssLoadMiB[role], role).toBeGreaterThan(0)
@@ -70,7 +72,7 @@ describe('npm run bench (smoke)', () => {
     const rep = await run(['bench/report.ts', out, '--md', md, '--svg', svg], 30_000)
     expect(rep.code, rep.stderr).toBe(0)
     const text = await readFile(md, 'utf8')
-    for (const label of ['raw TCP', 'two-hop Node forwarder', 'beam direct TCP', 'default listen addresses', 'Targets from the issue', 'Machine and versions']) expect(text).toContain(label)
+    for (const label of ['raw TCP', 'two-hop Node forwarder', 'beam direct TCP', 'default listen addresses', 'measured beside it', 'Targets from the issue', 'Machine and versions']) expect(text).toContain(label)
     const chart = await readFile(svg, 'utf8')
     expect(chart).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/)
     expect(chart).toContain('beam direct TCP')

@@ -35,10 +35,17 @@ export interface RaceOptions {
   /** Head start of direct addresses over relayed ones, in ms. @default 250 */
   relayDelay?: number
   /**
-   * Head start of the best address of a peer on this machine over its other
-   * direct addresses, in ms (see {@link dialWaves}). @default SAME_HOST_HEAD_START (250)
+   * Head start of the first wave of direct addresses over the second, in ms
+   * (see {@link dialWaves}). @default SECOND_WAVE_DELAY (250)
    */
-  sameHostHeadStart?: number
+  secondWaveDelay?: number
+  /**
+   * How much longer the second wave waits, once the head start is over, for
+   * a first-wave address that has answered (its TCP connection is up) and is
+   * still in its handshake, in ms (see {@link HANDSHAKE_GRACE}).
+   * @default HANDSHAKE_GRACE (1000)
+   */
+  handshakeGrace?: number
   /** The IP addresses of this machine. @default those of its interfaces now ({@link localIps}) */
   localIps?: ReadonlySet<string>
   /** Where the race registers the peer while it runs (see {@link RacingPeers}). @default unset */
@@ -124,17 +131,31 @@ function directRank (ma: Multiaddr): number {
 }
 
 /**
- * How long the best address of a peer on this machine dials alone before
- * the peer's other direct addresses join, in ms: RFC 8305's "Connection
- * Attempt Delay". A share started with its defaults listens on TCP and QUIC
- * on every interface, IPv4 and IPv6, and its connect string carries all of
- * them (eight on a machine with one network interface); dialled at once,
- * a connector on the same machine made eight connections (Noise or TLS
- * handshakes, identify, and QUIC's native module loaded) where one loopback
- * TCP connection answers within a few ms. It is the whole wait only when
- * that address hangs: when it fails, the others are dialled at once.
+ * How long the first wave of a peer's direct addresses ({@link dialWaves})
+ * dials alone before the others join, in ms: RFC 8305's "Connection Attempt
+ * Delay". A share started with its defaults listens on TCP and QUIC on every
+ * interface, IPv4 and IPv6, and its connect string carries all of them
+ * (eight on a machine with one network interface); dialled at once, a
+ * connector made eight connections (Noise or TLS handshakes, identify, and
+ * QUIC's native module loaded) where one TCP connection answers within a
+ * round trip and a handshake. It is the whole wait only when the first wave
+ * hangs: when it fails, the others are dialled at once.
  */
-export const SAME_HOST_HEAD_START = 250
+export const SECOND_WAVE_DELAY = 250
+
+/**
+ * How long the second wave of direct addresses waits, after the head start,
+ * for a first-wave address that answered at the transport level (its socket
+ * connected: libp2p's upgrader started the encryption handshake) to finish
+ * its handshake, in ms. On a loaded machine a loopback dial spends hundreds
+ * of ms in CPU-bound steps (Noise, yamux, identify) after the socket is up:
+ * with the fixed head start alone, a connector to a share on its default
+ * listen addresses then dialled all eight addresses (QUIC built, seven more
+ * handshakes on the same two cores) while its first connection was merely
+ * slow. An address that answers but never completes (a stuck peer, another
+ * service on the port) holds the rest back by at most this much.
+ */
+export const HANDSHAKE_GRACE = 1000
 
 /** The IP addresses of this machine's network interfaces (loopback included), as multiaddrs print them. */
 export function localIps (): Set<string> {
@@ -157,31 +178,57 @@ function sameHostRank (ma: Multiaddr): number {
   return (isLoopback(ma) ? 0 : 4) + (names.includes('tcp') ? 0 : 2) + (names[0] === 'ip4' ? 0 : 1)
 }
 
-/**
- * Which direct addresses a race dials first. A peer runs on this machine
- * when one of its direct addresses is an address of a local interface other
- * than loopback (every peer lists loopback addresses, so those say nothing):
- * then its best address on this machine goes first (loopback TCP when it has
- * one: the fastest path, and TCP carries bulk data faster than QUIC here),
- * alone, and the rest follow after {@link SAME_HOST_HEAD_START} or at once if
- * it fails. Any other peer: every direct address at once. An address that
- * merely matches (another host with the same private address on its own
- * LAN) costs at most the head start.
- */
-export function dialWaves (direct: Multiaddr[], local: ReadonlySet<string>): { first: Multiaddr[], rest: Multiaddr[] } {
-  const sameHost = direct.some(ma => { const ip = ipOf(ma); return ip != null && local.has(ip) && !isLoopback(ma) })
-  if (!sameHost) return { first: direct, rest: [] }
-  const candidates = direct.filter(ma => { const ip = ipOf(ma); return ip != null && local.has(ip) })
-  const best = candidates.sort((a, b) => sameHostRank(a) - sameHostRank(b))[0]
-  if (best == null) return { first: direct, rest: [] }
-  return { first: [best], rest: direct.filter(ma => ma !== best) }
+/** Whether an address is plain TCP (not WebSockets or another protocol over it). */
+function isPlainTcp (ma: Multiaddr): boolean {
+  const names = ma.getComponents().map(c => c.name).filter(n => n !== 'p2p')
+  return names.length === 2 && names[1] === 'tcp'
 }
 
 /**
- * Dial a peer over its known addresses, happy-eyeballs style: every direct
- * address at once (for a peer on this machine, its best local address
- * first: {@link dialWaves}), relayed addresses after a short head start (at
- * once when there is no direct candidate). The first connection wins; dials still
+ * Which direct addresses a race dials first; the rest follow after
+ * {@link SECOND_WAVE_DELAY} or at once when every first dial failed
+ * (RFC 8305's "Connection Attempt Delay"). A share started with its defaults
+ * offers TCP and QUIC on every interface, IPv4 and IPv6, loopback included.
+ *
+ * - A peer on this machine (one of its direct addresses, other than
+ *   loopback, is an address of a local interface: every peer lists loopback
+ *   addresses, so those say nothing): its best address on this machine
+ *   alone (loopback TCP when it has one: the fastest path, and TCP carries
+ *   bulk data faster than QUIC here).
+ * - A peer elsewhere: its TCP addresses other than loopback first, all at
+ *   once; its QUIC (and other) addresses and its loopback addresses (which
+ *   lead to this machine, not to the peer) after the head start. A QUIC dial
+ *   loads and starts QUIC's native client (a TLS certificate, two UDP
+ *   sockets) and makes a second handshake that competes with the first on
+ *   a small machine; when TCP answers, neither happens. When the peer has no
+ *   such TCP address, its non-loopback addresses first.
+ * - A peer with loopback addresses only (tests, the benchmark): all at once.
+ *
+ * An address that merely matches a local one (another host with the same
+ * private address on its own LAN), or a TCP path that hangs where QUIC would
+ * answer, costs at most the head start.
+ */
+export function dialWaves (direct: Multiaddr[], local: ReadonlySet<string>): { first: Multiaddr[], rest: Multiaddr[] } {
+  const sameHost = direct.some(ma => { const ip = ipOf(ma); return ip != null && local.has(ip) && !isLoopback(ma) })
+  if (sameHost) {
+    const candidates = direct.filter(ma => { const ip = ipOf(ma); return ip != null && local.has(ip) })
+    const best = candidates.sort((a, b) => sameHostRank(a) - sameHostRank(b))[0]
+    if (best == null) return { first: direct, rest: [] }
+    return { first: [best], rest: direct.filter(ma => ma !== best) }
+  }
+  const away = direct.filter(ma => !isLoopback(ma))
+  if (away.length === 0) return { first: direct, rest: [] }
+  const tcp = away.filter(isPlainTcp)
+  const first = tcp.length > 0 ? tcp : away
+  return { first, rest: direct.filter(ma => !first.includes(ma)) }
+}
+
+/**
+ * Dial a peer over its known addresses, happy-eyeballs style: the direct
+ * addresses in two waves ({@link dialWaves}: a peer on this machine, its
+ * best local address first; a peer elsewhere, its TCP addresses first),
+ * relayed addresses after a short head start (at once when there is no
+ * direct candidate). The first connection wins; dials still
  * running go on in the background (a direct connection that arrives later is
  * picked up by the path logic). libp2p's own peer dial tries addresses one at
  * a time with a 6 s budget each, so one blackholed address would delay the
@@ -195,10 +242,19 @@ export async function raceDial (libp2p: Libp2p, peer: PeerId, options: RaceOptio
   const attempts: DialAttempt[] = []
   if (direct.length === 0 && relayed.length === 0) throw new DialRaceError(attempts)
   const relayDelay = direct.length === 0 ? 0 : (options.relayDelay ?? 250)
-  const sameHostHeadStart = options.sameHostHeadStart ?? SAME_HOST_HEAD_START
+  const secondWaveDelay = options.secondWaveDelay ?? SECOND_WAVE_DELAY
   const won = new AbortController()
   options.racing?.add(peer)
-  const one = async (ma: Multiaddr, kind: AddressClass, delay: number, after?: Promise<void>): Promise<Connection> => {
+  const handshakeGrace = options.handshakeGrace ?? HANDSHAKE_GRACE
+  // whether a first-wave address answered (its socket is up, the handshake under way)
+  let firstAnswered = false
+  /**
+   * One dial: after `delay` ms and `after` (cut short when another address
+   * wins); `first`: a first-wave direct address, whose transport-level
+   * answer the second wave watches.
+   */
+  const one = async (ma: Multiaddr, kind: AddressClass, when: { delay?: number, after?: Promise<void>, first?: boolean } = {}): Promise<Connection> => {
+    const { delay = 0, after, first = false } = when
     if (delay > 0 || after != null) {
       // cut short when another address wins or the dial is aborted
       if (delay > 0) await sleep(delay, undefined, { signal: AbortSignal.any([won.signal, options.signal]) }).catch(() => {})
@@ -213,7 +269,10 @@ export async function raceDial (libp2p: Libp2p, peer: PeerId, options: RaceOptio
     const address = kind === 'direct' ? withoutPeer(ma) : withPeer(ma, peer)
     try {
       log.debug({ address: address.toString(), kind }, 'dialing')
-      const connection = await libp2p.dial(address, { signal: options.signal })
+      const connection = await libp2p.dial(address, {
+        signal: options.signal,
+        onProgress: first ? (e) => { if (e.type === 'upgrader:encrypt-outbound-connection') firstAnswered = true } : undefined
+      })
       if (!connection.remotePeer.equals(peer)) {
         connection.abort(new Error('wrong peer'))
         throw new Error(`${connection.remotePeer.toString()} answered, not the peer`)
@@ -264,21 +323,31 @@ export async function raceDial (libp2p: Libp2p, peer: PeerId, options: RaceOptio
   const relayedDials = async (): Promise<Connection> => {
     const live = await liveRelayed()
     if (live.length === 0) throw new Error('no relay of the peer answered')
-    return await Promise.any(live.map(async ma => await one(ma, 'relayed', relayDelay)))
+    return await Promise.any(live.map(async ma => await one(ma, 'relayed', { delay: relayDelay })))
   }
   try {
-    const firstDials = waves.first.map(async ma => await one(ma, 'direct', 0))
-    if (waves.rest.length > 0) log.debug({ first: waves.first.map(String), headStartMs: sameHostHeadStart }, 'the peer is on this machine: dialling its best local address first')
-    // the rest: after the head start, or as soon as every first dial failed
+    const firstDials = waves.first.map(async ma => await one(ma, 'direct', { first: true }))
+    if (waves.rest.length > 0) log.debug({ first: waves.first.map(String), later: waves.rest.length, headStartMs: secondWaveDelay }, 'dialling the best direct addresses first, the others after the head start')
+    // the rest: after the head start (longer, up to the grace, while a first
+    // address that answered finishes its handshake), or as soon as every
+    // first dial failed
+    const waitGate = AbortSignal.any([won.signal, options.signal])
+    const firstSettled = Promise.allSettled(firstDials).then(() => {})
     const restGate = waves.rest.length === 0
       ? undefined
       : Promise.race([
-        sleep(sameHostHeadStart, undefined, { signal: AbortSignal.any([won.signal, options.signal]) }).catch(() => {}),
-        Promise.allSettled(firstDials).then(() => {})
+        (async () => {
+          await sleep(secondWaveDelay, undefined, { signal: waitGate })
+          if (firstAnswered) {
+            log.debug({ graceMs: handshakeGrace }, 'a first address answered: the others wait for its handshake')
+            await Promise.race([firstSettled, sleep(handshakeGrace, undefined, { signal: waitGate })])
+          }
+        })().catch(() => {}),
+        firstSettled
       ])
     const connection = await Promise.any([
       ...firstDials,
-      ...waves.rest.map(async ma => await one(ma, 'direct', 0, restGate)),
+      ...waves.rest.map(async ma => await one(ma, 'direct', { after: restGate })),
       ...(relayed.length > 0 ? [relayedDials()] : [])
     ])
     won.abort()
@@ -287,6 +356,8 @@ export async function raceDial (libp2p: Libp2p, peer: PeerId, options: RaceOptio
     options.signal.throwIfAborted()
     throw new DialRaceError(attempts.length > 0 ? attempts : [{ address: '', kind: 'direct', ok: false, ms: 0, error: (err as Error).message }])
   } finally {
+    // ends the head-start and grace timers when every dial failed, too
+    won.abort()
     options.racing?.delete(peer)
   }
 }

@@ -2,7 +2,8 @@
  * RacingPeers: the peers beam's dial race runs for, counted, so that the
  * connection gater (isDirectDialOf: test/unit/peer/libp2p/libp2p-options.test.ts)
  * knows whom to hold direct dials back for. dialWaves: which addresses the
- * race dials first (a peer on this machine: its best local address alone).
+ * race dials first (a peer on this machine: its best local address alone;
+ * a peer elsewhere: its TCP addresses, QUIC after the head start).
  */
 import { describe, expect, it } from 'vitest'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -47,10 +48,26 @@ describe('dialWaves', () => {
     expect(dialWaves(lan.filter(a => !a.toString().includes('/tcp/')), HERE).first.map(String)).toEqual(['/ip4/192.0.2.2/udp/4002/quic-v1'])
   })
 
-  it('a share elsewhere: every direct address at once (its loopback addresses say nothing)', () => {
+  it('a share elsewhere: its TCP addresses first, QUIC and its loopback addresses (this machine, not the share) after', () => {
     const elsewhere = new Set(['127.0.0.1', '::1', '198.51.100.7'])
-    expect(dialWaves(DEFAULT_SHARE, elsewhere)).toEqual({ first: DEFAULT_SHARE, rest: [] })
-    // a loopback-only share (tests, the benchmark): all of them
+    const { first, rest } = dialWaves(DEFAULT_SHARE, elsewhere)
+    expect(first.map(String)).toEqual(['/ip4/192.0.2.2/tcp/4001', '/ip6/fd00::2/tcp/4003'])
+    expect(new Set(rest.map(String))).toEqual(new Set([
+      '/ip4/192.0.2.2/udp/4002/quic-v1', '/ip6/fd00::2/udp/4004/quic-v1',
+      '/ip4/127.0.0.1/tcp/4001', '/ip6/::1/tcp/4003', '/ip4/127.0.0.1/udp/4002/quic-v1', '/ip6/::1/udp/4004/quic-v1'
+    ]))
+    // WebSockets rides on TCP but is not plain TCP: second wave too
+    const ws = multiaddr('/ip4/192.0.2.2/tcp/4005/ws')
+    expect(dialWaves([ws, ...DEFAULT_SHARE], elsewhere).rest.map(String)).toContain(ws.toString())
+  })
+
+  it('a share elsewhere with no TCP address: its non-loopback addresses first', () => {
+    const elsewhere = new Set(['127.0.0.1', '::1', '198.51.100.7'])
+    const quicOnly = DEFAULT_SHARE.filter(a => a.toString().includes('quic-v1'))
+    expect(dialWaves(quicOnly, elsewhere).first.map(String)).toEqual(['/ip4/192.0.2.2/udp/4002/quic-v1', '/ip6/fd00::2/udp/4004/quic-v1'])
+  })
+
+  it('a loopback-only share (tests, the benchmark): every address at once', () => {
     const loop = DEFAULT_SHARE.filter(a => /127\.0\.0\.1|::1\//.test(a.toString()))
     expect(dialWaves(loop, HERE)).toEqual({ first: loop, rest: [] })
   })
