@@ -17,6 +17,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { BackendUnavailableError, carriedBy, describeBackendAddress } from '../../backends/index.ts'
 import type { BackendAddress } from '../../backends/index.ts'
 import { readTargetInput, resolvePasswordFlags, withHiddenTarget } from '../secret-input.ts'
+import { reportMemoryOnSignal, startIdleCollector } from '../memory.ts'
 
 export type { ConnectFlags } from '../settings/index.ts'
 
@@ -217,7 +218,10 @@ export async function runConnect (targetArg: string | undefined, flags: ConnectF
     }
     ctx.out.say(`beam connect: ${peer}${remotePort !== 0 ? ` port ${remotePort}` : ''} is reachable at ${tunnel.host}:${tunnel.port}  (Ctrl-C to stop)`)
     ctx.log.info({ host: tunnel.host, port: tunnel.port }, `listening on ${tunnel.host}:${tunnel.port}`)
+    // SIGUSR2 reports memory; buffers left by a finished load are collected once quiet
+    const stopMemory = [reportMemoryOnSignal(ctx.out), startIdleCollector()]
     await untilAborted(io.signal)
+    for (const stop of stopMemory) stop()
     ctx.log.info('stopping')
   } finally {
     await stopWithin(node, ctx.log)

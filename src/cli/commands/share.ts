@@ -16,6 +16,7 @@ import type { Logger } from '../../peer/index.ts'
 import { BackendUnavailableError } from '../../backends/index.ts'
 import { resolvePasswordFlags } from '../secret-input.ts'
 import { REACHABILITY_LABEL, reachabilityHint } from '../reachability-hint.ts'
+import { reportMemoryOnSignal, startIdleCollector } from '../memory.ts'
 
 export type { ShareFlags } from '../settings/index.ts'
 
@@ -182,7 +183,10 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
     }
     node.libp2p.addEventListener('self:peer:update', onAddresses)
     node.on('reachability', onAddresses)
+    // SIGUSR2 reports memory; buffers left by a finished load are collected once quiet
+    const stopMemory = [reportMemoryOnSignal(ctx.out), startIdleCollector()]
     await untilAborted(io.signal)
+    for (const stop of stopMemory) stop()
     node.off('reachability', onAddresses)
     node.libp2p.removeEventListener('self:peer:update', onAddresses)
     ctx.log.info({ open: share.openTunnels }, 'stopping share')
