@@ -22,7 +22,7 @@ type Send = (data: Uint8Array | Uint8ArrayList) => boolean
 /** What yamux's muxer looks like from here: its `send` (AbstractStreamMuxer's) and the connection under it. */
 interface MuxerShape {
   send?: unknown
-  maConn?: { writableNeedsDrain?: unknown, close?: unknown, send?: unknown }
+  maConn?: { writableNeedsDrain?: unknown, writeStatus?: unknown, close?: unknown, send?: unknown }
 }
 
 /**
@@ -71,6 +71,12 @@ export function coalesceFrames (muxer: StreamMuxer): boolean {
     }
   }
   const coalescing: Send = (data) => {
+    // a connection that can no longer be written to refuses at once, as it did
+    // before (the stream that sent learns it); nothing is queued behind that
+    if (conn.writeStatus !== 'writable') {
+      flush()
+      return send(data)
+    }
     if (pending == null) pending = new Uint8ArrayList()
     pending.append(data)
     if (pending.byteLength >= COALESCE_MAX_BYTES) return flush()
