@@ -13,6 +13,12 @@
  *                     [--only cold]      (cold starts only: --rounds pairs (default 8) of a loopback-only
  *                                         share and a share on its default listen addresses, alternating,
  *                                         to bench/results/cold-<mode>.json)
+ *                     [--only small]     (small requests only: keep-alive, concurrent and pipelined echoes
+ *                                         and new-connection HTTP, req/s and CPU µs per request, for
+ *                                         --scenarios (default forwarder,beam-tcp,holesail), --rounds rounds,
+ *                                         --seconds each (default 3), --cases (default all:
+ *                                         keepAlive,concurrent,pipelined,newConnection),
+ *                                         to bench/results/small-<mode>.json)
  */
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -28,6 +34,8 @@ import { runCircuits } from './lib/circuits.ts'
 import type { CircuitsResult } from './lib/circuits.ts'
 import type { ColdStart, Infra, Role, Running, ScenarioName, WarmNode } from './lib/scenarios.ts'
 import { median, round } from './lib/stats.ts'
+import { SMALL_CASES, SMALL_CASE_LABELS, measureSmall } from './lib/small-run.ts'
+import type { SmallFigure, SmallRound, SmallSettings } from './lib/small-run.ts'
 import { summarise } from './lib/summary.ts'
 import type { Round, RoundResult, ScenarioRound } from './lib/summary.ts'
 
@@ -61,12 +69,18 @@ export interface BenchSettings {
   onlyCircuits: boolean
   /** Run only cold-start pairs (loopback-only vs default listen), `rounds` of them; 0 = not this mode. */
   onlyColdPairs: number
+  /** Run only the small-request cases (`--only small`). */
+  onlySmall: boolean
+  /** Settings of the small-request cases. */
+  small: SmallSettings
 }
 
+const SMALL: SmallSettings = { seconds: 3, size: 64, connections: 16, depth: 32, newConnectionWorkers: 8, cases: SMALL_CASES }
+
 const MODES: Record<BenchSettings['mode'], Omit<BenchSettings, 'mode'>> = {
-  full: { rounds: 3, size: 256 * MiB, requests: 200, concurrency: 1000, concurrentEach: 64 * 1024, warmSamples: 5, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 570, circuits: 1000, onlyCircuits: false, onlyColdPairs: 0 },
-  quick: { rounds: 1, size: 16 * MiB, requests: 50, concurrency: 200, concurrentEach: 64 * 1024, warmSamples: 2, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 120, circuits: 50, onlyCircuits: false, onlyColdPairs: 0 },
-  tiny: { rounds: 1, size: 2 * MiB, requests: 10, concurrency: 20, concurrentEach: 16 * 1024, warmSamples: 1, verify: true, scenarios: ['raw-tcp', 'forwarder', 'beam-tcp'], budgetSeconds: 120, circuits: 0, onlyCircuits: false, onlyColdPairs: 0 }
+  full: { rounds: 3, size: 256 * MiB, requests: 200, concurrency: 1000, concurrentEach: 64 * 1024, warmSamples: 5, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 570, circuits: 1000, onlyCircuits: false, onlyColdPairs: 0, onlySmall: false, small: SMALL },
+  quick: { rounds: 1, size: 16 * MiB, requests: 50, concurrency: 200, concurrentEach: 64 * 1024, warmSamples: 2, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 120, circuits: 50, onlyCircuits: false, onlyColdPairs: 0, onlySmall: false, small: SMALL },
+  tiny: { rounds: 1, size: 2 * MiB, requests: 10, concurrency: 20, concurrentEach: 16 * 1024, warmSamples: 1, verify: true, scenarios: ['raw-tcp', 'forwarder', 'beam-tcp'], budgetSeconds: 120, circuits: 0, onlyCircuits: false, onlyColdPairs: 0, onlySmall: false, small: { ...SMALL, seconds: 1 } }
 }
 
 function parseSettings (argv: string[]): { settings: BenchSettings, out: string, report: boolean } {
@@ -85,7 +99,9 @@ function parseSettings (argv: string[]): { settings: BenchSettings, out: string,
       'no-report': { type: 'boolean' },
       'cpu-prof': { type: 'string' },
       circuits: { type: 'string' },
-      only: { type: 'string' }
+      only: { type: 'string' },
+      seconds: { type: 'string' },
+      cases: { type: 'string' }
     },
     strict: true
   })
@@ -107,8 +123,18 @@ function parseSettings (argv: string[]): { settings: BenchSettings, out: string,
     s.onlyColdPairs = int(values.rounds, 'rounds', 1, 50) ?? 8
     s.scenarios = []
     s.circuits = 0
+  } else if (values.only === 'small') {
+    s.onlySmall = true
+    s.scenarios = ['forwarder', 'beam-tcp', 'holesail']
+    s.circuits = 0
+    s.small = { ...s.small, seconds: int(values.seconds, 'seconds', 1, 60) ?? s.small.seconds }
+    if (values.cases != null) {
+      const names = values.cases.split(',').map(x => x.trim()).filter(Boolean)
+      for (const n of names) if (!(SMALL_CASES as readonly string[]).includes(n)) throw new Error(`unknown case '${n}' (known: ${SMALL_CASES.join(', ')})`)
+      s.small.cases = SMALL_CASES.filter(c => names.includes(c))
+    }
   } else if (values.only != null) {
-    if (values.only !== 'circuits') throw new Error(`--only: expected 'circuits' or 'cold' (use --scenarios for the others)`)
+    if (values.only !== 'circuits') throw new Error(`--only: expected 'circuits', 'cold' or 'small' (use --scenarios for the others)`)
     s.onlyCircuits = true
     s.scenarios = []
     if (s.circuits === 0) s.circuits = MODES.full.circuits
@@ -120,9 +146,9 @@ function parseSettings (argv: string[]): { settings: BenchSettings, out: string,
   }
   // the baselines first: ratios are computed against them within each round
   s.scenarios = SCENARIOS.filter(n => s.scenarios.includes(n))
-  const out = values.out ?? join(ROOT, 'bench', 'results', s.onlyColdPairs > 0 ? `cold-${mode}.json` : s.onlyCircuits ? (mode === 'full' ? 'circuits.json' : `circuits-${mode}.json`) : mode === 'full' ? 'latest.json' : `${mode}.json`)
+  const out = values.out ?? join(ROOT, 'bench', 'results', s.onlySmall ? `small-${mode}.json` : s.onlyColdPairs > 0 ? `cold-${mode}.json` : s.onlyCircuits ? (mode === 'full' ? 'circuits.json' : `circuits-${mode}.json`) : mode === 'full' ? 'latest.json' : `${mode}.json`)
   if (values['cpu-prof'] != null) profileBeamInto(values['cpu-prof'])
-  return { settings: s, out, report: values['no-report'] !== true && values.out == null && mode === 'full' && !s.onlyCircuits && s.onlyColdPairs === 0 }
+  return { settings: s, out, report: values['no-report'] !== true && values.out == null && mode === 'full' && !s.onlyCircuits && s.onlyColdPairs === 0 && !s.onlySmall }
 }
 
 function versionOf (pkg: string): string | null {
@@ -265,6 +291,79 @@ async function measureRunning (run: Running, _infra: Infra, s: BenchSettings): P
   }
 }
 
+/** Medians over rounds of each scenario's small-request figures, and of their same-round ratios to the forwarder. */
+function summariseSmall (rounds: Array<Record<string, SmallRound>>, scenarios: ScenarioName[]): Record<string, unknown> {
+  const figure = (r: SmallRound | undefined, c: typeof SMALL_CASES[number]): SmallFigure | undefined => {
+    const f = r?.[c]
+    return f != null && !('error' in f) ? f : undefined
+  }
+  const out: Record<string, unknown> = {}
+  for (const name of scenarios) {
+    const cases: Record<string, unknown> = {}
+    for (const c of SMALL_CASES) {
+      const figs = rounds.map(r => figure(r[name], c))
+      const ok = figs.filter((f): f is SmallFigure => f != null)
+      if (ok.length === 0) continue
+      const roles = [...new Set(ok.flatMap(f => Object.keys(f.cpuUsPerRequest)))]
+      const ratios = rounds.map((r, i) => {
+        const base = figure(r.forwarder, c)
+        const f = figs[i]
+        return base != null && f != null ? f.perSecond / base.perSecond : NaN
+      }).filter(Number.isFinite)
+      cases[c] = {
+        perSecond: round(median(ok.map(f => f.perSecond)), 0),
+        perSecondRange: [Math.min(...ok.map(f => f.perSecond)), Math.max(...ok.map(f => f.perSecond))],
+        cpuUsPerRequest: Object.fromEntries(roles.map(role => [role, round(median(ok.map(f => f.cpuUsPerRequest[role] ?? NaN).filter(Number.isFinite)), 1)])),
+        ...(name !== 'forwarder' && ratios.length > 0 ? { ratioToForwarder: round(median(ratios), 3), ratioRange: [round(Math.min(...ratios), 3), round(Math.max(...ratios), 3)] } : {})
+      }
+    }
+    out[name] = cases
+  }
+  return out
+}
+
+/** `--only small`: the small-request cases for each scenario, `rounds` rounds, written to `out`. */
+async function runSmall (s: BenchSettings, infra: Infra, out: string, loadAtStart: number[], started: Date): Promise<void> {
+  const rounds: Array<Record<string, SmallRound>> = []
+  for (let i = 1; i <= s.rounds; i++) {
+    const results: Record<string, SmallRound> = {}
+    for (const name of s.scenarios) {
+      let run: Running | undefined
+      try {
+        run = await startScenario(name, infra, { coldDefault: false })
+        results[name] = await measureSmall(run, s.small, s.small.cases)
+      } catch (err) {
+        results[name] = Object.fromEntries(SMALL_CASES.map(c => [c, { error: (err as Error).message.slice(0, 300) }]))
+      } finally {
+        await run?.teardown()
+      }
+      const line = SMALL_CASES.map(c => {
+        const f = results[name]?.[c]
+        if (f == null) return ''
+        if ('error' in f) return `${c} FAILED (${f.error})`
+        return `${c} ${f.perSecond}/s (${Object.entries(f.cpuUsPerRequest).map(([k, v]) => `${k} ${v}`).join(', ')} µs)`
+      }).join('; ')
+      log(`round ${i} ${SCENARIO_LABELS[name].padEnd(24)} ${line} (load ${loadavg()[0]?.toFixed(2) ?? '?'})`)
+    }
+    rounds.push(results)
+  }
+  const summary = summariseSmall(rounds, s.scenarios)
+  const doc = {
+    format: 'beam-bench-small/1',
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    settings: { rounds: s.rounds, scenarios: s.scenarios, ...s.small },
+    cases: SMALL_CASE_LABELS,
+    machine: { ...machine(loadAtStart), beamBin: process.env.BENCH_BEAM_BIN ?? null, loadAverageAtEnd: loadavg().map(x => round(x, 2)) },
+    rounds,
+    summary
+  }
+  mkdirSync(dirname(out), { recursive: true })
+  writeFileSync(out, JSON.stringify(doc, null, 2) + '\n')
+  log(JSON.stringify(summary, null, 1))
+  log(`wrote ${out}`)
+}
+
 async function main (): Promise<void> {
   const { settings: s, out, report } = parseSettings(process.argv.slice(2))
   const started = new Date()
@@ -329,6 +428,11 @@ async function main (): Promise<void> {
       circuits
     })
     mkdirSync(dirname(out), { recursive: true })
+    if (s.onlySmall) {
+      await runSmall(s, infra, out, loadAtStart, started)
+      await stopAll()
+      return
+    }
     if (s.onlyColdPairs > 0) {
       // alternating order, so that a slow spell of the machine hits both
       const kinds = ['loopback', 'default'] as const

@@ -8,8 +8,11 @@ import type { ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-/** The beam launcher of this checkout. */
-export const BEAM_BIN = fileURLToPath(new URL('../../bin/beam.js', import.meta.url))
+/**
+ * The beam launcher of this checkout, or the one BENCH_BEAM_BIN names (an A/B
+ * run: another checkout's bin/beam.js measured by this driver).
+ */
+export const BEAM_BIN = process.env.BENCH_BEAM_BIN ?? fileURLToPath(new URL('../../bin/beam.js', import.meta.url))
 
 /** A bench helper script next to this file. */
 export function helper (name: string): string {

@@ -316,13 +316,13 @@ async function holesail (infra: Infra): Promise<Running> {
   }
 }
 
-/** Bring one scenario up. */
-export async function startScenario (name: ScenarioName, infra: Infra): Promise<Running> {
+/** Bring one scenario up; `coldDefault: false` skips beam-tcp's extra cold start against a default-listen share. */
+export async function startScenario (name: ScenarioName, infra: Infra, options: { coldDefault?: boolean } = {}): Promise<Running> {
   switch (name) {
     case 'raw-tcp': return await rawTcp(infra)
     case 'forwarder': return await forwarder(infra)
     case 'libp2p-stock': return await stockLibp2p(infra)
-    case 'beam-tcp': return await beamPath(infra, { listen: ['/ip4/127.0.0.1/tcp/0'], transport: 'tcp', coldDefault: true })
+    case 'beam-tcp': return await beamPath(infra, { listen: ['/ip4/127.0.0.1/tcp/0'], transport: 'tcp', coldDefault: options.coldDefault ?? true })
     case 'beam-quic': return await beamPath(infra, { listen: ['/ip4/127.0.0.1/udp/0/quic-v1'], transport: 'quic' })
     case 'beam-webrtc': return await beamPath(infra, { listen: [], relay: true, transport: 'webrtc' })
     case 'beam-relay': return await beamPath(infra, { listen: [], relay: true, transport: 'relay' })

@@ -1,7 +1,8 @@
 /**
  * The service behind every tunnel of the benchmark, run as its own process.
  * One port speaks two protocols, told apart by the first byte: the bulk
- * protocol (see pattern.ts: 'U' or 'D') and HTTP (`GET /` answers 2 bytes),
+ * protocol (see pattern.ts: 'U' or 'D'), an echo ('E', then every byte comes
+ * back) and HTTP (`GET /` answers 2 bytes),
  * so that one tunnel carries both. Prints `{"event":"ready","port":…}`;
  * stops on SIGTERM.
  */
@@ -54,6 +55,20 @@ function onBulk (socket: Socket): void {
   socket.on('data', onData)
 }
 
+/** The echo protocol: after the 'E', every byte comes back as it came (small-request benchmarks). */
+function onEcho (socket: Socket): void {
+  let first = true
+  socket.on('data', (chunk: Buffer) => {
+    const data = first ? chunk.subarray(1) : chunk
+    first = false
+    if (data.length > 0 && !socket.write(data)) {
+      socket.pause()
+      socket.once('drain', () => { socket.resume() })
+    }
+  })
+  socket.on('end', () => { socket.end() })
+}
+
 const http = createHttpServer({ keepAliveTimeout: 60_000 }, (_req, res) => {
   res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' })
   res.end('ok')
@@ -63,6 +78,7 @@ const server = createServer({ noDelay: true }, (socket) => {
     socket.pause()
     socket.unshift(first)
     if (first[0] === 0x47 /* 'G' */) http.emit('connection', socket)
+    else if (first[0] === 0x45 /* 'E' */) onEcho(socket)
     else onBulk(socket)
     socket.resume()
   })

@@ -53,6 +53,17 @@ export const DEFAULT_MAX_HANDSHAKE_FAILURES = 3
 export const MAX_MUXER_STREAMS = DEFAULT_MAX_TUNNEL_STREAMS + 256
 
 /**
+ * Streams the remote may open on a new connection before libp2p has started
+ * listening for them on it (between the upgrade and the connection's stream
+ * handler). Past this, libp2p's muxer aborts the whole connection. Its default
+ * (10) is reached by a connector whose clients queued while it dialled: the
+ * frames of one turn arrive together (src/peer/libp2p/coalesced-frames.ts),
+ * and more than ten tunnel streams opened at once reset the connection.
+ * Each early stream waits with what it carried, within its window.
+ */
+export const MAX_EARLY_STREAMS = 256
+
+/**
  * Ping streams at once on one connection, each way. libp2p's ping service
  * allows 1 outbound (2 inbound), and its connection monitor pings every
  * connection every 10 s through the same protocol and the same limit; beam

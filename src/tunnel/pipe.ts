@@ -3,6 +3,7 @@ import type { MessageStreamEvents, Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { TunnelTruncatedError } from './errors.ts'
 import { ReadPauser } from './read-pauser.ts'
+import { atTurnEnd } from './turn-end.ts'
 
 /** Byte counts of one finished pipe. */
 export interface PipeResult {
@@ -107,7 +108,7 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
     pending.push(chunk)
     if (!flushScheduled) {
       flushScheduled = true
-      setImmediate(flushToStream)
+      atTurnEnd(flushToStream)
     }
   }
   const flushToStream = (): void => {
@@ -183,7 +184,7 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
     if (!corked) {
       corked = true
       socket.cork()
-      setImmediate(uncork)
+      atTurnEnd(uncork)
     }
     result.received += data.byteLength
     if (data instanceof Uint8Array) ok = socket.write(data)

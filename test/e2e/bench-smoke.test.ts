@@ -77,4 +77,25 @@ describe('npm run bench (smoke)', () => {
     expect(chart).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/)
     expect(chart).toContain('beam direct TCP')
   }, 150_000)
+
+  it('--only small: every small-request case through the forwarder and beam, with CPU per request and the ratio to the forwarder', async () => {
+    dir = dir !== '' ? dir : await mkdtemp(join(tmpdir(), 'beam-bench-smoke-'))
+    const out = join(dir, 'small.json')
+    const r = await run(['bench/run.ts', '--only', 'small', '--tiny', '--scenarios', 'forwarder,beam-tcp', '--out', out], 110_000)
+    expect(r.code, r.stderr).toBe(0)
+    const doc = JSON.parse(await readFile(out, 'utf8'))
+    expect(doc.format).toBe('beam-bench-small/1')
+    expect(doc.rounds).toHaveLength(1)
+    for (const name of ['forwarder', 'beam-tcp']) {
+      for (const c of ['keepAlive', 'concurrent', 'pipelined', 'newConnection']) {
+        // an echo that came back wrong or out of order is an error here
+        const f = doc.rounds[0][name][c]
+        expect(f, `${name} ${c}: ${JSON.stringify(f)}`).not.toHaveProperty('error')
+        expect(f.requests).toBeGreaterThan(0)
+        expect(f.cpuUsPerRequest.share).toBeGreaterThanOrEqual(0)
+        expect(f.cpuUsPerRequest.connect).toBeGreaterThanOrEqual(0)
+      }
+    }
+    expect(doc.summary['beam-tcp'].keepAlive.ratioToForwarder).toBeGreaterThan(0)
+  }, 150_000)
 })

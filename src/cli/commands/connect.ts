@@ -20,6 +20,7 @@ import { BackendUnavailableError, carriedBy, describeBackendAddress } from '../.
 import type { BackendAddress } from '../../backends/index.ts'
 import { readTargetInput, resolvePasswordFlags, withHiddenTarget } from '../secret-input.ts'
 import { addDashboardOptions, dashboardSetting, openDashboard } from '../dashboard/open.ts'
+import { reportMemoryOnSignal, startIdleCollector } from '../memory.ts'
 
 export type { ConnectFlags } from '../settings/index.ts'
 
@@ -231,7 +232,10 @@ export async function runConnect (targetArg: string | undefined, flags: ConnectF
     }
     ctx.out.say(`beam connect: ${peer}${remotePort !== 0 ? ` port ${remotePort}` : ''} is reachable at ${hostPort(tunnel.host, tunnel.port)}  (Ctrl-C to stop)${dashboard != null ? `\n  dashboard: ${dashboard.url}` : ''}`)
     ctx.log.info({ host: tunnel.host, port: tunnel.port }, `listening on ${hostPort(tunnel.host, tunnel.port)}`)
+    // SIGUSR2 reports memory; buffers left by a finished load are collected once quiet
+    const stopMemory = [reportMemoryOnSignal(ctx.out), startIdleCollector()]
     await untilAborted(control.signal)
+    for (const stop of stopMemory) stop()
     ctx.log.info('stopping')
   } finally {
     await closeDashboard?.()

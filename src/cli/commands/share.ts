@@ -21,6 +21,7 @@ import { BackendUnavailableError } from '../../backends/index.ts'
 import { resolvePasswordFlags } from '../secret-input.ts'
 import { REACHABILITY_LABEL, reachabilityHint } from '../reachability-hint.ts'
 import { addDashboardOptions, dashboardSetting, openDashboard } from '../dashboard/open.ts'
+import { reportMemoryOnSignal, startIdleCollector } from '../memory.ts'
 
 export type { ShareFlags } from '../settings/index.ts'
 
@@ -215,7 +216,10 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
     }
     node.libp2p.addEventListener('self:peer:update', onAddresses)
     node.on('reachability', onAddresses)
+    // SIGUSR2 reports memory; buffers left by a finished load are collected once quiet
+    const stopMemory = [reportMemoryOnSignal(ctx.out), startIdleCollector()]
     await untilAborted(control.signal)
+    for (const stop of stopMemory) stop()
     node.off('reachability', onAddresses)
     node.libp2p.removeEventListener('self:peer:update', onAddresses)
     ctx.log.info({ open: share.openTunnels }, 'stopping share')

@@ -8,7 +8,7 @@
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
-import type { ComponentLogger, PrivateKey } from '@libp2p/interface'
+import type { ComponentLogger, PrivateKey, StreamMuxerFactory } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { QUIC_V1, WebRTC, WebSockets, WebSocketsSecure } from '@multiformats/multiaddr-matcher'
@@ -18,10 +18,13 @@ import { TUNNEL_PROTOCOL } from '../../signaling/index.ts'
 import type { ResolvedRelayLimits } from '../../relay/index.ts'
 import type { TransportFactory } from '../../backends/index.ts'
 import type { KadDHTComponents } from '@libp2p/kad-dht'
-import { ADDRESS_DIAL_TIMEOUT, INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_MUXER_STREAMS, MAX_PING_STREAMS, MAX_STREAM_WINDOW } from '../constants.ts'
+import { ADDRESS_DIAL_TIMEOUT, INBOUND_CONNECTIONS_PER_SECOND, KEEP_ALIVE_INTERVAL, MAX_CONNECTIONS, MAX_EARLY_STREAMS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_MUXER_STREAMS, MAX_PING_STREAMS, MAX_STREAM_WINDOW } from '../constants.ts'
 import { batchedTcp } from './batched-tcp.ts'
 import { lazyTransport } from './lazy-transport.ts'
 import { beamNoise } from './noise.ts'
+import { coalesceFrames } from './coalesced-frames.ts'
+import { tapMuxers } from './muxer-tap.ts'
+import { piggybackWindowUpdates } from './window-updates.ts'
 import { optimisticSelect } from './optimistic-select.ts'
 
 /** Shortest time libp2p's connection monitor waits for a ping before it aborts the connection, in ms (libp2p: 5000). */
@@ -215,18 +218,7 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
     // Node's native ChaCha20-Poly1305 with the key imported once per session,
     // and a receive path without per-message copies and exceptions (noise.ts)
     connectionEncrypters: [beamNoise()],
-    // tunnel streams skip multistream-select's round trip (optimistic-select.ts)
-    streamMuxers: [optimisticSelect(yamux({
-      enableKeepAlive: true,
-      keepAliveInterval: KEEP_ALIVE_INTERVAL,
-      maxInboundStreams: MAX_MUXER_STREAMS,
-      maxOutboundStreams: MAX_MUXER_STREAMS,
-      streamOptions: {
-        maxStreamWindowSize: MAX_STREAM_WINDOW,
-        // tunnels carry idle SSH and database sessions: never time a stream out
-        inactivityTimeout: 0
-      }
-    }), [TUNNEL_PROTOCOL])],
+    streamMuxers: [beamMuxer()],
     // libp2p pings every connection each 10 s and aborts it (every stream and
     // relay reservation on it) when a ping takes longer than max(5 s, 1.2 x
     // average RTT): on a loaded machine a busy process misses that and healthy
@@ -261,6 +253,32 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
     },
     services: services as unknown as Libp2pOptions<BeamServices>['services']
   }
+}
+
+/**
+ * beam's stream muxer: yamux with beam's stream limits and windows; tunnel
+ * streams skip multistream-select's round trip (optimistic-select.ts), the
+ * frames of one turn leave as one Noise message (coalesced-frames.ts), and a
+ * small frame's window update leaves with the stream's next frame
+ * (window-updates.ts).
+ */
+export function beamMuxer (): () => StreamMuxerFactory {
+  const make = yamux({
+    enableKeepAlive: true,
+    keepAliveInterval: KEEP_ALIVE_INTERVAL,
+    maxInboundStreams: MAX_MUXER_STREAMS,
+    maxOutboundStreams: MAX_MUXER_STREAMS,
+    maxEarlyStreams: MAX_EARLY_STREAMS,
+    streamOptions: {
+      maxStreamWindowSize: MAX_STREAM_WINDOW,
+      // tunnels carry idle SSH and database sessions: never time a stream out
+      inactivityTimeout: 0
+    }
+  })
+  return optimisticSelect(tapMuxers(make, (muxer) => {
+    coalesceFrames(muxer)
+    piggybackWindowUpdates(muxer)
+  }), [TUNNEL_PROTOCOL])
 }
 
 /** Raised by the DNS of an anonymous-only node: it resolves nothing. */
