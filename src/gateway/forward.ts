@@ -1,0 +1,184 @@
+import { request } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
+import type { Duplex } from 'node:stream'
+import type { Socket } from 'node:net'
+
+/**
+ * One visitor request carried to a share over one tunnel stream: the request
+ * as HTTP/1.1 on the stream (whatever the visitor spoke), the share's answer
+ * back. Hop-by-hop headers are dropped both ways, and the visitor's own
+ * Forwarded/X-Forwarded-* headers are replaced by the gateway's.
+ */
+
+/** Who is asking: what the gateway saw of the visitor. */
+export interface Visitor {
+  /** The visitor's IP address (the TCP peer of the gateway). */
+  address: string
+  /** The Host the visitor asked for. */
+  host: string
+  /** `https` or `http`: how the visitor reached the gateway. */
+  proto: 'https' | 'http'
+}
+
+/** Headers that describe one hop, never forwarded (RFC 9110 7.6.1, plus HTTP/2's). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings'])
+/** Headers the gateway sets itself: a visitor's copies are dropped (they would let anyone pose as another address). */
+const FORWARDING = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-real-ip'])
+
+/** An address as a Forwarded `for=` value: IPv6 quoted in brackets, IPv4-mapped IPv6 as IPv4. */
+export function forwardedNode (address: string): string {
+  const a = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
+  return a.includes(':') ? `"[${a}]"` : a
+}
+
+/** The visitor's address as the share should see it (IPv4-mapped IPv6 as IPv4). */
+export function plainAddress (address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
+}
+
+/** The request headers to send to the share. `upgrade` keeps Connection/Upgrade (a WebSocket handshake). */
+export function requestHeaders (incoming: IncomingHttpHeaders, visitor: Visitor, upgrade = false): OutgoingHttpHeaders {
+  const listed = new Set(String(incoming.connection ?? '').split(',').map(t => t.trim().toLowerCase()).filter(t => t !== ''))
+  const out: OutgoingHttpHeaders = {}
+  for (const [name, value] of Object.entries(incoming)) {
+    if (name.startsWith(':') || value == null) continue
+    const k = name.toLowerCase()
+    if (FORWARDING.has(k) || k === 'host') continue
+    if ((HOP_BY_HOP.has(k) || listed.has(k)) && !(upgrade && (k === 'connection' || k === 'upgrade'))) continue
+    out[k] = value
+  }
+  out.host = visitor.host
+  out['x-forwarded-for'] = plainAddress(visitor.address)
+  out['x-forwarded-proto'] = visitor.proto
+  out['x-forwarded-host'] = visitor.host
+  out.forwarded = `for=${forwardedNode(visitor.address)};host="${visitor.host.replace(/["\\]/g, '')}";proto=${visitor.proto}`
+  if (upgrade) {
+    out.connection = 'upgrade'
+    if (incoming.upgrade != null) out.upgrade = incoming.upgrade
+  }
+  return out
+}
+
+/** The share's response headers as the visitor gets them. */
+export function responseHeaders (incoming: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const listed = new Set(String(incoming.connection ?? '').split(',').map(t => t.trim().toLowerCase()).filter(t => t !== ''))
+  const out: OutgoingHttpHeaders = {}
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value == null) continue
+    const k = name.toLowerCase()
+    if (HOP_BY_HOP.has(k) || listed.has(k)) continue
+    out[k] = value
+  }
+  return out
+}
+
+/** What one forwarded request did. */
+export interface ForwardResult {
+  /** The share's status code (0 when no response came). */
+  status: number
+  /** Body bytes from the visitor to the share. */
+  bytesIn: number
+  /** Body bytes from the share to the visitor. */
+  bytesOut: number
+  /** Set when the exchange broke after it started. */
+  error?: Error
+}
+
+/** A visitor's request, HTTP/1.1 or HTTP/2. */
+export type VisitorRequest = IncomingMessage | Http2ServerRequest
+/** A visitor's response, HTTP/1.1 or HTTP/2. */
+export type VisitorResponse = ServerResponse | Http2ServerResponse
+
+/** writeHead on either kind of response (their overloads differ only in the status message). */
+export function writeHead (res: VisitorResponse, status: number, headers: OutgoingHttpHeaders): void {
+  (res as ServerResponse).writeHead(status, headers)
+}
+
+/**
+ * Send the visitor's request over `tunnel` and stream the answer back.
+ * `onNoResponse` is called instead of answering when the share sent no
+ * response at all (the caller shows a page). Resolves when the visitor's
+ * response has ended or either side broke.
+ */
+export async function forwardRequest (req: VisitorRequest, res: VisitorResponse, tunnel: Duplex, visitor: Visitor, onNoResponse: (err: Error) => void): Promise<ForwardResult> {
+  return await new Promise<ForwardResult>(resolve => {
+    const result: ForwardResult = { status: 0, bytesIn: 0, bytesOut: 0 }
+    // the HTTP client reports the tunnel's errors while it owns it; a reset after that is the end of the exchange
+    tunnel.on('error', () => {})
+    let settled = false
+    const finish = (err?: Error): void => {
+      if (settled) return
+      settled = true
+      if (err != null) result.error = err
+      tunnel.destroy()
+      resolve(result)
+    }
+    const out = request({
+      method: req.method,
+      path: req.url,
+      headers: requestHeaders(req.headers, visitor),
+      // the tunnel stream is the connection: one request, then it closes
+      createConnection: () => tunnel as Socket
+    })
+    out.on('response', (answer: IncomingMessage) => {
+      result.status = answer.statusCode ?? 502
+      writeHead(res, result.status, responseHeaders(answer.headers))
+      answer.on('data', (chunk: Buffer) => { result.bytesOut += chunk.length })
+      answer.pipe(res as NodeJS.WritableStream)
+      answer.on('error', (err) => { res.destroy(err); finish(err) })
+      res.on('finish', () => { finish() })
+    })
+    out.on('error', (err) => {
+      if (result.status === 0 && !res.headersSent) {
+        onNoResponse(err)
+        finish(err)
+      } else {
+        res.destroy(err)
+        finish(err)
+      }
+    })
+    res.on('close', () => {
+      // the visitor went away: the share's side goes too
+      if (!res.writableFinished) { out.destroy(); finish(new Error('visitor closed the connection')) }
+    })
+    req.on('data', (chunk: Buffer) => { result.bytesIn += chunk.length })
+    req.pipe(out)
+  })
+}
+
+/**
+ * A WebSocket (or any HTTP/1.1 Upgrade) handshake: the request head goes to
+ * the share as is (forwarding headers replaced), then bytes flow both ways
+ * until either side closes.
+ */
+export function forwardUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer, tunnel: Duplex, visitor: Visitor): Promise<{ bytesIn: number, bytesOut: number }> {
+  const headers = requestHeaders(req.headers, visitor, true)
+  let text = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`
+  for (const [k, v] of Object.entries(headers)) {
+    for (const one of Array.isArray(v) ? v : [v]) {
+      if (one != null) text += `${k}: ${String(one).replace(/[\r\n]/g, '')}\r\n`
+    }
+  }
+  socket.on('error', () => {})
+  tunnel.on('error', () => {})
+  tunnel.write(text + '\r\n')
+  if (head.length > 0) tunnel.write(head)
+  let bytesIn = head.length
+  let bytesOut = 0
+  socket.on('data', (c: Buffer) => { bytesIn += c.length })
+  tunnel.on('data', (c: Buffer) => { bytesOut += c.length })
+  socket.pipe(tunnel)
+  tunnel.pipe(socket)
+  return new Promise(resolve => {
+    const done = (): void => {
+      socket.destroy()
+      tunnel.destroy()
+      resolve({ bytesIn, bytesOut })
+    }
+    socket.on('close', done)
+    tunnel.on('close', done)
+    socket.on('error', done)
+    tunnel.on('error', done)
+  })
+}
