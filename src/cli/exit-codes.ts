@@ -20,6 +20,9 @@ export const ExitCode = {
   PROTOCOL: 12,
   BACKEND_UNAVAILABLE: 13,
   OVERLOADED: 14,
+  NAME_TAKEN: 15,
+  TLS: 16,
+  ACME: 17,
   NODE_TOO_OLD: 69,
   INTERRUPTED: 130
 } as const
@@ -67,7 +70,14 @@ const TABLE = new Map<string, { exit: ExitCode, code: string }>(Object.entries({
   SamUnreachableError: { exit: ExitCode.BACKEND_UNAVAILABLE, code: 'backend-unavailable' },
   SamProtocolError: { exit: ExitCode.BACKEND_UNAVAILABLE, code: 'backend-unavailable' },
   I2pAddressError: { exit: ExitCode.CONFIG, code: 'config' },
-  SamTimeoutError: { exit: ExitCode.PEER_UNREACHABLE, code: 'peer-unreachable' }
+  SamTimeoutError: { exit: ExitCode.PEER_UNREACHABLE, code: 'peer-unreachable' },
+  // beam gateway and a share's registration with one
+  GatewayNameTakenError: { exit: ExitCode.NAME_TAKEN, code: 'name-taken' },
+  InvalidGatewayNameError: { exit: ExitCode.USAGE, code: 'usage' },
+  GatewayConfigError: { exit: ExitCode.USAGE, code: 'usage' },
+  GatewayRefusedError: { exit: ExitCode.REFUSED, code: 'refused' },
+  TlsConfigError: { exit: ExitCode.TLS, code: 'tls' },
+  AcmeError: { exit: ExitCode.ACME, code: 'acme' }
 }))
 
 /** Exit code and event code for an error; unknown errors are internal. */
@@ -87,7 +97,8 @@ const HINTS = new Map<string, (err: Error & Record<string, unknown>) => string |
   LimitedRelayOnlyError: e => e.webrtcOff === true
     ? 'drop --no-webrtc, or have the share hold a reservation on a relay without limits (beam share --bootstrap <a beam relay>)'
     : 'have the share hold a reservation on a relay without limits (beam share --bootstrap <a beam relay>), or give this side a TURN server (--ice-server turn:USER:PASS@HOST:PORT)',
-  TorAuthError: e => e.passwordHelps === true ? 'pass --tor-password (--ator-password for ATOR)' : undefined
+  TorAuthError: e => e.passwordHelps === true ? 'pass --tor-password (--ator-password for ATOR)' : undefined,
+  GatewayNameTakenError: () => 'pick another --name, or run the share with the identity that claimed it'
 }))
 
 /** The flags that carry out a backend's suggested fix (BackendAvailability.fix), by backend. */

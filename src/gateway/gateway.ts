@@ -5,6 +5,7 @@ import { createSecureServer } from 'node:http2'
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { AddressInfo } from 'node:net'
+import type { SecureContext } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import type { PeerId } from '@libp2p/interface'
 import { silentLogger } from '../peer/index.ts'
@@ -36,8 +37,14 @@ export interface GatewayOptions {
   listen: ListenAddress
   /** A plain HTTP listener that redirects to HTTPS (with `tls`). @default unset */
   httpListen?: ListenAddress | undefined
-  /** A certificate and key (PEM) for every name under the domain (a wildcard). @default unset (plain HTTP) */
-  tls?: { cert: string | Buffer, key: string | Buffer } | undefined
+  /**
+   * HTTPS: the TLS context for each server name a visitor asks for (SNI),
+   * e.g. one wildcard certificate from files, or ACME certificates issued on
+   * demand; undefined refuses the handshake. @default unset (plain HTTP)
+   */
+  tls?: { context: (servername: string) => Promise<SecureContext | undefined> } | undefined
+  /** The key authorization of an ACME HTTP-01 challenge token, served on the plain HTTP listener. @default unset */
+  acmeChallenge?: ((token: string) => string | undefined) | undefined
   /** The port visitors use in URLs (a gateway behind port forwarding). @default the listen port */
   publicPort?: number | undefined
   /** Short names: where claims are kept and for how long an idle share keeps its name. @default in memory, 30 days */
@@ -206,7 +213,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     }
     const tls = this.opts.tls
     const main = tls != null
-      ? createSecureServer({ allowHTTP1: true, cert: tls.cert, key: tls.key }, onRequest)
+      ? createSecureServer({
+        allowHTTP1: true,
+        SNICallback: (servername, cb) => {
+          tls.context(servername.toLowerCase()).then(ctx => { cb(ctx == null ? new Error(`no certificate for ${servername}`) : null, ctx) }, (err: Error) => { cb(err) })
+        }
+      }, onRequest)
       : createHttpServer(onRequest)
     main.on('upgrade', onUpgrade)
     this.main = main
@@ -236,6 +248,17 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   /** The plain HTTP listener: a redirect to the same URL over HTTPS (or, without TLS, the gateway itself). */
   private onPlainHttp (req: IncomingMessage, res: ServerResponse): void {
+    const challenge = /^\/\.well-known\/acme-challenge\/([A-Za-z0-9_-]{1,128})$/.exec(req.url ?? '')
+    if (challenge != null && this.opts.acmeChallenge != null) {
+      const answer = this.opts.acmeChallenge(challenge[1] ?? '')
+      if (answer != null) {
+        writeHead(res, 200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(answer) })
+        res.end(answer)
+      } else {
+        this.page(res, 'unknown-name', req.headers.host ?? '')
+      }
+      return
+    }
     if (this.opts.tls == null) {
       void this.onRequest(req, res)
       return

@@ -28,6 +28,12 @@ export interface ShareFlags extends CommonFlags, BackendFlags {
   name?: string[]
   maxTunnels?: string
   maxTunnelsPerPeer?: string
+  /** `--gateway`: the beam gateway to serve web visitors through. */
+  gateway?: string
+  /** `--http`: the same, with the gateway from BEAM_GATEWAY. */
+  http?: boolean
+  httpAuth?: string
+  httpToken?: string
 }
 
 /** What a share runs with. */

@@ -1,0 +1,134 @@
+import { join } from 'node:path'
+import { Command } from 'commander'
+import { createBeam, parsePeerId } from '../../peer/index.ts'
+import type { BeamNode } from '../../peer/index.ts'
+import { hostPort } from '../../tunnel/index.ts'
+import { Gateway, NameStore, loadCertificateFiles, covers } from '../../gateway/index.ts'
+import type { LoadedCertificate } from '../../gateway/index.ts'
+import { addIdentityOptions, addOutputOptions, createContext, parseListen, untilAborted } from '../context.ts'
+import type { CliIo, CommonFlags } from '../context.ts'
+import { UsageError } from '../exit-codes.ts'
+import { collect, parseBindAddress, parseCount, parsePort } from '../parse.ts'
+import { nodeSettings, toBeamInit } from '../settings/index.ts'
+import { stopWithin } from '../shutdown.ts'
+
+/** Where a gateway's beam node listens by default: TCP port 4003 on every interface. */
+export const DEFAULT_GATEWAY_P2P_LISTEN = ['/ip4/0.0.0.0/tcp/4003', '/ip6/::/tcp/4003']
+
+interface GatewayFlags extends CommonFlags {
+  domain?: string
+  listen: string
+  httpListen?: string
+  publicPort?: string
+  tlsCert?: string
+  tlsKey?: string
+  p2pListen?: string[]
+  announce?: string[]
+  namesFile?: string
+  nameIdleDays: string
+  allowShare?: string[]
+}
+
+export function gatewayCommand (io: CliIo): Command {
+  const cmd = new Command('gateway')
+    .description('serve shares that opt in (beam share --gateway) to web browsers at https://<share>.<domain>/')
+    .option('--domain <domain>', 'the domain shares get names under, e.g. gw.example.org (a wildcard DNS record *.DOMAIN points here)')
+    .option('--listen <host:port>', 'where browsers connect: HTTPS with a certificate, else plain HTTP', '0.0.0.0:443')
+    .option('--http-listen <host:port>', 'plain HTTP listener: redirects to HTTPS and answers ACME HTTP-01 challenges (e.g. 0.0.0.0:80)')
+    .option('--public-port <port>', 'the port visitors use in URLs, when it differs from --listen\'s (port forwarding)')
+    .option('--tls-cert <file>', 'certificate chain (PEM) for *.DOMAIN, e.g. a wildcard certificate')
+    .option('--tls-key <file>', 'its private key (PEM)')
+    .option('--p2p-listen <multiaddr>', `beam (libp2p) address shares register at, repeatable (default: ${DEFAULT_GATEWAY_P2P_LISTEN.join(' ')})`, collect)
+    .option('--announce <multiaddr>', 'public beam address to announce (behind a NAT or on 0.0.0.0), repeatable', collect)
+    .option('--names-file <file>', 'where claimed short names are kept (default: $BEAM_HOME/gateway-names.json)')
+    .option('--name-idle-days <n>', 'release a short name when its share has not been online for this many days', '30')
+    .option('--allow-share <peer-id>', 'serve only these shares, repeatable (default: any share that opts in)', collect)
+    .option('--bootstrap <multiaddr>', 'bootstrap/relay node to join, repeatable (env BEAM_BOOTSTRAP, comma-separated); bootstrap-nodes.json is not read', collect)
+    .option('--no-dht', 'do not use the DHT')
+  addIdentityOptions(cmd)
+  addOutputOptions(cmd)
+  cmd.action(async (flags: GatewayFlags) => { await runGateway(flags, io) })
+  return cmd
+}
+
+/** Read --tls-cert/--tls-key (both or neither). */
+async function certificateFlags (flags: GatewayFlags): Promise<LoadedCertificate | undefined> {
+  if (flags.tlsCert == null && flags.tlsKey == null) return undefined
+  if (flags.tlsCert == null || flags.tlsKey == null) throw new UsageError('--tls-cert and --tls-key go together')
+  return await loadCertificateFiles(flags.tlsCert, flags.tlsKey)
+}
+
+async function runGateway (flags: GatewayFlags, io: CliIo): Promise<void> {
+  if (flags.domain == null) throw new UsageError('beam gateway needs --domain (e.g. --domain gw.example.org)')
+  const listenAt = parseBindAddress(flags.listen, 'listen')
+  const httpAt = flags.httpListen != null ? parseBindAddress(flags.httpListen, 'http listen') : undefined
+  const publicPort = flags.publicPort != null ? parsePort(flags.publicPort, 'public port') : undefined
+  const idleDays = parseCount(flags.nameIdleDays, 'name idle days')
+  const allow = flags.allowShare?.map(p => parsePeerId(p).toString())
+  const p2pListen = parseListen(flags.p2pListen ?? DEFAULT_GATEWAY_P2P_LISTEN)
+  const announce = parseListen(flags.announce ?? [])
+  const cert = await certificateFlags(flags)
+  const domain = flags.domain.toLowerCase().replace(/\.$/, '')
+  const ctx = createContext(flags, io)
+  if (cert != null && !covers(cert.names, `x.${domain}`)) ctx.log.warn({ names: cert.names }, `the certificate does not cover *.${domain}: browsers will refuse share names it does not list`)
+  const settings = { ...await nodeSettings({ ...flags, defaultBootstrap: false, publicStun: false }, io, ctx.log), webrtc: false }
+  const init = await toBeamInit(settings, { ctx, node: { listen: p2pListen, announce } })
+  const names = new NameStore({ file: flags.namesFile ?? join(ctx.home, 'gateway-names.json'), idle: idleDays * 86_400_000 })
+  const node: BeamNode = await createBeam({ ...init, start: false })
+  let gateway: Gateway | undefined
+  try {
+    await node.start()
+    gateway = new Gateway({
+      node,
+      domain,
+      listen: listenAt,
+      httpListen: httpAt,
+      publicPort,
+      names,
+      allow,
+      logger: ctx.log,
+      ...(cert != null ? { tls: { context: async () => cert.context } } : {})
+    })
+    await gateway.start()
+    const gw = gateway
+    gw.on('registered', e => { ctx.out.event('share-registered', e) })
+    gw.on('unregistered', e => { ctx.out.event('share-offline', e) })
+    gw.on('request', e => { ctx.out.event('request', { ...e }) })
+    const peerId = node.peerId.toString()
+    const multiaddrs = node.getMultiaddrs().map(m => `${m.toString()}/p2p/${peerId}`)
+    const shareAddress = multiaddrs.find(m => !m.startsWith('/ip4/127.') && !m.startsWith('/ip6/::1/')) ?? multiaddrs[0] ?? peerId
+    const url = gw.url('')
+    const httpAddress = gw.httpAddress
+    ctx.out.event('ready', {
+      peerId,
+      domain,
+      url,
+      proto: gw.proto,
+      listen: hostPort(gw.address.host, gw.address.port),
+      httpListen: httpAddress != null ? hostPort(httpAddress.host, httpAddress.port) : null,
+      multiaddrs,
+      shareFlag: `--gateway ${shareAddress}`,
+      names: names.size,
+      allow: allow ?? null
+    })
+    ctx.out.say([
+      '',
+      `beam gateway: ${url}`,
+      `  peer id:   ${peerId}`,
+      `  web:       ${gw.proto}://${hostPort(gw.address.host, gw.address.port)}${httpAddress != null ? ` (plain HTTP on ${hostPort(httpAddress.host, httpAddress.port)}${gw.proto === 'https' ? ', redirects to HTTPS' : ''})` : ''}`,
+      `  shares at: ${gw.proto}://<label or name>.${domain}/`,
+      `  beam:      ${multiaddrs.join(' ')}`,
+      `  names:     ${names.size} claimed, released after ${idleDays} idle days`,
+      ...(allow != null ? [`  allow:     ${allow.length} share(s) only`] : []),
+      ...(gw.proto === 'http' ? ['  note: plain HTTP (no --tls-cert): put a TLS proxy in front, or give a certificate'] : []),
+      ...(announce.length === 0 ? ['  note: no --announce address; shares elsewhere need this gateway\'s public beam address'] : []),
+      '  a share opts in with:',
+      `beam share <port> ${`--gateway ${shareAddress}`}`
+    ].join('\n'))
+    await untilAborted(io.signal)
+    ctx.log.info({ shares: gw.onlineShares }, 'stopping gateway')
+  } finally {
+    await gateway?.close()
+    await stopWithin(node, ctx.log)
+  }
+}
