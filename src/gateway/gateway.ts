@@ -191,6 +191,17 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     return this.url(shareLabel(peerId))
   }
 
+  /**
+   * Whether `host` names a share that registered here (online now, or
+   * since this gateway started, or holding a short name): the names a
+   * certificate may be asked for. Nothing else gets one, so that visitors
+   * cannot make the gateway ask its CA for arbitrary names.
+   */
+  servesHost (host: string): boolean {
+    const r = this.route(host)
+    return 'share' in r || ('page' in r && r.page === 'offline')
+  }
+
   /** Shares online now. */
   get onlineShares (): number { return this.online.size }
 

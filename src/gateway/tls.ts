@@ -10,6 +10,8 @@ export interface LoadedCertificate {
   key: Buffer
   /** When the leaf certificate expires. */
   notAfter: Date
+  /** When it became valid. */
+  notBefore: Date
   /** The names the leaf certificate covers (its DNS subject alternative names). */
   names: string[]
   context: SecureContext
@@ -32,7 +34,7 @@ export function checkCertificate (cert: Buffer, key: Buffer, what = 'the certifi
     throw new TlsConfigError(/mismatch|does not match/i.test(msg) ? `the key does not belong to ${what}` : `the key for ${what} cannot be used (${msg.split('\n')[0] ?? msg})`)
   }
   const names = (leaf.subjectAltName ?? '').split(',').map(s => s.trim()).filter(s => s.startsWith('DNS:')).map(s => s.slice(4).toLowerCase())
-  return { cert, key, notAfter: new Date(leaf.validTo), names, context }
+  return { cert, key, notAfter: new Date(leaf.validTo), notBefore: new Date(leaf.validFrom), names, context }
 }
 
 /** Read a certificate and key from PEM files and check them (TlsConfigError on a missing, unreadable or wrong file). */

@@ -97,7 +97,7 @@ describe.skipIf(suiteNeeds('gateway TLS tests', need(hasOpenssl, 'openssl is mis
     expect(JSON.parse(body2.body)).toEqual({ url: '/two', proto: 'https', host: `${host}:${gw.address.port}` })
 
     const body1 = await new Promise<{ status: number, body: string }>((resolve, reject) => {
-      const req = httpsRequest({ host: '127.0.0.1', port: gw.address.port, servername: host, ca: ca.ca, path: '/one', headers: { host }, ALPNProtocols: ['http/1.1'] }, res => {
+      const req = httpsRequest({ host: '127.0.0.1', port: gw.address.port, servername: host, ca: ca.ca, path: '/one', headers: { host } }, res => {
         let body = ''
         res.setEncoding('utf8').on('data', (c: string) => { body += c })
         res.on('end', () => { resolve({ status: res.statusCode ?? 0, body }) })
@@ -126,7 +126,7 @@ describe.skipIf(suiteNeeds('gateway TLS tests', need(hasOpenssl, 'openssl is mis
     const http = gw.httpAddress
     expect(http).toBeDefined()
     const res = await new Promise<{ status: number, location: string | undefined }>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port: http?.port, path: '/a?b=1', headers: { host: `${label}.${DOMAIN}` } }, r => { r.resume(); resolve({ status: r.statusCode ?? 0, location: r.headers.location }) })
+      const req = httpRequest({ host: '127.0.0.1', port: http?.port ?? 0, path: '/a?b=1', headers: { host: `${label}.${DOMAIN}` } }, r => { r.resume(); resolve({ status: r.statusCode ?? 0, location: r.headers.location }) })
       req.on('error', reject)
       req.end()
     })
