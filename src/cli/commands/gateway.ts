@@ -1,9 +1,10 @@
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Command } from 'commander'
 import { createBeam, parsePeerId } from '../../peer/index.ts'
 import type { BeamNode } from '../../peer/index.ts'
 import { hostPort } from '../../tunnel/index.ts'
-import { Gateway, NameStore, loadCertificateFiles, covers } from '../../gateway/index.ts'
+import { AcmeCertificates, Gateway, NameStore, TlsConfigError, loadCertificateFiles, covers } from '../../gateway/index.ts'
 import type { LoadedCertificate } from '../../gateway/index.ts'
 import { addIdentityOptions, addOutputOptions, createContext, parseListen, untilAborted } from '../context.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
@@ -27,6 +28,10 @@ interface GatewayFlags extends CommonFlags {
   namesFile?: string
   nameIdleDays: string
   allowShare?: string[]
+  acmeDirectory?: string
+  acmeEmail?: string
+  acmeCa?: string
+  acmeDir?: string
 }
 
 export function gatewayCommand (io: CliIo): Command {
@@ -42,8 +47,13 @@ export function gatewayCommand (io: CliIo): Command {
     .option('--announce <multiaddr>', 'public beam address to announce (behind a NAT or on 0.0.0.0), repeatable', collect)
     .option('--names-file <file>', 'where claimed short names are kept (default: $BEAM_HOME/gateway-names.json)')
     .option('--name-idle-days <n>', 'release a short name when its share has not been online for this many days', '30')
+    .option('--acme-directory <url>', 'get certificates from this ACME CA (e.g. https://acme-v02.api.letsencrypt.org/directory); needs --http-listen on port 80 for HTTP-01')
+    .option('--acme-email <address>', 'contact address of the ACME account (expiry notices)')
+    .option('--acme-ca <file>', 'trust this CA certificate (PEM) for the ACME server\'s own HTTPS (a private CA)')
+    .option('--acme-dir <dir>', 'where the ACME account key and certificates are kept (default: $BEAM_HOME/acme)')
     .option('--allow-share <peer-id>', 'serve only these shares, repeatable (default: any share that opts in)', collect)
     .option('--bootstrap <multiaddr>', 'bootstrap/relay node to join, repeatable (env BEAM_BOOTSTRAP, comma-separated); bootstrap-nodes.json is not read', collect)
+    .option('--no-default-bootstrap', 'accepted as on the other commands; a gateway never reads bootstrap-nodes.json')
     .option('--no-dht', 'do not use the DHT')
   addIdentityOptions(cmd)
   addOutputOptions(cmd)
@@ -68,12 +78,24 @@ async function runGateway (flags: GatewayFlags, io: CliIo): Promise<void> {
   const p2pListen = parseListen(flags.p2pListen ?? DEFAULT_GATEWAY_P2P_LISTEN)
   const announce = parseListen(flags.announce ?? [])
   const cert = await certificateFlags(flags)
+  if (flags.acmeDirectory != null && cert != null) throw new UsageError('--acme-directory and --tls-cert exclude each other: certificates come from one of them')
+  if (flags.acmeDirectory != null && httpAt == null) throw new UsageError('--acme-directory needs --http-listen (the CA checks HTTP-01 challenges on port 80)')
+  if (flags.acmeDirectory == null && (flags.acmeEmail != null || flags.acmeCa != null || flags.acmeDir != null)) throw new UsageError('--acme-email, --acme-ca and --acme-dir go with --acme-directory')
+  const acmeCa = flags.acmeCa != null ? await readFile(flags.acmeCa).catch(() => { throw new TlsConfigError(`cannot read the ACME CA file ${flags.acmeCa ?? ''}`) }) : undefined
   const domain = flags.domain.toLowerCase().replace(/\.$/, '')
   const ctx = createContext(flags, io)
   if (cert != null && !covers(cert.names, `x.${domain}`)) ctx.log.warn({ names: cert.names }, `the certificate does not cover *.${domain}: browsers will refuse share names it does not list`)
   const settings = { ...await nodeSettings({ ...flags, defaultBootstrap: false, publicStun: false }, io, ctx.log), webrtc: false }
   const init = await toBeamInit(settings, { ctx, node: { listen: p2pListen, announce } })
   const names = new NameStore({ file: flags.namesFile ?? join(ctx.home, 'gateway-names.json'), idle: idleDays * 86_400_000 })
+  const acme = flags.acmeDirectory != null
+    ? new AcmeCertificates({ directoryUrl: flags.acmeDirectory, email: flags.acmeEmail, dir: flags.acmeDir ?? join(ctx.home, 'acme'), serverCa: acmeCa, logger: ctx.log }, {
+      onIssued: e => { ctx.out.event('certificate', { ...e }) },
+      onFailed: e => { ctx.out.event('certificate-failed', { ...e }) }
+    })
+    : undefined
+  // an unreachable CA or a refused account is a startup error, before anything listens
+  await acme?.start()
   const node: BeamNode = await createBeam({ ...init, start: false })
   let gateway: Gateway | undefined
   try {
@@ -87,7 +109,13 @@ async function runGateway (flags: GatewayFlags, io: CliIo): Promise<void> {
       names,
       allow,
       logger: ctx.log,
-      ...(cert != null ? { tls: { context: async () => cert.context } } : {})
+      ...(cert != null ? { tls: { context: async () => cert.context } } : {}),
+      ...(acme != null
+        ? {
+            tls: { context: async (name: string) => gateway?.servesHost(name) === true ? await acme.context(name) : undefined },
+            acmeChallenge: (token: string) => acme.challenge(token)
+          }
+        : {})
     })
     await gateway.start()
     const gw = gateway
@@ -104,6 +132,7 @@ async function runGateway (flags: GatewayFlags, io: CliIo): Promise<void> {
       domain,
       url,
       proto: gw.proto,
+      tls: acme != null ? 'acme' : cert != null ? 'files' : null,
       listen: hostPort(gw.address.host, gw.address.port),
       httpListen: httpAddress != null ? hostPort(httpAddress.host, httpAddress.port) : null,
       multiaddrs,
@@ -120,7 +149,8 @@ async function runGateway (flags: GatewayFlags, io: CliIo): Promise<void> {
       `  beam:      ${multiaddrs.join(' ')}`,
       `  names:     ${names.size} claimed, released after ${idleDays} idle days`,
       ...(allow != null ? [`  allow:     ${allow.length} share(s) only`] : []),
-      ...(gw.proto === 'http' ? ['  note: plain HTTP (no --tls-cert): put a TLS proxy in front, or give a certificate'] : []),
+      ...(acme != null ? [`  tls:       ACME (${flags.acmeDirectory ?? ''}), a certificate per share name on its first visit`] : cert != null ? [`  tls:       ${flags.tlsCert ?? ''} (${cert.names.join(', ')}; expires ${cert.notAfter.toISOString().slice(0, 10)})`] : []),
+      ...(gw.proto === 'http' ? ['  note: plain HTTP (no --tls-cert or --acme-directory): put a TLS proxy in front, or give a certificate'] : []),
       ...(announce.length === 0 ? ['  note: no --announce address; shares elsewhere need this gateway\'s public beam address'] : []),
       '  a share opts in with:',
       `beam share <port> ${`--gateway ${shareAddress}`}`
@@ -128,6 +158,7 @@ async function runGateway (flags: GatewayFlags, io: CliIo): Promise<void> {
     await untilAborted(io.signal)
     ctx.log.info({ shares: gw.onlineShares }, 'stopping gateway')
   } finally {
+    acme?.stop()
     await gateway?.close()
     await stopWithin(node, ctx.log)
   }
