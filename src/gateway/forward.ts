@@ -1,7 +1,7 @@
 import { request } from 'node:http'
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
-import type { Duplex } from 'node:stream'
+import type { Duplex, Transform } from 'node:stream'
 import type { Socket } from 'node:net'
 
 /**
@@ -101,7 +101,7 @@ export function writeHead (res: VisitorResponse, status: number, headers: Outgoi
  * response at all (the caller shows a page). Resolves when the visitor's
  * response has ended or either side broke.
  */
-export async function forwardRequest (req: VisitorRequest, res: VisitorResponse, tunnel: Duplex, visitor: Visitor, onNoResponse: (err: Error) => void): Promise<ForwardResult> {
+export async function forwardRequest (req: VisitorRequest, res: VisitorResponse, tunnel: Duplex, visitor: Visitor, onNoResponse: (err: Error) => void, throttle: () => Transform | undefined = () => undefined): Promise<ForwardResult> {
   return await new Promise<ForwardResult>(resolve => {
     const result: ForwardResult = { status: 0, bytesIn: 0, bytesOut: 0 }
     // the HTTP client reports the tunnel's errors while it owns it; a reset after that is the end of the exchange
@@ -125,7 +125,9 @@ export async function forwardRequest (req: VisitorRequest, res: VisitorResponse,
       result.status = answer.statusCode ?? 502
       writeHead(res, result.status, responseHeaders(answer.headers))
       answer.on('data', (chunk: Buffer) => { result.bytesOut += chunk.length })
-      answer.pipe(res as NodeJS.WritableStream)
+      const slow = throttle()
+      if (slow != null) answer.pipe(slow).pipe(res as NodeJS.WritableStream)
+      else answer.pipe(res as NodeJS.WritableStream)
       answer.on('error', (err) => { res.destroy(err); finish(err) })
       res.on('finish', () => { finish() })
     })
@@ -143,7 +145,9 @@ export async function forwardRequest (req: VisitorRequest, res: VisitorResponse,
       if (!res.writableFinished) { out.destroy(); finish(new Error('visitor closed the connection')) }
     })
     req.on('data', (chunk: Buffer) => { result.bytesIn += chunk.length })
-    req.pipe(out)
+    const slow = throttle()
+    if (slow != null) req.pipe(slow).pipe(out)
+    else req.pipe(out)
   })
 }
 
@@ -152,7 +156,7 @@ export async function forwardRequest (req: VisitorRequest, res: VisitorResponse,
  * the share as is (forwarding headers replaced), then bytes flow both ways
  * until either side closes.
  */
-export function forwardUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer, tunnel: Duplex, visitor: Visitor): Promise<{ bytesIn: number, bytesOut: number }> {
+export function forwardUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer, tunnel: Duplex, visitor: Visitor, throttle: () => Transform | undefined = () => undefined): Promise<{ bytesIn: number, bytesOut: number }> {
   const headers = requestHeaders(req.headers, visitor, true)
   let text = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`
   for (const [k, v] of Object.entries(headers)) {
@@ -168,8 +172,12 @@ export function forwardUpgrade (req: IncomingMessage, socket: Duplex, head: Buff
   let bytesOut = 0
   socket.on('data', (c: Buffer) => { bytesIn += c.length })
   tunnel.on('data', (c: Buffer) => { bytesOut += c.length })
-  socket.pipe(tunnel)
-  tunnel.pipe(socket)
+  const up = throttle()
+  const down = throttle()
+  if (up != null) socket.pipe(up).pipe(tunnel)
+  else socket.pipe(tunnel)
+  if (down != null) tunnel.pipe(down).pipe(socket)
+  else tunnel.pipe(socket)
   return new Promise(resolve => {
     const done = (): void => {
       socket.destroy()

@@ -16,6 +16,8 @@ import { forwardRequest, forwardUpgrade, plainAddress, writeHead } from './forwa
 import type { Visitor } from './forward.ts'
 import { labelOfHost, nameProblem, peerIdOfLabel, shareLabel } from './label.ts'
 import { NameStore } from './names.ts'
+import { ShareLimits } from './limits.ts'
+import type { GatewayLimitOptions } from './limits.ts'
 import { errorPage, pageStatus } from './pages.ts'
 import type { PageKind } from './pages.ts'
 import { CLAIM_CLOCK_SKEW, REGISTER_PROTOCOL, claimBytes, readJsonLine, writeJsonLine } from './protocol.ts'
@@ -51,6 +53,8 @@ export interface GatewayOptions {
   names?: NameStore | undefined
   /** Only these share peer ids may register. @default unset (any share) */
   allow?: string[] | undefined
+  /** Per-share request rate, bandwidth and visitors in flight. @default 100 requests/s, no bandwidth limit, 256 in flight */
+  limits?: GatewayLimitOptions | undefined
   /** How long a share has to answer when the gateway opens a tunnel for a visitor, in ms. @default 10000 */
   handshakeTimeout?: number | undefined
   /** The gateway's logger (component `gateway` is added). @default silent */
@@ -148,6 +152,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly seen = new Set<string>()
   private readonly allow: Set<string> | undefined
   readonly names: NameStore
+  /** The per-share limits. */
+  readonly limits: ShareLimits
   private main: HttpServer | Http2SecureServer | undefined
   private redirect: HttpServer | undefined
   private closed = false
@@ -163,6 +169,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.opts = options
     this.log = (options.logger ?? silentLogger()).child({ component: 'gateway' })
     this.names = options.names ?? new NameStore()
+    this.limits = new ShareLimits(options.limits)
     this.allow = options.allow != null ? new Set(options.allow) : undefined
   }
 
@@ -204,6 +211,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   /** Shares online now. */
   get onlineShares (): number { return this.online.size }
+
+  /** Shares that registered since start. */
+  get seenShares (): number { return this.seen.size }
 
   /** Serve registrations and open the listeners. */
   async start (): Promise<void> {
@@ -441,23 +451,33 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       done({ share: peer, status: 401, kind: 'unauthorized', bytesIn: 0, bytesOut: 0 })
       return
     }
-    let tunnel: Duplex
-    try {
-      tunnel = await this.openTunnel(share, AbortSignal.timeout(this.opts.handshakeTimeout ?? 10_000))
-    } catch (err) {
-      const kind = this.online.get(peer) === share ? pageOfError(err) : 'offline'
-      this.log.info({ share: peer, kind, err: (err as Error).message }, 'no tunnel to the share for a visitor')
-      this.page(res, kind, host)
-      done({ share: peer, status: pageStatus(kind), kind, bytesIn: 0, bytesOut: 0 })
+    const slot = this.limits.admit(peer)
+    if ('refused' in slot) {
+      this.page(res, 'limit', host, { 'retry-after': '1' })
+      done({ share: peer, status: pageStatus('limit'), kind: 'limit', bytesIn: 0, bytesOut: 0 })
       return
     }
-    let kind: 'share' | PageKind = 'share'
-    const result = await forwardRequest(req, res, tunnel, visitor, err => {
-      kind = 'offline'
-      this.log.info({ share: peer, err: err.message }, 'the share sent no response')
-      this.page(res, 'offline', host)
-    })
-    done({ share: peer, status: kind === 'share' ? result.status : pageStatus(kind), kind, bytesIn: result.bytesIn, bytesOut: result.bytesOut })
+    try {
+      let tunnel: Duplex
+      try {
+        tunnel = await this.openTunnel(share, AbortSignal.timeout(this.opts.handshakeTimeout ?? 10_000))
+      } catch (err) {
+        const kind = this.online.get(peer) === share ? pageOfError(err) : 'offline'
+        this.log.info({ share: peer, kind, err: (err as Error).message }, 'no tunnel to the share for a visitor')
+        this.page(res, kind, host)
+        done({ share: peer, status: pageStatus(kind), kind, bytesIn: 0, bytesOut: 0 })
+        return
+      }
+      let kind: 'share' | PageKind = 'share'
+      const result = await forwardRequest(req, res, tunnel, visitor, err => {
+        kind = 'offline'
+        this.log.info({ share: peer, err: err.message }, 'the share sent no response')
+        this.page(res, 'offline', host)
+      }, () => this.limits.throttle(peer))
+      done({ share: peer, status: kind === 'share' ? result.status : pageStatus(kind), kind, bytesIn: result.bytesIn, bytesOut: result.bytesOut })
+    } finally {
+      slot.release()
+    }
   }
 
   private async onUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -475,14 +495,17 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const share = route.share
     const peer = share.peerId.toString()
     if (!authorized(share.auth, req.headers.authorization)) { refuse('unauthorized', peer); return }
+    const slot = this.limits.admit(peer)
+    if ('refused' in slot) { refuse('limit', peer); return }
     let tunnel: Duplex
     try {
       tunnel = await this.openTunnel(share, AbortSignal.timeout(this.opts.handshakeTimeout ?? 10_000))
     } catch (err) {
+      slot.release()
       refuse(this.online.get(peer) === share ? pageOfError(err) : 'offline', peer)
       return
     }
-    const { bytesIn, bytesOut } = await forwardUpgrade(req, socket, head, tunnel, visitor)
+    const { bytesIn, bytesOut } = await forwardUpgrade(req, socket, head, tunnel, visitor, () => this.limits.throttle(peer)).finally(() => { slot.release() })
     this.emit('request', { host, share: peer, method: req.method ?? '', path: req.url ?? '', visitor: visitor.address, httpVersion: req.httpVersion, status: 101, kind: 'share', bytesIn, bytesOut, ms: Math.round(performance.now() - started) })
   }
 }

@@ -8,7 +8,8 @@ import type { AddressInfo, Socket } from 'node:net'
 import { describe, it, expect, afterEach } from 'vitest'
 import { createBeam } from '../../src/peer/index.ts'
 import type { BeamNode } from '../../src/peer/index.ts'
-import { Gateway, GatewayRegistration, GatewayNameTakenError, NameStore, shareLabel } from '../../src/gateway/index.ts'
+import { Gateway, GatewayMetrics, GatewayRegistration, GatewayNameTakenError, NameStore, serveMetrics, shareLabel } from '../../src/gateway/index.ts'
+import type { GatewayLimitOptions } from '../../src/gateway/index.ts'
 
 // A gateway, shares and visitors in one process over loopback: plain HTTP
 // (TLS has its own suite). Visitors are node:http requests with the Host
@@ -32,6 +33,14 @@ async function webApp (): Promise<number> {
     if (req.url === '/headers') {
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end(JSON.stringify(req.headers))
+      return
+    }
+    if (req.url === '/slow') {
+      setTimeout(() => { res.end('slow') }, 1500)
+      return
+    }
+    if (req.url === '/big') {
+      res.end(Buffer.alloc(1024 * 1024, 1))
       return
     }
     if (req.url === '/echo') {
@@ -70,8 +79,8 @@ async function visit (port: number, host: string, path = '/', options: { method?
   })
 }
 
-async function startGateway (node: BeamNode, names?: NameStore): Promise<Gateway> {
-  const gw = new Gateway({ node, domain: DOMAIN, listen: { host: '127.0.0.1', port: 0 }, ...(names != null ? { names } : {}) })
+async function startGateway (node: BeamNode, names?: NameStore, limits?: GatewayLimitOptions): Promise<Gateway> {
+  const gw = new Gateway({ node, domain: DOMAIN, listen: { host: '127.0.0.1', port: 0 }, ...(names != null ? { names } : {}), ...(limits != null ? { limits } : {}) })
   await gw.start()
   cleanups.push(async () => { await gw.close() })
   return gw
@@ -213,5 +222,76 @@ describe('beam gateway (plain HTTP, loopback)', () => {
     const later = new NameStore({ file, now: () => Date.now() + 31 * 24 * 3600_000 })
     await later.load()
     expect(later.owner('myapp')).toBeUndefined()
+  })
+})
+
+describe('beam gateway operator controls', () => {
+  it('holds each share to its request rate, leaving other shares alone, with a 429 page', async () => {
+    const app = await webApp()
+    const gwNode = await beam()
+    const gw = await startGateway(gwNode, undefined, { ratePerSecond: 2 })
+    const busy = await shareThrough(gwNode, app)
+    const calm = await shareThrough(gwNode, app)
+    // a burst of twice the rate passes, the rest within the same second does not
+    const answers = []
+    for (let i = 0; i < 6; i++) answers.push(await visit(gw.address.port, `${busy.label}.${DOMAIN}`))
+    expect(answers.slice(0, 4).every(a => a.status === 200)).toBe(true)
+    const limited = answers.filter(a => a.status === 429)
+    expect(limited.length).toBeGreaterThanOrEqual(1)
+    expect(limited[0]?.body).toContain('Too many requests')
+    expect(limited[0]?.headers['retry-after']).toBe('1')
+    // the page names the host asked for and nothing else: no peer id, no other share
+    expect(limited[0]?.body).not.toContain(calm.label)
+    expect(limited[0]?.body).not.toContain(busy.node.peerId.toString())
+    expect((await visit(gw.address.port, `${calm.label}.${DOMAIN}`)).status).toBe(200)
+  })
+
+  it('caps the requests in flight per share', async () => {
+    const app = await webApp()
+    const gwNode = await beam()
+    const gw = await startGateway(gwNode, undefined, { maxVisitors: 1 })
+    const { label } = await shareThrough(gwNode, app)
+    const slow = visit(gw.address.port, `${label}.${DOMAIN}`, '/slow')
+    await new Promise(resolve => setTimeout(resolve, 300))
+    const second = await visit(gw.address.port, `${label}.${DOMAIN}`)
+    expect(second.status).toBe(429)
+    expect((await slow).body).toBe('slow')
+    expect((await visit(gw.address.port, `${label}.${DOMAIN}`)).status).toBe(200)
+  })
+
+  it('holds a share to its bandwidth', async () => {
+    const app = await webApp()
+    const gwNode = await beam()
+    const gw = await startGateway(gwNode, undefined, { bytesPerSecond: 256 * 1024 })
+    const { label } = await shareThrough(gwNode, app)
+    const t0 = performance.now()
+    const big = await visit(gw.address.port, `${label}.${DOMAIN}`, '/big')
+    const s = (performance.now() - t0) / 1000
+    expect(big.body.length).toBe(1024 * 1024)
+    // 1 MiB at 256 KiB/s with a one-second burst: about 3 s
+    expect(s).toBeGreaterThan(2.5)
+    expect(s).toBeLessThan(8)
+  })
+
+  it('counts requests, bytes, latency and its own answers for Prometheus, without naming shares', async () => {
+    const app = await webApp()
+    const gwNode = await beam()
+    const gw = await startGateway(gwNode)
+    const counters = new GatewayMetrics()
+    gw.on('request', e => { counters.observe(e) })
+    const m = await serveMetrics('127.0.0.1', 0, () => counters.render([{ name: 'beam_gateway_shares_online', help: 'x', type: 'gauge', value: gw.onlineShares }]))
+    cleanups.push(m.close)
+    const { label } = await shareThrough(gwNode, app)
+    await visit(gw.address.port, `${label}.${DOMAIN}`, '/big')
+    await visit(gw.address.port, `nosuch.${DOMAIN}`)
+    const text = (await visit(m.port, '127.0.0.1', '/metrics')).body
+    expect(text).toContain('beam_gateway_shares_online 1')
+    expect(text).toContain('beam_gateway_requests_total{code="2xx"} 1')
+    expect(text).toContain('beam_gateway_requests_total{code="4xx"} 1')
+    expect(text).toContain(`beam_gateway_bytes_total{direction="out"} ${1024 * 1024}`)
+    expect(text).toContain('beam_gateway_errors_total{kind="unknown-name"} 1')
+    expect(text).toContain('# TYPE beam_gateway_request_duration_seconds histogram')
+    expect(text).toContain('beam_gateway_request_duration_seconds_count 2')
+    expect(text).not.toContain(label)
   })
 })

@@ -1,15 +1,18 @@
+import { createWriteStream } from 'node:fs'
+import type { WriteStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Command } from 'commander'
 import { createBeam, parsePeerId } from '../../peer/index.ts'
 import type { BeamNode } from '../../peer/index.ts'
 import { hostPort } from '../../tunnel/index.ts'
-import { AcmeCertificates, Gateway, NameStore, TlsConfigError, loadCertificateFiles, covers } from '../../gateway/index.ts'
+import { AcmeCertificates, Gateway, GatewayMetrics, NameStore, TlsConfigError, loadCertificateFiles, covers, serveMetrics, DEFAULT_SHARE_RATE, DEFAULT_MAX_VISITORS } from '../../gateway/index.ts'
+import type { GatewayMetricsServer } from '../../gateway/index.ts'
 import type { LoadedCertificate } from '../../gateway/index.ts'
 import { addIdentityOptions, addOutputOptions, createContext, parseListen, untilAborted } from '../context.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
 import { UsageError } from '../exit-codes.ts'
-import { collect, parseBindAddress, parseCount, parsePort } from '../parse.ts'
+import { collect, parseBindAddress, parseBytes, parseCount, parsePort } from '../parse.ts'
 import { nodeSettings, toBeamInit } from '../settings/index.ts'
 import { stopWithin } from '../shutdown.ts'
 
@@ -32,6 +35,11 @@ interface GatewayFlags extends CommonFlags {
   acmeEmail?: string
   acmeCa?: string
   acmeDir?: string
+  rate: string
+  bandwidth: string
+  maxVisitors: string
+  metrics?: string
+  accessLog?: string
 }
 
 export function gatewayCommand (io: CliIo): Command {
@@ -51,6 +59,11 @@ export function gatewayCommand (io: CliIo): Command {
     .option('--acme-email <address>', 'contact address of the ACME account (expiry notices)')
     .option('--acme-ca <file>', 'trust this CA certificate (PEM) for the ACME server\'s own HTTPS (a private CA)')
     .option('--acme-dir <dir>', 'where the ACME account key and certificates are kept (default: $BEAM_HOME/acme)')
+    .option('--rate <n>', 'requests per second per share, bursts of twice that (0 = no limit)', String(DEFAULT_SHARE_RATE))
+    .option('--bandwidth <size>', 'bytes per second per share, both directions together, e.g. 10MB (0 = no limit)', '0')
+    .option('--max-visitors <n>', 'requests and WebSocket sessions in flight per share (0 = no limit)', String(DEFAULT_MAX_VISITORS))
+    .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics')
+    .option('--access-log <file>', 'append one JSON line per visitor request to this file')
     .option('--allow-share <peer-id>', 'serve only these shares, repeatable (default: any share that opts in)', collect)
     .option('--bootstrap <multiaddr>', 'bootstrap/relay node to join, repeatable (env BEAM_BOOTSTRAP, comma-separated); bootstrap-nodes.json is not read', collect)
     .option('--no-default-bootstrap', 'accepted as on the other commands; a gateway never reads bootstrap-nodes.json')
@@ -77,6 +90,8 @@ async function runGateway (flags: GatewayFlags, io: CliIo): Promise<void> {
   const allow = flags.allowShare?.map(p => parsePeerId(p).toString())
   const p2pListen = parseListen(flags.p2pListen ?? DEFAULT_GATEWAY_P2P_LISTEN)
   const announce = parseListen(flags.announce ?? [])
+  const limits = { ratePerSecond: parseCount(flags.rate, 'rate', 0), bytesPerSecond: parseBytes(flags.bandwidth, 'bandwidth'), maxVisitors: parseCount(flags.maxVisitors, 'max visitors', 0) }
+  const metricsAt = flags.metrics != null ? parseBindAddress(flags.metrics, 'metrics') : undefined
   const cert = await certificateFlags(flags)
   if (flags.acmeDirectory != null && cert != null) throw new UsageError('--acme-directory and --tls-cert exclude each other: certificates come from one of them')
   if (flags.acmeDirectory != null && httpAt == null) throw new UsageError('--acme-directory needs --http-listen (the CA checks HTTP-01 challenges on port 80)')
@@ -98,6 +113,8 @@ async function runGateway (flags: GatewayFlags, io: CliIo): Promise<void> {
   await acme?.start()
   const node: BeamNode = await createBeam({ ...init, start: false })
   let gateway: Gateway | undefined
+  let metrics: GatewayMetricsServer | undefined
+  let accessLog: WriteStream | undefined
   try {
     await node.start()
     gateway = new Gateway({
@@ -108,6 +125,7 @@ async function runGateway (flags: GatewayFlags, io: CliIo): Promise<void> {
       publicPort,
       names,
       allow,
+      limits,
       logger: ctx.log,
       ...(cert != null ? { tls: { context: async () => cert.context } } : {}),
       ...(acme != null
@@ -119,6 +137,22 @@ async function runGateway (flags: GatewayFlags, io: CliIo): Promise<void> {
     })
     await gateway.start()
     const gw = gateway
+    const counters = new GatewayMetrics()
+    gw.on('request', e => { counters.observe(e) })
+    if (flags.accessLog != null) {
+      const log = createWriteStream(flags.accessLog, { flags: 'a', mode: 0o640 })
+      log.on('error', err => { ctx.log.error({ err: err.message, file: flags.accessLog }, 'access log not writable') })
+      accessLog = log
+      gw.on('request', e => { log.write(JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n') })
+    }
+    if (metricsAt != null) {
+      metrics = await serveMetrics(metricsAt.host, metricsAt.port, () => counters.render([
+        { name: 'beam_gateway_shares_online', help: 'Shares registered and connected now', type: 'gauge', value: gw.onlineShares },
+        { name: 'beam_gateway_names', help: 'Short names held', type: 'gauge', value: names.size },
+        { name: 'beam_gateway_requests_in_flight', help: 'Visitor requests and WebSocket sessions open now', type: 'gauge', value: gw.limits.inFlight },
+        { name: 'beam_gateway_certificates', help: 'ACME certificates held', type: 'gauge', value: acme?.names.length ?? 0 }
+      ]))
+    }
     gw.on('registered', e => { ctx.out.event('share-registered', e) })
     gw.on('unregistered', e => { ctx.out.event('share-offline', e) })
     gw.on('request', e => { ctx.out.event('request', { ...e }) })
@@ -138,7 +172,9 @@ async function runGateway (flags: GatewayFlags, io: CliIo): Promise<void> {
       multiaddrs,
       shareFlag: `--gateway ${shareAddress}`,
       names: names.size,
-      allow: allow ?? null
+      allow: allow ?? null,
+      limits,
+      metrics: metrics != null ? `http://${hostPort(metrics.host, metrics.port)}/metrics` : null
     })
     ctx.out.say([
       '',
@@ -149,6 +185,8 @@ async function runGateway (flags: GatewayFlags, io: CliIo): Promise<void> {
       `  beam:      ${multiaddrs.join(' ')}`,
       `  names:     ${names.size} claimed, released after ${idleDays} idle days`,
       ...(allow != null ? [`  allow:     ${allow.length} share(s) only`] : []),
+      `  limits:    per share ${limits.ratePerSecond === 0 ? 'no request limit' : `${limits.ratePerSecond} requests/s`}, ${limits.bytesPerSecond === 0 ? 'no bandwidth limit' : `${limits.bytesPerSecond} bytes/s`}, ${limits.maxVisitors === 0 ? 'no cap on requests in flight' : `${limits.maxVisitors} in flight`}`,
+      ...(metrics != null ? [`  metrics:   http://${hostPort(metrics.host, metrics.port)}/metrics`] : []),
       ...(acme != null ? [`  tls:       ACME (${flags.acmeDirectory ?? ''}), a certificate per share name on its first visit`] : cert != null ? [`  tls:       ${flags.tlsCert ?? ''} (${cert.names.join(', ')}; expires ${cert.notAfter.toISOString().slice(0, 10)})`] : []),
       ...(gw.proto === 'http' ? ['  note: plain HTTP (no --tls-cert or --acme-directory): put a TLS proxy in front, or give a certificate'] : []),
       ...(announce.length === 0 ? ['  note: no --announce address; shares elsewhere need this gateway\'s public beam address'] : []),
@@ -159,6 +197,8 @@ async function runGateway (flags: GatewayFlags, io: CliIo): Promise<void> {
     ctx.log.info({ shares: gw.onlineShares }, 'stopping gateway')
   } finally {
     acme?.stop()
+    await metrics?.close()
+    accessLog?.end()
     await gateway?.close()
     await stopWithin(node, ctx.log)
   }
