@@ -101,6 +101,9 @@ export interface GatewayEvents {
   request: [GatewayRequestEvent]
 }
 
+/** Shares remembered as "offline" (not "unknown") after they leave, at most. */
+const MAX_SEEN = 10_000
+
 /** A name, domain or port the visitor's URL carries. */
 function urlOf (proto: string, host: string, port: number): string {
   const dflt = proto === 'https' ? 443 : 80
@@ -336,7 +339,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const label = shareLabel(from.peerId)
     const share: OnlineShare = { peerId: from.peerId, label, name, auth, stream, tunnel: old?.tunnel }
     this.online.set(peer, share)
+    // bounded: a flood of throwaway identities registering costs at most MAX_SEEN entries (the oldest go first)
+    this.seen.delete(peer)
     this.seen.add(peer)
+    if (this.seen.size > MAX_SEEN) for (const old of this.seen) { if (this.seen.size <= MAX_SEEN) break; if (!this.online.has(old)) this.seen.delete(old) }
     if (old != null && old.stream !== stream) old.stream.destroy()
     this.answer(stream, { ok: true, url: this.url(label), label, ...(name != null ? { name, nameUrl: this.url(name), nameIdleDays: this.names.idle / 86_400_000 } : {}) }, false)
     log.info({ label, name }, 'share registered')
