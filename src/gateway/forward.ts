@@ -1,8 +1,7 @@
 import { request } from 'node:http'
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { Agent, ClientRequest, IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Duplex, Transform } from 'node:stream'
-import type { Socket } from 'node:net'
 
 /**
  * One visitor request carried to a share over one tunnel stream: the request
@@ -95,59 +94,64 @@ export function writeHead (res: VisitorResponse, status: number, headers: Outgoi
   (res as ServerResponse).writeHead(status, headers)
 }
 
+/** Methods a request may be sent again for when a pooled stream turned out to be closed. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS'])
+
 /**
- * Send the visitor's request over `tunnel` and stream the answer back.
- * `onNoResponse` is called instead of answering when the share sent no
- * response at all (the caller shows a page). Resolves when the visitor's
+ * Send the visitor's request over a tunnel stream of `agent` (a pooled one
+ * when free, else a new one) and stream the answer back. `onNoResponse` is
+ * called instead of answering when the share sent no response at all (the
+ * caller shows a page; the error says why: refused, offline, …). A bodiless
+ * GET/HEAD/OPTIONS that failed on a pooled stream (the share's service had
+ * just closed it) is sent once more on a new one. Resolves when the visitor's
  * response has ended or either side broke.
  */
-export async function forwardRequest (req: VisitorRequest, res: VisitorResponse, tunnel: Duplex, visitor: Visitor, onNoResponse: (err: Error) => void, throttle: () => Transform | undefined = () => undefined): Promise<ForwardResult> {
+export async function forwardRequest (req: VisitorRequest, res: VisitorResponse, agent: Agent, visitor: Visitor, onNoResponse: (err: Error) => void, throttle: () => Transform | undefined = () => undefined): Promise<ForwardResult> {
   return await new Promise<ForwardResult>(resolve => {
     const result: ForwardResult = { status: 0, bytesIn: 0, bytesOut: 0 }
-    // the HTTP client reports the tunnel's errors while it owns it; a reset after that is the end of the exchange
-    tunnel.on('error', () => {})
     let settled = false
+    let current: ClientRequest | undefined
     const finish = (err?: Error): void => {
       if (settled) return
       settled = true
       if (err != null) result.error = err
-      tunnel.destroy()
       resolve(result)
     }
-    const out = request({
-      method: req.method,
-      path: req.url,
-      headers: requestHeaders(req.headers, visitor),
-      // the tunnel stream is the connection: one request, then it closes
-      createConnection: () => tunnel as Socket
-    })
-    out.on('response', (answer: IncomingMessage) => {
-      result.status = answer.statusCode ?? 502
-      writeHead(res, result.status, responseHeaders(answer.headers))
-      answer.on('data', (chunk: Buffer) => { result.bytesOut += chunk.length })
+    const headers = requestHeaders(req.headers, visitor)
+    const attempt = (first: boolean): void => {
+      const out = request({ method: req.method, path: req.url, headers, agent })
+      current = out
+      out.on('response', (answer: IncomingMessage) => {
+        result.status = answer.statusCode ?? 502
+        writeHead(res, result.status, responseHeaders(answer.headers))
+        answer.on('data', (chunk: Buffer) => { result.bytesOut += chunk.length })
+        const slow = throttle()
+        if (slow != null) answer.pipe(slow).pipe(res as NodeJS.WritableStream)
+        else answer.pipe(res as NodeJS.WritableStream)
+        answer.on('error', (err) => { res.destroy(err); finish(err) })
+        res.on('finish', () => { finish() })
+      })
+      out.on('error', (err) => {
+        if (result.status === 0 && !res.headersSent) {
+          if (first && out.reusedSocket && IDEMPOTENT.has(req.method ?? '') && result.bytesIn === 0) { attempt(false); return }
+          onNoResponse(err)
+          finish(err)
+        } else {
+          res.destroy(err)
+          finish(err)
+        }
+      })
+      if (!first) { out.end(); return }
       const slow = throttle()
-      if (slow != null) answer.pipe(slow).pipe(res as NodeJS.WritableStream)
-      else answer.pipe(res as NodeJS.WritableStream)
-      answer.on('error', (err) => { res.destroy(err); finish(err) })
-      res.on('finish', () => { finish() })
-    })
-    out.on('error', (err) => {
-      if (result.status === 0 && !res.headersSent) {
-        onNoResponse(err)
-        finish(err)
-      } else {
-        res.destroy(err)
-        finish(err)
-      }
-    })
+      if (slow != null) req.pipe(slow).pipe(out)
+      else req.pipe(out)
+    }
     res.on('close', () => {
-      // the visitor went away: the share's side goes too
-      if (!res.writableFinished) { out.destroy(); finish(new Error('visitor closed the connection')) }
+      // the visitor went away: the share's side goes too (the stream is reset, not pooled)
+      if (!res.writableFinished) { current?.destroy(); finish(new Error('visitor closed the connection')) }
     })
     req.on('data', (chunk: Buffer) => { result.bytesIn += chunk.length })
-    const slow = throttle()
-    if (slow != null) req.pipe(slow).pipe(out)
-    else req.pipe(out)
+    attempt(true)
   })
 }
 

@@ -17,6 +17,7 @@ import type { Visitor } from './forward.ts'
 import { labelOfHost, nameProblem, peerIdOfLabel, shareLabel } from './label.ts'
 import { NameStore } from './names.ts'
 import { ShareLimits } from './limits.ts'
+import { TunnelAgent } from './pool.ts'
 import type { GatewayLimitOptions } from './limits.ts'
 import { errorPage, pageStatus } from './pages.ts'
 import type { PageKind } from './pages.ts'
@@ -69,6 +70,8 @@ interface OnlineShare {
   auth: VisitorAuthDigest | undefined
   stream: Duplex
   tunnel: Promise<ConnectTunnel> | undefined
+  /** Keep-alive tunnel streams for plain requests (made on the first). */
+  agent: TunnelAgent | undefined
 }
 
 /** {@link GatewayEvents} `request`: one visitor request finished (the access log's line). */
@@ -260,7 +263,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     if (this.closed) return
     this.closed = true
     await this.node.unhandle(REGISTER_PROTOCOL).catch(() => {})
-    for (const s of this.online.values()) s.stream.destroy()
+    for (const s of this.online.values()) { s.agent?.destroy(); s.stream.destroy() }
     await Promise.all([this.main, this.redirect].map(async server => {
       if (server == null) return
       const done = new Promise<void>(resolve => { server.close(() => { resolve() }) })
@@ -337,7 +340,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     // a second registration of the same share replaces the first
     const old = this.online.get(peer)
     const label = shareLabel(from.peerId)
-    const share: OnlineShare = { peerId: from.peerId, label, name, auth, stream, tunnel: old?.tunnel }
+    const share: OnlineShare = { peerId: from.peerId, label, name, auth, stream, tunnel: old?.tunnel, agent: old?.agent }
     this.online.set(peer, share)
     // bounded: a flood of throwaway identities registering costs at most MAX_SEEN entries (the oldest go first)
     this.seen.delete(peer)
@@ -358,6 +361,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       await this.names.touch(peer)
       const tunnel = share.tunnel
       share.tunnel = undefined
+      share.agent?.destroy()
+      share.agent = undefined
       void tunnel?.then(async t => { await t.close() }, () => {})
       log.info('share offline (its registration closed)')
       this.emit('unregistered', { peerId: peer })
@@ -464,21 +469,13 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       return
     }
     try {
-      let tunnel: Duplex
-      try {
-        tunnel = await this.openTunnel(share, AbortSignal.timeout(this.opts.handshakeTimeout ?? 10_000))
-      } catch (err) {
-        const kind = this.online.get(peer) === share ? pageOfError(err) : 'offline'
-        this.log.info({ share: peer, kind, err: (err as Error).message }, 'no tunnel to the share for a visitor')
-        this.page(res, kind, host)
-        done({ share: peer, status: pageStatus(kind), kind, bytesIn: 0, bytesOut: 0 })
-        return
-      }
+      share.agent ??= new TunnelAgent(async () => await this.openTunnel(share, AbortSignal.timeout(this.opts.handshakeTimeout ?? 10_000)))
       let kind: 'share' | PageKind = 'share'
-      const result = await forwardRequest(req, res, tunnel, visitor, err => {
-        kind = 'offline'
-        this.log.info({ share: peer, err: err.message }, 'the share sent no response')
-        this.page(res, 'offline', host)
+      const result = await forwardRequest(req, res, share.agent, visitor, err => {
+        const page = this.online.get(peer) === share ? pageOfError(err) : 'offline'
+        kind = page
+        this.log.info({ share: peer, kind: page, err: err.message }, 'no answer from the share for a visitor')
+        this.page(res, page, host)
       }, () => this.limits.throttle(peer))
       done({ share: peer, status: kind === 'share' ? result.status : pageStatus(kind), kind, bytesIn: result.bytesIn, bytesOut: result.bytesOut })
     } finally {

@@ -28,7 +28,9 @@ async function beam (): Promise<BeamNode> {
 }
 
 /** A web app: /headers answers the request headers as JSON, /echo the body's sha256 and length, an Upgrade to 'echo' echoes bytes. */
-async function webApp (): Promise<number> {
+let appConnections = 0
+
+async function webApp (keepAliveMs = 5000): Promise<number> {
   const server: Server = createServer((req, res) => {
     if (req.url === '/headers') {
       res.writeHead(200, { 'content-type': 'application/json' })
@@ -53,6 +55,8 @@ async function webApp (): Promise<number> {
     res.writeHead(200, { 'content-type': 'text/plain', 'x-app': 'yes' })
     res.end('hello from the share')
   })
+  server.keepAliveTimeout = keepAliveMs
+  server.on('connection', () => { appConnections++ })
   server.on('upgrade', (req, socket: Socket, head: Buffer) => {
     socket.on('error', () => {})
     socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: echo\r\nconnection: upgrade\r\n\r\n')
@@ -222,6 +226,29 @@ describe('beam gateway (plain HTTP, loopback)', () => {
     const later = new NameStore({ file, now: () => Date.now() + 31 * 24 * 3600_000 })
     await later.load()
     expect(later.owner('myapp')).toBeUndefined()
+  })
+})
+
+describe('beam gateway keep-alive streams', () => {
+  it('carries a share\'s sequential requests over one pooled tunnel stream (one connection to its service)', async () => {
+    const app = await webApp()
+    const gwNode = await beam()
+    const gw = await startGateway(gwNode)
+    const { label } = await shareThrough(gwNode, app)
+    const before = appConnections
+    for (let i = 0; i < 10; i++) expect((await visit(gw.address.port, `${label}.${DOMAIN}`)).status).toBe(200)
+    expect(appConnections - before).toBe(1)
+  })
+
+  it('opens a new stream when the service closed the pooled one', async () => {
+    const app = await webApp(150)
+    const gwNode = await beam()
+    const gw = await startGateway(gwNode)
+    const { label } = await shareThrough(gwNode, app)
+    for (let i = 0; i < 4; i++) {
+      expect((await visit(gw.address.port, `${label}.${DOMAIN}`)).body).toBe('hello from the share')
+      await new Promise(resolve => setTimeout(resolve, 150 + i * 20))
+    }
   })
 })
 
