@@ -25,9 +25,10 @@ export function shareLabel (peerId: PeerId): string {
 
 /** The peer id a label names, or undefined when it is no peer id label. */
 export function peerIdOfLabel (label: string): PeerId | undefined {
-  if (label.length < 50 || label.length > 63 || !label.startsWith('k')) return undefined
+  const l = label.toLowerCase()
+  if (l.length < 50 || l.length > 63 || !l.startsWith('k')) return undefined
   try {
-    return peerIdFromCID(CID.parse(label.toLowerCase(), base36))
+    return peerIdFromCID(CID.parse(l, base36))
   } catch {
     return undefined
   }
