@@ -50,6 +50,10 @@ export function socketLike (duplex: Duplex): Socket {
     }
   }
   duplex.on('data', () => { if (ms > 0) arm() })
+  // as a net.Socket without allowHalfOpen: the share's end (its service closed
+  // the connection) ends this side too, so the stream closes and leaves the
+  // pool instead of taking the next request into a dead end
+  duplex.on('end', () => { duplex.end() })
   duplex.on('close', () => { if (timer != null) clearTimeout(timer) })
   return Object.assign(duplex, extra) as unknown as Socket
 }
