@@ -90,7 +90,7 @@ describe.skipIf(suiteNeeds('gateway ACME tests', pebbleNeed()))('beam gateway wi
     for (const h of hosts) await pebble.addHost(h)
 
     // the first handshake for each name makes the gateway ask pebble, which validates over HTTP-01
-    console.log("T first", Date.now()); const first = await Promise.all(hosts.map(async h => await fetchTls(g.address.port, h, pebble.root))); console.log("T first done", Date.now())
+    const first = await Promise.all(hosts.map(async h => await fetchTls(g.address.port, h, pebble.root)))
     expect(first.map(f => f.body)).toEqual(['share 0', 'share 1'])
     for (const [i, f] of first.entries()) {
       expect(f.cert.checkHost(hosts[i] ?? '')).toBe(hosts[i])
@@ -109,7 +109,7 @@ describe.skipIf(suiteNeeds('gateway ACME tests', pebbleNeed()))('beam gateway wi
     const deadline = Date.now() + 30_000
     while (Date.now() < deadline && !hosts.every(h => issued.some(e => e.name === h && e.renewal))) await new Promise(resolve => setTimeout(resolve, 250))
     expect(issued.filter(e => e.renewal).map(e => e.name)).toEqual(expect.arrayContaining(hosts))
-    console.log("T after", Date.now(), issued); const after = await fetchTls(g.address.port, hosts[1] ?? "", pebble.root)
+    const after = await fetchTls(g.address.port, hosts[1] ?? '', pebble.root)
     expect(after.body).toBe('share 1')
     expect(after.cert.serialNumber).not.toBe(first[1]?.cert.serialNumber)
   }, 90_000)
