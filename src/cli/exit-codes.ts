@@ -23,6 +23,9 @@ export const ExitCode = {
   NO_SUCH_PROCESS: 15,
   PROCESS_GONE: 16,
   CONTROL_UNSAFE: 17,
+  NAME_TAKEN: 18,
+  TLS: 19,
+  ACME: 20,
   NODE_TOO_OLD: 69,
   INTERRUPTED: 130
 } as const
@@ -75,7 +78,14 @@ const TABLE = new Map<string, { exit: ExitCode, code: string }>(Object.entries({
   NoSuchProcessError: { exit: ExitCode.NO_SUCH_PROCESS, code: 'no-such-process' },
   ProcessGoneError: { exit: ExitCode.PROCESS_GONE, code: 'process-gone' },
   ControlSocketUnsafeError: { exit: ExitCode.CONTROL_UNSAFE, code: 'control-unsafe' },
-  ControlProtocolError: { exit: ExitCode.PROTOCOL, code: 'control-protocol' }
+  ControlProtocolError: { exit: ExitCode.PROTOCOL, code: 'control-protocol' },
+  // beam gateway and a share's registration with one
+  GatewayNameTakenError: { exit: ExitCode.NAME_TAKEN, code: 'name-taken' },
+  InvalidGatewayNameError: { exit: ExitCode.USAGE, code: 'usage' },
+  GatewayConfigError: { exit: ExitCode.USAGE, code: 'usage' },
+  GatewayRefusedError: { exit: ExitCode.REFUSED, code: 'refused' },
+  TlsConfigError: { exit: ExitCode.TLS, code: 'tls' },
+  AcmeError: { exit: ExitCode.ACME, code: 'acme' }
 }))
 
 /** Exit code and event code for an error; unknown errors are internal. */
@@ -97,7 +107,8 @@ const HINTS = new Map<string, (err: Error & Record<string, unknown>) => string |
     : 'have the share hold a reservation on a relay without limits (beam share --bootstrap <a beam relay>), or give this side a TURN server (--ice-server turn:USER:PASS@HOST:PORT)',
   ProcessGoneError: e => e.removed === true ? undefined : 'beam cleanup removes stale sockets',
   ControlSocketUnsafeError: () => 'remove it if it is not yours, or chmod 600 it if it is',
-  TorAuthError: e => e.passwordHelps === true ? 'pass --tor-password (--ator-password for ATOR)' : undefined
+  TorAuthError: e => e.passwordHelps === true ? 'pass --tor-password (--ator-password for ATOR)' : undefined,
+  GatewayNameTakenError: () => 'pick another --name, or run the share with the identity that claimed it'
 }))
 
 /** The flags that carry out a backend's suggested fix (BackendAvailability.fix), by backend. */

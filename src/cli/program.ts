@@ -6,6 +6,7 @@ import { idCommand } from './commands/id.ts'
 import { demoCommand } from './commands/demo.ts'
 import { backendsCommand } from './commands/backends.ts'
 import { relayCommand } from './commands/relay.ts'
+import { gatewayCommand } from './commands/gateway.ts'
 import { doctorCommand } from './commands/doctor.ts'
 import { aliasCommand } from './commands/alias.ts'
 import { upCommand } from './commands/up.ts'
@@ -26,7 +27,7 @@ export function createProgram (io: CliIo): Command {
     .description('peer-to-peer TCP tunnels addressed by public key: direct when possible, relayed when not')
     .version(VERSION, '-V, --version')
     .showSuggestionAfterError(true)
-  for (const cmd of [shareCommand(io), connectCommand(io), upCommand(io), relayCommand(io), doctorCommand(io), benchmarkCommand(io), aliasCommand(io), statusCommand(io), logsCommand(io), stopCommand(io), cleanupCommand(io), configCommand(io), dashboardCommand(io), idCommand(io), backendsCommand(io), demoCommand(io)]) {
+  for (const cmd of [shareCommand(io), connectCommand(io), upCommand(io), relayCommand(io), gatewayCommand(io), doctorCommand(io), benchmarkCommand(io), aliasCommand(io), statusCommand(io), logsCommand(io), stopCommand(io), cleanupCommand(io), configCommand(io), dashboardCommand(io), idCommand(io), backendsCommand(io), demoCommand(io)]) {
     program.addCommand(cmd)
   }
   const configure = (c: Command): void => {

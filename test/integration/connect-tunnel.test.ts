@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { createBeam, newAccessSecret, decodeConnectString, encodeConnectString } from 'beam'
+import { streamToDuplex } from '../../src/tunnel/index.ts'
 import type { BeamNode, Share, PathInfo } from 'beam'
 import { startTcpService, tcpConnect, readAll, block, expectedHash } from '../helpers/services.ts'
 
@@ -27,6 +28,22 @@ describe('library: share and connect in one process', () => {
     await sharer?.stop()
     await echo?.close()
     await resetter?.close()
+  })
+
+  it('with listen: false binds no local port; its caller opens tunnel streams itself', async () => {
+    const tunnel = await connector.connect(sharer.connectString(secret), { listen: false, signal: AbortSignal.timeout(10_000) })
+    try {
+      expect(tunnel.port).toBe(0)
+      expect(tunnel.host).toBe('')
+      const duplex = streamToDuplex(await tunnel.openStream(false, AbortSignal.timeout(10_000)))
+      const chunks: Buffer[] = []
+      duplex.on('data', (c: Buffer) => chunks.push(c))
+      duplex.end('ping through a stream')
+      await new Promise<void>((resolve, reject) => { duplex.on('end', resolve); duplex.on('error', reject) })
+      expect(Buffer.concat(chunks).toString()).toBe('ping through a stream')
+    } finally {
+      await tunnel.close()
+    }
   })
 
   it('echoes bytes exactly and reports the path', async () => {

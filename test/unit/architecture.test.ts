@@ -48,6 +48,13 @@ describe('architecture', () => {
     expect(all.filter(e => folderOf(e.to) === 'cli' && folderOf(e.from) !== 'cli')).toEqual([])
   })
 
+  it('only cli imports gateway; gateway imports peer and leaf folders', () => {
+    expect(all.filter(e => folderOf(e.to) === 'gateway' && !['gateway', 'cli', '(root)'].includes(folderOf(e.from)))).toEqual([])
+    const bad = all.filter(e => folderOf(e.from) === 'gateway' && folderOf(e.to) !== 'gateway' && folderOf(e.to) !== 'peer' && !LEAVES.includes(folderOf(e.to)))
+    expect(bad).toEqual([])
+    expect(all.some(e => e.from.startsWith('gateway/') && e.to === 'peer/index.ts')).toBe(true)
+  })
+
   it('peer imports only leaf folders, never cli', () => {
     const bad = all.filter(e => folderOf(e.from) === 'peer' && folderOf(e.to) !== 'peer' && !LEAVES.includes(folderOf(e.to)))
     expect(bad).toEqual([])

@@ -1,4 +1,4 @@
-import { Command } from 'commander'
+import { Command, Option } from 'commander'
 import { createBeam, loadOrCreateAccessSecret, newAccessSecret, DEFAULT_SHARE_LISTEN, MIN_PREFIX, DEFAULT_MAX_TUNNELS, DEFAULT_MAX_TUNNELS_PER_PEER } from '../../peer/index.ts'
 import { hostPort } from '../../tunnel/index.ts'
 import { DEFAULT_SHARE_RESERVATIONS } from '../../relay/index.ts'
@@ -22,6 +22,10 @@ import { resolvePasswordFlags } from '../secret-input.ts'
 import { REACHABILITY_LABEL, reachabilityHint } from '../reachability-hint.ts'
 import { addDashboardOptions, dashboardSetting, openDashboard } from '../dashboard/open.ts'
 import { reportMemoryOnSignal, startIdleCollector } from '../memory.ts'
+import { GatewayRegistration, InvalidGatewayNameError, nameProblem } from '../../gateway/index.ts'
+import type { GatewayGrant } from '../../gateway/index.ts'
+import { parsePeerMultiaddr, parseTarget } from '../../peer/index.ts'
+import type { Target } from '../../peer/index.ts'
 
 export type { ShareFlags } from '../settings/index.ts'
 
@@ -39,6 +43,10 @@ export function shareCommand (io: CliIo): Command {
     .option('--name <name>', `also publish this name in the DHT: others connect to <name>.<first ${MIN_PREFIX}+ characters of the peer id>`, collect)
     .option('--max-tunnels <n>', `tunnels open at once over all peers; past it new ones are answered "overloaded" (default ${DEFAULT_MAX_TUNNELS})`)
     .option('--max-tunnels-per-peer <n>', `tunnels one peer may have open at once (default ${DEFAULT_MAX_TUNNELS_PER_PEER})`)
+    .option('--gateway <address>', 'also serve the first port to web browsers through this beam gateway (its multiaddr with /p2p/<peer-id>, or its peer id); the first --name is claimed there')
+    .option('--http', 'the same, through the gateway that BEAM_GATEWAY names')
+    .addOption(new Option('--http-auth <user:password>', 'web visitors must sign in with these HTTP basic credentials').env('BEAM_HTTP_AUTH'))
+    .addOption(new Option('--http-token <token>', 'web visitors must send Authorization: Bearer <token>').env('BEAM_HTTP_TOKEN'))
   addIdentityOptions(cmd)
   addNetworkOptions(cmd)
   addBackendOptions(cmd, 'share')
@@ -49,6 +57,21 @@ export function shareCommand (io: CliIo): Command {
   // passwords from files or the environment, here and not in runShare: `beam up` takes no password flags
   cmd.action(async (ports: string[], flags: ShareFlags) => { await runShare({ ports }, await resolvePasswordFlags(flags, io), io) })
   return cmd
+}
+
+/** The gateway a share opts in to: --gateway, or BEAM_GATEWAY with --http; undefined when neither. */
+function gatewayTarget (flags: ShareFlags, env: NodeJS.ProcessEnv): Target | undefined {
+  const text = flags.gateway ?? (flags.http === true ? env.BEAM_GATEWAY : undefined)
+  if (text == null || text.trim() === '') {
+    if (flags.http === true) throw new UsageError('--http needs a gateway: set BEAM_GATEWAY to its address, or pass --gateway <address>')
+    if (flags.httpAuth != null || flags.httpToken != null) throw new UsageError('--http-auth and --http-token need --gateway or --http')
+    return undefined
+  }
+  const t = text.trim()
+  if (!t.startsWith('/')) return parseTarget(t)
+  const ma = parsePeerMultiaddr(t)
+  const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value ?? ''
+  return { peerId: parseTarget(id).peerId, multiaddrs: [ma] }
 }
 
 /**
@@ -90,6 +113,12 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
   const settings = await shareSettings(source, flags, io, ctx.log, config)
   const dashboardSet = dashboardSetting(flags.dashboard)
   const { services, names } = settings
+  const gateway = gatewayTarget(flags, io.env)
+  const gatewayName = gateway != null ? names[0] : undefined
+  if (gatewayName != null) {
+    const problem = nameProblem(gatewayName)
+    if (problem != null) throw new InvalidGatewayNameError(problem)
+  }
   const resolved = await createBackends(settings.backends, { home: ctx.home, ownerPid: process.pid, env: io.env })
   const selected = resolved.fallback ? await firstAvailable(resolved, io.signal, ctx.log) : resolved
   const anonymous = selected.anonymousOnly
@@ -111,7 +140,8 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
   })
   // the default listen addresses come back on the ports they had (per identity); --listen and --ephemeral keep theirs
   if (!anonymous && !settings.noListen && settings.listen == null && init.identityKind !== 'ephemeral') init.listenPorts = homePaths(ctx.home).listenPorts
-  if (names.length > 0 && init.dht === false) throw new UsageError('--name needs the DHT (drop --no-dht)')
+  if (anonymous && gateway != null) throw new UsageError('a gateway serves shares on the clearnet: --gateway does not go with an anonymous-only share')
+  if (names.length > 0 && init.dht === false && gateway == null) throw new UsageError('--name needs the DHT (drop --no-dht)')
   for (const b of selected.backends) {
     if (b.name === 'direct') continue
     const a = await b.available({ signal: io.signal })
@@ -153,7 +183,15 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
       // a full relay counts as limited until its answer says otherwise
       if (relayed.length > 0) await node.settleReachability({ timeout: 5000 })
     }
-    const share = await node.share({ services, access, ...settings.limits })
+    const share = await node.share({ services, access, ...settings.limits, ...(gateway != null ? { gateways: [gateway.peerId.toString()] } : {}) })
+    let registration: GatewayRegistration | undefined
+    let grant: GatewayGrant | undefined
+    if (gateway != null) {
+      registration = new GatewayRegistration({ node, gateway, name: gatewayName, auth: { basic: flags.httpAuth, token: flags.httpToken }, logger: ctx.log })
+      grant = await registration.start(io.signal)
+      registration.on('registered', g => { ctx.out.event('gateway', { peerId: gateway.peerId.toString(), state: 'registered', url: g.nameUrl ?? g.url }) })
+      registration.on('lost', e => { ctx.out.event('gateway', { peerId: gateway.peerId.toString(), state: 'lost', error: e.error }) })
+    }
     const connectNow = (): string => node.connectString(access.mode === 'secret' ? access.secret : undefined)
     const processName = 'tunnel' in source ? source.tunnel.name : names[0] ?? null
     const control = await openControl(ctx, io, { command: 'tunnel' in source ? 'up' : 'share', role: 'share', name: processName, access: access.mode }, node, connectNow)
@@ -176,7 +214,7 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
     share.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id, peerId: e.remotePeer, host: e.host, port: e.port }) })
     share.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, peerId: e.remotePeer, host: e.host, port: e.port, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
 
-    ctx.out.event('ready', { peerId, connect, multiaddrs, ports: share.services.map(s => s.port), services: share.services.map(s => ({ host: s.host, port: s.port, address: hostPort(s.host, s.port) })), access: access.mode, backends: selected.names, identity: init.identityPath ?? null, identityKind: init.identityKind, dht: node.status().dht?.mode ?? null, reachability, listenMoved: node.listenMoved, dashboard: dashboard?.url ?? null, ...(hint != null ? { hint } : {}), ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}) })
+    ctx.out.event('ready', { peerId, connect, multiaddrs, ports: share.services.map(s => s.port), services: share.services.map(s => ({ host: s.host, port: s.port, address: hostPort(s.host, s.port) })), access: access.mode, backends: selected.names, identity: init.identityPath ?? null, identityKind: init.identityKind, dht: node.status().dht?.mode ?? null, reachability, listenMoved: node.listenMoved, dashboard: dashboard?.url ?? null, ...(hint != null ? { hint } : {}), ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}), ...(grant != null ? { url: grant.nameUrl ?? grant.url, gateway: { peerId: gateway?.peerId.toString(), url: grant.url, label: grant.label, ...(grant.name != null ? { name: grant.name, nameUrl: grant.nameUrl } : {}) } } : {}) })
     const accessLine = access.mode === 'public'
       ? 'public: anyone who knows the peer id'
       : access.mode === 'allow' ? `allow-list: ${access.peers.length} peer(s)` : 'private: only holders of the connect string below'
@@ -187,7 +225,8 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
       `  identity:  ${identityLine(init.identityKind, init.identityPath, selected)}`,
       `  access:    ${accessLine}`,
       ...(selected.names.length > 1 || selected.names[0] !== 'direct' ? [`  networks:  ${selected.names.join(', ')}${anonymous ? ' (anonymous-only: no IP address is announced)' : ''}`] : []),
-      ...names.map(n => `  name:      ${n}.${node.peerId.toString().slice(0, MIN_PREFIX)} (published in the DHT)`),
+      ...(node.dhtEnabled ? names : []).map(n => `  name:      ${n}.${node.peerId.toString().slice(0, MIN_PREFIX)} (published in the DHT)`),
+      ...(grant != null ? [`  web:       ${grant.nameUrl ?? grant.url}${grant.nameUrl != null ? ` (also ${grant.url}; the name is kept ${grant.nameIdleDays ?? '?'} days after the share was last online)` : ''}${flags.httpAuth != null || flags.httpToken != null ? ' (visitors sign in)' : ''}`] : []),
       `  listening: ${multiaddrs.length > 0 ? multiaddrs.join(' ') : '(none)'}`,
       ...node.listenMoved.map(m => `  moved:     ${m.was} → ${m.now} (${m.reason}): connect strings handed out before name the old port`),
       `  reachable: ${REACHABILITY_LABEL[reachability]}`,
@@ -223,6 +262,7 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
     node.off('reachability', onAddresses)
     node.libp2p.removeEventListener('self:peer:update', onAddresses)
     ctx.log.info({ open: share.openTunnels }, 'stopping share')
+    registration?.close()
   } finally {
     await closeDashboard?.()
     await stopWithin(node, ctx.log)

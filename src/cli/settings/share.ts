@@ -30,6 +30,12 @@ export interface ShareFlags extends CommonFlags, BackendFlags {
   maxTunnelsPerPeer?: string
   /** `--dashboard [port]` (true or a port), `--no-dashboard` (false). */
   dashboard?: boolean | string
+  /** `--gateway`: the beam gateway to serve web visitors through. */
+  gateway?: string
+  /** `--http`: the same, with the gateway from BEAM_GATEWAY. */
+  http?: boolean
+  httpAuth?: string
+  httpToken?: string
 }
 
 /** What a share runs with. */

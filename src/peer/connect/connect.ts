@@ -89,6 +89,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
   private readonly reversal: ConnectionReversal
   private readonly clients: LocalClients
   private readonly probe: boolean
+  private readonly listen: boolean
 
   /** @internal made by {@link BeamNode.connect} */
   constructor (init: ConnectTunnelInit) {
@@ -102,6 +103,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
     this.log = log
     this.onClose = init.onClose
     this.probe = init.probe !== false
+    this.listen = init.listen !== false
     const addresses = async (): Promise<Multiaddr[]> => await knownAddresses(libp2p, peerId)
     const record = (attempts: Array<DialAttempt & { technique?: string }>): void => {
       this.attempts.push(...attempts)
@@ -232,7 +234,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       await this.paths.connection(options.signal)
     }
     this.paths.start()
-    await this.clients.start()
+    if (this.listen) await this.clients.start()
     this.paths.schedule()
   }
 

@@ -12,6 +12,12 @@ export interface ConnectOptions {
   host?: string
   /** Local port to bind; 0 = any free port. @default 0 */
   port?: number
+  /**
+   * Bind the local port. With false no port is opened: the caller opens
+   * tunnel streams itself with {@link ConnectTunnel.openStream} (what a
+   * gateway does for each visitor's request). @default true
+   */
+  listen?: boolean
   /** How long one dial of the peer may take, in ms. @default 30000 */
   dialTimeout?: number
   /** How long the share has to answer a tunnel request, in ms. @default 10000 */

@@ -64,6 +64,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   /** The networks this node uses (set by createBeam). */
   backends: Backend[] = [directBackend]
   private readonly init: BeamInit
+  private readonly privateKey: BeamNodeComponents['privateKey']
   private readonly rootLog: Logger
   /** Whether this node runs WebRTC (and can upgrade relayed tunnels with it). */
   private readonly webrtc: boolean
@@ -101,6 +102,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     this.networkWatch = new NetworkWatch({ libp2p, log: this.log })
     this.dhtServer = components.dhtServer ?? false
     this.webrtc = init.transports?.webrtc !== false
+    this.privateKey = components.privateKey
     this.records = new Records(libp2p, components.privateKey, libp2p.peerId.toString())
     const addresses = (): Multiaddr[] => this.getMultiaddrs()
     const addressBook = init.addressBook != null ? new AddressBook(init.addressBook, carries != null ? { keep: carries } : {}) : undefined
@@ -272,6 +274,16 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
 
   /** The node's peer id: its address, derived from its public key. */
   get peerId (): PeerId { return this.libp2p.peerId }
+
+  /**
+   * Sign bytes with this node's key (Ed25519). Anyone checks the signature
+   * with the public key the peer id carries (`peerId.publicKey.verify`).
+   * Sign only bytes that say what they are for (a fixed prefix), so that a
+   * signature cannot be taken for another purpose.
+   */
+  async sign (data: Uint8Array): Promise<Uint8Array> {
+    return await this.privateKey.sign(data)
+  }
 
   /** The bootstrap/relay nodes this node was given. */
   get bootstrapAddrs (): Multiaddr[] { return this.reservations.bootstrapAddrs }

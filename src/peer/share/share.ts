@@ -54,6 +54,12 @@ export interface ShareOptions extends ShareLimitOptions {
   handshakeTimeout?: number
   /** Tunnel streams per connection at once. @default 4096 */
   maxStreams?: number
+  /**
+   * Peer ids of HTTP gateways (`beam gateway`) admitted besides the access
+   * policy: a share that opts in to a gateway names it here, and the gateway
+   * then opens tunnels for its web visitors. @default []
+   */
+  gateways?: string[]
 }
 
 /** {@link ShareEvents} `tunnel:open`: a connector's tunnel reached the local service. */
@@ -156,6 +162,7 @@ export class Share extends EventEmitter<ShareEvents> {
   private readonly limits: ShareLimits
   private lastOverflowWarn = -Infinity
   private readonly allowed: Set<string>
+  private readonly gateways: Set<string>
   /** Expected access proofs per connector; only in secret mode. */
   private readonly proofs: AccessProofCache | undefined
   private nextId = 1
@@ -177,6 +184,7 @@ export class Share extends EventEmitter<ShareEvents> {
     })
     this.access = options.access
     this.allowed = new Set(options.access.mode === 'allow' ? options.access.peers : [])
+    this.gateways = new Set(options.gateways ?? [])
     this.libp2p = libp2p
     this.proofs = options.access.mode === 'secret' ? new AccessProofCache(options.access.secret, libp2p.peerId.toMultihash().bytes) : undefined
     this.log = log
@@ -301,6 +309,8 @@ export class Share extends EventEmitter<ShareEvents> {
   private authorize (remotePeer: Connection['remotePeer'], req: TunnelRequest): string | undefined {
     const access = this.access
     if (access.mode === 'public') return undefined
+    // a gateway the share opted in to carries its web visitors
+    if (this.gateways.has(remotePeer.toString())) return undefined
     if (access.mode === 'allow') {
       return this.allowed.has(remotePeer.toString()) ? undefined : 'this peer is not on the share\'s allow-list'
     }

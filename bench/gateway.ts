@@ -1,0 +1,185 @@
+/**
+ * `node bench/gateway.ts`: beam gateway figures on loopback, in one run:
+ * small HTTP requests over keep-alive connections (requests/s, p50/p99) and
+ * one large download (MB/s), each against the service directly, a plain
+ * reverse proxy (Debian's nginx when /usr/sbin/nginx exists, else a
+ * node:http proxy, named in the output), and `beam gateway` + `beam share`
+ * as processes over a direct beam path. Written to bench/results/gateway.json.
+ *
+ *   node bench/gateway.ts [--seconds N] [--concurrency N] [--mib N]
+ *
+ * Every process is started here, killed by its PID, and every wait is bounded.
+ */
+import { spawn, execFileSync } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { Agent, createServer, request } from 'node:http'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { shareLabel } from '../src/gateway/index.ts'
+import { parsePeerId } from '../src/peer/index.ts'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '16' }, mib: { type: 'string', default: '64' } } })
+const SECONDS = Number(values.seconds)
+const CONCURRENCY = Number(values.concurrency)
+const MIB = Number(values.mib)
+const BIG = Buffer.alloc(1024 * 1024, 7)
+
+const children: ChildProcess[] = []
+const stopAll = (): void => { for (const c of children) if (c.exitCode == null) c.kill('SIGTERM') }
+process.on('exit', stopAll)
+
+async function service (): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url === '/big') {
+      res.writeHead(200, { 'content-length': MIB * BIG.length })
+      let i = 0
+      const more = (): void => { while (i < MIB) { i++; if (!res.write(BIG)) { res.once('drain', more); return } } res.end() }
+      more()
+      return
+    }
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 5 })
+    res.end('hello')
+  })
+  server.keepAliveTimeout = 30_000
+  await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
+  return server
+}
+
+/** A node:http reverse proxy (the fallback when nginx is not installed). */
+async function nodeProxy (target: number): Promise<Server> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 })
+  const server = createServer((req, res) => {
+    const out = request({ host: '127.0.0.1', port: target, path: req.url, method: req.method, headers: { ...req.headers, 'x-forwarded-for': req.socket.remoteAddress ?? '' }, agent }, r => { res.writeHead(r.statusCode ?? 502, r.headers); r.pipe(res) })
+    out.on('error', () => { res.destroy() })
+    req.pipe(out)
+  })
+  server.keepAliveTimeout = 30_000
+  await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
+  return server
+}
+
+async function nginx (dir: string, target: number, port: number): Promise<void> {
+  const conf = join(dir, 'nginx.conf')
+  writeFileSync(conf, `worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log; daemon off;
+events { worker_connections 1024; }
+http { access_log off; upstream app { server 127.0.0.1:${target}; keepalive 64; }
+  server { listen 127.0.0.1:${port}; location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header X-Forwarded-For $remote_addr; proxy_buffering off; } } }
+`)
+  const c = spawn('/usr/sbin/nginx', ['-c', conf, '-p', dir], { stdio: 'ignore' })
+  children.push(c)
+  await waitHttp(port, 'localhost')
+}
+
+async function get (port: number, host: string, path: string, agent: Agent): Promise<{ status: number, bytes: number }> {
+  return await new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent, timeout: 10_000 }, res => {
+      let bytes = 0
+      res.on('data', (c: Buffer) => { bytes += c.length })
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, bytes }) })
+    })
+    req.on('timeout', () => { req.destroy(new Error('timeout')) })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+async function waitHttp (port: number, host: string): Promise<void> {
+  const agent = new Agent()
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    const ok = await get(port, host, '/', agent).then(r => r.status === 200, () => false)
+    if (ok) return
+    if (Date.now() > deadline) throw new Error(`nothing answers on port ${port}`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
+
+interface Figures { requestsPerSecond: number, p50Ms: number, p99Ms: number, errors: number, downloadMBps: number }
+
+async function measure (port: number, host: string): Promise<Figures> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
+  // warm up: every connection once
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => await get(port, host, '/', agent)))
+  const lat: number[] = []
+  let errors = 0
+  const end = performance.now() + SECONDS * 1000
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (performance.now() < end) {
+      const t = performance.now()
+      const r = await get(port, host, '/', agent).catch(() => ({ status: 0, bytes: 0 }))
+      if (r.status !== 200) errors++
+      else lat.push(performance.now() - t)
+    }
+  }))
+  lat.sort((a, b) => a - b)
+  const pct = (p: number): number => Math.round((lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0) * 100) / 100
+  const t0 = performance.now()
+  const big = await get(port, host, '/big', new Agent())
+  const s = (performance.now() - t0) / 1000
+  agent.destroy()
+  return { requestsPerSecond: Math.round(lat.length / SECONDS), p50Ms: pct(0.5), p99Ms: pct(0.99), errors, downloadMBps: Math.round(big.bytes / 1e6 / s * 10) / 10 }
+}
+
+function beam (args: string[], home: string): { proc: ChildProcess, ready: Promise<Record<string, unknown>> } {
+  const proc = spawn(process.execPath, [join(ROOT, 'bin/beam.js'), ...args, '--json', '--log-level', 'warn'], { env: { ...process.env, BEAM_HOME: home }, stdio: ['ignore', 'pipe', 'ignore'] })
+  children.push(proc)
+  const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
+    let buf = ''
+    const t = setTimeout(() => { reject(new Error(`beam ${args[0] ?? ''} not ready in 30 s`)) }, 30_000)
+    proc.stdout?.setEncoding('utf8').on('data', (s: string) => {
+      buf += s
+      for (const line of buf.split('\n').slice(0, -1)) {
+        const e = JSON.parse(line) as Record<string, unknown>
+        if (e.event === 'ready') { clearTimeout(t); resolve(e) }
+      }
+      buf = buf.slice(buf.lastIndexOf('\n') + 1)
+    })
+  })
+  return { proc, ready }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'beam-bench-gw-'))
+try {
+  const svc = await service()
+  const svcPort = (svc.address() as AddressInfo).port
+  const results: Record<string, Figures & { what: string }> = {}
+  results.direct = { what: 'the service itself', ...await measure(svcPort, 'localhost') }
+  let proxyWhat: string
+  let proxyPort: number
+  if (existsSync('/usr/sbin/nginx')) {
+    proxyPort = 18000 + Math.floor(Math.random() * 2000)
+    await nginx(dir, svcPort, proxyPort)
+    proxyWhat = `nginx ${execFileSync('/usr/sbin/nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim() || '(version on stderr)'} reverse proxy, keepalive upstream`
+  } else {
+    const p = await nodeProxy(svcPort)
+    proxyPort = (p.address() as AddressInfo).port
+    proxyWhat = 'node:http reverse proxy with a keep-alive agent (nginx is not installed)'
+  }
+  results.proxy = { what: proxyWhat, ...await measure(proxyPort, 'localhost') }
+  const gw = beam(['gateway', '--domain', 'gw.test', '--listen', '127.0.0.1:0', '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--rate', '0', '--max-visitors', '0'], join(dir, 'gw'))
+  const gwReady = await gw.ready
+  const gwPort = Number(String(gwReady.listen).split(':').pop())
+  const sh = beam(['share', String(svcPort), '--gateway', String(gwReady.shareFlag).replace('--gateway ', ''), '--no-default-bootstrap', '--no-dht', '--no-webrtc', '--listen', '/ip4/127.0.0.1/tcp/0'], join(dir, 'share'))
+  const shReady = await sh.ready
+  const host = `${shareLabel(parsePeerId(String(shReady.peerId)))}.gw.test`
+  await waitHttp(gwPort, host)
+  results.gateway = { what: 'beam gateway + beam share (processes, direct TCP path, plain HTTP, no limits)', ...await measure(gwPort, host) }
+  const out = { date: new Date().toISOString(), node: process.versions.node, seconds: SECONDS, concurrency: CONCURRENCY, downloadMiB: MIB, results,
+    ratios: { gatewayVsProxyRequests: Math.round(results.gateway.requestsPerSecond / results.proxy.requestsPerSecond * 100) / 100, gatewayVsProxyP99: Math.round(results.gateway.p99Ms / results.proxy.p99Ms * 100) / 100 } }
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true })
+  writeFileSync(join(ROOT, 'bench/results/gateway.json'), JSON.stringify(out, null, 2) + '\n')
+  console.log(JSON.stringify(out, null, 2))
+  svc.closeAllConnections()
+  svc.close()
+} finally {
+  stopAll()
+  await new Promise(resolve => setTimeout(resolve, 500))
+  rmSync(dir, { recursive: true, force: true })
+  process.exit(0)
+}

@@ -1,0 +1,86 @@
+import { createServer, request } from 'node:http'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { describe, it, expect, afterEach } from 'vitest'
+import { BeamProcess, OFFLINE, runBeam, startShare, tempHome } from '../helpers/beam.ts'
+import { freePort } from '../helpers/pebble.ts'
+
+// `beam gateway` and `beam share --gateway` as processes on loopback: the
+// URL in the banner and ready event, a visitor's request, and the one-line
+// errors with their own exit codes.
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {})
+})
+
+async function home (): Promise<string> {
+  const h = await tempHome()
+  cleanups.push(h.cleanup)
+  return h.dir
+}
+
+async function startGateway (args: string[] = []): Promise<{ proc: BeamProcess, port: number, gatewayFlag: string }> {
+  const proc = new BeamProcess(['gateway', '--domain', 'gw.test', '--listen', '127.0.0.1:0', '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', ...args, '--json'], { BEAM_HOME: await home() })
+  cleanups.push(async () => { await proc.stop() })
+  const ready = await proc.waitFor('ready', 30_000)
+  return { proc, port: Number(String(ready.listen).split(':').pop()), gatewayFlag: String(ready.shareFlag).replace('--gateway ', '') }
+}
+
+async function get (port: number, host: string): Promise<{ status: number, body: string }> {
+  return await new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, headers: { host }, signal: AbortSignal.timeout(15_000) }, res => {
+      let body = ''
+      res.setEncoding('utf8').on('data', (c: string) => { body += c })
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body }) })
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+describe('beam gateway (processes)', () => {
+  it('gives a share that opts in a URL in its banner and ready event, and serves it there', async () => {
+    const server: Server = createServer((_req, res) => { res.end('web app') })
+    await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
+    cleanups.push(async () => { await new Promise(resolve => { server.close(resolve) }) })
+    const appPort = (server.address() as AddressInfo).port
+    const gw = await startGateway()
+    const { proc, ready } = await startShare([String(appPort), '--gateway', gw.gatewayFlag, '--name', 'webapp', '--no-dht'], await home())
+    cleanups.push(async () => { await proc.stop() })
+    expect(ready.url).toBe(`http://webapp.gw.test:${gw.port}/`)
+    expect((ready.gateway as { url: string }).url).toMatch(new RegExp(`^http://k51[0-9a-z]{59}\\.gw\\.test:${gw.port}/$`))
+    expect(await get(gw.port, 'webapp.gw.test')).toEqual({ status: 200, body: 'web app' })
+    await gw.proc.waitFor('share-registered')
+
+    // the name is taken for any other key
+    const taken = await runBeam(['share', String(appPort), '--gateway', gw.gatewayFlag, '--name', 'webapp', '--no-dht', '--listen', '/ip4/127.0.0.1/tcp/0', ...OFFLINE], { BEAM_HOME: await home() })
+    expect(taken.code).toBe(18)
+    expect(taken.stderr.trim().split('\n').pop()).toBe("beam: the name 'webapp' is taken on this gateway by another share; pick another --name, or run the share with the identity that claimed it")
+  }, 60_000)
+
+  it('answers bad input with one line and its own exit code', async () => {
+    const h = await home()
+    const noDomain = await runBeam(['gateway', '--listen', '127.0.0.1:0'], { BEAM_HOME: h })
+    expect(noDomain.code).toBe(2)
+    expect(noDomain.stderr.trim()).toBe('beam: beam gateway needs --domain (e.g. --domain gw.example.org)')
+
+    const badCert = await runBeam(['gateway', '--domain', 'gw.test', '--listen', '127.0.0.1:0', '--tls-cert', join(h, 'nope.pem'), '--tls-key', join(h, 'nope.key')], { BEAM_HOME: h })
+    expect(badCert.code).toBe(19)
+    expect(badCert.stderr.trim()).toBe(`beam: cannot read the certificate file ${join(h, 'nope.pem')}: no such file`)
+
+    const port = await freePort()
+    const noAcme = await runBeam(['gateway', '--domain', 'gw.test', '--listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--acme-directory', `https://localhost:${port}/dir`, ...OFFLINE, '--no-dht'], { BEAM_HOME: h })
+    expect(noAcme.code).toBe(20)
+    expect(noAcme.stderr.trim().split('\n').pop()).toBe(`beam: cannot reach the ACME server at https://localhost:${port}/dir: connect ECONNREFUSED 127.0.0.1:${port}`)
+
+    const httpOnly = await runBeam(['share', '3000', '--http', ...OFFLINE], { BEAM_HOME: h, BEAM_GATEWAY: '' })
+    expect(httpOnly.code).toBe(2)
+    expect(httpOnly.stderr.trim()).toBe('beam: --http needs a gateway: set BEAM_GATEWAY to its address, or pass --gateway <address>')
+
+    const badName = await runBeam(['share', '3000', '--gateway', '12D3KooWDZGfpCEVmnwxeEWnzm51GccS5mi86JfM2DDtkwsbNjeM', '--name', 'www', ...OFFLINE], { BEAM_HOME: h })
+    expect(badName.code).toBe(2)
+    expect(badName.stderr.trim()).toBe("beam: 'www' is reserved on gateways")
+  }, 60_000)
+})
