@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events'
+import type { Readable, Writable } from 'node:stream'
+import type { PipeResult } from '../../tunnel/index.ts'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -79,6 +81,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
   private readonly upgrader: PathUpgrader
   private readonly clients: LocalClients
   private readonly probe: boolean
+  private readonly bind: boolean
 
   /** @internal made by {@link BeamNode.connect} */
   constructor (init: ConnectTunnelInit) {
@@ -156,9 +159,11 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       onVerified: (conn) => { this.paths.markVerified(conn) },
       shutdown
     })
+    this.bind = init.bind !== false
     this.clients = new LocalClients({
       host: init.host,
       port: init.port,
+      path: init.socketPath,
       remotePort,
       log,
       events: this,
@@ -168,10 +173,12 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
     })
   }
 
-  /** Local address clients connect to. */
+  /** Local address clients connect to ('' with a unix socket or without a bound port). */
   get host (): string { return this.clients.host }
-  /** Local port clients connect to. */
+  /** Local port clients connect to (0 with a unix socket or without a bound port). */
   get port (): number { return this.clients.port }
+  /** The unix socket clients connect to, when the tunnel listens on one. */
+  get socketPath (): string | undefined { return this.clients.path }
   /** The path new streams take now, if connected. */
   get path (): PathInfo | undefined { return this.paths.path }
 
@@ -188,8 +195,21 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       await this.paths.connection(options.signal)
     }
     this.paths.start()
-    await this.clients.start()
+    if (this.bind) await this.clients.start()
     this.paths.schedule()
+  }
+
+  /**
+   * Carry one tunnel between `input` and `output`, e.g. a process's standard
+   * input and output (what an SSH ProxyCommand speaks). Resolves when the
+   * share's side has ended and its bytes are written out (or the tunnel
+   * failed: the result's `error`); an end of `input` is passed on as a
+   * half-close. Rejects when the tunnel cannot open (refused, unreachable).
+   * Emits `tunnel:open`/`tunnel:close`/`tunnel:failed` like a local client.
+   * `signal` resets the tunnel.
+   */
+  async pipe (input: Readable, output: Writable, options: { signal?: AbortSignal | undefined } = {}): Promise<PipeResult> {
+    return await this.clients.pipe(input, output, options.signal)
   }
 
   /**

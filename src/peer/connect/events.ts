@@ -12,6 +12,20 @@ export interface ConnectOptions {
   host?: string
   /** Local port to bind; 0 = any free port. @default 0 */
   port?: number
+  /**
+   * Listen on this unix socket instead of a TCP port: created with mode 0600
+   * (only this user may connect), removed on close; a socket file nobody
+   * listens on any more is replaced, anything else there is an error.
+   * @default unset
+   */
+  socketPath?: string
+  /**
+   * Bind a local port (or `socketPath`) for clients. false: nothing is bound and
+   * tunnels are carried only by {@link ConnectTunnel.pipe} (one on standard
+   * input and output, say).
+   * @default true
+   */
+  bind?: boolean
   /** How long one dial of the peer may take, in ms. @default 30000 */
   dialTimeout?: number
   /** How long the share has to answer a tunnel request, in ms. @default 10000 */

@@ -3,7 +3,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import { AccessProofCache, TUNNEL_PROTOCOL, DEFAULT_HANDSHAKE_TIMEOUT, TunnelStatus, readTunnelRequest } from '../../signaling/index.ts'
 import type { IncomingTunnel, TunnelRequest } from '../../signaling/index.ts'
-import { connectTcp, pipeSocketStream } from '../../tunnel/index.ts'
+import { connectTcp, connectUnix, pipeSocketStream } from '../../tunnel/index.ts'
 import { DEFAULT_MAX_TUNNEL_STREAMS, DEFAULT_SERVICE_CONNECT_TIMEOUT, DEFAULT_SERVICE_HOST } from '../constants.ts'
 import { InvalidOptionError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
@@ -11,12 +11,23 @@ import { BENCH_PROTOCOL, MAX_BENCH_STREAMS, serveBenchmark } from '../diagnostic
 import { ShareLimits, overloadReason } from './share-limits.ts'
 import type { ShareLimitOptions } from './share-limits.ts'
 
-/** A local TCP service offered through the share. */
+/** A local service offered through the share: a TCP port, or a unix socket offered under a port number. */
 export interface ServiceTarget {
-  /** The address the service listens on. @default '127.0.0.1' */
+  /** The address the service listens on (TCP). @default '127.0.0.1' */
   host?: string
-  /** Its TCP port, 1-65535. */
+  /**
+   * Its TCP port, 1-65535; for a unix socket service, the number connectors
+   * ask for it by (the tunnel request names services by number).
+   */
   port: number
+  /** The service's unix socket: set, the share connects there instead of to `host:port`. @default unset */
+  path?: string
+}
+
+/** A service as the share runs it: a {@link ServiceTarget} with `host` filled in. */
+export interface SharedService extends ServiceTarget {
+  /** The address the TCP service listens on (the default filled in; unused with `path`). */
+  host: string
 }
 
 /** Who may open tunnels. */
@@ -124,7 +135,7 @@ export interface ShareInit extends ShareOptions {
  */
 export class Share extends EventEmitter<ShareEvents> {
   /** The services offered, `host` filled in. */
-  readonly services: Array<Required<ServiceTarget>>
+  readonly services: SharedService[]
   /** The access policy. */
   readonly access: AccessPolicy
   private readonly libp2p: Libp2p
@@ -153,7 +164,8 @@ export class Share extends EventEmitter<ShareEvents> {
       if (!Number.isInteger(s.port) || s.port < 1 || s.port > 65535) throw new InvalidOptionError(`invalid port ${s.port}: use 1-65535`)
       if (seen.has(s.port)) throw new InvalidOptionError(`port ${s.port} is listed twice`)
       seen.add(s.port)
-      return { host: s.host ?? DEFAULT_SERVICE_HOST, port: s.port }
+      if (s.path != null && (s.path === '' || s.path.includes('\0'))) throw new InvalidOptionError(`invalid unix socket path for port ${s.port}`)
+      return { host: s.host ?? DEFAULT_SERVICE_HOST, port: s.port, ...(s.path != null ? { path: s.path } : {}) }
     })
     this.access = options.access
     this.allowed = new Set(options.access.mode === 'allow' ? options.access.peers : [])
@@ -345,7 +357,8 @@ export class Share extends EventEmitter<ShareEvents> {
     try {
       let socket
       try {
-        socket = await connectTcp(service.host, service.port, { timeout: this.serviceConnectTimeout, signal: ctl.signal })
+        const connectOptions = { timeout: this.serviceConnectTimeout, signal: ctl.signal }
+        socket = service.path != null ? await connectUnix(service.path, connectOptions) : await connectTcp(service.host, service.port, connectOptions)
       } catch (err) {
         // the detail (host, port, error code) stays here: the connector learns only that the service is unavailable
         const reason = (err as Error).message
