@@ -32,7 +32,7 @@ if [ -z "$anon_dir" ] || [ ! -x "$anon_dir/anon" ] || [ ! -x "$anon_dir/anon-gen
 fi
 
 # tool:package
-NEEDS=(ip:iproute2 iptables:iptables conntrack:conntrack turnserver:coturn tor:tor tor-gencert:tor strace:strace i2pd:i2pd socat:socat)
+NEEDS=(ip:iproute2 iptables:iptables conntrack:conntrack turnserver:coturn tor:tor tor-gencert:tor strace:strace i2pd:i2pd socat:socat sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client)
 
 missing_tools=()
 missing_pkgs=()

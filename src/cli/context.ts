@@ -11,7 +11,7 @@ import { createOutput } from './output.ts'
 import type { Output, OutputStreams } from './output.ts'
 import { collect } from './parse.ts'
 import { warnIfExposed } from './permissions.ts'
-import type { Readable } from 'node:stream'
+import type { Readable, Writable } from 'node:stream'
 
 /** Flags every command that runs a node takes. */
 export interface CommonFlags {
@@ -37,8 +37,10 @@ export interface CliIo extends OutputStreams {
   /** Aborted on SIGINT/SIGTERM. */
   signal: AbortSignal
   stderrIsTTY: boolean
-  /** Standard input, opened only when a secret is read from it (`-`). @default none */
+  /** Standard input, opened only when a secret is read from it (`-`) or a tunnel is carried on it (`--stdio`). @default none */
   openStdin?: () => Readable
+  /** Standard output as a byte stream, for a tunnel carried on it (`--stdio`). @default none */
+  openStdout?: () => Writable
 }
 
 export function addOutputOptions (cmd: Command, defaultLevel: LogLevel = 'info'): Command {

@@ -55,6 +55,9 @@ const TABLE = new Map<string, { exit: ExitCode, code: string }>(Object.entries({
   // the peer runs no beam share (e.g. a relay), or never answered the handshake
   UnsupportedProtocolError: { exit: ExitCode.PROTOCOL, code: 'protocol' },
   TimeoutError: { exit: ExitCode.PEER_UNREACHABLE, code: 'peer-unreachable' },
+  // beam connect --stdio: its one tunnel was cut (no clean end from the share), or the shared service did not accept it
+  TunnelTruncatedError: { exit: ExitCode.PEER_UNREACHABLE, code: 'tunnel-broken' },
+  ServiceUnavailableError: { exit: ExitCode.PEER_UNREACHABLE, code: 'service-unavailable' },
   // a network backend (Tor, …) that cannot be used: not implemented, daemon not running, auth refused
   BackendUnavailableError: { exit: ExitCode.BACKEND_UNAVAILABLE, code: 'backend-unavailable' },
   TorControlError: { exit: ExitCode.BACKEND_UNAVAILABLE, code: 'backend-unavailable' },

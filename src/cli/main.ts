@@ -53,6 +53,7 @@ const code = await runCli(process.argv.slice(2), {
   env: process.env,
   signal: controller.signal,
   stderrIsTTY: process.stderr.isTTY === true,
-  openStdin: () => process.stdin
+  openStdin: () => process.stdin,
+  openStdout: () => process.stdout
 })
 process.exit(code)

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path'
 import { InvalidPortError, UsageError } from './exit-codes.ts'
 
 /** Parse a port number: digits only, 1-65535 (0 too when `allowZero`). */
@@ -9,8 +10,21 @@ export function parsePort (text: string, what = 'port', allowZero = false): numb
   return n
 }
 
-/** A service to share: `PORT`, `HOST:PORT` or `[V6]:PORT`. */
-export function parseService (text: string): { host?: string, port: number } {
+/** A local unix socket named on the command line: `unix:PATH`, made absolute; undefined when `text` is no `unix:` address. */
+export function parseUnixAddress (text: string, what: string): string | undefined {
+  if (!text.startsWith('unix:')) return undefined
+  const path = text.slice('unix:'.length)
+  if (path === '' || path.includes('\0')) throw new UsageError(`invalid ${what} '${text}': expected unix:PATH`)
+  return resolve(path)
+}
+
+/**
+ * A service to share: `PORT`, `HOST:PORT`, `[V6]:PORT` or `unix:PATH` (its
+ * port number, 0 here, is given by {@link numberServices}).
+ */
+export function parseService (text: string): { host?: string, port: number, path?: string } {
+  const path = parseUnixAddress(text, 'service')
+  if (path != null) return { port: 0, path }
   const m = /^\[([0-9a-fA-F:.]+)\]:(.+)$/.exec(text) ?? /^([^:]+):([^:]+)$/.exec(text)
   if (m != null) {
     const host = m[1] ?? ''
@@ -18,6 +32,21 @@ export function parseService (text: string): { host?: string, port: number } {
     return { host, port: parsePort(m[2] ?? '', 'port') }
   }
   return { port: parsePort(text, 'port') }
+}
+
+/**
+ * Give each unix socket service (port 0) the number connectors ask for it by:
+ * the lowest from 1 up that no other service of the list uses, in order.
+ */
+export function numberServices<T extends { port: number, path?: string }> (services: T[]): T[] {
+  const used = new Set(services.filter(s => s.path == null).map(s => s.port))
+  let next = 1
+  return services.map(s => {
+    if (s.path == null || s.port !== 0) return s
+    while (used.has(next)) next++
+    used.add(next)
+    return { ...s, port: next }
+  })
 }
 
 /** Split a comma-separated list (env vars), dropping empty items. */

@@ -1,4 +1,5 @@
 import { Command } from 'commander'
+import { lstat } from 'node:fs/promises'
 import { createBeam, loadOrCreateAccessSecret, newAccessSecret, DEFAULT_SHARE_LISTEN, MIN_PREFIX, DEFAULT_MAX_TUNNELS, DEFAULT_MAX_TUNNELS_PER_PEER } from '../../peer/index.ts'
 import { DEFAULT_SHARE_RESERVATIONS } from '../../relay/index.ts'
 import type { AccessPolicy, BeamNode } from '../../peer/index.ts'
@@ -21,8 +22,8 @@ export type { ShareFlags } from '../settings/index.ts'
 
 export function shareCommand (io: CliIo): Command {
   const cmd = new Command('share')
-    .description('make local TCP services reachable by peers; prints a connect string')
-    .argument('<ports...>', 'ports to share: PORT or HOST:PORT (the first is the default)')
+    .description('make local TCP services (or unix sockets) reachable by peers; prints a connect string')
+    .argument('<ports...>', 'services to share: PORT, HOST:PORT or unix:PATH (offered as the lowest port number no other service uses, from 1); the first is the default')
     .option('--public', 'anyone who knows the peer id may connect (no secret)')
     .option('--allow <peer-id>', 'only this peer may connect, repeatable (no secret)', collect)
     .option('--rotate-secret', 'make a new access secret: connect strings handed out before stop working')
@@ -57,6 +58,16 @@ async function firstAvailable (selected: SelectedBackends, signal: AbortSignal, 
     log.warn({ backend: b.name, status: a.status }, `${b.name} cannot be used (${availabilityLine(b.name, a)}); trying the next network`)
   }
   throw new BackendUnavailableError(`none of ${selected.names.join(', ')} can be used now (beam backends says why)`)
+}
+
+/** Whether `path` is a socket file now. */
+async function isSocket (path: string): Promise<boolean> {
+  return await lstat(path).then(st => st.isSocket(), () => false)
+}
+
+/** A shared service in the banner: `host:port`, or `unix:PATH (as port N)`. */
+function describeService (s: { host: string, port: number, path?: string }): string {
+  return s.path != null ? `unix:${s.path} (as port ${s.port})` : `${s.host}:${s.port}`
 }
 
 /** The banner's identity line: which key, and why that one. */
@@ -114,6 +125,9 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
   else access = { mode: 'secret', secret: await loadOrCreateAccessSecret(anonymous ? anonymousPaths(ctx.home, selected.names).secret : homePaths(ctx.home).secret, { rotate: settings.access.rotate }) }
 
   ctx.log.info({ ports: services.map(s => s.port) }, 'starting share')
+  for (const s of services) {
+    if (s.path != null && !(await isSocket(s.path))) ctx.log.warn({ path: s.path }, `unix:${s.path} is not a socket now; connectors are told the service is unavailable until it is`)
+  }
   const node: BeamNode = await createBeam(init)
   try {
     if (reservations > 0) {
@@ -144,13 +158,13 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
     share.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id, peerId: e.remotePeer, port: e.port }) })
     share.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, peerId: e.remotePeer, port: e.port, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
 
-    ctx.out.event('ready', { peerId, connect, multiaddrs, ports: share.services.map(s => s.port), access: access.mode, backends: selected.names, identity: init.identityPath ?? null, identityKind: init.identityKind, dht: node.status().dht?.mode ?? null, reachability, ...(hint != null ? { hint } : {}), ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}) })
+    ctx.out.event('ready', { peerId, connect, multiaddrs, ports: share.services.map(s => s.port), services: share.services.map(s => s.path != null ? { port: s.port, path: s.path } : { port: s.port, host: s.host }), access: access.mode, backends: selected.names, identity: init.identityPath ?? null, identityKind: init.identityKind, dht: node.status().dht?.mode ?? null, reachability, ...(hint != null ? { hint } : {}), ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}) })
     const accessLine = access.mode === 'public'
       ? 'public: anyone who knows the peer id'
       : access.mode === 'allow' ? `allow-list: ${access.peers.length} peer(s)` : 'private: only holders of the connect string below'
     ctx.out.say([
       '',
-      `beam share: ${share.services.map(s => `${s.host}:${s.port}`).join(', ')}`,
+      `beam share: ${share.services.map(describeService).join(', ')}`,
       `  peer id:   ${peerId}`,
       `  identity:  ${identityLine(init.identityKind, init.identityPath, selected)}`,
       `  access:    ${accessLine}`,

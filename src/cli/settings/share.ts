@@ -8,7 +8,7 @@ import type { Logger } from '../../peer/index.ts'
 import { UsageError } from '../exit-codes.ts'
 import { parseListen } from '../context.ts'
 import type { CommonFlags } from '../context.ts'
-import { parseCount, parseService } from '../parse.ts'
+import { numberServices, parseCount, parseService } from '../parse.ts'
 import type { BackendFlags } from '../backend-flags.ts'
 import type { SecretInputIo } from '../secret-input.ts'
 import type { BeamConfig, TunnelConfig } from '../config/index.ts'
@@ -32,8 +32,8 @@ export interface ShareFlags extends CommonFlags, BackendFlags {
 
 /** What a share runs with. */
 export interface ShareSettings {
-  /** The local services, the first being the default. */
-  services: Array<{ host?: string, port: number }>
+  /** The local services, the first being the default; `path` for a unix socket (offered under `port`). */
+  services: Array<{ host?: string, port: number, path?: string }>
   /** `public`, an allow-list of peer ids, or holders of the access secret. */
   access: { mode: 'public' } | { mode: 'allow', peers: string[] } | { mode: 'secret', rotate: boolean }
   /** Listen addresses given (`--listen`). @default none given: DEFAULT_SHARE_LISTEN */
@@ -63,7 +63,7 @@ export type ShareSource = { ports: string[] } | { tunnel: TunnelConfig }
 /** The share's flags, the named tunnel (if any) and the config file merged into settings. Throws UsageError and the parsers' errors. */
 export async function shareSettings (source: ShareSource, flags: ShareFlags, io: SecretInputIo, log: Logger, config?: BeamConfig): Promise<ShareSettings> {
   const tunnel = 'tunnel' in source ? source.tunnel : undefined
-  const services = tunnel != null ? tunnel.services.map(s => ({ ...s })) : 'ports' in source ? source.ports.map(parseService) : []
+  const services = tunnel != null ? tunnel.services.map(s => ({ ...s })) : 'ports' in source ? numberServices(source.ports.map(parseService)) : []
   const isPublic = tunnel != null ? tunnel.access === 'public' : flags.public === true
   const allowGiven = tunnel != null ? (tunnel.access === 'allow' ? tunnel.allow : undefined) : flags.allow
   if (isPublic && allowGiven != null) throw new UsageError('--public and --allow exclude each other')

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest'
-import { parsePort, parseService, parseMillis, splitList } from '../../../src/cli/parse.ts'
+import { resolve } from 'node:path'
+import { numberServices, parsePort, parseService, parseMillis, parseUnixAddress, splitList } from '../../../src/cli/parse.ts'
 import { parseIceServer } from '../../../src/cli/context.ts'
 
 describe('port parsing', () => {
@@ -22,6 +23,14 @@ describe('service parsing', () => {
     expect(parseService('10.0.0.5:22')).toEqual({ host: '10.0.0.5', port: 22 })
     expect(parseService('localhost:5432')).toEqual({ host: 'localhost', port: 5432 })
     expect(parseService('[::1]:8080')).toEqual({ host: '::1', port: 8080 })
+  })
+  it('reads unix:PATH (made absolute) and numbers unix services from the lowest port no other service uses', () => {
+    expect(parseService('unix:/run/app.sock')).toEqual({ port: 0, path: '/run/app.sock' })
+    expect(parseService('unix:app.sock')).toEqual({ port: 0, path: resolve('app.sock') })
+    expect(() => parseService('unix:')).toThrow(expect.objectContaining({ name: 'UsageError' }))
+    expect(parseUnixAddress('127.0.0.1:80', '--listen')).toBeUndefined()
+    const numbered = numberServices(['unix:/a.sock', '1', 'unix:/b.sock', '3'].map(parseService))
+    expect(numbered.map(s => s.port)).toEqual([2, 1, 4, 3])
   })
   it('rejects bad ports inside HOST:PORT', () => {
     expect(() => parseService('host:0')).toThrow(expect.objectContaining({ name: 'InvalidPortError' }))
