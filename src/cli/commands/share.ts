@@ -143,11 +143,14 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
       if (relayed.length > 0) await node.settleReachability({ timeout: 5000 })
     }
     const share = await node.share({ services, access, ...settings.limits })
-    if (node.dhtEnabled && (init.bootstrap ?? []).length > 0) {
+    const publishing = node.dhtEnabled && (init.bootstrap ?? []).length > 0
+    if (publishing) {
       node.on('published', e => { ctx.out.event('published', { peerId: node.peerId.toString(), ms: e.ms, names: e.names }) })
       node.startPublishing(names)
     }
     const connect = node.connectString(access.mode === 'secret' ? access.secret : undefined)
+    // the short form (no addresses) works only where connectors find the share in the DHT
+    const connectShort = publishing ? node.connectString(access.mode === 'secret' ? access.secret : undefined, { addresses: false }) : null
     const peerId = node.peerId.toString()
     const multiaddrs = node.getMultiaddrs().map(m => m.toString())
     const reachability = node.reachability()
@@ -158,7 +161,7 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
     share.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id, peerId: e.remotePeer, port: e.port }) })
     share.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, peerId: e.remotePeer, port: e.port, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
 
-    ctx.out.event('ready', { peerId, connect, multiaddrs, ports: share.services.map(s => s.port), services: share.services.map(s => s.path != null ? { port: s.port, path: s.path } : { port: s.port, host: s.host }), access: access.mode, backends: selected.names, identity: init.identityPath ?? null, identityKind: init.identityKind, dht: node.status().dht?.mode ?? null, reachability, ...(hint != null ? { hint } : {}), ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}) })
+    ctx.out.event('ready', { peerId, connect, connectShort, multiaddrs, ports: share.services.map(s => s.port), services: share.services.map(s => s.path != null ? { port: s.port, path: s.path } : { port: s.port, host: s.host }), access: access.mode, backends: selected.names, identity: init.identityPath ?? null, identityKind: init.identityKind, dht: node.status().dht?.mode ?? null, reachability, ...(hint != null ? { hint } : {}), ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}) })
     const accessLine = access.mode === 'public'
       ? 'public: anyone who knows the peer id'
       : access.mode === 'allow' ? `allow-list: ${access.peers.length} peer(s)` : 'private: only holders of the connect string below'
@@ -175,6 +178,7 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
       ...(hint != null ? [`  hint:      ${hint}`] : []),
       ...(node.dhtEnabled ? [`  dht:       ${node.status().dht?.mode ?? 'unknown'}`] : []),
       ...selected.newClientKeys.map(k => `  onion client key (give it to one connector: --tor-client-key ${k})`),
+      ...(connectShort != null ? [`  short form (finds the addresses in the DHT): ${connectShort}`] : []),
       '  on the other machine run:  beam connect <connect string below>' + (share.services.length > 1 ? ` [--remote ${share.services[1]?.port ?? ''}]` : ''),
       '  press Ctrl-C to stop',
       connect
