@@ -16,6 +16,7 @@ import type { BeamConfig } from '../config/index.ts'
 import type { Logger } from '../../peer/index.ts'
 import { BackendUnavailableError } from '../../backends/index.ts'
 import { resolvePasswordFlags } from '../secret-input.ts'
+import { encodeQr, qrTerminalWidth, renderQrTerminal } from '../qr/index.ts'
 import { REACHABILITY_LABEL, reachabilityHint } from '../reachability-hint.ts'
 
 export type { ShareFlags } from '../settings/index.ts'
@@ -33,6 +34,7 @@ export function shareCommand (io: CliIo): Command {
     .option('--no-relay', 'do not reserve slots on relays (only direct connections reach this share)')
     .option('--name <name>', `also publish this name in the DHT: others connect to <name>.<first ${MIN_PREFIX}+ characters of the peer id>`, collect)
     .option('--max-tunnels <n>', `tunnels open at once over all peers; past it new ones are answered "overloaded" (default ${DEFAULT_MAX_TUNNELS})`)
+    .option('--qr', 'also print the connect string as a QR code on the terminal (the short form when the full one would be wider than 80 columns)')
     .option('--max-tunnels-per-peer <n>', `tunnels one peer may have open at once (default ${DEFAULT_MAX_TUNNELS_PER_PEER})`)
   addIdentityOptions(cmd)
   addNetworkOptions(cmd)
@@ -58,6 +60,23 @@ async function firstAvailable (selected: SelectedBackends, signal: AbortSignal, 
     log.warn({ backend: b.name, status: a.status }, `${b.name} cannot be used (${availabilityLine(b.name, a)}); trying the next network`)
   }
   throw new BackendUnavailableError(`none of ${selected.names.join(', ')} can be used now (beam backends says why)`)
+}
+
+/** Widest QR code printed, in columns (quiet zone included): a common terminal. */
+const QR_MAX_COLUMNS = 80
+
+/**
+ * --qr: the connect string as a QR code (upper case: alphanumeric mode, a
+ * smaller code; connect strings are read in either case). The short form
+ * when the full one would not fit in QR_MAX_COLUMNS and the share has one.
+ */
+function qrBlock (connect: string, connectShort: string | null): string[] {
+  const full = encodeQr(connect.toUpperCase())
+  const useShort = qrTerminalWidth(full) > QR_MAX_COLUMNS && connectShort != null
+  const code = useShort ? encodeQr(connectShort.toUpperCase()) : full
+  const what = useShort ? 'the short form above (the full one is too long for a QR code this wide)' : 'the connect string below'
+  const wide = qrTerminalWidth(code) > QR_MAX_COLUMNS ? `; ${qrTerminalWidth(code)} columns wide` : ''
+  return [`  QR code of ${what}${wide}:`, ...renderQrTerminal(code)]
 }
 
 /** Whether `path` is a socket file now. */
@@ -179,6 +198,7 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
       ...(node.dhtEnabled ? [`  dht:       ${node.status().dht?.mode ?? 'unknown'}`] : []),
       ...selected.newClientKeys.map(k => `  onion client key (give it to one connector: --tor-client-key ${k})`),
       ...(connectShort != null ? [`  short form (finds the addresses in the DHT): ${connectShort}`] : []),
+      ...(flags.qr === true ? qrBlock(connect, connectShort) : []),
       '  on the other machine run:  beam connect <connect string below>' + (share.services.length > 1 ? ` [--remote ${share.services[1]?.port ?? ''}]` : ''),
       '  press Ctrl-C to stop',
       connect

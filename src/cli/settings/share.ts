@@ -28,6 +28,7 @@ export interface ShareFlags extends CommonFlags, BackendFlags {
   name?: string[]
   maxTunnels?: string
   maxTunnelsPerPeer?: string
+  qr?: boolean
 }
 
 /** What a share runs with. */
