@@ -18,13 +18,27 @@ export function parseUnixAddress (text: string, what: string): string | undefine
   return resolve(path)
 }
 
+/** A port with an optional protocol: `5353`, `5353/tcp`, `5353/udp`. */
+export function parsePortProtocol (text: string, what = 'port'): { port: number, udp: boolean } {
+  const m = /^(.*)\/(tcp|udp)$/i.exec(text.trim())
+  if (m == null) return { port: parsePort(text, what), udp: false }
+  return { port: parsePort(m[1] ?? '', what), udp: (m[2] ?? '').toLowerCase() === 'udp' }
+}
+
 /**
- * A service to share: `PORT`, `HOST:PORT`, `[V6]:PORT` or `unix:PATH` (its
- * port number, 0 here, is given by {@link numberServices}).
+ * A service to share: `PORT`, `HOST:PORT`, `[V6]:PORT` (each with an
+ * optional `/udp` or `/tcp`) or `unix:PATH` (its port number, 0 here, is
+ * given by {@link numberServices}).
  */
-export function parseService (text: string): { host?: string, port: number, path?: string } {
+export function parseService (text: string): { host?: string, port: number, path?: string, udp?: true } {
   const path = parseUnixAddress(text, 'service')
   if (path != null) return { port: 0, path }
+  const proto = /^(.*)\/(tcp|udp)$/i.exec(text)
+  if (proto != null) {
+    const inner = parseService(proto[1] ?? '')
+    if (/\/(tcp|udp)$/i.test(proto[1] ?? '')) throw new UsageError(`invalid service '${text}'`)
+    return (proto[2] ?? '').toLowerCase() === 'udp' ? { ...inner, udp: true } : inner
+  }
   const m = /^\[([0-9a-fA-F:.]+)\]:(.+)$/.exec(text) ?? /^([^:]+):([^:]+)$/.exec(text)
   if (m != null) {
     const host = m[1] ?? ''
@@ -38,8 +52,8 @@ export function parseService (text: string): { host?: string, port: number, path
  * Give each unix socket service (port 0) the number connectors ask for it by:
  * the lowest from 1 up that no other service of the list uses, in order.
  */
-export function numberServices<T extends { port: number, path?: string }> (services: T[]): T[] {
-  const used = new Set(services.filter(s => s.path == null).map(s => s.port))
+export function numberServices<T extends { port: number, path?: string, udp?: true }> (services: T[]): T[] {
+  const used = new Set(services.filter(s => s.path == null && s.udp !== true).map(s => s.port))
   let next = 1
   return services.map(s => {
     if (s.path == null || s.port !== 0) return s

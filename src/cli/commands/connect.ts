@@ -28,9 +28,10 @@ export function connectCommand (io: CliIo): Command {
     .option('--connect-file <file>', 'read the target from the first line of a file (- for standard input): keeps the connect string\'s secret out of ps')
     .option('-p, --port <port>', 'local port to listen on (default: a free port, printed)')
     .option('--host <address>', 'local address to listen on (default: 127.0.0.1)')
-    .option('--remote <port>', 'which of the share\'s ports (default: its first)')
+    .option('--remote <port>', 'which of the share\'s ports (default: its first); PORT/udp for a UDP service, reached through a local UDP port')
     .option('--timeout <ms>', `give up reaching the peer after this many ms (default: ${DEFAULT_TIMEOUT}; ${I2P_TIMEOUT} with i2p, whose first dial builds tunnels)`)
     .option('--listen <address>', 'libp2p address to listen on, repeatable (default: none); unix:PATH listens on a unix socket (mode 0600) instead of a local port', collect)
+    .option('--udp-idle-timeout <ms>', 'with --remote PORT/udp: close a UDP source\'s tunnel after this many ms without a datagram either way (default: 60000)')
     .option('--stdio', 'carry one tunnel connection on standard input and output instead of opening a local port (ssh -o ProxyCommand=\'beam connect %h --stdio\'); logs go to stderr')
   addIdentityOptions(cmd)
   addNetworkOptions(cmd)
@@ -208,6 +209,7 @@ export async function runConnect (targetArg: string | undefined, flags: ConnectF
       host: settings.host,
       ...(settings.socketPath != null ? { socketPath: settings.socketPath } : {}),
       bind: !settings.stdio,
+      ...(settings.udp ? { udp: true, ...(settings.udpIdleTimeout != null ? { datagramIdleTimeout: settings.udpIdleTimeout } : {}) } : {}),
       remotePort,
       dialTimeout: timeout,
       signal: io.signal,
@@ -239,12 +241,12 @@ export async function runConnect (targetArg: string | undefined, flags: ConnectF
       return
     }
     const socketPath = tunnel.socketPath
-    const where = socketPath != null ? `unix:${socketPath}` : `${tunnel.host}:${tunnel.port}`
-    ctx.out.event('listening', { ...(socketPath != null ? { host: null, port: null, path: socketPath } : { host: tunnel.host, port: tunnel.port }), peerId: peer, remotePort: remotePort === 0 ? null : remotePort, dht: node.status().dht?.mode ?? null })
+    const where = socketPath != null ? `unix:${socketPath}` : `${tunnel.host}:${tunnel.port}${settings.udp ? '/udp' : ''}`
+    ctx.out.event('listening', { ...(socketPath != null ? { host: null, port: null, path: socketPath } : { host: tunnel.host, port: tunnel.port }), ...(settings.udp ? { udp: true } : {}), peerId: peer, remotePort: remotePort === 0 ? null : remotePort, dht: node.status().dht?.mode ?? null })
     if (tunnel.path != null) {
       ctx.out.event('path', pathEvent(tunnel.path))
     }
-    ctx.out.say(`beam connect: ${peer}${remotePort !== 0 ? ` port ${remotePort}` : ''} is reachable at ${where}  (Ctrl-C to stop)`)
+    ctx.out.say(`beam connect: ${peer}${remotePort !== 0 ? ` port ${remotePort}${settings.udp ? '/udp' : ''}` : ''} is reachable at ${where}  (Ctrl-C to stop)`)
     ctx.log.info({ host: tunnel.host, port: tunnel.port, path: socketPath }, `listening on ${where}`)
     await untilAborted(io.signal)
     ctx.log.info('stopping')

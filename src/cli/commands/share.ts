@@ -24,7 +24,7 @@ export type { ShareFlags } from '../settings/index.ts'
 export function shareCommand (io: CliIo): Command {
   const cmd = new Command('share')
     .description('make local TCP services (or unix sockets) reachable by peers; prints a connect string')
-    .argument('<ports...>', 'services to share: PORT, HOST:PORT or unix:PATH (offered as the lowest port number no other service uses, from 1); the first is the default')
+    .argument('<ports...>', 'services to share: PORT, HOST:PORT (either with /udp for a UDP service) or unix:PATH (offered as the lowest port number no other service uses, from 1); the first is the default')
     .option('--public', 'anyone who knows the peer id may connect (no secret)')
     .option('--allow <peer-id>', 'only this peer may connect, repeatable (no secret)', collect)
     .option('--rotate-secret', 'make a new access secret: connect strings handed out before stop working')
@@ -62,6 +62,14 @@ async function firstAvailable (selected: SelectedBackends, signal: AbortSignal, 
   throw new BackendUnavailableError(`none of ${selected.names.join(', ')} can be used now (beam backends says why)`)
 }
 
+/** The banner's `--remote` hint: needed for a UDP service, optional for a second TCP one. */
+function remoteHint (services: Array<{ port: number, udp?: boolean }>): string {
+  const first = services[0]
+  if (first?.udp === true) return ` --remote ${first.port}/udp`
+  const second = services[1]
+  return second != null ? ` [--remote ${second.port}${second.udp === true ? '/udp' : ''}]` : ''
+}
+
 /** Widest QR code printed, in columns (quiet zone included): a common terminal. */
 const QR_MAX_COLUMNS = 80
 
@@ -85,8 +93,8 @@ async function isSocket (path: string): Promise<boolean> {
 }
 
 /** A shared service in the banner: `host:port`, or `unix:PATH (as port N)`. */
-function describeService (s: { host: string, port: number, path?: string }): string {
-  return s.path != null ? `unix:${s.path} (as port ${s.port})` : `${s.host}:${s.port}`
+function describeService (s: { host: string, port: number, path?: string, udp?: boolean }): string {
+  return s.path != null ? `unix:${s.path} (as port ${s.port})` : `${s.host}:${s.port}${s.udp === true ? '/udp' : ''}`
 }
 
 /** The banner's identity line: which key, and why that one. */
@@ -177,10 +185,10 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
 
     share.on('refused', e => { ctx.out.event('refused', { peerId: e.remotePeer, reason: e.reason }) })
     share.on('service:unavailable', e => { ctx.out.event('service-unavailable', { peerId: e.remotePeer, port: e.port, reason: e.reason }) })
-    share.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id, peerId: e.remotePeer, port: e.port }) })
-    share.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, peerId: e.remotePeer, port: e.port, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
+    share.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id, peerId: e.remotePeer, port: e.port, ...(e.udp === true ? { udp: true } : {}) }) })
+    share.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, peerId: e.remotePeer, port: e.port, ...(e.udp === true ? { udp: true } : {}), sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
 
-    ctx.out.event('ready', { peerId, connect, connectShort, multiaddrs, ports: share.services.map(s => s.port), services: share.services.map(s => s.path != null ? { port: s.port, path: s.path } : { port: s.port, host: s.host }), access: access.mode, backends: selected.names, identity: init.identityPath ?? null, identityKind: init.identityKind, dht: node.status().dht?.mode ?? null, reachability, ...(hint != null ? { hint } : {}), ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}) })
+    ctx.out.event('ready', { peerId, connect, connectShort, multiaddrs, ports: share.services.map(s => s.port), services: share.services.map(s => s.path != null ? { port: s.port, path: s.path } : { port: s.port, host: s.host, ...(s.udp === true ? { udp: true } : {}) }), access: access.mode, backends: selected.names, identity: init.identityPath ?? null, identityKind: init.identityKind, dht: node.status().dht?.mode ?? null, reachability, ...(hint != null ? { hint } : {}), ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}) })
     const accessLine = access.mode === 'public'
       ? 'public: anyone who knows the peer id'
       : access.mode === 'allow' ? `allow-list: ${access.peers.length} peer(s)` : 'private: only holders of the connect string below'
@@ -199,7 +207,7 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
       ...selected.newClientKeys.map(k => `  onion client key (give it to one connector: --tor-client-key ${k})`),
       ...(connectShort != null ? [`  short form (finds the addresses in the DHT): ${connectShort}`] : []),
       ...(flags.qr === true ? qrBlock(connect, connectShort) : []),
-      '  on the other machine run:  beam connect <connect string below>' + (share.services.length > 1 ? ` [--remote ${share.services[1]?.port ?? ''}]` : ''),
+      '  on the other machine run:  beam connect <connect string below>' + remoteHint(share.services),
       '  press Ctrl-C to stop',
       connect
     ].join('\n'))

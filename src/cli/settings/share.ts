@@ -34,7 +34,7 @@ export interface ShareFlags extends CommonFlags, BackendFlags {
 /** What a share runs with. */
 export interface ShareSettings {
   /** The local services, the first being the default; `path` for a unix socket (offered under `port`). */
-  services: Array<{ host?: string, port: number, path?: string }>
+  services: Array<{ host?: string, port: number, path?: string, udp?: true }>
   /** `public`, an allow-list of peer ids, or holders of the access secret. */
   access: { mode: 'public' } | { mode: 'allow', peers: string[] } | { mode: 'secret', rotate: boolean }
   /** Listen addresses given (`--listen`). @default none given: DEFAULT_SHARE_LISTEN */

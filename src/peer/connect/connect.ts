@@ -10,6 +10,7 @@ import type { DialAttempt, RacingPeers } from './dialer.ts'
 import type { ConnectEvents, ConnectOptions } from './events.ts'
 import { knownAddresses } from '../discovery/known-addresses.ts'
 import { LocalClients } from './local-listener.ts'
+import { LocalDatagrams } from './local-datagrams.ts'
 import type { PathInfo } from './path.ts'
 import { PathKeeper } from './path-keeper.ts'
 import { probeShare } from './probe.ts'
@@ -82,12 +83,15 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
   private readonly clients: LocalClients
   private readonly probe: boolean
   private readonly bind: boolean
+  /** The local UDP port of a UDP tunnel (then `clients` binds nothing). */
+  private readonly datagrams: LocalDatagrams | undefined
 
   /** @internal made by {@link BeamNode.connect} */
   constructor (init: ConnectTunnelInit) {
     super()
     const remotePort = init.remotePort ?? 0
     if (!Number.isInteger(remotePort) || remotePort < 0 || remotePort > 65535) throw new InvalidOptionError(`invalid remote port ${remotePort}`)
+    if (init.udp === true && init.socketPath != null) throw new InvalidOptionError('a UDP tunnel binds a UDP port, not a unix socket')
     const { libp2p, peerId, logger: log } = init
     const shutdown = this.shutdown.signal
     this.peerId = peerId
@@ -152,6 +156,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       peerId,
       remotePort,
       secret: init.secret,
+      udp: init.udp,
       handshakeTimeout: init.handshakeTimeout,
       maxStreams: init.maxStreams,
       log,
@@ -160,6 +165,19 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       shutdown
     })
     this.bind = init.bind !== false
+    this.datagrams = init.udp === true
+      ? new LocalDatagrams({
+        host: init.host,
+        port: init.port,
+        remotePort,
+        idleTimeout: init.datagramIdleTimeout,
+        maxSessions: init.maxDatagramSessions,
+        log,
+        events: this,
+        open: async (signal) => await this.openStream(false, signal),
+        shutdown
+      })
+      : undefined
     this.clients = new LocalClients({
       host: init.host,
       port: init.port,
@@ -174,9 +192,9 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
   }
 
   /** Local address clients connect to ('' with a unix socket or without a bound port). */
-  get host (): string { return this.clients.host }
+  get host (): string { return this.datagrams?.host ?? this.clients.host }
   /** Local port clients connect to (0 with a unix socket or without a bound port). */
-  get port (): number { return this.clients.port }
+  get port (): number { return this.datagrams?.port ?? this.clients.port }
   /** The unix socket clients connect to, when the tunnel listens on one. */
   get socketPath (): string | undefined { return this.clients.path }
   /** The path new streams take now, if connected. */
@@ -195,7 +213,8 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       await this.paths.connection(options.signal)
     }
     this.paths.start()
-    if (this.bind) await this.clients.start()
+    if (this.datagrams != null) await this.datagrams.start()
+    else if (this.bind) await this.clients.start()
     this.paths.schedule()
   }
 
@@ -209,6 +228,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
    * `signal` resets the tunnel.
    */
   async pipe (input: Readable, output: Writable, options: { signal?: AbortSignal | undefined } = {}): Promise<PipeResult> {
+    if (this.datagrams != null) throw new InvalidOptionError('a UDP tunnel carries datagrams, not a byte stream')
     return await this.clients.pipe(input, output, options.signal)
   }
 
@@ -246,6 +266,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
     this.paths.stop()
     // the local port's close waits for its sockets; they are reset first
     await this.clients.close()
+    await this.datagrams?.close()
     this.onClose?.()
   }
 }

@@ -20,6 +20,18 @@ export interface ConnectOptions {
    */
   socketPath?: string
   /**
+   * A UDP tunnel: `remotePort` names a UDP service of the share, and a local
+   * UDP port (`host`/`port`) is bound instead of a TCP one. Each source that
+   * sends to it gets its own datagram tunnel (the share's answers go back to
+   * it alone), closed after `datagramIdleTimeout` without traffic.
+   * @default false
+   */
+  udp?: boolean
+  /** A UDP source's tunnel that carries nothing either way for this long is closed, in ms. @default 60000 */
+  datagramIdleTimeout?: number
+  /** UDP sources served at once; datagrams of further sources are dropped. @default 256 */
+  maxDatagramSessions?: number
+  /**
    * Bind a local port (or `socketPath`) for clients. false: nothing is bound and
    * tunnels are carried only by {@link ConnectTunnel.pipe} (one on standard
    * input and output, say).

@@ -3,7 +3,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import { AccessProofCache, TUNNEL_PROTOCOL, DEFAULT_HANDSHAKE_TIMEOUT, TunnelStatus, readTunnelRequest } from '../../signaling/index.ts'
 import type { IncomingTunnel, TunnelRequest } from '../../signaling/index.ts'
-import { connectTcp, connectUnix, pipeSocketStream } from '../../tunnel/index.ts'
+import { DatagramStream, DEFAULT_DATAGRAM_IDLE_TIMEOUT, connectTcp, connectUdp, connectUnix, pipeSocketStream } from '../../tunnel/index.ts'
 import { DEFAULT_MAX_TUNNEL_STREAMS, DEFAULT_SERVICE_CONNECT_TIMEOUT, DEFAULT_SERVICE_HOST } from '../constants.ts'
 import { InvalidOptionError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
@@ -22,6 +22,13 @@ export interface ServiceTarget {
   port: number
   /** The service's unix socket: set, the share connects there instead of to `host:port`. @default unset */
   path?: string
+  /**
+   * A UDP service: each datagram tunnel gets its own UDP socket connected to
+   * `host:port`, and carries datagrams both ways until it is idle for
+   * `datagramIdleTimeout`. A TCP and a UDP service may have the same port.
+   * @default false
+   */
+  udp?: boolean
 }
 
 /** A service as the share runs it: a {@link ServiceTarget} with `host` filled in. */
@@ -64,6 +71,8 @@ export interface ShareOptions extends ShareLimitOptions {
   handshakeTimeout?: number
   /** Tunnel streams per connection at once. @default 4096 */
   maxStreams?: number
+  /** A datagram (UDP) tunnel that carries nothing either way for this long is closed, in ms. @default 60000 */
+  datagramIdleTimeout?: number
 }
 
 /** {@link ShareEvents} `tunnel:open`: a connector's tunnel reached the local service. */
@@ -74,6 +83,8 @@ export interface TunnelOpenEvent {
   remotePeer: string
   /** The local service's port. */
   port: number
+  /** Set for a datagram tunnel to a UDP service. @default unset */
+  udp?: true
 }
 /** {@link ShareEvents} `tunnel:close`: a tunnel ended. */
 export interface TunnelCloseEvent extends TunnelOpenEvent {
@@ -143,6 +154,7 @@ export class Share extends EventEmitter<ShareEvents> {
   private readonly serviceConnectTimeout: number
   private readonly handshakeTimeout: number
   private readonly maxStreams: number
+  private readonly datagramIdleTimeout: number
   private readonly shutdown = new AbortController()
   private readonly active = new Set<AbortController>()
   private readonly limits: ShareLimits
@@ -159,14 +171,17 @@ export class Share extends EventEmitter<ShareEvents> {
     super()
     const { libp2p, logger: log } = options
     if (options.services.length === 0) throw new InvalidOptionError('a share needs at least one port')
-    const seen = new Set<number>()
+    const seen = new Set<string>()
     this.services = options.services.map(s => {
       if (!Number.isInteger(s.port) || s.port < 1 || s.port > 65535) throw new InvalidOptionError(`invalid port ${s.port}: use 1-65535`)
-      if (seen.has(s.port)) throw new InvalidOptionError(`port ${s.port} is listed twice`)
-      seen.add(s.port)
+      const key = `${s.port}/${s.udp === true ? 'udp' : 'tcp'}`
+      if (seen.has(key)) throw new InvalidOptionError(`port ${s.udp === true ? key : s.port} is listed twice`)
+      seen.add(key)
       if (s.path != null && (s.path === '' || s.path.includes('\0'))) throw new InvalidOptionError(`invalid unix socket path for port ${s.port}`)
-      return { host: s.host ?? DEFAULT_SERVICE_HOST, port: s.port, ...(s.path != null ? { path: s.path } : {}) }
+      if (s.path != null && s.udp === true) throw new InvalidOptionError(`port ${s.port}: a UDP service cannot be a unix socket`)
+      return { host: s.host ?? DEFAULT_SERVICE_HOST, port: s.port, ...(s.path != null ? { path: s.path } : {}), ...(s.udp === true ? { udp: true } : {}) }
     })
+    this.datagramIdleTimeout = options.datagramIdleTimeout ?? DEFAULT_DATAGRAM_IDLE_TIMEOUT
     this.access = options.access
     this.allowed = new Set(options.access.mode === 'allow' ? options.access.peers : [])
     this.libp2p = libp2p
@@ -294,6 +309,47 @@ export class Share extends EventEmitter<ShareEvents> {
     }
   }
 
+  /**
+   * An accepted datagram tunnel: a UDP socket of its own connected to the
+   * service, datagrams both ways until the stream ends or is idle.
+   */
+  private async serveDatagrams (incoming: IncomingTunnel, stream: Stream, service: SharedService, remotePeer: string, log: Logger, signal: AbortSignal): Promise<void> {
+    let socket: Awaited<ReturnType<typeof connectUdp>>
+    try {
+      socket = await connectUdp(service.host, service.port, { signal })
+    } catch (err) {
+      const reason = (err as Error).message
+      log.warn({ port: service.port, reason }, 'shared UDP service unavailable')
+      this.emit('service:unavailable', { remotePeer, port: service.port, reason })
+      await this.respondAndClose(incoming, stream, TunnelStatus.SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_REASON)
+      return
+    }
+    try {
+      try {
+        await incoming.respond({ status: TunnelStatus.OK, reason: '' }, { signal: AbortSignal.timeout(this.handshakeTimeout) })
+      } catch (err) {
+        stream.abort(err as Error)
+        return
+      }
+      const id = this.nextId++
+      log.debug({ tunnel: id, port: service.port, udp: true }, 'datagram tunnel open')
+      this.emit('tunnel:open', { id, remotePeer, port: service.port, udp: true })
+      const datagrams = new DatagramStream(incoming.unwrap(), {
+        deliver: (d) => { socket.send(d) },
+        idleTimeout: this.datagramIdleTimeout,
+        signal
+      })
+      socket.on('message', (m: Buffer) => { datagrams.send(m) })
+      const result = await datagrams.done
+      const ev: TunnelCloseEvent = { id, remotePeer, port: service.port, udp: true, sent: result.sentBytes, received: result.receivedBytes }
+      if (result.error != null) ev.error = result.error.message
+      log.debug({ tunnel: id, datagramsSent: result.sent, datagramsReceived: result.received, dropped: result.dropped }, 'datagram tunnel closed')
+      this.emit('tunnel:close', ev)
+    } finally {
+      socket.close()
+    }
+  }
+
   /** One tunnel stream, with a handshake slot taken by {@link admitHandshake}. */
   private async onStream (stream: Stream, connection: Connection): Promise<void> {
     const remotePeer = connection.remotePeer.toString()
@@ -325,9 +381,11 @@ export class Share extends EventEmitter<ShareEvents> {
       this.handshakeFailed(connection, log, refusal)
       return
     }
-    const service = req.port === 0 ? this.services[0] : this.services.find(s => s.port === req.port)
+    const udp = req.udp === true
+    const ofKind = this.services.filter(s => (s.udp === true) === udp)
+    const service = req.port === 0 ? ofKind[0] : ofKind.find(s => s.port === req.port)
     if (service == null) {
-      const reason = `port ${req.port} is not shared (shared: ${this.services.map(s => s.port).join(', ')})`
+      const reason = `${udp ? 'UDP ' : ''}port ${req.port === 0 ? '(default)' : req.port} is not shared (shared: ${this.services.map(describePort).join(', ')})`
       log.warn({ port: req.port }, 'tunnel asked for a port that is not shared')
       await this.respondAndClose(incoming, stream, TunnelStatus.UNKNOWN_PORT, reason)
       return
@@ -355,6 +413,10 @@ export class Share extends EventEmitter<ShareEvents> {
     const ctl = new AbortController()
     this.active.add(ctl)
     try {
+      if (udp) {
+        await this.serveDatagrams(incoming, stream, service, remotePeer, log, ctl.signal)
+        return
+      }
       let socket
       try {
         const connectOptions = { timeout: this.serviceConnectTimeout, signal: ctl.signal }
@@ -391,6 +453,11 @@ export class Share extends EventEmitter<ShareEvents> {
       this.limits.closeTunnel(remotePeer)
     }
   }
+}
+
+/** A service's port as a connector names it: `53/udp`, `8080`. */
+function describePort (s: ServiceTarget): string {
+  return s.udp === true ? `${s.port}/udp` : String(s.port)
 }
 
 /** The answer to a tunnel over a connection with limits. */

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import { resolve } from 'node:path'
-import { numberServices, parsePort, parseService, parseMillis, parseUnixAddress, splitList } from '../../../src/cli/parse.ts'
+import { numberServices, parsePort, parsePortProtocol, parseService, parseMillis, parseUnixAddress, splitList } from '../../../src/cli/parse.ts'
 import { parseIceServer } from '../../../src/cli/context.ts'
 
 describe('port parsing', () => {
@@ -31,6 +31,16 @@ describe('service parsing', () => {
     expect(parseUnixAddress('127.0.0.1:80', '--listen')).toBeUndefined()
     const numbered = numberServices(['unix:/a.sock', '1', 'unix:/b.sock', '3'].map(parseService))
     expect(numbered.map(s => s.port)).toEqual([2, 1, 4, 3])
+  })
+  it('reads PORT/udp, HOST:PORT/udp and PORT/tcp; a UDP service takes no unix number', () => {
+    expect(parseService('5353/udp')).toEqual({ port: 5353, udp: true })
+    expect(parseService('10.0.0.5:53/UDP')).toEqual({ host: '10.0.0.5', port: 53, udp: true })
+    expect(parseService('8080/tcp')).toEqual({ port: 8080 })
+    expect(() => parseService('53/tcp/udp')).toThrow(expect.objectContaining({ name: 'UsageError' }))
+    expect(() => parseService('0/udp')).toThrow(expect.objectContaining({ name: 'InvalidPortError' }))
+    expect(numberServices(['1/udp', 'unix:/a.sock'].map(parseService)).map(s => s.port)).toEqual([1, 1])
+    expect(parsePortProtocol('53/udp')).toEqual({ port: 53, udp: true })
+    expect(parsePortProtocol('53')).toEqual({ port: 53, udp: false })
   })
   it('rejects bad ports inside HOST:PORT', () => {
     expect(() => parseService('host:0')).toThrow(expect.objectContaining({ name: 'InvalidPortError' }))
