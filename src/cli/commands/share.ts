@@ -17,6 +17,7 @@ import type { Logger } from '../../peer/index.ts'
 import { BackendUnavailableError } from '../../backends/index.ts'
 import { resolvePasswordFlags } from '../secret-input.ts'
 import { encodeQr, qrTerminalWidth, renderQrTerminal } from '../qr/index.ts'
+import { pickDevServer } from '../dev-server.ts'
 import { REACHABILITY_LABEL, reachabilityHint } from '../reachability-hint.ts'
 
 export type { ShareFlags } from '../settings/index.ts'
@@ -24,7 +25,7 @@ export type { ShareFlags } from '../settings/index.ts'
 export function shareCommand (io: CliIo): Command {
   const cmd = new Command('share')
     .description('make local TCP services (or unix sockets) reachable by peers; prints a connect string')
-    .argument('<ports...>', 'services to share: PORT, HOST:PORT (either with /udp for a UDP service) or unix:PATH (offered as the lowest port number no other service uses, from 1); the first is the default')
+    .argument('[ports...]', 'services to share: PORT, HOST:PORT (either with /udp for a UDP service) or unix:PATH (offered as the lowest port number no other service uses, from 1); the first is the default. None: the dev server running on this machine, if exactly one answers at the usual ports')
     .option('--public', 'anyone who knows the peer id may connect (no secret)')
     .option('--allow <peer-id>', 'only this peer may connect, repeatable (no secret)', collect)
     .option('--rotate-secret', 'make a new access secret: connect strings handed out before stop working')
@@ -117,7 +118,15 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
   const config = preloaded ?? await loadCliConfig(flags, beamHome(io.env), io.signal)
   const ctx = createContext(flags, io)
   for (const w of config?.warnings ?? []) ctx.log.warn(w)
-  const settings = await shareSettings(source, flags, io, ctx.log, config)
+  let chosen: ShareSource = source
+  if ('ports' in source && source.ports.length === 0) {
+    const picked = await pickDevServer(io.env)
+    ctx.log.info({ service: picked.service }, picked.why)
+    ctx.out.say(`beam share: ${picked.why}`)
+    ctx.out.event('dev-server', { service: picked.service, why: picked.why })
+    chosen = { ports: [picked.service] }
+  }
+  const settings = await shareSettings(chosen, flags, io, ctx.log, config)
   const { services, names } = settings
   const resolved = await createBackends(settings.backends, { home: ctx.home, ownerPid: process.pid, env: io.env })
   const selected = resolved.fallback ? await firstAvailable(resolved, io.signal, ctx.log) : resolved
