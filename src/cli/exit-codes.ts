@@ -36,6 +36,8 @@ const TABLE = new Map<string, { exit: ExitCode, code: string }>(Object.entries({
   AddressInUseError: { exit: ExitCode.ADDRESS_IN_USE, code: 'address-in-use' },
   ListenError: { exit: ExitCode.ADDRESS_IN_USE, code: 'listen-failed' },
   IdentityError: { exit: ExitCode.IDENTITY, code: 'identity' },
+  // beam import: a file that is not an export, or the wrong passphrase
+  SealedFileError: { exit: ExitCode.IDENTITY, code: 'identity' },
   BootstrapConfigError: { exit: ExitCode.CONFIG, code: 'config' },
   ConfigError: { exit: ExitCode.CONFIG, code: 'config' },
   AliasFileError: { exit: ExitCode.CONFIG, code: 'config' },

@@ -158,7 +158,7 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
   let access: AccessPolicy
   if (settings.access.mode !== 'secret') access = settings.access
   else if (settings.node.identity.ephemeral === true) access = { mode: 'secret', secret: newAccessSecret() }
-  else access = { mode: 'secret', secret: await loadOrCreateAccessSecret(anonymous ? anonymousPaths(ctx.home, selected.names).secret : homePaths(ctx.home).secret, { rotate: settings.access.rotate }) }
+  else access = { mode: 'secret', secret: await loadOrCreateAccessSecret(settings.secretFile ?? (anonymous ? anonymousPaths(ctx.home, selected.names).secret : homePaths(ctx.home).secret), { rotate: settings.access.rotate }) }
 
   ctx.log.info({ ports: services.map(s => s.port) }, 'starting share')
   for (const s of services) {

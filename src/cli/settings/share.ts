@@ -50,6 +50,8 @@ export interface ShareSettings {
   limits: { maxTunnels?: number, maxTunnelsPerPeer?: number }
   backends: BackendSetup
   node: NodeSettings
+  /** The access secret's file, when the named tunnel has its own (`secret:`). @default unset: the backends' own */
+  secretFile?: string
 }
 
 /** A share name: what `<name>.<peer-id prefix>` resolves. */
@@ -90,5 +92,8 @@ export async function shareSettings (source: ShareSource, flags: ShareFlags, io:
   }
   if (listen != null) settings.listen = listen
   if (flags.announce != null) settings.announce = flags.announce
+  // a tunnel with its own key files (one `beam import` wrote): they win over the backends' own, a flag over them
+  if (tunnel?.identity != null && flags.identity == null && io.env.BEAM_IDENTITY == null && flags.ephemeral !== true) settings.node.identity = { file: tunnel.identity }
+  if (tunnel?.secret != null) settings.secretFile = tunnel.secret
   return settings
 }
