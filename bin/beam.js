@@ -2,10 +2,14 @@
 // beam launcher. Plain JavaScript that any Node can parse, so that an old
 // runtime gets one clear line instead of a stack trace. When the runtime is too
 // old and the checkout carries its own Node (the `node` dev dependency that
-// `npm ci` installs), re-run beam with that one.
+// `npm ci` installs), re-run beam with that one: in place (process.execve)
+// where the old Node can, else as a child that gets every signal this process
+// gets (docs/long-running.md, "Running under a supervisor").
 import { spawn } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { constants } from 'node:os'
 import { dirname, join, sep } from 'node:path'
+import { isatty } from 'node:tty'
 import { fileURLToPath } from 'node:url'
 
 const MIN = [22, 18]
@@ -16,14 +20,14 @@ if (tooOld) {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..')
   const bundled = join(root, 'node_modules', 'node', 'bin', 'node')
   if (existsSync(bundled) && process.env.BEAM_REEXEC !== '1') {
-    const child = spawn(bundled, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-      stdio: 'inherit',
-      env: { ...process.env, BEAM_REEXEC: '1' }
-    })
-    // Ctrl-C reaches the whole process group, the child included: just wait for it.
-    process.on('SIGINT', () => {})
-    for (const sig of ['SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig))
-    child.on('exit', (code, signal) => process.exit(code ?? (signal === 'SIGINT' ? 130 : 143)))
+    const args = [fileURLToPath(import.meta.url), ...process.argv.slice(2)]
+    const env = { ...process.env, BEAM_REEXEC: '1' }
+    // Where this Node has process.execve (22.15+, 23.11+), become the bundled
+    // Node: same PID, no child, so a supervisor's signals reach beam itself.
+    if (typeof process.execve === 'function') {
+      try { process.execve(bundled, [bundled, ...args], env) } catch {}
+    }
+    runChild(bundled, args, env)
   } else {
     process.stderr.write(`beam: needs Node.js >= ${MIN.join('.')} (this is ${process.versions.node}); run 'npm ci' in the checkout to get the bundled Node, or install Node 24\n`)
     process.exit(69)
@@ -81,4 +85,54 @@ function bundleIsFresh (root, bundle) {
     if (entry.isFile() && statSync(join(entry.parentPath, entry.name)).mtimeMs > built) return false
   }
   return true
+}
+
+/**
+ * Run beam as a child (an old Node without process.execve): every signal a
+ * supervisor or a user can send is passed on to it, and this process exits
+ * with the child's code, or 128 + the signal's number when a signal ended it.
+ * The keyboard's signals (SIGINT, SIGQUIT) are passed on only when this
+ * process is not in its terminal's foreground process group: there, the
+ * terminal sent them to the whole group, the child included, and a second
+ * copy would make beam skip its clean shutdown. The job-control signals
+ * (SIGTSTP, SIGCONT, …) act on the whole group by themselves. If this process
+ * is killed outright (SIGKILL), beam sees its parent go and stops (see
+ * src/cli/parent-watch.ts).
+ */
+function runChild (node, args, env) {
+  const child = spawn(node, args, { stdio: 'inherit', env })
+  const forwarded = ['SIGTERM', 'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGALRM', 'SIGPWR', 'SIGINFO']
+  for (const sig of forwarded) {
+    if (constants.signals[sig] == null) continue
+    process.on(sig, () => {
+      if ((sig === 'SIGINT' || sig === 'SIGQUIT') && inForegroundOfTerminal()) return
+      if (child.exitCode == null && child.signalCode == null) child.kill(sig)
+    })
+  }
+  child.on('error', (err) => {
+    process.stderr.write(`beam: cannot run ${node}: ${err.message}\n`)
+    process.exit(69)
+  })
+  child.on('exit', (code, signal) => {
+    process.exit(code ?? 128 + (constants.signals[signal] ?? 15))
+  })
+}
+
+/**
+ * True when this process belongs to the foreground process group of its
+ * controlling terminal (Linux: /proc/self/stat's pgrp equals its tpgid);
+ * elsewhere, when standard input or error is a terminal.
+ */
+function inForegroundOfTerminal () {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8')
+    // pid (comm) state ppid pgrp session tty_nr tpgid …; comm may hold spaces
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const pgrp = Number(fields[2])
+    const ttyNr = Number(fields[4])
+    const tpgid = Number(fields[5])
+    return ttyNr !== 0 && tpgid === pgrp
+  } catch {
+    return isatty(0) || isatty(2)
+  }
 }

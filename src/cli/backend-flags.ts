@@ -13,7 +13,7 @@ import { Option } from 'commander'
 import type { Command } from 'commander'
 import { ANON_CANDIDATES } from '../backends/index.ts'
 import { UsageError } from './exit-codes.ts'
-import { collect, splitList } from './parse.ts'
+import { collect, ipv6BracketHint, splitList } from './parse.ts'
 
 export interface BackendFlags {
   backend?: string
@@ -121,6 +121,8 @@ export function parseHostPort (text: string, flag: string): { host: string, port
   const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(t) ?? /^([^:]+):(\d{1,5})$/.exec(t) ?? /^()(\d{1,5})$/.exec(t)
   const host = m?.[1] === '' ? '127.0.0.1' : m?.[1]
   const port = Number(m?.[2] ?? 'NaN')
+  const hint = ipv6BracketHint(t)
+  if (hint != null) throw new UsageError(`invalid ${flag} '${text}': ${hint}`)
   if (m == null || host == null || !(port >= 1 && port <= 65535)) throw new UsageError(`invalid ${flag} '${text}': expected IP:PORT or PORT, e.g. 127.0.0.1:9051`)
   if (isIP(host) === 0) throw new UsageError(`invalid ${flag} '${text}': give an IP address, not a name (beam resolves no names for Tor or I2P)`)
   return { host, port }

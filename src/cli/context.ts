@@ -1,7 +1,7 @@
 import { Option } from 'commander'
 import type { Command } from 'commander'
 import { multiaddr } from '@multiformats/multiaddr'
-import { ephemeralIdentity, loadOrCreateIdentity, InvalidMultiaddrError, DEFAULT_DHT_PROTOCOL } from '../peer/index.ts'
+import { ephemeralIdentity, loadOrCreateIdentity, InvalidMultiaddrError, LogRing, DEFAULT_DHT_PROTOCOL } from '../peer/index.ts'
 import { UsageError } from './exit-codes.ts'
 import type { BeamInit, IceServer, Logger } from '../peer/index.ts'
 import { anonymousPaths, backendSetName, beamHome, homePaths } from './home.ts'
@@ -9,7 +9,8 @@ import { createCliLogger, LOG_LEVELS } from './logging.ts'
 import type { LogLevel } from './logging.ts'
 import { createOutput } from './output.ts'
 import type { Output, OutputStreams } from './output.ts'
-import { collect } from './parse.ts'
+import { collect, parseBytes } from './parse.ts'
+import { RotatingLogFile, DEFAULT_LOG_FILE_BYTES, DEFAULT_LOG_FILE_KEEP } from './log-file.ts'
 import { warnIfExposed } from './permissions.ts'
 import type { Readable, Writable } from 'node:stream'
 
@@ -29,6 +30,10 @@ export interface CommonFlags {
   dht?: boolean
   dhtProtocol?: string
   dhtServer?: boolean
+  /** `--log-file FILE`: also write the JSON log lines there, rotated by size. */
+  logFile?: string
+  /** `--log-file-size SIZE`: rotate the log file past this size. */
+  logFileSize?: string
 }
 
 /** What a command gets from the process: streams, env and the stop signal. */
@@ -41,12 +46,23 @@ export interface CliIo extends OutputStreams {
   openStdin?: () => Readable
   /** Standard output as a byte stream, for a tunnel carried on it (`--stdio`). @default none */
   openStdout?: () => Writable
+  /** Stop the running command as SIGTERM would (a stop asked through the control socket). @default none: the command stops itself */
+  requestStop?: () => void
+  /** The process id and user id (for the control socket). @default none: no control socket */
+  processIds?: { pid: number, uid: number }
 }
 
 export function addOutputOptions (cmd: Command, defaultLevel: LogLevel = 'info'): Command {
   return cmd
     .option('--json', 'machine output: one JSON event per line on stdout, JSON logs on stderr')
     .addOption(new Option('--log-level <level>', 'log verbosity').choices([...LOG_LEVELS]).default(defaultLevel).env('BEAM_LOG_LEVEL'))
+}
+
+/** The log file flags of the commands that run for long (share, connect, relay, up). */
+export function addLogFileOptions (cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--log-file <file>', `also write the log (JSON lines) to this file, rotated by size (FILE.1 … FILE.${DEFAULT_LOG_FILE_KEEP} kept)`).env('BEAM_LOG_FILE'))
+    .option('--log-file-size <size>', `rotate the log file when it would grow past this size, e.g. 10MiB (default ${DEFAULT_LOG_FILE_BYTES / 1024 / 1024}MiB)`)
 }
 
 export function addIdentityOptions (cmd: Command): Command {
@@ -73,12 +89,30 @@ export interface Context {
   out: Output
   log: Logger
   home: string
+  /** The process's recent log lines (what `beam logs` reads through the control socket). */
+  logs?: LogRing
+  /** The log file (`--log-file`), if any. */
+  logFile?: RotatingLogFile
 }
 
 export function createContext (flags: CommonFlags, io: CliIo): Context {
   const json = flags.json === true
-  const log = createCliLogger({ level: flags.logLevel ?? 'info', format: json || !io.stderrIsTTY ? 'json' : 'pretty' })
-  return { out: createOutput(json, io), log, home: beamHome(io.env) }
+  const logs = new LogRing()
+  let logFile: RotatingLogFile | undefined
+  if (flags.logFile != null && flags.logFile !== '') {
+    const maxBytes = flags.logFileSize != null ? parseBytes(flags.logFileSize, '--log-file-size') : undefined
+    if (maxBytes === 0) throw new UsageError('invalid --log-file-size \'0\': expected a size above 0, e.g. 10MiB')
+    try {
+      logFile = new RotatingLogFile({ path: flags.logFile, ...(maxBytes != null ? { maxBytes } : {}) })
+    } catch (err) {
+      throw new UsageError(`cannot open the log file ${flags.logFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    }
+  } else if (flags.logFileSize != null) {
+    throw new UsageError('--log-file-size needs --log-file')
+  }
+  const copies = [{ write: (s: string) => { logs.push(s) } }, ...(logFile != null ? [logFile] : [])]
+  const log = createCliLogger({ level: flags.logLevel ?? 'info', format: json || !io.stderrIsTTY ? 'json' : 'pretty', copies })
+  return { out: createOutput(json, io), log, home: beamHome(io.env), logs, ...(logFile != null ? { logFile } : {}) }
 }
 
 /**

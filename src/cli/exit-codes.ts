@@ -20,6 +20,9 @@ export const ExitCode = {
   PROTOCOL: 12,
   BACKEND_UNAVAILABLE: 13,
   OVERLOADED: 14,
+  NO_SUCH_PROCESS: 15,
+  PROCESS_GONE: 16,
+  CONTROL_UNSAFE: 17,
   NODE_TOO_OLD: 69,
   INTERRUPTED: 130
 } as const
@@ -72,7 +75,12 @@ const TABLE = new Map<string, { exit: ExitCode, code: string }>(Object.entries({
   SamUnreachableError: { exit: ExitCode.BACKEND_UNAVAILABLE, code: 'backend-unavailable' },
   SamProtocolError: { exit: ExitCode.BACKEND_UNAVAILABLE, code: 'backend-unavailable' },
   I2pAddressError: { exit: ExitCode.CONFIG, code: 'config' },
-  SamTimeoutError: { exit: ExitCode.PEER_UNREACHABLE, code: 'peer-unreachable' }
+  SamTimeoutError: { exit: ExitCode.PEER_UNREACHABLE, code: 'peer-unreachable' },
+  // the local control plane (beam status, logs, stop): no such process; a stale socket or no answer; a socket not this user's alone; another protocol
+  NoSuchProcessError: { exit: ExitCode.NO_SUCH_PROCESS, code: 'no-such-process' },
+  ProcessGoneError: { exit: ExitCode.PROCESS_GONE, code: 'process-gone' },
+  ControlSocketUnsafeError: { exit: ExitCode.CONTROL_UNSAFE, code: 'control-unsafe' },
+  ControlProtocolError: { exit: ExitCode.PROTOCOL, code: 'control-protocol' }
 }))
 
 /** Exit code and event code for an error; unknown errors are internal. */
@@ -92,6 +100,8 @@ const HINTS = new Map<string, (err: Error & Record<string, unknown>) => string |
   LimitedRelayOnlyError: e => e.webrtcOff === true
     ? 'drop --no-webrtc, or have the share hold a reservation on a relay without limits (beam share --bootstrap <a beam relay>)'
     : 'have the share hold a reservation on a relay without limits (beam share --bootstrap <a beam relay>), or give this side a TURN server (--ice-server turn:USER:PASS@HOST:PORT)',
+  ProcessGoneError: e => e.removed === true ? undefined : 'beam cleanup removes stale sockets',
+  ControlSocketUnsafeError: () => 'remove it if it is not yours, or chmod 600 it if it is',
   TorAuthError: e => e.passwordHelps === true ? 'pass --tor-password (--ator-password for ATOR)' : undefined
 }))
 

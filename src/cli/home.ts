@@ -11,11 +11,13 @@ export function beamHome (env: NodeJS.ProcessEnv = process.env): string {
   return join(xdg != null && xdg !== '' ? xdg : join(homedir(), '.config'), 'beam')
 }
 
-export const homePaths = (home: string): { identity: string, secret: string, addressBook: string, aliases: string } => ({
+export const homePaths = (home: string): { identity: string, secret: string, addressBook: string, aliases: string, listenPorts: string } => ({
   identity: join(home, 'identity.json'),
   secret: join(home, 'access-secret'),
   addressBook: join(home, 'peers.json'),
-  aliases: join(home, 'aliases.json')
+  aliases: join(home, 'aliases.json'),
+  // the ports a share with the default listen addresses had, per peer id
+  listenPorts: join(home, 'listen-ports.json')
 })
 
 /**

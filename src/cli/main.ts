@@ -1,5 +1,6 @@
 import { setFlagsFromString } from 'node:v8'
 import { ExitCode } from './exit-codes.ts'
+import { parentIsWrapper, watchParent } from './parent-watch.ts'
 
 // A tunnel allocates a fresh buffer for every 64 KiB it reads, encrypts or
 // decrypts: ~3 bytes of ArrayBuffer per byte moved, almost all of it garbage
@@ -25,8 +26,10 @@ if (process.argv[2] !== 'relay') setFlagsFromString('--semi-space-growth-factor=
 
 /**
  * Process entry: the only place with process.exit and signal handlers.
- * SIGINT/SIGTERM abort the running command (it closes listeners, resets open
- * streams and exits 0); a second signal exits at once.
+ * SIGINT/SIGTERM/SIGHUP abort the running command (it closes listeners,
+ * resets open streams and exits 0); a second signal exits at once. Under a
+ * wrapper that drops signals (npx's shell, the launcher on an old Node), the
+ * wrapper's going away counts as SIGTERM (parent-watch.ts).
  */
 const controller = new AbortController()
 let signals = 0
@@ -40,6 +43,9 @@ const onSignal = (): void => {
 process.on('SIGINT', onSignal)
 process.on('SIGTERM', onSignal)
 process.on('SIGHUP', onSignal)
+// a signal may have come first (Ctrl-C reaches npm, its shell and beam): the
+// wrapper's end that follows is the same stop, not a second signal
+if (parentIsWrapper(process.env)) watchParent(() => { if (signals === 0) onSignal() })
 process.on('unhandledRejection', (err) => {
   process.stderr.write(`beam: internal error: ${err instanceof Error ? err.message : String(err)}\n`)
   if (process.env.BEAM_DEBUG === '1' && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`)
@@ -54,6 +60,8 @@ const code = await runCli(process.argv.slice(2), {
   signal: controller.signal,
   stderrIsTTY: process.stderr.isTTY === true,
   openStdin: () => process.stdin,
-  openStdout: () => process.stdout
+  openStdout: () => process.stdout,
+  requestStop: onSignal,
+  processIds: { pid: process.pid, uid: process.getuid?.() ?? 0 }
 })
 process.exit(code)

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import { InvalidPortError, UsageError } from './exit-codes.ts'
 
@@ -26,6 +27,21 @@ export function parsePortProtocol (text: string, what = 'port'): { port: number,
 }
 
 /**
+ * For a `HOST:PORT` written with an IPv6 address and no brackets (`::1:8080`,
+ * which cannot be split: its colons are the address's), what to write
+ * instead; undefined when the text is not such a form.
+ */
+export function ipv6BracketHint (text: string): string | undefined {
+  const t = text.trim()
+  if (t.startsWith('[') || (t.match(/:/g)?.length ?? 0) < 2) return undefined
+  const i = t.lastIndexOf(':')
+  const host = t.slice(0, i)
+  const port = t.slice(i + 1)
+  const example = isIP(host) === 6 && /^\d{1,5}$/.test(port) ? `[${host}]:${port}` : isIP(t) === 6 ? `[${t}]:PORT` : '[ADDRESS]:PORT'
+  return `an IPv6 address goes in brackets, as in ${example}`
+}
+
+/**
  * A service to share: `PORT`, `HOST:PORT`, `[V6]:PORT` (each with an
  * optional `/udp` or `/tcp`) or `unix:PATH` (its port number, 0 here, is
  * given by {@link numberServices}).
@@ -39,6 +55,8 @@ export function parseService (text: string): { host?: string, port: number, path
     if (/\/(tcp|udp)$/i.test(proto[1] ?? '')) throw new UsageError(`invalid service '${text}'`)
     return (proto[2] ?? '').toLowerCase() === 'udp' ? { ...inner, udp: true } : inner
   }
+  const hint = ipv6BracketHint(text)
+  if (hint != null) throw new UsageError(`invalid service '${text}': ${hint}`)
   const m = /^\[([0-9a-fA-F:.]+)\]:(.+)$/.exec(text) ?? /^([^:]+):([^:]+)$/.exec(text)
   if (m != null) {
     const host = m[1] ?? ''
@@ -115,6 +133,8 @@ export function parseBytes (text: string, what: string): number {
 
 /** `HOST:PORT` for a server to bind (metrics); a bare port binds 127.0.0.1. */
 export function parseBindAddress (text: string, what: string): { host: string, port: number } {
+  const hint = ipv6BracketHint(text)
+  if (hint != null) throw new UsageError(`invalid ${what} '${text}': ${hint}`)
   const m = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text)
   if (m != null) return { host: m[1] ?? '', port: parsePort(m[2] ?? '', `${what} port`, true) }
   return { host: '127.0.0.1', port: parsePort(text, `${what} port`, true) }

@@ -13,6 +13,11 @@ import { importCommand } from './commands/import.ts'
 import { migrateCommand } from './commands/migrate.ts'
 import { upCommand } from './commands/up.ts'
 import { benchmarkCommand } from './commands/benchmark.ts'
+import { statusCommand } from './commands/status.ts'
+import { logsCommand } from './commands/logs.ts'
+import { stopCommand } from './commands/stop.ts'
+import { cleanupCommand } from './commands/cleanup.ts'
+import { configCommand } from './commands/config.ts'
 import { classify, errorLine, ExitCode } from './exit-codes.ts'
 
 export const VERSION = '0.1.0'
@@ -23,7 +28,7 @@ export function createProgram (io: CliIo): Command {
     .description('peer-to-peer TCP tunnels addressed by public key: direct when possible, relayed when not')
     .version(VERSION, '-V, --version')
     .showSuggestionAfterError(true)
-  for (const cmd of [shareCommand(io), connectCommand(io), upCommand(io), relayCommand(io), doctorCommand(io), benchmarkCommand(io), aliasCommand(io), exportCommand(io), importCommand(io), migrateCommand(io), idCommand(io), backendsCommand(io), demoCommand(io)]) {
+  for (const cmd of [shareCommand(io), connectCommand(io), upCommand(io), relayCommand(io), doctorCommand(io), benchmarkCommand(io), aliasCommand(io), exportCommand(io), importCommand(io), migrateCommand(io), statusCommand(io), logsCommand(io), stopCommand(io), cleanupCommand(io), configCommand(io), idCommand(io), backendsCommand(io), demoCommand(io)]) {
     program.addCommand(cmd)
   }
   const configure = (c: Command): void => {

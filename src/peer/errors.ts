@@ -76,10 +76,16 @@ export class LimitedRelayOnlyError extends PeerUnreachableError {
   readonly limits: RelayLimitsInfo
   /** How long a direct path was waited for, in ms. */
   readonly waitedMs: number
-  /** Whether this node tries no WebRTC at all (then nothing could have made a direct path). */
+  /** Whether this node tries no WebRTC at all (then only connection reversal could have made a direct path). */
   readonly webrtcOff: boolean
-  constructor (peerId: string, init: { relay: string, limits: RelayLimitsInfo, waitedMs: number, why: string, webrtcOff?: boolean }) {
-    const after = init.webrtcOff === true ? init.why : `no direct path came within ${Math.round(init.waitedMs / 100) / 10} s (${init.why})`
+  /**
+   * `init.tried`: whether any attempt at a direct path was made (WebRTC or
+   * connection reversal; unset: unless `webrtcOff`); when not, `why` says
+   * why none could be.
+   */
+  constructor (peerId: string, init: { relay: string, limits: RelayLimitsInfo, waitedMs: number, why: string, webrtcOff?: boolean, tried?: boolean }) {
+    const tried = init.tried ?? init.webrtcOff !== true
+    const after = tried ? `no direct path came within ${Math.round(init.waitedMs / 100) / 10} s (${init.why})` : init.why
     super(peerId, `its only connection is through a relay that limits connections (${describeLimits(init.limits)}), which carries signalling but no tunnel; ${after}`)
     this.name = 'LimitedRelayOnlyError'
     this.relay = init.relay

@@ -80,6 +80,9 @@ export class DatagramStream {
     }
   }
 
+  /** The counts so far (kept current while datagrams flow; read-only). */
+  get progress (): Readonly<DatagramResult> { return this.result }
+
   /** Send one datagram; false when it was dropped (too large, stream full or closed). */
   send (datagram: Uint8Array): boolean {
     if (this.finished || this.stream.writeStatus !== 'writable' || this.full || datagram.byteLength > MAX_DATAGRAM) {

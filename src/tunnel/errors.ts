@@ -1,3 +1,5 @@
+import { hostPort } from './host-port.ts'
+
 /** The local TCP port could not be bound. */
 export class AddressInUseError extends Error {
   /** The local address asked for. */
@@ -6,7 +8,7 @@ export class AddressInUseError extends Error {
   readonly port: number
   /** `port` 0 with a unix socket path as `host`. */
   constructor (host: string, port: number, cause?: unknown) {
-    super(port === 0 && host.startsWith('/') ? `${host}: another process listens on this socket` : `${host}:${port} is already in use`, { cause })
+    super(port === 0 && host.startsWith('/') ? `${host}: another process listens on this socket` : `${hostPort(host, port)} is already in use`, { cause })
     this.name = 'AddressInUseError'
     this.host = host
     this.port = port
@@ -27,7 +29,7 @@ export class LocalServiceUnreachableError extends Error {
   readonly code: string
   /** `port` undefined when `host` names a unix socket (`unix:/path`). */
   constructor (host: string, port: number | undefined, code: string, cause?: unknown) {
-    super(`cannot reach the shared service at ${port != null ? `${host}:${port}` : host} (${code})`, { cause })
+    super(`cannot reach the shared service at ${port != null ? hostPort(host, port) : host} (${code})`, { cause })
     this.name = 'LocalServiceUnreachableError'
     this.code = code
   }

@@ -7,6 +7,12 @@ import type { PipeResult } from './pipe.ts'
 export interface IoPipeOptions {
   /** Aborting resets the stream and stops reading the input. @default unset */
   signal?: AbortSignal
+  /**
+   * The object the pipe counts into while bytes flow (its `sent` and
+   * `received` stay current, for live statistics); the call resolves to it.
+   * @default a new one
+   */
+  counts?: PipeResult
 }
 
 /**
@@ -27,7 +33,7 @@ export interface IoPipeOptions {
  * own), only unpiped.
  */
 export async function pipeStreamIo (stream: Stream, input: Readable, output: Writable, options: IoPipeOptions = {}): Promise<PipeResult> {
-  const result: PipeResult = { sent: 0, received: 0 }
+  const result: PipeResult = options.counts ?? { sent: 0, received: 0 }
   const duplex = streamToDuplex(stream)
   const { promise, resolve } = Promise.withResolvers<PipeResult>()
   let finished = false

@@ -12,7 +12,18 @@ export interface PipeResult {
   received: number
   /** Set when the pipe ended by an error or a reset on either side. */
   error?: Error
+  /**
+   * True when the local side reset its socket before anything else failed:
+   * the socket's first error was ECONNRESET (its RST arrived) or EPIPE (a
+   * write met it). The local program chose to end the connection abruptly,
+   * as load tools (wrk, ab) and `socket.resetAndDestroy()` do; `error` holds
+   * that socket error, and the stream was reset as always.
+   */
+  localReset?: boolean
 }
+
+/** Socket error codes by which the local side's own reset shows. */
+const LOCAL_RESET_CODES = new Set(['ECONNRESET', 'EPIPE'])
 
 export interface PipeOptions {
   /** Aborting resets the stream and destroys the socket. */
@@ -23,9 +34,29 @@ export interface PipeOptions {
    * @default 32 MiB
    */
   maxReadBuffer?: number
+  /**
+   * The object the pipe counts into while bytes flow (its `sent` and
+   * `received` stay current, for live statistics); the call resolves to it.
+   * @default a new one
+   */
+  counts?: PipeResult
 }
 
 export const DEFAULT_MAX_READ_BUFFER = 32 * 1024 * 1024
+
+/**
+ * Reset a local socket: a TCP socket gets an RST (its peer sees ECONNRESET,
+ * not a clean end). A unix socket has no reset (Node's resetAndDestroy
+ * throws ERR_INVALID_HANDLE_TYPE for it): it is destroyed, closing both
+ * ways at once, which is as close as it comes.
+ */
+export function resetSocket (socket: Socket): void {
+  try {
+    socket.resetAndDestroy()
+  } catch {
+    socket.destroy()
+  }
+}
 
 /**
  * Join a TCP socket and a libp2p stream, both directions, until both are done.
@@ -50,7 +81,7 @@ export const DEFAULT_MAX_READ_BUFFER = 32 * 1024 * 1024
  * Resolves (never rejects) once both sides are closed.
  */
 export async function pipeSocketStream (socket: Socket, stream: Stream, options: PipeOptions = {}): Promise<PipeResult> {
-  const result: PipeResult = { sent: 0, received: 0 }
+  const result: PipeResult = options.counts ?? { sent: 0, received: 0 }
   const { promise, resolve } = Promise.withResolvers<PipeResult>()
   let socketClosed = socket.destroyed
   let streamClosed = stream.status !== 'open'
@@ -67,7 +98,7 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
   const fail = (err: Error): void => {
     result.error ??= err
     // a reset stays a reset: the local side must not mistake it for a clean end
-    if (!socket.destroyed) socket.resetAndDestroy()
+    if (!socket.destroyed) resetSocket(socket)
     if (stream.status === 'open') stream.abort(err)
   }
 
@@ -137,7 +168,10 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
       stream.close().catch((err: Error) => { fail(err) })
     }
   }
-  const onSocketError = (err: Error): void => { fail(err) }
+  const onSocketError = (err: NodeJS.ErrnoException): void => {
+    if (result.error == null && err.code != null && LOCAL_RESET_CODES.has(err.code)) result.localReset = true
+    fail(err)
+  }
   const onSocketClose = (): void => {
     socketClosed = true
     if (!streamEnded && stream.status === 'open') {

@@ -1,6 +1,7 @@
 import { createConnection, createServer } from 'node:net'
 import type { Server, Socket } from 'node:net'
 import { AddressInUseError, ListenError, LocalServiceUnreachableError } from './errors.ts'
+import { hostPort } from './host-port.ts'
 
 /** A bound local listener: a TCP port, or a unix socket (`path` set, `host` '' and `port` 0). */
 export interface LocalListener {
@@ -23,9 +24,9 @@ export async function listenTcp (host: string, port: number, onSocket: (socket: 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       if (err.code === 'EADDRINUSE') reject(new AddressInUseError(host, port, err))
-      else if (err.code === 'EACCES') reject(new ListenError(`no permission to listen on ${host}:${port}`, err))
+      else if (err.code === 'EACCES') reject(new ListenError(`no permission to listen on ${hostPort(host, port)}`, err))
       else if (err.code === 'EADDRNOTAVAIL') reject(new ListenError(`${host} is not an address of this machine`, err))
-      else reject(new ListenError(`cannot listen on ${host}:${port}: ${err.message}`, err))
+      else reject(new ListenError(`cannot listen on ${hostPort(host, port)}: ${err.message}`, err))
     }
     server.once('error', onError)
     server.listen({ host, port }, () => {

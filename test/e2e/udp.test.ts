@@ -69,7 +69,7 @@ describe('UDP services through beam', () => {
   })
 
   it('the share lists the UDP service; 2000 datagrams with 32 in flight come back, loss and order reported', async () => {
-    expect(share.events.find(e => e.event === 'ready')?.services).toEqual([{ port: echo.port, host: '127.0.0.1', udp: true }])
+    expect(share.events.find(e => e.event === 'ready')?.services).toEqual([{ host: '127.0.0.1', port: echo.port, address: `127.0.0.1:${echo.port}`, udp: true }])
     const client = await udpClient()
     try {
       const count = 2000

@@ -71,7 +71,7 @@ describe('unix sockets on both sides', () => {
 
   it('shares a unix socket service (offered as port 1) and listens on a unix socket of mode 0600, removed on exit', async () => {
     const ready = share.events.find(e => e.event === 'ready')
-    expect(ready?.services).toEqual([{ port: 1, path: servicePath }])
+    expect(ready?.services).toEqual([{ host: null, port: 1, path: servicePath, address: `unix:${servicePath}` }])
     expect(ready?.ports).toEqual([1])
     const local = join(dir.dir, 'local.sock')
     const c = new BeamProcess(['connect', connect, '--listen', `unix:${local}`, ...OFFLINE, '--json'], { BEAM_HOME: connectHome.dir })
@@ -85,6 +85,9 @@ describe('unix sockets on both sides', () => {
       const data = randomBytes(1024 * 1024 + 3)
       const answers = await Promise.all([0, 1, 2].map(async () => await exchange(local, data)))
       for (const a of answers) expect(a).toBe(`${data.length} ${createHash('sha256').update(data).digest('hex')}\n`)
+      // the share's events name the socket, not a host
+      const open = share.events.find(e => e.event === 'tunnel-open')
+      expect(open).toMatchObject({ host: null, port: 1, path: servicePath })
     } finally {
       const r = await c.stop()
       expect(r.code).toBe(0)

@@ -12,11 +12,13 @@ import { join } from 'node:path'
  * Writes `<dir>/node` (and its preload) and returns its path.
  * @param version what the fake reports, @default '20.11.1'
  * @param before shell lines run before the exec (e.g. to log the call)
+ * @param options.execve keep `process.execve` (a Node from 22.15 has it; 20 has not), @default true
  */
-export function fakeOldNode (dir: string, version = '20.11.1', before: string[] = []): string {
+export function fakeOldNode (dir: string, version = '20.11.1', before: string[] = [], options: { execve?: boolean } = {}): string {
   mkdirSync(dir, { recursive: true })
   const preload = join(dir, 'old-node-preload.cjs')
-  writeFileSync(preload, `Object.defineProperty(process.versions, 'node', { value: ${JSON.stringify(version)}, enumerable: true })\n`)
+  const hideExecve = options.execve === false ? 'Object.defineProperty(process, \'execve\', { value: undefined })\n' : ''
+  writeFileSync(preload, `Object.defineProperty(process.versions, 'node', { value: ${JSON.stringify(version)}, enumerable: true })\n${hideExecve}`)
   const bin = join(dir, 'node')
   writeFileSync(bin, ['#!/bin/sh', ...before, `exec ${JSON.stringify(process.execPath)} --require ${JSON.stringify(preload)} "$@"`, ''].join('\n'))
   chmodSync(bin, 0o755)

@@ -21,7 +21,9 @@ import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createBeam, LimitedRelayOnlyError, PeerUnreachableError, TunnelRefusedError, TUNNEL_PROTOCOL, newAccessSecret } from 'beam'
 import type { BeamInit, BeamNode, LimitedRelayEvent, PathInfo } from 'beam'
-import { accessProof, sendTunnelRequest, TunnelStatus } from '../../src/signaling/index.ts'
+import { lpStream } from '@libp2p/utils'
+import { accessProof, sendTunnelRequest, sendReversalRequest, decodeReversalResponse, ReversalStatus, REVERSAL_PROTOCOL, TunnelStatus } from '../../src/signaling/index.ts'
+import { REVERSAL_ATTEMPTS_PER_PEER } from '../../src/peer/share/reversal.ts'
 import { block, freePort, readAll, startTcpService, tcpConnect } from '../helpers/services.ts'
 
 const LOCAL_WEBRTC: BeamInit = { iceServers: [], webrtcBindAddress: '127.0.0.1' }
@@ -179,5 +181,42 @@ describe('a relay that limits its connections carries signalling, never a tunnel
     expect(res.reason).toMatch(/limits its connections/)
     await new Promise(resolve => setTimeout(resolve, 500))
     expect(share.accepted()).toBe(0)
+  }, 120_000)
+
+  it('connection reversal over the limited relay: the share dials back no peer without access, no address that is not public, and at most 3 times per peer', async () => {
+    const relay = await stockRelay()
+    const secret = newAccessSecret()
+    const share = await hiddenShare(relay.addr, { secret })
+    // a connector that listens on loopback only: nothing it could be dialled back on
+    const connector = await beam({ ...LOCAL_WEBRTC, listen: ['/ip4/127.0.0.1/tcp/0'], transports: { webrtc: false } })
+    const err = await connector.connect(share.connect, { signal: AbortSignal.timeout(60_000) }).then(() => undefined, (e: unknown) => e)
+    expect(err).toMatchObject({ name: 'LimitedRelayOnlyError' })
+    expect((err as Error).message).toMatch(/WebRTC is off on this node, so no direct path can be made, and this node has no public TCP or QUIC address the share could dial back/)
+    const conn = connector.libp2p.getConnections(share.node.peerId).find(c => c.limits != null) ?? await connector.libp2p.dial(share.node.peerId)
+    expect(conn.limits).toBeDefined()
+    const ask = async (req: Parameters<typeof sendReversalRequest>[1]): Promise<Awaited<ReturnType<typeof sendReversalRequest>>> => {
+      const stream = await conn.newStream(REVERSAL_PROTOCOL, { runOnLimitedConnection: true, signal: AbortSignal.timeout(10_000) })
+      return await sendReversalRequest(stream, req, { signal: AbortSignal.timeout(20_000) })
+    }
+    const own = connector.libp2p.getMultiaddrs().map(a => a.decapsulateCode(421))
+    expect(own.some(a => a.toString().startsWith('/ip4/127.0.0.1/tcp/'))).toBe(true)
+    // no proof of the secret: refused before anything else
+    expect(await ask({ addresses: own })).toMatchObject({ status: ReversalStatus.UNAUTHORIZED })
+    const proof = accessProof(secret, connector.libp2p.peerId.toMultihash().bytes, share.node.peerId.toMultihash().bytes)
+    // its own announced loopback address, and a LAN address: neither is dialled
+    const lan = await ask({ proof, addresses: [...own, multiaddr('/ip4/192.168.1.1/tcp/22')] })
+    expect(lan).toMatchObject({ status: ReversalStatus.NO_ADDRESS })
+    expect(lan.reason).toMatch(/public TCP or QUIC address the peer announced/)
+    // the per-peer budget: the request above counts (the unauthorized one did not), up to 3
+    for (let i = 1; i < REVERSAL_ATTEMPTS_PER_PEER; i++) expect((await ask({ proof, addresses: own })).status).toBe(ReversalStatus.NO_ADDRESS)
+    const capped = await ask({ proof, addresses: own })
+    expect(capped).toMatchObject({ status: ReversalStatus.RATE_LIMITED })
+    expect(capped.reason).toMatch(/at most 3 connection reversals per peer in 10 min/)
+    // a frame that does not decode is answered BAD_REQUEST
+    const raw = lpStream(await conn.newStream(REVERSAL_PROTOCOL, { runOnLimitedConnection: true, signal: AbortSignal.timeout(10_000) }))
+    await raw.write(new Uint8Array([1, 5, 0]), { signal: AbortSignal.timeout(10_000) })
+    expect(decodeReversalResponse((await raw.read({ signal: AbortSignal.timeout(10_000) })).subarray())).toMatchObject({ status: ReversalStatus.BAD_REQUEST, reason: 'bad proof length 5' })
+    // the share opened no connection to the connector: its only one is still the relayed one
+    expect(share.node.libp2p.getConnections(connector.libp2p.peerId).every(c => c.limits != null)).toBe(true)
   }, 120_000)
 })

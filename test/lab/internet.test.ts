@@ -106,8 +106,8 @@ describe.skipIf(skipLab)('the public internet in a box: beam against stock libp2
     return { proc, connect: String(ready.connect), ready }
   }
 
-  function connect (host: string, target: string): Promise<BeamProcess> {
-    return beam(host, ['connect', target, ...pub.net(), ...noPublicStun])
+  function connect (host: string, target: string, args: string[] = []): Promise<BeamProcess> {
+    return beam(host, ['connect', target, ...pub.net(), ...noPublicStun, ...args])
   }
 
   async function get (host: string, port: number, mib: number, seed: number, timeoutMs = 120_000): Promise<JsonLine> {
@@ -137,12 +137,12 @@ describe.skipIf(skipLab)('the public internet in a box: beam against stock libp2
    * better path), hashed on both ends; then the final path must be the one `want`
    * picks. Returns the connector, that path and the table row.
    */
-  async function transfer (name: string, a: string, b: string, target: string, want: (e: BeamEvent) => boolean): Promise<{ c: BeamProcess, path: BeamEvent, row: Row }> {
+  async function transfer (name: string, a: string, b: string, target: string, want: (e: BeamEvent) => boolean, connectArgs: string[] = []): Promise<{ c: BeamProcess, path: BeamEvent, row: Row }> {
     // the client is up before the connector, and asks the moment the port is known
     const client = lab.spawn(b, [process.execPath, LAB_HTTP, 'get-stdin', `/download?mib=${MIB}&seed=7`])
     const answers = new JsonLines(client)
     const spawnedAt = Date.now()
-    const c = await connect(b, target)
+    const c = await connect(b, target, connectArgs)
     let finalPathMs = 0
     const final = c.waitFor('path', 60_000, want).then(e => { finalPathMs = Date.now() - spawnedAt; return e })
     final.catch(() => undefined)
@@ -214,6 +214,24 @@ describe.skipIf(skipLab)('the public internet in a box: beam against stock libp2
     const { path, row } = await transfer('b2: eim-public', 'e2', 'pub2', s.connect, e => e.direct === true)
     expect(path.direct).toBe(true)
     expect(bytesTo(await flows('e2'), lab.hosts.pub2?.ip ?? '')).toBeGreaterThan(BIG)
+    expect(row.viaStockKiB * 1024).toBeLessThan(LIMITED_BUDGET)
+  }, 180_000)
+
+  caseIt('b3', 'NATed share ↔ public connector with WebRTC off: direct by connection reversal (the share dials the connector back), the limited relay carries < 256 KiB', async () => {
+    // WebRTC off on the connector: the only way to a direct path is the share dialling the connector's public TCP address
+    const port = 4100
+    const s = await share('e2')
+    const { c, path, row } = await transfer('b3: eim-public, reversal', 'e2', 'pub2', s.connect, e => e.direct === true,
+      ['--no-webrtc', '--listen', `/ip4/0.0.0.0/tcp/${port}`])
+    expect(path).toMatchObject({ direct: true, transport: 'tcp' })
+    // the connector's end of the share's dial: the share's NAT address, any port
+    expect(String(path.remote)).toContain(`/ip4/${lab.hosts.e2?.publicIp ?? ''}/tcp/`)
+    expect(c.events.find(e => e.event === 'limited' && e.state === 'direct'), JSON.stringify(c.events.filter(e => e.event === 'limited'))).toBeDefined()
+    // from the packets: the tunnel's bytes crossed a TCP flow that the share opened (original direction out of the
+    // share's namespace, to the connector's listening port); its NAT lets nothing unsolicited in
+    const f = await flows('e2')
+    const reversed = f.filter(x => x.proto === 'tcp' && x.orig.src === lab.hosts.e2?.ip && x.orig.dst === lab.hosts.pub2?.ip && x.orig.dport === port)
+    expect(reversed.reduce((n, x) => n + x.orig.bytes + x.reply.bytes, 0), JSON.stringify(reversed)).toBeGreaterThan(BIG)
     expect(row.viaStockKiB * 1024).toBeLessThan(LIMITED_BUDGET)
   }, 180_000)
 

@@ -3,7 +3,7 @@
  * printed, the first failure stops the run, and the time budget is enforced,
  * with real child processes.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -75,5 +75,12 @@ describe('test runner', () => {
     // every test directory is run by some stage
     const vitestArgs = STAGES.filter(s => s.cmd[0] === 'vitest').flatMap(s => s.cmd).join(' ')
     for (const dir of ['test/backends/i2p', 'test/lab/relay-long', 'test/lab/nat-traversal', 'test/lab/internet', 'test/lab/benchmark', 'test/lab/netlab', 'test/backends/tor', 'test/backends/ator']) expect(vitestArgs).toContain(dir)
+  })
+
+  it('every lab test file is named by a stage (the lab stage lists its files one by one)', () => {
+    const stageArgs = STAGES.filter(s => s.cmd[0] === 'vitest').flatMap(s => s.cmd)
+    const labFiles = readdirSync('test/lab').filter(f => f.endsWith('.test.ts')).map(f => `test/lab/${f.replace(/\.test\.ts$/, '')}`)
+    expect(labFiles.length).toBeGreaterThan(0)
+    for (const f of labFiles) expect(stageArgs, f).toContain(f)
   })
 })

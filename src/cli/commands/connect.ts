@@ -1,9 +1,11 @@
 import { Command } from 'commander'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Aliases, createBeam, describeLimits, ephemeralIdentity, InvalidTargetError, looksLikeConnectString, SHARE_NAME_RE, parseNameTarget, parseTarget } from '../../peer/index.ts'
+import { hostPort } from '../../tunnel/index.ts'
 import type { BeamNode, LimitedRelayEvent, PathInfo, Target } from '../../peer/index.ts'
 import { beamHome, homePaths } from '../home.ts'
-import { addIdentityOptions, addNetworkOptions, addOutputOptions, createContext, untilAborted } from '../context.ts'
+import { addIdentityOptions, addLogFileOptions, addNetworkOptions, addOutputOptions, createContext, untilAborted } from '../context.ts'
+import { openControl } from '../control.ts'
 import type { CliIo } from '../context.ts'
 import { collect } from '../parse.ts'
 import { UsageError } from '../exit-codes.ts'
@@ -30,7 +32,7 @@ export function connectCommand (io: CliIo): Command {
     .option('--host <address>', 'local address to listen on (default: 127.0.0.1)')
     .option('--remote <port>', 'which of the share\'s ports (default: its first); PORT/udp for a UDP service, reached through a local UDP port')
     .option('--timeout <ms>', `give up reaching the peer after this many ms (default: ${DEFAULT_TIMEOUT}; ${I2P_TIMEOUT} with i2p, whose first dial builds tunnels)`)
-    .option('--listen <address>', 'libp2p address to listen on, repeatable (default: none); unix:PATH listens on a unix socket (mode 0600) instead of a local port', collect)
+    .option('--listen <address>', 'libp2p address to listen on, repeatable (default: none); on a public address the share can dial this node back when only a relay connects them. unix:PATH listens on a unix socket (mode 0600) instead of a local port', collect)
     .option('--udp-idle-timeout <ms>', 'with --remote PORT/udp: close a UDP source\'s tunnel after this many ms without a datagram either way (default: 60000)')
     .option('--stdio', 'carry one tunnel connection on standard input and output instead of opening a local port (ssh -o ProxyCommand=\'beam connect %h --stdio\'); logs go to stderr')
   addIdentityOptions(cmd)
@@ -38,6 +40,7 @@ export function connectCommand (io: CliIo): Command {
   addBackendOptions(cmd, 'connect')
   addConfigOption(cmd)
   addOutputOptions(cmd)
+  addLogFileOptions(cmd)
   // passwords from files or the environment, here and not in runConnect: `beam up` takes no password flags
   cmd.action(async (target: string | undefined, flags: ConnectFlags) => { await runConnect(target, await resolvePasswordFlags(flags, io), io) })
   return cmd
@@ -142,14 +145,14 @@ async function connectInOrder (node: BeamNode, target: Target, selected: Selecte
  * share's side ends (or a signal). A tunnel cut short is an error (exit 9):
  * the program on the other end of the pipes (ssh) sees the end of its data.
  */
-async function carryStdio (tunnel: Awaited<ReturnType<BeamNode['connect']>>, io: CliIo, log: BeamNode['log']): Promise<void> {
+async function carryStdio (tunnel: Awaited<ReturnType<BeamNode['connect']>>, io: CliIo, log: BeamNode['log'], signal: AbortSignal): Promise<void> {
   const stdin = io.openStdin?.()
   const stdout = io.openStdout?.()
   if (stdin == null || stdout == null) throw new UsageError('--stdio needs the process\'s standard input and output')
   log.info(`tunnel to ${tunnel.peerId.toString()} on standard input and output`)
-  const result = await tunnel.pipe(stdin, stdout, { signal: io.signal })
+  const result = await tunnel.pipe(stdin, stdout, { signal })
   log.info({ sent: result.sent, received: result.received }, `tunnel closed (${result.sent} bytes sent, ${result.received} received)`)
-  if (result.error != null && !io.signal.aborted) {
+  if (result.error != null && !signal.aborted) {
     throw result.error instanceof TunnelTruncatedError ? result.error : new TunnelTruncatedError(`the tunnel broke: ${result.error.message}`)
   }
 }
@@ -201,6 +204,7 @@ export async function runConnect (targetArg: string | undefined, flags: ConnectF
     init.privateKey = await ephemeralIdentity()
   }
   const node: BeamNode = await createBeam(init)
+  let closeControl: (() => Promise<void>) | undefined
   node.on('lookup', e => { ctx.out.event('lookup', { peerId: e.peerId, state: e.state, addresses: e.addresses ?? null, ms: e.ms ?? null, ...(e.error != null ? { error: e.error } : {}) }) })
   try {
     if (target != null) ctx.log.info({ peer: target.peerId.toString(), addresses: target.multiaddrs.length }, `connecting to ${target.peerId.toString()}`)
@@ -224,6 +228,9 @@ export async function runConnect (targetArg: string | undefined, flags: ConnectF
       ? await connectInOrder(node, target, selected, connectOptions, ctx.log)
       : await node.connect(target ?? resolved.text, connectOptions)
     const peer = tunnel.peerId.toString()
+    const control = await openControl(ctx, io, { command: entry != null ? 'up' : 'connect', role: 'connect', name: entry?.name ?? null }, node)
+    closeControl = control.close
+    control.tracker.watchConnect(tunnel)
     tunnel.on('path', p => {
       ctx.log.info(describePath(p))
       ctx.out.event('path', pathEvent(p))
@@ -232,25 +239,27 @@ export async function runConnect (targetArg: string | undefined, flags: ConnectF
       ctx.out.event('upgrade', { technique: u.technique, state: u.state, address: u.address, ms: u.ms ?? null, ...(u.error != null ? { error: u.error } : {}), ...(u.retryInMs != null ? { retryInMs: u.retryInMs } : {}) })
     })
     tunnel.on('disconnected', () => { ctx.out.event('disconnected', { peerId: peer }) })
+    tunnel.on('redial', e => { ctx.out.event('redial', { peerId: peer, attempt: e.attempt, error: e.error, retryInMs: e.retryInMs }) })
     tunnel.on('refused', e => { ctx.out.event('refused', { peerId: peer, reason: e.message }) })
     tunnel.on('tunnel:failed', e => { ctx.out.event('tunnel-failed', { id: e.id, code: e.error.name, message: e.error.message }) })
     tunnel.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id }) })
-    tunnel.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
+    tunnel.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}), ...(e.reason != null ? { reason: e.reason } : {}) }) })
     if (settings.stdio) {
-      await carryStdio(tunnel, io, ctx.log)
+      await carryStdio(tunnel, io, ctx.log, control.signal)
       return
     }
     const socketPath = tunnel.socketPath
-    const where = socketPath != null ? `unix:${socketPath}` : `${tunnel.host}:${tunnel.port}${settings.udp ? '/udp' : ''}`
+    const where = socketPath != null ? `unix:${socketPath}` : `${hostPort(tunnel.host, tunnel.port)}${settings.udp ? '/udp' : ''}`
     ctx.out.event('listening', { ...(socketPath != null ? { host: null, port: null, path: socketPath } : { host: tunnel.host, port: tunnel.port }), ...(settings.udp ? { udp: true } : {}), peerId: peer, remotePort: remotePort === 0 ? null : remotePort, dht: node.status().dht?.mode ?? null })
     if (tunnel.path != null) {
       ctx.out.event('path', pathEvent(tunnel.path))
     }
     ctx.out.say(`beam connect: ${peer}${remotePort !== 0 ? ` port ${remotePort}${settings.udp ? '/udp' : ''}` : ''} is reachable at ${where}  (Ctrl-C to stop)`)
     ctx.log.info({ host: tunnel.host, port: tunnel.port, path: socketPath }, `listening on ${where}`)
-    await untilAborted(io.signal)
+    await untilAborted(control.signal)
     ctx.log.info('stopping')
   } finally {
     await stopWithin(node, ctx.log)
+    await closeControl?.()
   }
 }

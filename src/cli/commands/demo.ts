@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { Command } from 'commander'
 import { createBeam, newAccessSecret } from '../../peer/index.ts'
+import { hostPort } from '../../tunnel/index.ts'
 import type { BeamNode, PathInfo } from '../../peer/index.ts'
 import { addOutputOptions, createContext, untilAborted } from '../context.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
@@ -79,7 +80,7 @@ async function runDemo (flags: DemoFlags, io: CliIo): Promise<void> {
     ctx.out.event('path', { direct: path.direct, transport: path.transport, remote: path.remote, rttMs: path.rttMs ?? null })
 
     const hello = await get(tunnel.port, '/')
-    ctx.out.say(`4. GET http://${tunnel.host}:${tunnel.port}/ through the tunnel: ${hello.body.toString().trim()}`)
+    ctx.out.say(`4. GET http://${hostPort(tunnel.host, tunnel.port)}/ through the tunnel: ${hello.body.toString().trim()}`)
     const t0 = performance.now()
     const dl = await get(tunnel.port, '/download')
     const secs = (performance.now() - t0) / 1000
@@ -88,7 +89,7 @@ async function runDemo (flags: DemoFlags, io: CliIo): Promise<void> {
     ctx.out.event('demo', { ok, mib, seconds: Number(secs.toFixed(3)), sha256: dl.hash })
     if (!ok) throw new Error('demo download corrupted: sha256 mismatch')
     if (flags.keep === true) {
-      ctx.out.say(`\nthe tunnel stays open: http://${tunnel.host}:${tunnel.port}/  (Ctrl-C to stop)`)
+      ctx.out.say(`\nthe tunnel stays open: http://${hostPort(tunnel.host, tunnel.port)}/  (Ctrl-C to stop)`)
       await untilAborted(io.signal)
     } else {
       ctx.out.say('\nbeam works on this machine. Next: `npx beam share <port>` here, `npx beam connect <connect string>` there.')

@@ -1,12 +1,15 @@
 import { Command, Option } from 'commander'
 import { createBeam, parsePeerId, DEFAULT_DHT_PROTOCOL } from '../../peer/index.ts'
+import { hostPort } from '../../tunnel/index.ts'
 import type { BeamNode } from '../../peer/index.ts'
 import {
   startMetricsServer, startStunServer, DEFAULT_STUN_PORT, DEFAULT_MAX_RESERVATIONS_PER_IP, DEFAULT_MAX_RESERVATIONS_PER_SUBNET,
   DEFAULT_MAX_CIRCUITS_PER_IP, DEFAULT_MAX_CIRCUITS_PER_SUBNET, DEFAULT_RESERVATION_GRACE
 } from '../../relay/index.ts'
 import type { MetricSample, MetricsServer, StunServer } from '../../relay/index.ts'
-import { addIdentityOptions, addOutputOptions, createContext, parseListen, untilAborted } from '../context.ts'
+import { addIdentityOptions, addLogFileOptions, addOutputOptions, createContext, parseListen, untilAborted } from '../context.ts'
+import { openControl } from '../control.ts'
+import type { ControlHandle } from '../control.ts'
 import { nodeSettings, toBeamInit } from '../settings/index.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
 import { collect, parseBindAddress, parseBytes, parseCount, parseDuration, parsePort } from '../parse.ts'
@@ -64,6 +67,7 @@ export function relayCommand (io: CliIo): Command {
     .option('--bootstrap <multiaddr>', 'other relays or DHT nodes to join, repeatable (env BEAM_BOOTSTRAP, comma-separated); bootstrap-nodes.json is not read', collect)
   addIdentityOptions(cmd)
   addOutputOptions(cmd)
+  addLogFileOptions(cmd)
   cmd.action(async (flags: RelayFlags) => { await runRelay(flags, io) })
   return cmd
 }
@@ -109,6 +113,7 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
   let stunDropped = 0
   let stun: StunServer | undefined
   let metrics: MetricsServer | undefined
+  let control: ControlHandle | undefined
   const node: BeamNode = await createBeam({ ...init, start: false })
   const peerIdText = node.peerId.toString()
   node.on('relay:advertised', e => { ctx.out.event('advertised', { peerId: peerIdText, ms: e.ms }) })
@@ -142,7 +147,8 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
     const peerId = node.peerId.toString()
     const multiaddrs = node.getMultiaddrs().map(m => `${m.toString()}/p2p/${peerId}`)
     const entry = { multiaddr: multiaddrs.find(m => !m.startsWith('/ip4/127.') && !m.startsWith('/ip6/::1/')) ?? multiaddrs[0] ?? '', roles: ['bootstrap', 'relay'], ...(stun != null ? { stunPort: stun.port } : {}) }
-    ctx.out.event('ready', { peerId, multiaddrs, stun: stun != null ? { port: stun.port } : null, metrics: metrics != null ? `http://${metrics.host}:${metrics.port}/metrics` : null, limits, bootstrapEntry: entry, dht: node.status().dht?.mode ?? null, advertised: advertise, runtime: { node: process.versions.node, flags: process.execArgv.filter(a => a.startsWith('--')) } })
+    control = await openControl(ctx, io, { command: 'relay', role: 'relay' }, node)
+    ctx.out.event('ready', { peerId, multiaddrs, stun: stun != null ? { port: stun.port } : null, metrics: metrics != null ? `http://${hostPort(metrics.host, metrics.port)}/metrics` : null, limits, bootstrapEntry: entry, dht: node.status().dht?.mode ?? null, advertised: advertise, runtime: { node: process.versions.node, flags: process.execArgv.filter(a => a.startsWith('--')) } })
     ctx.out.say([
       '',
       `beam relay: ${peerId}`,
@@ -151,16 +157,17 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
       `  stun:      ${stun != null ? `udp port ${stun.port}` : 'off'}`,
       `  dht:       ${node.status().dht?.mode ?? 'off'}`,
       ...(node.status().dht != null ? [`  announced: ${advertise ? 'yes, under the relay key: shares find this relay without a list' : 'no: shares use this relay only when given its address'}`] : []),
-      ...(metrics != null ? [`  metrics:   http://${metrics.host}:${metrics.port}/metrics`] : []),
+      ...(metrics != null ? [`  metrics:   http://${hostPort(metrics.host, metrics.port)}/metrics`] : []),
       ...(announce.length === 0 ? ['  note: no --announce address; peers elsewhere need this relay\'s public address'] : []),
       '  entry for bootstrap-nodes.json:',
       JSON.stringify(entry)
     ].join('\n'))
-    await untilAborted(io.signal)
+    await untilAborted(control.signal)
     ctx.log.info(node.relayStats(), 'stopping relay')
   } finally {
     await metrics?.close()
     await stun?.close()
     await stopWithin(node, ctx.log)
+    await control?.close()
   }
 }

@@ -1,9 +1,13 @@
 import { Command } from 'commander'
 import { lstat } from 'node:fs/promises'
 import { createBeam, loadOrCreateAccessSecret, newAccessSecret, DEFAULT_SHARE_LISTEN, MIN_PREFIX, DEFAULT_MAX_TUNNELS, DEFAULT_MAX_TUNNELS_PER_PEER } from '../../peer/index.ts'
+import { hostPort } from '../../tunnel/index.ts'
 import { DEFAULT_SHARE_RESERVATIONS } from '../../relay/index.ts'
 import type { AccessPolicy, BeamNode } from '../../peer/index.ts'
-import { addIdentityOptions, addNetworkOptions, addOutputOptions, createContext, untilAborted } from '../context.ts'
+import { addIdentityOptions, addLogFileOptions, addNetworkOptions, addOutputOptions, createContext, untilAborted } from '../context.ts'
+import { findProcesses, openControl } from '../control.ts'
+import type { FoundProcess } from '../control.ts'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { CliIo, IdentityKind } from '../context.ts'
 import { anonymousPaths, backendSetName, beamHome, homePaths } from '../home.ts'
 import { UsageError, availabilityLine } from '../exit-codes.ts'
@@ -42,6 +46,7 @@ export function shareCommand (io: CliIo): Command {
   addBackendOptions(cmd, 'share')
   addConfigOption(cmd)
   addOutputOptions(cmd)
+  addLogFileOptions(cmd)
   // passwords from files or the environment, here and not in runShare: `beam up` takes no password flags
   cmd.action(async (ports: string[], flags: ShareFlags) => { await runShare({ ports }, await resolvePasswordFlags(flags, io), io) })
   return cmd
@@ -94,8 +99,8 @@ async function isSocket (path: string): Promise<boolean> {
 }
 
 /** A shared service in the banner: `host:port`, or `unix:PATH (as port N)`. */
-function describeService (s: { host: string, port: number, path?: string, udp?: boolean }): string {
-  return s.path != null ? `unix:${s.path} (as port ${s.port})` : `${s.host}:${s.port}${s.udp === true ? '/udp' : ''}`
+function describeService (s: { host?: string | undefined, port: number, path?: string | undefined, udp?: boolean | undefined }): string {
+  return s.path != null ? `unix:${s.path} (as port ${s.port})` : `${s.host != null ? hostPort(s.host, s.port) : String(s.port)}${s.udp === true ? '/udp' : ''}`
 }
 
 /** The banner's identity line: which key, and why that one. */
@@ -147,6 +152,8 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
     ...(anonymous ? { anonymous: selected.names, anonymousIdentity: true } : {}),
     node: { listen, announce: settings.announce ?? [], reservations, backends: selected.backends, listenOnBackends: true }
   })
+  // the default listen addresses come back on the ports they had (per identity); --listen and --ephemeral keep theirs
+  if (!anonymous && !settings.noListen && settings.listen == null && init.identityKind !== 'ephemeral') init.listenPorts = homePaths(ctx.home).listenPorts
   if (names.length > 0 && init.dht === false) throw new UsageError('--name needs the DHT (drop --no-dht)')
   for (const b of selected.backends) {
     if (b.name === 'direct') continue
@@ -160,11 +167,24 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
   else if (settings.node.identity.ephemeral === true) access = { mode: 'secret', secret: newAccessSecret() }
   else access = { mode: 'secret', secret: await loadOrCreateAccessSecret(settings.secretFile ?? (anonymous ? anonymousPaths(ctx.home, selected.names).secret : homePaths(ctx.home).secret), { rotate: settings.access.rotate }) }
 
-  ctx.log.info({ ports: services.map(s => s.port) }, 'starting share')
+  // a second share of the same port with the same identity in this home: say which runs already
+  if (init.privateKey != null && settings.node.identity.ephemeral !== true) {
+    const peerId = peerIdFromPrivateKey(init.privateKey).toString()
+    const ports = services.map(s => s.port)
+    const twins = (await findProcesses(ctx.home, io.processIds?.uid ?? 0).catch(() => [] as FoundProcess[]))
+      .flatMap(f => f.status != null && f.status.role === 'share' && f.status.peerId === peerId && f.status.ports.some(p => ports.includes(p)) ? [f.status] : [])
+    for (const t of twins) {
+      const same = t.ports.filter(p => ports.includes(p))
+      ctx.log.warn({ pid: t.pid, ports: same }, `another beam share (pid ${t.pid}${t.name != null ? `, ${t.name}` : ''}) already shares port ${same.join(', ')} with this identity: connectors may reach either one (beam status ${t.pid})`)
+      ctx.out.event('duplicate', { pid: t.pid, peerId, ports: same, name: t.name, startedAt: t.startedAt })
+    }
+  }
+  ctx.log.info({ ports: services.map(s => s.port), services: services.map(describeService) }, 'starting share')
   for (const s of services) {
     if (s.path != null && !(await isSocket(s.path))) ctx.log.warn({ path: s.path }, `unix:${s.path} is not a socket now; connectors are told the service is unavailable until it is`)
   }
   const node: BeamNode = await createBeam(init)
+  let closeControl: (() => Promise<void>) | undefined
   try {
     if (reservations > 0) {
       ctx.log.info('reserving a slot on a relay, so that peers behind NATs can reach this share')
@@ -179,6 +199,9 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
       if (relayed.length > 0) await node.settleReachability({ timeout: 5000 })
     }
     const share = await node.share({ services, access, ...settings.limits })
+    const control = await openControl(ctx, io, { command: 'tunnel' in source ? 'up' : 'share', role: 'share', name: 'tunnel' in source ? source.tunnel.name : names[0] ?? null, access: access.mode }, node)
+    closeControl = control.close
+    control.tracker.watchShare(share)
     const publishing = node.dhtEnabled && (init.bootstrap ?? []).length > 0
     if (publishing) {
       node.on('published', e => { ctx.out.event('published', { peerId: node.peerId.toString(), ms: e.ms, names: e.names }) })
@@ -193,11 +216,13 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
     const hint = reachabilityHint(reachability)
 
     share.on('refused', e => { ctx.out.event('refused', { peerId: e.remotePeer, reason: e.reason }) })
-    share.on('service:unavailable', e => { ctx.out.event('service-unavailable', { peerId: e.remotePeer, port: e.port, reason: e.reason }) })
-    share.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id, peerId: e.remotePeer, port: e.port, ...(e.udp === true ? { udp: true } : {}) }) })
-    share.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, peerId: e.remotePeer, port: e.port, ...(e.udp === true ? { udp: true } : {}), sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
+    // a unix socket service is named by its path (host is unused there), a UDP one is marked udp
+    const where = (e: { host: string, port: number, path?: string, udp?: true }): Record<string, unknown> => ({ host: e.path != null ? null : e.host, port: e.port, ...(e.path != null ? { path: e.path } : {}), ...(e.udp === true ? { udp: true } : {}) })
+    share.on('service:unavailable', e => { ctx.out.event('service-unavailable', { peerId: e.remotePeer, ...where(e), reason: e.reason }) })
+    share.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id, peerId: e.remotePeer, ...where(e) }) })
+    share.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, peerId: e.remotePeer, ...where(e), sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
 
-    ctx.out.event('ready', { peerId, connect, connectShort, multiaddrs, ports: share.services.map(s => s.port), services: share.services.map(s => s.path != null ? { port: s.port, path: s.path } : { port: s.port, host: s.host, ...(s.udp === true ? { udp: true } : {}) }), access: access.mode, backends: selected.names, identity: init.identityPath ?? null, identityKind: init.identityKind, dht: node.status().dht?.mode ?? null, reachability, ...(hint != null ? { hint } : {}), ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}) })
+    ctx.out.event('ready', { peerId, connect, connectShort, multiaddrs, ports: share.services.map(s => s.port), services: share.services.map(s => s.path != null ? { host: null, port: s.port, path: s.path, address: `unix:${s.path}` } : { host: s.host, port: s.port, address: hostPort(s.host, s.port), ...(s.udp === true ? { udp: true } : {}) }), access: access.mode, backends: selected.names, identity: init.identityPath ?? null, identityKind: init.identityKind, dht: node.status().dht?.mode ?? null, reachability, listenMoved: node.listenMoved, ...(hint != null ? { hint } : {}), ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}) })
     const accessLine = access.mode === 'public'
       ? 'public: anyone who knows the peer id'
       : access.mode === 'allow' ? `allow-list: ${access.peers.length} peer(s)` : 'private: only holders of the connect string below'
@@ -210,6 +235,7 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
       ...(selected.names.length > 1 || selected.names[0] !== 'direct' ? [`  networks:  ${selected.names.join(', ')}${anonymous ? ' (anonymous-only: no IP address is announced)' : ''}`] : []),
       ...names.map(n => `  name:      ${n}.${node.peerId.toString().slice(0, MIN_PREFIX)} (published in the DHT)`),
       `  listening: ${multiaddrs.length > 0 ? multiaddrs.join(' ') : '(none)'}`,
+      ...node.listenMoved.map(m => `  moved:     ${m.was} → ${m.now} (${m.reason}): connect strings handed out before name the old port`),
       `  reachable: ${REACHABILITY_LABEL[reachability]}`,
       ...(hint != null ? [`  hint:      ${hint}`] : []),
       ...(node.dhtEnabled ? [`  dht:       ${node.status().dht?.mode ?? 'unknown'}`] : []),
@@ -237,11 +263,12 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
     }
     node.libp2p.addEventListener('self:peer:update', onAddresses)
     node.on('reachability', onAddresses)
-    await untilAborted(io.signal)
+    await untilAborted(control.signal)
     node.off('reachability', onAddresses)
     node.libp2p.removeEventListener('self:peer:update', onAddresses)
     ctx.log.info({ open: share.openTunnels }, 'stopping share')
   } finally {
     await stopWithin(node, ctx.log)
+    await closeControl?.()
   }
 }

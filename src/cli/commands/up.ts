@@ -1,5 +1,5 @@
 import { Command } from 'commander'
-import { addIdentityOptions, addNetworkOptions, addOutputOptions } from '../context.ts'
+import { addIdentityOptions, addLogFileOptions, addNetworkOptions, addOutputOptions } from '../context.ts'
 import type { CliIo } from '../context.ts'
 import { addConfigOption, loadCliConfig } from '../settings/index.ts'
 import type { ConnectFlags, ShareFlags } from '../settings/index.ts'
@@ -24,6 +24,7 @@ export function upCommand (io: CliIo): Command {
   addIdentityOptions(cmd)
   addNetworkOptions(cmd)
   addOutputOptions(cmd)
+  addLogFileOptions(cmd)
   cmd.action(async (name: string, flags: ShareFlags & ConnectFlags) => {
     const config = await loadCliConfig(flags, beamHome(io.env), io.signal)
     if (config == null) throw new UsageError(`beam up ${name}: no config file (give --config FILE, or create ${beamHome(io.env)}/beam.config.yaml)`)

@@ -11,6 +11,7 @@ import type { AccessMode, BackendsConfig, ServiceConfig, TunnelConfig } from './
 import { readBackendList, readStrategy } from './backends-section.ts'
 import { describe, emptyRecord, readChoice, readList, readPort, readString, scalar } from './yaml-check.ts'
 import type { Reader } from './yaml-check.ts'
+import { ipv6BracketHint } from '../parse.ts'
 
 /** A share's service: a port number, `"PORT"` or `"HOST:PORT"`. */
 function readService (r: Reader, node: Node | null, path: string): ServiceConfig | undefined {
@@ -20,6 +21,11 @@ function readService (r: Reader, node: Node | null, path: string): ServiceConfig
     return port == null ? undefined : { port }
   }
   if (typeof v === 'string') {
+    const hint = ipv6BracketHint(v)
+    if (hint != null) {
+      r.fail(node, path, `'${v}': ${hint}`)
+      return undefined
+    }
     const m = /^\[([0-9a-fA-F:.]+)\]:(.+)$/.exec(v.trim()) ?? /^([^:\s]+):([^:]+)$/.exec(v.trim())
     if (m != null) {
       const port = Number(m[2])

@@ -7,7 +7,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { InvalidOptionError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { DialAttempt, RacingPeers } from './dialer.ts'
-import type { ConnectEvents, ConnectOptions } from './events.ts'
+import type { ConnectEvents, ConnectLiveTunnel, ConnectOptions } from './events.ts'
 import { knownAddresses } from '../discovery/known-addresses.ts'
 import { LocalClients } from './local-listener.ts'
 import { LocalDatagrams } from './local-datagrams.ts'
@@ -19,8 +19,11 @@ import { TunnelStreams } from './tunnel-stream.ts'
 import type { EarlyData } from './tunnel-stream.ts'
 import { PathUpgrader } from './upgrade.ts'
 import { DirectPathWait } from './direct-wait.ts'
+import { ConnectionReversal } from './reversal.ts'
+import { Reconnector } from './reconnect.ts'
+import { isLimited } from './limits.ts'
 
-export type { ConnectOptions, ConnectEvents, ConnectTunnelOpenEvent, ConnectTunnelCloseEvent, ConnectTunnelFailedEvent, UpgradeEvent, LimitedRelayEvent } from './events.ts'
+export type { ConnectOptions, ConnectEvents, ConnectLiveTunnel, ConnectTunnelOpenEvent, ConnectTunnelCloseEvent, ConnectTunnelFailedEvent, UpgradeEvent, LimitedRelayEvent, RedialEvent } from './events.ts'
 export type { EarlyData } from './tunnel-stream.ts'
 export { responseError } from './tunnel-stream.ts'
 export { describeDialError } from './redial.ts'
@@ -48,14 +51,20 @@ export interface ConnectTunnelInit extends Omit<ConnectOptions, 'signal'> {
   refresh?: ((signal: AbortSignal) => Promise<Multiaddr[]>) | undefined
   /** Peers this node is racing dials for (shared with the node's DHT). @default unset */
   racing?: RacingPeers | undefined
+  /** This node's dialable addresses, unconfirmed listen addresses included (connection reversal). @default libp2p's getMultiaddrs() */
+  ownAddresses?: (() => Multiaddr[]) | undefined
+  /** Make identify tell these own listen addresses to peers (connection reversal). @default unset */
+  vouch?: ((addrs: Multiaddr[]) => void) | undefined
 }
 
 // ConnectTunnel coordinates parts with one job each: the local port and
 // early data (local-listener.ts), a tunnel stream and its handshake
 // (tunnel-stream.ts), the first handshake (probe.ts), the connection new
 // streams take and the `path` event (path-keeper.ts), the dial race with the
-// DHT refresh (redial.ts), relayed to direct WebRTC with backoff
-// (upgrade.ts), and the wait for a direct path when only a relay with
+// DHT refresh, repeated with backoff within the dial timeout (redial.ts),
+// the redial of a lost share for as long as the tunnel runs (reconnect.ts),
+// relayed to direct WebRTC with backoff (upgrade.ts), the share dialling
+// back a dialable connector (reversal.ts), and the wait for a direct path when only a relay with
 // limits reaches the share (direct-wait.ts). Each gets its options and
 // components in one init object.
 
@@ -80,6 +89,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
   private readonly paths: PathKeeper
   private readonly streams: TunnelStreams
   private readonly upgrader: PathUpgrader
+  private readonly reversal: ConnectionReversal
   private readonly clients: LocalClients
   private readonly probe: boolean
   private readonly bind: boolean
@@ -129,16 +139,46 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       shutdown,
       enabled: init.upgrade ?? true
     })
+    this.reversal = new ConnectionReversal({
+      libp2p,
+      peerId,
+      secret: init.secret,
+      ownAddresses: init.ownAddresses,
+      vouch: init.vouch,
+      log,
+      events: this,
+      record,
+      onSettled: () => { this.paths.schedule() },
+      shutdown,
+      enabled: init.reversal ?? true
+    })
     if (init.onLimited != null) this.on('limited', init.onLimited)
+    // the two ways to a direct path run side by side; the first that connects carries the next tunnels
     const direct = new DirectPathWait({
       libp2p,
       peerId,
       log,
       events: this,
       timeout: init.directPathTimeout,
-      upgrade: (limited) => { this.upgrader.maybeUpgrade(limited) },
-      blocked: () => this.upgrader.blocked(),
-      explain: async () => await this.upgrader.explain(),
+      upgrade: (limited) => { this.upgrader.maybeUpgrade(limited); this.reversal.maybeReverse(limited) },
+      blocked: () => {
+        const webrtc = this.upgrader.blocked()
+        const reversal = this.reversal.blocked()
+        return webrtc != null && reversal != null ? `${webrtc}, and ${reversal}` : undefined
+      },
+      explain: async () => [this.reversal.explain(), this.upgrader.blocked() ?? await this.upgrader.explain()].filter(w => w != null).join('; '),
+      webrtcOff: () => this.upgrader.blocked() != null,
+      shutdown
+    })
+    // a lost share is redialled in the background, for as long as the tunnel runs
+    const reconnector = new Reconnector({
+      peerId,
+      log,
+      events: this,
+      round: async (signal) => await dialer.round(signal),
+      connected: () => libp2p.getConnections(peerId).some(c => c.status === 'open' && !isLimited(c)),
+      onConnected: () => { this.paths.schedule() },
+      roundTimeout: dialer.dialTimeout,
       shutdown
     })
     this.paths = new PathKeeper({
@@ -147,8 +187,9 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       log,
       events: this,
       dial: async (signal) => await dialer.dial(signal),
-      onRelayed: (relayed) => { this.upgrader.maybeUpgrade(relayed) },
+      onRelayed: (relayed) => { this.upgrader.maybeUpgrade(relayed); this.reversal.maybeReverse(relayed) },
       waitDirect: async (limited, signal) => await direct.wait(limited, signal),
+      onLost: () => { reconnector.start() },
       shutdown
     })
     this.streams = new TunnelStreams({
@@ -162,6 +203,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       log,
       connection: async (signal) => await this.paths.connection(signal),
       onVerified: (conn) => { this.paths.markVerified(conn) },
+      onSlow: (conn) => { this.paths.suspect(conn) },
       shutdown
     })
     this.bind = init.bind !== false
@@ -197,6 +239,8 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
   get port (): number { return this.datagrams?.port ?? this.clients.port }
   /** The unix socket clients connect to, when the tunnel listens on one. */
   get socketPath (): string | undefined { return this.clients.path }
+  /** The local clients joined to the share now, with their byte counts so far (`sent`: to the share). */
+  liveTunnels (): ConnectLiveTunnel[] { return [...this.clients.liveTunnels(), ...(this.datagrams?.liveTunnels() ?? [])] }
   /** The path new streams take now, if connected. */
   get path (): PathInfo | undefined { return this.paths.path }
 
@@ -263,6 +307,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
     if (this.shutdown.signal.aborted) return
     this.shutdown.abort()
     this.upgrader.close()
+    this.reversal.close()
     this.paths.stop()
     // the local port's close waits for its sockets; they are reset first
     await this.clients.close()

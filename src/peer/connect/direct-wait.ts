@@ -31,6 +31,8 @@ export interface DirectPathWaitInit {
   blocked: () => string | undefined
   /** Why no direct path came (the last attempt's error, or what stopped the attempts). */
   explain: () => Promise<string>
+  /** Whether this node tries no WebRTC (the error's `webrtcOff`). @default whether `blocked()` says nothing can be tried */
+  webrtcOff?: () => boolean
   /** Ends the wait (the owner closed). */
   shutdown: AbortSignal
 }
@@ -40,10 +42,11 @@ export interface DirectPathWaitInit {
  * relay that limits its connections. Such a connection is used to reach the
  * peer and to signal a direct path (WebRTC SDP through the relay, then ICE),
  * never to carry a tunnel. The wait ends with the first connection that may
- * carry tunnels (a WebRTC path, a relay without limits, a direct dial that
- * was still running), or with {@link LimitedRelayOnlyError} after the
- * timeout, or at once when nothing can bring one (no WebRTC on this node and
- * no dial of the peer pending). Concurrent callers share one wait.
+ * carry tunnels (a WebRTC path, the share's dial back of connection
+ * reversal, a relay without limits, a direct dial that was still running),
+ * or with {@link LimitedRelayOnlyError} after the timeout, or at once when
+ * nothing can bring one (no WebRTC on this node, nothing the share could
+ * dial back, and no dial of the peer pending). Concurrent callers share one wait.
  */
 export class DirectPathWait {
   private readonly init: DirectPathWaitInit
@@ -107,6 +110,6 @@ export class DirectPathWait {
     // one line: a WebRTC error may span several
     const why = (blocked ?? await this.init.explain()).replace(/\s+/g, ' ')
     events.emit('limited', { state: 'failed', ...base, ms: waitedMs, error: why })
-    throw new LimitedRelayOnlyError(peerId.toString(), { relay, limits, waitedMs, why, webrtcOff: blocked != null })
+    throw new LimitedRelayOnlyError(peerId.toString(), { relay, limits, waitedMs, why, webrtcOff: this.init.webrtcOff?.() ?? blocked != null, tried: blocked == null })
   }
 }

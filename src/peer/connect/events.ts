@@ -57,6 +57,13 @@ export interface ConnectOptions {
    */
   upgrade?: boolean
   /**
+   * Ask the share to dial this node back (connection reversal) while the path
+   * is relayed, when this node listens on (or announces) a public TCP or
+   * QUIC address. The share's direct connection then carries the tunnels.
+   * @default true
+   */
+  reversal?: boolean
+  /**
    * How long to wait for a direct path (or a relay without limits) when the
    * only connection to the share is through a relay that limits its
    * connections, in ms. Such a relay carries signalling (the probe, WebRTC
@@ -89,8 +96,26 @@ export interface ConnectTunnelCloseEvent {
   sent: number
   /** Bytes from the share to the local client. */
   received: number
-  /** Set when it ended by an error or a reset. */
+  /**
+   * Set when it ended by an error or a reset, except a reset by the local
+   * client itself (see `reason`).
+   */
   error?: string
+  /**
+   * `'client-reset'`: the local client reset its connection (RST: load tools
+   * such as wrk and ab end connections so); a normal end, not an error. The
+   * tunnel's stream was reset in turn, so the share's service sees the reset.
+   */
+  reason?: 'client-reset'
+}
+/** {@link ConnectTunnel.liveTunnels}: a local client joined to the share now. */
+export interface ConnectLiveTunnel {
+  /** Number of the tunnel. */
+  id: number
+  /** Bytes from the local client to the share so far. */
+  sent: number
+  /** Bytes from the share to the local client so far. */
+  received: number
 }
 /** {@link ConnectEvents} `tunnel:failed`: a local client could not be joined. */
 export interface ConnectTunnelFailedEvent {
@@ -101,8 +126,13 @@ export interface ConnectTunnelFailedEvent {
 }
 /** Progress of an attempt to replace a relayed path with a direct one. */
 export interface UpgradeEvent {
-  /** How the direct path is sought. */
-  technique: 'webrtc'
+  /**
+   * How the direct path is sought: `webrtc` (a hole punch signalled through
+   * the relay), or `reversal` (the share asked, over the relay, to dial this
+   * node back on its public TCP/QUIC addresses). `address` is the WebRTC
+   * address tried, or the relayed connection the request went over.
+   */
+  technique: 'webrtc' | 'reversal'
   /** Where the attempt stands. */
   state: 'trying' | 'succeeded' | 'failed'
   /** The address tried. */
@@ -135,6 +165,16 @@ export interface LimitedRelayEvent {
   error?: string
 }
 
+/** {@link ConnectEvents} `redial`: a background redial of a lost share failed. */
+export interface RedialEvent {
+  /** Number of the redial since the peer was lost (1, 2, …). */
+  attempt: number
+  /** What was tried and what each answered, in one line. */
+  error: string
+  /** When the next redial comes, in ms from now. */
+  retryInMs: number
+}
+
 /** Events of a {@link ConnectTunnel}. */
 export interface ConnectEvents {
   /** The path new streams take changed (or was first found). */
@@ -147,8 +187,10 @@ export interface ConnectEvents {
   'tunnel:failed': [ConnectTunnelFailedEvent]
   /** The share refused this peer; every new local client will be closed too. */
   refused: [TunnelRefusedError]
-  /** The peer is no longer connected; the next local client redials. */
+  /** The peer is no longer connected; it is redialled at once, then with backoff (`redial`), and by the next local client. */
   disconnected: []
+  /** A redial of the lost peer failed (what it tried and what each answered); the next one comes in `retryInMs`. */
+  redial: [RedialEvent]
   /** Dialling the peer: the addresses tried and how each went. */
   dial: [{
     /** Each address tried. */

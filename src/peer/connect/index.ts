@@ -1,6 +1,6 @@
 /** Connecting to a share: the local listener, the dial race, choosing and keeping the best path, and upgrading relayed tunnels. */
 export { ConnectTunnel } from './connect.ts'
-export type { ConnectOptions, ConnectEvents, UpgradeEvent, LimitedRelayEvent, ConnectTunnelOpenEvent, ConnectTunnelCloseEvent, ConnectTunnelFailedEvent } from './events.ts'
+export type { ConnectOptions, ConnectEvents, UpgradeEvent, LimitedRelayEvent, ConnectLiveTunnel, ConnectTunnelOpenEvent, ConnectTunnelCloseEvent, ConnectTunnelFailedEvent, RedialEvent } from './events.ts'
 export type { RelayLimitsInfo } from './limits.ts'
 export { describeLimits } from './limits.ts'
 export { DEFAULT_DIRECT_PATH_TIMEOUT } from './direct-wait.ts'

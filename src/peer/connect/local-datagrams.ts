@@ -6,7 +6,7 @@ import type { UdpEndpoint } from '../../tunnel/index.ts'
 import { DEFAULT_LOCAL_HOST } from '../constants.ts'
 import { TunnelRefusedError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
-import type { ConnectEvents } from './events.ts'
+import type { ConnectEvents, ConnectLiveTunnel } from './events.ts'
 
 /** UDP sources served at once by one connect tunnel. */
 export const DEFAULT_MAX_DATAGRAM_SESSIONS = 256
@@ -71,6 +71,11 @@ export class LocalDatagrams {
   get host (): string { return this.endpoint?.host ?? '' }
   /** Local UDP port (0 until bound). */
   get port (): number { return this.endpoint?.port ?? 0 }
+
+  /** The datagram tunnels open now, with their payload bytes so far (sent: to the share). */
+  liveTunnels (): ConnectLiveTunnel[] {
+    return [...this.sessions.values()].flatMap(s => s.datagrams != null ? [{ id: s.id, sent: s.datagrams.progress.sentBytes, received: s.datagrams.progress.receivedBytes }] : [])
+  }
 
   /** Bind the local UDP port. */
   async start (): Promise<void> {

@@ -2,12 +2,12 @@ import type { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 import type { Stream } from '@libp2p/interface'
 import type { Readable, Writable } from 'node:stream'
-import { listenTcp, listenUnix, pipeSocketStream, pipeStreamIo } from '../../tunnel/index.ts'
+import { listenTcp, listenUnix, pipeSocketStream, pipeStreamIo, resetSocket } from '../../tunnel/index.ts'
 import type { LocalListener, PipeResult } from '../../tunnel/index.ts'
 import { DEFAULT_LOCAL_HOST } from '../constants.ts'
 import { TunnelRefusedError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
-import type { ConnectEvents, ConnectTunnelCloseEvent } from './events.ts'
+import type { ConnectEvents, ConnectLiveTunnel, ConnectTunnelCloseEvent } from './events.ts'
 import type { EarlyData } from './tunnel-stream.ts'
 
 /** Options and components of a {@link LocalClients}. */
@@ -41,6 +41,7 @@ export class LocalClients {
   private readonly init: LocalClientsInit
   private listener: LocalListener | undefined
   private readonly active = new Set<AbortController>()
+  private readonly live = new Map<number, { early: { taken: () => number }, counts: { sent: number, received: number } }>()
   private nextId = 1
 
   constructor (init: LocalClientsInit) {
@@ -53,6 +54,11 @@ export class LocalClients {
   get port (): number { return this.listener?.port ?? 0 }
   /** The unix socket clients connect to, if that is what was bound. */
   get path (): string | undefined { return this.listener?.path }
+
+  /** The local clients joined to the share now, with their byte counts so far (sent: to the share). */
+  liveTunnels (): ConnectLiveTunnel[] {
+    return [...this.live].map(([id, t]) => ({ id, sent: t.early.taken() + t.counts.sent, received: t.counts.received }))
+  }
 
   /** Bind the local port (or unix socket). */
   async start (): Promise<void> {
@@ -89,7 +95,14 @@ export class LocalClients {
       }
       log.debug({ tunnel: id, via: stream.protocol, conns: this.init.describeConnections() }, 'tunnel open (standard input and output)')
       events.emit('tunnel:open', { id, remotePort })
-      const result = await pipeStreamIo(stream, input, output, { signal: ctl.signal })
+      const counts = { sent: 0, received: 0 }
+      this.live.set(id, { early: NO_EARLY_DATA_TAKEN, counts })
+      let result: PipeResult
+      try {
+        result = await pipeStreamIo(stream, input, output, { signal: ctl.signal, counts })
+      } finally {
+        this.live.delete(id)
+      }
       const ev: ConnectTunnelCloseEvent = { id, sent: result.sent, received: result.received }
       if (result.error != null) ev.error = result.error.message
       events.emit('tunnel:close', ev)
@@ -132,16 +145,32 @@ export class LocalClients {
       } catch (err) {
         const e = err as Error
         log.warn({ tunnel: id, err: e.message }, 'cannot open tunnel; closing the local connection')
-        socket.resetAndDestroy()
+        resetSocket(socket)
         events.emit('tunnel:failed', { id, error: e })
         if (e instanceof TunnelRefusedError) events.emit('refused', e)
         return
       }
       log.debug({ tunnel: id, via: stream.protocol, conns: this.init.describeConnections() }, 'tunnel open')
       events.emit('tunnel:open', { id, remotePort })
-      const result = await pipeSocketStream(socket, stream, { signal: ctl.signal })
+      const counts = { sent: 0, received: 0 }
+      this.live.set(id, { early, counts })
+      let result
+      try {
+        result = await pipeSocketStream(socket, stream, { signal: ctl.signal, counts })
+      } finally {
+        this.live.delete(id)
+      }
       const ev: ConnectTunnelCloseEvent = { id, sent: early.taken() + result.sent, received: result.received }
-      if (result.error != null) ev.error = result.error.message
+      // the client's own reset is how it chose to end: a normal close
+      if (result.localReset === true) {
+        ev.reason = 'client-reset'
+        log.debug({ tunnel: id, sent: ev.sent, received: ev.received }, 'tunnel closed: the local client reset its connection')
+      } else if (result.error != null) {
+        ev.error = result.error.message
+        log.debug({ tunnel: id, err: result.error.message }, 'tunnel reset')
+      } else {
+        log.debug({ tunnel: id, sent: ev.sent, received: ev.received }, 'tunnel closed')
+      }
       events.emit('tunnel:close', ev)
     } finally {
       this.active.delete(ctl)
@@ -151,6 +180,8 @@ export class LocalClients {
 
 /** Early data of a tunnel whose first bytes are not read ahead (standard input). */
 const NO_EARLY_DATA: EarlyData = { take: () => undefined, watch: () => () => {} }
+/** Its count of bytes taken, for the live counts: none. */
+const NO_EARLY_DATA_TAKEN = { taken: () => 0 }
 
 /** A paused socket's first bytes as {@link EarlyData}, and how many were taken. */
 export function socketEarlyData (socket: Socket): EarlyData & { taken: () => number } {

@@ -12,6 +12,9 @@ import type { ConnectEvents } from './events.ts'
 /** How long a new connection has to answer a ping before it is passed over, in ms. */
 export const VERIFY_TIMEOUT = 10_000
 
+/** How long a connection under suspicion (a slow handshake on it) has to answer a ping before it is closed, in ms. */
+export const SLOW_PING_TIMEOUT = 3000
+
 /** Options and components of a {@link PathKeeper}. */
 export interface PathKeeperInit {
   /** The node whose connections to the peer are watched. */
@@ -37,6 +40,8 @@ export interface PathKeeperInit {
    * comes (DirectPathWait.wait).
    */
   waitDirect: (limited: Connection, signal?: AbortSignal) => Promise<Connection>
+  /** Told when the last connection that carried tunnels is gone and no limited one is left (to redial). @default unset */
+  onLost?: (() => void) | undefined
   /** Stops pings and path checks (the owner closed). */
   shutdown: AbortSignal
 }
@@ -60,6 +65,8 @@ export class PathKeeper {
   private readonly verified = new Set<string>()
   /** The ping in flight per connection (by id). */
   private readonly pings = new Map<string, Promise<number>>()
+  /** Connections (by id) being checked after a slow handshake. */
+  private readonly suspects = new Set<string>()
   private readonly onConnectionEvent: (evt: CustomEvent<Connection>) => void
 
   constructor (init: PathKeeperInit) {
@@ -82,6 +89,28 @@ export class PathKeeper {
   stop (): void {
     this.init.libp2p.removeEventListener('connection:open', this.onConnectionEvent)
     this.init.libp2p.removeEventListener('connection:close', this.onConnectionEvent)
+  }
+
+  /**
+   * A handshake on this connection is slow: ping it (at most
+   * {@link SLOW_PING_TIMEOUT} ms) and close it if it does not answer, so that
+   * the share is redialled now and not after the connection monitor's
+   * timeouts. Its streams fail with it; they would have hung.
+   */
+  suspect (conn: Connection): void {
+    if (conn.status !== 'open' || this.suspects.has(conn.id)) return
+    this.suspects.add(conn.id)
+    const { log, shutdown } = this.init
+    pingConnection(conn, { signal: AbortSignal.any([shutdown, AbortSignal.timeout(SLOW_PING_TIMEOUT)]) })
+      .then(() => {}, (err: Error) => {
+        if (shutdown.aborted || conn.status !== 'open') return
+        log.info({ remote: conn.remoteAddr.toString(), err: err.message }, 'a slow handshake, and the connection does not answer a ping: closing it and redialling')
+        this.verified.delete(conn.id)
+        conn.abort(new Error('the peer does not answer on this connection'))
+        // what killed this one (the share moved) likely killed the others to the peer too
+        for (const other of this.init.libp2p.getConnections(this.init.peerId)) if (other.id !== conn.id) this.suspect(other)
+      })
+      .finally(() => { this.suspects.delete(conn.id) })
   }
 
   /** A tunnel handshake went through on this connection: it carries streams. */
@@ -159,6 +188,7 @@ export class PathKeeper {
         if (limited != null) log.warn({ peer: peerId.toString(), relay: limited.remoteAddr.toString() }, 'only a limited relay still reaches the peer; new local connections wait for a direct path')
         else log.warn({ peer: peerId.toString() }, 'connection to the peer lost; the next local connection redials')
         events.emit('disconnected')
+        if (limited == null) this.init.onLost?.()
       }
       // a limited relay carries no tunnel, but signals a direct path
       if (limited != null) this.init.onRelayed(limited)

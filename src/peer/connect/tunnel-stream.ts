@@ -70,6 +70,13 @@ export interface TunnelStreamsInit {
   connection: (signal?: AbortSignal, options?: { limited?: boolean }) => Promise<Connection>
   /** Told of a connection a handshake went through on: it carries streams. */
   onVerified: (conn: Connection) => void
+  /**
+   * Told of a connection whose share has not answered a handshake within a
+   * third of the handshake timeout: it may be dead (the share moved, a NAT
+   * forgot it) and is checked at once rather than after the connection
+   * monitor's timeouts. @default unset
+   */
+  onSlow?: ((conn: Connection) => void) | undefined
   /** Aborts every handshake (the owner closed). */
   shutdown: AbortSignal
 }
@@ -126,11 +133,15 @@ export class TunnelStreams {
       const first = early?.take()
       const answer = sendTunnelRequest(stream, req, first != null ? { signal: hsSignal, early: first } : { signal: hsSignal })
       const unwatch = early != null ? forwardEarly(stream, early) : undefined
+      const onSlow = this.init.onSlow
+      const used = conn
+      const slow = onSlow != null ? setTimeout(() => { onSlow(used) }, Math.round(this.handshakeTimeout / 3)) : undefined
       let response: TunnelResponse
       let raw: Stream
       try {
         ({ response, stream: raw } = await answer)
       } finally {
+        clearTimeout(slow)
         unwatch?.()
       }
       if (response.status !== TunnelStatus.OK) {

@@ -57,6 +57,23 @@ export class AddressBook {
       ids.sort((a, b) => (book.peers[a]?.seen ?? 0) - (book.peers[b]?.seen ?? 0))
       for (const id of ids.slice(0, ids.length - ADDRESS_BOOK_LIMIT)) Reflect.deleteProperty(book.peers, id)
     }
+    await this.write(book)
+  }
+
+  /**
+   * Forget the peers last seen before `before` (ms since the epoch) and
+   * return their ids; with `dryRun`, only say which.
+   */
+  async prune (before: number, options: { dryRun?: boolean } = {}): Promise<string[]> {
+    const book = await this.read()
+    const old = Object.keys(book.peers).filter(id => (book.peers[id]?.seen ?? 0) < before)
+    if (old.length === 0 || options.dryRun === true) return old
+    for (const id of old) Reflect.deleteProperty(book.peers, id)
+    await this.write(book)
+    return old
+  }
+
+  private async write (book: BookFile): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true, mode: 0o700 })
     const tmp = `${this.path}.${randomBytes(4).toString('hex')}.tmp`
     await writeFile(tmp, JSON.stringify(book, null, 2) + '\n', { mode: 0o600 })

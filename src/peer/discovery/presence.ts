@@ -88,6 +88,12 @@ export class DhtPresence {
   /** Whether the node runs the DHT. */
   get enabled (): boolean { return this.libp2p.services.dht != null }
 
+  /** Peers in the DHT's routing table now (0 without a DHT). */
+  get peerCount (): number {
+    if (!this.enabled) return 0
+    return (this.libp2p.services.dht as WithRoutingTable)?.routingTable?.size ?? 0
+  }
+
   /**
    * Wait until the DHT's routing table holds a peer, so that a query does not
    * fail at once for want of one (a fresh node is still dialling its

@@ -49,7 +49,7 @@ export interface PeerResolverInit {
   /** The node's libp2p (DHT routing, connections, peer store). */
   libp2p: Pick<Libp2p, 'peerId' | 'contentRouting' | 'peerRouting' | 'getConnections' | 'peerStore'>
   /** The node's DHT presence: whether the DHT runs, and the wait for a first DHT peer. */
-  dht: Pick<DhtPresence, 'enabled' | 'waitForDhtPeer'>
+  dht: Pick<DhtPresence, 'enabled' | 'waitForDhtPeer' | 'peerCount'>
   /** Where to log. */
   log: Logger
   /** Remembered addresses of peers. @default none */
@@ -155,6 +155,9 @@ export class PeerResolver {
   /** One DHT walk for a peer: its `lookup` events, the address book. */
   private async walk (peerId: PeerId, signal: AbortSignal): Promise<LookupResult> {
     const id = peerId.toString()
+    // no bootstrap node and no DHT peer met since: nobody to ask, so no pretending to look
+    if (!this.dht.enabled) throw new PeerNotFoundError(id, 'the DHT is off')
+    if (this.bootstrapCount === 0 && this.dht.peerCount === 0) throw new PeerNotFoundError(id, 'no DHT configured (no bootstrap node, no DHT peer)', { noBootstrap: true })
     this.log.info({ peer: id }, `looking up ${id} in the DHT`)
     this.onLookup({ peerId: id, state: 'started' })
     try {

@@ -26,9 +26,64 @@ export function relayedAddrs (addrs: Multiaddr[]): Multiaddr[] {
   return addrs.filter(ma => ma.getComponents().some(c => c.name === 'p2p-circuit'))
 }
 
-/** The part of libp2p's internal components read by {@link unverifiedListenAddrs}. */
+/** The part of libp2p's internal components read by {@link unverifiedListenAddrs} and {@link vouchForListenAddrs}. */
 interface WithAddressManager {
-  components?: { addressManager?: { getAddressesWithMetadata?: () => Array<{ multiaddr: Multiaddr, verified: boolean, type: string }> } }
+  components?: {
+    addressManager?: {
+      getAddressesWithMetadata?: () => Array<{ multiaddr: Multiaddr, verified: boolean, type: string }>
+      confirmObservedAddr?: (addr: Multiaddr, options?: { type?: string }) => void
+    }
+    transportManager?: { getAddrs?: () => Multiaddr[] }
+  }
+}
+
+/** libp2p's address manager method that recomputes the node's own addresses (debounced by 1 s). */
+interface WithAddressUpdate {
+  components?: { addressManager?: { _updatePeerStoreAddresses?: () => void } }
+}
+
+/**
+ * Make libp2p compute this node's addresses again (a wildcard listener's
+ * addresses follow the interfaces, but libp2p looks only when a listener or
+ * an observed address changes): a change becomes a `self:peer:update` event
+ * about a second later. No-op when libp2p does not expose it.
+ */
+export function recomputeOwnAddresses (libp2p: Libp2p): void {
+  try {
+    (libp2p as unknown as WithAddressUpdate).components?.addressManager?._updatePeerStoreAddresses?.()
+  } catch {}
+}
+
+/**
+ * The addresses this node's listeners are bound to (a wildcard host once per
+ * interface), whatever it announces; empty when libp2p does not expose them.
+ */
+export function listeningAddrs (libp2p: Libp2p): Multiaddr[] {
+  try {
+    return (libp2p as unknown as WithAddressManager).components?.transportManager?.getAddrs?.() ?? []
+  } catch {
+    return []
+  }
+}
+
+/**
+ * Count these listen addresses of this node (on its own interfaces, not
+ * yet confirmed by AutoNAT) as confirmed for libp2p's verification time
+ * (10 min in libp2p 3.3), so that identify tells them to peers. A connector
+ * asking for connection reversal needs that: a share dials back only
+ * addresses the peer itself announced over identify, and libp2p withholds
+ * unconfirmed public listen addresses from identify. Addresses that are not
+ * this node's listen addresses are left alone.
+ */
+export function vouchForListenAddrs (libp2p: Libp2p, addrs: Multiaddr[]): void {
+  const am = (libp2p as unknown as WithAddressManager).components?.addressManager
+  const listen = new Set(unverifiedListenAddrs(libp2p).map(a => a.decapsulateCode(P2P_CODE).toString()))
+  for (const a of addrs) {
+    if (!listen.has(a.decapsulateCode(P2P_CODE).toString())) continue
+    try {
+      am?.confirmObservedAddr?.(a, { type: 'transport' })
+    } catch {}
+  }
 }
 
 /**

@@ -1,6 +1,10 @@
 import { createLibp2p } from 'libp2p'
 import { BeamNode } from './node.ts'
 import { ephemeralIdentity } from './identity.ts'
+import { ListenPortBook, isAnyPort, rememberedListen } from './listen-ports.ts'
+import type { ListenPlan, ListenPortsMemory } from './listen-ports.ts'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PrivateKey } from '@libp2p/interface'
 import { InvalidOptionError } from '../errors.ts'
 import { resolveRelayLimits } from '../../relay/index.ts'
 import { BackendUnavailableError, carriedBy, directBackend } from '../../backends/index.ts'
@@ -45,10 +49,25 @@ export async function createBeam (init: BeamInit = {}): Promise<BeamNode> {
   if (!names.has('direct')) init = anonymousOnly(init, backends)
   for (const b of backends) await b.start?.({ log })
   try {
-    const node = await createNode(init, log, backends)
-    // a failed start: stop libp2p here; the backends are stopped below, once
-    if (init.start !== false) await node.start().catch(async (err: unknown) => { await Promise.resolve(node.libp2p.stop()).catch(() => {}); throw err })
-    return node
+    const privateKey = init.privateKey ?? await ephemeralIdentity()
+    init = { ...init, privateKey }
+    const memory = await listenPortsMemory(init, privateKey)
+    const build = async (listen: string[] | undefined): Promise<BeamNode> => {
+      const node = await createNode(listen != null ? { ...init, listen } : init, log, backends, memory)
+      // a failed start: stop libp2p here; the backends are stopped below, once
+      if (init.start !== false) await node.start().catch(async (err: unknown) => { await Promise.resolve(node.libp2p.stop()).catch(() => {}); throw err })
+      return node
+    }
+    if (memory == null) return await build(undefined)
+    try {
+      return await build(memory.listen)
+    } catch (err) {
+      // a remembered port taken between the test bind and the listener's: every port afresh
+      if (!(err instanceof Error) || err.name !== 'UnsupportedListenAddressesError' || memory.reused.size === 0) throw err
+      for (const [was, template] of memory.reused) memory.moved.push({ template, was, reason: 'taken at start' })
+      memory.reused.clear()
+      return await build(undefined)
+    }
   } catch (err) {
     for (const b of backends) await b.stop?.().catch(() => {})
     throw backendListenError(err, backends) ?? err
@@ -107,8 +126,22 @@ export function anonymousOnly (init: BeamInit, backends: Backend[]): BeamInit {
   }
 }
 
+/**
+ * With `init.listenPorts`: the remembered ports of this identity, each
+ * checked by a test bind (listen-ports.ts); the plan's `listen` replaces
+ * `init.listen`. Undefined without a ports file or an any-port address.
+ */
+async function listenPortsMemory (init: BeamInit, privateKey: PrivateKey): Promise<(ListenPortsMemory & ListenPlan) | undefined> {
+  const templates = init.listen ?? []
+  if (init.listenPorts == null || !templates.some(isAnyPort)) return undefined
+  const book = new ListenPortBook(init.listenPorts)
+  const peerId = peerIdFromPrivateKey(privateKey).toString()
+  const plan = await rememberedListen(templates, await book.get(peerId))
+  return { ...plan, book, peerId, templates }
+}
+
 /** Build (not start) the libp2p node of `init` and the BeamNode around it. */
-async function createNode (init: BeamInit, log: Logger, backends: Backend[]): Promise<BeamNode> {
+async function createNode (init: BeamInit, log: Logger, backends: Backend[], listenPorts?: ListenPortsMemory): Promise<BeamNode> {
   const directOn = backends.some(b => b.name === 'direct')
   const extra = backends.filter(b => b.name !== 'direct')
   const backendListen = init.listenOnBackends === true ? extra.flatMap(b => b.listenAddrs?.() ?? []) : []
@@ -153,6 +186,7 @@ async function createNode (init: BeamInit, log: Logger, backends: Backend[]): Pr
     racing,
     backends,
     carries: anonymousOnlyBackends(init.backends),
-    dhtServer: isDhtServer(init)
+    dhtServer: isDhtServer(init),
+    ...(listenPorts != null ? { listenPorts } : {})
   })
 }

@@ -10,6 +10,7 @@ import type { NatReport } from '../diagnostics/nat-probe.ts'
 import type { AddressesEvent, PeerPathEvent, RelayEvent } from './connectivity.ts'
 import type { Reachability } from './reachability.ts'
 import type { RelayFinderOptions } from '../discovery/relay-finder.ts'
+import type { ListenPortsMemory } from './listen-ports.ts'
 
 /**
  * The shapes a beam node is described by: what it is built from
@@ -26,6 +27,16 @@ export interface BeamInit {
   listen?: string[]
   /** Addresses to announce instead of the listening ones. @default [] */
   announce?: string[]
+  /**
+   * A file that remembers, per peer id, the port each any-port listen
+   * address (`/ip4/0.0.0.0/tcp/0`, `/ip6/::/udp/0/quic-v1`, …) was bound to,
+   * so that the node comes back on the same ports and the addresses it handed
+   * out stay good. A remembered port that cannot be bound now (another socket
+   * holds it) is replaced by a fresh one: {@link BeamNode.listenMoved} lists
+   * those. Meant for a node with a lasting identity; addresses with a fixed
+   * port are left alone. @default unset (new ports each start)
+   */
+  listenPorts?: string
   /** Bootstrap/relay nodes dialled at start (failures are logged, not fatal). @default [] */
   bootstrap?: Multiaddr[]
   /** ICE servers for WebRTC. @default [] (no third-party STUN server is ever contacted by default) */
@@ -233,4 +244,6 @@ export interface BeamNodeComponents {
   carries?: ((ma: Multiaddr) => boolean) | undefined
   /** Whether the node is a DHT server (it then fills its routing table at start). @default false */
   dhtServer?: boolean
+  /** Where the node remembers its listen ports once it listens (see BeamInit.listenPorts). @default unset */
+  listenPorts?: ListenPortsMemory
 }

@@ -11,7 +11,7 @@ import { pathOf } from '../connect/path.ts'
 import { directBackend } from '../../backends/index.ts'
 import { probeNat, stunTargets } from '../diagnostics/nat-probe.ts'
 import { AppApi } from './app.ts'
-import { dialableAddrs, ownAddresses } from './addresses.ts'
+import { dialableAddrs, listeningAddrs, ownAddresses } from './addresses.ts'
 import { ReachabilityTracker } from './reachability-tracker.ts'
 import type { Reachability } from './reachability.ts'
 import { ConnectivityMonitor, relayOfCircuit } from './connectivity.ts'
@@ -33,6 +33,9 @@ import type { BenchmarkOptions, BenchResult } from '../diagnostics/benchmark.ts'
 import type { NatReport } from '../diagnostics/nat-probe.ts'
 import type { AppSender, CallHandler, HandleOptions, MessageHandler } from './app.ts'
 import type { RelayStats } from './relay-server.ts'
+import type { ListenMove, ListenPortsMemory } from './listen-ports.ts'
+import { rememberPorts } from './listen-ports.ts'
+import { NetworkWatch } from './network-watch.ts'
 import type { CheckedRelay } from '../discovery/relay-choice.ts'
 import type { BeamInit, BeamNodeComponents, BeamNodeEvents, NodeStatus } from './init.ts'
 
@@ -77,6 +80,9 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
   private readonly app: AppApi
   private readonly tunnels: Tunnels
   private readonly reach: ReachabilityTracker
+  private readonly listenPorts: ListenPortsMemory | undefined
+  private readonly networkWatch: NetworkWatch
+  private moved: ListenMove[] = []
   private natReport: NatReport | undefined
   private stopped = false
   private started: Promise<void> | undefined
@@ -91,6 +97,8 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     this.rootLog = log
     this.log = log.child({ component: 'node' })
     if (components.backends != null) this.backends = components.backends
+    this.listenPorts = components.listenPorts
+    this.networkWatch = new NetworkWatch({ libp2p, log: this.log })
     this.dhtServer = components.dhtServer ?? false
     this.webrtc = init.transports?.webrtc !== false
     this.records = new Records(libp2p, components.privateKey, libp2p.peerId.toString())
@@ -168,11 +176,18 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
       lookupTimeout: init.lookupTimeout,
       onLookup: e => { this.emit('lookup', e) }
     })
-    this.tunnels = new Tunnels({ libp2p, log, resolver: this.resolver, dhtEnabled: () => this.dhtEnabled, addresses, addressBook, racing, webrtc: this.webrtc })
+    this.tunnels = new Tunnels({ libp2p, log, resolver: this.resolver, dhtEnabled: () => this.dhtEnabled, addresses, addressBook, racing, webrtc: this.webrtc, reversal: carries == null })
     this.relayServer = new NodeRelayServer({ libp2p, limits: init.relayServer, log })
     const state = { assertRunning: () => { this.assertRunning() }, assertStarted: () => { this.assertStarted() } }
     this.app = new AppApi({ libp2p, log: this.log, resolver: this.resolver, racing, state })
   }
+
+  /**
+   * Listen addresses that did not get the port they had last time (see
+   * BeamInit.listenPorts): that port was taken, so peers holding the old
+   * address must learn the new one. Empty when every port came back.
+   */
+  get listenMoved (): ListenMove[] { return [...this.moved] }
 
   /** Whether {@link start} has completed and {@link stop} has not been called. */
   get running (): boolean { return this.startedOk && !this.stopped }
@@ -191,6 +206,8 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
 
   private async startServices (): Promise<void> {
     await this.libp2p.start()
+    if (this.listenPorts != null) await this.rememberListenPorts(this.listenPorts)
+    this.networkWatch.start()
     await this.relayServer.start()
     this.monitor.refreshAddresses()
     this.relayFinder?.start()
@@ -202,6 +219,14 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     if (this.dhtEnabled && this.dhtServer) this.startDhtWarmUp()
     this.relayAdvertiser?.start()
     this.startedOk = true
+  }
+
+  /** Write the bound ports to the ports file; say which addresses did not get theirs back. */
+  private async rememberListenPorts (memory: ListenPortsMemory): Promise<void> {
+    const { moved, error } = await rememberPorts(memory, listeningAddrs(this.libp2p))
+    this.moved = moved
+    for (const m of moved) this.log.warn({ was: m.was, now: m.now, reason: m.reason }, `listening on ${m.now} instead of ${m.was} (${m.reason}): addresses handed out before name the old port`)
+    if (error != null) this.log.warn({ file: memory.book.path, err: error.message }, 'cannot remember the listen ports')
   }
 
   /**
@@ -470,6 +495,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     if (this.stopped) return
     this.stopped = true
     await this.started?.catch(() => {})
+    this.networkWatch.stop()
     this.presence.stop()
     this.reach.close()
     this.relayFinder?.stop()

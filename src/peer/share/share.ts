@@ -3,13 +3,14 @@ import type { Connection, Stream } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import { AccessProofCache, TUNNEL_PROTOCOL, DEFAULT_HANDSHAKE_TIMEOUT, TunnelStatus, readTunnelRequest } from '../../signaling/index.ts'
 import type { IncomingTunnel, TunnelRequest } from '../../signaling/index.ts'
-import { DatagramStream, DEFAULT_DATAGRAM_IDLE_TIMEOUT, connectTcp, connectUdp, connectUnix, pipeSocketStream } from '../../tunnel/index.ts'
+import { DatagramStream, DEFAULT_DATAGRAM_IDLE_TIMEOUT, connectTcp, connectUdp, connectUnix, hostPort, pipeSocketStream } from '../../tunnel/index.ts'
 import { DEFAULT_MAX_TUNNEL_STREAMS, DEFAULT_SERVICE_CONNECT_TIMEOUT, DEFAULT_SERVICE_HOST } from '../constants.ts'
 import { InvalidOptionError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { BENCH_PROTOCOL, MAX_BENCH_STREAMS, serveBenchmark } from '../diagnostics/benchmark.ts'
 import { ShareLimits, overloadReason } from './share-limits.ts'
 import type { ShareLimitOptions } from './share-limits.ts'
+import { ReversalService } from './reversal.ts'
 
 /** A local service offered through the share: a TCP port, or a unix socket offered under a port number. */
 export interface ServiceTarget {
@@ -81,8 +82,12 @@ export interface TunnelOpenEvent {
   id: number
   /** The connector's peer id. */
   remotePeer: string
-  /** The local service's port. */
+  /** The local service's host (an IPv6 address without brackets). */
+  host: string
+  /** The local service's port (for a unix socket service, the number connectors ask for it by). */
   port: number
+  /** The service's unix socket, when it is one (`host` is then unused). @default unset */
+  path?: string
   /** Set for a datagram tunnel to a UDP service. @default unset */
   udp?: true
 }
@@ -95,6 +100,13 @@ export interface TunnelCloseEvent extends TunnelOpenEvent {
   /** Set when the tunnel ended by an error or a reset. */
   error?: string
 }
+/** {@link Share.liveTunnels}: an open tunnel and its byte counts so far. */
+export interface LiveTunnel extends TunnelOpenEvent {
+  /** Bytes from the service to the peer so far. */
+  sent: number
+  /** Bytes from the peer to the service so far. */
+  received: number
+}
 /** {@link ShareEvents} `refused`: the access policy refused a peer. */
 export interface RefusedEvent {
   /** The refused peer id. */
@@ -106,8 +118,14 @@ export interface RefusedEvent {
 export interface ServiceUnavailableEvent {
   /** The connector whose tunnel failed. */
   remotePeer: string
-  /** The local service's port. */
+  /** The local service's host (an IPv6 address without brackets). */
+  host: string
+  /** The local service's port (for a unix socket service, the number connectors ask for it by). */
   port: number
+  /** The service's unix socket, when it is one (`host` is then unused). @default unset */
+  path?: string
+  /** Set for a UDP service. @default unset */
+  udp?: true
   /** The connect error, in one line, with the service's host and port (the connector is told only that the service is unavailable). */
   reason: string
 }
@@ -138,6 +156,12 @@ export interface ShareInit extends ShareOptions {
   logger: Logger
   /** Called once the share has closed (the node forgets it). @default unset */
   onClose?: (() => void) | undefined
+  /**
+   * Dial back connectors that ask for it over a relayed connection
+   * (connection reversal, reversal.ts). Off on anonymous-only nodes, which
+   * dial nothing outside their network. @default true
+   */
+  reversal?: boolean
 }
 
 /**
@@ -157,6 +181,7 @@ export class Share extends EventEmitter<ShareEvents> {
   private readonly datagramIdleTimeout: number
   private readonly shutdown = new AbortController()
   private readonly active = new Set<AbortController>()
+  private readonly live = new Map<number, TunnelOpenEvent & { counts: { readonly sent: number, readonly received: number } }>()
   private readonly limits: ShareLimits
   private lastOverflowWarn = -Infinity
   private readonly allowed: Set<string>
@@ -165,6 +190,7 @@ export class Share extends EventEmitter<ShareEvents> {
   private nextId = 1
   private closed = false
   private readonly onClosed: (() => void) | undefined
+  private readonly reversal: ReversalService | undefined
 
   /** @internal made by {@link BeamNode.share} */
   constructor (options: ShareInit) {
@@ -192,6 +218,15 @@ export class Share extends EventEmitter<ShareEvents> {
     this.maxStreams = options.maxStreams ?? DEFAULT_MAX_TUNNEL_STREAMS
     this.limits = new ShareLimits(options)
     this.onClosed = options.onClose
+    this.reversal = options.reversal === false
+      ? undefined
+      : new ReversalService({
+        libp2p,
+        log,
+        // a dial-back is a service to peers that may open tunnels, nobody else
+        authorize: (peer, proof) => this.authorize(peer, proof != null ? { port: 0, probe: true, proof } : { port: 0, probe: true }),
+        shutdown: this.shutdown.signal
+      })
   }
 
   /** Register the protocol handler. */
@@ -235,11 +270,17 @@ export class Share extends EventEmitter<ShareEvents> {
         if (holding) this.limits.closeTunnel(remotePeer)
       })
     }, { maxInboundStreams: MAX_BENCH_STREAMS, maxOutboundStreams: MAX_BENCH_STREAMS, runOnLimitedConnection: false })
+    await this.reversal?.start()
   }
 
   /** Number of tunnels open right now. */
   get openTunnels (): number {
     return this.active.size
+  }
+
+  /** The tunnels joined to a service now, with their byte counts so far. */
+  liveTunnels (): LiveTunnel[] {
+    return [...this.live.values()].map(t => ({ id: t.id, remotePeer: t.remotePeer, host: t.host, port: t.port, ...(t.path != null ? { path: t.path } : {}), ...(t.udp === true ? { udp: true as const } : {}), sent: t.counts.sent, received: t.counts.received }))
   }
 
   /** Streams that have not sent their request yet, over all peers. */
@@ -284,6 +325,7 @@ export class Share extends EventEmitter<ShareEvents> {
     this.closed = true
     await this.libp2p.unhandle(TUNNEL_PROTOCOL).catch(() => {})
     await this.libp2p.unhandle(BENCH_PROTOCOL).catch(() => {})
+    await this.reversal?.stop()
     this.shutdown.abort()
     for (const c of this.active) c.abort()
     this.onClosed?.()
@@ -319,8 +361,8 @@ export class Share extends EventEmitter<ShareEvents> {
       socket = await connectUdp(service.host, service.port, { signal })
     } catch (err) {
       const reason = (err as Error).message
-      log.warn({ port: service.port, reason }, 'shared UDP service unavailable')
-      this.emit('service:unavailable', { remotePeer, port: service.port, reason })
+      log.warn({ service: `${hostPort(service.host, service.port)}/udp`, reason }, 'shared UDP service unavailable')
+      this.emit('service:unavailable', { remotePeer, host: service.host, port: service.port, udp: true, reason })
       await this.respondAndClose(incoming, stream, TunnelStatus.SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_REASON)
       return
     }
@@ -332,16 +374,24 @@ export class Share extends EventEmitter<ShareEvents> {
         return
       }
       const id = this.nextId++
-      log.debug({ tunnel: id, port: service.port, udp: true }, 'datagram tunnel open')
-      this.emit('tunnel:open', { id, remotePeer, port: service.port, udp: true })
+      log.debug({ tunnel: id, service: `${hostPort(service.host, service.port)}/udp` }, 'datagram tunnel open')
+      this.emit('tunnel:open', { id, remotePeer, host: service.host, port: service.port, udp: true })
       const datagrams = new DatagramStream(incoming.unwrap(), {
         deliver: (d) => { socket.send(d) },
         idleTimeout: this.datagramIdleTimeout,
         signal
       })
       socket.on('message', (m: Buffer) => { datagrams.send(m) })
-      const result = await datagrams.done
-      const ev: TunnelCloseEvent = { id, remotePeer, port: service.port, udp: true, sent: result.sentBytes, received: result.receivedBytes }
+      // live counts for liveTunnels(): the payload bytes so far (sent: to the peer)
+      const progress = datagrams.progress
+      this.live.set(id, { id, remotePeer, host: service.host, port: service.port, udp: true, counts: { get sent () { return progress.sentBytes }, get received () { return progress.receivedBytes } } })
+      let result
+      try {
+        result = await datagrams.done
+      } finally {
+        this.live.delete(id)
+      }
+      const ev: TunnelCloseEvent = { id, remotePeer, host: service.host, port: service.port, udp: true, sent: result.sentBytes, received: result.receivedBytes }
       if (result.error != null) ev.error = result.error.message
       log.debug({ tunnel: id, datagramsSent: result.sent, datagramsReceived: result.received, dropped: result.dropped }, 'datagram tunnel closed')
       this.emit('tunnel:close', ev)
@@ -417,6 +467,7 @@ export class Share extends EventEmitter<ShareEvents> {
         await this.serveDatagrams(incoming, stream, service, remotePeer, log, ctl.signal)
         return
       }
+      const where = service.path != null ? { path: service.path } : {}
       let socket
       try {
         const connectOptions = { timeout: this.serviceConnectTimeout, signal: ctl.signal }
@@ -424,8 +475,8 @@ export class Share extends EventEmitter<ShareEvents> {
       } catch (err) {
         // the detail (host, port, error code) stays here: the connector learns only that the service is unavailable
         const reason = (err as Error).message
-        log.warn({ port: service.port, reason }, 'shared service unavailable')
-        this.emit('service:unavailable', { remotePeer, port: service.port, reason })
+        log.warn({ service: describeService(service), reason }, 'shared service unavailable')
+        this.emit('service:unavailable', { remotePeer, host: service.host, port: service.port, ...where, reason })
         await this.respondAndClose(incoming, stream, TunnelStatus.SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_REASON)
         return
       }
@@ -437,10 +488,17 @@ export class Share extends EventEmitter<ShareEvents> {
         return
       }
       const id = this.nextId++
-      log.debug({ tunnel: id, port: service.port }, 'tunnel open')
-      this.emit('tunnel:open', { id, remotePeer, port: service.port })
-      const result = await pipeSocketStream(socket, incoming.unwrap(), { signal: ctl.signal })
-      const ev: TunnelCloseEvent = { id, remotePeer, port: service.port, sent: result.sent, received: result.received }
+      log.debug({ tunnel: id, service: describeService(service) }, 'tunnel open')
+      this.emit('tunnel:open', { id, remotePeer, host: service.host, port: service.port, ...where })
+      const counts = { sent: 0, received: 0 }
+      this.live.set(id, { id, remotePeer, host: service.host, port: service.port, ...where, counts })
+      let result
+      try {
+        result = await pipeSocketStream(socket, incoming.unwrap(), { signal: ctl.signal, counts })
+      } finally {
+        this.live.delete(id)
+      }
+      const ev: TunnelCloseEvent = { id, remotePeer, host: service.host, port: service.port, ...where, sent: result.sent, received: result.received }
       if (result.error != null) {
         ev.error = result.error.message
         log.debug({ tunnel: id, err: result.error.message }, 'tunnel reset')
@@ -453,6 +511,11 @@ export class Share extends EventEmitter<ShareEvents> {
       this.limits.closeTunnel(remotePeer)
     }
   }
+}
+
+/** A service in the log: `host:port`, or its unix socket. */
+function describeService (s: SharedService): string {
+  return s.path != null ? `unix:${s.path}` : hostPort(s.host, s.port)
 }
 
 /** A service's port as a connector names it: `53/udp`, `8080`. */

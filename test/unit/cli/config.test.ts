@@ -24,6 +24,7 @@ const BAD: Array<[string, string, number, string]> = [
   ['port out of range', 'tunnels:\n  web:\n    port: 70000\n', 3, 'beam.config.yaml:3: tunnels.web.port: 70000 is not a port (1-65535)'],
   ['port zero', 'tunnels:\n  web:\n    port: 0\n', 3, 'tunnels.web.port: 0 is not a port (1-65535)'],
   ['port a word', 'tunnels:\n  web:\n    port: http\n', 3, "'http' is not a port (1-65535) or host:port"],
+  ['port an IPv6 host without brackets', 'tunnels:\n  web:\n    port: "::1:8080"\n', 3, "tunnels.web.port: '::1:8080': an IPv6 address goes in brackets, as in [::1]:8080"],
   ['port negative', 'tunnels:\n  web:\n    port: -1\n', 3, 'is not a port'],
   ['port a float', 'tunnels:\n  web:\n    port: 80.5\n', 3, 'is not a port'],
   ['host:port with bad port', 'tunnels:\n  web:\n    port: "localhost:99999"\n', 3, "'99999' is not a port"],

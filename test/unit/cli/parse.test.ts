@@ -1,6 +1,8 @@
 import { describe, it, expect } from 'vitest'
 import { resolve } from 'node:path'
-import { numberServices, parsePort, parsePortProtocol, parseService, parseMillis, parseUnixAddress, splitList } from '../../../src/cli/parse.ts'
+import { ipv6BracketHint, numberServices, parseBindAddress, parsePort, parsePortProtocol, parseService, parseMillis, parseUnixAddress, splitList } from '../../../src/cli/parse.ts'
+import { parseHostPort } from '../../../src/cli/backend-flags.ts'
+import { hostPort } from '../../../src/tunnel/index.ts'
 import { parseIceServer } from '../../../src/cli/context.ts'
 
 describe('port parsing', () => {
@@ -41,6 +43,21 @@ describe('service parsing', () => {
     expect(numberServices(['1/udp', 'unix:/a.sock'].map(parseService)).map(s => s.port)).toEqual([1, 1])
     expect(parsePortProtocol('53/udp')).toEqual({ port: 53, udp: true })
     expect(parsePortProtocol('53')).toEqual({ port: 53, udp: false })
+    expect(() => parseService('::1:5353/udp')).toThrow(expect.objectContaining({ name: 'UsageError', message: expect.stringContaining('[::1]:5353') }))
+  })
+  it('an IPv6 address without brackets is a usage error that says where they go', () => {
+    expect(() => parseService('::1:28901')).toThrow(expect.objectContaining({ name: 'UsageError', message: 'invalid service \'::1:28901\': an IPv6 address goes in brackets, as in [::1]:28901' }))
+    expect(() => parseService('fe80::1')).toThrow(expect.objectContaining({ name: 'UsageError', message: expect.stringContaining('[fe80::1]:PORT') }))
+    expect(() => parseBindAddress('::1:9090', '--metrics')).toThrow(expect.objectContaining({ name: 'UsageError', message: expect.stringContaining('[::1]:9090') }))
+    expect(() => parseHostPort('::1:9051', '--tor-control')).toThrow(expect.objectContaining({ name: 'UsageError', message: expect.stringContaining('[::1]:9051') }))
+    expect(ipv6BracketHint('[::1]:80')).toBeUndefined()
+    expect(ipv6BracketHint('db.lan:5432')).toBeUndefined()
+    expect(ipv6BracketHint('a:b:c')).toBe('an IPv6 address goes in brackets, as in [ADDRESS]:PORT')
+  })
+  it('host:port text brackets IPv6 hosts only', () => {
+    expect(hostPort('::1', 80)).toBe('[::1]:80')
+    expect(hostPort('127.0.0.1', 80)).toBe('127.0.0.1:80')
+    expect(hostPort('db.lan', 5432)).toBe('db.lan:5432')
   })
   it('rejects bad ports inside HOST:PORT', () => {
     expect(() => parseService('host:0')).toThrow(expect.objectContaining({ name: 'InvalidPortError' }))

@@ -66,6 +66,41 @@ describe('pipeSocketStream: how a tunnel ends', () => {
     }
   })
 
+  it('says when the local side reset its socket (localReset), and resets the stream in turn', { timeout: 10_000 }, async () => {
+    const [local, remote] = await streamPair()
+    const { inner, outer, close } = await socketPair()
+    try {
+      const remoteClosed = new Promise<Error | undefined>(resolve => { remote.addEventListener('close', (e) => { resolve(e.error) }, { once: true }) })
+      const piped = pipeSocketStream(inner, local)
+      const delivered = arrived(outer, 5)
+      remote.send(Buffer.from('hello'))
+      await delivered
+      outer.resetAndDestroy()
+      const result = await piped
+      expect(result.localReset).toBe(true)
+      expect((result.error as NodeJS.ErrnoException | undefined)?.code).toBe('ECONNRESET')
+      expect(await remoteClosed).toBeInstanceOf(Error)
+    } finally {
+      await close()
+    }
+  })
+
+  it('a reset that comes from the stream is not the local side\'s (no localReset)', { timeout: 10_000 }, async () => {
+    const [local, remote] = await streamPair()
+    const { inner, outer, close } = await socketPair()
+    try {
+      const seen = collect(outer)
+      const piped = pipeSocketStream(inner, local)
+      remote.abort(new Error('remote failed'))
+      const result = await piped
+      expect(result.localReset).toBeUndefined()
+      expect(result.error).toBeInstanceOf(Error)
+      expect((await seen).end).toBe('ECONNRESET')
+    } finally {
+      await close()
+    }
+  })
+
   it('ends the local socket cleanly after the remote FIN and all data', async () => {
     const [local, remote] = await streamPair()
     const { inner, outer, close } = await socketPair()

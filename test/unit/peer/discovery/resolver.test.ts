@@ -36,7 +36,7 @@ async function otherPeer (): Promise<ReturnType<typeof peerIdFromPrivateKey>> {
 function resolver (over: Partial<PeerResolverInit> = {}, lookups: LookupProgress[] = []): PeerResolver {
   return new PeerResolver({
     libp2p: node.libp2p,
-    dht: { enabled: false, waitForDhtPeer: async () => {} },
+    dht: { enabled: false, waitForDhtPeer: async () => {}, peerCount: 0 },
     log: silentLogger(),
     bootstrapCount: 0,
     racing: { add: () => {}, delete: () => {} },
@@ -64,6 +64,20 @@ describe('PeerResolver.resolve', () => {
   })
 })
 
+describe('PeerResolver.lookup', () => {
+  it('with no bootstrap node and no DHT peer, fails at once with "no DHT configured" and announces no lookup', async () => {
+    const peer = await otherPeer()
+    const lookups: LookupProgress[] = []
+    let waited = false
+    const r = resolver({ dht: { enabled: true, waitForDhtPeer: async () => { waited = true }, peerCount: 0 } }, lookups)
+    const started = Date.now()
+    await expect(r.lookup(peer, AbortSignal.timeout(5000))).rejects.toMatchObject({ name: 'PeerNotFoundError', noBootstrap: true, message: expect.stringContaining('no DHT configured') })
+    expect(Date.now() - started).toBeLessThan(1000)
+    expect(waited).toBe(false)
+    expect(lookups).toEqual([])
+  })
+})
+
 describe('PeerResolver.prepare', () => {
   it('refuses this node\'s own peer id', async () => {
     await expect(resolver().prepare(node.peerId.toString())).rejects.toMatchObject({ name: 'InvalidTargetError' })
@@ -77,7 +91,7 @@ describe('PeerResolver.prepare', () => {
   it('a peer with no known address and no bootstrap node says to use the connect string', async () => {
     const peer = await otherPeer()
     const lookups: LookupProgress[] = []
-    await expect(resolver({ dht: { enabled: true, waitForDhtPeer: async () => {} } }, lookups).prepare(peer.toString()))
+    await expect(resolver({ dht: { enabled: true, waitForDhtPeer: async () => {}, peerCount: 0 } }, lookups).prepare(peer.toString()))
       .rejects.toMatchObject({ name: 'PeerNotFoundError', message: expect.stringContaining('no bootstrap node') })
     expect(lookups).toEqual([])
   })

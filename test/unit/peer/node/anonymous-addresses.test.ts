@@ -48,8 +48,9 @@ async function torOnlyNode (lines: string[], addressBook?: string): Promise<Beam
 }
 
 /** The addresses a node's dial race tried (its `dialing` debug lines). */
+/** The addresses dialled, each once (a dial repeats its rounds until its timeout). */
 function dialled (lines: string[]): string[] {
-  return lines.map(l => JSON.parse(l) as { msg?: string, address?: string }).filter(l => l.msg === 'dialing' && l.address != null).map(l => l.address ?? '')
+  return [...new Set(lines.map(l => JSON.parse(l) as { msg?: string, address?: string }).filter(l => l.msg === 'dialing' && l.address != null).map(l => l.address ?? ''))]
 }
 
 async function stored (node: BeamNode, peer: Parameters<BeamNode['libp2p']['peerStore']['get']>[0]): Promise<string[]> {
