@@ -4,7 +4,9 @@
 # for the private Tor network of test/backends/tor/ and strace for its leak check; and, through
 # scripts/install-ator.sh, ATOR's anon and anon-gencert for test/backends/ator/ (from npm, not Debian);
 # pebble and pebble-challtestsrv (a loopback ACME CA) and openssl for the gateway's certificate tests,
-# chromium for its browser test (driven by playwright-core).
+# chromium for its browser test (driven by playwright-core);
+# socat; openssh-server and openssh-client (sshd, ssh, ssh-keygen) for the ProxyCommand test of
+# test/e2e/stdio.test.ts; zbar-tools (zbarimg) to decode the QR codes of test/unit/cli/qr.test.ts.
 # Idempotent and quiet when everything is present. Without root (or apt-get) it only
 # reports what is missing and exits 0: the tests that need it then skip (loudly). In CI
 # (CI set to anything but '', '0' or 'false', as CI services set CI=true) anything it cannot
@@ -34,7 +36,7 @@ if [ -z "$anon_dir" ] || [ ! -x "$anon_dir/anon" ] || [ ! -x "$anon_dir/anon-gen
 fi
 
 # tool:package
-NEEDS=(ip:iproute2 iptables:iptables conntrack:conntrack turnserver:coturn tor:tor tor-gencert:tor strace:strace i2pd:i2pd socat:socat pebble:pebble pebble-challtestsrv:pebble chromium:chromium openssl:openssl)
+NEEDS=(ip:iproute2 iptables:iptables conntrack:conntrack turnserver:coturn tor:tor tor-gencert:tor strace:strace i2pd:i2pd socat:socat pebble:pebble pebble-challtestsrv:pebble chromium:chromium openssl:openssl sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client zbarimg:zbar-tools)
 
 missing_tools=()
 missing_pkgs=()

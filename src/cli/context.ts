@@ -12,7 +12,7 @@ import type { Output, OutputStreams } from './output.ts'
 import { collect, parseBytes } from './parse.ts'
 import { RotatingLogFile, DEFAULT_LOG_FILE_BYTES, DEFAULT_LOG_FILE_KEEP } from './log-file.ts'
 import { warnIfExposed } from './permissions.ts'
-import type { Readable } from 'node:stream'
+import type { Readable, Writable } from 'node:stream'
 
 /** Flags every command that runs a node takes. */
 export interface CommonFlags {
@@ -42,8 +42,10 @@ export interface CliIo extends OutputStreams {
   /** Aborted on SIGINT/SIGTERM. */
   signal: AbortSignal
   stderrIsTTY: boolean
-  /** Standard input, opened only when a secret is read from it (`-`). @default none */
+  /** Standard input, opened only when a secret is read from it (`-`) or a tunnel is carried on it (`--stdio`). @default none */
   openStdin?: () => Readable
+  /** Standard output as a byte stream, for a tunnel carried on it (`--stdio`). @default none */
+  openStdout?: () => Writable
   /** Stop the running command as SIGTERM would (a stop asked through the control socket). @default none: the command stops itself */
   requestStop?: () => void
   /** The process id and user id (for the control socket). @default none: no control socket */

@@ -42,6 +42,8 @@ const TABLE = new Map<string, { exit: ExitCode, code: string }>(Object.entries({
   AddressInUseError: { exit: ExitCode.ADDRESS_IN_USE, code: 'address-in-use' },
   ListenError: { exit: ExitCode.ADDRESS_IN_USE, code: 'listen-failed' },
   IdentityError: { exit: ExitCode.IDENTITY, code: 'identity' },
+  // beam import: a file that is not an export, or the wrong passphrase
+  SealedFileError: { exit: ExitCode.IDENTITY, code: 'identity' },
   BootstrapConfigError: { exit: ExitCode.CONFIG, code: 'config' },
   ConfigError: { exit: ExitCode.CONFIG, code: 'config' },
   AliasFileError: { exit: ExitCode.CONFIG, code: 'config' },
@@ -61,6 +63,9 @@ const TABLE = new Map<string, { exit: ExitCode, code: string }>(Object.entries({
   // the peer runs no beam share (e.g. a relay), or never answered the handshake
   UnsupportedProtocolError: { exit: ExitCode.PROTOCOL, code: 'protocol' },
   TimeoutError: { exit: ExitCode.PEER_UNREACHABLE, code: 'peer-unreachable' },
+  // beam connect --stdio: its one tunnel was cut (no clean end from the share), or the shared service did not accept it
+  TunnelTruncatedError: { exit: ExitCode.PEER_UNREACHABLE, code: 'tunnel-broken' },
+  ServiceUnavailableError: { exit: ExitCode.PEER_UNREACHABLE, code: 'service-unavailable' },
   // a network backend (Tor, …) that cannot be used: not implemented, daemon not running, auth refused
   BackendUnavailableError: { exit: ExitCode.BACKEND_UNAVAILABLE, code: 'backend-unavailable' },
   TorControlError: { exit: ExitCode.BACKEND_UNAVAILABLE, code: 'backend-unavailable' },

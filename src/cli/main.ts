@@ -60,6 +60,7 @@ const code = await runCli(process.argv.slice(2), {
   signal: controller.signal,
   stderrIsTTY: process.stderr.isTTY === true,
   openStdin: () => process.stdin,
+  openStdout: () => process.stdout,
   requestStop: onSignal,
   processIds: { pid: process.pid, uid: process.getuid?.() ?? 0 }
 })

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net'
+import { resolve } from 'node:path'
 import { InvalidPortError, UsageError } from './exit-codes.ts'
 
 /** Parse a port number: digits only, 1-65535 (0 too when `allowZero`). */
@@ -8,6 +9,21 @@ export function parsePort (text: string, what = 'port', allowZero = false): numb
   const n = Number(t)
   if (n > 65535 || (n === 0 && !allowZero)) throw new InvalidPortError(`invalid ${what} '${text}': expected a number from ${allowZero ? 0 : 1} to 65535`)
   return n
+}
+
+/** A local unix socket named on the command line: `unix:PATH`, made absolute; undefined when `text` is no `unix:` address. */
+export function parseUnixAddress (text: string, what: string): string | undefined {
+  if (!text.startsWith('unix:')) return undefined
+  const path = text.slice('unix:'.length)
+  if (path === '' || path.includes('\0')) throw new UsageError(`invalid ${what} '${text}': expected unix:PATH`)
+  return resolve(path)
+}
+
+/** A port with an optional protocol: `5353`, `5353/tcp`, `5353/udp`. */
+export function parsePortProtocol (text: string, what = 'port'): { port: number, udp: boolean } {
+  const m = /^(.*)\/(tcp|udp)$/i.exec(text.trim())
+  if (m == null) return { port: parsePort(text, what), udp: false }
+  return { port: parsePort(m[1] ?? '', what), udp: (m[2] ?? '').toLowerCase() === 'udp' }
 }
 
 /**
@@ -25,8 +41,20 @@ export function ipv6BracketHint (text: string): string | undefined {
   return `an IPv6 address goes in brackets, as in ${example}`
 }
 
-/** A service to share: `PORT`, `HOST:PORT` or `[V6]:PORT`. */
-export function parseService (text: string): { host?: string, port: number } {
+/**
+ * A service to share: `PORT`, `HOST:PORT`, `[V6]:PORT` (each with an
+ * optional `/udp` or `/tcp`) or `unix:PATH` (its port number, 0 here, is
+ * given by {@link numberServices}).
+ */
+export function parseService (text: string): { host?: string, port: number, path?: string, udp?: true } {
+  const path = parseUnixAddress(text, 'service')
+  if (path != null) return { port: 0, path }
+  const proto = /^(.*)\/(tcp|udp)$/i.exec(text)
+  if (proto != null) {
+    const inner = parseService(proto[1] ?? '')
+    if (/\/(tcp|udp)$/i.test(proto[1] ?? '')) throw new UsageError(`invalid service '${text}'`)
+    return (proto[2] ?? '').toLowerCase() === 'udp' ? { ...inner, udp: true } : inner
+  }
   const hint = ipv6BracketHint(text)
   if (hint != null) throw new UsageError(`invalid service '${text}': ${hint}`)
   const m = /^\[([0-9a-fA-F:.]+)\]:(.+)$/.exec(text) ?? /^([^:]+):([^:]+)$/.exec(text)
@@ -36,6 +64,21 @@ export function parseService (text: string): { host?: string, port: number } {
     return { host, port: parsePort(m[2] ?? '', 'port') }
   }
   return { port: parsePort(text, 'port') }
+}
+
+/**
+ * Give each unix socket service (port 0) the number connectors ask for it by:
+ * the lowest from 1 up that no other service of the list uses, in order.
+ */
+export function numberServices<T extends { port: number, path?: string, udp?: true }> (services: T[]): T[] {
+  const used = new Set(services.filter(s => s.path == null && s.udp !== true).map(s => s.port))
+  let next = 1
+  return services.map(s => {
+    if (s.path == null || s.port !== 0) return s
+    while (used.has(next)) next++
+    used.add(next)
+    return { ...s, port: next }
+  })
 }
 
 /** Split a comma-separated list (env vars), dropping empty items. */

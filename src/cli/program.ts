@@ -9,6 +9,9 @@ import { relayCommand } from './commands/relay.ts'
 import { gatewayCommand } from './commands/gateway.ts'
 import { doctorCommand } from './commands/doctor.ts'
 import { aliasCommand } from './commands/alias.ts'
+import { exportCommand } from './commands/export.ts'
+import { importCommand } from './commands/import.ts'
+import { migrateCommand } from './commands/migrate.ts'
 import { upCommand } from './commands/up.ts'
 import { benchmarkCommand } from './commands/benchmark.ts'
 import { statusCommand } from './commands/status.ts'
@@ -27,7 +30,7 @@ export function createProgram (io: CliIo): Command {
     .description('peer-to-peer TCP tunnels addressed by public key: direct when possible, relayed when not')
     .version(VERSION, '-V, --version')
     .showSuggestionAfterError(true)
-  for (const cmd of [shareCommand(io), connectCommand(io), upCommand(io), relayCommand(io), gatewayCommand(io), doctorCommand(io), benchmarkCommand(io), aliasCommand(io), statusCommand(io), logsCommand(io), stopCommand(io), cleanupCommand(io), configCommand(io), dashboardCommand(io), idCommand(io), backendsCommand(io), demoCommand(io)]) {
+  for (const cmd of [shareCommand(io), connectCommand(io), upCommand(io), relayCommand(io), gatewayCommand(io), doctorCommand(io), benchmarkCommand(io), aliasCommand(io), exportCommand(io), importCommand(io), migrateCommand(io), statusCommand(io), logsCommand(io), stopCommand(io), cleanupCommand(io), configCommand(io), dashboardCommand(io), idCommand(io), backendsCommand(io), demoCommand(io)]) {
     program.addCommand(cmd)
   }
   const configure = (c: Command): void => {

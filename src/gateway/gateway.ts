@@ -421,7 +421,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   private async tunnelTo (share: OnlineShare): Promise<ConnectTunnel> {
     share.tunnel ??= this.node.connect(share.peerId.toString(), {
-      listen: false,
+      bind: false,
       probe: false,
       handshakeTimeout: this.opts.handshakeTimeout ?? 10_000
     }).catch(err => { share.tunnel = undefined; throw err })

@@ -27,3 +27,10 @@ export const PROOF_LABEL = 'beam/tunnel/1 access proof'
 
 /** Request flag: only check access and port, do not open the shared service. */
 export const FLAG_PROBE = 0x01
+
+/**
+ * Request flag: a datagram tunnel (UDP). The stream then carries datagrams,
+ * each framed as `length u16be | payload`, and the port names a UDP service.
+ * A share that does not know the flag answers BAD_REQUEST.
+ */
+export const FLAG_UDP = 0x02

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import { FLAG_PROBE, HANDSHAKE_VERSION, MAX_REASON_LENGTH, PROOF_LABEL, PROOF_LENGTH } from './constants.ts'
+import { FLAG_PROBE, FLAG_UDP, HANDSHAKE_VERSION, MAX_REASON_LENGTH, PROOF_LABEL, PROOF_LENGTH } from './constants.ts'
 import { HandshakeError, UnsupportedVersionError } from './errors.ts'
 
 /**
@@ -7,12 +7,15 @@ import { HandshakeError, UnsupportedVersionError } from './errors.ts'
  *
  * Wire layout (version 1), sent as one length-prefixed message:
  * `version u8 | flags u8 | port u16be | proofLength u8 | proof`
+ * (flags: 0x01 probe, 0x02 udp)
  */
 export interface TunnelRequest {
   /** Shared port wanted; 0 asks for the share's default (its first port). */
   port: number
   /** Only check access and port; do not connect to the shared service. */
   probe: boolean
+  /** A datagram (UDP) tunnel: `port` names a UDP service, the stream carries framed datagrams. @default false */
+  udp?: boolean
   /** HMAC proof of the access secret, or absent. */
   proof?: Uint8Array
 }
@@ -68,7 +71,7 @@ export function encodeRequest (req: TunnelRequest): Uint8Array {
   }
   const out = new Uint8Array(5 + proof.length)
   out[0] = HANDSHAKE_VERSION
-  out[1] = req.probe ? FLAG_PROBE : 0
+  out[1] = (req.probe ? FLAG_PROBE : 0) | (req.udp === true ? FLAG_UDP : 0)
   out[2] = req.port >> 8
   out[3] = req.port & 0xff
   out[4] = proof.length
@@ -81,12 +84,13 @@ export function decodeRequest (buf: Uint8Array): TunnelRequest {
   if (buf[0] !== HANDSHAKE_VERSION) throw new UnsupportedVersionError(buf[0] ?? 0)
   if (buf.length < 5) throw new HandshakeError('truncated tunnel request')
   const flags = buf[1] ?? 0
-  if ((flags & ~FLAG_PROBE) !== 0) throw new HandshakeError(`unknown request flags 0x${flags.toString(16)}`)
+  if ((flags & ~(FLAG_PROBE | FLAG_UDP)) !== 0) throw new HandshakeError(`unknown request flags 0x${flags.toString(16)}`)
   const port = ((buf[2] ?? 0) << 8) | (buf[3] ?? 0)
   const proofLength = buf[4] ?? 0
   if (proofLength !== 0 && proofLength !== PROOF_LENGTH) throw new HandshakeError(`bad proof length ${proofLength}`)
   if (buf.length !== 5 + proofLength) throw new HandshakeError('tunnel request has the wrong length')
   const req: TunnelRequest = { port, probe: (flags & FLAG_PROBE) !== 0 }
+  if ((flags & FLAG_UDP) !== 0) req.udp = true
   if (proofLength > 0) req.proof = buf.slice(5, 5 + proofLength)
   return req
 }

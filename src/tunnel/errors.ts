@@ -6,8 +6,9 @@ export class AddressInUseError extends Error {
   readonly host: string
   /** The local port asked for. */
   readonly port: number
+  /** `port` 0 with a unix socket path as `host`. */
   constructor (host: string, port: number, cause?: unknown) {
-    super(`${hostPort(host, port)} is already in use`, { cause })
+    super(port === 0 && host.startsWith('/') ? `${host}: another process listens on this socket` : `${hostPort(host, port)} is already in use`, { cause })
     this.name = 'AddressInUseError'
     this.host = host
     this.port = port
@@ -26,8 +27,9 @@ export class ListenError extends Error {
 export class LocalServiceUnreachableError extends Error {
   /** The socket error code, e.g. ECONNREFUSED, or TIMEOUT. */
   readonly code: string
-  constructor (host: string, port: number, code: string, cause?: unknown) {
-    super(`cannot reach the shared service at ${hostPort(host, port)} (${code})`, { cause })
+  /** `port` undefined when `host` names a unix socket (`unix:/path`). */
+  constructor (host: string, port: number | undefined, code: string, cause?: unknown) {
+    super(`cannot reach the shared service at ${port != null ? hostPort(host, port) : host} (${code})`, { cause })
     this.name = 'LocalServiceUnreachableError'
     this.code = code
   }

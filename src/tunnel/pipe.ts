@@ -46,6 +46,20 @@ export interface PipeOptions {
 export const DEFAULT_MAX_READ_BUFFER = 32 * 1024 * 1024
 
 /**
+ * Reset a local socket: a TCP socket gets an RST (its peer sees ECONNRESET,
+ * not a clean end). A unix socket has no reset (Node's resetAndDestroy
+ * throws ERR_INVALID_HANDLE_TYPE for it): it is destroyed, closing both
+ * ways at once, which is as close as it comes.
+ */
+export function resetSocket (socket: Socket): void {
+  try {
+    socket.resetAndDestroy()
+  } catch {
+    socket.destroy()
+  }
+}
+
+/**
  * Join a TCP socket and a libp2p stream, both directions, until both are done.
  *
  * - Bytes are passed on as they come, never copied into a larger buffer; what
@@ -85,7 +99,7 @@ export async function pipeSocketStream (socket: Socket, stream: Stream, options:
   const fail = (err: Error): void => {
     result.error ??= err
     // a reset stays a reset: the local side must not mistake it for a clean end
-    if (!socket.destroyed) socket.resetAndDestroy()
+    if (!socket.destroyed) resetSocket(socket)
     if (stream.status === 'open') stream.abort(err)
   }
 

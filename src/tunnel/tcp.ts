@@ -3,9 +3,12 @@ import type { Server, Socket } from 'node:net'
 import { AddressInUseError, ListenError, LocalServiceUnreachableError } from './errors.ts'
 import { hostPort } from './host-port.ts'
 
+/** A bound local listener: a TCP port, or a unix socket (`path` set, `host` '' and `port` 0). */
 export interface LocalListener {
   host: string
   port: number
+  /** The unix socket's path. @default unset (TCP) */
+  path?: string
   server: Server
   close: () => Promise<void>
 }

@@ -30,8 +30,8 @@ describe('library: share and connect in one process', () => {
     await resetter?.close()
   })
 
-  it('with listen: false binds no local port; its caller opens tunnel streams itself', async () => {
-    const tunnel = await connector.connect(sharer.connectString(secret), { listen: false, signal: AbortSignal.timeout(10_000) })
+  it('with bind: false binds no local port; its caller opens tunnel streams itself', async () => {
+    const tunnel = await connector.connect(sharer.connectString(secret), { bind: false, signal: AbortSignal.timeout(10_000) })
     try {
       expect(tunnel.port).toBe(0)
       expect(tunnel.host).toBe('')

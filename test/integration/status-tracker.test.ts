@@ -2,6 +2,13 @@ import { describe, it, expect, afterEach } from 'vitest'
 import { createBeam, newAccessSecret, StatusTracker } from 'beam'
 import type { BeamNode } from 'beam'
 import { startTcpService, tcpConnect, readAll } from '../helpers/services.ts'
+import { createSocket } from 'node:dgram'
+import { connect as netConnect, createServer } from 'node:net'
+import type { Socket } from 'node:net'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
 
 // The status model `beam status` shows, from a real share and connect tunnel
 // in one process over loopback TCP: per-peer tunnels, bytes of finished and
@@ -57,6 +64,80 @@ describe('StatusTracker', () => {
     await expect(stranger.connect(sharer.connectString(newAccessSecret()))).rejects.toMatchObject({ name: 'TunnelRefusedError' })
     const refused = onShare.snapshot().tunnels.find(t => t.peer === stranger.peerId.toString())
     expect(refused).toMatchObject({ refused: 1, total: 0 })
+  }, 60_000)
+
+  it('counts the open bytes of a unix socket, a standard input/output and a UDP tunnel, and names their local end', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'beam-status-'))
+    cleanups.push(async () => { await rm(dir, { recursive: true, force: true }) })
+    // an echo service on a unix socket, one on UDP
+    const unixService = createServer({ allowHalfOpen: true }, s => { s.pipe(s) })
+    const servicePath = join(dir, 'svc.sock')
+    await new Promise<void>(resolve => unixService.listen(servicePath, resolve))
+    cleanups.push(async () => { await new Promise<void>(resolve => unixService.close(() => { resolve() })) })
+    const udpService = createSocket('udp4')
+    udpService.on('message', (m, from) => { udpService.send(m, from.port, from.address) })
+    await new Promise<void>(resolve => udpService.bind(0, '127.0.0.1', resolve))
+    cleanups.push(async () => { udpService.close() })
+    const udpPort = udpService.address().port
+
+    const sharer = await beam(['/ip4/127.0.0.1/tcp/0'])
+    const secret = newAccessSecret()
+    const share = await sharer.share({ services: [{ port: 1, path: servicePath }, { port: udpPort, udp: true }], access: { mode: 'secret', secret } })
+    const onShare = new StatusTracker({ pid: 1, command: 'share', role: 'share', node: sharer })
+    onShare.watchShare(share)
+    const connector = await beam()
+    const cs = sharer.connectString(secret)
+    const until = async (what: string, ok: () => boolean): Promise<void> => {
+      for (let i = 0; i < 200 && !ok(); i++) await new Promise(resolve => setTimeout(resolve, 25))
+      expect(ok(), what).toBe(true)
+    }
+
+    // a local client on a unix socket, left open after 3000 bytes each way
+    const local = join(dir, 'local.sock')
+    const viaUnix = await connector.connect(cs, { remotePort: 1, socketPath: local })
+    const onUnix = new StatusTracker({ pid: 2, command: 'connect', role: 'connect', node: connector })
+    onUnix.watchConnect(viaUnix)
+    const client: Socket = netConnect(local)
+    cleanups.push(async () => { client.destroy() })
+    let echoed = 0
+    client.on('data', (d: Buffer) => { echoed += d.length })
+    client.write(Buffer.alloc(3000, 1))
+    await until('the unix echo', () => echoed >= 3000)
+    expect(onUnix.snapshot().tunnels[0]).toMatchObject({ local: `unix:${local}`, open: 1, sent: 3000, received: 3000 })
+
+    // a tunnel on a reader/writer pair (beam connect --stdio), left open after 4000 bytes each way
+    const viaPipe = await connector.connect(cs, { remotePort: 1, bind: false })
+    const onPipe = new StatusTracker({ pid: 3, command: 'connect', role: 'connect', node: connector })
+    onPipe.watchConnect(viaPipe)
+    const input = new PassThrough()
+    const output = new PassThrough()
+    let piped = 0
+    output.on('data', (d: Buffer) => { piped += d.length })
+    const done = viaPipe.pipe(input, output)
+    cleanups.push(async () => { input.end(); await done })
+    input.write(Buffer.alloc(4000, 2))
+    await until('the piped echo', () => piped >= 4000)
+    expect(onPipe.snapshot().tunnels[0]).toMatchObject({ local: 'stdio', open: 1, sent: 4000, received: 4000 })
+
+    // a UDP source whose datagram tunnel is still open after 500 bytes each way
+    const viaUdp = await connector.connect(cs, { remotePort: udpPort, udp: true })
+    const onUdp = new StatusTracker({ pid: 4, command: 'connect', role: 'connect', node: connector })
+    onUdp.watchConnect(viaUdp)
+    const source = createSocket('udp4')
+    cleanups.push(async () => { source.close() })
+    let answered = 0
+    source.on('message', m => { answered += m.length })
+    source.send(Buffer.alloc(500, 3), viaUdp.port, '127.0.0.1')
+    await until('the UDP echo', () => answered >= 500)
+    expect(onUdp.snapshot().tunnels[0]).toMatchObject({ open: 1, sent: 500, received: 500 })
+
+    // the share's side: the three open tunnels' bytes (3000 + 4000 + 500 each way), none finished
+    expect(onShare.snapshot().tunnels[0]).toMatchObject({ peer: connector.peerId.toString(), open: 3, sent: 7500, received: 7500 })
+
+    // closing the unix tunnel with its client still there closes the client (a unix socket has no reset to send)
+    const closed = new Promise<void>(resolve => { client.once('close', () => { resolve() }) })
+    await viaUnix.close()
+    await closed
   }, 60_000)
 
   it('keeps at most maxPeers share entries, dropping idle ones seen longest ago', async () => {

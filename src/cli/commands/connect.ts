@@ -18,6 +18,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { BackendUnavailableError, carriedBy, describeBackendAddress } from '../../backends/index.ts'
 import type { BackendAddress } from '../../backends/index.ts'
+import { TunnelTruncatedError } from '../../tunnel/index.ts'
 import { readTargetInput, resolvePasswordFlags, withHiddenTarget } from '../secret-input.ts'
 import { addDashboardOptions, dashboardSetting, openDashboard } from '../dashboard/open.ts'
 import { reportMemoryOnSignal, startIdleCollector } from '../memory.ts'
@@ -30,10 +31,12 @@ export function connectCommand (io: CliIo): Command {
     .argument('[target]', 'connect string printed by beam share, peer id, name.peer-id-prefix (DHT), or alias; - reads it from standard input (default: $BEAM_CONNECT)')
     .option('--connect-file <file>', 'read the target from the first line of a file (- for standard input): keeps the connect string\'s secret out of ps')
     .option('-p, --port <port>', 'local port to listen on (default: a free port, printed)')
-    .option('--host <address>', 'local address to listen on', '127.0.0.1')
-    .option('--remote <port>', 'which of the share\'s ports (default: its first)')
+    .option('--host <address>', 'local address to listen on (default: 127.0.0.1)')
+    .option('--remote <port>', 'which of the share\'s ports (default: its first); PORT/udp for a UDP service, reached through a local UDP port')
     .option('--timeout <ms>', `give up reaching the peer after this many ms (default: ${DEFAULT_TIMEOUT}; ${I2P_TIMEOUT} with i2p, whose first dial builds tunnels)`)
-    .option('--listen <multiaddr>', 'libp2p address to listen on, repeatable (default: none); on a public address the share can dial this node back when only a relay connects them', collect)
+    .option('--listen <address>', 'libp2p address to listen on, repeatable (default: none); on a public address the share can dial this node back when only a relay connects them. unix:PATH listens on a unix socket (mode 0600) instead of a local port', collect)
+    .option('--udp-idle-timeout <ms>', 'with --remote PORT/udp: close a UDP source\'s tunnel after this many ms without a datagram either way (default: 60000)')
+    .option('--stdio', 'carry one tunnel connection on standard input and output instead of opening a local port (ssh -o ProxyCommand=\'beam connect %h --stdio\'); logs go to stderr')
   addIdentityOptions(cmd)
   addNetworkOptions(cmd)
   addBackendOptions(cmd, 'connect')
@@ -141,11 +144,30 @@ async function connectInOrder (node: BeamNode, target: Target, selected: Selecte
 }
 
 /**
+ * --stdio: one tunnel on the process's standard input and output, until the
+ * share's side ends (or a signal). A tunnel cut short is an error (exit 9):
+ * the program on the other end of the pipes (ssh) sees the end of its data.
+ */
+async function carryStdio (tunnel: Awaited<ReturnType<BeamNode['connect']>>, io: CliIo, log: BeamNode['log'], signal: AbortSignal): Promise<void> {
+  const stdin = io.openStdin?.()
+  const stdout = io.openStdout?.()
+  if (stdin == null || stdout == null) throw new UsageError('--stdio needs the process\'s standard input and output')
+  log.info(`tunnel to ${tunnel.peerId.toString()} on standard input and output`)
+  const result = await tunnel.pipe(stdin, stdout, { signal })
+  log.info({ sent: result.sent, received: result.received }, `tunnel closed (${result.sent} bytes sent, ${result.received} received)`)
+  if (result.error != null && !signal.aborted) {
+    throw result.error instanceof TunnelTruncatedError ? result.error : new TunnelTruncatedError(`the tunnel broke: ${result.error.message}`)
+  }
+}
+
+/**
  * `beam connect`, or `beam up NAME` for a named connection (`entry`).
  * `preloaded` is the config file `beam up` already read; otherwise the file
  * that --config or $BEAM_HOME names (if any) is read here.
  */
 export async function runConnect (targetArg: string | undefined, flags: ConnectFlags, io: CliIo, preloaded?: BeamConfig, entry?: ConnectConfig): Promise<void> {
+  if (flags.stdio === true && (targetArg === '-' || flags.connectFile === '-' || flags.iceServerFile === '-')) throw new UsageError('--stdio carries the tunnel on standard input: the target cannot be read from it (use --connect-file FILE or BEAM_CONNECT)')
+  if (flags.stdio === true && (io.openStdin == null || io.openStdout == null)) throw new UsageError('--stdio needs the process\'s standard input and output')
   const input = await readTargetInput(targetArg, flags.connectFile, io)
   const config = preloaded ?? await loadCliConfig(flags, beamHome(io.env), io.signal)
   const ctx = createContext(flags, io)
@@ -194,6 +216,9 @@ export async function runConnect (targetArg: string | undefined, flags: ConnectF
     const connectOptions = {
       port: localPort,
       host: settings.host,
+      ...(settings.socketPath != null ? { socketPath: settings.socketPath } : {}),
+      bind: !settings.stdio,
+      ...(settings.udp ? { udp: true, ...(settings.udpIdleTimeout != null ? { datagramIdleTimeout: settings.udpIdleTimeout } : {}) } : {}),
       remotePort,
       dialTimeout: timeout,
       signal: io.signal,
@@ -226,12 +251,18 @@ export async function runConnect (targetArg: string | undefined, flags: ConnectF
     tunnel.on('tunnel:failed', e => { ctx.out.event('tunnel-failed', { id: e.id, code: e.error.name, message: e.error.message }) })
     tunnel.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id }) })
     tunnel.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}), ...(e.reason != null ? { reason: e.reason } : {}) }) })
-    ctx.out.event('listening', { host: tunnel.host, port: tunnel.port, peerId: peer, remotePort: remotePort === 0 ? null : remotePort, dht: node.status().dht?.mode ?? null, dashboard: dashboard?.url ?? null })
+    if (settings.stdio) {
+      await carryStdio(tunnel, io, ctx.log, control.signal)
+      return
+    }
+    const socketPath = tunnel.socketPath
+    const where = socketPath != null ? `unix:${socketPath}` : `${hostPort(tunnel.host, tunnel.port)}${settings.udp ? '/udp' : ''}`
+    ctx.out.event('listening', { ...(socketPath != null ? { host: null, port: null, path: socketPath } : { host: tunnel.host, port: tunnel.port }), ...(settings.udp ? { udp: true } : {}), peerId: peer, remotePort: remotePort === 0 ? null : remotePort, dht: node.status().dht?.mode ?? null, dashboard: dashboard?.url ?? null })
     if (tunnel.path != null) {
       ctx.out.event('path', pathEvent(tunnel.path))
     }
-    ctx.out.say(`beam connect: ${peer}${remotePort !== 0 ? ` port ${remotePort}` : ''} is reachable at ${hostPort(tunnel.host, tunnel.port)}  (Ctrl-C to stop)${dashboard != null ? `\n  dashboard: ${dashboard.url}` : ''}`)
-    ctx.log.info({ host: tunnel.host, port: tunnel.port }, `listening on ${hostPort(tunnel.host, tunnel.port)}`)
+    ctx.out.say(`beam connect: ${peer}${remotePort !== 0 ? ` port ${remotePort}${settings.udp ? '/udp' : ''}` : ''} is reachable at ${where}  (Ctrl-C to stop)${dashboard != null ? `\n  dashboard: ${dashboard.url}` : ''}`)
+    ctx.log.info({ host: tunnel.host, port: tunnel.port, path: socketPath }, `listening on ${where}`)
     // SIGUSR2 reports memory; buffers left by a finished load are collected once quiet
     const stopMemory = [reportMemoryOnSignal(ctx.out), startIdleCollector()]
     await untilAborted(control.signal)

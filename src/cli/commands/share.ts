@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander'
+import { lstat } from 'node:fs/promises'
 import { createBeam, loadOrCreateAccessSecret, newAccessSecret, DEFAULT_SHARE_LISTEN, MIN_PREFIX, DEFAULT_MAX_TUNNELS, DEFAULT_MAX_TUNNELS_PER_PEER } from '../../peer/index.ts'
 import { hostPort } from '../../tunnel/index.ts'
 import { DEFAULT_SHARE_RESERVATIONS } from '../../relay/index.ts'
@@ -19,6 +20,8 @@ import type { BeamConfig } from '../config/index.ts'
 import type { Logger } from '../../peer/index.ts'
 import { BackendUnavailableError } from '../../backends/index.ts'
 import { resolvePasswordFlags } from '../secret-input.ts'
+import { encodeQr, qrTerminalWidth, renderQrTerminal } from '../qr/index.ts'
+import { pickDevServer } from '../dev-server.ts'
 import { REACHABILITY_LABEL, reachabilityHint } from '../reachability-hint.ts'
 import { addDashboardOptions, dashboardSetting, openDashboard } from '../dashboard/open.ts'
 import { reportMemoryOnSignal, startIdleCollector } from '../memory.ts'
@@ -31,8 +34,8 @@ export type { ShareFlags } from '../settings/index.ts'
 
 export function shareCommand (io: CliIo): Command {
   const cmd = new Command('share')
-    .description('make local TCP services reachable by peers; prints a connect string')
-    .argument('<ports...>', 'ports to share: PORT or HOST:PORT (the first is the default)')
+    .description('make local TCP services (or unix sockets) reachable by peers; prints a connect string')
+    .argument('[ports...]', 'services to share: PORT, HOST:PORT (either with /udp for a UDP service) or unix:PATH (offered as the lowest port number no other service uses, from 1); the first is the default. None: the dev server running on this machine, if exactly one answers at the usual ports')
     .option('--public', 'anyone who knows the peer id may connect (no secret)')
     .option('--allow <peer-id>', 'only this peer may connect, repeatable (no secret)', collect)
     .option('--rotate-secret', 'make a new access secret: connect strings handed out before stop working')
@@ -42,6 +45,7 @@ export function shareCommand (io: CliIo): Command {
     .option('--no-relay', 'do not reserve slots on relays (only direct connections reach this share)')
     .option('--name <name>', `also publish this name in the DHT: others connect to <name>.<first ${MIN_PREFIX}+ characters of the peer id>`, collect)
     .option('--max-tunnels <n>', `tunnels open at once over all peers; past it new ones are answered "overloaded" (default ${DEFAULT_MAX_TUNNELS})`)
+    .option('--qr', 'also print the connect string as a QR code on the terminal (the short form when the full one would be wider than 80 columns)')
     .option('--max-tunnels-per-peer <n>', `tunnels one peer may have open at once (default ${DEFAULT_MAX_TUNNELS_PER_PEER})`)
     .option('--gateway <address>', 'also serve the first port to web browsers through this beam gateway (its multiaddr with /p2p/<peer-id>, or its peer id); the first --name is claimed there')
     .option('--http', 'the same, through the gateway that BEAM_GATEWAY names')
@@ -90,6 +94,41 @@ async function firstAvailable (selected: SelectedBackends, signal: AbortSignal, 
   throw new BackendUnavailableError(`none of ${selected.names.join(', ')} can be used now (beam backends says why)`)
 }
 
+/** The banner's `--remote` hint: needed for a UDP service, optional for a second TCP one. */
+function remoteHint (services: Array<{ port: number, udp?: boolean }>): string {
+  const first = services[0]
+  if (first?.udp === true) return ` --remote ${first.port}/udp`
+  const second = services[1]
+  return second != null ? ` [--remote ${second.port}${second.udp === true ? '/udp' : ''}]` : ''
+}
+
+/** Widest QR code printed, in columns (quiet zone included): a common terminal. */
+const QR_MAX_COLUMNS = 80
+
+/**
+ * --qr: the connect string as a QR code (upper case: alphanumeric mode, a
+ * smaller code; connect strings are read in either case). The short form
+ * when the full one would not fit in QR_MAX_COLUMNS and the share has one.
+ */
+function qrBlock (connect: string, connectShort: string | null): string[] {
+  const full = encodeQr(connect.toUpperCase())
+  const useShort = qrTerminalWidth(full) > QR_MAX_COLUMNS && connectShort != null
+  const code = useShort ? encodeQr(connectShort.toUpperCase()) : full
+  const what = useShort ? 'the short form above (the full one is too long for a QR code this wide)' : 'the connect string below'
+  const wide = qrTerminalWidth(code) > QR_MAX_COLUMNS ? `; ${qrTerminalWidth(code)} columns wide` : ''
+  return [`  QR code of ${what}${wide}:`, ...renderQrTerminal(code)]
+}
+
+/** Whether `path` is a socket file now. */
+async function isSocket (path: string): Promise<boolean> {
+  return await lstat(path).then(st => st.isSocket(), () => false)
+}
+
+/** A shared service in the banner: `host:port`, or `unix:PATH (as port N)`. */
+function describeService (s: { host?: string | undefined, port: number, path?: string | undefined, udp?: boolean | undefined }): string {
+  return s.path != null ? `unix:${s.path} (as port ${s.port})` : `${s.host != null ? hostPort(s.host, s.port) : String(s.port)}${s.udp === true ? '/udp' : ''}`
+}
+
 /** The banner's identity line: which key, and why that one. */
 function identityLine (kind: IdentityKind, path: string | undefined, selected: SelectedBackends): string {
   if (kind === 'ephemeral' || path == null) return 'ephemeral (a new peer id for this run)'
@@ -110,7 +149,15 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
   const config = preloaded ?? await loadCliConfig(flags, beamHome(io.env), io.signal)
   const ctx = createContext(flags, io)
   for (const w of config?.warnings ?? []) ctx.log.warn(w)
-  const settings = await shareSettings(source, flags, io, ctx.log, config)
+  let chosen: ShareSource = source
+  if ('ports' in source && source.ports.length === 0) {
+    const picked = await pickDevServer(io.env)
+    ctx.log.info({ service: picked.service }, picked.why)
+    ctx.out.say(`beam share: ${picked.why}`)
+    ctx.out.event('dev-server', { service: picked.service, why: picked.why })
+    chosen = { ports: [picked.service] }
+  }
+  const settings = await shareSettings(chosen, flags, io, ctx.log, config)
   const dashboardSet = dashboardSetting(flags.dashboard)
   const { services, names } = settings
   const gateway = gatewayTarget(flags, io.env)
@@ -152,7 +199,7 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
   let access: AccessPolicy
   if (settings.access.mode !== 'secret') access = settings.access
   else if (settings.node.identity.ephemeral === true) access = { mode: 'secret', secret: newAccessSecret() }
-  else access = { mode: 'secret', secret: await loadOrCreateAccessSecret(anonymous ? anonymousPaths(ctx.home, selected.names).secret : homePaths(ctx.home).secret, { rotate: settings.access.rotate }) }
+  else access = { mode: 'secret', secret: await loadOrCreateAccessSecret(settings.secretFile ?? (anonymous ? anonymousPaths(ctx.home, selected.names).secret : homePaths(ctx.home).secret), { rotate: settings.access.rotate }) }
 
   // a second share of the same port with the same identity in this home: say which runs already
   if (init.privateKey != null && settings.node.identity.ephemeral !== true) {
@@ -166,7 +213,10 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
       ctx.out.event('duplicate', { pid: t.pid, peerId, ports: same, name: t.name, startedAt: t.startedAt })
     }
   }
-  ctx.log.info({ ports: services.map(s => s.port), services: services.map(s => s.host != null ? hostPort(s.host, s.port) : String(s.port)) }, 'starting share')
+  ctx.log.info({ ports: services.map(s => s.port), services: services.map(describeService) }, 'starting share')
+  for (const s of services) {
+    if (s.path != null && !(await isSocket(s.path))) ctx.log.warn({ path: s.path }, `unix:${s.path} is not a socket now; connectors are told the service is unavailable until it is`)
+  }
   const node: BeamNode = await createBeam(init)
   let closeControl: (() => Promise<void>) | undefined
   let closeDashboard: (() => Promise<void>) | undefined
@@ -199,28 +249,33 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
     control.tracker.watchShare(share)
     const dashboard = await openDashboard(ctx, control, dashboardSet, `beam ${'tunnel' in source ? 'up' : 'share'}${processName != null ? ` ${processName}` : ''}`, connectNow)
     closeDashboard = dashboard?.close
-    if (node.dhtEnabled && (init.bootstrap ?? []).length > 0) {
+    const publishing = node.dhtEnabled && (init.bootstrap ?? []).length > 0
+    if (publishing) {
       node.on('published', e => { ctx.out.event('published', { peerId: node.peerId.toString(), ms: e.ms, names: e.names }) })
       node.startPublishing(names)
     }
     const connect = connectNow()
+    // the short form (no addresses) works only where connectors find the share in the DHT
+    const connectShort = publishing ? node.connectString(access.mode === 'secret' ? access.secret : undefined, { addresses: false }) : null
     const peerId = node.peerId.toString()
     const multiaddrs = node.getMultiaddrs().map(m => m.toString())
     const reachability = node.reachability()
     const hint = reachabilityHint(reachability)
 
     share.on('refused', e => { ctx.out.event('refused', { peerId: e.remotePeer, reason: e.reason }) })
-    share.on('service:unavailable', e => { ctx.out.event('service-unavailable', { peerId: e.remotePeer, host: e.host, port: e.port, reason: e.reason }) })
-    share.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id, peerId: e.remotePeer, host: e.host, port: e.port }) })
-    share.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, peerId: e.remotePeer, host: e.host, port: e.port, sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
+    // a unix socket service is named by its path (host is unused there), a UDP one is marked udp
+    const where = (e: { host: string, port: number, path?: string, udp?: true }): Record<string, unknown> => ({ host: e.path != null ? null : e.host, port: e.port, ...(e.path != null ? { path: e.path } : {}), ...(e.udp === true ? { udp: true } : {}) })
+    share.on('service:unavailable', e => { ctx.out.event('service-unavailable', { peerId: e.remotePeer, ...where(e), reason: e.reason }) })
+    share.on('tunnel:open', e => { ctx.out.event('tunnel-open', { id: e.id, peerId: e.remotePeer, ...where(e) }) })
+    share.on('tunnel:close', e => { ctx.out.event('tunnel-close', { id: e.id, peerId: e.remotePeer, ...where(e), sent: e.sent, received: e.received, ...(e.error != null ? { error: e.error } : {}) }) })
 
-    ctx.out.event('ready', { peerId, connect, multiaddrs, ports: share.services.map(s => s.port), services: share.services.map(s => ({ host: s.host, port: s.port, address: hostPort(s.host, s.port) })), access: access.mode, backends: selected.names, identity: init.identityPath ?? null, identityKind: init.identityKind, dht: node.status().dht?.mode ?? null, reachability, listenMoved: node.listenMoved, dashboard: dashboard?.url ?? null, ...(hint != null ? { hint } : {}), ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}), ...(grant != null ? { url: grant.nameUrl ?? grant.url, gateway: { peerId: gateway?.peerId.toString(), url: grant.url, label: grant.label, ...(grant.name != null ? { name: grant.name, nameUrl: grant.nameUrl } : {}) } } : {}) })
+    ctx.out.event('ready', { peerId, connect, connectShort, multiaddrs, ports: share.services.map(s => s.port), services: share.services.map(s => s.path != null ? { host: null, port: s.port, path: s.path, address: `unix:${s.path}` } : { host: s.host, port: s.port, address: hostPort(s.host, s.port), ...(s.udp === true ? { udp: true } : {}) }), access: access.mode, backends: selected.names, identity: init.identityPath ?? null, identityKind: init.identityKind, dht: node.status().dht?.mode ?? null, reachability, listenMoved: node.listenMoved, dashboard: dashboard?.url ?? null, ...(hint != null ? { hint } : {}), ...(selected.newClientKeys.length > 0 ? { torClientKeys: selected.newClientKeys } : {}), ...(grant != null ? { url: grant.nameUrl ?? grant.url, gateway: { peerId: gateway?.peerId.toString(), url: grant.url, label: grant.label, ...(grant.name != null ? { name: grant.name, nameUrl: grant.nameUrl } : {}) } } : {}) })
     const accessLine = access.mode === 'public'
       ? 'public: anyone who knows the peer id'
       : access.mode === 'allow' ? `allow-list: ${access.peers.length} peer(s)` : 'private: only holders of the connect string below'
     ctx.out.say([
       '',
-      `beam share: ${share.services.map(s => hostPort(s.host, s.port)).join(', ')}`,
+      `beam share: ${share.services.map(describeService).join(', ')}`,
       `  peer id:   ${peerId}`,
       `  identity:  ${identityLine(init.identityKind, init.identityPath, selected)}`,
       `  access:    ${accessLine}`,
@@ -234,7 +289,9 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
       ...(node.dhtEnabled ? [`  dht:       ${node.status().dht?.mode ?? 'unknown'}`] : []),
       ...(dashboard != null ? [`  dashboard: ${dashboard.url}`] : []),
       ...selected.newClientKeys.map(k => `  onion client key (give it to one connector: --tor-client-key ${k})`),
-      '  on the other machine run:  beam connect <connect string below>' + (share.services.length > 1 ? ` [--remote ${share.services[1]?.port ?? ''}]` : ''),
+      ...(connectShort != null ? [`  short form (finds the addresses in the DHT): ${connectShort}`] : []),
+      ...(flags.qr === true ? qrBlock(connect, connectShort) : []),
+      '  on the other machine run:  beam connect <connect string below>' + remoteHint(share.services),
       '  press Ctrl-C to stop',
       connect
     ].join('\n'))

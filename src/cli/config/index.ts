@@ -6,7 +6,7 @@
  * `ConfigError`. docs/configuration.md is the user's reference.
  */
 export {
-  ACCESS_MODES, BUILTIN_BACKENDS, CONFIG_FILE_NAME, CONFIG_VERSION, ConfigError, MAX_CONFIG_BYTES, STRATEGIES
+  ACCESS_MODES, BUILTIN_BACKENDS, CONFIG_FILE_NAME, CONFIG_VERSION, ConfigError, ENTRY_NAME_RE, MAX_CONFIG_BYTES, STRATEGIES
 } from './schema.ts'
 export type {
   AccessMode, AtorBackendConfig, BackendSettings, BackendsConfig, BeamConfig, ConfigIssue, ConnectConfig, DirectBackendConfig,

@@ -6,7 +6,7 @@
  */
 import { readFile, stat } from 'node:fs/promises'
 import { statSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { isAlias, isMap, isSeq, LineCounter, parseDocument } from 'yaml'
 import { BUILTIN_BACKENDS, CONFIG_FILE_NAME, CONFIG_VERSION, ConfigError, MAX_CONFIG_BYTES, TOP_KEYS } from './schema.ts'
 import type { BeamConfig, ConfigIssue, LoadConfigOptions, ParseConfigOptions } from './schema.ts'
@@ -53,7 +53,7 @@ export function parseConfig (text: string, fileName: string, options: ParseConfi
   const extra = options.extraBackends?.filter(n => !(BUILTIN_BACKENDS as readonly string[]).includes(n)) ?? []
   const known = [...BUILTIN_BACKENDS, ...extra]
   const backends = readBackends(r, t.get('backends'), extra)
-  const tunnels = readTunnels(r, t.get('tunnels'), backends, known)
+  const tunnels = readTunnels(r, t.get('tunnels'), backends, known, dirname(resolve(fileName)))
   const connect = readConnect(r, t.get('connect'), backends, known, tunnels)
   if (r.issues.length > 0) {
     r.issues.sort((a, b) => a.line - b.line || a.column - b.column)

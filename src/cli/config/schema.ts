@@ -139,6 +139,14 @@ export interface TunnelConfig {
   access: AccessMode
   /** Peer ids allowed when `access` is `allow`. */
   allow: string[]
+  /**
+   * The tunnel's own identity key file (absolute; a relative path in the file
+   * is taken from the file's directory), e.g. one `beam import` wrote.
+   * @default unset: the identity of its backends (identity.json, or the anonymous set's)
+   */
+  identity?: string
+  /** The tunnel's own access secret file, likewise. @default unset: the secret of its backends */
+  secret?: string
   line: number
 }
 
@@ -204,6 +212,6 @@ export const BACKEND_KEYS: Record<string, string[]> = {
 }
 /** The keys of an entry for a backend the program registered. */
 export const EXTRA_BACKEND_KEYS = [...COMMON_BACKEND_KEYS, 'options']
-export const TUNNEL_KEYS = ['port', 'ports', 'host', 'backends', 'strategy', 'access', 'allow']
+export const TUNNEL_KEYS = ['port', 'ports', 'host', 'backends', 'strategy', 'access', 'allow', 'identity', 'secret']
 export const CONNECT_KEYS = ['target', 'localPort', 'host', 'remote', 'backends', 'strategy']
 export const ICE_KEYS = ['urls', 'username', 'credential']

@@ -2,6 +2,7 @@
  * The `tunnels:` section: named shares for `beam up NAME`, with their
  * services, backends, strategy and access.
  */
+import { resolve } from 'node:path'
 import { isSeq } from 'yaml'
 import type { Node } from 'yaml'
 import { parsePeerId } from '../../peer/index.ts'
@@ -38,7 +39,19 @@ function readService (r: Reader, node: Node | null, path: string): ServiceConfig
 }
 
 
-export function readTunnels (r: Reader, node: Node | null | undefined, backends: BackendsConfig, known: readonly string[]): Record<string, TunnelConfig> {
+/** A tunnel's key files, `identity:` and `secret:`: paths, relative ones taken from `baseDir` (the config file's directory). */
+function readKeyFiles (r: Reader, f: Map<string, Node | null>, path: string, baseDir: string): { identity?: string, secret?: string } {
+  const out: { identity?: string, secret?: string } = {}
+  for (const key of ['identity', 'secret'] as const) {
+    const node = f.get(key)
+    if (node === undefined) continue
+    const file = readString(r, node, `${path}.${key}`, 'a file path')
+    if (file != null) out[key] = resolve(baseDir, file)
+  }
+  return out
+}
+
+export function readTunnels (r: Reader, node: Node | null | undefined, backends: BackendsConfig, known: readonly string[], baseDir: string): Record<string, TunnelConfig> {
   const out = emptyRecord<TunnelConfig>()
   for (const { key, keyNode, value } of r.map(node, 'tunnels', 'the tunnels section') ?? []) {
     const path = `tunnels.${key}`
@@ -107,6 +120,7 @@ export function readTunnels (r: Reader, node: Node | null | undefined, backends:
       strategy: readStrategy(r, f.get('strategy'), `${path}.strategy`),
       access,
       allow,
+      ...readKeyFiles(r, f, path, baseDir),
       line: r.lineOf(keyNode)
     }
   }

@@ -6,7 +6,8 @@
 import type { Logger } from '../../peer/index.ts'
 import { parseListen } from '../context.ts'
 import type { CommonFlags } from '../context.ts'
-import { parseMillis, parsePort } from '../parse.ts'
+import { parseMillis, parsePort, parsePortProtocol, parseUnixAddress } from '../parse.ts'
+import { UsageError } from '../exit-codes.ts'
 import type { BackendFlags } from '../backend-flags.ts'
 import type { SecretInputIo } from '../secret-input.ts'
 import type { BeamConfig, ConnectConfig } from '../config/index.ts'
@@ -25,6 +26,8 @@ export interface ConnectFlags extends CommonFlags, BackendFlags {
   listen?: string[]
   /** `--dashboard [port]` (true or a port), `--no-dashboard` (false). */
   dashboard?: boolean | string
+  stdio?: boolean
+  udpIdleTimeout?: string
 }
 
 /** Default of --timeout, in ms. */
@@ -38,6 +41,14 @@ export interface ConnectSettings {
   localPort: number
   /** Local address to listen on. @default 127.0.0.1 */
   host: string
+  /** A unix socket to listen on instead of a TCP port (`--listen unix:PATH`). @default unset */
+  socketPath?: string
+  /** Carry one tunnel on standard input and output, bind nothing (`--stdio`). @default false */
+  stdio: boolean
+  /** The remote port is a UDP service (`--remote PORT/udp`): a local UDP port is bound. @default false */
+  udp: boolean
+  /** A UDP source's tunnel closes after this many ms without traffic (`--udp-idle-timeout`). @default the library's, 60000 */
+  udpIdleTimeout?: number
   /** Which of the share's ports; 0 is its first. @default 0 */
   remotePort: number
   /** Reaching the peer, in ms. @default DEFAULT_TIMEOUT, I2P_TIMEOUT with i2p */
@@ -55,8 +66,23 @@ export interface ConnectSettings {
 /** The connect flags, the named connection (if any) and the config file merged into settings. */
 export async function connectSettings (flags: ConnectFlags, io: SecretInputIo, log: Logger, config?: BeamConfig, entry?: ConnectConfig): Promise<ConnectSettings> {
   const localPort = entry?.localPort ?? (flags.port != null ? parsePort(flags.port, 'local port', true) : 0)
-  const remotePort = entry?.remote ?? (flags.remote != null ? parsePort(flags.remote, 'remote port') : 0)
-  const listen = parseListen(flags.listen ?? [])
+  const remote = flags.remote != null && entry?.remote == null ? parsePortProtocol(flags.remote, 'remote port') : undefined
+  const remotePort = entry?.remote ?? remote?.port ?? 0
+  const udp = remote?.udp === true
+  // --listen takes libp2p addresses, and one unix:PATH for the local socket
+  const unixPaths = (flags.listen ?? []).flatMap(l => { const p = parseUnixAddress(l, '--listen'); return p != null ? [p] : [] })
+  const listen = parseListen((flags.listen ?? []).filter(l => !l.startsWith('unix:')))
+  if (unixPaths.length > 1) throw new UsageError('--listen unix:PATH may be given once')
+  const socketPath = unixPaths[0]
+  const stdio = flags.stdio === true
+  if (stdio) {
+    const clash = [flags.port != null && '--port', flags.host != null && '--host', socketPath != null && '--listen unix:', flags.json === true && '--json'].filter(f => f !== false)
+    if (clash.length > 0) throw new UsageError(`--stdio carries the tunnel on standard input and output: drop ${clash.join(', ')}`)
+  }
+  if (socketPath != null && (flags.port != null || flags.host != null)) throw new UsageError('--listen unix:PATH replaces the local port: drop --port/--host')
+  if (flags.udpIdleTimeout != null && !udp) throw new UsageError('--udp-idle-timeout applies to a UDP service: give --remote PORT/udp')
+  const udpIdleTimeout = flags.udpIdleTimeout != null ? parseMillis(flags.udpIdleTimeout, '--udp-idle-timeout') : undefined
+  if (udp && (stdio || socketPath != null)) throw new UsageError(`--remote ${flags.remote ?? ''} is a UDP service: it is reached through a local UDP port, not ${stdio ? '--stdio' : '--listen unix:'}`)
   const choice = entry != null ? { names: entry.backends, fallback: entry.strategy === 'fallback' && entry.backends.length > 1 } : undefined
   const backends = await backendSetup(flags, { ...(config != null ? { file: config.backends } : {}), ...(choice != null ? { choice } : {}), role: 'connect' })
   const timeout = flags.timeout != null ? parseMillis(flags.timeout, 'timeout') : backends.names.includes('i2p') ? I2P_TIMEOUT : DEFAULT_TIMEOUT
@@ -68,10 +94,14 @@ export async function connectSettings (flags: ConnectFlags, io: SecretInputIo, l
   return {
     localPort,
     host: entry?.host ?? flags.host ?? '127.0.0.1',
+    ...(socketPath != null ? { socketPath } : {}),
+    stdio,
     remotePort,
+    udp,
+    ...(udpIdleTimeout != null ? { udpIdleTimeout } : {}),
     timeout,
     listen,
-    listenGiven: flags.listen != null,
+    listenGiven: listen.length > 0,
     backends,
     node,
     throwaway

@@ -8,7 +8,7 @@ import type { Logger } from '../../peer/index.ts'
 import { UsageError } from '../exit-codes.ts'
 import { parseListen } from '../context.ts'
 import type { CommonFlags } from '../context.ts'
-import { parseCount, parseService } from '../parse.ts'
+import { numberServices, parseCount, parseService } from '../parse.ts'
 import type { BackendFlags } from '../backend-flags.ts'
 import type { SecretInputIo } from '../secret-input.ts'
 import type { BeamConfig, TunnelConfig } from '../config/index.ts'
@@ -36,12 +36,13 @@ export interface ShareFlags extends CommonFlags, BackendFlags {
   http?: boolean
   httpAuth?: string
   httpToken?: string
+  qr?: boolean
 }
 
 /** What a share runs with. */
 export interface ShareSettings {
-  /** The local services, the first being the default. */
-  services: Array<{ host?: string, port: number }>
+  /** The local services, the first being the default; `path` for a unix socket (offered under `port`). */
+  services: Array<{ host?: string, port: number, path?: string, udp?: true }>
   /** `public`, an allow-list of peer ids, or holders of the access secret. */
   access: { mode: 'public' } | { mode: 'allow', peers: string[] } | { mode: 'secret', rotate: boolean }
   /** Listen addresses given (`--listen`). @default none given: DEFAULT_SHARE_LISTEN */
@@ -57,6 +58,8 @@ export interface ShareSettings {
   limits: { maxTunnels?: number, maxTunnelsPerPeer?: number }
   backends: BackendSetup
   node: NodeSettings
+  /** The access secret's file, when the named tunnel has its own (`secret:`). @default unset: the backends' own */
+  secretFile?: string
 }
 
 /** A share name: what `<name>.<peer-id prefix>` resolves. */
@@ -71,7 +74,7 @@ export type ShareSource = { ports: string[] } | { tunnel: TunnelConfig }
 /** The share's flags, the named tunnel (if any) and the config file merged into settings. Throws UsageError and the parsers' errors. */
 export async function shareSettings (source: ShareSource, flags: ShareFlags, io: SecretInputIo, log: Logger, config?: BeamConfig): Promise<ShareSettings> {
   const tunnel = 'tunnel' in source ? source.tunnel : undefined
-  const services = tunnel != null ? tunnel.services.map(s => ({ ...s })) : 'ports' in source ? source.ports.map(parseService) : []
+  const services = tunnel != null ? tunnel.services.map(s => ({ ...s })) : 'ports' in source ? numberServices(source.ports.map(parseService)) : []
   const isPublic = tunnel != null ? tunnel.access === 'public' : flags.public === true
   const allowGiven = tunnel != null ? (tunnel.access === 'allow' ? tunnel.allow : undefined) : flags.allow
   if (isPublic && allowGiven != null) throw new UsageError('--public and --allow exclude each other')
@@ -97,5 +100,8 @@ export async function shareSettings (source: ShareSource, flags: ShareFlags, io:
   }
   if (listen != null) settings.listen = listen
   if (flags.announce != null) settings.announce = flags.announce
+  // a tunnel with its own key files (one `beam import` wrote): they win over the backends' own, a flag over them
+  if (tunnel?.identity != null && flags.identity == null && io.env.BEAM_IDENTITY == null && flags.ephemeral !== true) settings.node.identity = { file: tunnel.identity }
+  if (tunnel?.secret != null) settings.secretFile = tunnel.secret
   return settings
 }

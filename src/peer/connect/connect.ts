@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events'
+import type { Readable, Writable } from 'node:stream'
+import type { PipeResult } from '../../tunnel/index.ts'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -8,6 +10,7 @@ import type { DialAttempt, RacingPeers } from './dialer.ts'
 import type { ConnectEvents, ConnectLiveTunnel, ConnectOptions } from './events.ts'
 import { knownAddresses } from '../discovery/known-addresses.ts'
 import { LocalClients } from './local-listener.ts'
+import { LocalDatagrams } from './local-datagrams.ts'
 import type { PathInfo } from './path.ts'
 import { PathKeeper } from './path-keeper.ts'
 import { probeShare } from './probe.ts'
@@ -89,13 +92,16 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
   private readonly reversal: ConnectionReversal
   private readonly clients: LocalClients
   private readonly probe: boolean
-  private readonly listen: boolean
+  private readonly bind: boolean
+  /** The local UDP port of a UDP tunnel (then `clients` binds nothing). */
+  private readonly datagrams: LocalDatagrams | undefined
 
   /** @internal made by {@link BeamNode.connect} */
   constructor (init: ConnectTunnelInit) {
     super()
     const remotePort = init.remotePort ?? 0
     if (!Number.isInteger(remotePort) || remotePort < 0 || remotePort > 65535) throw new InvalidOptionError(`invalid remote port ${remotePort}`)
+    if (init.udp === true && init.socketPath != null) throw new InvalidOptionError('a UDP tunnel binds a UDP port, not a unix socket')
     const { libp2p, peerId, logger: log } = init
     const shutdown = this.shutdown.signal
     this.peerId = peerId
@@ -103,7 +109,6 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
     this.log = log
     this.onClose = init.onClose
     this.probe = init.probe !== false
-    this.listen = init.listen !== false
     const addresses = async (): Promise<Multiaddr[]> => await knownAddresses(libp2p, peerId)
     const record = (attempts: Array<DialAttempt & { technique?: string }>): void => {
       this.attempts.push(...attempts)
@@ -192,6 +197,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       peerId,
       remotePort,
       secret: init.secret,
+      udp: init.udp,
       handshakeTimeout: init.handshakeTimeout,
       maxStreams: init.maxStreams,
       log,
@@ -200,9 +206,24 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       onSlow: (conn) => { this.paths.suspect(conn) },
       shutdown
     })
+    this.bind = init.bind !== false
+    this.datagrams = init.udp === true
+      ? new LocalDatagrams({
+        host: init.host,
+        port: init.port,
+        remotePort,
+        idleTimeout: init.datagramIdleTimeout,
+        maxSessions: init.maxDatagramSessions,
+        log,
+        events: this,
+        open: async (signal) => await this.openStream(false, signal),
+        shutdown
+      })
+      : undefined
     this.clients = new LocalClients({
       host: init.host,
       port: init.port,
+      path: init.socketPath,
       remotePort,
       log,
       events: this,
@@ -212,12 +233,14 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
     })
   }
 
-  /** Local address clients connect to. */
-  get host (): string { return this.clients.host }
-  /** Local port clients connect to. */
-  get port (): number { return this.clients.port }
+  /** Local address clients connect to ('' with a unix socket or without a bound port). */
+  get host (): string { return this.datagrams?.host ?? this.clients.host }
+  /** Local port clients connect to (0 with a unix socket or without a bound port). */
+  get port (): number { return this.datagrams?.port ?? this.clients.port }
+  /** The unix socket clients connect to, when the tunnel listens on one. */
+  get socketPath (): string | undefined { return this.clients.path }
   /** The local clients joined to the share now, with their byte counts so far (`sent`: to the share). */
-  liveTunnels (): ConnectLiveTunnel[] { return this.clients.liveTunnels() }
+  liveTunnels (): ConnectLiveTunnel[] { return [...this.clients.liveTunnels(), ...(this.datagrams?.liveTunnels() ?? [])] }
   /** The path new streams take now, if connected. */
   get path (): PathInfo | undefined { return this.paths.path }
 
@@ -234,8 +257,23 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       await this.paths.connection(options.signal)
     }
     this.paths.start()
-    if (this.listen) await this.clients.start()
+    if (this.datagrams != null) await this.datagrams.start()
+    else if (this.bind) await this.clients.start()
     this.paths.schedule()
+  }
+
+  /**
+   * Carry one tunnel between `input` and `output`, e.g. a process's standard
+   * input and output (what an SSH ProxyCommand speaks). Resolves when the
+   * share's side has ended and its bytes are written out (or the tunnel
+   * failed: the result's `error`); an end of `input` is passed on as a
+   * half-close. Rejects when the tunnel cannot open (refused, unreachable).
+   * Emits `tunnel:open`/`tunnel:close`/`tunnel:failed` like a local client.
+   * `signal` resets the tunnel.
+   */
+  async pipe (input: Readable, output: Writable, options: { signal?: AbortSignal | undefined } = {}): Promise<PipeResult> {
+    if (this.datagrams != null) throw new InvalidOptionError('a UDP tunnel carries datagrams, not a byte stream')
+    return await this.clients.pipe(input, output, options.signal)
   }
 
   /**
@@ -273,6 +311,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
     this.paths.stop()
     // the local port's close waits for its sockets; they are reset first
     await this.clients.close()
+    await this.datagrams?.close()
     this.onClose?.()
   }
 }

@@ -13,11 +13,31 @@ export interface ConnectOptions {
   /** Local port to bind; 0 = any free port. @default 0 */
   port?: number
   /**
-   * Bind the local port. With false no port is opened: the caller opens
-   * tunnel streams itself with {@link ConnectTunnel.openStream} (what a
-   * gateway does for each visitor's request). @default true
+   * Listen on this unix socket instead of a TCP port: created with mode 0600
+   * (only this user may connect), removed on close; a socket file nobody
+   * listens on any more is replaced, anything else there is an error.
+   * @default unset
    */
-  listen?: boolean
+  socketPath?: string
+  /**
+   * A UDP tunnel: `remotePort` names a UDP service of the share, and a local
+   * UDP port (`host`/`port`) is bound instead of a TCP one. Each source that
+   * sends to it gets its own datagram tunnel (the share's answers go back to
+   * it alone), closed after `datagramIdleTimeout` without traffic.
+   * @default false
+   */
+  udp?: boolean
+  /** A UDP source's tunnel that carries nothing either way for this long is closed, in ms. @default 60000 */
+  datagramIdleTimeout?: number
+  /** UDP sources served at once; datagrams of further sources are dropped. @default 256 */
+  maxDatagramSessions?: number
+  /**
+   * Bind a local port (or `socketPath`) for clients. false: nothing is bound and
+   * tunnels are carried only by {@link ConnectTunnel.pipe} (one on standard
+   * input and output, say).
+   * @default true
+   */
+  bind?: boolean
   /** How long one dial of the peer may take, in ms. @default 30000 */
   dialTimeout?: number
   /** How long the share has to answer a tunnel request, in ms. @default 10000 */

@@ -1,8 +1,9 @@
 import type { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 import type { Stream } from '@libp2p/interface'
-import { listenTcp, pipeSocketStream } from '../../tunnel/index.ts'
-import type { LocalListener } from '../../tunnel/index.ts'
+import type { Readable, Writable } from 'node:stream'
+import { listenTcp, listenUnix, pipeSocketStream, pipeStreamIo, resetSocket } from '../../tunnel/index.ts'
+import type { LocalListener, PipeResult } from '../../tunnel/index.ts'
 import { DEFAULT_LOCAL_HOST } from '../constants.ts'
 import { TunnelRefusedError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
@@ -15,6 +16,8 @@ export interface LocalClientsInit {
   host?: string | undefined
   /** Local port to bind; 0 = any free port. @default 0 */
   port?: number | undefined
+  /** A unix socket to listen on instead of a TCP port (mode 0600, removed on close). @default unset */
+  path?: string | undefined
   /** The shared port asked for (for the `tunnel:open` event). */
   remotePort: number
   /** Logger of the owning tunnel. */
@@ -45,21 +48,69 @@ export class LocalClients {
     this.init = init
   }
 
-  /** Local address clients connect to ('' until bound). */
+  /** Local address clients connect to ('' until bound, and for a unix socket). */
   get host (): string { return this.listener?.host ?? '' }
-  /** Local port clients connect to (0 until bound). */
+  /** Local port clients connect to (0 until bound, and for a unix socket). */
   get port (): number { return this.listener?.port ?? 0 }
+  /** The unix socket clients connect to, if that is what was bound. */
+  get path (): string | undefined { return this.listener?.path }
 
   /** The local clients joined to the share now, with their byte counts so far (sent: to the share). */
   liveTunnels (): ConnectLiveTunnel[] {
     return [...this.live].map(([id, t]) => ({ id, sent: t.early.taken() + t.counts.sent, received: t.counts.received }))
   }
 
-  /** Bind the local port. */
+  /** Bind the local port (or unix socket). */
   async start (): Promise<void> {
-    this.listener = await listenTcp(this.init.host ?? DEFAULT_LOCAL_HOST, this.init.port ?? 0, (socket) => {
+    const onSocket = (socket: Socket): void => {
       this.onSocket(socket).catch(err => { this.init.log.error({ err }, 'local connection handler failed') })
-    })
+    }
+    this.listener = this.init.path != null
+      ? await listenUnix(this.init.path, onSocket)
+      : await listenTcp(this.init.host ?? DEFAULT_LOCAL_HOST, this.init.port ?? 0, onSocket)
+  }
+
+  /**
+   * Carry one tunnel between `input` and `output` (a process's standard
+   * input and output), with the same events as a local client's: resolves
+   * when it has ended (see pipeStreamIo), rejects when it cannot open.
+   */
+  async pipe (input: Readable, output: Writable, signal?: AbortSignal): Promise<PipeResult> {
+    const { log, events, remotePort } = this.init
+    const id = this.nextId++
+    this.init.shutdown.throwIfAborted()
+    const ctl = new AbortController()
+    const stop = (): void => { ctl.abort() }
+    signal?.addEventListener('abort', stop, { once: true })
+    this.active.add(ctl)
+    try {
+      let stream: Stream
+      try {
+        stream = await this.init.open(ctl.signal, NO_EARLY_DATA)
+      } catch (err) {
+        const e = err as Error
+        events.emit('tunnel:failed', { id, error: e })
+        if (e instanceof TunnelRefusedError) events.emit('refused', e)
+        throw e
+      }
+      log.debug({ tunnel: id, via: stream.protocol, conns: this.init.describeConnections() }, 'tunnel open (standard input and output)')
+      events.emit('tunnel:open', { id, remotePort })
+      const counts = { sent: 0, received: 0 }
+      this.live.set(id, { early: NO_EARLY_DATA_TAKEN, counts })
+      let result: PipeResult
+      try {
+        result = await pipeStreamIo(stream, input, output, { signal: ctl.signal, counts })
+      } finally {
+        this.live.delete(id)
+      }
+      const ev: ConnectTunnelCloseEvent = { id, sent: result.sent, received: result.received }
+      if (result.error != null) ev.error = result.error.message
+      events.emit('tunnel:close', ev)
+      return result
+    } finally {
+      signal?.removeEventListener('abort', stop)
+      this.active.delete(ctl)
+    }
   }
 
   /** Reset every open tunnel, then unbind the port (its close waits for its sockets). */
@@ -94,7 +145,7 @@ export class LocalClients {
       } catch (err) {
         const e = err as Error
         log.warn({ tunnel: id, err: e.message }, 'cannot open tunnel; closing the local connection')
-        socket.resetAndDestroy()
+        resetSocket(socket)
         events.emit('tunnel:failed', { id, error: e })
         if (e instanceof TunnelRefusedError) events.emit('refused', e)
         return
@@ -126,6 +177,11 @@ export class LocalClients {
     }
   }
 }
+
+/** Early data of a tunnel whose first bytes are not read ahead (standard input). */
+const NO_EARLY_DATA: EarlyData = { take: () => undefined, watch: () => () => {} }
+/** Its count of bytes taken, for the live counts: none. */
+const NO_EARLY_DATA_TAKEN = { taken: () => 0 }
 
 /** A paused socket's first bytes as {@link EarlyData}, and how many were taken. */
 export function socketEarlyData (socket: Socket): EarlyData & { taken: () => number } {

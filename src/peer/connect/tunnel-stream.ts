@@ -55,6 +55,8 @@ export interface TunnelStreamsInit {
   remotePort: number
   /** The access secret from the connect string. @default unset (no proof sent) */
   secret?: Uint8Array | undefined
+  /** Datagram (UDP) tunnels: the request carries the udp flag. @default false */
+  udp?: boolean | undefined
   /** How long the share has to answer a tunnel request, in ms. @default 10000 */
   handshakeTimeout?: number | undefined
   /** Tunnel streams at once. @default 4096 */
@@ -127,7 +129,7 @@ export class TunnelStreams {
     }
     try {
       const proof = this.accessProof()
-      const req = proof != null ? { port: this.init.remotePort, probe, proof } : { port: this.init.remotePort, probe }
+      const req = { port: this.init.remotePort, probe, ...(proof != null ? { proof } : {}), ...(this.init.udp === true ? { udp: true } : {}) }
       const first = early?.take()
       const answer = sendTunnelRequest(stream, req, first != null ? { signal: hsSignal, early: first } : { signal: hsSignal })
       const unwatch = early != null ? forwardEarly(stream, early) : undefined

@@ -2,6 +2,7 @@ import type { BeamNode, NodeStatus, RelayStats } from '../node/index.ts'
 import type { Reachability } from '../node/index.ts'
 import type { Share } from '../share/index.ts'
 import type { ConnectTunnel, PathInfo } from '../connect/index.ts'
+import { hostPort } from '../../tunnel/index.ts'
 
 /** The path a tunnel's bytes take now. */
 export interface TunnelPath {
@@ -27,7 +28,7 @@ export interface TunnelSummary {
   peer: string
   /** The shared port (on a connect: the port asked for, null for the share's first). */
   port: number | null
-  /** On a connect: the local address clients connect to (`host:port`); null on a share. */
+  /** On a connect: where local clients connect (`host:port`, `unix:PATH`, or `stdio` for a tunnel on standard input and output); null on a share. */
   local: string | null
   /** The path now, or null when there is no connection to the peer. */
   path: TunnelPath | null
@@ -190,7 +191,7 @@ export class StatusTracker {
         role: c.role,
         peer: c.peer,
         port: c.port,
-        local: c.role === 'connect' && this.connect != null ? `${this.connect.host}:${this.connect.port}` : null,
+        local: c.role === 'connect' && this.connect != null ? localOf(this.connect) : null,
         path: c.role === 'connect' ? fromPathInfo(this.connect?.path) : pathOfPeer(node, c.peer),
         open: c.open,
         total: c.total,
@@ -241,6 +242,12 @@ export class StatusTracker {
     }
     return c
   }
+}
+
+/** Where a connect tunnel's local clients connect. */
+function localOf (t: ConnectTunnel): string {
+  if (t.socketPath != null) return `unix:${t.socketPath}`
+  return t.port === 0 ? 'stdio' : hostPort(t.host, t.port)
 }
 
 function fromPathInfo (p: PathInfo | undefined): TunnelPath | null {

@@ -296,11 +296,17 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     return dialableAddrs(this.libp2p)
   }
 
-  /** The connect string for this node, with or without an access secret. */
-  connectString (secret?: Uint8Array): string {
+  /**
+   * The connect string for this node, with or without an access secret.
+   * With `addresses: false`, the short form: the peer id and secret only,
+   * for connectors that find the node's addresses in the DHT (the node must
+   * be published there: {@link BeamNode.startPublishing}).
+   */
+  connectString (secret?: Uint8Array, options: { addresses?: boolean } = {}): string {
+    const multiaddrs = options.addresses === false ? [] : this.getMultiaddrs()
     return encodeConnectString(secret != null
-      ? { peerId: this.peerId, multiaddrs: this.getMultiaddrs(), secret }
-      : { peerId: this.peerId, multiaddrs: this.getMultiaddrs() })
+      ? { peerId: this.peerId, multiaddrs, secret }
+      : { peerId: this.peerId, multiaddrs })
   }
 
   /** True once it is known that no bootstrap node runs a relay (see waitForReservation). */

@@ -3,7 +3,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import { AccessProofCache, TUNNEL_PROTOCOL, DEFAULT_HANDSHAKE_TIMEOUT, TunnelStatus, readTunnelRequest } from '../../signaling/index.ts'
 import type { IncomingTunnel, TunnelRequest } from '../../signaling/index.ts'
-import { connectTcp, hostPort, pipeSocketStream } from '../../tunnel/index.ts'
+import { DatagramStream, DEFAULT_DATAGRAM_IDLE_TIMEOUT, connectTcp, connectUdp, connectUnix, hostPort, pipeSocketStream } from '../../tunnel/index.ts'
 import { DEFAULT_MAX_TUNNEL_STREAMS, DEFAULT_SERVICE_CONNECT_TIMEOUT, DEFAULT_SERVICE_HOST } from '../constants.ts'
 import { InvalidOptionError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
@@ -12,12 +12,30 @@ import { ShareLimits, overloadReason } from './share-limits.ts'
 import type { ShareLimitOptions } from './share-limits.ts'
 import { ReversalService } from './reversal.ts'
 
-/** A local TCP service offered through the share. */
+/** A local service offered through the share: a TCP port, or a unix socket offered under a port number. */
 export interface ServiceTarget {
-  /** The address the service listens on. @default '127.0.0.1' */
+  /** The address the service listens on (TCP). @default '127.0.0.1' */
   host?: string
-  /** Its TCP port, 1-65535. */
+  /**
+   * Its TCP port, 1-65535; for a unix socket service, the number connectors
+   * ask for it by (the tunnel request names services by number).
+   */
   port: number
+  /** The service's unix socket: set, the share connects there instead of to `host:port`. @default unset */
+  path?: string
+  /**
+   * A UDP service: each datagram tunnel gets its own UDP socket connected to
+   * `host:port`, and carries datagrams both ways until it is idle for
+   * `datagramIdleTimeout`. A TCP and a UDP service may have the same port.
+   * @default false
+   */
+  udp?: boolean
+}
+
+/** A service as the share runs it: a {@link ServiceTarget} with `host` filled in. */
+export interface SharedService extends ServiceTarget {
+  /** The address the TCP service listens on (the default filled in; unused with `path`). */
+  host: string
 }
 
 /** Who may open tunnels. */
@@ -60,6 +78,8 @@ export interface ShareOptions extends ShareLimitOptions {
    * then opens tunnels for its web visitors. @default []
    */
   gateways?: string[]
+  /** A datagram (UDP) tunnel that carries nothing either way for this long is closed, in ms. @default 60000 */
+  datagramIdleTimeout?: number
 }
 
 /** {@link ShareEvents} `tunnel:open`: a connector's tunnel reached the local service. */
@@ -70,8 +90,12 @@ export interface TunnelOpenEvent {
   remotePeer: string
   /** The local service's host (an IPv6 address without brackets). */
   host: string
-  /** The local service's port. */
+  /** The local service's port (for a unix socket service, the number connectors ask for it by). */
   port: number
+  /** The service's unix socket, when it is one (`host` is then unused). @default unset */
+  path?: string
+  /** Set for a datagram tunnel to a UDP service. @default unset */
+  udp?: true
 }
 /** {@link ShareEvents} `tunnel:close`: a tunnel ended. */
 export interface TunnelCloseEvent extends TunnelOpenEvent {
@@ -102,8 +126,12 @@ export interface ServiceUnavailableEvent {
   remotePeer: string
   /** The local service's host (an IPv6 address without brackets). */
   host: string
-  /** The local service's port. */
+  /** The local service's port (for a unix socket service, the number connectors ask for it by). */
   port: number
+  /** The service's unix socket, when it is one (`host` is then unused). @default unset */
+  path?: string
+  /** Set for a UDP service. @default unset */
+  udp?: true
   /** The connect error, in one line, with the service's host and port (the connector is told only that the service is unavailable). */
   reason: string
 }
@@ -148,7 +176,7 @@ export interface ShareInit extends ShareOptions {
  */
 export class Share extends EventEmitter<ShareEvents> {
   /** The services offered, `host` filled in. */
-  readonly services: Array<Required<ServiceTarget>>
+  readonly services: SharedService[]
   /** The access policy. */
   readonly access: AccessPolicy
   private readonly libp2p: Libp2p
@@ -156,9 +184,10 @@ export class Share extends EventEmitter<ShareEvents> {
   private readonly serviceConnectTimeout: number
   private readonly handshakeTimeout: number
   private readonly maxStreams: number
+  private readonly datagramIdleTimeout: number
   private readonly shutdown = new AbortController()
   private readonly active = new Set<AbortController>()
-  private readonly live = new Map<number, TunnelOpenEvent & { counts: { sent: number, received: number } }>()
+  private readonly live = new Map<number, TunnelOpenEvent & { counts: { readonly sent: number, readonly received: number } }>()
   private readonly limits: ShareLimits
   private lastOverflowWarn = -Infinity
   private readonly allowed: Set<string>
@@ -175,13 +204,17 @@ export class Share extends EventEmitter<ShareEvents> {
     super()
     const { libp2p, logger: log } = options
     if (options.services.length === 0) throw new InvalidOptionError('a share needs at least one port')
-    const seen = new Set<number>()
+    const seen = new Set<string>()
     this.services = options.services.map(s => {
       if (!Number.isInteger(s.port) || s.port < 1 || s.port > 65535) throw new InvalidOptionError(`invalid port ${s.port}: use 1-65535`)
-      if (seen.has(s.port)) throw new InvalidOptionError(`port ${s.port} is listed twice`)
-      seen.add(s.port)
-      return { host: s.host ?? DEFAULT_SERVICE_HOST, port: s.port }
+      const key = `${s.port}/${s.udp === true ? 'udp' : 'tcp'}`
+      if (seen.has(key)) throw new InvalidOptionError(`port ${s.udp === true ? key : s.port} is listed twice`)
+      seen.add(key)
+      if (s.path != null && (s.path === '' || s.path.includes('\0'))) throw new InvalidOptionError(`invalid unix socket path for port ${s.port}`)
+      if (s.path != null && s.udp === true) throw new InvalidOptionError(`port ${s.port}: a UDP service cannot be a unix socket`)
+      return { host: s.host ?? DEFAULT_SERVICE_HOST, port: s.port, ...(s.path != null ? { path: s.path } : {}), ...(s.udp === true ? { udp: true } : {}) }
     })
+    this.datagramIdleTimeout = options.datagramIdleTimeout ?? DEFAULT_DATAGRAM_IDLE_TIMEOUT
     this.access = options.access
     this.allowed = new Set(options.access.mode === 'allow' ? options.access.peers : [])
     this.gateways = new Set(options.gateways ?? [])
@@ -255,7 +288,7 @@ export class Share extends EventEmitter<ShareEvents> {
 
   /** The tunnels joined to a service now, with their byte counts so far. */
   liveTunnels (): LiveTunnel[] {
-    return [...this.live.values()].map(t => ({ id: t.id, remotePeer: t.remotePeer, host: t.host, port: t.port, sent: t.counts.sent, received: t.counts.received }))
+    return [...this.live.values()].map(t => ({ id: t.id, remotePeer: t.remotePeer, host: t.host, port: t.port, ...(t.path != null ? { path: t.path } : {}), ...(t.udp === true ? { udp: true as const } : {}), sent: t.counts.sent, received: t.counts.received }))
   }
 
   /** Streams that have not sent their request yet, over all peers. */
@@ -328,6 +361,55 @@ export class Share extends EventEmitter<ShareEvents> {
     }
   }
 
+  /**
+   * An accepted datagram tunnel: a UDP socket of its own connected to the
+   * service, datagrams both ways until the stream ends or is idle.
+   */
+  private async serveDatagrams (incoming: IncomingTunnel, stream: Stream, service: SharedService, remotePeer: string, log: Logger, signal: AbortSignal): Promise<void> {
+    let socket: Awaited<ReturnType<typeof connectUdp>>
+    try {
+      socket = await connectUdp(service.host, service.port, { signal })
+    } catch (err) {
+      const reason = (err as Error).message
+      log.warn({ service: `${hostPort(service.host, service.port)}/udp`, reason }, 'shared UDP service unavailable')
+      this.emit('service:unavailable', { remotePeer, host: service.host, port: service.port, udp: true, reason })
+      await this.respondAndClose(incoming, stream, TunnelStatus.SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_REASON)
+      return
+    }
+    try {
+      try {
+        await incoming.respond({ status: TunnelStatus.OK, reason: '' }, { signal: AbortSignal.timeout(this.handshakeTimeout) })
+      } catch (err) {
+        stream.abort(err as Error)
+        return
+      }
+      const id = this.nextId++
+      log.debug({ tunnel: id, service: `${hostPort(service.host, service.port)}/udp` }, 'datagram tunnel open')
+      this.emit('tunnel:open', { id, remotePeer, host: service.host, port: service.port, udp: true })
+      const datagrams = new DatagramStream(incoming.unwrap(), {
+        deliver: (d) => { socket.send(d) },
+        idleTimeout: this.datagramIdleTimeout,
+        signal
+      })
+      socket.on('message', (m: Buffer) => { datagrams.send(m) })
+      // live counts for liveTunnels(): the payload bytes so far (sent: to the peer)
+      const progress = datagrams.progress
+      this.live.set(id, { id, remotePeer, host: service.host, port: service.port, udp: true, counts: { get sent () { return progress.sentBytes }, get received () { return progress.receivedBytes } } })
+      let result
+      try {
+        result = await datagrams.done
+      } finally {
+        this.live.delete(id)
+      }
+      const ev: TunnelCloseEvent = { id, remotePeer, host: service.host, port: service.port, udp: true, sent: result.sentBytes, received: result.receivedBytes }
+      if (result.error != null) ev.error = result.error.message
+      log.debug({ tunnel: id, datagramsSent: result.sent, datagramsReceived: result.received, dropped: result.dropped }, 'datagram tunnel closed')
+      this.emit('tunnel:close', ev)
+    } finally {
+      socket.close()
+    }
+  }
+
   /** One tunnel stream, with a handshake slot taken by {@link admitHandshake}. */
   private async onStream (stream: Stream, connection: Connection): Promise<void> {
     const remotePeer = connection.remotePeer.toString()
@@ -359,9 +441,11 @@ export class Share extends EventEmitter<ShareEvents> {
       this.handshakeFailed(connection, log, refusal)
       return
     }
-    const service = req.port === 0 ? this.services[0] : this.services.find(s => s.port === req.port)
+    const udp = req.udp === true
+    const ofKind = this.services.filter(s => (s.udp === true) === udp)
+    const service = req.port === 0 ? ofKind[0] : ofKind.find(s => s.port === req.port)
     if (service == null) {
-      const reason = `port ${req.port} is not shared (shared: ${this.services.map(s => s.port).join(', ')})`
+      const reason = `${udp ? 'UDP ' : ''}port ${req.port === 0 ? '(default)' : req.port} is not shared (shared: ${this.services.map(describePort).join(', ')})`
       log.warn({ port: req.port }, 'tunnel asked for a port that is not shared')
       await this.respondAndClose(incoming, stream, TunnelStatus.UNKNOWN_PORT, reason)
       return
@@ -389,14 +473,20 @@ export class Share extends EventEmitter<ShareEvents> {
     const ctl = new AbortController()
     this.active.add(ctl)
     try {
+      if (udp) {
+        await this.serveDatagrams(incoming, stream, service, remotePeer, log, ctl.signal)
+        return
+      }
+      const where = service.path != null ? { path: service.path } : {}
       let socket
       try {
-        socket = await connectTcp(service.host, service.port, { timeout: this.serviceConnectTimeout, signal: ctl.signal })
+        const connectOptions = { timeout: this.serviceConnectTimeout, signal: ctl.signal }
+        socket = service.path != null ? await connectUnix(service.path, connectOptions) : await connectTcp(service.host, service.port, connectOptions)
       } catch (err) {
         // the detail (host, port, error code) stays here: the connector learns only that the service is unavailable
         const reason = (err as Error).message
-        log.warn({ service: hostPort(service.host, service.port), reason }, 'shared service unavailable')
-        this.emit('service:unavailable', { remotePeer, host: service.host, port: service.port, reason })
+        log.warn({ service: describeService(service), reason }, 'shared service unavailable')
+        this.emit('service:unavailable', { remotePeer, host: service.host, port: service.port, ...where, reason })
         await this.respondAndClose(incoming, stream, TunnelStatus.SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_REASON)
         return
       }
@@ -408,17 +498,17 @@ export class Share extends EventEmitter<ShareEvents> {
         return
       }
       const id = this.nextId++
-      log.debug({ tunnel: id, service: hostPort(service.host, service.port) }, 'tunnel open')
-      this.emit('tunnel:open', { id, remotePeer, host: service.host, port: service.port })
+      log.debug({ tunnel: id, service: describeService(service) }, 'tunnel open')
+      this.emit('tunnel:open', { id, remotePeer, host: service.host, port: service.port, ...where })
       const counts = { sent: 0, received: 0 }
-      this.live.set(id, { id, remotePeer, host: service.host, port: service.port, counts })
+      this.live.set(id, { id, remotePeer, host: service.host, port: service.port, ...where, counts })
       let result
       try {
         result = await pipeSocketStream(socket, incoming.unwrap(), { signal: ctl.signal, counts })
       } finally {
         this.live.delete(id)
       }
-      const ev: TunnelCloseEvent = { id, remotePeer, host: service.host, port: service.port, sent: result.sent, received: result.received }
+      const ev: TunnelCloseEvent = { id, remotePeer, host: service.host, port: service.port, ...where, sent: result.sent, received: result.received }
       if (result.error != null) {
         ev.error = result.error.message
         log.debug({ tunnel: id, err: result.error.message }, 'tunnel reset')
@@ -431,6 +521,16 @@ export class Share extends EventEmitter<ShareEvents> {
       this.limits.closeTunnel(remotePeer)
     }
   }
+}
+
+/** A service in the log: `host:port`, or its unix socket. */
+function describeService (s: SharedService): string {
+  return s.path != null ? `unix:${s.path}` : hostPort(s.host, s.port)
+}
+
+/** A service's port as a connector names it: `53/udp`, `8080`. */
+function describePort (s: ServiceTarget): string {
+  return s.udp === true ? `${s.port}/udp` : String(s.port)
 }
 
 /** The answer to a tunnel over a connection with limits. */

@@ -314,3 +314,12 @@ describe('docs/configuration.md', () => {
     expect(bad).toBeGreaterThanOrEqual(1)
   })
 })
+
+describe('parseConfig: a tunnel\'s own key files', () => {
+  it('reads identity: and secret:, relative to the file\'s directory', () => {
+    const c = parseConfig('tunnels:\n  web:\n    port: 80\n    identity: tunnels/web/identity.json\n    secret: /keys/web-secret\n', '/etc/beam/beam.config.yaml')
+    expect(getTunnel(c, 'web')).toMatchObject({ identity: '/etc/beam/tunnels/web/identity.json', secret: '/keys/web-secret' })
+    expect(getTunnel(parseConfig('tunnels:\n  web:\n    port: 80\n', '/x/beam.config.yaml'), 'web').identity).toBeUndefined()
+    expect(() => parseConfig('tunnels:\n  web:\n    port: 80\n    identity: 3\n', '/x/beam.config.yaml')).toThrow(/tunnels\.web\.identity: expected a file path/)
+  })
+})

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest'
-import { ipv6BracketHint, parseBindAddress, parsePort, parseService, parseMillis, splitList } from '../../../src/cli/parse.ts'
+import { resolve } from 'node:path'
+import { ipv6BracketHint, numberServices, parseBindAddress, parsePort, parsePortProtocol, parseService, parseMillis, parseUnixAddress, splitList } from '../../../src/cli/parse.ts'
 import { parseHostPort } from '../../../src/cli/backend-flags.ts'
 import { hostPort } from '../../../src/tunnel/index.ts'
 import { parseIceServer } from '../../../src/cli/context.ts'
@@ -24,6 +25,25 @@ describe('service parsing', () => {
     expect(parseService('10.0.0.5:22')).toEqual({ host: '10.0.0.5', port: 22 })
     expect(parseService('localhost:5432')).toEqual({ host: 'localhost', port: 5432 })
     expect(parseService('[::1]:8080')).toEqual({ host: '::1', port: 8080 })
+  })
+  it('reads unix:PATH (made absolute) and numbers unix services from the lowest port no other service uses', () => {
+    expect(parseService('unix:/run/app.sock')).toEqual({ port: 0, path: '/run/app.sock' })
+    expect(parseService('unix:app.sock')).toEqual({ port: 0, path: resolve('app.sock') })
+    expect(() => parseService('unix:')).toThrow(expect.objectContaining({ name: 'UsageError' }))
+    expect(parseUnixAddress('127.0.0.1:80', '--listen')).toBeUndefined()
+    const numbered = numberServices(['unix:/a.sock', '1', 'unix:/b.sock', '3'].map(parseService))
+    expect(numbered.map(s => s.port)).toEqual([2, 1, 4, 3])
+  })
+  it('reads PORT/udp, HOST:PORT/udp and PORT/tcp; a UDP service takes no unix number', () => {
+    expect(parseService('5353/udp')).toEqual({ port: 5353, udp: true })
+    expect(parseService('10.0.0.5:53/UDP')).toEqual({ host: '10.0.0.5', port: 53, udp: true })
+    expect(parseService('8080/tcp')).toEqual({ port: 8080 })
+    expect(() => parseService('53/tcp/udp')).toThrow(expect.objectContaining({ name: 'UsageError' }))
+    expect(() => parseService('0/udp')).toThrow(expect.objectContaining({ name: 'InvalidPortError' }))
+    expect(numberServices(['1/udp', 'unix:/a.sock'].map(parseService)).map(s => s.port)).toEqual([1, 1])
+    expect(parsePortProtocol('53/udp')).toEqual({ port: 53, udp: true })
+    expect(parsePortProtocol('53')).toEqual({ port: 53, udp: false })
+    expect(() => parseService('::1:5353/udp')).toThrow(expect.objectContaining({ name: 'UsageError', message: expect.stringContaining('[::1]:5353') }))
   })
   it('an IPv6 address without brackets is a usage error that says where they go', () => {
     expect(() => parseService('::1:28901')).toThrow(expect.objectContaining({ name: 'UsageError', message: 'invalid service \'::1:28901\': an IPv6 address goes in brackets, as in [::1]:28901' }))

@@ -13,6 +13,13 @@ describe('tunnel request codec', () => {
     }
   })
 
+  it('carries the udp flag (0x02) beside probe, and nothing else', () => {
+    expect(encodeRequest({ port: 53, probe: false, udp: true })[1]).toBe(0x02)
+    expect(encodeRequest({ port: 53, probe: true, udp: true })[1]).toBe(0x03)
+    expect(decodeRequest(encodeRequest({ port: 53, probe: true, udp: true }))).toEqual({ port: 53, probe: true, udp: true })
+    expect(decodeRequest(new Uint8Array([1, 0x02, 0, 53, 0]))).toEqual({ port: 53, probe: false, udp: true })
+    expect(() => decodeRequest(new Uint8Array([1, 0x04, 0, 0, 0]))).toThrow(/unknown request flags/)
+  })
   it('has the documented wire layout', () => {
     expect(Buffer.from(encodeRequest({ port: 0x1234, probe: true })).toString('hex')).toBe('0101123400')
     const withProof = encodeRequest({ port: 80, probe: false, proof })

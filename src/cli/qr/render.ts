@@ -1,0 +1,38 @@
+import type { QrCode } from './encode.ts'
+
+/** Options of {@link renderQrTerminal}. */
+export interface QrRenderOptions {
+  /** Light modules around the code (the standard asks for 4). @default 4 */
+  quiet?: number
+}
+
+/** Black on bright white, whatever the terminal's own colours: dark modules must be darker than light ones for a scanner. */
+const COLORS = '\x1b[30;107m'
+const RESET = '\x1b[0m'
+
+/**
+ * A QR code as terminal lines: two rows of modules a line (half blocks:
+ * `▀` top dark, `▄` bottom dark, `█` both), black on white set with ANSI
+ * colours, with a quiet zone. Width is size + 2 × quiet columns.
+ */
+export function renderQrTerminal (code: QrCode, options: QrRenderOptions = {}): string[] {
+  const quiet = options.quiet ?? 4
+  const full = code.size + 2 * quiet
+  const at = (x: number, y: number): boolean => code.dark[y - quiet]?.[x - quiet] === true
+  const lines: string[] = []
+  for (let y = 0; y < full; y += 2) {
+    let line = ''
+    for (let x = 0; x < full; x++) {
+      const top = at(x, y)
+      const bottom = y + 1 < full && at(x, y + 1)
+      line += top && bottom ? '█' : top ? '▀' : bottom ? '▄' : ' '
+    }
+    lines.push(COLORS + line + RESET)
+  }
+  return lines
+}
+
+/** Columns the rendered code takes. */
+export function qrTerminalWidth (code: QrCode, options: QrRenderOptions = {}): number {
+  return code.size + 2 * (options.quiet ?? 4)
+}

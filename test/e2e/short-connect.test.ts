@@ -1,0 +1,87 @@
+/**
+ * The short connect string: the share's peer id and secret, no addresses.
+ * A DHT of 8 server nodes in 2 processes on loopback; the share knows only
+ * node 1, the connector only node 8 and nothing of the share but the short
+ * form, which it resolves through the DHT. Real beam processes, bytes hashed.
+ */
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BeamProcess, LOOPBACK_LISTEN, OFFLINE, runBeam, startShare, tempHome } from '../helpers/beam.ts'
+import { DHT_SWARM } from '../helpers/dht-swarm.ts'
+import { expectedHash, httpGet, startHttpService } from '../helpers/services.ts'
+import type { TestHttp } from '../helpers/services.ts'
+import { JsonLines } from '../lab/udp-reflector.ts'
+import { decodeConnectString } from '../../src/peer/discovery/index.ts'
+
+const swarms: ChildProcess[] = []
+const dht: string[] = []
+const cleanups: Array<() => Promise<void>> = []
+let http: TestHttp
+
+async function swarm (count: number, bootstrap: string[]): Promise<string[]> {
+  const child = spawn(process.execPath, [DHT_SWARM, String(count), ...bootstrap], { stdio: ['ignore', 'pipe', 'pipe'] })
+  swarms.push(child)
+  const lines = new JsonLines(child)
+  await lines.waitFor(l => l.event === 'ready', 30_000)
+  return lines.lines.filter(l => l.event === 'node').map(l => String(l.multiaddr))
+}
+
+beforeAll(async () => {
+  http = await startHttpService()
+  const first = await swarm(4, [])
+  dht.push(...first, ...(await swarm(4, [first[0] ?? ''])))
+  expect(dht.length).toBe(8)
+  // let the routing tables fill (self lookups after connecting)
+  await new Promise(resolve => setTimeout(resolve, 2000))
+}, 90_000)
+
+afterAll(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {})
+  for (const s of swarms) s.kill('SIGTERM')
+  await Promise.all(swarms.map(async s => await new Promise(resolve => { if (s.exitCode != null) resolve(null); else s.once('exit', resolve) })))
+  await http?.close()
+})
+
+describe('the short connect string (peer id and secret, addresses from the DHT)', () => {
+  it('a published share prints it beside the full one; a connector with only it finds the share and is admitted', async () => {
+    const shareHome = await tempHome()
+    cleanups.push(shareHome.cleanup)
+    const proc = new BeamProcess(['share', String(http.port), ...LOOPBACK_LISTEN, ...OFFLINE, '--bootstrap', dht[0] ?? '', '--json'], { BEAM_HOME: shareHome.dir })
+    cleanups.push(async () => { await proc.stop() })
+    const ready = await proc.waitFor('ready', 30_000)
+    await proc.waitFor('published', 60_000)
+    const short = String(ready.connectShort)
+    const full = decodeConnectString(String(ready.connect))
+    const decoded = decodeConnectString(short)
+    expect(decoded.multiaddrs).toEqual([])
+    expect(decoded.peerId.equals(full.peerId)).toBe(true)
+    expect(decoded.secret).toEqual(full.secret)
+    expect(short.length).toBeLessThan(String(ready.connect).length)
+
+    const connectHome = await tempHome()
+    cleanups.push(connectHome.cleanup)
+    const c = new BeamProcess(['connect', short, ...OFFLINE, '--bootstrap', dht[7] ?? '', '--json'], { BEAM_HOME: connectHome.dir })
+    cleanups.push(async () => { await c.stop() })
+    const ev = await c.waitFor('listening', 60_000)
+    expect(c.events.some(e => e.event === 'lookup' && e.state === 'found')).toBe(true)
+    const got = await httpGet(Number(ev.port), '/download?mib=1&seed=61')
+    expect(got.sha256).toBe(expectedHash(61, 1))
+  }, 150_000)
+
+  it('a share that is not published (no DHT) offers no short form, and says so by null', async () => {
+    const home = await tempHome()
+    cleanups.push(home.cleanup)
+    const s = await startShare([String(http.port)], home.dir)
+    cleanups.push(async () => { await s.proc.stop() })
+    expect(s.ready.connectShort).toBeNull()
+    // without a DHT, a short form cannot be resolved: one line, exit 8
+    const other = await tempHome()
+    cleanups.push(other.cleanup)
+    const { encodeConnectString } = await import('../../src/peer/discovery/index.ts')
+    const shortForm = encodeConnectString({ ...decodeConnectString(s.connect), multiaddrs: [] })
+    const r = await runBeam(['connect', shortForm, ...OFFLINE, '--no-dht'], { BEAM_HOME: other.dir })
+    expect(r.code).toBe(8)
+    expect(r.stderr.trim().split('\n').filter(l => l.startsWith('beam:'))).toHaveLength(1)
+  }, 90_000)
+})
