@@ -20,7 +20,7 @@ import type { Logger } from '../../peer/index.ts'
 import { BackendUnavailableError } from '../../backends/index.ts'
 import { resolvePasswordFlags } from '../secret-input.ts'
 import { REACHABILITY_LABEL, reachabilityHint } from '../reachability-hint.ts'
-import { addDashboardOptions, dashboardSetting, openDashboard } from '../dashboard/open.ts'
+import { addDashboardOptions, openDashboard } from '../dashboard/open.ts'
 import { reportMemoryOnSignal, startIdleCollector } from '../memory.ts'
 import { GatewayRegistration, InvalidGatewayNameError, nameProblem } from '../../gateway/index.ts'
 import type { GatewayGrant } from '../../gateway/index.ts'
@@ -111,7 +111,7 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
   const ctx = createContext(flags, io)
   for (const w of config?.warnings ?? []) ctx.log.warn(w)
   const settings = await shareSettings(source, flags, io, ctx.log, config)
-  const dashboardSet = dashboardSetting(flags.dashboard)
+  const dashboardSet = settings.dashboard
   const { services, names } = settings
   const gateway = gatewayTarget(flags, io.env)
   const gatewayName = gateway != null ? names[0] : undefined

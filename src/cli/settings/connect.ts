@@ -10,6 +10,8 @@ import { parseMillis, parsePort } from '../parse.ts'
 import type { BackendFlags } from '../backend-flags.ts'
 import type { SecretInputIo } from '../secret-input.ts'
 import type { BeamConfig, ConnectConfig } from '../config/index.ts'
+import { dashboardSetting } from '../dashboard/open.ts'
+import type { DashboardSetting } from '../dashboard/open.ts'
 import { backendSetup } from './backends.ts'
 import type { BackendSetup } from './backends.ts'
 import { nodeSettings } from './node.ts'
@@ -50,6 +52,8 @@ export interface ConnectSettings {
   node: NodeSettings
   /** An anonymous-only connect without a key file given runs with a throwaway key. */
   throwaway: boolean
+  /** The dashboard: `--dashboard`/`--no-dashboard`, else the connection's `dashboard:`, else the file's. @default on, a free port */
+  dashboard: DashboardSetting
 }
 
 /** The connect flags, the named connection (if any) and the config file merged into settings. */
@@ -74,6 +78,7 @@ export async function connectSettings (flags: ConnectFlags, io: SecretInputIo, l
     listenGiven: flags.listen != null,
     backends,
     node,
-    throwaway
+    throwaway,
+    dashboard: dashboardSetting(flags.dashboard, entry?.dashboard ?? config?.dashboard)
   }
 }
