@@ -99,6 +99,22 @@ describe('the control plane on a loopback port with a token file (BEAM_CONTROL=t
     const logs = await runBeam(['logs', 'web'], { BEAM_HOME: home.dir })
     expect(logs.code, logs.stderr).toBe(0)
     expect(logs.stdout).toMatch(/^\d\d:\d\d:\d\d INFO +starting share$/m)
+
+    // beam dashboard reads them the same way, a share's connect string included
+    const dash = new BeamProcess(['dashboard', '--json'], { BEAM_HOME: home.dir })
+    others.push(dash)
+    const url = new URL(String((await dash.waitFor('dashboard', 30_000)).url))
+    const cookie = `beam_dashboard_${url.port}=${url.searchParams.get('token') ?? ''}`
+    let processes: Array<{ status: { pid: number }, connect: string | null }> = []
+    for (let i = 0; i < 40 && processes.length < 2; i++) {
+      const r = await fetch(`http://127.0.0.1:${url.port}/_beam/api/status`, { headers: { cookie } })
+      expect(r.status).toBe(200)
+      processes = ((await r.json()) as { processes: typeof processes }).processes
+      if (processes.length < 2) await new Promise(resolve => setTimeout(resolve, 250))
+    }
+    expect(processes.map(p => p.status.pid).sort()).toEqual([share.proc.child.pid, conn.proc.child.pid].sort())
+    expect(processes.find(p => p.status.pid === share.proc.child.pid)?.connect).toBe(share.connect)
+    await dash.stop('SIGINT')
   }, 60_000)
 
   it('a token file with a wrong token exits 17, as does one others may read or another user owns', async () => {
