@@ -52,6 +52,7 @@ export async function openControl (ctx: Context, io: CliIo, info: Omit<ProcessIn
       server = await startControlServer({
         path: join(runDir(ctx.home), transport === 'tcp' ? controlTokenFileName(ids.pid) : controlSocketName(ids.pid)),
         transport,
+        pid: ids.pid,
         status: () => tracker.snapshot(),
         logs: ctx.logs ?? new LogRing(),
         ...(connectString != null ? { connectString } : {}),

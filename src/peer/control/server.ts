@@ -17,6 +17,8 @@ export interface ControlServerInit {
   path: string
   /** `unix`: a unix socket at `path`; `tcp`: a random port on 127.0.0.1, written with a token to the file at `path`. @default 'unix' */
   transport?: ControlTransport
+  /** The pid written to the token file (`tcp`); clients check it against the file's name. @default process.pid */
+  pid?: number
   /** The process's status now. */
   status: () => ProcessStatus
   /** The process's recent log lines. */
@@ -99,7 +101,7 @@ export async function startControlServer (init: ControlServerInit): Promise<Cont
   try {
     if (tcp && token != null) {
       port = (server.address() as AddressInfo).port
-      await writeControlTokenFile(path, { protocol: CONTROL_PROTOCOL, pid: process.pid, port, token })
+      await writeControlTokenFile(path, { protocol: CONTROL_PROTOCOL, pid: init.pid ?? process.pid, port, token })
     } else {
       // the folder is 0700 already: nobody else can reach the socket before this
       await chmod(path, 0o600)
