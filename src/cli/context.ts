@@ -3,7 +3,8 @@ import type { Command } from 'commander'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ephemeralIdentity, loadOrCreateIdentity, InvalidMultiaddrError, LogRing, DEFAULT_DHT_PROTOCOL } from '../peer/index.ts'
 import { UsageError } from './exit-codes.ts'
-import type { BeamInit, IceServer, Logger } from '../peer/index.ts'
+import type { BeamInit, ControlTransport, IceServer, Logger } from '../peer/index.ts'
+import { controlTransport } from './control.ts'
 import { anonymousPaths, backendSetName, beamHome, homePaths } from './home.ts'
 import { createCliLogger, LOG_LEVELS } from './logging.ts'
 import type { LogLevel } from './logging.ts'
@@ -93,10 +94,13 @@ export interface Context {
   logs?: LogRing
   /** The log file (`--log-file`), if any. */
   logFile?: RotatingLogFile
+  /** How a long-running command opens its control endpoint (`BEAM_CONTROL`, checked here so a wrong value stops the command before it starts). @default the platform's: see controlTransport */
+  control?: ControlTransport
 }
 
 export function createContext (flags: CommonFlags, io: CliIo): Context {
   const json = flags.json === true
+  const control = controlTransport(io.env)
   const logs = new LogRing()
   let logFile: RotatingLogFile | undefined
   if (flags.logFile != null && flags.logFile !== '') {
@@ -112,7 +116,7 @@ export function createContext (flags: CommonFlags, io: CliIo): Context {
   }
   const copies = [{ write: (s: string) => { logs.push(s) } }, ...(logFile != null ? [logFile] : [])]
   const log = createCliLogger({ level: flags.logLevel ?? 'info', format: json || !io.stderrIsTTY ? 'json' : 'pretty', copies })
-  return { out: createOutput(json, io), log, home: beamHome(io.env), logs, ...(logFile != null ? { logFile } : {}) }
+  return { out: createOutput(json, io), log, home: beamHome(io.env), logs, control, ...(logFile != null ? { logFile } : {}) }
 }
 
 /**

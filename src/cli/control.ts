@@ -1,16 +1,29 @@
 /**
  * The CLI's side of the control plane: where a home's control sockets live
- * (`$BEAM_HOME/run/<pid>.sock`), opening one for a long-running command,
+ * (`$BEAM_HOME/run/<pid>.sock`, or `<pid>.json` token files of loopback
+ * ports where there are no unix sockets), opening one for a long-running command,
  * and finding the processes `beam status`, `logs`, `stop` and `cleanup` act on.
  */
 import { join } from 'node:path'
-import { StatusTracker, controlRequest, controlSocketName, listControlSockets, startControlServer, LogRing, ProcessGoneError } from '../peer/index.ts'
-import type { BeamNode, ControlServer, ControlSocketEntry, ProcessInfo, ProcessStatus } from '../peer/index.ts'
+import { StatusTracker, controlRequest, controlSocketName, controlTokenFileName, listControlSockets, startControlServer, LogRing, ProcessGoneError } from '../peer/index.ts'
+import type { BeamNode, ControlServer, ControlTransport, ControlSocketEntry, ProcessInfo, ProcessStatus } from '../peer/index.ts'
 import type { CliIo, Context } from './context.ts'
 import { UsageError } from './exit-codes.ts'
 
 /** Where a home's control sockets are: `$BEAM_HOME/run`. */
 export const runDir = (home: string): string => join(home, 'run')
+
+/**
+ * The control transport of this process: `BEAM_CONTROL` (`unix` or `tcp`),
+ * else a loopback port with a token file on Windows (Node has no unix
+ * sockets there, only named pipes) and a unix socket elsewhere.
+ */
+export function controlTransport (env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): ControlTransport {
+  const v = env.BEAM_CONTROL?.trim().toLowerCase()
+  if (v == null || v === '') return platform === 'win32' ? 'tcp' : 'unix'
+  if (v === 'unix' || v === 'tcp') return v
+  throw new UsageError(`invalid BEAM_CONTROL '${env.BEAM_CONTROL ?? ''}': expected unix or tcp`)
+}
 
 /** A long-running command's control endpoint. */
 export interface ControlHandle {
@@ -34,9 +47,12 @@ export async function openControl (ctx: Context, io: CliIo, info: Omit<ProcessIn
   const tracker = new StatusTracker({ ...info, pid: ids?.pid ?? 0, logFile: ctx.logFile?.path ?? null, node })
   let server: ControlServer | undefined
   if (ids != null) {
+    const transport = ctx.control ?? controlTransport(io.env)
     try {
       server = await startControlServer({
-        path: join(runDir(ctx.home), controlSocketName(ids.pid)),
+        path: join(runDir(ctx.home), transport === 'tcp' ? controlTokenFileName(ids.pid) : controlSocketName(ids.pid)),
+        transport,
+        pid: ids.pid,
         status: () => tracker.snapshot(),
         logs: ctx.logs ?? new LogRing(),
         ...(connectString != null ? { connectString } : {}),

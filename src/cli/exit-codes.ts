@@ -83,6 +83,7 @@ const TABLE = new Map<string, { exit: ExitCode, code: string }>(Object.entries({
   NoSuchProcessError: { exit: ExitCode.NO_SUCH_PROCESS, code: 'no-such-process' },
   ProcessGoneError: { exit: ExitCode.PROCESS_GONE, code: 'process-gone' },
   ControlSocketUnsafeError: { exit: ExitCode.CONTROL_UNSAFE, code: 'control-unsafe' },
+  ControlTokenRefusedError: { exit: ExitCode.CONTROL_UNSAFE, code: 'control-unsafe' },
   ControlProtocolError: { exit: ExitCode.PROTOCOL, code: 'control-protocol' },
   // beam gateway and a share's registration with one
   GatewayNameTakenError: { exit: ExitCode.NAME_TAKEN, code: 'name-taken' },
@@ -112,6 +113,7 @@ const HINTS = new Map<string, (err: Error & Record<string, unknown>) => string |
     : 'have the share hold a reservation on a relay without limits (beam share --bootstrap <a beam relay>), or give this side a TURN server (--ice-server turn:USER:PASS@HOST:PORT)',
   ProcessGoneError: e => e.removed === true ? undefined : 'beam cleanup removes stale sockets',
   ControlSocketUnsafeError: () => 'remove it if it is not yours, or chmod 600 it if it is',
+  ControlTokenRefusedError: () => 'remove the file if no beam process of yours has that pid',
   TorAuthError: e => e.passwordHelps === true ? 'pass --tor-password (--ator-password for ATOR)' : undefined,
   GatewayNameTakenError: () => 'pick another --name, or run the share with the identity that claimed it'
 }))

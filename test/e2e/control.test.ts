@@ -115,6 +115,9 @@ describe('beam status, logs and stop with a share and a connect running', () => 
     expect((await status(home.dir, String(conn.proc.child.pid))).map(p => p.command)).toEqual(['connect'])
     expectOneLine(await runBeam(['status', 'nosuch'], { BEAM_HOME: home.dir }), 15, /no beam process named 'nosuch'.*running: web/)
     expectOneLine(await runBeam(['status', '999999999'], { BEAM_HOME: home.dir }), 15, /no beam process with pid 999999999/)
+    // logs and stop choose their process the same way, and say so the same way
+    expectOneLine(await runBeam(['logs', 'nosuch', '-f'], { BEAM_HOME: home.dir }), 15, /no beam process named 'nosuch'.*running: web/)
+    expectOneLine(await runBeam(['stop', '999999999'], { BEAM_HOME: home.dir }), 15, /no beam process with pid 999999999/)
   }, 60_000)
 
   it('logs prints the kept lines (with --since), and -f follows a new line', async () => {
@@ -248,16 +251,18 @@ describe('control sockets beam does not talk to', () => {
   })
 
   it('a dead process (exit 16), another protocol (exit 12), another owner or an open mode (exit 17): one line each', async () => {
-    // a socket whose process was killed
-    const deadPath = join(home.dir, 'run', '4000001.sock')
+    // sockets whose process was killed: status, stop and logs each say so and remove it
     const { spawn } = await import('node:child_process')
-    const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(deadPath)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] })
-    await new Promise<void>(resolve => child.stdout.once('data', () => { resolve() }))
-    await chmod(deadPath, 0o600)
-    child.kill('SIGKILL')
-    await new Promise(resolve => child.once('exit', resolve))
-    expectOneLine(await runBeam(['status', '4000001'], { BEAM_HOME: home.dir }), 16, /process 4000001 is not running \(its control socket is stale; removed it\)/)
-    expect(await exists(deadPath)).toBe(false)
+    for (const [pid, command] of [[4000001, 'status'], [4000003, 'stop'], [4000004, 'logs']] as const) {
+      const deadPath = join(home.dir, 'run', `${pid}.sock`)
+      const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(deadPath)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] })
+      await new Promise<void>(resolve => child.stdout.once('data', () => { resolve() }))
+      await chmod(deadPath, 0o600)
+      child.kill('SIGKILL')
+      await new Promise(resolve => child.once('exit', resolve))
+      expectOneLine(await runBeam([command, String(pid)], { BEAM_HOME: home.dir }), 16, new RegExp(`process ${pid} is not running \\(its control socket is stale; removed it\\)`))
+      expect(await exists(deadPath)).toBe(false)
+    }
 
     // something that is not a beam control socket
     const path = join(home.dir, 'run', '4000002.sock')

@@ -246,3 +246,55 @@ describe.skipIf(skip)('the dashboard at /_beam', () => {
     }
   }, 60_000)
 })
+
+// `dashboard:` in beam.config.yaml, set with `beam config set`: no browser needed.
+describe('the dashboard from beam.config.yaml', () => {
+  let home: Awaited<ReturnType<typeof tempHome>>
+  let echo: Awaited<ReturnType<typeof startTcpService>>
+  const procs: BeamProcess[] = []
+  beforeAll(async () => {
+    home = await tempHome()
+    echo = await startTcpService(s => { s.pipe(s) })
+  })
+  afterAll(async () => {
+    for (const p of procs) await p.stop().catch(() => {})
+    await echo?.close()
+    await home?.cleanup()
+  })
+
+  it('dashboard: false turns it off everywhere, a tunnel\'s port pins it for beam up, a flag wins; bad values exit 7', async () => {
+    const env = { BEAM_HOME: home.dir }
+    const free = await startTcpService(s => { s.destroy() })
+    const pinned = free.port
+    await free.close()
+    for (const [key, value] of [['dashboard', 'false'], ['tunnels.web.port', String(echo.port)], ['tunnels.web.dashboard', String(pinned)]]) {
+      const r = await runBeam(['config', 'set', key ?? '', value ?? ''], env)
+      expect(r.code, r.stderr).toBe(0)
+    }
+    for (const [key, value, msg] of [['dashboard', 'maybe', /dashboard: expected true, false or a port \(1-65535\), got 'maybe'/], ['tunnels.web.dashboard', '0', /tunnels\.web\.dashboard: 0 is not a port \(1-65535\)/]] as const) {
+      const r = await runBeam(['config', 'set', key, value], env)
+      expect(r.code, r.stderr).toBe(7)
+      expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1)
+      expect(r.stderr).toMatch(msg)
+    }
+    expect((await runBeam(['config', 'get', 'dashboard'], env)).stdout).toBe('false\n')
+
+    const off = await startShare([String(echo.port), '--ephemeral'], home.dir)
+    procs.push(off.proc)
+    expect(off.ready.dashboard).toBeNull()
+    const conn = await startConnect(off.connect, [], home.dir)
+    procs.push(conn.proc)
+    expect(conn.proc.events.find(e => e.event === 'listening')?.dashboard).toBeNull()
+    const on = await startConnect(off.connect, ['--dashboard'], home.dir)
+    procs.push(on.proc)
+    parse(on.proc.events.find(e => e.event === 'listening')?.dashboard)
+    for (const p of [on.proc, conn.proc, off.proc]) await p.stop()
+
+    const up = new BeamProcess(['up', 'web', '--ephemeral', '--listen', '/ip4/127.0.0.1/tcp/0', ...OFFLINE, '--json'], env)
+    procs.push(up)
+    const ready = await up.waitFor('ready', 30_000)
+    expect(parse(ready.dashboard).port).toBe(pinned)
+    expect((await get(pinned, '/_beam/')).status).toBe(401)
+    await up.stop()
+  }, 120_000)
+})

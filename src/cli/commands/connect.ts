@@ -20,7 +20,7 @@ import { BackendUnavailableError, carriedBy, describeBackendAddress } from '../.
 import type { BackendAddress } from '../../backends/index.ts'
 import { TunnelTruncatedError } from '../../tunnel/index.ts'
 import { readTargetInput, resolvePasswordFlags, withHiddenTarget } from '../secret-input.ts'
-import { addDashboardOptions, dashboardSetting, openDashboard } from '../dashboard/open.ts'
+import { addDashboardOptions, openDashboard } from '../dashboard/open.ts'
 import { reportMemoryOnSignal, startIdleCollector } from '../memory.ts'
 
 export type { ConnectFlags } from '../settings/index.ts'
@@ -174,7 +174,7 @@ export async function runConnect (targetArg: string | undefined, flags: ConnectF
   for (const w of config?.warnings ?? []) ctx.log.warn(w)
   const settings = await connectSettings(flags, io, ctx.log, config, entry)
   const { localPort, remotePort, timeout } = settings
-  const dashboardSet = dashboardSetting(flags.dashboard)
+  const dashboardSet = settings.dashboard
   const selected = await createBackends(settings.backends, { home: ctx.home, ownerPid: process.pid, env: io.env })
   const anonymous = selected.anonymousOnly
   if (anonymous && settings.listenGiven) throw new UsageError(`${selected.names.join('+')}-only mode opens no listener: drop --listen`)

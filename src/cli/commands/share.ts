@@ -23,7 +23,7 @@ import { resolvePasswordFlags } from '../secret-input.ts'
 import { encodeQr, qrTerminalWidth, renderQrTerminal } from '../qr/index.ts'
 import { pickDevServer } from '../dev-server.ts'
 import { REACHABILITY_LABEL, reachabilityHint } from '../reachability-hint.ts'
-import { addDashboardOptions, dashboardSetting, openDashboard } from '../dashboard/open.ts'
+import { addDashboardOptions, openDashboard } from '../dashboard/open.ts'
 import { reportMemoryOnSignal, startIdleCollector } from '../memory.ts'
 import { GatewayRegistration, InvalidGatewayNameError, nameProblem } from '../../gateway/index.ts'
 import type { GatewayGrant } from '../../gateway/index.ts'
@@ -158,7 +158,7 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
     chosen = { ports: [picked.service] }
   }
   const settings = await shareSettings(chosen, flags, io, ctx.log, config)
-  const dashboardSet = dashboardSetting(flags.dashboard)
+  const dashboardSet = settings.dashboard
   const { services, names } = settings
   const gateway = gatewayTarget(flags, io.env)
   const gatewayName = gateway != null ? names[0] : undefined

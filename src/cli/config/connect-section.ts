@@ -8,7 +8,7 @@ import { CONNECT_KEYS, ENTRY_NAME_RE } from './schema.ts'
 import type { BackendsConfig, ConnectConfig, TunnelConfig } from './schema.ts'
 import { readBackendList, readStrategy } from './backends-section.ts'
 import { ownEntry } from './lookup.ts'
-import { emptyRecord, readPort, readString } from './yaml-check.ts'
+import { emptyRecord, readDashboard, readPort, readString } from './yaml-check.ts'
 import type { Reader } from './yaml-check.ts'
 
 export function readConnect (r: Reader, node: Node | null | undefined, backends: BackendsConfig, known: readonly string[], tunnels: Record<string, TunnelConfig>): Record<string, ConnectConfig> {
@@ -56,6 +56,9 @@ export function readConnect (r: Reader, node: Node | null | undefined, backends:
     if (host !== undefined) c.host = readString(r, host, `${path}.host`, 'a local address')
     const remote = f.get('remote')
     if (remote !== undefined) c.remote = readPort(r, remote, `${path}.remote`)
+    const dashboardNode = f.get('dashboard')
+    const dashboard = dashboardNode !== undefined ? readDashboard(r, dashboardNode, `${path}.dashboard`) : undefined
+    if (dashboard != null) c.dashboard = dashboard
     out[key] = c
   }
   return out

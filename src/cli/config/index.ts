@@ -9,7 +9,7 @@ export {
   ACCESS_MODES, BUILTIN_BACKENDS, CONFIG_FILE_NAME, CONFIG_VERSION, ConfigError, ENTRY_NAME_RE, MAX_CONFIG_BYTES, STRATEGIES
 } from './schema.ts'
 export type {
-  AccessMode, AtorBackendConfig, BackendSettings, BackendsConfig, BeamConfig, ConfigIssue, ConnectConfig, DirectBackendConfig,
+  AccessMode, AtorBackendConfig, BackendSettings, BackendsConfig, BeamConfig, ConfigIssue, ConnectConfig, DashboardConfig, DirectBackendConfig,
   ExtraBackendConfig, HostPort, I2pBackendConfig, IceServerConfig, LoadConfigOptions, ParseConfigOptions, ServiceConfig, Strategy,
   TorBackendConfig, TunnelConfig
 } from './schema.ts'

@@ -13,7 +13,7 @@ import type { BeamConfig, ConfigIssue, LoadConfigOptions, ParseConfigOptions } f
 import { readBackends } from './backends-section.ts'
 import { readConnect } from './connect-section.ts'
 import { readTunnels } from './tunnels-section.ts'
-import { describe, Reader, scalar } from './yaml-check.ts'
+import { describe, readDashboard, Reader, scalar } from './yaml-check.ts'
 
 /**
  * Parse and validate a config file's text. `fileName` only labels messages.
@@ -41,7 +41,7 @@ export function parseConfig (text: string, fileName: string, options: ParseConfi
   visit(doc.contents)
   if (hasAlias) throw new ConfigError(r.issues)
 
-  const top = r.map(doc.contents, '', 'a map with version, backends, tunnels and connect', TOP_KEYS)
+  const top = r.map(doc.contents, '', 'a map with version, backends, tunnels, connect and dashboard', TOP_KEYS)
   const t = new Map((top ?? []).map(e => [e.key, e.value]))
   let version = CONFIG_VERSION
   const vNode = t.get('version')
@@ -55,11 +55,13 @@ export function parseConfig (text: string, fileName: string, options: ParseConfi
   const backends = readBackends(r, t.get('backends'), extra)
   const tunnels = readTunnels(r, t.get('tunnels'), backends, known, dirname(resolve(fileName)))
   const connect = readConnect(r, t.get('connect'), backends, known, tunnels)
+  const dashboardNode = t.get('dashboard')
+  const dashboard = dashboardNode !== undefined ? readDashboard(r, dashboardNode, 'dashboard') : undefined
   if (r.issues.length > 0) {
     r.issues.sort((a, b) => a.line - b.line || a.column - b.column)
     throw new ConfigError(r.issues)
   }
-  return { file: fileName, version, backends, tunnels, connect, warnings: [] }
+  return { file: fileName, version, backends, tunnels, connect, ...(dashboard != null ? { dashboard } : {}), warnings: [] }
 }
 
 /** Read, parse and validate a config file. */

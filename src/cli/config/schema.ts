@@ -126,6 +126,13 @@ export interface ServiceConfig {
   port: number
 }
 
+/**
+ * `dashboard:` (top level, or per tunnel or connection): `false` serves
+ * none, `true` one on a free port of 127.0.0.1, a number one on that port
+ * (as `--no-dashboard`, `--dashboard`, `--dashboard PORT`).
+ */
+export type DashboardConfig = boolean | number
+
 /** A named share (`tunnels.NAME`), for `beam up NAME` / `beam share --config`. */
 export interface TunnelConfig {
   name: string
@@ -147,6 +154,8 @@ export interface TunnelConfig {
   identity?: string
   /** The tunnel's own access secret file, likewise. @default unset: the secret of its backends */
   secret?: string
+  /** This tunnel's dashboard (`beam up NAME`). @default the top-level `dashboard:` */
+  dashboard?: DashboardConfig
   line: number
 }
 
@@ -165,6 +174,8 @@ export interface ConnectConfig {
   backends: string[]
   /** @default 'first-success' */
   strategy: Strategy
+  /** This connection's dashboard (`beam up NAME`). @default the top-level `dashboard:` */
+  dashboard?: DashboardConfig
   line: number
 }
 
@@ -175,6 +186,8 @@ export interface BeamConfig {
   backends: BackendsConfig
   tunnels: Record<string, TunnelConfig>
   connect: Record<string, ConnectConfig>
+  /** The dashboard of every share, connect and up that reads this file (a tunnel's or connection's own wins). @default true: on, a free port */
+  dashboard?: DashboardConfig
   /** Things that work but deserve a word (e.g. a password in a world-readable file). */
   warnings: string[]
 }
@@ -201,7 +214,7 @@ export const DEFAULT_STRATEGY: Strategy = 'first-success'
 export const ENTRY_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/
 export const STRATEGIES: Strategy[] = ['fallback', 'first-success']
 export const ACCESS_MODES: AccessMode[] = ['public', 'secret', 'allow']
-export const TOP_KEYS = ['version', 'backends', 'tunnels', 'connect']
+export const TOP_KEYS = ['version', 'backends', 'tunnels', 'connect', 'dashboard']
 const COMMON_BACKEND_KEYS = ['priority', 'enabled']
 /** The keys each built-in backend's entry takes. */
 export const BACKEND_KEYS: Record<string, string[]> = {
@@ -212,6 +225,6 @@ export const BACKEND_KEYS: Record<string, string[]> = {
 }
 /** The keys of an entry for a backend the program registered. */
 export const EXTRA_BACKEND_KEYS = [...COMMON_BACKEND_KEYS, 'options']
-export const TUNNEL_KEYS = ['port', 'ports', 'host', 'backends', 'strategy', 'access', 'allow', 'identity', 'secret']
-export const CONNECT_KEYS = ['target', 'localPort', 'host', 'remote', 'backends', 'strategy']
+export const TUNNEL_KEYS = ['port', 'ports', 'host', 'backends', 'strategy', 'access', 'allow', 'identity', 'secret', 'dashboard']
+export const CONNECT_KEYS = ['target', 'localPort', 'host', 'remote', 'backends', 'strategy', 'dashboard']
 export const ICE_KEYS = ['urls', 'username', 'credential']

@@ -9,7 +9,7 @@ import { parsePeerId } from '../../peer/index.ts'
 import { ACCESS_MODES, ENTRY_NAME_RE, TUNNEL_KEYS } from './schema.ts'
 import type { AccessMode, BackendsConfig, ServiceConfig, TunnelConfig } from './schema.ts'
 import { readBackendList, readStrategy } from './backends-section.ts'
-import { describe, emptyRecord, readChoice, readList, readPort, readString, scalar } from './yaml-check.ts'
+import { describe, emptyRecord, readChoice, readDashboard, readList, readPort, readString, scalar } from './yaml-check.ts'
 import type { Reader } from './yaml-check.ts'
 import { ipv6BracketHint } from '../parse.ts'
 
@@ -113,7 +113,7 @@ export function readTunnels (r: Reader, node: Node | null | undefined, backends:
     }
     if (access === 'allow' && allowNode === undefined) r.fail(accessNode ?? keyNode, `${path}.allow`, 'access: allow needs an allow: list of peer ids')
     if (allowNode != null && isSeq(allowNode) && allowNode.items.length === 0) r.fail(allowNode, `${path}.allow`, 'is empty: list the peer ids that may connect')
-    out[key] = {
+    const tunnel: TunnelConfig = {
       name: key,
       services,
       backends: readBackendList(r, f.get('backends'), `${path}.backends`, backends, known),
@@ -123,6 +123,10 @@ export function readTunnels (r: Reader, node: Node | null | undefined, backends:
       ...readKeyFiles(r, f, path, baseDir),
       line: r.lineOf(keyNode)
     }
+    const dashboardNode = f.get('dashboard')
+    const dashboard = dashboardNode !== undefined ? readDashboard(r, dashboardNode, `${path}.dashboard`) : undefined
+    if (dashboard != null) tunnel.dashboard = dashboard
+    out[key] = tunnel
   }
   return out
 }

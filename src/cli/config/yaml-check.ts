@@ -107,6 +107,15 @@ export function readInt (r: Reader, node: Node | null, path: string, min: number
 
 export const readPort = (r: Reader, node: Node | null, path: string): number | undefined => readInt(r, node, path, 1, 65535, 'a port')
 
+/** `dashboard:`: true, false, or a port on 127.0.0.1. */
+export function readDashboard (r: Reader, node: Node | null, path: string): boolean | number | undefined {
+  const v = scalar(node)
+  if (typeof v === 'boolean') return v
+  if (typeof v === 'number' || (typeof v === 'string' && /^\s*\d+\s*$/.test(v))) return readPort(r, node, path)
+  r.fail(node, path, `expected true, false or a port (1-65535), got ${describe(node)}`)
+  return undefined
+}
+
 export function readChoice<T extends string> (r: Reader, node: Node | null, path: string, choices: readonly T[]): T | undefined {
   const v = scalar(node)
   if (typeof v === 'string' && (choices as readonly string[]).includes(v)) return v as T

@@ -3,6 +3,7 @@ import type { Command } from 'commander'
 import type { Context } from '../context.ts'
 import type { ControlHandle } from '../control.ts'
 import { parsePort } from '../parse.ts'
+import type { DashboardConfig } from '../config/index.ts'
 import { startDashboard } from './server.ts'
 import { localSource } from './source.ts'
 import { LogRing } from '../../peer/index.ts'
@@ -17,11 +18,17 @@ export function addDashboardOptions (cmd: Command): Command {
     .addOption(new Option('--no-dashboard', 'serve no web dashboard'))
 }
 
-/** The dashboard flags as a setting: on with a free port unless `--no-dashboard`; `--dashboard PORT` pins the port (1-65535). */
-export function dashboardSetting (flag: boolean | string | undefined): DashboardSetting {
+/**
+ * The dashboard flags, else the config file's `dashboard:` (already
+ * checked), as a setting: on with a free port unless `--no-dashboard` or
+ * `dashboard: false`; `--dashboard PORT` or `dashboard: PORT` pins the port
+ * (1-65535). A bare `--dashboard` turns it on with the file's port, if any.
+ */
+export function dashboardSetting (flag: boolean | string | undefined, file?: DashboardConfig): DashboardSetting {
   if (flag === false) return { enabled: false }
-  if (flag == null || flag === true) return { enabled: true, port: 0 }
-  return { enabled: true, port: parsePort(flag, '--dashboard port') }
+  if (typeof flag === 'string') return { enabled: true, port: parsePort(flag, '--dashboard port') }
+  if (file === false) return flag === true ? { enabled: true, port: 0 } : { enabled: false }
+  return { enabled: true, port: typeof file === 'number' ? file : 0 }
 }
 
 /**

@@ -11,6 +11,8 @@ import { UsageError } from '../exit-codes.ts'
 import type { BackendFlags } from '../backend-flags.ts'
 import type { SecretInputIo } from '../secret-input.ts'
 import type { BeamConfig, ConnectConfig } from '../config/index.ts'
+import { dashboardSetting } from '../dashboard/open.ts'
+import type { DashboardSetting } from '../dashboard/open.ts'
 import { backendSetup } from './backends.ts'
 import type { BackendSetup } from './backends.ts'
 import { nodeSettings } from './node.ts'
@@ -61,6 +63,8 @@ export interface ConnectSettings {
   node: NodeSettings
   /** An anonymous-only connect without a key file given runs with a throwaway key. */
   throwaway: boolean
+  /** The dashboard: `--dashboard`/`--no-dashboard`, else the connection's `dashboard:`, else the file's. @default on, a free port */
+  dashboard: DashboardSetting
 }
 
 /** The connect flags, the named connection (if any) and the config file merged into settings. */
@@ -104,6 +108,7 @@ export async function connectSettings (flags: ConnectFlags, io: SecretInputIo, l
     listenGiven: listen.length > 0,
     backends,
     node,
-    throwaway
+    throwaway,
+    dashboard: dashboardSetting(flags.dashboard, entry?.dashboard ?? config?.dashboard)
   }
 }

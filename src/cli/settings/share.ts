@@ -12,6 +12,8 @@ import { numberServices, parseCount, parseService } from '../parse.ts'
 import type { BackendFlags } from '../backend-flags.ts'
 import type { SecretInputIo } from '../secret-input.ts'
 import type { BeamConfig, TunnelConfig } from '../config/index.ts'
+import { dashboardSetting } from '../dashboard/open.ts'
+import type { DashboardSetting } from '../dashboard/open.ts'
 import { backendSetup } from './backends.ts'
 import type { BackendSetup } from './backends.ts'
 import { nodeSettings } from './node.ts'
@@ -60,6 +62,8 @@ export interface ShareSettings {
   node: NodeSettings
   /** The access secret's file, when the named tunnel has its own (`secret:`). @default unset: the backends' own */
   secretFile?: string
+  /** The dashboard: `--dashboard`/`--no-dashboard`, else the tunnel's `dashboard:`, else the file's. @default on, a free port */
+  dashboard: DashboardSetting
 }
 
 /** A share name: what `<name>.<peer-id prefix>` resolves. */
@@ -96,7 +100,8 @@ export async function shareSettings (source: ShareSource, flags: ShareFlags, io:
     limits,
     backends,
     // the file's direct entry applies only where direct is used
-    node: await nodeSettings(flags, io, log, backends.names.includes('direct') ? config?.backends.direct : undefined)
+    node: await nodeSettings(flags, io, log, backends.names.includes('direct') ? config?.backends.direct : undefined),
+    dashboard: dashboardSetting(flags.dashboard, tunnel?.dashboard ?? config?.dashboard)
   }
   if (listen != null) settings.listen = listen
   if (flags.announce != null) settings.announce = flags.announce

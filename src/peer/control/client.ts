@@ -2,22 +2,25 @@ import { connect } from 'node:net'
 import { lstat, readdir, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { CONTROL_PROTOCOL, LineSplitter } from './protocol.ts'
-import type { ControlLogLine, ControlOp, ControlResponse } from './protocol.ts'
-import { ControlProtocolError, ControlSocketUnsafeError, ProcessGoneError } from './errors.ts'
+import type { ControlLogLine, ControlOp, ControlResponse, ControlTransport } from './protocol.ts'
+import { ControlProtocolError, ControlSocketUnsafeError, ControlTokenRefusedError, ProcessGoneError } from './errors.ts'
+import { processExists, readControlTokenFile } from './token-file.ts'
 import type { LogEntry } from './log-ring.ts'
 
-/** A process's control socket found in the run folder. */
+/** A process's control endpoint found in the run folder. */
 export interface ControlSocketEntry {
-  /** The process id (the file is named `<pid>.sock`). */
+  /** The process id (the file is named `<pid>.sock`, or `<pid>.json` for a token file). */
   pid: number
-  /** The socket's path. */
+  /** The socket's path, or the token file's. */
   path: string
+  /** `tcp`: `path` is a token file naming a loopback port. @default 'unix' */
+  transport?: ControlTransport
 }
 
 /** The file name of a process's control socket. */
 export const controlSocketName = (pid: number): string => `${pid}.sock`
 
-/** Control sockets in a run folder, by pid (none when the folder does not exist). */
+/** Control sockets and token files in a run folder, by pid (none when the folder does not exist). */
 export async function listControlSockets (dir: string): Promise<ControlSocketEntry[]> {
   let names: string[]
   try {
@@ -26,8 +29,11 @@ export async function listControlSockets (dir: string): Promise<ControlSocketEnt
     return []
   }
   return names.flatMap(n => {
-    const m = /^(\d{1,10})\.sock$/.exec(n)
-    return m != null ? [{ pid: Number(m[1]), path: join(dir, n) }] : []
+    const m = /^(\d{1,10})\.(sock|json)$/.exec(n)
+    if (m == null) return []
+    const entry: ControlSocketEntry = { pid: Number(m[1]), path: join(dir, n) }
+    if (m[2] === 'json') entry.transport = 'tcp'
+    return [entry]
   }).sort((a, b) => a.pid - b.pid)
 }
 
@@ -79,18 +85,21 @@ export interface ControlRequestOptions {
 export const DEFAULT_CONTROL_TIMEOUT = 3000
 
 /**
- * Send one request to a process's control socket and return its answer
- * (for a following logs request: once the signal aborts or the process
- * closes). Rejects with ControlSocketUnsafeError (not this user's alone),
- * ProcessGoneError (nobody listens, or no answer in time),
+ * Send one request to a process's control socket (or, for a token file,
+ * its loopback port, the token first) and return its answer (for a
+ * following logs request: once the signal aborts or the process closes).
+ * Rejects with ControlSocketUnsafeError (not this user's alone),
+ * ControlTokenRefusedError (the port's listener closed on the token),
+ * ProcessGoneError (nobody listens, the process is gone, or no answer in time),
  * ControlProtocolError (the answer is not this protocol), or an Error with
  * the process's own refusal.
  */
 export async function controlRequest (entry: ControlSocketEntry, request: ControlOp, options: ControlRequestOptions): Promise<ControlResponse> {
-  await checkControlSocket(entry.path, options.uid)
+  const target = await resolveEndpoint(entry, options)
   const timeout = options.timeout ?? DEFAULT_CONTROL_TIMEOUT
+  const what = entry.transport === 'tcp' ? 'control token file' : 'control socket'
   return await new Promise<ControlResponse>((resolve, reject) => {
-    const s = connect(entry.path)
+    const s = target.port != null ? connect({ host: '127.0.0.1', port: target.port }) : connect(entry.path)
     s.setEncoding('utf8')
     const splitter = new LineSplitter()
     let first: ControlResponse | undefined
@@ -107,22 +116,25 @@ export async function controlRequest (entry: ControlSocketEntry, request: Contro
       else if (value != null) resolve(value)
     }
     const onAbort = (): void => { finish(first == null ? options.signal?.reason as Error : undefined, first) }
-    const timer = setTimeout(() => { finish(new ProcessGoneError(`process ${entry.pid} did not answer on its control socket within ${timeout} ms`, entry.pid)) }, timeout)
+    const timer = setTimeout(() => { finish(new ProcessGoneError(`process ${entry.pid} did not answer on its ${what} within ${timeout} ms`, entry.pid)) }, timeout)
     options.signal?.addEventListener('abort', onAbort, { once: true })
-    s.once('connect', () => { s.write(JSON.stringify({ protocol: CONTROL_PROTOCOL, ...request }) + '\n') })
+    s.once('connect', () => { s.write((target.token != null ? target.token + '\n' : '') + JSON.stringify({ protocol: CONTROL_PROTOCOL, ...request }) + '\n') })
     s.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') {
         refused = true
-        const remove = options.removeStale === true ? unlink(entry.path).then(() => true, () => false) : Promise.resolve(false)
-        void remove.then(removed => { finish(new ProcessGoneError(`process ${entry.pid} is not running (its control socket is stale${removed ? '; removed it' : ''})`, entry.pid, removed)) })
+        void removeStale(entry, options).then(removed => { finish(new ProcessGoneError(`process ${entry.pid} is not running (its ${what} is stale${removed ? '; removed it' : ''})`, entry.pid, removed)) })
         return
       }
+      if (first == null && target.token != null && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) { finish(tokenRefused()); return }
       finish(first == null ? new ProcessGoneError(`process ${entry.pid}: ${err.message}`, entry.pid) : undefined, first)
     })
+    // the listener closed before answering: it did not take the token (a reset, if the request was still unread)
+    const tokenRefused = (): Error => new ControlTokenRefusedError(`127.0.0.1:${target.port ?? 0} refused the token of ${entry.path}: the file is not that process's (forged or outdated, or another program holds the port)`, entry.path)
     s.on('close', () => {
       if (refused) return
-      if (first == null) finish(new ControlProtocolError(`process ${entry.pid} closed its control socket without an answer`))
-      else finish(undefined, first)
+      if (first != null) finish(undefined, first)
+      else if (target.token != null) finish(tokenRefused())
+      else finish(new ControlProtocolError(`process ${entry.pid} closed its control socket without an answer`))
     })
     s.on('data', (chunk: string) => {
       let lines: string[]
@@ -156,6 +168,33 @@ export async function controlRequest (entry: ControlSocketEntry, request: Contro
       }
     })
   })
+}
+
+/** Where to connect: the socket at the entry's path, or the port and token of its token file (after checking both). */
+async function resolveEndpoint (entry: ControlSocketEntry, options: ControlRequestOptions): Promise<{ port?: number, token?: string }> {
+  if (entry.transport !== 'tcp') {
+    await checkControlSocket(entry.path, options.uid)
+    return {}
+  }
+  let file
+  try {
+    file = await readControlTokenFile(entry.path, options.uid)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ProcessGoneError(`process ${entry.pid} is not running (its control token file is gone)`, entry.pid)
+    throw err
+  }
+  if (file.pid !== entry.pid) throw new ControlSocketUnsafeError(`${entry.path} is for pid ${file.pid}, not ${entry.pid}`, entry.path)
+  // a port outlives nothing: once the process is gone, another program may hold it
+  if (!processExists(file.pid)) {
+    const removed = await removeStale(entry, options)
+    throw new ProcessGoneError(`process ${entry.pid} is not running (its control token file is stale${removed ? '; removed it' : ''})`, entry.pid, removed)
+  }
+  return { port: file.port, token: file.token }
+}
+
+/** Remove a stale socket or token file when asked to; whether it was removed. */
+async function removeStale (entry: ControlSocketEntry, options: ControlRequestOptions): Promise<boolean> {
+  return options.removeStale === true ? await unlink(entry.path).then(() => true, () => false) : false
 }
 
 function parseResponse (line: string): ControlResponse | undefined {

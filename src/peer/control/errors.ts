@@ -38,3 +38,18 @@ export class ControlListenError extends Error {
     this.name = 'ControlListenError'
   }
 }
+
+/**
+ * The process on a token file's loopback port closed the connection on the
+ * token: the file is not that process's (a forged or outdated file, or
+ * another program on the port). beam treats it as an endpoint not safe to use.
+ */
+export class ControlTokenRefusedError extends Error {
+  /** The token file. */
+  readonly path: string
+  constructor (message: string, path: string) {
+    super(message)
+    this.name = 'ControlTokenRefusedError'
+    this.path = path
+  }
+}

@@ -2,13 +2,21 @@ import type { LogEntry } from './log-ring.ts'
 import type { ProcessStatus } from './status.ts'
 
 /**
- * The control protocol: one JSON object per line over a unix socket. The
+ * The control protocol: one JSON object per line over a unix socket (or a
+ * loopback TCP connection, after a first line with the token). The
  * client sends one request; the server answers with one response line
  * (`ok: true` or `ok: false` with `error`) and closes, except for a logs
  * request with `follow`, whose response is followed by one `{"log": …}`
  * line per new log line until the client closes.
  */
 export const CONTROL_PROTOCOL = 'beam-control/1'
+
+/**
+ * How a control endpoint is reached: `unix`, a unix socket; `tcp`, a port on
+ * 127.0.0.1 named in a token file, whose token the client sends as its
+ * first line, before the request.
+ */
+export type ControlTransport = 'unix' | 'tcp'
 
 /** Longest line either side reads, in characters: a longer one is a protocol error. */
 export const MAX_CONTROL_LINE = 4 * 1024 * 1024

@@ -1,19 +1,24 @@
 import { createServer } from 'node:net'
-import type { Server, Socket } from 'node:net'
+import type { AddressInfo, Server, Socket } from 'node:net'
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { basename, dirname } from 'node:path'
 import { CONTROL_PROTOCOL, LineSplitter } from './protocol.ts'
-import type { ControlResponse } from './protocol.ts'
+import type { ControlResponse, ControlTransport } from './protocol.ts'
 import { ControlListenError } from './errors.ts'
-import { probeSocket } from './client.ts'
+import { controlRequest, probeSocket } from './client.ts'
+import { newControlToken, tokenMatches, writeControlTokenFile } from './token-file.ts'
 import type { LogRing } from './log-ring.ts'
 import type { ProcessStatus } from './status.ts'
 import type { Logger } from '../logger.ts'
 
 /** Options of {@link startControlServer}. */
 export interface ControlServerInit {
-  /** The socket's path; its folder is created with mode 0700, the socket gets mode 0600. */
+  /** The socket's path (`unix`) or the token file's (`tcp`); its folder is created with mode 0700, the file gets mode 0600. */
   path: string
+  /** `unix`: a unix socket at `path`; `tcp`: a random port on 127.0.0.1, written with a token to the file at `path`. @default 'unix' */
+  transport?: ControlTransport
+  /** The pid written to the token file (`tcp`); clients check it against the file's name. @default process.pid */
+  pid?: number
   /** The process's status now. */
   status: () => ProcessStatus
   /** The process's recent log lines. */
@@ -39,20 +44,25 @@ const MAX_REQUEST = 4096
 
 /** A running control endpoint. */
 export interface ControlServer {
-  /** The socket's path. */
+  /** The socket's path, or the token file's. */
   readonly path: string
-  /** Stop listening, end followers and remove the socket file. */
+  /** The port on 127.0.0.1 (`tcp`), else undefined. */
+  readonly port?: number
+  /** Stop listening, end followers and remove the socket or token file. */
   close: () => Promise<void>
 }
 
 /**
- * Open a process's control socket: a unix socket only its user can reach
- * (folder 0700, socket 0600), speaking {@link CONTROL_PROTOCOL}. A socket
- * file left at `path` by a killed process is replaced; one a live process
- * answers on is not (ControlListenError).
+ * Open a process's control endpoint, speaking {@link CONTROL_PROTOCOL}: a
+ * unix socket only its user can reach (folder 0700, socket 0600), or with
+ * `transport: 'tcp'` a random port on 127.0.0.1 whose clients must first
+ * send the token of the 0600 token file at `path`. A file left at `path` by
+ * a killed process is replaced; one a live process answers on is not
+ * (ControlListenError).
  */
 export async function startControlServer (init: ControlServerInit): Promise<ControlServer> {
   const { path, log } = init
+  const tcp = init.transport === 'tcp'
   const maxClients = init.maxClients ?? DEFAULT_CONTROL_CLIENTS
   const requestTimeout = init.requestTimeout ?? DEFAULT_CONTROL_REQUEST_TIMEOUT
   try {
@@ -63,10 +73,16 @@ export async function startControlServer (init: ControlServerInit): Promise<Cont
   }
   const existing = await lstat(path).catch(() => undefined)
   if (existing != null) {
-    if (!existing.isSocket()) throw new ControlListenError(`${path} exists and is not a socket`)
-    if (await probeSocket(path) === 'live') throw new ControlListenError(`${path} is in use by a running process`)
+    if (tcp) {
+      if (!existing.isFile()) throw new ControlListenError(`${path} exists and is not a file`)
+      if (await tokenFileAnswers(path)) throw new ControlListenError(`${path} is in use by a running process`)
+    } else {
+      if (!existing.isSocket()) throw new ControlListenError(`${path} exists and is not a socket`)
+      if (await probeSocket(path) === 'live') throw new ControlListenError(`${path} is in use by a running process`)
+    }
     await unlink(path).catch(() => {})
   }
+  const token = tcp ? newControlToken() : undefined
   const clients = new Set<Socket>()
   const unfollows = new Set<() => void>()
   const server: Server = createServer(socket => {
@@ -74,26 +90,39 @@ export async function startControlServer (init: ControlServerInit): Promise<Cont
     clients.add(socket)
     socket.on('close', () => { clients.delete(socket) })
     socket.on('error', () => {})
-    handle(socket, init, requestTimeout, unfollows)
+    handle(socket, init, requestTimeout, unfollows, token)
   })
   await new Promise<void>((resolve, reject) => {
-    server.once('error', err => { reject(new ControlListenError(`cannot listen on ${path}: ${err.message}`, { cause: err })) })
-    server.listen(path, () => { resolve() })
+    server.once('error', err => { reject(new ControlListenError(`cannot listen on ${tcp ? '127.0.0.1' : path}: ${err.message}`, { cause: err })) })
+    if (tcp) server.listen({ host: '127.0.0.1', port: 0 }, () => { resolve() })
+    else server.listen(path, () => { resolve() })
   })
-  // the folder is 0700 already: nobody else can reach the socket before this
-  await chmod(path, 0o600)
+  let port: number | undefined
+  try {
+    if (tcp && token != null) {
+      port = (server.address() as AddressInfo).port
+      await writeControlTokenFile(path, { protocol: CONTROL_PROTOCOL, pid: init.pid ?? process.pid, port, token })
+    } else {
+      // the folder is 0700 already: nobody else can reach the socket before this
+      await chmod(path, 0o600)
+    }
+  } catch (err) {
+    server.close()
+    throw new ControlListenError(`cannot write ${path}: ${(err as Error).message}`, { cause: err })
+  }
   server.on('error', err => { log.warn({ err: err.message }, 'control socket error') })
-  log.debug({ path }, 'control socket open')
+  log.debug({ path, port }, 'control socket open')
   let closed = false
   return {
     path,
+    ...(port != null ? { port } : {}),
     close: async () => {
       if (closed) return
       closed = true
       for (const u of unfollows) u()
       for (const c of clients) c.destroy()
       await new Promise<void>(resolve => { server.close(() => { resolve() }) })
-      // net removes the socket file on close; an error here means it is gone already
+      // net removes the socket file on close (the token file is beam's to remove); an error here means it is gone already
       await unlink(path).catch(() => {})
     }
   }
@@ -103,7 +132,14 @@ function send (socket: Socket, value: ControlResponse | { log: unknown }): void 
   if (!socket.destroyed) socket.write(JSON.stringify(value) + '\n')
 }
 
-function handle (socket: Socket, init: ControlServerInit, requestTimeout: number, unfollows: Set<() => void>): void {
+/** Whether a live process answers a status request through the token file at `path`. */
+async function tokenFileAnswers (path: string): Promise<boolean> {
+  const m = /^(\d+)\.json$/.exec(basename(path))
+  const uid = process.getuid?.() ?? 0
+  return await controlRequest({ pid: Number(m?.[1] ?? 0), path, transport: 'tcp' }, { op: 'status' }, { uid, timeout: 1000 }).then(() => true, () => false)
+}
+
+function handle (socket: Socket, init: ControlServerInit, requestTimeout: number, unfollows: Set<() => void>, token: string | undefined): void {
   socket.setEncoding('utf8')
   const splitter = new LineSplitter(MAX_REQUEST)
   const timer = setTimeout(() => { socket.destroy() }, requestTimeout)
@@ -112,6 +148,8 @@ function handle (socket: Socket, init: ControlServerInit, requestTimeout: number
     socket.end()
   }
   let answered = false
+  // with a token, the first line must be it: anything else (a wrong token, a browser's request line) closes the connection unanswered
+  let authenticated = token == null
   socket.on('close', () => { clearTimeout(timer) })
   socket.on('data', (chunk: string) => {
     if (answered) return
@@ -120,8 +158,20 @@ function handle (socket: Socket, init: ControlServerInit, requestTimeout: number
       lines = splitter.push(chunk)
     } catch {
       answered = true
-      fail('request too long')
+      if (authenticated) fail('request too long')
+      else socket.destroy()
       return
+    }
+    if (!authenticated && token != null) {
+      const got = lines.shift()
+      if (got == null) return
+      if (!tokenMatches(got, token)) {
+        answered = true
+        init.log.debug('control connection with a wrong token: closed')
+        socket.destroy()
+        return
+      }
+      authenticated = true
     }
     const first = lines[0]
     if (first == null) return

@@ -82,6 +82,9 @@ const BAD: Array<[string, string, number, string]> = [
   ['connect unknown key', `connect:\n  db:\n    target: ${PEER}\n    port: 1\n`, 4, "connect.db.port: unknown key: did you mean 'localPort'?"],
   ['connect name clashes with tunnel', `tunnels:\n  db:\n    port: 5432\nconnect:\n  db:\n    target: ${PEER}\n`, 5, "also a tunnel (line 2)"],
   ['connect unknown strategy', `connect:\n  db:\n    target: ${PEER}\n    strategy: race\n`, 4, "'race' is not valid"],
+  ['dashboard a word', 'dashboard: maybe\n', 1, "dashboard: expected true, false or a port (1-65535), got 'maybe'"],
+  ['tunnel dashboard port out of range', 'tunnels:\n  web:\n    port: 80\n    dashboard: 70000\n', 4, 'tunnels.web.dashboard: 70000 is not a port (1-65535)'],
+  ['connect dashboard a list', `connect:\n  db:\n    target: ${PEER}\n    dashboard: [8080]\n`, 4, 'connect.db.dashboard: expected true, false or a port (1-65535), got a list'],
   ['YAML syntax error', 'tunnels:\n  web:\n    port: [80\n', 3, 'YAML:'],
   ['YAML duplicate key', 'tunnels:\n  web:\n    port: 80\n    port: 81\n', 4, 'YAML: Map keys must be unique'],
   ['YAML tab indentation', 'tunnels:\n\tweb:\n', 2, 'YAML:'],
@@ -226,6 +229,15 @@ connect:
     expect(backendOrder(c.backends)).toEqual(['direct', 'i2p', 'tor'])
     const d = parseConfig('backends:\n  tor:\n    enabled: false\n  direct: {}\n', F)
     expect(backendOrder(d.backends)).toEqual(['direct'])
+  })
+
+  it('reads dashboard: at the top and per tunnel or connection (true, false or a port); left out, it is absent', () => {
+    const c = parseConfig(`dashboard: false\ntunnels:\n  web:\n    port: 80\n    dashboard: 8080\n  api:\n    port: 81\nconnect:\n  db:\n    target: ${PEER}\n    dashboard: true\n`, F)
+    expect(c.dashboard).toBe(false)
+    expect(c.tunnels.web?.dashboard).toBe(8080)
+    expect(c.tunnels.api?.dashboard).toBeUndefined()
+    expect(c.connect.db?.dashboard).toBe(true)
+    expect(parseConfig('version: 1\n', F).dashboard).toBeUndefined()
   })
 
   it('names a missing tunnel with a suggestion', () => {
