@@ -6,11 +6,15 @@
  * node:http proxy, named in the output), and `beam gateway` + `beam share`
  * as processes over a direct beam path. Written to bench/results/gateway.json.
  *
- *   node bench/gateway.ts [--seconds N] [--concurrency N] [--mib N]
+ *   node bench/gateway.ts [--seconds N] [--concurrency N] [--mib N] [--cpu-prof DIR]
+ *
+ * nginx comes from scripts/install-bench-deps.sh (Debian's nginx-light); the bench runs
+ * it with a config it writes (loopback only, its own pid and log files), never the packaged one.
+ * --cpu-prof DIR writes V8 CPU profiles of the gateway and share processes into DIR.
  *
  * Every process is started here, killed by its PID, and every wait is bounded.
  */
-import { spawn, execFileSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, createServer, request } from 'node:http'
@@ -24,7 +28,8 @@ import { shareLabel } from '../src/gateway/index.ts'
 import { parsePeerId } from '../src/peer/index.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '16' }, mib: { type: 'string', default: '64' } } })
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '16' }, mib: { type: 'string', default: '64' }, 'cpu-prof': { type: 'string' } } })
+const PROF = values['cpu-prof']
 const SECONDS = Number(values.seconds)
 const CONCURRENCY = Number(values.concurrency)
 const MIB = Number(values.mib)
@@ -127,7 +132,7 @@ async function measure (port: number, host: string): Promise<Figures> {
 }
 
 function beam (args: string[], home: string): { proc: ChildProcess, ready: Promise<Record<string, unknown>> } {
-  const proc = spawn(process.execPath, [join(ROOT, 'bin/beam.js'), ...args, '--json', '--log-level', 'warn'], { env: { ...process.env, BEAM_HOME: home }, stdio: ['ignore', 'pipe', 'ignore'] })
+  const proc = spawn(process.execPath, [...(PROF != null ? ['--cpu-prof', '--cpu-prof-dir', PROF] : []), join(ROOT, 'bin/beam.js'), ...args, '--json', '--log-level', 'warn'], { env: { ...process.env, BEAM_HOME: home }, stdio: ['ignore', 'pipe', 'ignore'] })
   children.push(proc)
   const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
     let buf = ''
@@ -155,7 +160,8 @@ try {
   if (existsSync('/usr/sbin/nginx')) {
     proxyPort = 18000 + Math.floor(Math.random() * 2000)
     await nginx(dir, svcPort, proxyPort)
-    proxyWhat = `nginx ${execFileSync('/usr/sbin/nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim() || '(version on stderr)'} reverse proxy, keepalive upstream`
+    const v = spawnSync('/usr/sbin/nginx', ['-v'], { encoding: 'utf8' })
+    proxyWhat = `${`${v.stdout}${v.stderr}`.trim().replace(/^nginx version: /, '') || 'nginx'} reverse proxy, keepalive upstream`
   } else {
     const p = await nodeProxy(svcPort)
     proxyPort = (p.address() as AddressInfo).port
@@ -179,7 +185,8 @@ try {
   svc.close()
 } finally {
   stopAll()
-  await new Promise(resolve => setTimeout(resolve, 500))
+  // bounded: the children exit on SIGTERM (writing their CPU profiles, with --cpu-prof)
+  await Promise.race([Promise.all(children.map(async c => { if (c.exitCode == null && c.signalCode == null) await new Promise(resolve => c.once('exit', resolve)) })), new Promise(resolve => setTimeout(resolve, 5000))])
   rmSync(dir, { recursive: true, force: true })
   process.exit(0)
 }
