@@ -28,9 +28,9 @@ async function startGateway (args: string[] = []): Promise<{ proc: BeamProcess, 
   return { proc, port: Number(String(ready.listen).split(':').pop()), gatewayFlag: String(ready.shareFlag).replace('--gateway ', '') }
 }
 
-async function get (port: number, host: string): Promise<{ status: number, body: string }> {
+async function get (port: number, host: string, path = '/'): Promise<{ status: number, body: string }> {
   return await new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, headers: { host }, signal: AbortSignal.timeout(15_000) }, res => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host }, signal: AbortSignal.timeout(15_000) }, res => {
       let body = ''
       res.setEncoding('utf8').on('data', (c: string) => { body += c })
       res.on('end', () => { resolve({ status: res.statusCode ?? 0, body }) })
@@ -59,6 +59,39 @@ describe('beam gateway (processes)', () => {
     expect(taken.code).toBe(18)
     expect(taken.stderr.trim().split('\n').pop()).toBe("beam: the name 'webapp' is taken on this gateway by another share; pick another --name, or run the share with the identity that claimed it")
   }, 60_000)
+
+  it('reports visitor requests to the share: beam status shows them by status class with their latency', async () => {
+    const server: Server = createServer((req, res) => {
+      res.statusCode = req.url === '/missing' ? 404 : req.url === '/boom' ? 500 : 200
+      res.end('x')
+    })
+    await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
+    cleanups.push(async () => { await new Promise(resolve => { server.close(resolve) }) })
+    const appPort = (server.address() as AddressInfo).port
+    const gw = await startGateway()
+    const shareHome = await home()
+    const { proc, ready } = await startShare([String(appPort), '--gateway', gw.gatewayFlag, '--name', 'visits', '--no-dht'], shareHome)
+    cleanups.push(async () => { await proc.stop() })
+    expect(ready.url).toBe(`http://visits.gw.test:${gw.port}/`)
+    const statuses = []
+    for (const path of ['/', '/', '/missing', '/boom']) statuses.push((await get(gw.port, 'visits.gw.test', path)).status)
+    expect(statuses).toEqual([200, 200, 404, 500])
+    // the gateway reports once a second: wait for all four (bounded)
+    type Gw = { url: string, state: string, requests: number, statusClasses: Record<string, number>, latency: { p50Ms: number, p99Ms: number, maxMs: number } | null, bytesOut: number }
+    let gateway: Gw | null = null
+    for (let i = 0; i < 20 && (gateway?.requests ?? 0) < 4; i++) {
+      await new Promise(resolve => setTimeout(resolve, 500))
+      const r = await runBeam(['status', '--json'], { BEAM_HOME: shareHome })
+      expect(r.code, r.stderr).toBe(0)
+      gateway = (JSON.parse(r.stdout) as { processes: Array<{ pid: number, gateway: Gw | null }> }).processes.find(p => p.pid === proc.child.pid)?.gateway ?? null
+    }
+    expect(gateway).toMatchObject({ url: `http://visits.gw.test:${gw.port}/`, state: 'registered', requests: 4, statusClasses: { '1xx': 0, '2xx': 2, '3xx': 0, '4xx': 1, '5xx': 1 } })
+    expect(gateway?.latency?.maxMs).toBeGreaterThan(0)
+    expect(gateway?.latency?.p50Ms).toBeLessThanOrEqual(gateway?.latency?.p99Ms ?? 0)
+    const human = await runBeam(['status'], { BEAM_HOME: shareHome })
+    expect(human.stdout).toContain(`  web:       http://visits.gw.test:${gw.port}/\n`)
+    expect(human.stdout).toMatch(/ {2}visitors: {2}4 request\(s\) \(2 2xx, 1 4xx, 1 5xx\); latency p50 [\d.]+ ms, p99 [\d.]+ ms/)
+  }, 90_000)
 
   it('answers bad input with one line and its own exit code', async () => {
     const h = await home()

@@ -197,6 +197,14 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
     const control = await openControl(ctx, io, { command: 'tunnel' in source ? 'up' : 'share', role: 'share', name: processName, access: access.mode }, node, connectNow)
     closeControl = control.close
     control.tracker.watchShare(share)
+    if (registration != null && gateway != null && grant != null) {
+      const gw = gateway.peerId.toString()
+      const tracker = control.tracker
+      tracker.gatewayRegistered(gw, grant.nameUrl ?? grant.url)
+      registration.on('registered', g => { tracker.gatewayRegistered(gw, g.nameUrl ?? g.url) })
+      registration.on('lost', () => { tracker.gatewayLost() })
+      registration.on('visitors', b => { tracker.gatewayVisitors(b) })
+    }
     const dashboard = await openDashboard(ctx, control, dashboardSet, `beam ${'tunnel' in source ? 'up' : 'share'}${processName != null ? ` ${processName}` : ''}`, connectNow)
     closeDashboard = dashboard?.close
     if (node.dhtEnabled && (init.bootstrap ?? []).length > 0) {
