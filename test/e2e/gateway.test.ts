@@ -1,6 +1,7 @@
 import { createServer, request } from 'node:http'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it, expect, afterEach } from 'vitest'
 import { BeamProcess, OFFLINE, runBeam, startShare, tempHome } from '../helpers/beam.ts'
@@ -28,9 +29,9 @@ async function startGateway (args: string[] = []): Promise<{ proc: BeamProcess, 
   return { proc, port: Number(String(ready.listen).split(':').pop()), gatewayFlag: String(ready.shareFlag).replace('--gateway ', '') }
 }
 
-async function get (port: number, host: string, path = '/'): Promise<{ status: number, body: string }> {
+async function get (port: number, host: string, path = '/', headers: Record<string, string> = {}): Promise<{ status: number, body: string }> {
   return await new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { host }, signal: AbortSignal.timeout(15_000) }, res => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host, ...headers }, signal: AbortSignal.timeout(15_000) }, res => {
       let body = ''
       res.setEncoding('utf8').on('data', (c: string) => { body += c })
       res.on('end', () => { resolve({ status: res.statusCode ?? 0, body }) })
@@ -92,6 +93,23 @@ describe('beam gateway (processes)', () => {
     expect(human.stdout).toContain(`  web:       http://visits.gw.test:${gw.port}/\n`)
     expect(human.stdout).toMatch(/ {2}visitors: {2}4 request\(s\) \(2 2xx, 1 4xx, 1 5xx\); latency p50 [\d.]+ ms, p99 [\d.]+ ms/)
   }, 90_000)
+
+  it('beam up NAME serves a tunnel through the gateway its config entry names, with its short name and visitor sign-in', async () => {
+    const server: Server = createServer((_req, res) => { res.end('from the config') })
+    await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
+    cleanups.push(async () => { await new Promise(resolve => { server.close(resolve) }) })
+    const appPort = (server.address() as AddressInfo).port
+    const gw = await startGateway()
+    const shareHome = await home()
+    const cfg = join(shareHome, 'beam.config.yaml')
+    await writeFile(cfg, `tunnels:\n  site:\n    port: ${appPort}\n    gateway: ${gw.gatewayFlag}\n    gatewayName: fromcfg\n    httpAuth: "alice:s3cret"\n`)
+    const proc = new BeamProcess(['up', 'site', '--config', cfg, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', ...OFFLINE, '--json', '--ephemeral'], { BEAM_HOME: shareHome })
+    cleanups.push(async () => { await proc.stop() })
+    const ready = await proc.waitFor('ready', 30_000)
+    expect(ready.url).toBe(`http://fromcfg.gw.test:${gw.port}/`)
+    expect((await get(gw.port, 'fromcfg.gw.test')).status).toBe(401)
+    expect(await get(gw.port, 'fromcfg.gw.test', '/', { authorization: `Basic ${Buffer.from('alice:s3cret').toString('base64')}` })).toEqual({ status: 200, body: 'from the config' })
+  }, 60_000)
 
   it('answers bad input with one line and its own exit code', async () => {
     const h = await home()

@@ -139,6 +139,14 @@ export interface TunnelConfig {
   access: AccessMode
   /** Peer ids allowed when `access` is `allow`. */
   allow: string[]
+  /** The beam gateway web visitors reach the first port through (its multiaddr with /p2p/, or its peer id), as `--gateway`. @default unset (no gateway) */
+  gateway?: string
+  /** The short name claimed on the gateway (`NAME.<gateway domain>`). @default unset (only the peer id label) */
+  gatewayName?: string
+  /** Visitors sign in with these HTTP basic credentials (`user:password`), as `--http-auth`. @default unset */
+  httpAuth?: string
+  /** Visitors send `Authorization: Bearer <token>`, as `--http-token`. @default unset */
+  httpToken?: string
   line: number
 }
 
@@ -204,6 +212,6 @@ export const BACKEND_KEYS: Record<string, string[]> = {
 }
 /** The keys of an entry for a backend the program registered. */
 export const EXTRA_BACKEND_KEYS = [...COMMON_BACKEND_KEYS, 'options']
-export const TUNNEL_KEYS = ['port', 'ports', 'host', 'backends', 'strategy', 'access', 'allow']
+export const TUNNEL_KEYS = ['port', 'ports', 'host', 'backends', 'strategy', 'access', 'allow', 'gateway', 'gatewayName', 'httpAuth', 'httpToken']
 export const CONNECT_KEYS = ['target', 'localPort', 'host', 'remote', 'backends', 'strategy']
 export const ICE_KEYS = ['urls', 'username', 'credential']
