@@ -138,9 +138,9 @@ function renderGateway (g: GatewayResult, from?: string): string[] {
   L.push('')
   L.push(`A node:http service on loopback answers \`/\` with 5 bytes and \`/big\` with ${fmt(g.downloadMiB)} MiB. The load generator keeps ${fmt(g.concurrency)} keep-alive HTTP/1.1 connections busy for ${fmt(g.seconds)} s against the service itself, the reverse proxy and \`beam gateway\` (plain HTTP, no limits) carrying each request over a direct TCP beam path to a \`beam share --gateway\` of the service, then downloads \`/big\` once through each (bench/gateway.ts).${from != null ? ` These figures come from ${from}.` : ''}`)
   L.push('')
-  L.push('| path | requests/s | p50 | p99 | errors | download MB/s |')
-  L.push('| --- | ---: | ---: | ---: | ---: | ---: |')
-  for (const [k, x] of Object.entries(r)) L.push(`| ${k}: ${x.what} | ${fmt(x.requestsPerSecond)} | ${ms(x.p50Ms)} ms | ${ms(x.p99Ms)} ms | ${fmt(x.errors)} | ${fmt(x.downloadMBps, 1)} |`)
+  L.push('| path | requests/s | p50 | p99 | errors | download MB/s | CPU µs per request |')
+  L.push('| --- | ---: | ---: | ---: | ---: | ---: | --- |')
+  for (const [k, x] of Object.entries(r)) L.push(`| ${k}: ${x.what} | ${fmt(x.requestsPerSecond)} | ${ms(x.p50Ms)} ms | ${ms(x.p99Ms)} ms | ${fmt(x.errors)} | ${fmt(x.downloadMBps, 1)} | ${Object.entries(x.cpuUsPerRequest ?? {}).map(([p, v]) => `${p} ${v == null ? '–' : fmt(v)}`).join(', ') || '–'} |`)
   L.push('')
   return L
 }

@@ -385,7 +385,9 @@ async function main (): Promise<void> {
   const started = new Date()
   const loadAtStart = loadavg()
   const t0 = performance.now()
-  log(s.onlyColdPairs > 0
+  log(s.onlyGateway
+    ? `beam bench: gateway figures only (bench/gateway.ts, ${s.gatewaySeconds} s per figure)`
+    : s.onlyColdPairs > 0
     ? `beam bench: ${s.onlyColdPairs} pairs of cold starts (loopback-only share, share on its default listen addresses)`
     : `beam bench (${s.mode}): ${s.rounds} round(s), ${s.size / MiB} MiB each way, scenarios ${s.scenarios.join(', ')}`)
 

@@ -19,6 +19,8 @@ export interface GatewayFigures {
   p99Ms: number
   errors: number
   downloadMBps: number
+  /** CPU µs per keep-alive request of each process of the path (from /proc), where measured. */
+  cpuUsPerRequest?: Record<string, number | null>
 }
 
 /** bench/results/gateway.json, or an error when the run failed. */
@@ -27,7 +29,8 @@ export interface GatewayResult {
   seconds?: number
   concurrency?: number
   downloadMiB?: number
-  results?: { direct: GatewayFigures, proxy: GatewayFigures, gateway: GatewayFigures }
+  /** `nodeProxy`: a node:http proxy process, measured beside nginx (what Node's HTTP alone costs a proxy). */
+  results?: { direct: GatewayFigures, proxy: GatewayFigures, nodeProxy?: GatewayFigures, gateway: GatewayFigures }
   ratios?: { gatewayVsProxyRequests: number, gatewayVsProxyP99: number }
   error?: string
 }

@@ -3,13 +3,20 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { existsSync } from 'node:fs'
 import { describe, it, expect, afterEach } from 'vitest'
+import { chromium } from 'playwright-core'
 import { BeamProcess, OFFLINE, runBeam, startShare, tempHome } from '../helpers/beam.ts'
 import { freePort } from '../helpers/pebble.ts'
+import { need, suiteNeeds } from '../helpers/require-tools.ts'
 
 // `beam gateway` and `beam share --gateway` as processes on loopback: the
 // URL in the banner and ready event, a visitor's request, and the one-line
 // errors with their own exit codes.
+
+const CHROMIUM = '/usr/bin/chromium'
+// the dashboard part of the visitor test (the rest runs without a browser)
+const noBrowser = suiteNeeds('the gateway visitors\' dashboard check', need(existsSync(CHROMIUM), `${CHROMIUM} is missing (apt install chromium; scripts/install-test-deps.sh does it)`))
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -92,6 +99,18 @@ describe('beam gateway (processes)', () => {
     const human = await runBeam(['status'], { BEAM_HOME: shareHome })
     expect(human.stdout).toContain(`  web:       http://visits.gw.test:${gw.port}/\n`)
     expect(human.stdout).toMatch(/ {2}visitors: {2}4 request\(s\) \(2 2xx, 1 4xx, 1 5xx\); latency p50 [\d.]+ ms, p99 [\d.]+ ms/)
+
+    // the share's dashboard page shows them too
+    if (noBrowser) return
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] })
+    cleanups.push(async () => { await browser.close() })
+    const page = await browser.newPage()
+    await page.goto(String(ready.dashboard))
+    await page.waitForSelector(`section.process[data-pid="${proc.child.pid ?? 0}"] .gateway:not([hidden]) dd[data-field="gw-requests"]`, { timeout: 20_000 })
+    const card = `section.process[data-pid="${proc.child.pid ?? 0}"]`
+    expect(await page.textContent(`${card} .gw-link`)).toBe(`http://visits.gw.test:${gw.port}/`)
+    expect(await page.textContent(`${card} dd[data-field="gw-requests"]`)).toBe('4')
+    expect(await page.textContent(`${card} dd[data-field="gw-status"]`)).toBe('2 × 2xx, 1 × 4xx, 1 × 5xx')
   }, 90_000)
 
   it('beam up NAME serves a tunnel through the gateway its config entry names, with its short name and visitor sign-in', async () => {
