@@ -14,12 +14,40 @@ export interface VisitorBatch {
   le: number[]
   /** Requests per bucket: `le.length + 1` counts. */
   counts: number[]
-  /** Sum and maximum of the latencies, in ms. */
+  /** Sum of the latencies, in ms. */
   sumMs: number
+  /** The longest latency, in ms. */
   maxMs: number
-  /** Bytes from visitors, and to them. */
+  /** Bytes from visitors. */
   bytesIn: number
+  /** Bytes to visitors. */
   bytesOut: number
+}
+
+/** Requests by status class. */
+export interface StatusClassCounts {
+  /** Informational answers (101: WebSocket sessions). */
+  '1xx': number
+  /** Successes. */
+  '2xx': number
+  /** Redirects. */
+  '3xx': number
+  /** Client errors (and the gateway's 401 sign-in and 429 limit pages). */
+  '4xx': number
+  /** Server errors (and the gateway's 502/503/504 pages). */
+  '5xx': number
+}
+
+/** A latency summary, in ms; percentiles are the upper bound of their histogram bucket. */
+export interface VisitorLatency {
+  /** Median. */
+  p50Ms: number
+  /** 99th percentile. */
+  p99Ms: number
+  /** Mean. */
+  meanMs: number
+  /** Maximum. */
+  maxMs: number
 }
 
 /** What `beam status` shows of a share's gateway: its URL, state and visitors. */
@@ -33,11 +61,12 @@ export interface GatewayStatus {
   /** Visitor requests the gateway reported since the share started. */
   requests: number
   /** Requests by status class. */
-  statusClasses: { '1xx': number, '2xx': number, '3xx': number, '4xx': number, '5xx': number }
+  statusClasses: StatusClassCounts
   /** Latency at the gateway (visitor's request in to last byte out), in ms, or null before the first request. */
-  latency: { p50Ms: number, p99Ms: number, meanMs: number, maxMs: number } | null
-  /** Bytes from visitors, and to them. */
+  latency: VisitorLatency | null
+  /** Bytes from visitors. */
   bytesIn: number
+  /** Bytes to visitors. */
   bytesOut: number
   /** When the last batch arrived (ISO 8601), or null. */
   lastReport: string | null
