@@ -8,8 +8,9 @@
  *
  *   node bench/gateway.ts [--seconds N] [--concurrency N] [--mib N] [--cpu-prof DIR]
  *
- * nginx comes from scripts/install-bench-deps.sh (Debian's nginx-light); the bench runs
- * it with a config it writes (loopback only, its own pid and log files), never the packaged one.
+ * nginx comes from scripts/install-bench-deps.sh (Debian's nginx-light), which the bench runs
+ * when /usr/sbin/nginx is missing; the bench runs nginx with a config it writes (loopback only,
+ * its own pid and log files), never the packaged one.
  * --cpu-prof DIR writes V8 CPU profiles of the gateway and share processes into DIR.
  *
  * Every process is started here, killed by its PID, and every wait is bounded.
@@ -175,6 +176,9 @@ function beam (args: string[], home: string): { proc: ChildProcess, ready: Promi
   })
   return { proc, ready }
 }
+
+// nginx from Debian when it is missing (as root with apt-get; otherwise the script says so and the node:http proxy stands in)
+if (!existsSync('/usr/sbin/nginx')) spawnSync('bash', [join(ROOT, 'scripts/install-bench-deps.sh')], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 300_000 })
 
 const dir = mkdtempSync(join(tmpdir(), 'beam-bench-gw-'))
 try {

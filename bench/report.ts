@@ -136,7 +136,7 @@ function renderGateway (g: GatewayResult, from?: string): string[] {
   const L: string[] = []
   L.push('## Web visitors through `beam gateway`')
   L.push('')
-  L.push(`A node:http service on loopback answers \`/\` with 5 bytes and \`/big\` with ${fmt(g.downloadMiB)} MiB. The load generator keeps ${fmt(g.concurrency)} keep-alive HTTP/1.1 connections busy for ${fmt(g.seconds)} s against the service itself, the reverse proxy and \`beam gateway\` (plain HTTP, no limits) carrying each request over a direct TCP beam path to a \`beam share --gateway\` of the service, then downloads \`/big\` once through each (bench/gateway.ts).${from != null ? ` These figures come from ${from}.` : ''}`)
+  L.push(`A node:http service on loopback answers \`/\` with 5 bytes and \`/big\` with ${fmt(g.downloadMiB)} MiB. The load generator keeps ${fmt(g.concurrency)} keep-alive HTTP/1.1 connections busy for ${fmt(g.seconds)} s against the service itself, the reverse proxy and \`beam gateway\` (plain HTTP, no limits) carrying each request over a direct TCP beam path to a \`beam share --gateway\` of the service, then downloads \`/big\` once through each (bench/gateway.ts; nginx from Debian, which scripts/install-bench-deps.sh installs and the bench runs with its own loopback-only config). CPU µs per request is each process's user + system time over the keep-alive requests, from /proc.${from != null ? ` These figures come from ${from}.` : ''}`)
   L.push('')
   L.push('| path | requests/s | p50 | p99 | errors | download MB/s | CPU µs per request |')
   L.push('| --- | ---: | ---: | ---: | ---: | ---: | --- |')
