@@ -6,13 +6,18 @@
  * node:http proxy, named in the output), and `beam gateway` + `beam share`
  * as processes over a direct beam path. Written to bench/results/gateway.json.
  *
- *   node bench/gateway.ts [--seconds N] [--concurrency N] [--mib N]
+ *   node bench/gateway.ts [--seconds N] [--concurrency N] [--mib N] [--cpu-prof DIR]
+ *
+ * nginx comes from scripts/install-bench-deps.sh (Debian's nginx-light), which the bench runs
+ * when /usr/sbin/nginx is missing; the bench runs nginx with a config it writes (loopback only,
+ * its own pid and log files), never the packaged one.
+ * --cpu-prof DIR writes V8 CPU profiles of the gateway and share processes into DIR.
  *
  * Every process is started here, killed by its PID, and every wait is bounded.
  */
-import { spawn, execFileSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, createServer, request } from 'node:http'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -22,9 +27,11 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { shareLabel } from '../src/gateway/index.ts'
 import { parsePeerId } from '../src/peer/index.ts'
+import { cpuSeconds } from './lib/procs.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '16' }, mib: { type: 'string', default: '64' } } })
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '16' }, mib: { type: 'string', default: '64' }, 'cpu-prof': { type: 'string' } } })
+const PROF = values['cpu-prof']
 const SECONDS = Number(values.seconds)
 const CONCURRENCY = Number(values.concurrency)
 const MIB = Number(values.mib)
@@ -64,7 +71,18 @@ async function nodeProxy (target: number): Promise<Server> {
   return server
 }
 
-async function nginx (dir: string, target: number, port: number): Promise<void> {
+/** nginx's worker process (the master's child), for its CPU figure. */
+function nginxWorker (master: number | undefined): number | undefined {
+  if (master == null) return undefined
+  try {
+    const pid = Number(readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim().split(' ')[0])
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+async function nginx (dir: string, target: number, port: number): Promise<number | undefined> {
   const conf = join(dir, 'nginx.conf')
   writeFileSync(conf, `worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log; daemon off;
 events { worker_connections 1024; }
@@ -74,6 +92,7 @@ http { access_log off; upstream app { server 127.0.0.1:${target}; keepalive 64; 
   const c = spawn('/usr/sbin/nginx', ['-c', conf, '-p', dir], { stdio: 'ignore' })
   children.push(c)
   await waitHttp(port, 'localhost')
+  return nginxWorker(c.pid)
 }
 
 async function get (port: number, host: string, path: string, agent: Agent): Promise<{ status: number, bytes: number }> {
@@ -100,14 +119,23 @@ async function waitHttp (port: number, host: string): Promise<void> {
   }
 }
 
-interface Figures { requestsPerSecond: number, p50Ms: number, p99Ms: number, errors: number, downloadMBps: number }
+interface Figures {
+  requestsPerSecond: number
+  p50Ms: number
+  p99Ms: number
+  errors: number
+  downloadMBps: number
+  /** CPU µs per keep-alive request of the named processes (from /proc), where measured. */
+  cpuUsPerRequest?: Record<string, number | null>
+}
 
-async function measure (port: number, host: string): Promise<Figures> {
+async function measure (port: number, host: string, procs: Record<string, number | undefined> = {}): Promise<Figures> {
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
   // warm up: every connection once
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => await get(port, host, '/', agent)))
   const lat: number[] = []
   let errors = 0
+  const cpu0 = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, pid != null ? cpuSeconds(pid) : null]))
   const end = performance.now() + SECONDS * 1000
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     while (performance.now() < end) {
@@ -117,17 +145,22 @@ async function measure (port: number, host: string): Promise<Figures> {
       else lat.push(performance.now() - t)
     }
   }))
+  const cpuUsPerRequest = Object.fromEntries(Object.entries(procs).map(([k, pid]) => {
+    const a = cpu0[k]
+    const b = pid != null ? cpuSeconds(pid) : null
+    return [k, a != null && b != null && lat.length > 0 ? Math.round((b - a) * 1e6 / lat.length) : null]
+  }))
   lat.sort((a, b) => a - b)
   const pct = (p: number): number => Math.round((lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0) * 100) / 100
   const t0 = performance.now()
   const big = await get(port, host, '/big', new Agent())
   const s = (performance.now() - t0) / 1000
   agent.destroy()
-  return { requestsPerSecond: Math.round(lat.length / SECONDS), p50Ms: pct(0.5), p99Ms: pct(0.99), errors, downloadMBps: Math.round(big.bytes / 1e6 / s * 10) / 10 }
+  return { requestsPerSecond: Math.round(lat.length / SECONDS), p50Ms: pct(0.5), p99Ms: pct(0.99), errors, downloadMBps: Math.round(big.bytes / 1e6 / s * 10) / 10, ...(Object.keys(procs).length > 0 ? { cpuUsPerRequest } : {}) }
 }
 
 function beam (args: string[], home: string): { proc: ChildProcess, ready: Promise<Record<string, unknown>> } {
-  const proc = spawn(process.execPath, [join(ROOT, 'bin/beam.js'), ...args, '--json', '--log-level', 'warn'], { env: { ...process.env, BEAM_HOME: home }, stdio: ['ignore', 'pipe', 'ignore'] })
+  const proc = spawn(process.execPath, [...(PROF != null ? ['--cpu-prof', '--cpu-prof-dir', PROF] : []), join(ROOT, 'bin/beam.js'), ...args, '--json', '--log-level', 'warn'], { env: { ...process.env, BEAM_HOME: home }, stdio: ['ignore', 'pipe', 'ignore'] })
   children.push(proc)
   const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
     let buf = ''
@@ -144,6 +177,9 @@ function beam (args: string[], home: string): { proc: ChildProcess, ready: Promi
   return { proc, ready }
 }
 
+// nginx from Debian when it is missing (as root with apt-get; otherwise the script says so and the node:http proxy stands in)
+if (!existsSync('/usr/sbin/nginx')) spawnSync('bash', [join(ROOT, 'scripts/install-bench-deps.sh')], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 300_000 })
+
 const dir = mkdtempSync(join(tmpdir(), 'beam-bench-gw-'))
 try {
   const svc = await service()
@@ -152,16 +188,29 @@ try {
   results.direct = { what: 'the service itself', ...await measure(svcPort, 'localhost') }
   let proxyWhat: string
   let proxyPort: number
+  let proxyPid: number | undefined
   if (existsSync('/usr/sbin/nginx')) {
     proxyPort = 18000 + Math.floor(Math.random() * 2000)
-    await nginx(dir, svcPort, proxyPort)
-    proxyWhat = `nginx ${execFileSync('/usr/sbin/nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim() || '(version on stderr)'} reverse proxy, keepalive upstream`
+    proxyPid = await nginx(dir, svcPort, proxyPort)
+    const v = spawnSync('/usr/sbin/nginx', ['-v'], { encoding: 'utf8' })
+    proxyWhat = `${`${v.stdout}${v.stderr}`.trim().replace(/^nginx version: /, '') || 'nginx'} reverse proxy, keepalive upstream`
   } else {
     const p = await nodeProxy(svcPort)
     proxyPort = (p.address() as AddressInfo).port
     proxyWhat = 'node:http reverse proxy with a keep-alive agent (nginx is not installed)'
   }
-  results.proxy = { what: proxyWhat, ...await measure(proxyPort, 'localhost') }
+  results.proxy = { what: proxyWhat, ...await measure(proxyPort, 'localhost', proxyPid != null ? { proxy: proxyPid } : {}) }
+  if (proxyWhat.startsWith('nginx')) {
+    // what Node's own HTTP costs a proxy, without beam: the gateway's floor on this machine
+    const p = spawn(process.execPath, [join(ROOT, 'bench/lib/node-proxy.ts'), String(svcPort)], { stdio: ['ignore', 'pipe', 'ignore'] })
+    children.push(p)
+    const port = await new Promise<number>((resolve, reject) => {
+      const t = setTimeout(() => { reject(new Error('the node:http proxy did not start in 20 s')) }, 20_000)
+      p.stdout?.setEncoding('utf8').once('data', (s: string) => { clearTimeout(t); resolve(Number((JSON.parse(s) as { port: number }).port)) })
+    })
+    results.nodeProxy = { what: 'node:http reverse proxy with a keep-alive agent (its own process)', ...await measure(port, 'localhost', { proxy: p.pid }) }
+    p.kill('SIGTERM')
+  }
   const gw = beam(['gateway', '--domain', 'gw.test', '--listen', '127.0.0.1:0', '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', '--rate', '0', '--max-visitors', '0'], join(dir, 'gw'))
   const gwReady = await gw.ready
   const gwPort = Number(String(gwReady.listen).split(':').pop())
@@ -169,7 +218,7 @@ try {
   const shReady = await sh.ready
   const host = `${shareLabel(parsePeerId(String(shReady.peerId)))}.gw.test`
   await waitHttp(gwPort, host)
-  results.gateway = { what: 'beam gateway + beam share (processes, direct TCP path, plain HTTP, no limits)', ...await measure(gwPort, host) }
+  results.gateway = { what: 'beam gateway + beam share (processes, direct TCP path, plain HTTP, no limits)', ...await measure(gwPort, host, { gateway: gw.proc.pid, share: sh.proc.pid }) }
   const out = { date: new Date().toISOString(), node: process.versions.node, seconds: SECONDS, concurrency: CONCURRENCY, downloadMiB: MIB, results,
     ratios: { gatewayVsProxyRequests: Math.round(results.gateway.requestsPerSecond / results.proxy.requestsPerSecond * 100) / 100, gatewayVsProxyP99: Math.round(results.gateway.p99Ms / results.proxy.p99Ms * 100) / 100 } }
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true })
@@ -177,9 +226,13 @@ try {
   console.log(JSON.stringify(out, null, 2))
   svc.closeAllConnections()
   svc.close()
+} catch (err) {
+  console.error(`bench/gateway: ${(err as Error).message}`)
+  process.exitCode = 1
 } finally {
   stopAll()
-  await new Promise(resolve => setTimeout(resolve, 500))
+  // bounded: the children exit on SIGTERM (writing their CPU profiles, with --cpu-prof)
+  await Promise.race([Promise.all(children.map(async c => { if (c.exitCode == null && c.signalCode == null) await new Promise(resolve => c.once('exit', resolve)) })), new Promise(resolve => setTimeout(resolve, 5000))])
   rmSync(dir, { recursive: true, force: true })
-  process.exit(0)
+  process.exit()
 }

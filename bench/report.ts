@@ -15,6 +15,7 @@ import type { MetricName, RatioName, Round, ScenarioSummary } from './lib/summar
 import { SCENARIO_LABELS } from './lib/scenarios.ts'
 import type { ScenarioName } from './lib/scenarios.ts'
 import type { CircuitsResult } from './lib/circuits.ts'
+import type { GatewayResult } from './lib/gateway-run.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
@@ -32,6 +33,10 @@ export interface BenchDoc {
   circuits?: CircuitsResult | null
   /** Where `circuits` came from when not from this run (a separate `--only circuits` run). */
   circuitsFrom?: string
+  /** beam gateway vs a plain reverse proxy (bench/gateway.ts); absent in older files and when skipped. */
+  gateway?: GatewayResult | null
+  /** Where `gateway` came from when not from this run. */
+  gatewayFrom?: string
 }
 
 function fmt (x: number | undefined, digits = 0): string {
@@ -104,6 +109,14 @@ function targets (doc: BenchDoc): Target[] {
   const loads = (['beam-tcp', 'beam-quic', 'beam-webrtc', 'beam-relay'] as const).flatMap(s => [m(s, 'rssLoadShareMiB'), m(s, 'rssLoadConnectMiB')]).filter((x): x is number => x != null)
   const peak = loads.length > 0 ? Math.max(...loads) : undefined
   out.push({ text: `under a bulk transfer ≤ 150 MB RSS on either side (every beam path; the target says 1 GiB, this run moved ${doc.settings.sizeMiB} MiB each way)`, met: check(peak, x => x * 1.048576 <= 150), measured: peak == null ? 'not measured' : `peak ${fmt(peak * 1.048576)} MB` })
+  const g = doc.gateway?.results
+  const gText = 'gateway (direct beam path): ≥ 0.5× the reverse proxy\'s requests/s and p99 ≤ 3× its p99 (small keep-alive requests)'
+  if (g == null) out.push({ text: gText, met: null, measured: doc.gateway?.error != null ? `failed: ${doc.gateway.error.slice(0, 120)}` : 'not measured in this run (`node bench/run.ts --only gateway`)' })
+  else {
+    const rq = g.gateway.requestsPerSecond / g.proxy.requestsPerSecond
+    const p99 = g.gateway.p99Ms / g.proxy.p99Ms
+    out.push({ text: gText, met: rq >= 0.5 && p99 <= 3, measured: `${ratio(rq)} the requests/s (${fmt(g.gateway.requestsPerSecond)} vs ${fmt(g.proxy.requestsPerSecond)}), p99 ${ratio(p99)} (${ms(g.gateway.p99Ms)} ms vs ${ms(g.proxy.p99Ms)} ms)${g.proxy.what.startsWith('nginx') ? '' : '; the proxy was not nginx'}` })
+  }
   const c = doc.circuits
   const cText = 'one `beam relay` carries 1,000 concurrent relayed circuits at ≤ 512 MB RSS'
   if (c == null || c.error != null) {
@@ -114,6 +127,22 @@ function targets (doc: BenchDoc): Target[] {
     out.push({ text: cText, met: ok, measured: `${fmt(c.up)} of ${fmt(c.attempted)} tunnels up at the end of the ramp (at most ${fmt(c.upPeak)} at once; relay gauge peak ${fmt(c.relayGaugesPeak.circuits)} circuits); relay RSS ${fmt(c.relayRssAtLoadMiB == null ? undefined : c.relayRssAtLoadMiB * 1.048576)} MB at the end, peak ${fmt(rss == null ? undefined : rss * 1.048576)} MB${c.up < c.attempted ? '; see "Relayed circuits" for what limits it' : ''}` })
   }
   return out
+}
+
+/** The gateway section: the service itself, the reverse proxy and beam gateway + share, same run. */
+function renderGateway (g: GatewayResult, from?: string): string[] {
+  const r = g.results
+  if (r == null) return []
+  const L: string[] = []
+  L.push('## Web visitors through `beam gateway`')
+  L.push('')
+  L.push(`A node:http service on loopback answers \`/\` with 5 bytes and \`/big\` with ${fmt(g.downloadMiB)} MiB. The load generator keeps ${fmt(g.concurrency)} keep-alive HTTP/1.1 connections busy for ${fmt(g.seconds)} s against the service itself, the reverse proxy and \`beam gateway\` (plain HTTP, no limits) carrying each request over a direct TCP beam path to a \`beam share --gateway\` of the service, then downloads \`/big\` once through each (bench/gateway.ts; nginx from Debian, which scripts/install-bench-deps.sh installs and the bench runs with its own loopback-only config). CPU µs per request is each process's user + system time over the keep-alive requests, from /proc.${from != null ? ` These figures come from ${from}.` : ''}`)
+  L.push('')
+  L.push('| path | requests/s | p50 | p99 | errors | download MB/s | CPU µs per request |')
+  L.push('| --- | ---: | ---: | ---: | ---: | ---: | --- |')
+  for (const [k, x] of Object.entries(r)) L.push(`| ${k}: ${x.what} | ${fmt(x.requestsPerSecond)} | ${ms(x.p50Ms)} ms | ${ms(x.p99Ms)} ms | ${fmt(x.errors)} | ${fmt(x.downloadMBps, 1)} | ${Object.entries(x.cpuUsPerRequest ?? {}).map(([p, v]) => `${p} ${v == null ? '–' : fmt(v)}`).join(', ') || '–'} |`)
+  L.push('')
+  return L
 }
 
 /** The relayed-circuits section: counts, the relay's gauges and RSS, the failures and what limits it. */
@@ -260,6 +289,7 @@ export function renderMarkdown (doc: BenchDoc, svgName: string, profile?: Profil
   L.push('For the forwarder "share" is the hop next to the service and "connect" the hop the client reaches; for holesail they are holesail-server and holesail-client.')
   L.push('')
   if (doc.circuits != null) L.push(...renderCircuits(doc.circuits, doc.circuitsFrom))
+  if (doc.gateway?.results != null) L.push(...renderGateway(doc.gateway, doc.gatewayFrom))
   L.push('## Targets from the issue')
   L.push('')
   L.push('| target | measured | met |')
@@ -407,6 +437,15 @@ export function writeReport (file: string, md = join(ROOT, 'docs', 'benchmarks.m
     if (part.circuits != null) {
       doc.circuits = part.circuits
       doc.circuitsFrom = `a separate \`node bench/run.ts --only circuits\` run (bench/results/circuits.json, ${part.startedAt.slice(0, 16).replace('T', ' ')} UTC)`
+    }
+  }
+  // a separate `--only gateway` run, until a full run carries its own figures
+  const gatewayFile = join(dirname(file), 'gateway.json')
+  if (doc.gateway == null && existsSync(gatewayFile)) {
+    const part = JSON.parse(readFileSync(gatewayFile, 'utf8')) as GatewayResult
+    if (part.results != null) {
+      doc.gateway = part
+      doc.gatewayFrom = `a separate \`node bench/run.ts --only gateway\` run (bench/results/gateway.json, ${(part.date ?? '').slice(0, 16).replace('T', ' ')} UTC)`
     }
   }
   const profFile = join(dirname(file), 'profile.json')

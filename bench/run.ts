@@ -19,6 +19,9 @@
  *                                         --seconds each (default 3), --cases (default all:
  *                                         keepAlive,concurrent,pipelined,newConnection),
  *                                         to bench/results/small-<mode>.json)
+ *                     [--only gateway]   (beam gateway + share against nginx as a plain reverse proxy:
+ *                                         bench/gateway.ts, to bench/results/gateway.json; a full or
+ *                                         quick run does it too, after the rounds; --no-gateway skips it)
  */
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -37,6 +40,8 @@ import { median, round } from './lib/stats.ts'
 import { SMALL_CASES, SMALL_CASE_LABELS, measureSmall } from './lib/small-run.ts'
 import type { SmallFigure, SmallRound, SmallSettings } from './lib/small-run.ts'
 import { summarise } from './lib/summary.ts'
+import { runGateway } from './lib/gateway-run.ts'
+import type { GatewayResult } from './lib/gateway-run.ts'
 import type { Round, RoundResult, ScenarioRound } from './lib/summary.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -73,14 +78,18 @@ export interface BenchSettings {
   onlySmall: boolean
   /** Settings of the small-request cases. */
   small: SmallSettings
+  /** Run bench/gateway.ts after the rounds (beam gateway vs nginx); its seconds per load figure, 0 = skip. */
+  gatewaySeconds: number
+  /** Run only the gateway figures (`--only gateway`). */
+  onlyGateway: boolean
 }
 
 const SMALL: SmallSettings = { seconds: 3, size: 64, connections: 16, depth: 32, newConnectionWorkers: 8, cases: SMALL_CASES }
 
 const MODES: Record<BenchSettings['mode'], Omit<BenchSettings, 'mode'>> = {
-  full: { rounds: 3, size: 256 * MiB, requests: 200, concurrency: 1000, concurrentEach: 64 * 1024, warmSamples: 5, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 570, circuits: 1000, onlyCircuits: false, onlyColdPairs: 0, onlySmall: false, small: SMALL },
-  quick: { rounds: 1, size: 16 * MiB, requests: 50, concurrency: 200, concurrentEach: 64 * 1024, warmSamples: 2, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 120, circuits: 50, onlyCircuits: false, onlyColdPairs: 0, onlySmall: false, small: SMALL },
-  tiny: { rounds: 1, size: 2 * MiB, requests: 10, concurrency: 20, concurrentEach: 16 * 1024, warmSamples: 1, verify: true, scenarios: ['raw-tcp', 'forwarder', 'beam-tcp'], budgetSeconds: 120, circuits: 0, onlyCircuits: false, onlyColdPairs: 0, onlySmall: false, small: { ...SMALL, seconds: 1 } }
+  full: { rounds: 3, size: 256 * MiB, requests: 200, concurrency: 1000, concurrentEach: 64 * 1024, warmSamples: 5, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 570, circuits: 1000, onlyCircuits: false, onlyColdPairs: 0, onlySmall: false, small: SMALL, gatewaySeconds: 5, onlyGateway: false },
+  quick: { rounds: 1, size: 16 * MiB, requests: 50, concurrency: 200, concurrentEach: 64 * 1024, warmSamples: 2, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 120, circuits: 50, onlyCircuits: false, onlyColdPairs: 0, onlySmall: false, small: SMALL, gatewaySeconds: 3, onlyGateway: false },
+  tiny: { rounds: 1, size: 2 * MiB, requests: 10, concurrency: 20, concurrentEach: 16 * 1024, warmSamples: 1, verify: true, scenarios: ['raw-tcp', 'forwarder', 'beam-tcp'], budgetSeconds: 120, circuits: 0, onlyCircuits: false, onlyColdPairs: 0, onlySmall: false, small: { ...SMALL, seconds: 1 }, gatewaySeconds: 0, onlyGateway: false }
 }
 
 function parseSettings (argv: string[]): { settings: BenchSettings, out: string, report: boolean } {
@@ -101,7 +110,8 @@ function parseSettings (argv: string[]): { settings: BenchSettings, out: string,
       circuits: { type: 'string' },
       only: { type: 'string' },
       seconds: { type: 'string' },
-      cases: { type: 'string' }
+      cases: { type: 'string' },
+      'no-gateway': { type: 'boolean' }
     },
     strict: true
   })
@@ -133,12 +143,18 @@ function parseSettings (argv: string[]): { settings: BenchSettings, out: string,
       for (const n of names) if (!(SMALL_CASES as readonly string[]).includes(n)) throw new Error(`unknown case '${n}' (known: ${SMALL_CASES.join(', ')})`)
       s.small.cases = SMALL_CASES.filter(c => names.includes(c))
     }
+  } else if (values.only === 'gateway') {
+    s.onlyGateway = true
+    s.scenarios = []
+    s.circuits = 0
+    s.gatewaySeconds = int(values.seconds, 'seconds', 1, 60) ?? MODES.full.gatewaySeconds
   } else if (values.only != null) {
-    if (values.only !== 'circuits') throw new Error(`--only: expected 'circuits', 'cold' or 'small' (use --scenarios for the others)`)
+    if (values.only !== 'circuits') throw new Error(`--only: expected 'circuits', 'cold', 'small' or 'gateway' (use --scenarios for the others)`)
     s.onlyCircuits = true
     s.scenarios = []
     if (s.circuits === 0) s.circuits = MODES.full.circuits
   }
+  if (values['no-gateway'] === true || s.onlyCircuits || s.onlyColdPairs > 0 || s.onlySmall) s.gatewaySeconds = 0
   if (values.scenarios != null) {
     const names = values.scenarios.split(',').map(x => x.trim()).filter(Boolean)
     for (const n of names) if (!(SCENARIOS as readonly string[]).includes(n)) throw new Error(`unknown scenario '${n}' (known: ${SCENARIOS.join(', ')})`)
@@ -146,9 +162,9 @@ function parseSettings (argv: string[]): { settings: BenchSettings, out: string,
   }
   // the baselines first: ratios are computed against them within each round
   s.scenarios = SCENARIOS.filter(n => s.scenarios.includes(n))
-  const out = values.out ?? join(ROOT, 'bench', 'results', s.onlySmall ? `small-${mode}.json` : s.onlyColdPairs > 0 ? `cold-${mode}.json` : s.onlyCircuits ? (mode === 'full' ? 'circuits.json' : `circuits-${mode}.json`) : mode === 'full' ? 'latest.json' : `${mode}.json`)
+  const out = values.out ?? join(ROOT, 'bench', 'results', s.onlySmall ? `small-${mode}.json` : s.onlyGateway ? 'gateway.json' : s.onlyColdPairs > 0 ? `cold-${mode}.json` : s.onlyCircuits ? (mode === 'full' ? 'circuits.json' : `circuits-${mode}.json`) : mode === 'full' ? 'latest.json' : `${mode}.json`)
   if (values['cpu-prof'] != null) profileBeamInto(values['cpu-prof'])
-  return { settings: s, out, report: values['no-report'] !== true && values.out == null && mode === 'full' && !s.onlyCircuits && s.onlyColdPairs === 0 && !s.onlySmall }
+  return { settings: s, out, report: values['no-report'] !== true && values.out == null && mode === 'full' && !s.onlyCircuits && s.onlyColdPairs === 0 && !s.onlySmall && !s.onlyGateway }
 }
 
 function versionOf (pkg: string): string | null {
@@ -369,7 +385,9 @@ async function main (): Promise<void> {
   const started = new Date()
   const loadAtStart = loadavg()
   const t0 = performance.now()
-  log(s.onlyColdPairs > 0
+  log(s.onlyGateway
+    ? `beam bench: gateway figures only (bench/gateway.ts, ${s.gatewaySeconds} s per figure)`
+    : s.onlyColdPairs > 0
     ? `beam bench: ${s.onlyColdPairs} pairs of cold starts (loopback-only share, share on its default listen addresses)`
     : `beam bench (${s.mode}): ${s.rounds} round(s), ${s.size / MiB} MiB each way, scenarios ${s.scenarios.join(', ')}`)
 
@@ -382,6 +400,12 @@ async function main (): Promise<void> {
   }
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => { killAll(); process.exit(130) })
+  }
+  if (s.onlyGateway) {
+    const g = await runGateway({ seconds: s.gatewaySeconds, mib: 64 }, log)
+    if (g.error != null) throw new Error(`gateway: ${g.error}`)
+    log(`wrote ${out}`)
+    return
   }
   try {
     const service = script('service', 'service.ts')
@@ -414,6 +438,7 @@ async function main (): Promise<void> {
 
     const rounds: Round[] = []
     let circuits: CircuitsResult | null = null
+    let gateway: GatewayResult | null = null
     const document = (done: Round[], partial: boolean): Record<string, unknown> & { seconds: number | null } => ({
       format: 'beam-bench/1',
       partial,
@@ -425,7 +450,8 @@ async function main (): Promise<void> {
       scenarios: s.scenarios.map(name => ({ name, label: SCENARIO_LABELS[name] })),
       rounds: done,
       summary: summarise(done, s.scenarios),
-      circuits
+      circuits,
+      gateway
     })
     mkdirSync(dirname(out), { recursive: true })
     if (s.onlySmall) {
@@ -489,6 +515,11 @@ async function main (): Promise<void> {
       log(`circuits: ${s.circuits} relayed circuits through one beam relay`)
       circuits = await runCircuits({ circuits: s.circuits, servicePort }, log)
       if (circuits.error != null) log(`circuits FAILED: ${circuits.error}`)
+    }
+    if (s.gatewaySeconds > 0) {
+      log(`gateway: beam gateway + share vs a plain reverse proxy (bench/gateway.ts, ${s.gatewaySeconds} s per figure)`)
+      gateway = await runGateway({ seconds: s.gatewaySeconds, mib: s.mode === 'full' ? 64 : 16 }, log)
+      if (gateway.error != null) log(`gateway FAILED: ${gateway.error}`)
     }
     const doc = document(rounds, false)
     writeFileSync(out, JSON.stringify(doc, null, 2) + '\n')

@@ -1,4 +1,4 @@
-import type { ProcessStatus, TunnelSummary } from '../peer/index.ts'
+import type { GatewayStatus, ProcessStatus, TunnelSummary } from '../peer/index.ts'
 
 /** A byte count for people: 0 B, 999 B, 1.2 kB, 3.4 MB, … */
 export function formatBytes (n: number): string {
@@ -31,6 +31,15 @@ function describeTunnel (t: TunnelSummary): string {
   return `    ${where}\n      ${path}; ${t.open} open (${t.total} in all); sent ${formatBytes(t.sent)}, received ${formatBytes(t.received)}${extra !== '' ? `; ${extra}` : ''}`
 }
 
+function describeGateway (g: GatewayStatus): string[] {
+  const c = g.statusClasses
+  const classes = (['2xx', '3xx', '4xx', '5xx', '1xx'] as const).filter(k => c[k] > 0).map(k => `${c[k]} ${k}`).join(', ')
+  return [
+    `  web:       ${g.url}${g.state === 'lost' ? ' (registration lost: registering again)' : ''}`,
+    `  visitors:  ${g.requests === 0 ? 'no requests yet' : `${g.requests} request(s) (${classes})`}${g.latency != null ? `; latency p50 ${g.latency.p50Ms} ms, p99 ${g.latency.p99Ms} ms, max ${g.latency.maxMs} ms` : ''}${g.requests > 0 ? `; in ${formatBytes(g.bytesIn)}, out ${formatBytes(g.bytesOut)}` : ''}`
+  ]
+}
+
 /** `beam status` for people: a block per process. */
 export function formatStatus (p: ProcessStatus): string {
   return [
@@ -42,6 +51,7 @@ export function formatStatus (p: ProcessStatus): string {
     `  peers:     ${p.connections} connection(s)`,
     ...(p.logFile != null ? [`  log file:  ${p.logFile}`] : []),
     ...(p.dashboard != null ? [`  dashboard: ${p.dashboard}`] : []),
+    ...(p.gateway != null ? describeGateway(p.gateway) : []),
     ...(p.relay != null ? [`  relay:     ${p.relay.reservations} reservation(s), ${p.relay.circuits} circuit(s) open, ${formatBytes(p.relay.bytesRelayed)} relayed`] : []),
     ...(p.role === 'relay' ? [] : [p.tunnels.length === 0 ? '  tunnels:   none yet' : '  tunnels:', ...p.tunnels.map(describeTunnel)])
   ].join('\n')

@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events'
 import { createHash } from 'node:crypto'
 import type { Duplex } from 'node:stream'
-import { silentLogger } from '../peer/index.ts'
-import type { BeamNode, Logger, Target } from '../peer/index.ts'
+import { LineSplitter, silentLogger, validBatch } from '../peer/index.ts'
+import type { BeamNode, Logger, Target, VisitorBatch } from '../peer/index.ts'
 import { GatewayNameTakenError, GatewayRefusedError, InvalidGatewayNameError } from './errors.ts'
 import { nameProblem } from './label.ts'
-import { REGISTER_PROTOCOL, claimBytes, readJsonLine, writeJsonLine } from './protocol.ts'
+import { MAX_REGISTER_LINE, REGISTER_PROTOCOL, claimBytes, readJsonLine, writeJsonLine } from './protocol.ts'
 import type { RegisterRequest, RegisterResponse, VisitorAuthDigest } from './protocol.ts'
 
 /** How visitors must authenticate at the gateway before it opens a tunnel for them. */
@@ -53,6 +53,8 @@ export interface GatewayRegistrationEvents {
   registered: [GatewayGrant]
   /** The registration was lost; it is retried with backoff. */
   lost: [{ error: string }]
+  /** The gateway reported visitor requests (about once a second while there are any). */
+  visitors: [VisitorBatch]
 }
 
 const sha256hex = (s: string): string => createHash('sha256').update(s).digest('hex')
@@ -95,7 +97,7 @@ export class GatewayRegistration extends EventEmitter<GatewayRegistrationEvents>
   private async register (signal?: AbortSignal): Promise<GatewayGrant> {
     const { node, gateway, name, auth } = this.opts
     const timeout = AbortSignal.any([AbortSignal.timeout(this.opts.timeout ?? 15_000), this.shutdown.signal, ...(signal != null ? [signal] : [])])
-    const req: RegisterRequest = { v: 1 }
+    const req: RegisterRequest = { v: 1, visitors: 1 }
     if (name != null) {
       const at = Date.now()
       req.name = name
@@ -126,7 +128,7 @@ export class GatewayRegistration extends EventEmitter<GatewayRegistrationEvents>
     const grant: GatewayGrant = { url: res.url, label: res.label, ...(res.name != null ? { name: res.name } : {}), ...(res.nameUrl != null ? { nameUrl: res.nameUrl } : {}), ...(res.nameIdleDays != null ? { nameIdleDays: res.nameIdleDays } : {}) }
     this.grant = grant
     this.stream = stream
-    stream.resume()
+    this.readReports(stream)
     const onGone = (): void => {
       stream.off('close', onGone)
       stream.off('end', onGone)
@@ -141,6 +143,31 @@ export class GatewayRegistration extends EventEmitter<GatewayRegistrationEvents>
     this.log.info({ url: grant.url, name: grant.name }, 'registered with the gateway')
     this.emit('registered', grant)
     return grant
+  }
+
+  /** The gateway's lines after its answer: visitor reports; lines of other kinds or versions are skipped. */
+  private readReports (stream: Duplex): void {
+    let lines = new LineSplitter(MAX_REGISTER_LINE)
+    stream.on('data', (chunk: Buffer) => {
+      let got: string[]
+      try {
+        got = lines.push(chunk.toString('latin1'))
+      } catch {
+        // a line past the limit: skip what came so far
+        lines = new LineSplitter(MAX_REGISTER_LINE)
+        return
+      }
+      for (const line of got) {
+        let msg: unknown
+        try { msg = JSON.parse(line) } catch { continue }
+        const m = msg as { t?: unknown, v?: unknown }
+        if (m == null || typeof m !== 'object' || m.t !== 'visitors' || m.v !== 1 || !validBatch(msg)) continue
+        const { requests, classes, le, counts, sumMs, maxMs, bytesIn, bytesOut } = msg
+        this.emit('visitors', { requests, classes, le, counts, sumMs, maxMs, bytesIn, bytesOut })
+      }
+    })
+    // reading the answer paused the stream: a data listener alone does not resume it
+    stream.resume()
   }
 
   private async retry (): Promise<void> {

@@ -21,8 +21,8 @@ import { TunnelAgent } from './pool.ts'
 import type { GatewayLimitOptions } from './limits.ts'
 import { errorPage, pageStatus } from './pages.ts'
 import type { PageKind } from './pages.ts'
-import { CLAIM_CLOCK_SKEW, REGISTER_PROTOCOL, claimBytes, readJsonLine, writeJsonLine } from './protocol.ts'
-import type { RegisterRequest, RegisterResponse, VisitorAuthDigest } from './protocol.ts'
+import { CLAIM_CLOCK_SKEW, REGISTER_PROTOCOL, VISITOR_LATENCY_BUCKETS, VISITOR_REPORT_INTERVAL, claimBytes, readJsonLine, writeJsonLine } from './protocol.ts'
+import type { RegisterRequest, RegisterResponse, VisitorAuthDigest, VisitorReport } from './protocol.ts'
 
 /** A host and port to listen on. */
 export interface ListenAddress {
@@ -72,6 +72,12 @@ interface OnlineShare {
   tunnel: Promise<ConnectTunnel> | undefined
   /** Keep-alive tunnel streams for plain requests (made on the first). */
   agent: TunnelAgent | undefined
+  /** Visitor requests since the last report, when the share asked for reports. */
+  report: VisitorReport | undefined
+}
+
+function emptyReport (): VisitorReport {
+  return { t: 'visitors', v: 1, requests: 0, classes: [0, 0, 0, 0, 0], le: VISITOR_LATENCY_BUCKETS, counts: new Array<number>(VISITOR_LATENCY_BUCKETS.length + 1).fill(0), sumMs: 0, maxMs: 0, bytesIn: 0, bytesOut: 0 }
 }
 
 /** {@link GatewayEvents} `request`: one visitor request finished (the access log's line). */
@@ -162,6 +168,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   readonly limits: ShareLimits
   private main: HttpServer | Http2SecureServer | undefined
   private redirect: HttpServer | undefined
+  private reports: ReturnType<typeof setInterval> | undefined
   private closed = false
 
   constructor (options: GatewayOptions) {
@@ -177,6 +184,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.names = options.names ?? new NameStore()
     this.limits = new ShareLimits(options.limits)
     this.allow = options.allow != null ? new Set(options.allow) : undefined
+    this.on('request', ev => { this.countVisitor(ev) })
   }
 
   /** `https` with a certificate, else `http`. */
@@ -255,6 +263,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       this.redirect = redirect
       await listen(redirect, this.opts.httpListen)
     }
+    this.reports = setInterval(() => { this.sendReports() }, VISITOR_REPORT_INTERVAL)
+    this.reports.unref()
     this.log.info({ domain: this.domain, listen: hostPort(this.address.host, this.address.port), proto: this.proto }, 'gateway listening')
   }
 
@@ -262,6 +272,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
+    clearInterval(this.reports)
     await this.node.unhandle(REGISTER_PROTOCOL).catch(() => {})
     for (const s of this.online.values()) { s.agent?.destroy(); s.stream.destroy() }
     await Promise.all([this.main, this.redirect].map(async server => {
@@ -296,6 +307,36 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const port = this.opts.publicPort ?? this.address.port
     writeHead(res, 308, { location: `https://${host}${port === 443 ? '' : `:${port}`}${req.url ?? '/'}`, 'content-length': 0 })
     res.end()
+  }
+
+  // ------------------------------------------------------------ visitor reports
+
+  /** Count a finished request in its share's next report (shares that asked for reports only). */
+  private countVisitor (ev: GatewayRequestEvent): void {
+    if (ev.share == null) return
+    const r = this.online.get(ev.share)?.report
+    if (r == null) return
+    r.requests++
+    const cls = Math.floor(ev.status / 100) - 1
+    if (cls >= 0 && cls < 5) r.classes[cls] = (r.classes[cls] ?? 0) + 1
+    let i = VISITOR_LATENCY_BUCKETS.findIndex(le => ev.ms <= le)
+    if (i < 0) i = VISITOR_LATENCY_BUCKETS.length
+    r.counts[i] = (r.counts[i] ?? 0) + 1
+    r.sumMs += ev.ms
+    r.maxMs = Math.max(r.maxMs, ev.ms)
+    r.bytesIn += ev.bytesIn
+    r.bytesOut += ev.bytesOut
+  }
+
+  /** One report line to each share with requests since its last one; a share that does not read gets its counts added up until it does. */
+  private sendReports (): void {
+    for (const share of this.online.values()) {
+      const r = share.report
+      if (r == null || r.requests === 0 || share.stream.writableNeedDrain || share.stream.destroyed) continue
+      r.sumMs = Math.round(r.sumMs * 10) / 10
+      writeJsonLine(share.stream, r)
+      share.report = emptyReport()
+    }
   }
 
   // ------------------------------------------------------------ registrations
@@ -340,7 +381,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     // a second registration of the same share replaces the first
     const old = this.online.get(peer)
     const label = shareLabel(from.peerId)
-    const share: OnlineShare = { peerId: from.peerId, label, name, auth, stream, tunnel: old?.tunnel, agent: old?.agent }
+    const share: OnlineShare = { peerId: from.peerId, label, name, auth, stream, tunnel: old?.tunnel, agent: old?.agent, report: req.visitors === 1 ? emptyReport() : undefined }
     this.online.set(peer, share)
     // bounded: a flood of throwaway identities registering costs at most MAX_SEEN entries (the oldest go first)
     this.seen.delete(peer)

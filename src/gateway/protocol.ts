@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream'
+import type { VisitorBatch } from '../peer/index.ts'
 
 /**
  * `/beam/gateway/register/1.0.0`: a share tells a gateway it opts in. The
@@ -41,7 +42,30 @@ export interface RegisterRequest {
   sig?: string
   /** Visitor authentication to require. */
   auth?: VisitorAuthDigest
+  /**
+   * Ask for visitor reports ({@link VisitorReport}) of this version on the
+   * registration stream. A gateway that does not know the field sends none;
+   * a share that does not ask gets none. @default unset (no reports)
+   */
+  visitors?: 1
 }
+
+/**
+ * A line the gateway sends on the registration stream after its answer, at
+ * most once per {@link VISITOR_REPORT_INTERVAL} and only when there were
+ * requests: the share's visitor requests since the last line. A share skips
+ * lines whose `t` or `v` it does not know.
+ */
+export interface VisitorReport extends VisitorBatch {
+  t: 'visitors'
+  v: 1
+}
+
+/** How often a gateway sends a share its {@link VisitorReport}, in ms. */
+export const VISITOR_REPORT_INTERVAL = 1000
+
+/** Upper bounds (ms) of the latency buckets of a {@link VisitorReport}. */
+export const VISITOR_LATENCY_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000]
 
 /** The gateway's line. */
 export type RegisterResponse =

@@ -1,14 +1,22 @@
 import { createServer, request } from 'node:http'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { existsSync } from 'node:fs'
 import { describe, it, expect, afterEach } from 'vitest'
+import { chromium } from 'playwright-core'
 import { BeamProcess, OFFLINE, runBeam, startShare, tempHome } from '../helpers/beam.ts'
 import { freePort } from '../helpers/pebble.ts'
+import { need, suiteNeeds } from '../helpers/require-tools.ts'
 
 // `beam gateway` and `beam share --gateway` as processes on loopback: the
 // URL in the banner and ready event, a visitor's request, and the one-line
 // errors with their own exit codes.
+
+const CHROMIUM = '/usr/bin/chromium'
+// the dashboard part of the visitor test (the rest runs without a browser)
+const noBrowser = suiteNeeds('the gateway visitors\' dashboard check', need(existsSync(CHROMIUM), `${CHROMIUM} is missing (apt install chromium; scripts/install-test-deps.sh does it)`))
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -28,9 +36,9 @@ async function startGateway (args: string[] = []): Promise<{ proc: BeamProcess, 
   return { proc, port: Number(String(ready.listen).split(':').pop()), gatewayFlag: String(ready.shareFlag).replace('--gateway ', '') }
 }
 
-async function get (port: number, host: string): Promise<{ status: number, body: string }> {
+async function get (port: number, host: string, path = '/', headers: Record<string, string> = {}): Promise<{ status: number, body: string }> {
   return await new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, headers: { host }, signal: AbortSignal.timeout(15_000) }, res => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host, ...headers }, signal: AbortSignal.timeout(15_000) }, res => {
       let body = ''
       res.setEncoding('utf8').on('data', (c: string) => { body += c })
       res.on('end', () => { resolve({ status: res.statusCode ?? 0, body }) })
@@ -58,6 +66,68 @@ describe('beam gateway (processes)', () => {
     const taken = await runBeam(['share', String(appPort), '--gateway', gw.gatewayFlag, '--name', 'webapp', '--no-dht', '--listen', '/ip4/127.0.0.1/tcp/0', ...OFFLINE], { BEAM_HOME: await home() })
     expect(taken.code).toBe(18)
     expect(taken.stderr.trim().split('\n').pop()).toBe("beam: the name 'webapp' is taken on this gateway by another share; pick another --name, or run the share with the identity that claimed it")
+  }, 60_000)
+
+  it('reports visitor requests to the share: beam status shows them by status class with their latency', async () => {
+    const server: Server = createServer((req, res) => {
+      res.statusCode = req.url === '/missing' ? 404 : req.url === '/boom' ? 500 : 200
+      res.end('x')
+    })
+    await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
+    cleanups.push(async () => { await new Promise(resolve => { server.close(resolve) }) })
+    const appPort = (server.address() as AddressInfo).port
+    const gw = await startGateway()
+    const shareHome = await home()
+    const { proc, ready } = await startShare([String(appPort), '--gateway', gw.gatewayFlag, '--name', 'visits', '--no-dht'], shareHome)
+    cleanups.push(async () => { await proc.stop() })
+    expect(ready.url).toBe(`http://visits.gw.test:${gw.port}/`)
+    const statuses = []
+    for (const path of ['/', '/', '/missing', '/boom']) statuses.push((await get(gw.port, 'visits.gw.test', path)).status)
+    expect(statuses).toEqual([200, 200, 404, 500])
+    // the gateway reports once a second: wait for all four (bounded)
+    type Gw = { url: string, state: string, requests: number, statusClasses: Record<string, number>, latency: { p50Ms: number, p99Ms: number, maxMs: number } | null, bytesOut: number }
+    let gateway: Gw | null = null
+    for (let i = 0; i < 20 && (gateway?.requests ?? 0) < 4; i++) {
+      await new Promise(resolve => setTimeout(resolve, 500))
+      const r = await runBeam(['status', '--json'], { BEAM_HOME: shareHome })
+      expect(r.code, r.stderr).toBe(0)
+      gateway = (JSON.parse(r.stdout) as { processes: Array<{ pid: number, gateway: Gw | null }> }).processes.find(p => p.pid === proc.child.pid)?.gateway ?? null
+    }
+    expect(gateway).toMatchObject({ url: `http://visits.gw.test:${gw.port}/`, state: 'registered', requests: 4, statusClasses: { '1xx': 0, '2xx': 2, '3xx': 0, '4xx': 1, '5xx': 1 } })
+    expect(gateway?.latency?.maxMs).toBeGreaterThan(0)
+    expect(gateway?.latency?.p50Ms).toBeLessThanOrEqual(gateway?.latency?.p99Ms ?? 0)
+    const human = await runBeam(['status'], { BEAM_HOME: shareHome })
+    expect(human.stdout).toContain(`  web:       http://visits.gw.test:${gw.port}/\n`)
+    expect(human.stdout).toMatch(/ {2}visitors: {2}4 request\(s\) \(2 2xx, 1 4xx, 1 5xx\); latency p50 [\d.]+ ms, p99 [\d.]+ ms/)
+
+    // the share's dashboard page shows them too
+    if (noBrowser) return
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] })
+    cleanups.push(async () => { await browser.close() })
+    const page = await browser.newPage()
+    await page.goto(String(ready.dashboard))
+    await page.waitForSelector(`section.process[data-pid="${proc.child.pid ?? 0}"] .gateway:not([hidden]) dd[data-field="gw-requests"]`, { timeout: 20_000 })
+    const card = `section.process[data-pid="${proc.child.pid ?? 0}"]`
+    expect(await page.textContent(`${card} .gw-link`)).toBe(`http://visits.gw.test:${gw.port}/`)
+    expect(await page.textContent(`${card} dd[data-field="gw-requests"]`)).toBe('4')
+    expect(await page.textContent(`${card} dd[data-field="gw-status"]`)).toBe('2 × 2xx, 1 × 4xx, 1 × 5xx')
+  }, 90_000)
+
+  it('beam up NAME serves a tunnel through the gateway its config entry names, with its short name and visitor sign-in', async () => {
+    const server: Server = createServer((_req, res) => { res.end('from the config') })
+    await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
+    cleanups.push(async () => { await new Promise(resolve => { server.close(resolve) }) })
+    const appPort = (server.address() as AddressInfo).port
+    const gw = await startGateway()
+    const shareHome = await home()
+    const cfg = join(shareHome, 'beam.config.yaml')
+    await writeFile(cfg, `tunnels:\n  site:\n    port: ${appPort}\n    gateway: ${gw.gatewayFlag}\n    gatewayName: fromcfg\n    httpAuth: "alice:s3cret"\n`)
+    const proc = new BeamProcess(['up', 'site', '--config', cfg, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', ...OFFLINE, '--json', '--ephemeral'], { BEAM_HOME: shareHome })
+    cleanups.push(async () => { await proc.stop() })
+    const ready = await proc.waitFor('ready', 30_000)
+    expect(ready.url).toBe(`http://fromcfg.gw.test:${gw.port}/`)
+    expect((await get(gw.port, 'fromcfg.gw.test')).status).toBe(401)
+    expect(await get(gw.port, 'fromcfg.gw.test', '/', { authorization: `Basic ${Buffer.from('alice:s3cret').toString('base64')}` })).toEqual({ status: 200, body: 'from the config' })
   }, 60_000)
 
   it('answers bad input with one line and its own exit code', async () => {

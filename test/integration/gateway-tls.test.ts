@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer, request as httpRequest } from 'node:http'
@@ -10,12 +10,14 @@ import type { AddressInfo, Socket } from 'node:net'
 import { describe, it, expect, afterEach, beforeAll } from 'vitest'
 import { createBeam } from '../../src/peer/index.ts'
 import type { BeamNode } from '../../src/peer/index.ts'
-import { Gateway, GatewayRegistration, TlsConfigError, loadCertificateFiles, shareLabel } from '../../src/gateway/index.ts'
+import { CertificateFiles, Gateway, GatewayRegistration, TlsConfigError, loadCertificateFiles, shareLabel } from '../../src/gateway/index.ts'
 import type { LoadedCertificate } from '../../src/gateway/index.ts'
 import { makeTestCertificate } from '../helpers/test-ca.ts'
 import type { TestCertificate } from '../helpers/test-ca.ts'
 import { need, suiteNeeds } from '../helpers/require-tools.ts'
 import { execFileSync } from 'node:child_process'
+import { X509Certificate } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
 
 // The gateway over HTTPS with a wildcard certificate from files (made by a
 // throwaway CA): HTTP/2 by ALPN, HTTP/1.1 with WebSocket-style upgrades, the
@@ -132,6 +134,52 @@ describe.skipIf(suiteNeeds('gateway TLS tests', need(hasOpenssl, 'openssl is mis
     })
     expect(res.status).toBe(308)
     expect(res.location).toBe(`https://${label}.${DOMAIN}:${gw.address.port}/a?b=1`)
+  })
+
+  it('serves a certificate renewed on disk without a restart, and keeps the old one while the new files do not match', async () => {
+    const live = join(dir, 'live')
+    await mkdir(live, { recursive: true })
+    const certFile = join(live, 'fullchain.pem')
+    const keyFile = join(live, 'privkey.pem')
+    await copyFile(ca.certFile, certFile)
+    await copyFile(ca.keyFile, keyFile)
+    const files = await CertificateFiles.load({ certFile, keyFile, interval: 100 })
+    cleanups.push(async () => { files.close() })
+    files.watch()
+    const gw = new Gateway({ node: await beam(), domain: DOMAIN, listen: { host: '127.0.0.1', port: 0 }, tls: { context: async () => files.current.context } })
+    await gw.start()
+    cleanups.push(async () => { await gw.close() })
+    const served = async (): Promise<string> => await new Promise((resolve, reject) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: gw.address.port, servername: `x.${DOMAIN}`, rejectUnauthorized: false }, () => {
+        const fp = socket.getPeerX509Certificate()?.fingerprint256 ?? ''
+        socket.destroy()
+        resolve(fp)
+      })
+      socket.on('error', reject)
+    })
+    const event = async (name: 'reloaded' | 'reload-failed'): Promise<void> => {
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => { reject(new Error(`no ${name} event in 10 s`)) }, 10_000)
+        const done = (): void => { clearTimeout(t); resolve() }
+        if (name === 'reloaded') files.once('reloaded', done)
+        else files.once('reload-failed', done)
+      })
+    }
+    const first = await served()
+    expect(first).toBe(new X509Certificate(await readFile(ca.certFile)).fingerprint256)
+
+    // a renewal (new key, new certificate), the key written first: that pair does not match until the certificate follows
+    const renewed = makeTestCertificate(await mkdtemp(join(dir, 'renewed-')), [`*.${DOMAIN}`, DOMAIN])
+    const failed = event('reload-failed')
+    await copyFile(renewed.keyFile, keyFile)
+    await failed
+    expect(await served()).toBe(first)
+    const reloaded = event('reloaded')
+    await copyFile(renewed.certFile, certFile)
+    await reloaded
+    const second = await served()
+    expect(second).not.toBe(first)
+    expect(second).toBe(new X509Certificate(await readFile(renewed.certFile)).fingerprint256)
   })
 
   it('says in one line what is wrong with a certificate file', async () => {

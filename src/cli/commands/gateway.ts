@@ -6,9 +6,8 @@ import { Command } from 'commander'
 import { createBeam, parsePeerId } from '../../peer/index.ts'
 import type { BeamNode } from '../../peer/index.ts'
 import { hostPort } from '../../tunnel/index.ts'
-import { AcmeCertificates, Gateway, GatewayMetrics, NameStore, TlsConfigError, loadCertificateFiles, covers, serveMetrics, DEFAULT_SHARE_RATE, DEFAULT_MAX_VISITORS } from '../../gateway/index.ts'
+import { AcmeCertificates, Gateway, GatewayMetrics, NameStore, TlsConfigError, CertificateFiles, covers, serveMetrics, DEFAULT_SHARE_RATE, DEFAULT_MAX_VISITORS } from '../../gateway/index.ts'
 import type { GatewayMetricsServer } from '../../gateway/index.ts'
-import type { LoadedCertificate } from '../../gateway/index.ts'
 import { addIdentityOptions, addOutputOptions, createContext, parseListen, untilAborted } from '../context.ts'
 import type { CliIo, CommonFlags } from '../context.ts'
 import { UsageError } from '../exit-codes.ts'
@@ -74,11 +73,11 @@ export function gatewayCommand (io: CliIo): Command {
   return cmd
 }
 
-/** Read --tls-cert/--tls-key (both or neither). */
-async function certificateFlags (flags: GatewayFlags): Promise<LoadedCertificate | undefined> {
+/** Read --tls-cert/--tls-key (both or neither); they are read again when they change. */
+async function certificateFlags (flags: GatewayFlags): Promise<CertificateFiles | undefined> {
   if (flags.tlsCert == null && flags.tlsKey == null) return undefined
   if (flags.tlsCert == null || flags.tlsKey == null) throw new UsageError('--tls-cert and --tls-key go together')
-  return await loadCertificateFiles(flags.tlsCert, flags.tlsKey)
+  return await CertificateFiles.load({ certFile: flags.tlsCert, keyFile: flags.tlsKey })
 }
 
 async function runGateway (flags: GatewayFlags, io: CliIo): Promise<void> {
@@ -92,7 +91,8 @@ async function runGateway (flags: GatewayFlags, io: CliIo): Promise<void> {
   const announce = parseListen(flags.announce ?? [])
   const limits = { ratePerSecond: parseCount(flags.rate, 'rate', 0), bytesPerSecond: parseBytes(flags.bandwidth, 'bandwidth'), maxVisitors: parseCount(flags.maxVisitors, 'max visitors', 0) }
   const metricsAt = flags.metrics != null ? parseBindAddress(flags.metrics, 'metrics') : undefined
-  const cert = await certificateFlags(flags)
+  const certFiles = await certificateFlags(flags)
+  const cert = certFiles?.current
   if (flags.acmeDirectory != null && cert != null) throw new UsageError('--acme-directory and --tls-cert exclude each other: certificates come from one of them')
   if (flags.acmeDirectory != null && httpAt == null) throw new UsageError('--acme-directory needs --http-listen (the CA checks HTTP-01 challenges on port 80)')
   if (flags.acmeDirectory == null && (flags.acmeEmail != null || flags.acmeCa != null || flags.acmeDir != null)) throw new UsageError('--acme-email, --acme-ca and --acme-dir go with --acme-directory')
@@ -127,7 +127,7 @@ async function runGateway (flags: GatewayFlags, io: CliIo): Promise<void> {
       allow,
       limits,
       logger: ctx.log,
-      ...(cert != null ? { tls: { context: async () => cert.context } } : {}),
+      ...(certFiles != null ? { tls: { context: async () => certFiles.current.context } } : {}),
       ...(acme != null
         ? {
             tls: { context: async (name: string) => gateway?.servesHost(name) === true ? await acme.context(name) : undefined },
@@ -137,6 +137,18 @@ async function runGateway (flags: GatewayFlags, io: CliIo): Promise<void> {
     })
     await gateway.start()
     const gw = gateway
+    if (certFiles != null) {
+      // a renewed certificate is served without a restart; a bad pair keeps the previous one
+      certFiles.on('reloaded', c => {
+        ctx.log.info({ names: c.names, notAfter: c.notAfter.toISOString() }, 'certificate files changed: serving the new certificate')
+        ctx.out.event('certificate-reloaded', { file: flags.tlsCert, names: c.names, notAfter: c.notAfter.toISOString() })
+      })
+      certFiles.on('reload-failed', e => {
+        ctx.log.warn({ err: e.error }, 'certificate files changed but cannot be used (yet): still serving the previous certificate')
+        ctx.out.event('certificate-reload-failed', { file: flags.tlsCert, error: e.error })
+      })
+      certFiles.watch()
+    }
     const counters = new GatewayMetrics()
     gw.on('request', e => { counters.observe(e) })
     if (flags.accessLog != null) {
@@ -196,6 +208,7 @@ async function runGateway (flags: GatewayFlags, io: CliIo): Promise<void> {
     await untilAborted(io.signal)
     ctx.log.info({ shares: gw.onlineShares }, 'stopping gateway')
   } finally {
+    certFiles?.close()
     acme?.stop()
     await metrics?.close()
     accessLog?.end()

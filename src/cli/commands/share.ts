@@ -160,8 +160,11 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
   const settings = await shareSettings(chosen, flags, io, ctx.log, config)
   const dashboardSet = settings.dashboard
   const { services, names } = settings
-  const gateway = gatewayTarget(flags, io.env)
-  const gatewayName = gateway != null ? names[0] : undefined
+  // a named tunnel's gateway keys, unless the command line gives them
+  const tunnel = 'tunnel' in source ? source.tunnel : undefined
+  const web: ShareFlags = tunnel != null ? { ...flags, gateway: flags.gateway ?? tunnel.gateway, httpAuth: flags.httpAuth ?? tunnel.httpAuth, httpToken: flags.httpToken ?? tunnel.httpToken } : flags
+  const gateway = gatewayTarget(web, io.env)
+  const gatewayName = gateway != null ? names[0] ?? tunnel?.gatewayName : undefined
   if (gatewayName != null) {
     const problem = nameProblem(gatewayName)
     if (problem != null) throw new InvalidGatewayNameError(problem)
@@ -237,7 +240,7 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
     let registration: GatewayRegistration | undefined
     let grant: GatewayGrant | undefined
     if (gateway != null) {
-      registration = new GatewayRegistration({ node, gateway, name: gatewayName, auth: { basic: flags.httpAuth, token: flags.httpToken }, logger: ctx.log })
+      registration = new GatewayRegistration({ node, gateway, name: gatewayName, auth: { basic: web.httpAuth, token: web.httpToken }, logger: ctx.log })
       grant = await registration.start(io.signal)
       registration.on('registered', g => { ctx.out.event('gateway', { peerId: gateway.peerId.toString(), state: 'registered', url: g.nameUrl ?? g.url }) })
       registration.on('lost', e => { ctx.out.event('gateway', { peerId: gateway.peerId.toString(), state: 'lost', error: e.error }) })
@@ -247,6 +250,14 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
     const control = await openControl(ctx, io, { command: 'tunnel' in source ? 'up' : 'share', role: 'share', name: processName, access: access.mode }, node, connectNow)
     closeControl = control.close
     control.tracker.watchShare(share)
+    if (registration != null && gateway != null && grant != null) {
+      const gw = gateway.peerId.toString()
+      const tracker = control.tracker
+      tracker.gatewayRegistered(gw, grant.nameUrl ?? grant.url)
+      registration.on('registered', g => { tracker.gatewayRegistered(gw, g.nameUrl ?? g.url) })
+      registration.on('lost', () => { tracker.gatewayLost() })
+      registration.on('visitors', b => { tracker.gatewayVisitors(b) })
+    }
     const dashboard = await openDashboard(ctx, control, dashboardSet, `beam ${'tunnel' in source ? 'up' : 'share'}${processName != null ? ` ${processName}` : ''}`, connectNow)
     closeDashboard = dashboard?.close
     const publishing = node.dhtEnabled && (init.bootstrap ?? []).length > 0
@@ -281,7 +292,7 @@ export async function runShare (source: ShareSource, flags: ShareFlags, io: CliI
       `  access:    ${accessLine}`,
       ...(selected.names.length > 1 || selected.names[0] !== 'direct' ? [`  networks:  ${selected.names.join(', ')}${anonymous ? ' (anonymous-only: no IP address is announced)' : ''}`] : []),
       ...(node.dhtEnabled ? names : []).map(n => `  name:      ${n}.${node.peerId.toString().slice(0, MIN_PREFIX)} (published in the DHT)`),
-      ...(grant != null ? [`  web:       ${grant.nameUrl ?? grant.url}${grant.nameUrl != null ? ` (also ${grant.url}; the name is kept ${grant.nameIdleDays ?? '?'} days after the share was last online)` : ''}${flags.httpAuth != null || flags.httpToken != null ? ' (visitors sign in)' : ''}`] : []),
+      ...(grant != null ? [`  web:       ${grant.nameUrl ?? grant.url}${grant.nameUrl != null ? ` (also ${grant.url}; the name is kept ${grant.nameIdleDays ?? '?'} days after the share was last online)` : ''}${web.httpAuth != null || web.httpToken != null ? ' (visitors sign in)' : ''}`] : []),
       `  listening: ${multiaddrs.length > 0 ? multiaddrs.join(' ') : '(none)'}`,
       ...node.listenMoved.map(m => `  moved:     ${m.was} → ${m.now} (${m.reason}): connect strings handed out before name the old port`),
       `  reachable: ${REACHABILITY_LABEL[reachability]}`,

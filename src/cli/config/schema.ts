@@ -156,6 +156,14 @@ export interface TunnelConfig {
   secret?: string
   /** This tunnel's dashboard (`beam up NAME`). @default the top-level `dashboard:` */
   dashboard?: DashboardConfig
+  /** The beam gateway web visitors reach the first port through (its multiaddr with /p2p/, or its peer id), as `--gateway`. @default unset (no gateway) */
+  gateway?: string
+  /** The short name claimed on the gateway (`NAME.<gateway domain>`). @default unset (only the peer id label) */
+  gatewayName?: string
+  /** Visitors sign in with these HTTP basic credentials (`user:password`), as `--http-auth`. @default unset */
+  httpAuth?: string
+  /** Visitors send `Authorization: Bearer <token>`, as `--http-token`. @default unset */
+  httpToken?: string
   line: number
 }
 
@@ -225,6 +233,6 @@ export const BACKEND_KEYS: Record<string, string[]> = {
 }
 /** The keys of an entry for a backend the program registered. */
 export const EXTRA_BACKEND_KEYS = [...COMMON_BACKEND_KEYS, 'options']
-export const TUNNEL_KEYS = ['port', 'ports', 'host', 'backends', 'strategy', 'access', 'allow', 'identity', 'secret', 'dashboard']
+export const TUNNEL_KEYS = ['port', 'ports', 'host', 'backends', 'strategy', 'access', 'allow', 'identity', 'secret', 'dashboard', 'gateway', 'gatewayName', 'httpAuth', 'httpToken']
 export const CONNECT_KEYS = ['target', 'localPort', 'host', 'remote', 'backends', 'strategy', 'dashboard']
 export const ICE_KEYS = ['urls', 'username', 'credential']

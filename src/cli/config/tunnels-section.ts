@@ -5,7 +5,8 @@
 import { resolve } from 'node:path'
 import { isSeq } from 'yaml'
 import type { Node } from 'yaml'
-import { parsePeerId } from '../../peer/index.ts'
+import { parsePeerId, parsePeerMultiaddr, parseTarget } from '../../peer/index.ts'
+import { nameProblem } from '../../gateway/index.ts'
 import { ACCESS_MODES, ENTRY_NAME_RE, TUNNEL_KEYS } from './schema.ts'
 import type { AccessMode, BackendsConfig, ServiceConfig, TunnelConfig } from './schema.ts'
 import { readBackendList, readStrategy } from './backends-section.ts'
@@ -38,6 +39,47 @@ function readService (r: Reader, node: Node | null, path: string): ServiceConfig
   return undefined
 }
 
+/** A tunnel's gateway keys: `gateway` (an address, as --gateway), `gatewayName`, `httpAuth`, `httpToken`. */
+function readGateway (r: Reader, f: Map<string, Node | null>, path: string): Pick<TunnelConfig, 'gateway' | 'gatewayName' | 'httpAuth' | 'httpToken'> {
+  const out: Pick<TunnelConfig, 'gateway' | 'gatewayName' | 'httpAuth' | 'httpToken'> = {}
+  const gwNode = f.get('gateway')
+  if (gwNode !== undefined) {
+    const text = readString(r, gwNode, `${path}.gateway`, 'a gateway address (its multiaddr with /p2p/<peer-id>, or its peer id)')
+    if (text != null) {
+      try {
+        if (text.startsWith('/')) parsePeerMultiaddr(text)
+        else parseTarget(text)
+        out.gateway = text
+      } catch {
+        r.fail(gwNode, `${path}.gateway`, `'${text}' is not a gateway address (its multiaddr with /p2p/<peer-id>, or its peer id)`)
+      }
+    }
+  }
+  const nameNode = f.get('gatewayName')
+  if (nameNode !== undefined) {
+    const name = readString(r, nameNode, `${path}.gatewayName`, 'a short name')
+    const problem = name != null ? nameProblem(name) : undefined
+    if (problem != null) r.fail(nameNode, `${path}.gatewayName`, problem)
+    else if (name != null) out.gatewayName = name
+  }
+  const authNode = f.get('httpAuth')
+  if (authNode !== undefined) {
+    const auth = readString(r, authNode, `${path}.httpAuth`, 'user:password')
+    if (auth != null && !auth.includes(':')) r.fail(authNode, `${path}.httpAuth`, 'expected user:password')
+    else if (auth != null) out.httpAuth = auth
+  }
+  const tokenNode = f.get('httpToken')
+  if (tokenNode !== undefined) {
+    const token = readString(r, tokenNode, `${path}.httpToken`, 'a token')
+    if (token != null) out.httpToken = token
+  }
+  if (gwNode === undefined) {
+    for (const [k, n] of [['gatewayName', nameNode], ['httpAuth', authNode], ['httpToken', tokenNode]] as const) {
+      if (n !== undefined) r.fail(n, `${path}.${k}`, 'only goes with gateway: (the gateway that serves this tunnel to web visitors)')
+    }
+  }
+  return out
+}
 
 /** A tunnel's key files, `identity:` and `secret:`: paths, relative ones taken from `baseDir` (the config file's directory). */
 function readKeyFiles (r: Reader, f: Map<string, Node | null>, path: string, baseDir: string): { identity?: string, secret?: string } {
@@ -113,7 +155,9 @@ export function readTunnels (r: Reader, node: Node | null | undefined, backends:
     }
     if (access === 'allow' && allowNode === undefined) r.fail(accessNode ?? keyNode, `${path}.allow`, 'access: allow needs an allow: list of peer ids')
     if (allowNode != null && isSeq(allowNode) && allowNode.items.length === 0) r.fail(allowNode, `${path}.allow`, 'is empty: list the peer ids that may connect')
+    const web = readGateway(r, f, path)
     const tunnel: TunnelConfig = {
+      ...web,
       name: key,
       services,
       backends: readBackendList(r, f.get('backends'), `${path}.backends`, backends, known),

@@ -7,6 +7,8 @@ export { LogRing, DEFAULT_LOG_RING_LINES, DEFAULT_LOG_RING_CHARS, DEFAULT_LOG_LI
 export type { LogEntry, LogRingInit } from './log-ring.ts'
 export { StatusTracker, DEFAULT_STATUS_PEERS } from './status.ts'
 export type { ProcessInfo, ProcessStatus, StatusTrackerInit, TunnelPath, TunnelSummary } from './status.ts'
+export { VisitorStats, validBatch } from './visitors.ts'
+export type { GatewayStatus, StatusClassCounts, VisitorBatch, VisitorLatency } from './visitors.ts'
 export { CONTROL_PROTOCOL, MAX_CONTROL_LINE, LineSplitter } from './protocol.ts'
 export type { ControlTransport, ConnectAnswer, ConnectOp, ControlEnvelope, ControlLogLine, ControlOp, ControlRequest, ControlResponse, ErrorAnswer, LogsAnswer, LogsOp, StatusAnswer, StatusOp, StopAnswer, StopOp } from './protocol.ts'
 export { startControlServer, DEFAULT_CONTROL_CLIENTS, DEFAULT_CONTROL_REQUEST_TIMEOUT } from './server.ts'

@@ -3,6 +3,8 @@ import type { Reachability } from '../node/index.ts'
 import type { Share } from '../share/index.ts'
 import type { ConnectTunnel, PathInfo } from '../connect/index.ts'
 import { hostPort } from '../../tunnel/index.ts'
+import { VisitorStats } from './visitors.ts'
+import type { GatewayStatus, VisitorBatch } from './visitors.ts'
 
 /** The path a tunnel's bytes take now. */
 export interface TunnelPath {
@@ -80,6 +82,8 @@ export interface ProcessStatus {
   dashboard: string | null
   /** The log file, or null. */
   logFile: string | null
+  /** A share served through a gateway: its URL there and the visitors the gateway reported; else null. */
+  gateway: GatewayStatus | null
 }
 
 /** Fixed facts of a process, given by its owner. */
@@ -139,6 +143,7 @@ export class StatusTracker {
   private readonly peers = new Map<string, Counters>()
   private share: Share | undefined
   private connect: ConnectTunnel | undefined
+  private gateway: { peerId: string, url: string, state: GatewayStatus['state'], visitors: VisitorStats } | undefined
 
   constructor (init: StatusTrackerInit) {
     this.init = { ...init }
@@ -170,6 +175,23 @@ export class StatusTracker {
     tunnel.on('tunnel:open', () => { c.open++; c.total++; c.last = this.now() })
     tunnel.on('tunnel:close', e => { c.open = Math.max(0, c.open - 1); c.sent += e.sent; c.received += e.received; c.last = this.now() })
     tunnel.on('tunnel:failed', e => { if (e.error.name === 'TunnelRefusedError') c.refused++; else c.failed++ })
+  }
+
+  /** A share's gateway registration (made again after a loss): its URL there. */
+  gatewayRegistered (peerId: string, url: string): void {
+    if (this.gateway?.peerId !== peerId) this.gateway = { peerId, url, state: 'registered', visitors: new VisitorStats() }
+    this.gateway.url = url
+    this.gateway.state = 'registered'
+  }
+
+  /** The gateway registration was lost (it is being made again). */
+  gatewayLost (): void {
+    if (this.gateway != null) this.gateway.state = 'lost'
+  }
+
+  /** A batch of visitor requests the gateway reported. */
+  gatewayVisitors (batch: VisitorBatch): void {
+    this.gateway?.visitors.add(batch, this.now())
   }
 
   /** The process's status now. */
@@ -220,7 +242,8 @@ export class StatusTracker {
       tunnels,
       relay: this.init.role === 'relay' ? this.init.node.relayStats?.() ?? null : null,
       dashboard: this.init.dashboard ?? null,
-      logFile: this.init.logFile ?? null
+      logFile: this.init.logFile ?? null,
+      gateway: this.gateway != null ? { peerId: this.gateway.peerId, url: this.gateway.url, state: this.gateway.state, ...this.gateway.visitors.summary() } : null
     }
   }
 

@@ -35,13 +35,18 @@ const BAD: Array<[string, string, number, string]> = [
   ['ports not a list', 'tunnels:\n  web:\n    ports: 80\n', 3, 'expected a list of ports'],
   ['host and host:port', 'tunnels:\n  web:\n    ports: ["10.0.0.1:80"]\n    host: example.org\n', 4, 'give the host in one place'],
   ['unknown tunnel key', 'tunnels:\n  web:\n    port: 80\n    prot: 81\n', 4, "tunnels.web.prot: unknown key: did you mean 'port'?"],
-  ['unknown tunnel key, no close match', 'tunnels:\n  web:\n    port: 80\n    colour: red\n', 4, 'expected one of: port, ports, host, backends, strategy, access, allow'],
+  ['unknown tunnel key, no close match', 'tunnels:\n  web:\n    port: 80\n    colour: red\n', 4, 'expected one of: port, ports, host, backends, strategy, access, allow, gateway, gatewayName, httpAuth, httpToken'],
   ['bad strategy', 'tunnels:\n  web:\n    port: 80\n    strategy: fallbak\n', 4, "did you mean 'fallback'?"],
   ['strategy a number', 'tunnels:\n  web:\n    port: 80\n    strategy: 1\n', 4, 'expected one of: fallback, first-success'],
   ['bad access', 'tunnels:\n  web:\n    port: 80\n    access: private\n', 4, "tunnels.web.access: 'private' is not valid"],
   ['allow without ids', 'tunnels:\n  web:\n    port: 80\n    access: allow\n', 4, 'access: allow needs an allow: list'],
   ['empty allow', 'tunnels:\n  web:\n    port: 80\n    allow: []\n', 4, 'is empty'],
   ['allow with public', `tunnels:\n  web:\n    port: 80\n    access: public\n    allow: [${PEER}]\n`, 5, 'only goes with access: allow'],
+  ['bad gateway address', 'tunnels:\n  web:\n    port: 80\n    gateway: gw.example.org\n', 4, "tunnels.web.gateway: 'gw.example.org' is not a gateway address (its multiaddr with /p2p/<peer-id>, or its peer id)"],
+  ['gateway multiaddr without p2p', 'tunnels:\n  web:\n    port: 80\n    gateway: /ip4/127.0.0.1/tcp/4001\n', 4, 'is not a gateway address'],
+  ['reserved gateway name', `tunnels:\n  web:\n    port: 80\n    gateway: ${PEER}\n    gatewayName: www\n`, 5, "tunnels.web.gatewayName: 'www' is reserved on gateways"],
+  ['httpAuth without a colon', `tunnels:\n  web:\n    port: 80\n    gateway: ${PEER}\n    httpAuth: alice\n`, 5, 'tunnels.web.httpAuth: expected user:password'],
+  ['httpToken without gateway', 'tunnels:\n  web:\n    port: 80\n    httpToken: t0ken\n', 4, 'tunnels.web.httpToken: only goes with gateway:'],
   ['bad peer id', 'tunnels:\n  web:\n    port: 80\n    allow:\n      - QmNotAPeer\n', 5, "'QmNotAPeer' is not a peer id"],
   ['unknown backend in tunnel', 'tunnels:\n  web:\n    port: 80\n    backends: [tor, drect]\n', 4, "tunnels.web.backends[1]: unknown backend 'drect': did you mean 'direct'?"],
   ['backend listed twice', 'tunnels:\n  web:\n    port: 80\n    backends: [tor, tor]\n', 4, "'tor' is listed twice"],
@@ -184,6 +189,9 @@ tunnels:
     port: "4000"
     host: 127.0.0.2
     access: public
+    gateway: /ip4/127.0.0.1/tcp/4001/p2p/${PEER}
+    gatewayName: myapp
+    httpAuth: "alice:s3cret"
 connect:
   db:
     target: ${PEER}
@@ -202,8 +210,8 @@ connect:
     // a tunnel without backends: the enabled ones, by priority
     expect(c.tunnels.web).toEqual({ name: 'web', services: [{ port: 3000 }], backends: ['tor', 'direct'], strategy: 'first-success', access: 'secret', allow: [], line: 22 })
     expect(c.tunnels.admin).toMatchObject({ services: [{ port: 8080 }, { host: 'localhost', port: 9090 }, { host: '::1', port: 7000 }], backends: ['tor'], strategy: 'first-success', access: 'allow', allow: [PEER] })
-    expect(c.tunnels.pub).toMatchObject({ services: [{ host: '127.0.0.2', port: 4000 }], access: 'public' })
-    expect(c.connect.db).toEqual({ name: 'db', target: PEER, localPort: 5433, host: '127.0.0.1', remote: 5432, backends: ['tor', 'direct'], strategy: 'fallback', line: 34 })
+    expect(c.tunnels.pub).toMatchObject({ services: [{ host: '127.0.0.2', port: 4000 }], access: 'public', gateway: `/ip4/127.0.0.1/tcp/4001/p2p/${PEER}`, gatewayName: 'myapp', httpAuth: 'alice:s3cret' })
+    expect(c.connect.db).toEqual({ name: 'db', target: PEER, localPort: 5433, host: '127.0.0.1', remote: 5432, backends: ['tor', 'direct'], strategy: 'fallback', line: 37 })
     expect(resolveName(c, 'db').kind).toBe('connect')
     expect(resolveName(c, 'web').kind).toBe('tunnel')
     expect(getTunnel(c, 'admin').name).toBe('admin')

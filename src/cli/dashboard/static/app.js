@@ -148,9 +148,30 @@ function renderProcess ({ status: s, connect }) {
     for (const f of ['refused', 'failed']) tr.append(el('td', { class: `num${t[f] > 0 ? ' bad' : ''}`, 'data-field': f }, String(t[f])))
     return tr
   }))
+  renderGateway(card, s.gateway)
   card.querySelector('.tunnels').hidden = s.tunnels.length === 0
   card.querySelector('.no-tunnels').hidden = s.tunnels.length > 0
   card.querySelector('.rate').textContent = drawChart(card.querySelector('.chart'), s.pid)
+}
+
+/** A share's web visitors, as its gateway reports them (`status.gateway`). */
+function renderGateway (card, g) {
+  const box = card.querySelector('.gateway')
+  box.hidden = g == null
+  if (g == null) return
+  const link = card.querySelector('.gw-link')
+  // only web addresses become links
+  if (/^https?:\/\//.test(g.url)) link.setAttribute('href', g.url)
+  link.textContent = g.url
+  card.querySelector('.gw-state').textContent = g.state === 'lost' ? '(registration lost: registering again)' : ''
+  const c = g.statusClasses
+  const facts = [
+    ['requests', String(g.requests)],
+    ['status codes', ['2xx', '3xx', '4xx', '5xx', '1xx'].filter(k => c[k] > 0).map(k => `${c[k]} × ${k}`).join(', ') || '–'],
+    ['latency p50 / p99 / max', g.latency != null ? `${g.latency.p50Ms} / ${g.latency.p99Ms} / ${g.latency.maxMs} ms` : '–'],
+    ['from / to visitors', `${bytes(g.bytesIn)} / ${bytes(g.bytesOut)}`]
+  ]
+  card.querySelector('.gw-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-field': `gw-${k.split(' ')[0]}` }, v)]))
 }
 
 function render () {

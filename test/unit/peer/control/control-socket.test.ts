@@ -22,7 +22,7 @@ async function tmp (): Promise<string> {
 
 const STATUS: ProcessStatus = {
   pid: 4242, command: 'share', role: 'share', name: 'web', peerId: '12D3KooWtest', startedAt: new Date(0).toISOString(), uptimeSeconds: 1,
-  access: 'secret', reachability: 'lan-only', ports: [3000], connections: 0, tunnels: [], relay: null, dashboard: null, logFile: null
+  access: 'secret', reachability: 'lan-only', ports: [3000], connections: 0, tunnels: [], relay: null, dashboard: null, logFile: null, gateway: null
 }
 
 async function start (dir: string, pid = 4242): Promise<{ server: ControlServer, logs: LogRing, stops: number[] }> {
