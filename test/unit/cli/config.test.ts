@@ -35,7 +35,7 @@ const BAD: Array<[string, string, number, string]> = [
   ['ports not a list', 'tunnels:\n  web:\n    ports: 80\n', 3, 'expected a list of ports'],
   ['host and host:port', 'tunnels:\n  web:\n    ports: ["10.0.0.1:80"]\n    host: example.org\n', 4, 'give the host in one place'],
   ['unknown tunnel key', 'tunnels:\n  web:\n    port: 80\n    prot: 81\n', 4, "tunnels.web.prot: unknown key: did you mean 'port'?"],
-  ['unknown tunnel key, no close match', 'tunnels:\n  web:\n    port: 80\n    colour: red\n', 4, 'expected one of: port, ports, host, backends, strategy, access, allow, gateway, gatewayName, httpAuth, httpToken'],
+  ['unknown tunnel key, no close match', 'tunnels:\n  web:\n    port: 80\n    colour: red\n', 4, 'expected one of: port, ports, host, backends, strategy, access, allow, identity, secret, dashboard, gateway, gatewayName, httpAuth, httpToken'],
   ['bad strategy', 'tunnels:\n  web:\n    port: 80\n    strategy: fallbak\n', 4, "did you mean 'fallback'?"],
   ['strategy a number', 'tunnels:\n  web:\n    port: 80\n    strategy: 1\n', 4, 'expected one of: fallback, first-success'],
   ['bad access', 'tunnels:\n  web:\n    port: 80\n    access: private\n', 4, "tunnels.web.access: 'private' is not valid"],
