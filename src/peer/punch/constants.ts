@@ -18,6 +18,9 @@ export const PUNCH_TIMEOUT = 10_000
 /** The hard side repeats its probe on every socket this often, in ms (a NAT may forget an unanswered mapping). */
 export const HARD_RESEND_INTERVAL = 2_500
 
+/** Largest step between two flows in a row for which a NAT counts as sequential (others share it meanwhile). */
+export const MAX_SEQUENCE_STEP = 16
+
 /** Ports a sequence hint may span: a wider gap is not a sequential NAT worth predicting. */
 export const MAX_PREDICTION_WINDOW = 1024
 

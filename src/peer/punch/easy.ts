@@ -6,8 +6,10 @@ import { predictedPorts, probeOrder } from './birthday.ts'
 import type { SequenceHint } from './birthday.ts'
 import type { PunchResult } from './hard.ts'
 
-/** Probes are sent in ticks of this many ms (rate × tick / 1000 per tick). */
+/** Probes are sent in ticks of this many ms. */
 const TICK_MS = 10
+/** Probes one tick sends at most (a late timer catches up in steps this big). */
+const MAX_BURST = 16
 
 /** Options of {@link easyPunch}. */
 export interface EasyPunchInit {
@@ -49,7 +51,6 @@ export async function easyPunch (init: EasyPunchInit): Promise<PunchResult> {
   const ack = encodePunchPacket(PunchKind.ACK, token)
   let sent = 0
   let next = 0
-  let credit = 0
 
   return await new Promise<PunchResult>((resolve, reject) => {
     let done = false
@@ -73,10 +74,12 @@ export async function easyPunch (init: EasyPunchInit): Promise<PunchResult> {
       finish()
       reject(init.signal?.reason instanceof Error ? init.signal.reason : new DOMException('aborted', 'AbortError'))
     }
+    // the budget follows the clock, not the number of ticks: a timer that fires late
+    // (a busy event loop) sends what is due, but never more than MAX_BURST at once
     const tick = (): void => {
-      credit += rate * TICK_MS / 1000
-      while (credit >= 1 && next < order.length) {
-        credit--
+      const due = Math.floor(rate * (performance.now() - start) / 1000) + 1
+      let burst = Math.min(due - next, MAX_BURST)
+      while (burst-- > 0 && next < order.length) {
         sent++
         try { socket.send(probe, order[next++] ?? 0, peerIp) } catch { /* the caller closed the socket: the deadline ends it */ }
       }

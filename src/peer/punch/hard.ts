@@ -1,6 +1,6 @@
 import type { Socket } from 'node:dgram'
 import { setMaxListeners } from 'node:events'
-import { HARD_RESEND_INTERVAL, HARD_SOCKETS, PUNCH_ACKS, PUNCH_ACK_SPACING, PUNCH_TIMEOUT } from './constants.ts'
+import { HARD_RESEND_INTERVAL, HARD_SOCKETS, MAX_SEQUENCE_STEP, PUNCH_ACKS, PUNCH_ACK_SPACING, PUNCH_TIMEOUT } from './constants.ts'
 import { HolePunchError } from './errors.ts'
 import { PunchKind, decodePunchPacket, encodePunchPacket } from './packet.ts'
 import { bindUdp, closeQuietly, stunMapping } from './socket.ts'
@@ -28,7 +28,7 @@ export interface HardPunchInit {
   token: Uint8Array
   /** Sockets to open. @default HARD_SOCKETS */
   sockets?: number
-  /** A STUN server asked just before and just after the burst, for a sequence hint. @default unset (no hint) */
+  /** A STUN server asked twice just before and once just after the burst (three flows), for this side's address and a sequence hint. @default unset (no hint) */
   stun?: Endpoint
   /** Give up after this many ms. @default PUNCH_TIMEOUT */
   timeout?: number
@@ -42,7 +42,11 @@ export interface HardPunchInit {
 export interface HardPunch {
   /** This side's public address as a STUN server saw it, if one was given and answered. */
   publicIp?: string
-  /** The ports a STUN server saw before and after the burst: the easy side probes between them first. */
+  /**
+   * The ports a STUN server saw just before and just after the burst, given
+   * only when two flows in a row before it showed a sequential NAT (a step of
+   * 1..MAX_SEQUENCE_STEP): the easy side probes between them first.
+   */
   hint?: SequenceHint
   /** The working pair, or a HolePunchError (time out) / AbortError. */
   result: Promise<PunchResult>
@@ -55,7 +59,7 @@ export interface HardPunch {
  * sockets, each sending a probe to the easy side's one public mapping, so
  * that the NAT holds that many mappings towards it; the easy side then
  * probes ports of this side's address until it hits one. Every socket sends
- * only to `peer` (and, twice, to the STUN server); the first that receives a
+ * only to `peer` (and, three times, to the STUN server); the first that receives a
  * datagram with the token from `peer` answers with acks and wins.
  */
 export async function startHardPunch (init: HardPunchInit): Promise<HardPunch> {
@@ -88,13 +92,18 @@ export async function startHardPunch (init: HardPunchInit): Promise<HardPunch> {
     }
   }
 
+  let first: Endpoint | undefined
   let before: Endpoint | undefined
   let after: Endpoint | undefined
+  const ask = async (): Promise<Endpoint | undefined> => {
+    if (init.stun == null) return undefined
+    const s = await bindUdp()
+    try { return await stunMapping(s, init.stun, init.signal != null ? { signal: init.signal } : {}) } finally { closeQuietly(s) }
+  }
   try {
-    if (init.stun != null) {
-      const s = await bindUdp()
-      try { before = await stunMapping(s, init.stun, init.signal != null ? { signal: init.signal } : {}) } finally { closeQuietly(s) }
-    }
+    // two flows in a row: a sequential NAT shows it by a small step between their ports
+    first = await ask()
+    before = await ask()
     for (let i = 0; i < count; i++) sockets.push(await bindUdp())
   } catch (err) {
     close()
@@ -141,9 +150,8 @@ export async function startHardPunch (init: HardPunchInit): Promise<HardPunch> {
   timers.push(setTimeout(resend, init.resendInterval ?? HARD_RESEND_INTERVAL))
 
   if (init.stun != null) {
-    const s = await bindUdp()
-    try { after = await stunMapping(s, init.stun, init.signal != null ? { signal: init.signal } : {}) } catch { /* aborted: result says so */ } finally { closeQuietly(s) }
-    sent += 2
+    try { after = await ask() } catch { /* aborted: result says so */ }
+    sent += 3
   }
 
   const timeout = init.timeout ?? PUNCH_TIMEOUT
@@ -164,6 +172,9 @@ export async function startHardPunch (init: HardPunchInit): Promise<HardPunch> {
   const out: HardPunch = { result: promise, close }
   const publicIp = before?.ip ?? after?.ip
   if (publicIp != null) out.publicIp = publicIp
-  if (before != null && after != null && before.ip === after.ip) out.hint = { before: before.port, after: after.port }
+  const step = first != null && before != null ? before.port - first.port : 0
+  if (first != null && before != null && after != null && first.ip === after.ip && before.ip === after.ip && step > 0 && step <= MAX_SEQUENCE_STEP) {
+    out.hint = { before: before.port, after: after.port }
+  }
   return out
 }
