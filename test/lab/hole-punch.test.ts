@@ -165,6 +165,50 @@ describe.skipIf(skip)('hole punching across one hard NAT (birthday method)', () 
     }
   }, ATTEMPTS * (ATTEMPT_MS + 2000))
 
+  it('WebRTC (node-datachannel) carried on the punched ports: ICE bound to them connects EIM ↔ symmetric', async () => {
+    const easy = await agent('eim')
+    const hard = await agent('sym')
+    const times: number[] = []
+    const n = 10
+    for (let id = 1000; id < 1000 + n; id++) {
+      const t0 = performance.now()
+      cmd(easy, { cmd: 'bind', id, stun })
+      const m = await easy.waitFor(is('mapping', id), 5000)
+      const token = randomBytes(16).toString('hex')
+      cmd(hard, { cmd: 'hard', id, peer: { ip: m.ip, port: m.port }, token, stun })
+      const h = await hard.waitFor(is('hint', id), 5000)
+      cmd(easy, { cmd: 'easy', id, peerIp: h.publicIp, token })
+      const [er, hr] = await Promise.all([easy.waitFor(is('result', id), ATTEMPT_MS), hard.waitFor(is('result', id), ATTEMPT_MS)])
+      expect(er.ok && hr.ok).toBe(true)
+      // the hard side offers from its punched port, the easy side answers from its own
+      cmd(hard, { cmd: 'rtc', id, stun })
+      const offer = await hard.waitFor(is('rtc-local', id), 10_000)
+      cmd(easy, { cmd: 'rtc-remote', id, stun, sdp: offer.sdp, type: offer.type, candidates: offer.candidates })
+      const answer = await easy.waitFor(is('rtc-local', id), 10_000)
+      cmd(hard, { cmd: 'rtc-remote', id, sdp: answer.sdp, type: answer.type, candidates: answer.candidates })
+      const [eo] = await Promise.all([easy.waitFor(is('rtc-open', id), 15_000), hard.waitFor(is('rtc-open', id), 15_000)])
+      times.push(Math.round(performance.now() - t0))
+      await Promise.all([easy.waitFor(is('rtc-heard', id), 5000), hard.waitFor(is('rtc-heard', id), 5000)])
+      // the easy side talks to the hard side's punched port: the pair the birthday probes found
+      expect((eo.pair as { remote: { address: string, port: number } }).remote).toMatchObject({ address: h.publicIp, port: (er.remote as { port: number }).port })
+      cmd(easy, { cmd: 'reset', id })
+      cmd(hard, { cmd: 'reset', id })
+      await Promise.all([easy.waitFor(is('reset', id), 5000), hard.waitFor(is('reset', id), 5000)])
+    }
+    console.log(`hole punch + WebRTC on the punched ports, EIM ↔ symmetric: ${times.length}/${n} data channels open; ms to open ${times.join(',')}`)
+
+    // control: the same WebRTC without the punch (ICE on ports of its own choice) does not connect
+    const id = 999
+    cmd(hard, { cmd: 'rtc', id, stun })
+    const offer = await hard.waitFor(is('rtc-local', id), 10_000)
+    cmd(easy, { cmd: 'rtc-remote', id, stun, sdp: offer.sdp, type: offer.type, candidates: offer.candidates })
+    const answer = await easy.waitFor(is('rtc-local', id), 10_000)
+    cmd(hard, { cmd: 'rtc-remote', id, sdp: answer.sdp, type: answer.type, candidates: answer.candidates })
+    expect(await easy.noneWithin(is('rtc-open', id), 10_000)).toBe(true)
+    cmd(easy, { cmd: 'reset', id })
+    cmd(hard, { cmd: 'reset', id })
+  }, 11 * (ATTEMPT_MS + 20_000))
+
   for (const [shareHost, connectHost] of [['sym', 'eim'], ['eim', 'sym']] as const) {
     it(`coordinated over a limited relay (/beam/punch/1.0.0): share behind ${shareHost}, connector behind ${connectHost}`, async () => {
       const relay = await startStockNode(lab, 'relay')
