@@ -243,6 +243,33 @@ describe.skipIf(skip)('hole punching across one hard NAT (birthday method)', () 
     }, 5 * ATTEMPT_MS + 60_000)
   }
 
+  it('a libp2p WebRTC connection on the punched ports (@libp2p/webrtc, ICE bound to them): direct, unlimited, DTLS fingerprints signalled over the Noise-authenticated relayed connection', async () => {
+    const relay = await startStockNode(lab, 'relay')
+    const children: ChildProcess[] = []
+    const spawnPeer = (host: string, args: string[]): JsonLines => {
+      const child = lab.spawn(host, [process.execPath, `--import=${HOOK}`, PEER, ...args], { env: { [LAB_PUBLIC_CIDRS_ENV]: `${PUBLIC_NET}.0/24` } })
+      children.push(child)
+      return new JsonLines(child)
+    }
+    const stunArg = `${stun.ip}:${stun.port}`
+    const share = spawnPeer('sym', ['share', relay.addr, stunArg, 'hard', 'webrtc'])
+    const ready = await share.waitFor(l => l.event === 'ready', 20_000)
+    await share.waitFor(l => l.event === 'reserved', 20_000)
+    const n = 5
+    const connector = spawnPeer('eim', ['connect', relay.addr, stunArg, 'easy', String(ready.peerId), String(n), 'webrtc'])
+    await connector.waitFor(l => l.event === 'finished', n * (ATTEMPT_MS + 15_000))
+    const results = connector.lines.filter(l => l.event === 'webrtc')
+    console.log(`hole punch + @libp2p/webrtc over a limited relay, share sym, connector eim: ${JSON.stringify(connector.lines.filter(l => l.event === 'webrtc' || (l.event === 'result' && l.ok !== true)))}`)
+    for (const r of results) {
+      expect(r.limited).toBe(false)
+      expect(String(r.remote)).toContain('/webrtc')
+      // more than the limited relay lets through: the bytes went over the punched pair
+      expect(r.echoed).toBe(1 << 20)
+    }
+    expect(results.length).toBeGreaterThanOrEqual(n - 1)
+    for (const c of [...children, relay.child]) c.kill('SIGTERM')
+  }, 5 * (ATTEMPT_MS + 15_000) + 60_000)
+
   it('symmetric ↔ symmetric: the method does not apply; every attempt fails within its budget', async () => {
     // the "easy" side's STUN mapping is not the one the peer sees, so no probe can match
     const outcomes = await pairing('symmetric ↔ symmetric', 'sym2', 'sym', 4)
