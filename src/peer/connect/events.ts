@@ -97,7 +97,7 @@ export interface UpgradeEvent {
    * node back on its public TCP/QUIC addresses). `address` is the WebRTC
    * address tried, or the relayed connection the request went over.
    */
-  technique: 'webrtc' | 'reversal'
+  technique: 'webrtc' | 'punch' | 'reversal'
   /** Where the attempt stands. */
   state: 'trying' | 'succeeded' | 'failed'
   /** The address tried. */

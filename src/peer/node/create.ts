@@ -8,6 +8,7 @@ import { libp2pOptions } from '../libp2p/libp2p-options.ts'
 import { libp2pComponentLogger, silentLogger } from '../logger.ts'
 import { RacingPeers } from '../connect/dialer.ts'
 import { DEFAULT_DHT_PROTOCOL } from '../constants.ts'
+import { PunchedPorts } from '../punch/index.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Backend } from '../../backends/index.ts'
 import type { Logger } from '../logger.ts'
@@ -121,6 +122,7 @@ async function createNode (init: BeamInit, log: Logger, backends: Backend[]): Pr
   // relay finder chooses and takes the reservations (discovery/relay-finder.ts)
   if (reservations > 0 && init.transports?.webrtc !== false) listen.push('/webrtc')
   const racing = new RacingPeers()
+  const punchedPorts = new PunchedPorts()
   const libp2p = await createLibp2p({ ...await libp2pOptions({
     privateKey,
     racingPeer: peer => racing.has(peer),
@@ -131,6 +133,7 @@ async function createNode (init: BeamInit, log: Logger, backends: Backend[]): Pr
     announce: init.announce ?? [],
     iceServers: init.iceServers ?? [],
     ...(init.webrtcBindAddress != null ? { webrtcBindAddress: init.webrtcBindAddress } : {}),
+    punchedPorts,
     transports: {
       tcp: init.transports?.tcp ?? true,
       quic: init.transports?.quic ?? true,
@@ -151,6 +154,7 @@ async function createNode (init: BeamInit, log: Logger, backends: Backend[]): Pr
     log,
     privateKey,
     racing,
+    punchedPorts,
     backends,
     carries: anonymousOnlyBackends(init.backends),
     dhtServer: isDhtServer(init)

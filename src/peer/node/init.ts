@@ -1,3 +1,4 @@
+import type { PunchedPorts } from '../punch/index.ts'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -32,6 +33,14 @@ export interface BeamInit {
   iceServers?: IceServer[]
   /** Pin WebRTC ICE to this local address; for loopback-only tests. @default unset */
   webrtcBindAddress?: string
+  /**
+   * Hole punching across one symmetric NAT (the birthday method,
+   * `/beam/punch/1.0.0`): a relayed tunnel between an endpoint-independent
+   * (or public) side and a symmetric side punches a UDP pair and carries
+   * WebRTC on it. Needs WebRTC and two `stun:` servers in `iceServers`.
+   * @default true
+   */
+  holePunch?: boolean
   /** Transports to run. @default all on: tcp, quic, websockets, webrtc, relay */
   transports?: TransportSelection
   /**
@@ -233,4 +242,6 @@ export interface BeamNodeComponents {
   carries?: ((ma: Multiaddr) => boolean) | undefined
   /** Whether the node is a DHT server (it then fills its routing table at start). @default false */
   dhtServer?: boolean
+  /** The punched-port slot the node's WebRTC transport reads (hole punching). @default a slot nothing reads */
+  punchedPorts?: PunchedPorts
 }

@@ -35,3 +35,9 @@ export const PUNCH_ACK_SPACING = 20
 /** Time to wait for a STUN answer, in ms, and requests per server. */
 export const STUN_TIMEOUT = 500
 export const STUN_ATTEMPTS = 3
+
+/** How long a punched port waits for the WebRTC connection that binds it, in ms (a NAT keeps an idle UDP mapping ≥ 30 s). */
+export const PUNCHED_PORT_TTL = 10_000
+
+/** How long a node's STUN classification of its own NAT is reused, in ms. */
+export const NAT_KIND_TTL = 5 * 60_000

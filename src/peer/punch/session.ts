@@ -24,6 +24,8 @@ export interface PunchSessionInit {
   engine?: { sockets?: number, rate?: number, maxProbes?: number, timeout?: number }
   /** Ends the session. */
   signal?: AbortSignal
+  /** Called with this side's working pair just before it tells the peer (e.g. to offer the port to the next WebRTC connection). @default unset */
+  beforeDone?: (result: PunchResult) => void
 }
 
 /** The peer refused the punch or the method does not apply; `status` says why. */
@@ -76,6 +78,7 @@ async function run (lp: Lp, easy: boolean, token: Uint8Array, socket: Socket | u
     await lp.write(encodePunchMessage({ type: 'go', ip: hard.publicIp, ...(hard.hint != null ? { hint: hard.hint } : {}) }), options)
     try { result = await hard.result } catch (err) { error = err as Error } finally { hard.close() }
   }
+  if (result != null) init.beforeDone?.(result)
   await lp.write(encodePunchMessage({ type: 'done', ok: result != null, port: result?.localPort ?? 0 }), options)
   const theirs: PunchDone = await read(lp, 'done', { signal: AbortSignal.any([...(init.signal != null ? [init.signal] : []), AbortSignal.timeout(timeout)]) })
   if (result != null && theirs.ok) return result
