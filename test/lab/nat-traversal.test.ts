@@ -136,7 +136,8 @@ describe.skipIf(skipLab)('NAT traversal in the lab', () => {
     lab = await createLab({ hosts: [
       { name: 'relay1' }, { name: 'relay2' }, { name: 'pub' },
       { name: 'e1', nat: 'eim' }, { name: 'e2', nat: 'eim' },
-      { name: 's1', nat: 'symmetric' }, { name: 's2', nat: 'symmetric' }
+      { name: 's1', nat: 'symmetric' }, { name: 's2', nat: 'symmetric' },
+      { name: 'q1', nat: 'sequential' }
     ] })
     beams = new LabBeams(lab)
     // relay2 joins relay1: together they are the lab's DHT
@@ -193,6 +194,35 @@ describe.skipIf(skipLab)('NAT traversal in the lab', () => {
     expect(bytesTo(f, lab.hosts.relay1?.ip ?? '') + bytesTo(f, lab.hosts.relay2?.ip ?? '')).toBeLessThan(SMALL)
   }, 120_000)
 
+  // time to direct over 20 connectors in a row (a new peer id each, so the share's per-peer cap
+  // does not apply): from the first path event (relayed) to the direct one
+  for (const [name, shareHost, connectHost] of [['symmetric share, EIM connector', 's2', 'e1'], ['EIM share, symmetric connector', 'e1', 's1'], ['sequential share, EIM connector', 'q1', 'e2']] as const) {
+    it(`3c. ${name}: 20 connectors in a row go direct by the hole punch (≥ 90 % within 5 s of the relayed path)`, async () => {
+      const s = await share(shareHost)
+      const ms: number[] = []
+      let failed = 0
+      const n = 20
+      for (let i = 0; i < n; i++) {
+        const c = await connect(connectHost, s.connect)
+        await c.proc.waitFor('path', 30_000)
+        const t0 = Date.now()
+        try {
+          await c.proc.waitFor('path', 30_000, e => e.direct === true)
+          ms.push(Date.now() - t0)
+          expect(c.proc.events.some(e => e.event === 'upgrade' && e.technique === 'punch' && e.state === 'succeeded')).toBe(true)
+        } catch {
+          failed++
+        }
+        await c.proc.stop('SIGTERM', 3000)
+      }
+      ms.sort((a, b) => a - b)
+      console.log(`beam hole punch, ${name}: ${ms.length}/${n} direct; ms from relayed to direct ${ms.join(',')}`)
+      rows.push({ case: `${name} ×${n}`, share: shareHost, connect: connectHost, path: `${ms.length}/${n} direct`, listeningMs: 0, firstByteMs: 0, finalPathMs: ms[Math.floor(ms.length / 2)] ?? 0, mbps: 0 })
+      expect(ms.filter(x => x <= 5000).length).toBeGreaterThanOrEqual(Math.ceil(n * 0.9))
+      await s.proc.stop('SIGTERM', 3000)
+    }, 20 * 40_000)
+  }
+
   it('4a. both symmetric: relayed through beam relay, transfer complete', async () => {
     const { path } = await runCase('sym-sym', 's1', 's2', 'relayed')
     expect(path).toMatchObject({ direct: false, transport: 'relay' })
@@ -234,8 +264,9 @@ describe.skipIf(skipLab)('NAT traversal in the lab', () => {
     expect((pub.nat as { mapping: string }).mapping).toBe('none')
     expect((eim.nat as { mapping: string }).mapping).toBe('endpoint-independent')
     expect((eim.bootstrap as Array<{ ok: boolean, relay: boolean }>).every(b => b.ok && b.relay), JSON.stringify(eim.bootstrap)).toBe(true)
-    // a symmetric connector against an EIM share: relayed, and doctor says why
-    const s = await share('e1')
+    // a symmetric connector against a symmetric share: relayed, and doctor says why (against an
+    // EIM share it now goes direct by the birthday hole punch, case 3)
+    const s = await share('s1')
     const sym = await run('s2', [s.connect])
     expect((sym.nat as { mapping: string }).mapping).toBe('symmetric')
     const t = sym.target as { path: { transport: string, direct: boolean }, upgrades: Array<{ state: string }>, attempts: Array<{ kind: string, ok: boolean }> }
