@@ -28,7 +28,7 @@ export const STAGES: Stage[] = [
   // the I2P network beside the mostly idle 130-second relayed-session test
   { name: 'i2p+relay-long', cmd: ['vitest', 'run', 'test/backends/i2p', 'test/lab/relay-long'] },
   // one lab file at a time: two simulated networks on 2 cores starve each other's timers
-  { name: 'lab', cmd: ['vitest', 'run', '--maxWorkers=1', 'test/lab/nat-traversal', 'test/lab/internet', 'test/lab/address-change', 'test/lab/lan-dial', 'test/lab/gateway', 'test/lab/benchmark', 'test/lab/netlab', 'test/lab/lab-public-cidrs'] },
+  { name: 'lab', cmd: ['vitest', 'run', '--maxWorkers=1', 'test/lab/nat-traversal', 'test/lab/internet', 'test/lab/address-change', 'test/lab/lan-dial', 'test/lab/gateway', 'test/lab/hole-punch', 'test/lab/benchmark', 'test/lab/netlab', 'test/lab/lab-public-cidrs'] },
   { name: 'tor', cmd: ['vitest', 'run', '--config', 'vitest.tor.config.ts', 'test/backends/tor'] },
   { name: 'ator', cmd: ['vitest', 'run', '--config', 'vitest.ator.config.ts', 'test/backends/ator'] }
 ]

@@ -136,7 +136,8 @@ describe.skipIf(skipLab)('NAT traversal in the lab', () => {
     lab = await createLab({ hosts: [
       { name: 'relay1' }, { name: 'relay2' }, { name: 'pub' },
       { name: 'e1', nat: 'eim' }, { name: 'e2', nat: 'eim' },
-      { name: 's1', nat: 'symmetric' }, { name: 's2', nat: 'symmetric' }
+      { name: 's1', nat: 'symmetric' }, { name: 's2', nat: 'symmetric' },
+      { name: 'q1', nat: 'sequential' }
     ] })
     beams = new LabBeams(lab)
     // relay2 joins relay1: together they are the lab's DHT
@@ -184,14 +185,49 @@ describe.skipIf(skipLab)('NAT traversal in the lab', () => {
     expect(bytesTo(f, lab.hosts.pub?.ip ?? '')).toBeGreaterThan(BIG)
   }, 120_000)
 
-  it('3. symmetric NAT against endpoint-independent NAT: relayed (ICE cannot open the EIM side), transfer complete through the relay', async () => {
-    const { path } = await runCase('sym-eim', 's2', 'e1', 'relayed')
-    expect(path).toMatchObject({ direct: false, transport: 'relay' })
+  it('3. symmetric NAT against endpoint-independent NAT: direct (birthday hole punch, then WebRTC on the punched ports), bytes flow peer to peer', async () => {
+    const { path, c } = await runCase('sym-eim', 's2', 'e1', 'direct')
+    expect(path).toMatchObject({ direct: true, transport: 'webrtc' })
+    expect(c.proc.events.some(e => e.event === 'upgrade' && e.technique === 'punch' && e.state === 'succeeded')).toBe(true)
     const f = await flows('e1')
-    const viaRelays = bytesTo(f, lab.hosts.relay1?.ip ?? '', 'tcp') + bytesTo(f, lab.hosts.relay2?.ip ?? '', 'tcp')
-    expect(viaRelays).toBeGreaterThan(BIG)
-    expect(bytesTo(f, lab.hosts.s2?.publicIp ?? '')).toBeLessThan(SMALL)
+    expect(bytesTo(f, lab.hosts.s2?.publicIp ?? '', 'udp')).toBeGreaterThan(BIG)
+    expect(bytesTo(f, lab.hosts.relay1?.ip ?? '') + bytesTo(f, lab.hosts.relay2?.ip ?? '')).toBeLessThan(SMALL)
   }, 120_000)
+
+  // time to direct over 20 connectors in a row (a new peer id each, so the share's per-peer cap
+  // does not apply): from the first path event (relayed) to the direct one
+  for (const [name, shareHost, connectHost] of [['symmetric share, EIM connector', 's2', 'e1'], ['EIM share, symmetric connector', 'e1', 's1'], ['sequential share, EIM connector', 'q1', 'e2']] as const) {
+    it(`3c. ${name}: 20 connectors in a row go direct by the hole punch`, async () => {
+      const s = await share(shareHost)
+      const ms: number[] = []
+      let failed = 0
+      const n = 20
+      for (let i = 0; i < n; i++) {
+        const c = await connect(connectHost, s.connect)
+        await c.proc.waitFor('path', 30_000)
+        const t0 = Date.now()
+        try {
+          await c.proc.waitFor('path', 30_000, e => e.direct === true)
+          ms.push(Date.now() - t0)
+          // a slow one: say why (which attempt failed first)
+          if ((ms.at(-1) ?? 0) > 5000) console.log(`slow (${String(ms.at(-1))} ms): ${JSON.stringify(c.proc.events.filter(e => e.event === 'upgrade').map(e => ({ technique: e.technique, state: e.state, ms: e.ms, error: e.error })))}`)
+          expect(c.proc.events.some(e => e.event === 'upgrade' && e.technique === 'punch' && e.state === 'succeeded')).toBe(true)
+        } catch {
+          failed++
+        }
+        await c.proc.stop('SIGTERM', 3000)
+      }
+      ms.sort((a, b) => a - b)
+      console.log(`beam hole punch, ${name}: ${ms.length}/${n} direct; ms from relayed to direct ${ms.join(',')}`)
+      rows.push({ case: `${name} ×${n}`, share: shareHost, connect: connectHost, path: `${ms.length}/${n} direct`, listeningMs: 0, firstByteMs: 0, finalPathMs: ms[Math.floor(ms.length / 2)] ?? 0, mbps: 0 })
+      // every connector goes direct; how many within 5 s (the target: ≥ 90 %) is reported, not
+      // asserted: on this shared machine it was 18-20 of 20 in quiet runs and 13 of 20 under load,
+      // where WebRTC on the punched pair took 4-8 s or its first attempt timed out (docs/nat-traversal.md)
+      expect(ms).toHaveLength(n)
+      console.log(`beam hole punch, ${name}: ${ms.filter(x => x <= 5000).length}/${n} direct within 5 s of the relayed path`)
+      await s.proc.stop('SIGTERM', 3000)
+    }, 20 * 40_000)
+  }
 
   it('4a. both symmetric: relayed through beam relay, transfer complete', async () => {
     const { path } = await runCase('sym-sym', 's1', 's2', 'relayed')
@@ -234,8 +270,9 @@ describe.skipIf(skipLab)('NAT traversal in the lab', () => {
     expect((pub.nat as { mapping: string }).mapping).toBe('none')
     expect((eim.nat as { mapping: string }).mapping).toBe('endpoint-independent')
     expect((eim.bootstrap as Array<{ ok: boolean, relay: boolean }>).every(b => b.ok && b.relay), JSON.stringify(eim.bootstrap)).toBe(true)
-    // a symmetric connector against an EIM share: relayed, and doctor says why
-    const s = await share('e1')
+    // a symmetric connector against a symmetric share: relayed, and doctor says why (against an
+    // EIM share it now goes direct by the birthday hole punch, case 3)
+    const s = await share('s1')
     const sym = await run('s2', [s.connect])
     expect((sym.nat as { mapping: string }).mapping).toBe('symmetric')
     const t = sym.target as { path: { transport: string, direct: boolean }, upgrades: Array<{ state: string }>, attempts: Array<{ kind: string, ok: boolean }> }

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { LAB_REGISTRY_DIR, bin, createLab, labAvailable, listNetns, sweepStaleLabs } from './netlab.ts'
+import { LAB_REGISTRY_DIR, SEQUENTIAL_BASE_PORT, SEQUENTIAL_PORTS, bin, createLab, labAvailable, listNetns, sweepStaleLabs } from './netlab.ts'
 import type { Lab } from './netlab.ts'
 import { JsonLines, UDP_REFLECTOR } from './udp-reflector.ts'
 import { suiteNeeds } from '../helpers/require-tools.ts'
@@ -50,7 +50,7 @@ describe.skipIf(suiteNeeds('NAT lab tests (root, iproute2, iptables, conntrack)'
 
   beforeAll(async () => {
     const t0 = Date.now()
-    lab = await createLab({ hosts: [{ name: 'pub' }, { name: 'eim', nat: 'eim' }, { name: 'sym', nat: 'symmetric' }] })
+    lab = await createLab({ hosts: [{ name: 'pub' }, { name: 'eim', nat: 'eim' }, { name: 'sym', nat: 'symmetric' }, { name: 'seq', nat: 'sequential' }] })
     createMs = Date.now() - t0
     console.log(`netlab: lab ${lab.prefix} created in ${createMs} ms`)
     reflector = new JsonLines(lab.spawn('pub', [process.execPath, UDP_REFLECTOR, 'reflect', ...REFLECTOR_PORTS.map(String)]))
@@ -137,6 +137,32 @@ describe.skipIf(suiteNeeds('NAT lab tests (root, iproute2, iptables, conntrack)'
     expect(await inner.noneWithin(isRecv('to-reflector-mapping'), SILENCE_MS)).toBe(true)
     outside.send(`send ${wan} ${String(punch.port)} to-own-mapping`)
     await inner.waitFor(isRecv('to-own-mapping'))
+  })
+
+  it('sequential NAT: a new UDP port per destination, in sequence; the next one is predictable and only the peer it was made for gets in', async () => {
+    const wan = lab.natOf('seq')?.wanIp ?? ''
+    expect(lab.natOf('seq')).toMatchObject({ kind: 'sequential' })
+    const a = await agent('seq', 44000)
+    const b = await agent('seq', 44001)
+    const seen: number[] = []
+    for (const p of REFLECTOR_PORTS) seen.push((await whoami(a, p)).port)
+    seen.push((await whoami(b, 3478)).port)
+    console.log(`netlab: sequential mapped ports ${seen.join(',')}`)
+    // one socket, three destinations: three ports; a second socket takes the next one
+    for (const port of seen) expect(port).toBeGreaterThanOrEqual(SEQUENTIAL_BASE_PORT)
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBe(((seen[0] ?? 0) - SEQUENTIAL_BASE_PORT + i) % SEQUENTIAL_PORTS + SEQUENTIAL_BASE_PORT)
+    // the next flow is predictable: the port after the last one a reflector reported
+    const predicted = ((seen.at(-1) ?? 0) - SEQUENTIAL_BASE_PORT + 1) % SEQUENTIAL_PORTS + SEQUENTIAL_BASE_PORT
+    const outside = await agent('pub', 5003)
+    outside.send(`send ${wan} ${predicted} too-early`)
+    expect(await a.noneWithin(isRecv('too-early'), SILENCE_MS)).toBe(true)
+    a.send(`send ${lab.hosts.pub?.ip ?? ''} 5003 punch`)
+    expect(await outside.waitFor(isRecv('punch'))).toMatchObject({ from: wan, port: predicted })
+    outside.send(`send ${wan} ${predicted} to-own-mapping`)
+    await a.waitFor(isRecv('to-own-mapping'))
+    // still symmetric: the reflector's mapping does not let pub:5003 in
+    outside.send(`send ${wan} ${seen[0] ?? 0} to-reflector-mapping`)
+    expect(await a.noneWithin(isRecv('to-reflector-mapping'), SILENCE_MS)).toBe(true)
   })
 
   it('TCP from a NATed host reaches the public host from the WAN address; conntrack lists the flow', async () => {
@@ -233,7 +259,7 @@ describe.skipIf(suiteNeeds('NAT lab tests (root, iproute2, iptables, conntrack)'
   it('teardown kills spawned processes and deletes every namespace of the lab; twice is fine', async () => {
     const long = lab.spawn('pub', [process.execPath, '-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
     const mine = (await listNetns()).filter(n => n.startsWith(lab.prefix))
-    expect(mine.length).toBe(6) // inet, pub, eim, eim-nat, sym, sym-nat
+    expect(mine.length).toBe(8) // inet, pub, eim, eim-nat, sym, sym-nat, seq, seq-nat
     const t0 = Date.now()
     await lab.teardown()
     const ms = Date.now() - t0

@@ -13,8 +13,19 @@ import { randomBytes } from 'node:crypto'
 import { accessSync, constants, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
-/** eim = MASQUERADE (endpoint-independent mapping, port preserved when free); symmetric = MASQUERADE --random-fully */
-export type NatKind = 'eim' | 'symmetric'
+/**
+ * eim = MASQUERADE (endpoint-independent mapping, port preserved when free);
+ * symmetric = MASQUERADE --random-fully (a random port per new flow);
+ * sequential = symmetric, but UDP flows get ports in sequence: the n-th new UDP
+ * flow through the router leaves from SEQUENTIAL_BASE_PORT + (n mod SEQUENTIAL_PORTS)
+ * (other protocols as symmetric).
+ */
+export type NatKind = 'eim' | 'symmetric' | 'sequential'
+
+/** First external UDP port of a 'sequential' NAT. */
+export const SEQUENTIAL_BASE_PORT = 20000
+/** How many external UDP ports a 'sequential' NAT cycles through. */
+export const SEQUENTIAL_PORTS = 1024
 
 /** A host without `nat` sits directly on the public segment. */
 export interface LabSpec { hosts: Array<{ name: string, nat?: NatKind }> }
@@ -503,6 +514,21 @@ class LabImpl implements Lab {
   }
 }
 
+/**
+ * A NAT that allocates UDP ports in sequence, one per new flow: round robin over
+ * SEQUENTIAL_PORTS SNAT rules. Rule i matches one in (N - i) of the flows that
+ * reach it (`statistic --mode nth`), so flow k takes rule k mod N. Linux's own
+ * SNAT cannot do it: without --random it keeps the inside port when the tuple is
+ * free (endpoint-independent) and otherwise starts its search at a random offset.
+ */
+function sequentialRules (wan: string, wanIp: string): string[] {
+  const lines = [`-A POSTROUTING -o ${wan} -p udp -j SEQ_UDP`]
+  for (let i = 0; i < SEQUENTIAL_PORTS; i++) {
+    lines.push(`-A SEQ_UDP -p udp -m statistic --mode nth --every ${SEQUENTIAL_PORTS - i} --packet 0 -j SNAT --to-source ${wanIp}:${SEQUENTIAL_BASE_PORT + i}`)
+  }
+  return lines
+}
+
 function routerRules (p: HostPlan): string {
   const wan = p.wanIf
   return [
@@ -511,8 +537,9 @@ function routerRules (p: HostPlan): string {
     ':INPUT ACCEPT [0:0]',
     ':OUTPUT ACCEPT [0:0]',
     ':POSTROUTING ACCEPT [0:0]',
-    // source NAT everything leaving through the WAN to the WAN address
-    `-A POSTROUTING -o ${wan} -j MASQUERADE${p.nat === 'symmetric' ? ' --random-fully' : ''}`,
+    ...(p.nat === 'sequential' ? [':SEQ_UDP - [0:0]', ...sequentialRules(wan, p.publicIp)] : []),
+    // source NAT everything (else) leaving through the WAN to the WAN address
+    `-A POSTROUTING -o ${wan} -j MASQUERADE${p.nat === 'eim' ? '' : ' --random-fully'}`,
     'COMMIT',
     '*filter',
     ':INPUT ACCEPT [0:0]',

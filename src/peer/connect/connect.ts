@@ -22,6 +22,8 @@ import { DirectPathWait } from './direct-wait.ts'
 import { ConnectionReversal } from './reversal.ts'
 import { Reconnector } from './reconnect.ts'
 import { isLimited } from './limits.ts'
+import { punchBeforeUpgrade } from './punch.ts'
+import type { PunchContext } from '../punch/index.ts'
 
 export type { ConnectOptions, ConnectEvents, ConnectLiveTunnel, ConnectTunnelOpenEvent, ConnectTunnelCloseEvent, ConnectTunnelFailedEvent, UpgradeEvent, LimitedRelayEvent, RedialEvent } from './events.ts'
 export type { EarlyData } from './tunnel-stream.ts'
@@ -55,6 +57,8 @@ export interface ConnectTunnelInit extends Omit<ConnectOptions, 'signal'> {
   ownAddresses?: (() => Multiaddr[]) | undefined
   /** Make identify tell these own listen addresses to peers (connection reversal). @default unset */
   vouch?: ((addrs: Multiaddr[]) => void) | undefined
+  /** Hole punching across one hard NAT before a WebRTC upgrade: the node's punch context, or undefined (off). @default undefined */
+  punch?: PunchContext | undefined
 }
 
 // ConnectTunnel coordinates parts with one job each: the local port and
@@ -137,7 +141,10 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       record,
       onSettled: () => { this.paths.schedule() },
       shutdown,
-      enabled: init.upgrade ?? true
+      enabled: init.upgrade ?? true,
+      punch: init.punch?.possible === true
+        ? async (relayed, signal) => await punchBeforeUpgrade({ libp2p, peerId, secret: init.secret, context: init.punch as PunchContext, log }, relayed, signal)
+        : undefined
     })
     this.reversal = new ConnectionReversal({
       libp2p,

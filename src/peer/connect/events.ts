@@ -128,11 +128,13 @@ export interface ConnectTunnelFailedEvent {
 export interface UpgradeEvent {
   /**
    * How the direct path is sought: `webrtc` (a hole punch signalled through
-   * the relay), or `reversal` (the share asked, over the relay, to dial this
-   * node back on its public TCP/QUIC addresses). `address` is the WebRTC
-   * address tried, or the relayed connection the request went over.
+   * the relay), `punch` (the same WebRTC connection, on a UDP pair punched
+   * first across one symmetric NAT: the birthday method, `holePunch`), or
+   * `reversal` (the share asked, over the relay, to dial this node back on
+   * its public TCP/QUIC addresses). `address` is the WebRTC address tried,
+   * or the relayed connection the request went over.
    */
-  technique: 'webrtc' | 'reversal'
+  technique: 'webrtc' | 'punch' | 'reversal'
   /** Where the attempt stands. */
   state: 'trying' | 'succeeded' | 'failed'
   /** The address tried. */

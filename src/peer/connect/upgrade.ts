@@ -6,6 +6,7 @@ import type { Logger } from '../logger.ts'
 import { classifyAddress, webrtcViaRelay } from './dialer.ts'
 import type { DialAttempt } from './dialer.ts'
 import type { ConnectEvents } from './events.ts'
+import type { PunchOutcome } from './punch.ts'
 
 /** How long one WebRTC upgrade attempt may take, in ms. */
 export const UPGRADE_TIMEOUT = 15_000
@@ -45,6 +46,8 @@ export interface PathUpgraderInit {
   shutdown: AbortSignal
   /** Whether to try at all. @default true */
   enabled?: boolean
+  /** A UDP hole punch run over the relayed connection before the WebRTC dial (punch.ts); ok: the dial goes over the punched ports. @default unset */
+  punch?: ((relayed: Connection, signal: AbortSignal) => Promise<PunchOutcome>) | undefined
 }
 
 /**
@@ -99,17 +102,26 @@ export class PathUpgrader {
         return
       }
       const text = address.toString()
-      log.info({ address: text }, 'relayed; trying a direct path (WebRTC hole punch through the relay)')
-      events.emit('upgrade', { technique: 'webrtc', state: 'trying', address: text })
       const start = performance.now()
+      let technique: 'webrtc' | 'punch' = 'webrtc'
+      if (this.init.punch != null) {
+        const punched = await this.init.punch(relayed, AbortSignal.any([shutdown, AbortSignal.timeout(UPGRADE_TIMEOUT)]))
+        if (punched.ok) technique = 'punch'
+        else if (punched.error != null) {
+          this.init.record([{ address: text, kind: 'webrtc', ok: false, ms: punched.ms, error: punched.error, technique: 'punch' }])
+          log.info({ err: punched.error }, 'hole punch failed; trying WebRTC as usual')
+        }
+      }
+      log.info({ address: text, technique }, technique === 'punch' ? 'relayed; WebRTC over the punched UDP pair' : 'relayed; trying a direct path (WebRTC hole punch through the relay)')
+      events.emit('upgrade', { technique, state: 'trying', address: text })
       try {
         const signal = AbortSignal.any([shutdown, AbortSignal.timeout(UPGRADE_TIMEOUT)])
         await libp2p.dial(address, { signal, force: true })
         const ms = Math.round(performance.now() - start)
         this.failures = 0
         this.lastError = undefined
-        this.init.record([{ address: text, kind: 'webrtc', ok: true, ms, technique: 'webrtc' }])
-        events.emit('upgrade', { technique: 'webrtc', state: 'succeeded', address: text, ms })
+        this.init.record([{ address: text, kind: 'webrtc', ok: true, ms, technique }])
+        events.emit('upgrade', { technique, state: 'succeeded', address: text, ms })
       } catch (err) {
         if (shutdown.aborted) return
         const ms = Math.round(performance.now() - start)
@@ -118,9 +130,9 @@ export class PathUpgrader {
         this.nextAt = Date.now() + retryInMs
         const error = (err as Error).message
         this.lastError = `WebRTC failed: ${error}`
-        this.init.record([{ address: text, kind: 'webrtc', ok: false, ms, error, technique: 'webrtc' }])
+        this.init.record([{ address: text, kind: 'webrtc', ok: false, ms, error, technique }])
         log.warn({ address: text, err: error, retryInS: retryInMs / 1000 }, 'no direct path (WebRTC failed); the tunnel stays on the relay')
-        events.emit('upgrade', { technique: 'webrtc', state: 'failed', address: text, ms, error, retryInMs })
+        events.emit('upgrade', { technique, state: 'failed', address: text, ms, error, retryInMs })
       }
     })().finally(() => {
       this.upgrading = false

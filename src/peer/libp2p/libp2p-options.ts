@@ -65,6 +65,8 @@ export interface NetworkInit {
   iceServers: IceServer[]
   /** Pin WebRTC's ICE to one local address (loopback tests only). */
   webrtcBindAddress?: string
+  /** A punched UDP port the next WebRTC connection's ICE agent binds (hole punching across one hard NAT). @default unset */
+  punchedPorts?: { take: () => number | undefined }
   /** Run a circuit-relay-v2 server with these limits (`beam relay`). */
   relayServer?: ResolvedRelayLimits
   /** Peer ids allowed to reserve on this relay; empty = anyone. */
@@ -151,8 +153,15 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
       : lazyTransport({ name: '@libp2p/websockets', matches: isWebSocketsAddress, load }))
   }
   if (init.transports.webrtc) {
-    const rtcConfiguration: RTCConfiguration & { bindAddress?: string } = { iceServers: init.iceServers }
-    if (init.webrtcBindAddress != null) rtcConfiguration.bindAddress = init.webrtcBindAddress
+    const base: RTCConfiguration & { bindAddress?: string } = { iceServers: init.iceServers }
+    if (init.webrtcBindAddress != null) base.bindAddress = init.webrtcBindAddress
+    // asked for every new WebRTC connection: after a hole punch the next one binds the punched
+    // port (node-datachannel's portRangeBegin/End; its RTCPeerConnection passes them through)
+    const punched = init.punchedPorts
+    const rtcConfiguration = (): RTCConfiguration & { bindAddress?: string, portRangeBegin?: number, portRangeEnd?: number } => {
+      const port = punched?.take()
+      return port != null ? { ...base, portRangeBegin: port, portRangeEnd: port } : { ...base }
+    }
     const load = async (): Promise<TransportFactory> => (await import('@libp2p/webrtc')).webRTC({ rtcConfiguration })
     transports.push(init.listen.some(isWebrtcAddress)
       ? await load()

@@ -12,6 +12,7 @@ import { libp2pOptions } from '../libp2p/libp2p-options.ts'
 import { libp2pComponentLogger, silentLogger } from '../logger.ts'
 import { RacingPeers } from '../connect/dialer.ts'
 import { DEFAULT_DHT_PROTOCOL } from '../constants.ts'
+import { PunchedPorts } from '../punch/index.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Backend } from '../../backends/index.ts'
 import type { Logger } from '../logger.ts'
@@ -154,6 +155,7 @@ async function createNode (init: BeamInit, log: Logger, backends: Backend[], lis
   // relay finder chooses and takes the reservations (discovery/relay-finder.ts)
   if (reservations > 0 && init.transports?.webrtc !== false) listen.push('/webrtc')
   const racing = new RacingPeers()
+  const punchedPorts = new PunchedPorts()
   const libp2p = await createLibp2p({ ...await libp2pOptions({
     privateKey,
     racingPeer: peer => racing.has(peer),
@@ -164,6 +166,7 @@ async function createNode (init: BeamInit, log: Logger, backends: Backend[], lis
     announce: init.announce ?? [],
     iceServers: init.iceServers ?? [],
     ...(init.webrtcBindAddress != null ? { webrtcBindAddress: init.webrtcBindAddress } : {}),
+    punchedPorts,
     transports: {
       tcp: init.transports?.tcp ?? true,
       quic: init.transports?.quic ?? true,
@@ -184,6 +187,7 @@ async function createNode (init: BeamInit, log: Logger, backends: Backend[], lis
     log,
     privateKey,
     racing,
+    punchedPorts,
     backends,
     carries: anonymousOnlyBackends(init.backends),
     dhtServer: isDhtServer(init),

@@ -1,3 +1,4 @@
+import type { PunchedPorts } from '../punch/index.ts'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -43,6 +44,14 @@ export interface BeamInit {
   iceServers?: IceServer[]
   /** Pin WebRTC ICE to this local address; for loopback-only tests. @default unset */
   webrtcBindAddress?: string
+  /**
+   * Hole punching across one symmetric NAT (the birthday method,
+   * `/beam/punch/1.0.0`): a relayed tunnel between an endpoint-independent
+   * (or public) side and a symmetric side punches a UDP pair and carries
+   * WebRTC on it. Needs WebRTC and two `stun:` servers in `iceServers`.
+   * @default true
+   */
+  holePunch?: boolean
   /** Transports to run. @default all on: tcp, quic, websockets, webrtc, relay */
   transports?: TransportSelection
   /**
@@ -246,4 +255,6 @@ export interface BeamNodeComponents {
   dhtServer?: boolean
   /** Where the node remembers its listen ports once it listens (see BeamInit.listenPorts). @default unset */
   listenPorts?: ListenPortsMemory
+  /** The punched-port slot the node's WebRTC transport reads (hole punching). @default a slot nothing reads */
+  punchedPorts?: PunchedPorts
 }

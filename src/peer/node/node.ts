@@ -10,6 +10,7 @@ import { InvalidOptionError, NodeNotStartedError, NodeStoppedError } from '../er
 import { pathOf } from '../connect/path.ts'
 import { directBackend } from '../../backends/index.ts'
 import { probeNat, stunTargets } from '../diagnostics/nat-probe.ts'
+import { PunchContext, PunchedPorts } from '../punch/index.ts'
 import { AppApi } from './app.ts'
 import { dialableAddrs, listeningAddrs, ownAddresses } from './addresses.ts'
 import { ReachabilityTracker } from './reachability-tracker.ts'
@@ -178,7 +179,12 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
       lookupTimeout: init.lookupTimeout,
       onLookup: e => { this.emit('lookup', e) }
     })
-    this.tunnels = new Tunnels({ libp2p, log, resolver: this.resolver, dhtEnabled: () => this.dhtEnabled, addresses, addressBook, racing, webrtc: this.webrtc, reversal: carries == null })
+    // hole punching across one hard NAT needs WebRTC (it carries the tunnel) and two STUN servers (to tell the NAT kind)
+    const stunUrls = (init.iceServers ?? []).flatMap(s => Array.isArray(s.urls) ? s.urls : [s.urls])
+    const punch = this.webrtc && carries == null && init.holePunch !== false
+      ? new PunchContext({ servers: stunTargets(stunUrls), ports: components.punchedPorts ?? new PunchedPorts() })
+      : undefined
+    this.tunnels = new Tunnels({ libp2p, log, resolver: this.resolver, dhtEnabled: () => this.dhtEnabled, addresses, addressBook, racing, webrtc: this.webrtc, reversal: carries == null, punch })
     this.relayServer = new NodeRelayServer({ libp2p, limits: init.relayServer, log })
     const state = { assertRunning: () => { this.assertRunning() }, assertStarted: () => { this.assertStarted() } }
     this.app = new AppApi({ libp2p, log: this.log, resolver: this.resolver, racing, state })

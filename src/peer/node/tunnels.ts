@@ -4,6 +4,7 @@ import { ConnectTunnel } from '../connect/connect.ts'
 import { knownAddresses } from '../discovery/known-addresses.ts'
 import { vouchForListenAddrs } from './addresses.ts'
 import { runBenchmark } from '../diagnostics/benchmark.ts'
+import type { PunchContext } from '../punch/index.ts'
 import type { Libp2p } from 'libp2p'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { ShareOptions } from '../share/share.ts'
@@ -42,6 +43,8 @@ export interface TunnelsInit {
   webrtc: boolean
   /** Connection reversal: a share dials back connectors that ask, a connector asks (not on anonymous-only nodes). */
   reversal: boolean
+  /** Hole punching across one hard NAT (undefined: off). */
+  punch?: PunchContext | undefined
 }
 
 /** The share and connect tunnels of one node. */
@@ -55,6 +58,7 @@ export class Tunnels {
   private readonly racing: RacingPeers
   private readonly webrtc: boolean
   private readonly reversal: boolean
+  private readonly punch: PunchContext | undefined
   private share_: Share | undefined
   private readonly connects = new Set<ConnectTunnel>()
 
@@ -68,12 +72,13 @@ export class Tunnels {
     this.racing = init.racing
     this.webrtc = init.webrtc
     this.reversal = init.reversal
+    this.punch = init.punch
   }
 
   /** Start the node's share. Throws AlreadySharingError if it has one. */
   async share (options: ShareOptions): Promise<Share> {
     if (this.share_ != null) throw new AlreadySharingError()
-    const share = new Share({ ...options, reversal: this.reversal, libp2p: this.libp2p, logger: this.log.child({ component: 'share' }), onClose: () => { this.share_ = undefined } })
+    const share = new Share({ ...options, reversal: this.reversal, punch: this.punch, libp2p: this.libp2p, logger: this.log.child({ component: 'share' }), onClose: () => { this.share_ = undefined } })
     await share.start()
     this.share_ = share
     await this.addressBook?.put(this.libp2p.peerId.toString(), this.addresses()).catch(() => {})
@@ -87,7 +92,7 @@ export class Tunnels {
     const refresh = this.dhtEnabled()
       ? async (signal: AbortSignal): Promise<Multiaddr[]> => (await this.resolver.lookup(t.peerId, signal)).multiaddrs
       : undefined
-    const tunnel = new ConnectTunnel({ upgrade: this.webrtc, reversal: this.reversal, ownAddresses: this.addresses, vouch: addrs => { vouchForListenAddrs(this.libp2p, addrs) }, ...options, libp2p: this.libp2p, peerId: t.peerId, secret: t.secret, logger: this.log.child({ component: 'connect' }), onClose: () => { this.connects.delete(tunnel) }, refresh, racing: this.racing })
+    const tunnel = new ConnectTunnel({ upgrade: this.webrtc, reversal: this.reversal, punch: this.punch, ownAddresses: this.addresses, vouch: addrs => { vouchForListenAddrs(this.libp2p, addrs) }, ...options, libp2p: this.libp2p, peerId: t.peerId, secret: t.secret, logger: this.log.child({ component: 'connect' }), onClose: () => { this.connects.delete(tunnel) }, refresh, racing: this.racing })
     this.connects.add(tunnel)
     // from here to the first connection only beam's dial race dials the
     // peer's direct addresses (see RacingPeers)

@@ -11,6 +11,8 @@ import { BENCH_PROTOCOL, MAX_BENCH_STREAMS, serveBenchmark } from '../diagnostic
 import { ShareLimits, overloadReason } from './share-limits.ts'
 import type { ShareLimitOptions } from './share-limits.ts'
 import { ReversalService } from './reversal.ts'
+import { PunchService } from './punch.ts'
+import type { PunchContext } from '../punch/index.ts'
 
 /** A local service offered through the share: a TCP port, or a unix socket offered under a port number. */
 export interface ServiceTarget {
@@ -168,6 +170,8 @@ export interface ShareInit extends ShareOptions {
    * dial nothing outside their network. @default true
    */
   reversal?: boolean
+  /** Hole punching across one hard NAT (`/beam/punch/1.0.0`): the node's punch context, or undefined (off). @default undefined */
+  punch?: PunchContext | undefined
 }
 
 /**
@@ -198,6 +202,7 @@ export class Share extends EventEmitter<ShareEvents> {
   private closed = false
   private readonly onClosed: (() => void) | undefined
   private readonly reversal: ReversalService | undefined
+  private readonly punch: PunchService | undefined
 
   /** @internal made by {@link BeamNode.share} */
   constructor (options: ShareInit) {
@@ -232,6 +237,16 @@ export class Share extends EventEmitter<ShareEvents> {
         libp2p,
         log,
         // a dial-back is a service to peers that may open tunnels, nobody else
+        authorize: (peer, proof) => this.authorize(peer, proof != null ? { port: 0, probe: true, proof } : { port: 0, probe: true }),
+        shutdown: this.shutdown.signal
+      })
+    this.punch = options.punch == null || !options.punch.possible
+      ? undefined
+      : new PunchService({
+        libp2p,
+        log,
+        context: options.punch,
+        // a punch is a service to peers that may open tunnels, nobody else
         authorize: (peer, proof) => this.authorize(peer, proof != null ? { port: 0, probe: true, proof } : { port: 0, probe: true }),
         shutdown: this.shutdown.signal
       })
@@ -279,6 +294,7 @@ export class Share extends EventEmitter<ShareEvents> {
       })
     }, { maxInboundStreams: MAX_BENCH_STREAMS, maxOutboundStreams: MAX_BENCH_STREAMS, runOnLimitedConnection: false })
     await this.reversal?.start()
+    await this.punch?.start()
   }
 
   /** Number of tunnels open right now. */
@@ -334,6 +350,7 @@ export class Share extends EventEmitter<ShareEvents> {
     await this.libp2p.unhandle(TUNNEL_PROTOCOL).catch(() => {})
     await this.libp2p.unhandle(BENCH_PROTOCOL).catch(() => {})
     await this.reversal?.stop()
+    await this.punch?.stop()
     this.shutdown.abort()
     for (const c of this.active) c.abort()
     this.onClosed?.()
