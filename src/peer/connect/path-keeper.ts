@@ -92,23 +92,31 @@ export class PathKeeper {
   }
 
   /**
-   * A handshake on this connection is slow: ping it (at most
-   * {@link SLOW_PING_TIMEOUT} ms) and close it if it does not answer, so that
+   * A handshake on this connection is slow: ping it and the peer's other
+   * connections (at most {@link SLOW_PING_TIMEOUT} ms) and close those that
+   * do not answer, so that
    * the share is redialled now and not after the connection monitor's
    * timeouts. Its streams fail with it; they would have hung.
    */
   suspect (conn: Connection): void {
+    // what makes one connection slow (the share moved, a NAT forgot it) likely
+    // killed the others to the peer too: all are checked at once, so that the
+    // redial starts after one ping timeout, not one per connection
+    for (const c of [conn, ...this.init.libp2p.getConnections(this.init.peerId).filter(o => o.id !== conn.id)]) this.check1(c)
+  }
+
+  /** Ping one connection under suspicion; close it if it does not answer. */
+  private check1 (conn: Connection): void {
     if (conn.status !== 'open' || this.suspects.has(conn.id)) return
     this.suspects.add(conn.id)
     const { log, shutdown } = this.init
-    pingConnection(conn, { signal: AbortSignal.any([shutdown, AbortSignal.timeout(SLOW_PING_TIMEOUT)]) })
+    // the ping in flight, if any, is shared (a second ping stream would fail)
+    this.verify(conn, AbortSignal.any([shutdown, AbortSignal.timeout(SLOW_PING_TIMEOUT)]))
       .then(() => {}, (err: Error) => {
         if (shutdown.aborted || conn.status !== 'open') return
         log.info({ remote: conn.remoteAddr.toString(), err: err.message }, 'a slow handshake, and the connection does not answer a ping: closing it and redialling')
         this.verified.delete(conn.id)
         conn.abort(new Error('the peer does not answer on this connection'))
-        // what killed this one (the share moved) likely killed the others to the peer too
-        for (const other of this.init.libp2p.getConnections(this.init.peerId)) if (other.id !== conn.id) this.suspect(other)
       })
       .finally(() => { this.suspects.delete(conn.id) })
   }
