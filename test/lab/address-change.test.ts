@@ -21,8 +21,19 @@ import { suiteNeeds } from '../helpers/require-tools.ts'
 const avail = await labAvailable()
 const skipLab = suiteNeeds('address change lab tests', avail)
 
-/** Longest wait for a new local connection to work after the change, in ms. */
+/** Longest the test keeps trying a new local connection after the change, in ms (to measure a slow recovery too). */
 const RECOVERY_BOUND = 45_000
+
+/**
+ * Longest wait, once a moved share has announced its new address, for a new
+ * local connection to work, in ms. The connector needs one slow tunnel
+ * handshake (3.3 s) and one ping timeout (3 s) to give up its dead
+ * connections, then a dial through the relay (measured ~7–9 s in all; it was
+ * 17–25 s while the relay sent circuits over the share's dead connection from
+ * its old address and the connector checked its connections one by one).
+ * Generous for a loaded 2-core machine.
+ */
+const MOVE_RECOVERY_BOUND = 12_000
 
 /**
  * Longest wait for a moved share to announce its new address, in ms: it reads
@@ -134,7 +145,7 @@ describe.skipIf(skipLab)('the share\'s network changes under a running connector
     // the session's own limit: 20 s, or 30 s without an echo
     const heldEnd = await held.waitFor(l => l.event === 'done' || l.event === 'error', 60_000)
     timings.push({ case: `IP address change (public share, TCP; new address announced after ${announcedMs} ms)`, recoveredMs, heldConnection: heldEnd.event === 'done' ? 'kept' : `closed (${String(heldEnd.message)})` })
-    expect(recoveredMs).toBeLessThan(RECOVERY_BOUND)
+    expect(recoveredMs).toBeLessThan(MOVE_RECOVERY_BOUND)
     // a TCP (or QUIC) connection is tied to the old address: it ends, and says so rather than hanging
     expect(['done', 'error']).toContain(heldEnd.event)
   }, 180_000)
