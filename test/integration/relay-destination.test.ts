@@ -78,4 +78,27 @@ describe('relay destination connection', () => {
     // silent one it waited for the relay's connection monitor or its 30 s hop timeout
     expect(ms).toBeLessThan(5000)
   }, 40_000)
+
+  it('a circuit waiting on a silent connection moves to one the destination opens meanwhile', async () => {
+    const relay = await createBeam({ dht: false, listen: ['/ip4/127.0.0.1/tcp/0'], relayServer: {}, transports: { webrtc: false } })
+    cleanups.push(async () => { await relay.stop() })
+    const id = relay.peerId.toString()
+    const direct = relay.getMultiaddrs().map(m => m.toString()).find(a => a.startsWith('/ip4/127.0.0.1/tcp/')) ?? ''
+    const fwd = await forwarder(Number(/\/tcp\/(\d+)/.exec(direct)?.[1]))
+    const dest = await peer()
+    await acceptRelayed(dest)
+    expect(await reserve(dest, `/ip4/127.0.0.1/tcp/${fwd.port}/p2p/${id}`)).toBe(STATUS.OK)
+    // the destination's only connection goes silent, and a CONNECT comes in
+    fwd.freeze()
+    const dialer = await peer()
+    const start = Date.now()
+    const asked = connectVia(dialer, `${direct}/p2p/${id}`, dest.peerId)
+    // a second later the destination is back on a new connection (its reservation still stands)
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    await dest.dial(multiaddr(`${direct}/p2p/${id}`), { force: true, signal: AbortSignal.timeout(10_000) })
+    const { status } = await asked
+    const ms = Date.now() - start
+    expect(status, `answered after ${ms} ms`).toBe(STATUS.OK)
+    expect(ms).toBeLessThan(6000)
+  }, 40_000)
 })
