@@ -7,6 +7,7 @@ import type { PeerPresence } from './reservation-grace.ts'
 import type { ResolvedRelayLimits } from './server.ts'
 import type { HandlerHost } from './wrap-handler.ts'
 import { fixReservationRenewal, isRenewableStore } from './reservation-renewal.ts'
+import { hasRelayComponents, preferNewestDestination } from './destination-connection.ts'
 
 /** What {@link RelayGuard.install} needs of a started libp2p node. */
 export interface RelayGuardHost extends HandlerHost, PeerPresence {}
@@ -22,7 +23,8 @@ export interface RelayService {
  * Everything beam adds to circuit-relay-v2's server so that one client cannot
  * take a relay from everyone else: per-address caps (AddressCaps), the
  * per-peer cap (PeerCaps), the reservation grace drop (ReservationGrace),
- * renewals that really move a reservation's expiry (reservation-renewal.ts), and
+ * renewals that really move a reservation's expiry (reservation-renewal.ts),
+ * circuits over the destination's newest connection (destination-connection.ts), and
  * the accounting behind the metrics (RelayAccounting), wired in that order
  * around the relay's HOP handler: accounting outermost, so it sees every
  * answer, the caps' refusals included.
@@ -50,6 +52,8 @@ export class RelayGuard {
     if (!await addressCaps.install(host)) return false
     // renewed reservations expire one TTL after their last renewal, not after their first
     if (isRenewableStore(service.reservationStore)) fixReservationRenewal(service.reservationStore)
+    // circuits go over the destination's newest connection, not one from an address it left
+    if (hasRelayComponents(service)) preferNewestDestination(service)
     await new PeerCaps(l.maxCircuitsPerPeer, () => { bump(counters.capRefusals, 'circuits_per_peer') }).install(host)
     await this.accounting.install(host)
     this.grace = new ReservationGrace({ graceMs: l.reservationGraceMs, onDrop: () => { counters.reservationsDropped++ } }, service.reservations)

@@ -211,6 +211,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       connection: async (signal) => await this.paths.connection(signal),
       onVerified: (conn) => { this.paths.markVerified(conn) },
       onSlow: (conn) => { this.paths.suspect(conn) },
+      slowAfter: (conn, ceiling) => this.paths.slowMark(conn, ceiling),
       shutdown
     })
     this.bind = init.bind !== false

@@ -15,6 +15,21 @@ export const VERIFY_TIMEOUT = 10_000
 /** How long a connection under suspicion (a slow handshake on it) has to answer a ping before it is closed, in ms. */
 export const SLOW_PING_TIMEOUT = 3000
 
+/**
+ * Shortest wait before a slow tunnel handshake puts its connection under
+ * check, in ms (see {@link PathKeeper.slowMark}). A false alarm costs one
+ * ping that answers.
+ */
+export const SLOW_HANDSHAKE_FLOOR = 1500
+
+/**
+ * How many round trips of its connection a tunnel handshake may take before
+ * the connection is checked: the request and answer are one, the share's
+ * connect to its service (usually on its own machine) and a loaded machine's
+ * scheduling are the rest.
+ */
+export const SLOW_HANDSHAKE_RTTS = 8
+
 /** Options and components of a {@link PathKeeper}. */
 export interface PathKeeperInit {
   /** The node whose connections to the peer are watched. */
@@ -63,6 +78,8 @@ export class PathKeeper {
   private pathDirty = false
   /** Connections (by id) that have carried a ping or a handshake. */
   private readonly verified = new Set<string>()
+  /** The last ping's round trip per connection (by id), in ms. */
+  private readonly rtts = new Map<string, number>()
   /** The ping in flight per connection (by id). */
   private readonly pings = new Map<string, Promise<number>>()
   /** Connections (by id) being checked after a slow handshake. */
@@ -92,25 +109,47 @@ export class PathKeeper {
   }
 
   /**
-   * A handshake on this connection is slow: ping it (at most
-   * {@link SLOW_PING_TIMEOUT} ms) and close it if it does not answer, so that
+   * A handshake on this connection is slow: ping it and the peer's other
+   * connections (at most {@link SLOW_PING_TIMEOUT} ms) and close those that
+   * do not answer, so that
    * the share is redialled now and not after the connection monitor's
    * timeouts. Its streams fail with it; they would have hung.
    */
   suspect (conn: Connection): void {
+    // what makes one connection slow (the share moved, a NAT forgot it) likely
+    // killed the others to the peer too: all are checked at once, so that the
+    // redial starts after one ping timeout, not one per connection
+    for (const c of [conn, ...this.init.libp2p.getConnections(this.init.peerId).filter(o => o.id !== conn.id)]) this.check1(c)
+  }
+
+  /** Ping one connection under suspicion; close it if it does not answer. */
+  private check1 (conn: Connection): void {
     if (conn.status !== 'open' || this.suspects.has(conn.id)) return
     this.suspects.add(conn.id)
     const { log, shutdown } = this.init
-    pingConnection(conn, { signal: AbortSignal.any([shutdown, AbortSignal.timeout(SLOW_PING_TIMEOUT)]) })
+    // the ping in flight, if any, is shared (a second ping stream would fail)
+    this.verify(conn, AbortSignal.any([shutdown, AbortSignal.timeout(SLOW_PING_TIMEOUT)]))
       .then(() => {}, (err: Error) => {
         if (shutdown.aborted || conn.status !== 'open') return
         log.info({ remote: conn.remoteAddr.toString(), err: err.message }, 'a slow handshake, and the connection does not answer a ping: closing it and redialling')
         this.verified.delete(conn.id)
         conn.abort(new Error('the peer does not answer on this connection'))
-        // what killed this one (the share moved) likely killed the others to the peer too
-        for (const other of this.init.libp2p.getConnections(this.init.peerId)) if (other.id !== conn.id) this.suspect(other)
       })
       .finally(() => { this.suspects.delete(conn.id) })
+  }
+
+  /**
+   * How long a tunnel handshake on `conn` may take before the connection is
+   * checked ({@link suspect}), in ms: {@link SLOW_HANDSHAKE_RTTS} round trips
+   * of it (its last ping), at least {@link SLOW_HANDSHAKE_FLOOR} and at most
+   * `ceiling`; `ceiling` when no ping has measured it. After a share moved,
+   * the connector learns its connection is dead this much sooner (a third
+   * of the handshake timeout, 3.3 s, on every path before).
+   */
+  slowMark (conn: Connection, ceiling: number): number {
+    const rtt = this.rtts.get(conn.id)
+    if (rtt == null) return ceiling
+    return Math.min(ceiling, Math.max(SLOW_HANDSHAKE_FLOOR, Math.round(rtt * SLOW_HANDSHAKE_RTTS)))
   }
 
   /** A tunnel handshake went through on this connection: it carries streams. */
@@ -179,6 +218,7 @@ export class PathKeeper {
     const { libp2p, peerId, log, events, shutdown } = this.init
     const open = libp2p.getConnections(peerId).filter(c => c.status === 'open')
     for (const id of this.verified) if (!open.some(c => c.id === id)) this.verified.delete(id)
+    for (const id of this.rtts.keys()) if (!open.some(c => c.id === id)) this.rtts.delete(id)
     const usable = open.filter(c => !isLimited(c))
     const best = bestConnection(usable)
     if (best == null) {
@@ -225,7 +265,7 @@ export class PathKeeper {
     if (p == null) {
       p = pingConnection(conn, { signal: AbortSignal.any([this.init.shutdown, AbortSignal.timeout(VERIFY_TIMEOUT)]) })
       this.pings.set(conn.id, p)
-      p.then(() => { this.verified.add(conn.id) }, () => {}).finally(() => { this.pings.delete(conn.id) })
+      p.then((rtt) => { this.verified.add(conn.id); this.rtts.set(conn.id, rtt) }, () => {}).finally(() => { this.pings.delete(conn.id) })
     }
     const rtt = await untilAborted(p, signal)
     this.verified.add(conn.id)

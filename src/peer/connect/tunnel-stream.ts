@@ -71,12 +71,18 @@ export interface TunnelStreamsInit {
   /** Told of a connection a handshake went through on: it carries streams. */
   onVerified: (conn: Connection) => void
   /**
-   * Told of a connection whose share has not answered a handshake within a
-   * third of the handshake timeout: it may be dead (the share moved, a NAT
+   * Told of a connection whose share has not answered a handshake within
+   * `slowAfter` (a third of the handshake timeout): it may be dead (the share moved, a NAT
    * forgot it) and is checked at once rather than after the connection
    * monitor's timeouts. @default unset
    */
   onSlow?: ((conn: Connection) => void) | undefined
+  /**
+   * How long a handshake on `conn` may take before `onSlow` is told, in ms,
+   * given `ceiling` (a third of the handshake timeout).
+   * @default `ceiling`
+   */
+  slowAfter?: ((conn: Connection, ceiling: number) => number) | undefined
   /** Aborts every handshake (the owner closed). */
   shutdown: AbortSignal
 }
@@ -135,7 +141,8 @@ export class TunnelStreams {
       const unwatch = early != null ? forwardEarly(stream, early) : undefined
       const onSlow = this.init.onSlow
       const used = conn
-      const slow = onSlow != null ? setTimeout(() => { onSlow(used) }, Math.round(this.handshakeTimeout / 3)) : undefined
+      const ceiling = Math.round(this.handshakeTimeout / 3)
+      const slow = onSlow != null ? setTimeout(() => { onSlow(used) }, this.init.slowAfter?.(used, ceiling) ?? ceiling) : undefined
       let response: TunnelResponse
       let raw: Stream
       try {

@@ -103,9 +103,17 @@ export class PathUpgrader {
       }
       const text = address.toString()
       const start = performance.now()
+      // the hole punch (and the birthday punch before it) is signalled over the relayed connection: when that
+      // closes (the share moved, its NAT forgot it), the attempt cannot
+      // succeed, and while it runs libp2p joins every other dial naming the
+      // peer (the redial through the relay) into its job, behind it
+      const gone = new AbortController()
+      const onClose = (): void => { gone.abort(new Error('the relayed connection the hole punch was signalled over closed')) }
+      relayed.addEventListener('close', onClose, { once: true })
+      if (relayed.status !== 'open') onClose()
       let technique: 'webrtc' | 'punch' = 'webrtc'
       if (this.init.punch != null) {
-        const punched = await this.init.punch(relayed, AbortSignal.any([shutdown, AbortSignal.timeout(UPGRADE_TIMEOUT)]))
+        const punched = await this.init.punch(relayed, AbortSignal.any([shutdown, AbortSignal.timeout(UPGRADE_TIMEOUT), gone.signal]))
         if (punched.ok) technique = 'punch'
         else if (punched.error != null) {
           this.init.record([{ address: text, kind: 'webrtc', ok: false, ms: punched.ms, error: punched.error, technique: 'punch' }])
@@ -115,7 +123,7 @@ export class PathUpgrader {
       log.info({ address: text, technique }, technique === 'punch' ? 'relayed; WebRTC over the punched UDP pair' : 'relayed; trying a direct path (WebRTC hole punch through the relay)')
       events.emit('upgrade', { technique, state: 'trying', address: text })
       try {
-        const signal = AbortSignal.any([shutdown, AbortSignal.timeout(UPGRADE_TIMEOUT)])
+        const signal = AbortSignal.any([shutdown, AbortSignal.timeout(UPGRADE_TIMEOUT), gone.signal])
         await libp2p.dial(address, { signal, force: true })
         const ms = Math.round(performance.now() - start)
         this.failures = 0
@@ -133,6 +141,8 @@ export class PathUpgrader {
         this.init.record([{ address: text, kind: 'webrtc', ok: false, ms, error, technique }])
         log.warn({ address: text, err: error, retryInS: retryInMs / 1000 }, 'no direct path (WebRTC failed); the tunnel stays on the relay')
         events.emit('upgrade', { technique, state: 'failed', address: text, ms, error, retryInMs })
+      } finally {
+        relayed.removeEventListener('close', onClose)
       }
     })().finally(() => {
       this.upgrading = false
