@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import QRCode from 'qrcode'
 import { AddressInUseError, ListenError } from '../../tunnel/index.ts'
+import { encodeQr, renderQrSvg } from '../qr/index.ts'
 import type { Logger } from '../../peer/index.ts'
 import { checkRequest, cookieName, newDashboardToken } from './guard.ts'
 import type { DashboardProcess, DashboardSource } from './source.ts'
@@ -213,7 +213,7 @@ export async function startDashboard (init: DashboardInit): Promise<Dashboard> {
       let svg = qrCache.get(connect)
       if (svg == null) {
         try {
-          svg = await QRCode.toString(connect, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 })
+          svg = renderQrSvg(encodeQr(connect, { level: 'M' }), { quiet: 2 })
         } catch {
           respond(res, 413, 'text/plain; charset=utf-8', 'the connect string is too long for a QR code\n')
           return

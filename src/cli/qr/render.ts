@@ -36,3 +36,20 @@ export function renderQrTerminal (code: QrCode, options: QrRenderOptions = {}): 
 export function qrTerminalWidth (code: QrCode, options: QrRenderOptions = {}): number {
   return code.size + 2 * (options.quiet ?? 4)
 }
+
+/**
+ * A QR code as an SVG image: one path of unit squares for the dark modules
+ * on a white background, with a quiet zone, scaled by the viewer
+ * (`shape-rendering: crispEdges` keeps module edges sharp).
+ */
+export function renderQrSvg (code: QrCode, options: QrRenderOptions = {}): string {
+  const quiet = options.quiet ?? 4
+  const full = code.size + 2 * quiet
+  let d = ''
+  for (let y = 0; y < code.size; y++) {
+    for (let x = 0; x < code.size; x++) {
+      if (code.dark[y]?.[x] === true) d += `M${x + quiet} ${y + quiet}h1v1h-1z`
+    }
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${full} ${full}" shape-rendering="crispEdges"><rect width="${full}" height="${full}" fill="#fff"/><path d="${d}" fill="#000"/></svg>\n`
+}
