@@ -37,6 +37,27 @@ export interface BenchDoc {
   gateway?: GatewayResult | null
   /** Where `gateway` came from when not from this run. */
   gatewayFrom?: string
+  /** The small-request cases (bench/lib/small-run.ts) after the rounds; absent in older files and with --no-small. */
+  small?: SmallDoc | null
+  /** Where `small` came from when not from this run. */
+  smallFrom?: string
+}
+
+/** One small-request case summarised over rounds: medians, and the same-round ratio to the forwarder. */
+interface SmallCaseSummary {
+  perSecond: number
+  perSecondRange: [number, number]
+  cpuUsPerRequest: Record<string, number>
+  ratioToForwarder?: number
+  ratioRange?: [number, number]
+}
+
+/** The small-request figures: the part of a run (or of a `--only small` file) the report reads. */
+interface SmallDoc {
+  settings: { rounds: number, scenarios: string[], seconds: number, size: number, connections: number, depth: number, newConnectionWorkers: number }
+  cases: Record<string, string>
+  summary: Record<string, Record<string, SmallCaseSummary>>
+  startedAt?: string
 }
 
 function fmt (x: number | undefined, digits = 0): string {
@@ -109,6 +130,17 @@ function targets (doc: BenchDoc): Target[] {
   const loads = (['beam-tcp', 'beam-quic', 'beam-webrtc', 'beam-relay'] as const).flatMap(s => [m(s, 'rssLoadShareMiB'), m(s, 'rssLoadConnectMiB')]).filter((x): x is number => x != null)
   const peak = loads.length > 0 ? Math.max(...loads) : undefined
   out.push({ text: `under a bulk transfer ≤ 150 MB RSS on either side (every beam path; the target says 1 GiB, this run moved ${doc.settings.sizeMiB} MiB each way)`, met: check(peak, x => x * 1.048576 <= 150), measured: peak == null ? 'not measured' : `peak ${fmt(peak * 1.048576)} MB` })
+  const sm = doc.small?.summary
+  const smallCase = (c: string): SmallCaseSummary | undefined => sm?.['beam-tcp']?.[c]
+  const ratioRow = (c: string, min: number, what: string): void => {
+    const x = smallCase(c)
+    out.push({ text: `${what} ≥ ${fmt(min, 1)}× the forwarder's requests/s (direct TCP, same round)`, met: x?.ratioToForwarder == null ? null : x.ratioToForwarder >= min, measured: x?.ratioToForwarder == null ? 'not measured in this run (`node bench/run.ts --only small`)' : `${ratio(x.ratioToForwarder)} (${fmt(x.perSecond)}/s; rounds ${ratio(x.ratioRange?.[0])}–${ratio(x.ratioRange?.[1])})` })
+  }
+  ratioRow('keepAlive', 0.5, 'keep-alive small requests, one connection,')
+  ratioRow('concurrent', 0.5, `keep-alive small requests, ${fmt(doc.small?.settings.connections)} connections,`)
+  ratioRow('newConnection', 0.3, 'new-connection HTTP requests')
+  const kaCpu = smallCase('concurrent')?.cpuUsPerRequest
+  out.push({ text: 'CPU per small request per side ≤ 29 µs (half of the 58 µs the issue measured; keep-alive, concurrent connections)', met: kaCpu == null ? null : Math.max(kaCpu.share ?? Infinity, kaCpu.connect ?? Infinity) <= 29, measured: kaCpu == null ? 'not measured' : `share ${fmt(kaCpu.share, 1)} µs, connect ${fmt(kaCpu.connect, 1)} µs` })
   const g = doc.gateway?.results
   const gText = 'gateway (direct beam path): ≥ 0.5× the reverse proxy\'s requests/s and p99 ≤ 3× its p99 (small keep-alive requests)'
   if (g == null) out.push({ text: gText, met: null, measured: doc.gateway?.error != null ? `failed: ${doc.gateway.error.slice(0, 120)}` : 'not measured in this run (`node bench/run.ts --only gateway`)' })
@@ -127,6 +159,34 @@ function targets (doc: BenchDoc): Target[] {
     out.push({ text: cText, met: ok, measured: `${fmt(c.up)} of ${fmt(c.attempted)} tunnels up at the end of the ramp (at most ${fmt(c.upPeak)} at once; relay gauge peak ${fmt(c.relayGaugesPeak.circuits)} circuits); relay RSS ${fmt(c.relayRssAtLoadMiB == null ? undefined : c.relayRssAtLoadMiB * 1.048576)} MB at the end, peak ${fmt(rss == null ? undefined : rss * 1.048576)} MB${c.up < c.attempted ? '; see "Relayed circuits" for what limits it' : ''}` })
   }
   return out
+}
+
+const SMALL_LABELS: Record<string, string> = { forwarder: 'two-hop Node forwarder', 'beam-tcp': 'beam direct TCP', holesail: 'holesail' }
+
+/** The small-request section: requests/s, the same-round ratio to the forwarder and CPU µs per request per process, by case. */
+function renderSmall (d: SmallDoc, from?: string): string[] {
+  const L: string[] = []
+  L.push('## Small requests (requests/s and CPU per request)')
+  L.push('')
+  L.push(`${fmt(d.settings.size)}-byte echoes and HTTP requests through each path for ${fmt(d.settings.seconds)} s per figure, ${fmt(d.settings.rounds)} round(s), medians (bench/lib/small-run.ts): one keep-alive connection; ${fmt(d.settings.connections)} keep-alive connections at once; ${fmt(d.settings.depth)} messages in flight on one connection (Redis-style pipelining); and an HTTP request on a new connection each time (${fmt(d.settings.newConnectionWorkers)} clients at once). CPU µs per request is each tunnel process's user + system time over the requests, from /proc; "share" is the hop next to the service.${from != null ? ` These figures come from ${from}.` : ''}`)
+  L.push('')
+  L.push('| case | path | requests/s | × forwarder (rounds) | CPU µs per request (share / connect) |')
+  L.push('| --- | --- | ---: | ---: | ---: |')
+  for (const [c, caseLabel] of Object.entries(d.cases)) {
+    for (const name of d.settings.scenarios) {
+      const x = d.summary[name]?.[c]
+      if (x == null) continue
+      const cpu = x.cpuUsPerRequest
+      const roles = Object.keys(cpu)
+      const share = cpu.share ?? cpu[roles[0] ?? '']
+      const connect = cpu.connect ?? cpu[roles[1] ?? '']
+      L.push(`| ${caseLabel} | ${SMALL_LABELS[name] ?? name} | ${fmt(x.perSecond)} | ${x.ratioToForwarder == null ? '1.00×' : `${ratio(x.ratioToForwarder)} (${ratio(x.ratioRange?.[0])}–${ratio(x.ratioRange?.[1])})`} | ${fmt(share, 1)} / ${fmt(connect, 1)} |`)
+    }
+  }
+  L.push('')
+  L.push('Where the CPU goes and what limits it: [performance.md](performance.md#small-requests-2026-12-06-issue-24).')
+  L.push('')
+  return L
 }
 
 /** The gateway section: the service itself, the reverse proxy and beam gateway + share, same run. */
@@ -289,6 +349,7 @@ export function renderMarkdown (doc: BenchDoc, svgName: string, profile?: Profil
   L.push('For the forwarder "share" is the hop next to the service and "connect" the hop the client reaches; for holesail they are holesail-server and holesail-client.')
   L.push('')
   if (doc.circuits != null) L.push(...renderCircuits(doc.circuits, doc.circuitsFrom))
+  if (doc.small != null) L.push(...renderSmall(doc.small, doc.smallFrom))
   if (doc.gateway?.results != null) L.push(...renderGateway(doc.gateway, doc.gatewayFrom))
   L.push('## Targets from the issue')
   L.push('')
@@ -447,6 +508,13 @@ export function writeReport (file: string, md = join(ROOT, 'docs', 'benchmarks.m
       doc.gateway = part
       doc.gatewayFrom = `a separate \`node bench/run.ts --only gateway\` run (bench/results/gateway.json, ${(part.date ?? '').slice(0, 16).replace('T', ' ')} UTC)`
     }
+  }
+  // a separate `--only small` run, until a full run carries its own figures
+  const smallFile = join(dirname(file), 'small-full.json')
+  if (doc.small == null && existsSync(smallFile)) {
+    const part = JSON.parse(readFileSync(smallFile, 'utf8')) as SmallDoc
+    doc.small = part
+    doc.smallFrom = `a separate \`node bench/run.ts --only small\` run (bench/results/small-full.json, ${(part.startedAt ?? '').slice(0, 16).replace('T', ' ')} UTC)`
   }
   const profFile = join(dirname(file), 'profile.json')
   const profile = existsSync(profFile) ? JSON.parse(readFileSync(profFile, 'utf8')) as ProfileDoc : undefined

@@ -18,7 +18,8 @@
  *                                         --scenarios (default forwarder,beam-tcp,holesail), --rounds rounds,
  *                                         --seconds each (default 3), --cases (default all:
  *                                         keepAlive,concurrent,pipelined,newConnection),
- *                                         to bench/results/small-<mode>.json)
+ *                                         to bench/results/small-<mode>.json; a full or quick run
+ *                                         measures them too, after the rounds; --no-small skips it)
  *                     [--only gateway]   (beam gateway + share against nginx as a plain reverse proxy:
  *                                         bench/gateway.ts, to bench/results/gateway.json; a full or
  *                                         quick run does it too, after the rounds; --no-gateway skips it)
@@ -82,14 +83,16 @@ export interface BenchSettings {
   gatewaySeconds: number
   /** Run only the gateway figures (`--only gateway`). */
   onlyGateway: boolean
+  /** Measure the small-request cases after the rounds (forwarder, beam-tcp, holesail), `rounds` rounds; false with `--no-small`. */
+  smallAfter: boolean
 }
 
 const SMALL: SmallSettings = { seconds: 3, size: 64, connections: 16, depth: 32, newConnectionWorkers: 8, cases: SMALL_CASES }
 
 const MODES: Record<BenchSettings['mode'], Omit<BenchSettings, 'mode'>> = {
-  full: { rounds: 3, size: 256 * MiB, requests: 200, concurrency: 1000, concurrentEach: 64 * 1024, warmSamples: 5, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 570, circuits: 1000, onlyCircuits: false, onlyColdPairs: 0, onlySmall: false, small: SMALL, gatewaySeconds: 5, onlyGateway: false },
-  quick: { rounds: 1, size: 16 * MiB, requests: 50, concurrency: 200, concurrentEach: 64 * 1024, warmSamples: 2, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 120, circuits: 50, onlyCircuits: false, onlyColdPairs: 0, onlySmall: false, small: SMALL, gatewaySeconds: 3, onlyGateway: false },
-  tiny: { rounds: 1, size: 2 * MiB, requests: 10, concurrency: 20, concurrentEach: 16 * 1024, warmSamples: 1, verify: true, scenarios: ['raw-tcp', 'forwarder', 'beam-tcp'], budgetSeconds: 120, circuits: 0, onlyCircuits: false, onlyColdPairs: 0, onlySmall: false, small: { ...SMALL, seconds: 1 }, gatewaySeconds: 0, onlyGateway: false }
+  full: { rounds: 3, size: 256 * MiB, requests: 200, concurrency: 1000, concurrentEach: 64 * 1024, warmSamples: 5, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 570, circuits: 1000, onlyCircuits: false, onlyColdPairs: 0, onlySmall: false, small: SMALL, gatewaySeconds: 5, onlyGateway: false, smallAfter: true },
+  quick: { rounds: 1, size: 16 * MiB, requests: 50, concurrency: 200, concurrentEach: 64 * 1024, warmSamples: 2, verify: false, scenarios: [...SCENARIOS], budgetSeconds: 120, circuits: 50, onlyCircuits: false, onlyColdPairs: 0, onlySmall: false, small: SMALL, gatewaySeconds: 3, onlyGateway: false, smallAfter: true },
+  tiny: { rounds: 1, size: 2 * MiB, requests: 10, concurrency: 20, concurrentEach: 16 * 1024, warmSamples: 1, verify: true, scenarios: ['raw-tcp', 'forwarder', 'beam-tcp'], budgetSeconds: 120, circuits: 0, onlyCircuits: false, onlyColdPairs: 0, onlySmall: false, small: { ...SMALL, seconds: 1 }, gatewaySeconds: 0, onlyGateway: false, smallAfter: false }
 }
 
 function parseSettings (argv: string[]): { settings: BenchSettings, out: string, report: boolean } {
@@ -111,7 +114,8 @@ function parseSettings (argv: string[]): { settings: BenchSettings, out: string,
       only: { type: 'string' },
       seconds: { type: 'string' },
       cases: { type: 'string' },
-      'no-gateway': { type: 'boolean' }
+      'no-gateway': { type: 'boolean' },
+      'no-small': { type: 'boolean' }
     },
     strict: true
   })
@@ -155,6 +159,7 @@ function parseSettings (argv: string[]): { settings: BenchSettings, out: string,
     if (s.circuits === 0) s.circuits = MODES.full.circuits
   }
   if (values['no-gateway'] === true || s.onlyCircuits || s.onlyColdPairs > 0 || s.onlySmall) s.gatewaySeconds = 0
+  if (values['no-small'] === true || s.onlyCircuits || s.onlyColdPairs > 0 || s.onlySmall || s.onlyGateway) s.smallAfter = false
   if (values.scenarios != null) {
     const names = values.scenarios.split(',').map(x => x.trim()).filter(Boolean)
     for (const n of names) if (!(SCENARIOS as readonly string[]).includes(n)) throw new Error(`unknown scenario '${n}' (known: ${SCENARIOS.join(', ')})`)
@@ -338,12 +343,15 @@ function summariseSmall (rounds: Array<Record<string, SmallRound>>, scenarios: S
   return out
 }
 
-/** `--only small`: the small-request cases for each scenario, `rounds` rounds, written to `out`. */
-async function runSmall (s: BenchSettings, infra: Infra, out: string, loadAtStart: number[], started: Date): Promise<void> {
+/** The scenarios the small-request cases compare: the baseline, beam's direct TCP path and holesail. */
+const SMALL_SCENARIOS: ScenarioName[] = ['forwarder', 'beam-tcp', 'holesail']
+
+/** The small-request cases for each of `scenarios`, `count` rounds: every round's figures and their summary. */
+async function smallRounds (s: BenchSettings, infra: Infra, scenarios: ScenarioName[], count: number): Promise<{ rounds: Array<Record<string, SmallRound>>, summary: Record<string, unknown> }> {
   const rounds: Array<Record<string, SmallRound>> = []
-  for (let i = 1; i <= s.rounds; i++) {
+  for (let i = 1; i <= count; i++) {
     const results: Record<string, SmallRound> = {}
-    for (const name of s.scenarios) {
+    for (const name of scenarios) {
       let run: Running | undefined
       try {
         run = await startScenario(name, infra, { coldDefault: false })
@@ -363,7 +371,12 @@ async function runSmall (s: BenchSettings, infra: Infra, out: string, loadAtStar
     }
     rounds.push(results)
   }
-  const summary = summariseSmall(rounds, s.scenarios)
+  return { rounds, summary: summariseSmall(rounds, scenarios) }
+}
+
+/** `--only small`: the small-request cases for each scenario, `rounds` rounds, written to `out`. */
+async function runSmall (s: BenchSettings, infra: Infra, out: string, loadAtStart: number[], started: Date): Promise<void> {
+  const { rounds, summary } = await smallRounds(s, infra, s.scenarios, s.rounds)
   const doc = {
     format: 'beam-bench-small/1',
     startedAt: started.toISOString(),
@@ -439,6 +452,7 @@ async function main (): Promise<void> {
     const rounds: Round[] = []
     let circuits: CircuitsResult | null = null
     let gateway: GatewayResult | null = null
+    let small: { settings: Record<string, unknown>, cases: Record<string, string>, rounds: Array<Record<string, SmallRound>>, summary: Record<string, unknown> } | null = null
     const document = (done: Round[], partial: boolean): Record<string, unknown> & { seconds: number | null } => ({
       format: 'beam-bench/1',
       partial,
@@ -451,7 +465,8 @@ async function main (): Promise<void> {
       rounds: done,
       summary: summarise(done, s.scenarios),
       circuits,
-      gateway
+      gateway,
+      small
     })
     mkdirSync(dirname(out), { recursive: true })
     if (s.onlySmall) {
@@ -511,6 +526,12 @@ async function main (): Promise<void> {
       if (i < s.rounds) writeFileSync(out, JSON.stringify(document(rounds, true), null, 2) + '\n')
     }
 
+    if (s.smallAfter) {
+      const scenarios = SMALL_SCENARIOS.filter(x => s.scenarios.includes(x))
+      log(`small requests: ${s.small.cases.join(', ')} for ${scenarios.join(', ')}, ${s.rounds} round(s), ${s.small.seconds} s per figure`)
+      const r = await smallRounds(s, infra, scenarios, s.rounds)
+      small = { settings: { rounds: s.rounds, scenarios, ...s.small }, cases: SMALL_CASE_LABELS, ...r }
+    }
     if (s.circuits > 0) {
       log(`circuits: ${s.circuits} relayed circuits through one beam relay`)
       circuits = await runCircuits({ circuits: s.circuits, servicePort }, log)
