@@ -35,4 +35,20 @@ describe('atTurnEnd', () => {
     await turn()
     expect(order).toEqual(['first', 'second'])
   })
+
+  it('runs work queued a few promise hops after the turn\'s callbacks in the same turn, not in another loop iteration', async () => {
+    const order: string[] = []
+    let immediates = 0
+    atTurnEnd(() => {
+      order.push('callback')
+      void Promise.resolve().then(() => undefined).then(() => undefined).then(() => {
+        expect(inTurnEnd()).toBe(true)
+        atTurnEnd(() => { order.push(`three hops later, immediates ${immediates}`) }, { last: true })
+      })
+    })
+    setImmediate(() => { immediates++ })
+    await turn()
+    await turn()
+    expect(order).toEqual(['callback', 'three hops later, immediates 0'])
+  })
 })
