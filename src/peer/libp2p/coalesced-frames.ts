@@ -7,6 +7,7 @@
  */
 import type { StreamMuxer } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
+import { atTurnEnd } from '../../tunnel/index.ts'
 
 /**
  * Pending frames are sent at once, without waiting for the microtask, when
@@ -39,7 +40,13 @@ interface MuxerShape {
  * pipelining client), or several tunnels answer in one turn, each frame still
  * cost a Noise message and a system call of its own. Frames made in the same
  * turn now leave as one Noise message and one `writev`, at the end of the
- * turn (a microtask), so nothing waits for a later turn or a timer.
+ * turn: in the check phase of the same loop iteration, after every tunnel
+ * pipe's work of the turn (src/tunnel/turn-end.ts, `last`), so nothing waits
+ * for a later turn or a timer. (The end of a microtask run was too early: a
+ * new stream's SYN, its protocol negotiation and its first request, or the
+ * listener's ACK and its two negotiation answers, are made a few promise
+ * hops apart within one socket read, and left as two or three Noise messages
+ * and `writev`s.)
  *
  * Order is kept (every frame of the connection goes through one queue), and
  * backpressure too: a batch reaching {@link COALESCE_MAX_BYTES} is sent at
@@ -82,7 +89,7 @@ export function coalesceFrames (muxer: StreamMuxer): boolean {
     if (pending.byteLength >= COALESCE_MAX_BYTES) return flush()
     if (!scheduled) {
       scheduled = true
-      queueMicrotask(flushAtTurnEnd)
+      atTurnEnd(flushAtTurnEnd, { last: true })
     }
     return conn.writableNeedsDrain !== true
   }

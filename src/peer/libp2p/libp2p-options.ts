@@ -26,6 +26,7 @@ import { coalesceFrames } from './coalesced-frames.ts'
 import { tapMuxers } from './muxer-tap.ts'
 import { piggybackWindowUpdates } from './window-updates.ts'
 import { optimisticSelect } from './optimistic-select.ts'
+import { protocolMerges } from './protocol-merges.ts'
 
 /** Shortest time libp2p's connection monitor waits for a ping before it aborts the connection, in ms (libp2p: 5000). */
 const CONNECTION_PING_MIN_TIMEOUT = 20_000
@@ -173,7 +174,9 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
   const services: Record<string, unknown> = {
     identify: identify(),
     // beam's pings and the connection monitor's share the protocol (constants.ts)
-    ping: ping({ maxInboundStreams: MAX_PING_STREAMS, maxOutboundStreams: MAX_PING_STREAMS })
+    ping: ping({ maxInboundStreams: MAX_PING_STREAMS, maxOutboundStreams: MAX_PING_STREAMS }),
+    // no peer-store write per stream for a protocol the peer already has (protocol-merges.ts)
+    protocolMerges: protocolMerges()
     // No DCUtR: its TCP hole punch cannot work in js-libp2p 3.3 (see
     // docs/nat-traversal.md), and its dials to a peer's observed addresses
     // (useless behind a symmetric NAT) hold up every other dial to that peer,

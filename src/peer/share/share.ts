@@ -143,6 +143,13 @@ export const SERVICE_UNAVAILABLE_REASON = 'it did not accept the connection (the
 
 /** How often a share logs that a cap on handshakes in progress turned streams away, at most, in ms. */
 const OVERFLOW_WARN_INTERVAL = 10_000
+/**
+ * How long a connection closed for failed handshakes stays up after the
+ * refusal that closes it, for the peer to read that refusal, in ms: it goes
+ * as soon as the peer ends the refused stream (a beam connector does on
+ * reading it), at the latest after this.
+ */
+const REFUSAL_READ_GRACE_MS = 1000
 
 /** Events of a {@link Share}. */
 export interface ShareEvents {
@@ -337,10 +344,28 @@ export class Share extends EventEmitter<ShareEvents> {
    * its connection, which is closed once it has maxHandshakeFailures of them
    * (after any answer sent on the stream, which the caller has awaited).
    */
-  private handshakeFailed (connection: Connection, log: Logger, why: string): void {
+  /**
+   * Counts a failed handshake against the connection and closes it past the
+   * limit. With `answered` (the stream a refusal was just written to) the
+   * connection closes once the peer has ended that stream, or after
+   * {@link REFUSAL_READ_GRACE_MS}: closed at once, the refusal, the stream's
+   * end and the connection's can reach the peer in one message, and a reader
+   * that had not attached yet then finds the stream closed with the refusal
+   * unread (libp2p 3.3: a stream closed with its connection reads as ended).
+   */
+  private handshakeFailed (connection: Connection, log: Logger, why: string, answered?: Stream): void {
     if (this.closed || !this.limits.handshakeFailed(connection) || connection.status !== 'open') return
     log.warn({ failures: this.limits.maxHandshakeFailures, last: why }, 'closing the connection of a peer whose tunnel handshakes keep failing')
-    connection.close({ signal: AbortSignal.timeout(2000) }).catch((err: Error) => { connection.abort(err) })
+    const close = (): void => {
+      clearTimeout(timer)
+      answered?.removeEventListener('close', close)
+      if (connection.status !== 'open') return
+      connection.close({ signal: AbortSignal.timeout(2000) }).catch((err: Error) => { connection.abort(err) })
+    }
+    const waiting = answered != null && answered.status === 'open' && !this.shutdown.signal.aborted
+    const timer = waiting ? setTimeout(close, REFUSAL_READ_GRACE_MS) : undefined
+    if (!waiting) { close(); return }
+    answered.addEventListener('close', close)
   }
 
   /** Stop accepting tunnels and reset the open ones. Idempotent. */
@@ -455,7 +480,7 @@ export class Share extends EventEmitter<ShareEvents> {
       log.warn({ reason: refusal }, 'refused tunnel')
       this.emit('refused', { remotePeer, reason: refusal })
       await this.respondAndClose(incoming, stream, TunnelStatus.UNAUTHORIZED, refusal)
-      this.handshakeFailed(connection, log, refusal)
+      this.handshakeFailed(connection, log, refusal, stream)
       return
     }
     const udp = req.udp === true

@@ -20,6 +20,7 @@ import { batchedTcp } from '../../../../src/peer/libp2p/batched-tcp.ts'
 import { beamMuxer } from '../../../../src/peer/libp2p/libp2p-options.ts'
 import { beamNoise } from '../../../../src/peer/libp2p/noise.ts'
 import { COALESCE_MAX_BYTES } from '../../../../src/peer/libp2p/coalesced-frames.ts'
+import { TUNNEL_PROTOCOL } from '../../../../src/signaling/index.ts'
 
 const ECHO = '/beam-test/echo/1'
 const SINK = '/beam-test/sink/1'
@@ -237,5 +238,39 @@ describe('beam muxer: small frames', () => {
     await done
     expect(read).toBe(written)
     expect(readerHash.digest('hex')).toBe(h.digest('hex'))
+  })
+
+  it('opens a tunnel stream with one write each way: the SYN, the negotiation and the first message; the ACK and both negotiation answers', { timeout: 30_000 }, async () => {
+    const { a, b, port } = await pair()
+    const addr = b.getMultiaddrs()[0]
+    if (addr == null) throw new Error('b listens nowhere')
+    const requests: string[] = []
+    await b.handle(TUNNEL_PROTOCOL, (stream) => {
+      stream.addEventListener('message', (evt) => {
+        requests.push(Buffer.from(evt.data.subarray()).toString())
+        // the answer leaves later, by itself (a share answers after its service connect)
+        setTimeout(() => { stream.send(Buffer.from('answer')) }, 20)
+      }, { once: true })
+    }, { maxInboundStreams: 256 })
+    // a first stream of the protocol: identify and the peer store are done with
+    const warm = await a.dialProtocol(addr, TUNNEL_PROTOCOL)
+    warm.send(Buffer.from('warm'))
+    await readAll(warm, 6)
+    await turnEnd()
+    for (let i = 0; i < 5; i++) {
+      const writes = writesCounter(port)
+      const stream = await a.dialProtocol(addr, TUNNEL_PROTOCOL)
+      // beam's connector sends its request right after newStream, in the same turn
+      stream.send(Buffer.from(`request ${i}`))
+      expect((await readAll(stream, 6)).toString()).toBe('answer')
+      expect(requests.at(-1)).toBe(`request ${i}`)
+      await turnEnd()
+      // a → b: SYN, the two negotiation lines and the request in one write
+      // (before: two); b → a: the ACK, a window update and both answers in
+      // one, the handler's answer in another (before: four)
+      expect(writes()).toEqual({ a: 1, b: 2 })
+      vi.restoreAllMocks()
+      stream.abort(new Error('done'))
+    }
   })
 })
