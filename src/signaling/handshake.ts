@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { FLAG_PROBE, FLAG_UDP, HANDSHAKE_VERSION, PROOF_LABEL, PROOF_LENGTH } from './constants.ts'
-import { HandshakeError, UnsupportedVersionError } from './errors.ts'
+import { HandshakeError } from './errors.ts'
+import { checkHeader } from './header.ts'
 import { decodeStatusReply, encodeStatusReply, nameOfStatus, statusNames } from './status-reply.ts'
 
 /**
@@ -81,9 +82,7 @@ export function encodeRequest (req: TunnelRequest): Uint8Array {
 }
 
 export function decodeRequest (buf: Uint8Array): TunnelRequest {
-  if (buf.length < 1) throw new HandshakeError('empty tunnel request')
-  if (buf[0] !== HANDSHAKE_VERSION) throw new UnsupportedVersionError(buf[0] ?? 0)
-  if (buf.length < 5) throw new HandshakeError('truncated tunnel request')
+  checkHeader(buf, 5, 'tunnel request')
   const flags = buf[1] ?? 0
   if ((flags & ~(FLAG_PROBE | FLAG_UDP)) !== 0) throw new HandshakeError(`unknown request flags 0x${flags.toString(16)}`)
   const port = ((buf[2] ?? 0) << 8) | (buf[3] ?? 0)

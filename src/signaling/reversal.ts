@@ -4,7 +4,8 @@ import { isLinkLocal, isLoopback, isPrivate } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { HANDSHAKE_VERSION, MAX_HANDSHAKE_MESSAGE, PROOF_LENGTH } from './constants.ts'
-import { HandshakeError, UnsupportedVersionError } from './errors.ts'
+import { HandshakeError } from './errors.ts'
+import { checkHeader } from './header.ts'
 import { decodeStatusReply, encodeStatusReply, nameOfStatus, statusNames } from './status-reply.ts'
 
 /**
@@ -87,9 +88,7 @@ export function encodeReversalRequest (req: ReversalRequest): Uint8Array {
 
 /** Decode a reversal request; every field is bounded. Addresses that do not parse are a HandshakeError. */
 export function decodeReversalRequest (buf: Uint8Array): ReversalRequest {
-  if (buf.length < 1) throw new HandshakeError('empty reversal request')
-  if (buf[0] !== HANDSHAKE_VERSION) throw new UnsupportedVersionError(buf[0] ?? 0)
-  if (buf.length < 3) throw new HandshakeError('truncated reversal request')
+  checkHeader(buf, 3, 'reversal request')
   const proofLength = buf[1] ?? 0
   if (proofLength !== 0 && proofLength !== PROOF_LENGTH) throw new HandshakeError(`bad proof length ${proofLength}`)
   let at = 2 + proofLength

@@ -1,5 +1,6 @@
 import { HANDSHAKE_VERSION, MAX_REASON_LENGTH } from './constants.ts'
-import { HandshakeError, UnsupportedVersionError } from './errors.ts'
+import { HandshakeError } from './errors.ts'
+import { checkHeader } from './header.ts'
 
 /**
  * The one reply shape shared by the tunnel handshake and connection
@@ -36,9 +37,7 @@ export function encodeStatusReply (res: StatusReply<number>): Uint8Array {
  * the protocol in error messages (`tunnel`, `reversal`).
  */
 export function decodeStatusReply<S extends number> (buf: Uint8Array, names: ReadonlyMap<number, string>, what: string): StatusReply<S> {
-  if (buf.length < 1) throw new HandshakeError(`empty ${what} response`)
-  if (buf[0] !== HANDSHAKE_VERSION) throw new UnsupportedVersionError(buf[0] ?? 0)
-  if (buf.length < 2) throw new HandshakeError(`truncated ${what} response`)
+  checkHeader(buf, 2, `${what} response`)
   const status = buf[1] ?? 0
   if (!names.has(status)) throw new HandshakeError(`unknown ${what} status ${status}`)
   if (buf.length - 2 > MAX_REASON_LENGTH) throw new HandshakeError(`${what} response reason too long`)
