@@ -18,14 +18,9 @@ let http: TestHttp
 
 beforeAll(async () => {
   http = await startHttpService()
-  const first = await swarms.start(5, [])
-  dht.push(...first)
-  // three more processes of 5, each bootstrapping from node 1
-  const rest = await Promise.all([swarms.start(5, [first[0] ?? '']), swarms.start(5, [first[0] ?? '']), swarms.start(5, [first[0] ?? ''])])
-  for (const r of rest) dht.push(...r)
+  // 4 processes of 5 nodes, the last three bootstrapping from node 1
+  dht.push(...await swarms.startDht(4, 5, 3000))
   expect(dht.length).toBe(20)
-  // let the routing tables fill (self lookups after connecting)
-  await new Promise(resolve => setTimeout(resolve, 3000))
 }, 90_000)
 
 afterAll(async () => {

@@ -18,11 +18,8 @@ let http: TestHttp
 
 beforeAll(async () => {
   http = await startHttpService()
-  const first = await swarms.start(4, [])
-  dht.push(...first, ...(await swarms.start(4, [first[0] ?? ''])))
+  dht.push(...await swarms.startDht(2, 4, 2000))
   expect(dht.length).toBe(8)
-  // let the routing tables fill (self lookups after connecting)
-  await new Promise(resolve => setTimeout(resolve, 2000))
 }, 90_000)
 
 afterAll(async () => {

@@ -31,6 +31,19 @@ export class DhtSwarms {
     return lines.lines.filter(l => l.event === 'node').map(l => String(l.multiaddr))
   }
 
+  /**
+   * A DHT of `processes` × `nodesEach` nodes: the first process, then the
+   * others at once, each bootstrapping from node 1; resolves with every node's
+   * multiaddr (node 1 first) after `settleMs` more for the routing tables to
+   * fill (self lookups after connecting).
+   */
+  async startDht (processes: number, nodesEach: number, settleMs: number): Promise<string[]> {
+    const first = await this.start(nodesEach)
+    const rest = await Promise.all(Array.from({ length: processes - 1 }, async () => await this.start(nodesEach, [first[0] ?? ''])))
+    await new Promise(resolve => setTimeout(resolve, settleMs))
+    return [...first, ...rest.flat()]
+  }
+
   /** SIGTERM every process started and wait for each to exit. */
   async stop (): Promise<void> {
     for (const s of this.children) s.kill('SIGTERM')
