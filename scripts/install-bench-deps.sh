@@ -15,15 +15,9 @@ if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   exit 0
 fi
 
-policy=/usr/sbin/policy-rc.d
-own_policy=0
-if [ ! -e "$policy" ]; then
-  printf '#!/bin/sh\n# installed by beam scripts/install-bench-deps.sh for the duration of an install\nexit 101\n' > "$policy"
-  chmod 755 "$policy"
-  own_policy=1
-fi
-cleanup() { if [ "$own_policy" -eq 1 ]; then rm -f "$policy"; fi; }
-trap cleanup EXIT
+# shellcheck source=lib/apt-no-services.sh
+source "$(dirname "$0")/lib/apt-no-services.sh"
+forbid_service_starts install-bench-deps.sh
 
 export DEBIAN_FRONTEND=noninteractive
 echo "install-bench-deps: installing nginx-light" >&2

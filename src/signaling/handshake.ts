@@ -1,6 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import { FLAG_PROBE, FLAG_UDP, HANDSHAKE_VERSION, MAX_REASON_LENGTH, PROOF_LABEL, PROOF_LENGTH } from './constants.ts'
-import { HandshakeError, UnsupportedVersionError } from './errors.ts'
+import { FLAG_PROBE, FLAG_UDP, HANDSHAKE_VERSION, PROOF_LABEL, PROOF_LENGTH } from './constants.ts'
+import { HandshakeError } from './errors.ts'
+import { checkHeader } from './header.ts'
+import { decodeStatusReply, encodeStatusReply, nameOfStatus, statusNames } from './status-reply.ts'
 
 /**
  * What the connector asks for when it opens a tunnel stream.
@@ -44,11 +46,11 @@ export const TunnelStatus = {
 } as const
 export type TunnelStatus = typeof TunnelStatus[keyof typeof TunnelStatus]
 
-const STATUS_NAMES = new Map<number, string>(Object.entries(TunnelStatus).map(([k, v]) => [v, k]))
+const STATUS_NAMES = statusNames(TunnelStatus)
 
 /** Name of a status code for logs, e.g. `UNAUTHORIZED`. */
 export function statusName (status: number): string {
-  return STATUS_NAMES.get(status) ?? `STATUS_${status}`
+  return nameOfStatus(STATUS_NAMES, status)
 }
 
 /**
@@ -80,9 +82,7 @@ export function encodeRequest (req: TunnelRequest): Uint8Array {
 }
 
 export function decodeRequest (buf: Uint8Array): TunnelRequest {
-  if (buf.length < 1) throw new HandshakeError('empty tunnel request')
-  if (buf[0] !== HANDSHAKE_VERSION) throw new UnsupportedVersionError(buf[0] ?? 0)
-  if (buf.length < 5) throw new HandshakeError('truncated tunnel request')
+  checkHeader(buf, 5, 'tunnel request')
   const flags = buf[1] ?? 0
   if ((flags & ~(FLAG_PROBE | FLAG_UDP)) !== 0) throw new HandshakeError(`unknown request flags 0x${flags.toString(16)}`)
   const port = ((buf[2] ?? 0) << 8) | (buf[3] ?? 0)
@@ -96,23 +96,11 @@ export function decodeRequest (buf: Uint8Array): TunnelRequest {
 }
 
 export function encodeResponse (res: TunnelResponse): Uint8Array {
-  let reason = Buffer.from(res.reason, 'utf8')
-  if (reason.length > MAX_REASON_LENGTH) reason = reason.subarray(0, MAX_REASON_LENGTH)
-  const out = new Uint8Array(2 + reason.length)
-  out[0] = HANDSHAKE_VERSION
-  out[1] = res.status
-  out.set(reason, 2)
-  return out
+  return encodeStatusReply(res)
 }
 
 export function decodeResponse (buf: Uint8Array): TunnelResponse {
-  if (buf.length < 1) throw new HandshakeError('empty tunnel response')
-  if (buf[0] !== HANDSHAKE_VERSION) throw new UnsupportedVersionError(buf[0] ?? 0)
-  if (buf.length < 2) throw new HandshakeError('truncated tunnel response')
-  const status = buf[1] ?? 0
-  if (!STATUS_NAMES.has(status)) throw new HandshakeError(`unknown tunnel status ${status}`)
-  if (buf.length - 2 > MAX_REASON_LENGTH) throw new HandshakeError('tunnel response reason too long')
-  return { status: status as TunnelStatus, reason: Buffer.from(buf.subarray(2)).toString('utf8') }
+  return decodeStatusReply<TunnelStatus>(buf, STATUS_NAMES, 'tunnel')
 }
 
 /**

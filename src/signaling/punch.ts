@@ -2,7 +2,8 @@ import { isLinkLocal, isLoopback, isPrivate } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { isIPv4 } from 'node:net'
 import { HANDSHAKE_VERSION, PROOF_LENGTH } from './constants.ts'
-import { HandshakeError, UnsupportedVersionError } from './errors.ts'
+import { HandshakeError } from './errors.ts'
+import { checkHeader } from './header.ts'
 
 /**
  * Coordination of a UDP hole punch across one hard NAT (the birthday
@@ -163,9 +164,7 @@ export function encodePunchMessage (m: PunchMessage): Uint8Array {
 
 /** Decode one punch message; every field is bounded, the length exact. */
 export function decodePunchMessage (buf: Uint8Array): PunchMessage {
-  if (buf.length < 1) throw new HandshakeError('empty punch message')
-  if (buf[0] !== HANDSHAKE_VERSION) throw new UnsupportedVersionError(buf[0] ?? 0)
-  if (buf.length < 2) throw new HandshakeError('truncated punch message')
+  checkHeader(buf, 2, 'punch message')
   const b = buf.subarray(2)
   const exact = (n: number): void => { if (b.length !== n) throw new HandshakeError('punch message has the wrong length') }
   const nat = (v: number | undefined): PunchNat => {

@@ -3,8 +3,10 @@ import type { AbortOptions, Stream } from '@libp2p/interface'
 import { isLinkLocal, isLoopback, isPrivate } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { HANDSHAKE_VERSION, MAX_HANDSHAKE_MESSAGE, MAX_REASON_LENGTH, PROOF_LENGTH } from './constants.ts'
-import { HandshakeError, UnsupportedVersionError } from './errors.ts'
+import { HANDSHAKE_VERSION, MAX_HANDSHAKE_MESSAGE, PROOF_LENGTH } from './constants.ts'
+import { HandshakeError } from './errors.ts'
+import { checkHeader } from './header.ts'
+import { decodeStatusReply, encodeStatusReply, nameOfStatus, statusNames } from './status-reply.ts'
 
 /**
  * Connection reversal: a connector whose only connection to a share goes
@@ -50,11 +52,11 @@ export const ReversalStatus = {
 } as const
 export type ReversalStatus = typeof ReversalStatus[keyof typeof ReversalStatus]
 
-const STATUS_NAMES = new Map<number, string>(Object.entries(ReversalStatus).map(([k, v]) => [v, k]))
+const STATUS_NAMES = statusNames(ReversalStatus)
 
 /** Name of a reversal status for logs, e.g. `DIAL_FAILED`. */
 export function reversalStatusName (status: number): string {
-  return STATUS_NAMES.get(status) ?? `STATUS_${status}`
+  return nameOfStatus(STATUS_NAMES, status)
 }
 
 /** The share's reply. Wire layout (version 1): `version u8 | status u8 | reason (UTF-8, rest)`. */
@@ -86,9 +88,7 @@ export function encodeReversalRequest (req: ReversalRequest): Uint8Array {
 
 /** Decode a reversal request; every field is bounded. Addresses that do not parse are a HandshakeError. */
 export function decodeReversalRequest (buf: Uint8Array): ReversalRequest {
-  if (buf.length < 1) throw new HandshakeError('empty reversal request')
-  if (buf[0] !== HANDSHAKE_VERSION) throw new UnsupportedVersionError(buf[0] ?? 0)
-  if (buf.length < 3) throw new HandshakeError('truncated reversal request')
+  checkHeader(buf, 3, 'reversal request')
   const proofLength = buf[1] ?? 0
   if (proofLength !== 0 && proofLength !== PROOF_LENGTH) throw new HandshakeError(`bad proof length ${proofLength}`)
   let at = 2 + proofLength
@@ -112,23 +112,11 @@ export function decodeReversalRequest (buf: Uint8Array): ReversalRequest {
 }
 
 export function encodeReversalResponse (res: ReversalResponse): Uint8Array {
-  let reason = Buffer.from(res.reason, 'utf8')
-  if (reason.length > MAX_REASON_LENGTH) reason = reason.subarray(0, MAX_REASON_LENGTH)
-  const out = new Uint8Array(2 + reason.length)
-  out[0] = HANDSHAKE_VERSION
-  out[1] = res.status
-  out.set(reason, 2)
-  return out
+  return encodeStatusReply(res)
 }
 
 export function decodeReversalResponse (buf: Uint8Array): ReversalResponse {
-  if (buf.length < 1) throw new HandshakeError('empty reversal response')
-  if (buf[0] !== HANDSHAKE_VERSION) throw new UnsupportedVersionError(buf[0] ?? 0)
-  if (buf.length < 2) throw new HandshakeError('truncated reversal response')
-  const status = buf[1] ?? 0
-  if (!STATUS_NAMES.has(status)) throw new HandshakeError(`unknown reversal status ${status}`)
-  if (buf.length - 2 > MAX_REASON_LENGTH) throw new HandshakeError('reversal response reason too long')
-  return { status: status as ReversalStatus, reason: Buffer.from(buf.subarray(2)).toString('utf8') }
+  return decodeStatusReply<ReversalStatus>(buf, STATUS_NAMES, 'reversal')
 }
 
 /**

@@ -2,6 +2,7 @@ import { createConnection, createServer } from 'node:net'
 import type { Server, Socket } from 'node:net'
 import { AddressInUseError, ListenError, LocalServiceUnreachableError } from './errors.ts'
 import { hostPort } from './host-port.ts'
+import { connectLocal } from './local-connect.ts'
 
 /** A bound local listener: a TCP port, or a unix socket (`path` set, `host` '' and `port` 0). */
 export interface LocalListener {
@@ -54,29 +55,10 @@ export interface ConnectTcpOptions {
 
 /** Open a half-open capable TCP connection to a local service, with a deadline. */
 export async function connectTcp (host: string, port: number, options: ConnectTcpOptions = {}): Promise<Socket> {
-  options.signal?.throwIfAborted()
-  const timeout = options.timeout ?? 5000
-  return await new Promise<Socket>((resolve, reject) => {
-    const socket = createConnection({ host, port, allowHalfOpen: true, noDelay: true })
-    const timer = setTimeout(() => { done(new LocalServiceUnreachableError(host, port, 'ETIMEDOUT')) }, timeout)
-    const onAbort = (): void => { done(new LocalServiceUnreachableError(host, port, 'ABORTED')) }
-    const done = (err?: Error): void => {
-      clearTimeout(timer)
-      socket.off('connect', onConnect)
-      socket.off('error', onError)
-      options.signal?.removeEventListener('abort', onAbort)
-      if (err != null) {
-        socket.destroy()
-        reject(err)
-      } else {
-        socket.pause()
-        resolve(socket)
-      }
-    }
-    const onConnect = (): void => { done() }
-    const onError = (err: NodeJS.ErrnoException): void => { done(new LocalServiceUnreachableError(host, port, err.code ?? 'ERROR', err)) }
-    socket.once('connect', onConnect)
-    socket.once('error', onError)
-    options.signal?.addEventListener('abort', onAbort, { once: true })
-  })
+  return await connectLocal(
+    () => createConnection({ host, port, allowHalfOpen: true, noDelay: true }),
+    options.timeout ?? 5000,
+    options.signal,
+    (code, cause) => new LocalServiceUnreachableError(host, port, code, cause)
+  )
 }

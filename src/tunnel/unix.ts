@@ -3,6 +3,7 @@ import type { Server, Socket } from 'node:net'
 import { lstat, unlink } from 'node:fs/promises'
 import { AddressInUseError, ListenError, LocalServiceUnreachableError } from './errors.ts'
 import type { ConnectTcpOptions, LocalListener } from './tcp.ts'
+import { connectLocal } from './local-connect.ts'
 
 /** How long {@link listenUnix} waits to learn whether someone listens on an existing socket file, in ms. */
 const STALE_CHECK_TIMEOUT = 1000
@@ -93,30 +94,10 @@ export async function listenUnix (path: string, onSocket: (socket: Socket) => vo
 
 /** Open a half-open capable connection to a local service's unix socket, with a deadline. */
 export async function connectUnix (path: string, options: ConnectTcpOptions = {}): Promise<Socket> {
-  options.signal?.throwIfAborted()
-  const timeout = options.timeout ?? 5000
-  const unreachable = (code: string, cause?: unknown): LocalServiceUnreachableError => new LocalServiceUnreachableError(`unix:${path}`, undefined, code, cause)
-  return await new Promise<Socket>((resolve, reject) => {
-    const socket = createConnection({ path, allowHalfOpen: true })
-    const timer = setTimeout(() => { done(unreachable('ETIMEDOUT')) }, timeout)
-    const onAbort = (): void => { done(unreachable('ABORTED')) }
-    const done = (err?: Error): void => {
-      clearTimeout(timer)
-      socket.off('connect', onConnect)
-      socket.off('error', onError)
-      options.signal?.removeEventListener('abort', onAbort)
-      if (err != null) {
-        socket.destroy()
-        reject(err)
-      } else {
-        socket.pause()
-        resolve(socket)
-      }
-    }
-    const onConnect = (): void => { done() }
-    const onError = (err: NodeJS.ErrnoException): void => { done(unreachable(err.code ?? 'ERROR', err)) }
-    socket.once('connect', onConnect)
-    socket.once('error', onError)
-    options.signal?.addEventListener('abort', onAbort, { once: true })
-  })
+  return await connectLocal(
+    () => createConnection({ path, allowHalfOpen: true }),
+    options.timeout ?? 5000,
+    options.signal,
+    (code, cause) => new LocalServiceUnreachableError(`unix:${path}`, undefined, code, cause)
+  )
 }

@@ -1,11 +1,12 @@
-import { chmod, chown, lstat, readFile, readdir, stat, writeFile } from 'node:fs/promises'
+import { chmod, chown, readFile, readdir, stat, writeFile } from 'node:fs/promises'
 import { connect, createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { BeamProcess, runBeam, startShare, startConnect, tempHome } from '../helpers/beam.ts'
-import { startHttpService, httpGet } from '../helpers/services.ts'
-import type { TestHttp } from '../helpers/services.ts'
+import { BeamProcess, runBeam, startShare } from '../helpers/beam.ts'
+import { httpGet } from '../helpers/services.ts'
+import { expectOneLine, pathExists, startWebPair, stopWebPair } from '../helpers/control.ts'
+import type { WebPair } from '../helpers/control.ts'
 
 // The control plane over its loopback transport (what Windows uses, chosen
 // here with BEAM_CONTROL=tcp): a random port on 127.0.0.1 and a 0600 token
@@ -17,16 +18,6 @@ const TCP = { BEAM_CONTROL: 'tcp' }
 
 interface Status { pid: number, command: string, name: string | null, tunnels: Array<{ role: string, total: number, received: number }> }
 interface TokenFile { protocol: string, pid: number, port: number, token: string }
-
-const exists = async (p: string): Promise<boolean> => await lstat(p).then(() => true, () => false)
-
-function expectOneLine (r: { code: number | null, stderr: string }, code: number, pattern: RegExp): void {
-  expect(r.code, r.stderr).toBe(code)
-  const lines = r.stderr.trim().split('\n')
-  expect(lines, r.stderr).toHaveLength(1)
-  expect(lines[0]).toMatch(/^beam: /)
-  expect(lines[0]).toMatch(pattern)
-}
 
 /** Send raw bytes to a port and collect what comes back until it closes (bounded). */
 async function exchange (port: number, text: string): Promise<{ got: string, reset: boolean }> {
@@ -44,24 +35,18 @@ async function exchange (port: number, text: string): Promise<{ got: string, res
 }
 
 describe('the control plane on a loopback port with a token file (BEAM_CONTROL=tcp)', () => {
-  let home: Awaited<ReturnType<typeof tempHome>>
-  let http: TestHttp
-  let share: Awaited<ReturnType<typeof startShare>>
-  let conn: Awaited<ReturnType<typeof startConnect>>
+  let home: WebPair['home']
+  let share: WebPair['share']
+  let conn: WebPair['conn']
   const others: BeamProcess[] = []
   const run = (): string => join(home.dir, 'run')
+  let pair: WebPair | undefined
 
   beforeAll(async () => {
-    home = await tempHome()
-    http = await startHttpService()
-    share = await startShare([String(http.port), '--name', 'web'], home.dir, TCP)
-    conn = await startConnect(share.connect, [], home.dir, TCP)
+    pair = await startWebPair(TCP)
+    ;({ home, share, conn } = pair)
   }, 90_000)
-  afterAll(async () => {
-    for (const p of [conn?.proc, share?.proc, ...others]) await p?.stop().catch(() => {})
-    await http?.close()
-    await home?.cleanup()
-  })
+  afterAll(async () => { await stopWebPair(pair, others) })
 
   it('writes run/<pid>.json (0600, folder 0700) with a port on 127.0.0.1 and a token; no socket', async () => {
     const pid = share.proc.child.pid ?? 0
@@ -150,9 +135,9 @@ describe('the control plane on a loopback port with a token file (BEAM_CONTROL=t
     const pid = killed.proc.child.pid ?? 0
     const file = join(run(), `${pid}.json`)
     await killed.proc.stop('SIGKILL')
-    expect(await exists(file)).toBe(true)
+    expect(await pathExists(file)).toBe(true)
     expectOneLine(await runBeam(['status', String(pid)], { BEAM_HOME: home.dir }), 16, new RegExp(`process ${pid} is not running \\(its control token file is stale; removed it\\)`))
-    expect(await exists(file)).toBe(false)
+    expect(await pathExists(file)).toBe(false)
 
     // a live pid (this test's) whose file names a port nobody listens on: a reused pid
     const closed = createServer()
@@ -162,7 +147,7 @@ describe('the control plane on a loopback port with a token file (BEAM_CONTROL=t
     const reused = join(run(), `${process.pid}.json`)
     await writeFile(reused, JSON.stringify({ protocol: 'beam-control/1', pid: process.pid, port, token: 'a'.repeat(64) }), { mode: 0o600 })
     expectOneLine(await runBeam(['status', String(process.pid)], { BEAM_HOME: home.dir }), 16, /control token file is stale; removed it/)
-    expect(await exists(reused)).toBe(false)
+    expect(await pathExists(reused)).toBe(false)
 
     expectOneLine(await runBeam(['share', '7', '--ephemeral', '--no-default-bootstrap', '--listen', '/ip4/127.0.0.1/tcp/0'], { BEAM_HOME: home.dir, BEAM_CONTROL: 'pipe' }), 2, /invalid BEAM_CONTROL 'pipe': expected unix or tcp/)
   }, 60_000)
@@ -173,7 +158,7 @@ describe('the control plane on a loopback port with a token file (BEAM_CONTROL=t
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).toContain(`stopped pid ${sharePid} (beam share web)`)
     expect((await share.proc.exited).code).toBe(0)
-    expect(await exists(join(run(), `${sharePid}.json`))).toBe(false)
+    expect(await pathExists(join(run(), `${sharePid}.json`))).toBe(false)
 
     const killed = await startShare(['9', '--ephemeral'], home.dir, TCP)
     others.push(killed.proc)

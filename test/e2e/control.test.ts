@@ -1,11 +1,12 @@
-import { chmod, chown, lstat, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { chmod, chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import type { Server, Socket } from 'node:net'
 import { join } from 'node:path'
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { BeamProcess, runBeam, startShare, startConnect, tempHome, LOOPBACK_LISTEN, OFFLINE } from '../helpers/beam.ts'
-import { startHttpService, httpGet, tcpConnect } from '../helpers/services.ts'
-import type { TestHttp } from '../helpers/services.ts'
+import { BeamProcess, runBeam, startShare, tempHome, LOOPBACK_LISTEN, OFFLINE } from '../helpers/beam.ts'
+import { httpGet, tcpConnect } from '../helpers/services.ts'
+import { expectOneLine, pathExists, startWebPair, stopWebPair } from '../helpers/control.ts'
+import type { WebPair } from '../helpers/control.ts'
 
 // The local control plane through the real CLI: a share and a connect on
 // 127.0.0.1 seen by `beam status`, their logs read and followed, stopped by
@@ -23,35 +24,19 @@ async function status (home: string, ...args: string[]): Promise<Status[]> {
   return ev.processes
 }
 
-const exists = async (p: string): Promise<boolean> => await lstat(p).then(() => true, () => false)
-
-/** One clear line on stderr and the given exit code. */
-function expectOneLine (r: { code: number | null, stderr: string }, code: number, pattern: RegExp): void {
-  expect(r.code, r.stderr).toBe(code)
-  const lines = r.stderr.trim().split('\n')
-  expect(lines, r.stderr).toHaveLength(1)
-  expect(lines[0]).toMatch(/^beam: /)
-  expect(lines[0]).toMatch(pattern)
-}
-
 describe('beam status, logs and stop with a share and a connect running', () => {
-  let home: Awaited<ReturnType<typeof tempHome>>
-  let http: TestHttp
-  let share: Awaited<ReturnType<typeof startShare>>
-  let conn: Awaited<ReturnType<typeof startConnect>>
+  let home: WebPair['home']
+  let http: WebPair['http']
+  let share: WebPair['share']
+  let conn: WebPair['conn']
   const others: BeamProcess[] = []
+  let pair: WebPair | undefined
 
   beforeAll(async () => {
-    home = await tempHome()
-    http = await startHttpService()
-    share = await startShare([String(http.port), '--name', 'web'], home.dir)
-    conn = await startConnect(share.connect, [], home.dir)
+    pair = await startWebPair()
+    ;({ home, http, share, conn } = pair)
   }, 90_000)
-  afterAll(async () => {
-    for (const p of [conn?.proc, share?.proc, ...others]) await p?.stop().catch(() => {})
-    await http?.close()
-    await home?.cleanup()
-  })
+  afterAll(async () => { await stopWebPair(pair, others) })
 
   it('status --json shows both processes, and the tunnel\'s bytes rise after a transfer', async () => {
     const sharePid = share.proc.child.pid ?? 0
@@ -153,7 +138,7 @@ describe('beam status, logs and stop with a share and a connect running', () => 
     expect(r.code, r.stderr).toBe(0)
     expect(JSON.parse(r.stdout.trim())).toEqual({ event: 'stopped', pid: dupPid, exited: true })
     expect((await dup.exited).code).toBe(0)
-    expect(await exists(join(home.dir, 'run', `${dupPid}.sock`))).toBe(false)
+    expect(await pathExists(join(home.dir, 'run', `${dupPid}.sock`))).toBe(false)
   }, 90_000)
 
   it('beam stop by name and --all stop gracefully (exit 0, sockets removed)', async () => {
@@ -202,7 +187,7 @@ describe('beam cleanup', () => {
     const stalePid = killed.proc.child.pid ?? 0
     const stale = join(home.dir, 'run', `${stalePid}.sock`)
     await killed.proc.stop('SIGKILL')
-    expect(await exists(stale)).toBe(true)
+    expect(await pathExists(stale)).toBe(true)
     // a peer last seen 40 days ago, one seen now
     const book = JSON.parse(await readFile(join(home.dir, 'peers.json'), 'utf8')) as { peers: Record<string, { seen: number }> }
     book.peers['12D3KooWOld'] = { ...(Object.values(book.peers)[0] ?? { seen: 0 }), seen: Date.now() - 40 * 86_400_000 }
@@ -216,8 +201,8 @@ describe('beam cleanup', () => {
     const dry = await runBeam(['cleanup', '--dry-run', '--json'], { BEAM_HOME: home.dir })
     expect(dry.code, dry.stderr).toBe(0)
     expect(JSON.parse(dry.stdout.trim())).toMatchObject({ event: 'cleanup', dryRun: true, stopped: [live.proc.child.pid], staleSockets: [stale], peers: ['12D3KooWOld'], tempFiles: [tmp] })
-    expect(await exists(stale)).toBe(true)
-    expect(await exists(tmp)).toBe(true)
+    expect(await pathExists(stale)).toBe(true)
+    expect(await pathExists(tmp)).toBe(true)
     expect(live.proc.child.exitCode).toBeNull()
 
     const r = await runBeam(['cleanup'], { BEAM_HOME: home.dir })
@@ -227,8 +212,8 @@ describe('beam cleanup', () => {
     expect(r.stderr).toContain('forgot 1 peer(s) of peers.json not seen for 30 days')
     expect(r.stderr).toContain(`removed the left-over temporary file ${tmp}`)
     expect((await live.proc.exited).code).toBe(0)
-    expect(await exists(stale)).toBe(false)
-    expect(await exists(tmp)).toBe(false)
+    expect(await pathExists(stale)).toBe(false)
+    expect(await pathExists(tmp)).toBe(false)
     expect(Object.keys((JSON.parse(await readFile(join(home.dir, 'peers.json'), 'utf8')) as { peers: object }).peers)).not.toContain('12D3KooWOld')
 
     const again = await runBeam(['cleanup'], { BEAM_HOME: home.dir })
@@ -261,7 +246,7 @@ describe('control sockets beam does not talk to', () => {
       child.kill('SIGKILL')
       await new Promise(resolve => child.once('exit', resolve))
       expectOneLine(await runBeam([command, String(pid)], { BEAM_HOME: home.dir }), 16, new RegExp(`process ${pid} is not running \\(its control socket is stale; removed it\\)`))
-      expect(await exists(deadPath)).toBe(false)
+      expect(await pathExists(deadPath)).toBe(false)
     }
 
     // something that is not a beam control socket

@@ -3,45 +3,28 @@
  * server nodes in 4 processes on loopback; the share knows only node 1, the
  * connector only node 20. Real beam processes, bytes hashed.
  */
-import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createBeam, peerKey } from 'beam'
 import { multiaddr } from '@multiformats/multiaddr'
 import { BeamProcess, LOOPBACK_LISTEN, OFFLINE, runBeam, tempHome } from '../helpers/beam.ts'
-import { DHT_SWARM } from '../helpers/dht-swarm.ts'
+import { DhtSwarms } from '../helpers/dht-swarm.ts'
 import { expectedHash, freePort, httpGet, startHttpService } from '../helpers/services.ts'
 import type { TestHttp } from '../helpers/services.ts'
-import { JsonLines } from '../lab/udp-reflector.ts'
 
-const swarms: ChildProcess[] = []
+const swarms = new DhtSwarms()
 const dht: string[] = []
 const cleanups: Array<() => Promise<void>> = []
 let http: TestHttp
 
-async function swarm (count: number, bootstrap: string[]): Promise<string[]> {
-  const child = spawn(process.execPath, [DHT_SWARM, String(count), ...bootstrap], { stdio: ['ignore', 'pipe', 'pipe'] })
-  swarms.push(child)
-  const lines = new JsonLines(child)
-  await lines.waitFor(l => l.event === 'ready', 30_000)
-  return lines.lines.filter(l => l.event === 'node').map(l => String(l.multiaddr))
-}
-
 beforeAll(async () => {
   http = await startHttpService()
-  const first = await swarm(5, [])
-  dht.push(...first)
-  // three more processes of 5, each bootstrapping from node 1
-  const rest = await Promise.all([swarm(5, [first[0] ?? '']), swarm(5, [first[0] ?? '']), swarm(5, [first[0] ?? ''])])
-  for (const r of rest) dht.push(...r)
+  // 4 processes of 5 nodes, the last three bootstrapping from node 1
+  dht.push(...await swarms.startDht(4, 5, 3000))
   expect(dht.length).toBe(20)
-  // let the routing tables fill (self lookups after connecting)
-  await new Promise(resolve => setTimeout(resolve, 3000))
 }, 90_000)
 
 afterAll(async () => {
-  for (const s of swarms) s.kill('SIGTERM')
-  await Promise.all(swarms.map(async s => await new Promise(resolve => { if (s.exitCode != null) resolve(null); else s.once('exit', resolve) })))
+  await swarms.stop()
   await http?.close()
 })
 

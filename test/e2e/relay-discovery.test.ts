@@ -10,8 +10,6 @@
  * the limited one; a connector carries bytes through one (SHA-256); a held
  * relay killed by PID is replaced by a third announced relay.
  */
-import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createBeam } from 'beam'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -19,12 +17,11 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { BeamProcess, OFFLINE, tempHome } from '../helpers/beam.ts'
 import type { BeamEvent } from '../helpers/beam.ts'
-import { DHT_SWARM } from '../helpers/dht-swarm.ts'
+import { DhtSwarms } from '../helpers/dht-swarm.ts'
 import { expectedHash, httpGet, startHttpService } from '../helpers/services.ts'
 import type { TestHttp } from '../helpers/services.ts'
-import { JsonLines } from '../lab/udp-reflector.ts'
 
-let swarm: ChildProcess | undefined
+const swarms = new DhtSwarms()
 let dht: string[] = []
 let http: TestHttp
 const procs: BeamProcess[] = []
@@ -80,18 +77,13 @@ async function waitForAddresses (proc: BeamProcess, pred: (relays: string[]) => 
 
 beforeAll(async () => {
   http = await startHttpService()
-  const child = spawn(process.execPath, [DHT_SWARM, '3'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  swarm = child
-  const lines = new JsonLines(child)
-  await lines.waitFor(l => l.event === 'ready', 30_000)
-  dht = lines.lines.filter(l => l.event === 'node').map(l => String(l.multiaddr))
+  dht = await swarms.start(3)
   expect(dht).toHaveLength(3)
 }, 60_000)
 
 afterAll(async () => {
   await Promise.all(procs.map(async p => await p.stop()))
-  swarm?.kill('SIGTERM')
-  if (swarm != null && swarm.exitCode == null) await new Promise(resolve => swarm?.once('exit', resolve))
+  await swarms.stop()
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => {})
   await http?.close()
 }, 30_000)

@@ -4,42 +4,27 @@
  * node 1, the connector only node 8 and nothing of the share but the short
  * form, which it resolves through the DHT. Real beam processes, bytes hashed.
  */
-import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BeamProcess, LOOPBACK_LISTEN, OFFLINE, runBeam, startShare, tempHome } from '../helpers/beam.ts'
-import { DHT_SWARM } from '../helpers/dht-swarm.ts'
+import { DhtSwarms } from '../helpers/dht-swarm.ts'
 import { expectedHash, httpGet, startHttpService } from '../helpers/services.ts'
 import type { TestHttp } from '../helpers/services.ts'
-import { JsonLines } from '../lab/udp-reflector.ts'
 import { decodeConnectString } from '../../src/peer/discovery/index.ts'
 
-const swarms: ChildProcess[] = []
+const swarms = new DhtSwarms()
 const dht: string[] = []
 const cleanups: Array<() => Promise<void>> = []
 let http: TestHttp
 
-async function swarm (count: number, bootstrap: string[]): Promise<string[]> {
-  const child = spawn(process.execPath, [DHT_SWARM, String(count), ...bootstrap], { stdio: ['ignore', 'pipe', 'pipe'] })
-  swarms.push(child)
-  const lines = new JsonLines(child)
-  await lines.waitFor(l => l.event === 'ready', 30_000)
-  return lines.lines.filter(l => l.event === 'node').map(l => String(l.multiaddr))
-}
-
 beforeAll(async () => {
   http = await startHttpService()
-  const first = await swarm(4, [])
-  dht.push(...first, ...(await swarm(4, [first[0] ?? ''])))
+  dht.push(...await swarms.startDht(2, 4, 2000))
   expect(dht.length).toBe(8)
-  // let the routing tables fill (self lookups after connecting)
-  await new Promise(resolve => setTimeout(resolve, 2000))
 }, 90_000)
 
 afterAll(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => {})
-  for (const s of swarms) s.kill('SIGTERM')
-  await Promise.all(swarms.map(async s => await new Promise(resolve => { if (s.exitCode != null) resolve(null); else s.once('exit', resolve) })))
+  await swarms.stop()
   await http?.close()
 })
 

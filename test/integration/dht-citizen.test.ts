@@ -11,8 +11,6 @@
  * - a share announces itself again when its addresses change, not when only
  *   its protocols do.
  */
-import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -24,14 +22,13 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createBeam, silentLogger } from 'beam'
 import type { BeamNode } from 'beam'
 import { DhtPresence } from '../../src/peer/discovery/presence.ts'
-import { DHT_SWARM } from '../helpers/dht-swarm.ts'
+import { DhtSwarms } from '../helpers/dht-swarm.ts'
 import { expectedHash, freePort, httpGet, startHttpService } from '../helpers/services.ts'
 import type { TestHttp } from '../helpers/services.ts'
 import { waitUntil } from '../helpers/wait.ts'
-import { JsonLines } from '../lab/udp-reflector.ts'
 
 const OFF = { webrtc: false, quic: false }
-let swarm: ChildProcess | undefined
+const swarms = new DhtSwarms()
 let dht: string[] = []
 let http: TestHttp
 let home: string
@@ -40,10 +37,7 @@ const cleanups: Array<() => Promise<void>> = []
 beforeAll(async () => {
   http = await startHttpService()
   home = await mkdtemp(join(tmpdir(), 'beam-dht-citizen-'))
-  swarm = spawn(process.execPath, [DHT_SWARM, '4'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  const lines = new JsonLines(swarm)
-  await lines.waitFor(l => l.event === 'ready', 30_000)
-  dht = lines.lines.filter(l => l.event === 'node').map(l => String(l.multiaddr))
+  dht = await swarms.start(4)
   expect(dht).toHaveLength(4)
 }, 60_000)
 
@@ -52,10 +46,7 @@ afterEach(async () => {
 })
 
 afterAll(async () => {
-  if (swarm != null && swarm.exitCode == null) {
-    swarm.kill('SIGTERM')
-    await once(swarm, 'exit')
-  }
+  await swarms.stop()
   await http?.close()
   await rm(home, { recursive: true, force: true })
 })

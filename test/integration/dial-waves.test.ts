@@ -11,7 +11,6 @@
  */
 import { createServer, connect as tcpConnect } from 'node:net'
 import type { AddressInfo, Server, Socket } from 'node:net'
-import { networkInterfaces } from 'node:os'
 import { afterEach, describe, expect, it } from 'vitest'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createBeam } from 'beam'
@@ -19,6 +18,7 @@ import type { BeamNode } from 'beam'
 import { raceDial } from '../../src/peer/connect/dialer.ts'
 import { silentLogger } from '../../src/peer/logger.ts'
 import { need, suiteNeeds } from '../helpers/require-tools.ts'
+import { lanIp, transports } from '../helpers/same-host.ts'
 
 const nodes: BeamNode[] = []
 const cleanups: Array<() => Promise<void>> = []
@@ -26,15 +26,6 @@ afterEach(async () => {
   await Promise.all(nodes.splice(0).map(async n => { await n.stop() }))
   for (const c of cleanups.splice(0)) await c()
 })
-
-/** A non-loopback IPv4 address of this machine: the race treats the peer as elsewhere only on such an address. */
-const lanIp = Object.values(networkInterfaces()).flat().find(a => a != null && a.family === 'IPv4' && !a.internal)?.address
-
-/** The transports libp2p holds (read through its components: no public accessor). */
-function transports (n: BeamNode): Array<{ [Symbol.toStringTag]: string, loaded?: boolean }> {
-  const tm = (n.libp2p as unknown as { components: { transportManager: { getTransports: () => Array<{ [Symbol.toStringTag]: string, loaded?: boolean }> } } }).components.transportManager
-  return tm.getTransports()
-}
 
 /** Accepts on `host` at once; connects to 127.0.0.1:`target` and starts forwarding `delayMs` later. */
 async function slowProxy (host: string, target: number, delayMs: number): Promise<{ port: number, close: () => Promise<void> }> {

@@ -6,10 +6,9 @@ import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { describe, it, expect, afterEach } from 'vitest'
-import { createBeam } from '../../src/peer/index.ts'
-import type { BeamNode } from '../../src/peer/index.ts'
+import { describe, it, expect } from 'vitest'
 import { AcmeCertificates, AcmeError, Gateway, GatewayRegistration, shareLabel } from '../../src/gateway/index.ts'
+import { testNodes } from '../helpers/test-nodes.ts'
 import { suiteNeeds } from '../helpers/require-tools.ts'
 import { freePort, pebbleNeed, startPebble } from '../helpers/pebble.ts'
 
@@ -19,16 +18,7 @@ import { freePort, pebbleNeed, startPebble } from '../helpers/pebble.ts'
 // their first TLS handshake; with a 20 s validity, both are renewed.
 
 const DOMAIN = 'gw.test'
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {})
-})
-
-async function beam (): Promise<BeamNode> {
-  const n = await createBeam({ listen: ['/ip4/127.0.0.1/tcp/0'], dht: false, transports: { webrtc: false, quic: false } })
-  cleanups.push(async () => { await n.stop() })
-  return n
-}
+const { cleanups, beam } = testNodes()
 
 async function app (text: string): Promise<number> {
   const server: Server = createServer((_req, res) => { res.end(text) })

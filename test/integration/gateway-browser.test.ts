@@ -4,11 +4,10 @@ import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { describe, it, expect, afterEach } from 'vitest'
+import { describe, it, expect } from 'vitest'
 import { chromium } from 'playwright-core'
-import { createBeam } from '../../src/peer/index.ts'
-import type { BeamNode } from '../../src/peer/index.ts'
 import { Gateway, GatewayRegistration, loadCertificateFiles, shareLabel } from '../../src/gateway/index.ts'
+import { testNodes } from '../helpers/test-nodes.ts'
 import type { GatewayRequestEvent } from '../../src/gateway/index.ts'
 import { makeTestCertificate } from '../helpers/test-ca.ts'
 import { need, suiteNeeds } from '../helpers/require-tools.ts'
@@ -26,16 +25,7 @@ const CHROMIUM = '/usr/bin/chromium'
 const hasOpenssl = ((): boolean => { try { execFileSync('openssl', ['version'], { stdio: 'pipe' }); return true } catch { return false } })()
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
 
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {})
-})
-
-async function beam (): Promise<BeamNode> {
-  const n = await createBeam({ listen: ['/ip4/127.0.0.1/tcp/0'], dht: false, transports: { webrtc: false, quic: false } })
-  cleanups.push(async () => { await n.stop() })
-  return n
-}
+const { cleanups, beam } = testNodes()
 
 describe.skipIf(suiteNeeds('gateway browser test', need(existsSync(CHROMIUM) && hasOpenssl, 'chromium or openssl is missing (apt-get install chromium openssl)')))('a browser through beam gateway', () => {
   it('loads a shared web app over HTTPS: page, fetch API, 32 MiB download, WebSocket, server-sent events', async () => {

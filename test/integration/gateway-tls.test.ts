@@ -7,10 +7,9 @@ import { request as httpsRequest } from 'node:https'
 import { connect as http2Connect } from 'node:http2'
 import { connect as tlsConnect } from 'node:tls'
 import type { AddressInfo, Socket } from 'node:net'
-import { describe, it, expect, afterEach, beforeAll } from 'vitest'
-import { createBeam } from '../../src/peer/index.ts'
-import type { BeamNode } from '../../src/peer/index.ts'
+import { describe, it, expect, beforeAll } from 'vitest'
 import { CertificateFiles, Gateway, GatewayRegistration, TlsConfigError, loadCertificateFiles, shareLabel } from '../../src/gateway/index.ts'
+import { testNodes } from '../helpers/test-nodes.ts'
 import type { LoadedCertificate } from '../../src/gateway/index.ts'
 import { makeTestCertificate } from '../helpers/test-ca.ts'
 import type { TestCertificate } from '../helpers/test-ca.ts'
@@ -26,10 +25,7 @@ import { readFile } from 'node:fs/promises'
 const hasOpenssl = ((): boolean => { try { execFileSync('openssl', ['version'], { stdio: 'pipe' }); return true } catch { return false } })()
 
 const DOMAIN = 'gw.test'
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {})
-})
+const { cleanups, beam } = testNodes()
 
 let dir = ''
 let ca: TestCertificate
@@ -41,12 +37,6 @@ beforeAll(async () => {
   cert = await loadCertificateFiles(ca.certFile, ca.keyFile)
   return async () => { await rm(dir, { recursive: true, force: true }) }
 })
-
-async function beam (): Promise<BeamNode> {
-  const n = await createBeam({ listen: ['/ip4/127.0.0.1/tcp/0'], dht: false, transports: { webrtc: false, quic: false } })
-  cleanups.push(async () => { await n.stop() })
-  return n
-}
 
 async function app (): Promise<number> {
   const server: Server = createServer((req, res) => {

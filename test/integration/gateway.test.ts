@@ -5,10 +5,10 @@ import { join } from 'node:path'
 import { createServer, request } from 'node:http'
 import type { IncomingHttpHeaders, Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import { describe, it, expect, afterEach } from 'vitest'
-import { createBeam } from '../../src/peer/index.ts'
+import { describe, it, expect } from 'vitest'
 import type { BeamNode } from '../../src/peer/index.ts'
 import { Gateway, GatewayMetrics, GatewayRegistration, GatewayNameTakenError, NameStore, serveMetrics, shareLabel } from '../../src/gateway/index.ts'
+import { testNodes } from '../helpers/test-nodes.ts'
 import type { GatewayLimitOptions } from '../../src/gateway/index.ts'
 
 // A gateway, shares and visitors in one process over loopback: plain HTTP
@@ -16,16 +16,7 @@ import type { GatewayLimitOptions } from '../../src/gateway/index.ts'
 // header a browser would send for <label>.gw.test.
 
 const DOMAIN = 'gw.test'
-const cleanups: Array<() => Promise<void>> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {})
-})
-
-async function beam (): Promise<BeamNode> {
-  const n = await createBeam({ listen: ['/ip4/127.0.0.1/tcp/0'], dht: false, transports: { webrtc: false, quic: false } })
-  cleanups.push(async () => { await n.stop() })
-  return n
-}
+const { cleanups, beam } = testNodes()
 
 /** A web app: /headers answers the request headers as JSON, /echo the body's sha256 and length, an Upgrade to 'echo' echoes bytes. */
 let appConnections = 0

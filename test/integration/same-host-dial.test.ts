@@ -7,7 +7,7 @@
  * interface addresses (traffic to them never leaves the host).
  */
 import { need, suiteNeeds } from '../helpers/require-tools.ts'
-import { networkInterfaces } from 'node:os'
+import { lanIp, transports } from '../helpers/same-host.ts'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createBeam } from 'beam'
 import type { BeamNode } from 'beam'
@@ -19,15 +19,6 @@ afterEach(async () => {
   await Promise.all(nodes.splice(0).map(async n => { await n.stop() }))
   for (const c of cleanups.splice(0)) await c()
 })
-
-/** A non-loopback IPv4 address of this machine (the share is then seen on this host). */
-const lanIp = Object.values(networkInterfaces()).flat().find(a => a != null && a.family === 'IPv4' && !a.internal)?.address
-
-/** The transports libp2p holds (read through its components: no public accessor). */
-function transports (n: BeamNode): Array<{ [Symbol.toStringTag]: string, loaded?: boolean }> {
-  const tm = (n.libp2p as unknown as { components: { transportManager: { getTransports: () => Array<{ [Symbol.toStringTag]: string, loaded?: boolean }> } } }).components.transportManager
-  return tm.getTransports()
-}
 
 describe('a connector to a share on this machine', () => {
   it.skipIf(suiteNeeds('same-host dial test', need(lanIp != null, 'this machine has no non-loopback IPv4 address')))('dials one loopback TCP address of the default listen set, not all of them, and leaves QUIC unbuilt', async () => {

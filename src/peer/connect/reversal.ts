@@ -7,7 +7,7 @@ import type { Logger } from '../logger.ts'
 import { withoutPeer } from './dialer.ts'
 import type { DialAttempt } from './dialer.ts'
 import type { ConnectEvents } from './events.ts'
-import { UPGRADE_RETRY_MAX, upgradeRetryDelay } from './upgrade.ts'
+import { RetryGate, UPGRADE_RETRY_MAX } from './retry-gate.ts'
 
 /**
  * How long one reversal may take, in ms: the share waits up to 5 s for
@@ -62,14 +62,13 @@ export class ConnectionReversal {
   private readonly init: ConnectionReversalInit
   private readonly enabled: boolean
   private running = false
-  private failures = 0
-  private nextAt = 0
-  private timer: ReturnType<typeof setTimeout> | undefined
+  private readonly backoff: RetryGate
   private lastError: string | undefined
 
   constructor (init: ConnectionReversalInit) {
     this.init = init
     this.enabled = init.enabled ?? true
+    this.backoff = new RetryGate(() => { this.init.onSettled() })
     // before the first connection: its identify then tells the share these addresses
     if (this.enabled) this.vouch()
   }
@@ -104,14 +103,7 @@ export class ConnectionReversal {
   maybeReverse (relayed: Connection): void {
     const { libp2p, peerId, log, events, shutdown } = this.init
     if (!this.enabled || this.running || shutdown.aborted || relayed.status !== 'open') return
-    const wait = this.nextAt - Date.now()
-    if (wait > 0) {
-      if (this.timer == null) {
-        this.timer = setTimeout(() => { this.timer = undefined; this.init.onSettled() }, wait)
-        this.timer.unref()
-      }
-      return
-    }
+    if (!this.backoff.open()) return
     // nothing to be dialled back on (most connectors, behind a NAT): not an error worth reporting
     const own = this.vouch()
     if (own.length === 0) return
@@ -123,7 +115,7 @@ export class ConnectionReversal {
       events.emit('upgrade', { technique: 'reversal', state: 'trying', address })
       const start = performance.now()
       let error: string
-      let retryInMs = upgradeRetryDelay(this.failures)
+      let retryInMs = this.backoff.nextDelay()
       try {
         const signal = AbortSignal.any([shutdown, AbortSignal.timeout(REVERSAL_TIMEOUT)])
         const stream = await relayed.newStream(REVERSAL_PROTOCOL, { signal, runOnLimitedConnection: true })
@@ -132,7 +124,7 @@ export class ConnectionReversal {
         const res = await sendReversalRequest(stream, proof != null ? { proof, addresses: own } : { addresses: own }, { signal })
         const ms = Math.round(performance.now() - start)
         if (res.status === ReversalStatus.CONNECTED) {
-          this.failures = 0
+          this.backoff.succeeded()
           this.lastError = undefined
           this.init.record([{ address, kind: 'direct', ok: true, ms, technique: 'reversal' }])
           log.info({ remote: res.reason, ms }, 'connection reversal: the share dialled this node back directly')
@@ -147,8 +139,7 @@ export class ConnectionReversal {
         error = (err as Error).message
       }
       const ms = Math.round(performance.now() - start)
-      this.failures++
-      this.nextAt = Date.now() + retryInMs
+      this.backoff.failed(retryInMs)
       this.lastError = `connection reversal failed: ${error}`
       this.init.record([{ address, kind: 'direct', ok: false, ms, error, technique: 'reversal' }])
       log.warn({ via: address, err: error, retryInS: retryInMs / 1000 }, 'connection reversal failed: no direct path from the share dialling back')
@@ -173,6 +164,6 @@ export class ConnectionReversal {
 
   /** Cancel a pending retry (the attempt running is stopped by `shutdown`). */
   close (): void {
-    if (this.timer != null) clearTimeout(this.timer)
+    this.backoff.close()
   }
 }

@@ -7,23 +7,10 @@ import { classifyAddress, webrtcViaRelay } from './dialer.ts'
 import type { DialAttempt } from './dialer.ts'
 import type { ConnectEvents } from './events.ts'
 import type { PunchOutcome } from './punch.ts'
+import { RetryGate, UPGRADE_RETRY_FIRST, UPGRADE_RETRY_MAX } from './retry-gate.ts'
 
 /** How long one WebRTC upgrade attempt may take, in ms. */
 export const UPGRADE_TIMEOUT = 15_000
-/** Backoff between upgrade attempts after a failure: first retry, then doubling from MIN up to MAX, in ms. */
-export const UPGRADE_RETRY_FIRST = 5_000
-export const UPGRADE_RETRY_MIN = 30_000
-export const UPGRADE_RETRY_MAX = 300_000
-
-/**
- * How long to wait before the next upgrade attempt after `failures` failed
- * ones in a row (0 for the first failure): the first retry comes soon (a busy
- * machine or a lost ICE packet), then the wait doubles from 30 s up to 5 min.
- */
-export function upgradeRetryDelay (failures: number): number {
-  return failures === 0 ? UPGRADE_RETRY_FIRST : Math.min(UPGRADE_RETRY_MIN * 2 ** (failures - 1), UPGRADE_RETRY_MAX)
-}
-
 const NO_WEBRTC_ADDRESS = 'the peer offers no WebRTC address'
 
 /** Options and components of a {@link PathUpgrader}. */
@@ -60,9 +47,7 @@ export class PathUpgrader {
   private readonly init: PathUpgraderInit
   private readonly enabled: boolean
   private upgrading = false
-  private failures = 0
-  private nextAt = 0
-  private timer: ReturnType<typeof setTimeout> | undefined
+  private readonly backoff: RetryGate
   /** The last attempt's error, or why none was made. */
   private lastError: string | undefined
   /** Times the peer was found to offer no WebRTC address. */
@@ -71,6 +56,7 @@ export class PathUpgrader {
   constructor (init: PathUpgraderInit) {
     this.init = init
     this.enabled = init.enabled ?? true
+    this.backoff = new RetryGate(() => { this.init.onSettled() })
   }
 
   /**
@@ -81,14 +67,7 @@ export class PathUpgrader {
   maybeUpgrade (relayed: Connection): void {
     const { libp2p, peerId, log, events, shutdown } = this.init
     if (!this.enabled || this.upgrading || shutdown.aborted) return
-    const wait = this.nextAt - Date.now()
-    if (wait > 0) {
-      if (this.timer == null) {
-        this.timer = setTimeout(() => { this.timer = undefined; this.init.onSettled() }, wait)
-        this.timer.unref()
-      }
-      return
-    }
+    if (!this.backoff.open()) return
     const address = webrtcViaRelay(relayed.remoteAddr, peerId)
     if (address == null) return
     this.upgrading = true
@@ -98,7 +77,7 @@ export class PathUpgrader {
         log.debug({ peer: peerId.toString() }, 'the peer offers no WebRTC address; staying on the relay')
         this.lastError = NO_WEBRTC_ADDRESS
         // the first time soon again: identify may not have told the peer's addresses yet
-        this.nextAt = Date.now() + (this.noAddress++ === 0 ? UPGRADE_RETRY_FIRST : UPGRADE_RETRY_MAX)
+        this.backoff.holdFor(this.noAddress++ === 0 ? UPGRADE_RETRY_FIRST : UPGRADE_RETRY_MAX)
         return
       }
       const text = address.toString()
@@ -126,16 +105,14 @@ export class PathUpgrader {
         const signal = AbortSignal.any([shutdown, AbortSignal.timeout(UPGRADE_TIMEOUT), gone.signal])
         await libp2p.dial(address, { signal, force: true })
         const ms = Math.round(performance.now() - start)
-        this.failures = 0
+        this.backoff.succeeded()
         this.lastError = undefined
         this.init.record([{ address: text, kind: 'webrtc', ok: true, ms, technique }])
         events.emit('upgrade', { technique, state: 'succeeded', address: text, ms })
       } catch (err) {
         if (shutdown.aborted) return
         const ms = Math.round(performance.now() - start)
-        const retryInMs = upgradeRetryDelay(this.failures)
-        this.failures++
-        this.nextAt = Date.now() + retryInMs
+        const retryInMs = this.backoff.failed()
         const error = (err as Error).message
         this.lastError = `WebRTC failed: ${error}`
         this.init.record([{ address: text, kind: 'webrtc', ok: false, ms, error, technique }])
@@ -165,6 +142,6 @@ export class PathUpgrader {
 
   /** Cancel a pending retry (the attempt running is stopped by `shutdown`). */
   close (): void {
-    if (this.timer != null) clearTimeout(this.timer)
+    this.backoff.close()
   }
 }

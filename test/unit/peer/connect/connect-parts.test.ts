@@ -9,7 +9,7 @@ import { PeerUnreachableError, TunnelRefusedError } from '../../../../src/peer/e
 import type { ConnectEvents } from '../../../../src/peer/connect/events.ts'
 import { LocalClients } from '../../../../src/peer/connect/local-listener.ts'
 import { PROBE_ATTEMPTS, probeShare } from '../../../../src/peer/connect/probe.ts'
-import { UPGRADE_RETRY_FIRST, UPGRADE_RETRY_MAX, upgradeRetryDelay } from '../../../../src/peer/connect/upgrade.ts'
+import { RetryGate, UPGRADE_RETRY_FIRST, UPGRADE_RETRY_MAX, upgradeRetryDelay } from '../../../../src/peer/connect/retry-gate.ts'
 
 // The parts ConnectTunnel coordinates, each on its own. The tunnel as a whole
 // runs over real nodes in test/integration (library, connectivity, round-trips).
@@ -25,6 +25,33 @@ function closableStream (): Stream {
 describe('upgradeRetryDelay', () => {
   it('retries soon after the first failure, then backs off from 30 s, doubling, up to 5 min', () => {
     expect([0, 1, 2, 3, 4, 5, 6, 20].map(upgradeRetryDelay)).toEqual([UPGRADE_RETRY_FIRST, 30_000, 60_000, 120_000, 240_000, UPGRADE_RETRY_MAX, UPGRADE_RETRY_MAX, UPGRADE_RETRY_MAX])
+  })
+})
+
+describe('RetryGate', () => {
+  it('is open until a failure, then closed for the failure\'s delay, calling back once when it opens again', async () => {
+    let ready = 0
+    const gate = new RetryGate(() => { ready++ })
+    expect(gate.open()).toBe(true)
+    expect(gate.nextDelay()).toBe(UPGRADE_RETRY_FIRST)
+    expect(gate.failed(50)).toBe(50)
+    // the failure counted: the next one would wait the second step of the backoff
+    expect(gate.nextDelay()).toBe(upgradeRetryDelay(1))
+    expect(gate.open()).toBe(false)
+    expect(gate.open()).toBe(false)
+    await new Promise(resolve => setTimeout(resolve, 120))
+    expect(ready).toBe(1)
+    expect(gate.open()).toBe(true)
+    gate.succeeded()
+    expect(gate.nextDelay()).toBe(UPGRADE_RETRY_FIRST)
+    // a hold is not a failure; close cancels the call back
+    gate.holdFor(50)
+    expect(gate.open()).toBe(false)
+    expect(gate.nextDelay()).toBe(UPGRADE_RETRY_FIRST)
+    gate.close()
+    await new Promise(resolve => setTimeout(resolve, 120))
+    expect(ready).toBe(1)
+    gate.close()
   })
 })
 
