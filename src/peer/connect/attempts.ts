@@ -51,8 +51,10 @@ export function describeDialFailure (error: string | undefined): string {
   if (/ENETUNREACH|network unreachable/i.test(e)) return 'network unreachable'
   if (/ECONNRESET/i.test(e)) return 'connection reset'
   if (/ETIMEDOUT|timed out|timeout|aborted/i.test(e)) return 'no answer'
+  // a long message keeps its end, where the cause usually is ("…: onion
+  // service needs client authorization"), and its start, which says what failed
   const line = e.split('\n')[0] ?? e
-  return line.length > 100 ? `${line.slice(0, 97)}...` : line
+  return line.length > 200 ? `${line.slice(0, 60)}…${line.slice(-139)}` : line
 }
 
 /** The DHT's part of a round, in words. */

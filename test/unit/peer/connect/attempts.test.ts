@@ -15,6 +15,16 @@ describe('what a dial tried, in one line', () => {
     expect(describeDialFailure('relay unreachable: connect EHOSTUNREACH 10.0.0.1:4001')).toBe('relay unreachable (host unreachable)')
   })
 
+  it('keeps the cause at the end of a long message (an onion address fills the start)', () => {
+    const onion = `${'v'.repeat(56)}.onion:4001`
+    const tor = `Tor could not connect to ${onion}: onion service needs client authorization (restricted discovery)`
+    expect(describeDialFailure(tor)).toBe(tor)
+    const longer = `${'x'.repeat(300)}: the cause`
+    const short = describeDialFailure(longer)
+    expect(short.length).toBeLessThanOrEqual(200)
+    expect(short).toMatch(/^x{60}…x+: the cause$/)
+  })
+
   it('lists every address with its last answer, then the DHT part', () => {
     const refused = { address: '/ip4/127.0.0.1/tcp/4001', kind: 'direct' as const, ok: false, ms: 1, error: 'connect ECONNREFUSED 127.0.0.1:4001' }
     expect(describeAttempts([{ attempts: [refused], dht: 'none' }, { attempts: [refused], dht: 'none' }])).toBe('tcp 127.0.0.1:4001: connection refused; no DHT configured')
