@@ -10,6 +10,14 @@ export const DEFAULT_SERVICE_CONNECT_TIMEOUT = 5_000
 export const DEFAULT_MAX_TUNNEL_STREAMS = 4096
 
 /**
+ * Tunnel handshakes a connector keeps in flight at once; further local
+ * connections wait their turn. Half the share's per-peer cap
+ * (DEFAULT_MAX_PENDING_HANDSHAKES_PER_PEER), which two connectors of one
+ * machine (one identity) then share without tripping it.
+ */
+export const DEFAULT_MAX_HANDSHAKES_IN_FLIGHT = 32
+
+/**
  * Tunnel streams of one peer (over all its connections) that may wait for
  * their request at once. A connector's request follows its stream at once
  * (with the stream itself over TCP, WebSockets and relays, one round trip

@@ -207,6 +207,7 @@ export class ConnectTunnel extends EventEmitter<ConnectEvents> {
       udp: init.udp,
       handshakeTimeout: init.handshakeTimeout,
       maxStreams: init.maxStreams,
+      maxHandshakesInFlight: init.maxHandshakesInFlight,
       log,
       connection: async (signal) => await this.paths.connection(signal),
       onVerified: (conn) => { this.paths.markVerified(conn) },

@@ -45,6 +45,12 @@ export interface ConnectOptions {
   /** Tunnel streams at once. @default 4096 */
   maxStreams?: number
   /**
+   * Tunnel handshakes in flight at once; further local connections wait
+   * their turn (a share resets streams past 64 handshakes per peer).
+   * @default 32
+   */
+  maxHandshakesInFlight?: number
+  /**
    * Check reachability and access before binding the local port, so that a
    * refusal surfaces at once instead of on the first local connection.
    * @default true

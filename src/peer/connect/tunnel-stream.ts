@@ -2,9 +2,10 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import { TUNNEL_PROTOCOL, DEFAULT_HANDSHAKE_TIMEOUT, TunnelStatus, accessProof, sendTunnelRequest, statusName } from '../../signaling/index.ts'
 import type { TunnelResponse } from '../../signaling/index.ts'
-import { DEFAULT_MAX_TUNNEL_STREAMS } from '../constants.ts'
+import { DEFAULT_MAX_HANDSHAKES_IN_FLIGHT, DEFAULT_MAX_TUNNEL_STREAMS } from '../constants.ts'
 import { ServiceUnavailableError, ShareOverloadedError, TunnelProtocolError, TunnelRefusedError, UnknownPortError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
+import { HandshakeSlots } from './handshake-slots.ts'
 import { isStreamCapacityError, tunnelConnections } from './path.ts'
 
 /** A local client's bytes that arrive before the tunnel is open (see {@link ConnectTunnel.openStream}). */
@@ -61,6 +62,8 @@ export interface TunnelStreamsInit {
   handshakeTimeout?: number | undefined
   /** Tunnel streams at once. @default 4096 */
   maxStreams?: number | undefined
+  /** Handshakes in flight at once; the rest wait their turn. @default 32 */
+  maxHandshakesInFlight?: number | undefined
   /** Logger of the owning tunnel. */
   log: Logger
   /**
@@ -92,6 +95,7 @@ export class TunnelStreams {
   private readonly init: TunnelStreamsInit
   private readonly handshakeTimeout: number
   private readonly maxStreams: number
+  private readonly slots: HandshakeSlots
   /** The access proof: the same for every tunnel of this connector (its peer id, the share's, the secret), so made once. */
   private proof: Uint8Array | undefined
 
@@ -99,6 +103,7 @@ export class TunnelStreams {
     this.init = init
     this.handshakeTimeout = init.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT
     this.maxStreams = init.maxStreams ?? DEFAULT_MAX_TUNNEL_STREAMS
+    this.slots = new HandshakeSlots(init.maxHandshakesInFlight ?? DEFAULT_MAX_HANDSHAKES_IN_FLIGHT)
   }
 
   /**
@@ -113,6 +118,18 @@ export class TunnelStreams {
    * cost the round trip the optimistic select saves.)
    */
   async open (probe: boolean, signal?: AbortSignal, early?: EarlyData): Promise<Stream> {
+    // a burst of local connections waits its turn here rather than trip the
+    // share's cap of handshakes in progress (the handshake timeout starts
+    // once the turn comes)
+    const release = await this.slots.take(signal != null ? AbortSignal.any([this.init.shutdown, signal]) : this.init.shutdown)
+    try {
+      return await this.handshake(probe, signal, early)
+    } finally {
+      release()
+    }
+  }
+
+  private async handshake (probe: boolean, signal?: AbortSignal, early?: EarlyData): Promise<Stream> {
     const { libp2p, peerId, log } = this.init
     // a probe is a few bytes of signalling and may cross a relay that limits
     // its connections; a tunnel never does (libp2p itself refuses the stream)
