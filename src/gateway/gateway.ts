@@ -5,7 +5,6 @@ import { createSecureServer } from 'node:http2'
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { AddressInfo } from 'node:net'
-import type { SecureContext } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import type { PeerId } from '@libp2p/interface'
 import { silentLogger } from '../peer/index.ts'
@@ -18,49 +17,12 @@ import { labelOfHost, nameProblem, peerIdOfLabel, shareLabel } from './label.ts'
 import { NameStore } from './names.ts'
 import { ShareLimits } from './limits.ts'
 import { TunnelAgent } from './pool.ts'
-import type { GatewayLimitOptions } from './limits.ts'
 import { errorPage, pageStatus } from './pages.ts'
 import type { PageKind } from './pages.ts'
 import { CLAIM_CLOCK_SKEW, REGISTER_PROTOCOL, VISITOR_LATENCY_BUCKETS, VISITOR_REPORT_INTERVAL, claimBytes, readJsonLine, writeJsonLine } from './protocol.ts'
 import type { RegisterRequest, RegisterResponse, VisitorAuthDigest, VisitorReport } from './protocol.ts'
-
-/** A host and port to listen on. */
-export interface ListenAddress {
-  host: string
-  port: number
-}
-
-/** Options of a {@link Gateway}. */
-export interface GatewayOptions {
-  /** The beam node that shares register with and that opens tunnels to them (started). */
-  node: BeamNode
-  /** The domain shares get names under: `<label>.<domain>`. Lowercase, at least two labels. */
-  domain: string
-  /** Where visitors connect: HTTPS (HTTP/2 and HTTP/1.1) when `tls` is set, else plain HTTP. */
-  listen: ListenAddress
-  /** A plain HTTP listener that redirects to HTTPS (with `tls`). @default unset */
-  httpListen?: ListenAddress | undefined
-  /**
-   * HTTPS: the TLS context for each server name a visitor asks for (SNI),
-   * e.g. one wildcard certificate from files, or ACME certificates issued on
-   * demand; undefined refuses the handshake. @default unset (plain HTTP)
-   */
-  tls?: { context: (servername: string) => Promise<SecureContext | undefined> } | undefined
-  /** The key authorization of an ACME HTTP-01 challenge token, served on the plain HTTP listener. @default unset */
-  acmeChallenge?: ((token: string) => string | undefined) | undefined
-  /** The port visitors use in URLs (a gateway behind port forwarding). @default the listen port */
-  publicPort?: number | undefined
-  /** Short names: where claims are kept and for how long an idle share keeps its name. @default in memory, 30 days */
-  names?: NameStore | undefined
-  /** Only these share peer ids may register. @default unset (any share) */
-  allow?: string[] | undefined
-  /** Per-share request rate, bandwidth and visitors in flight. @default 100 requests/s, no bandwidth limit, 256 in flight */
-  limits?: GatewayLimitOptions | undefined
-  /** How long a share has to answer when the gateway opens a tunnel for a visitor, in ms. @default 10000 */
-  handshakeTimeout?: number | undefined
-  /** The gateway's logger (component `gateway` is added). @default silent */
-  logger?: Logger | undefined
-}
+import type { ListenAddress, GatewayOptions, GatewayRequestEvent, GatewayEvents } from './events.ts'
+export type { ListenAddress, GatewayOptions, GatewayRequestEvent, GatewayEvents } from './events.ts'
 
 /** A share connected to the gateway now. */
 interface OnlineShare {
@@ -78,36 +40,6 @@ interface OnlineShare {
 
 function emptyReport (): VisitorReport {
   return { t: 'visitors', v: 1, requests: 0, classes: [0, 0, 0, 0, 0], le: VISITOR_LATENCY_BUCKETS, counts: new Array<number>(VISITOR_LATENCY_BUCKETS.length + 1).fill(0), sumMs: 0, maxMs: 0, bytesIn: 0, bytesOut: 0 }
-}
-
-/** {@link GatewayEvents} `request`: one visitor request finished (the access log's line). */
-export interface GatewayRequestEvent {
-  /** The host asked for. */
-  host: string
-  /** The share's peer id, when the host named one. */
-  share?: string
-  method: string
-  path: string
-  status: number
-  /** What answered: the share, or a gateway page of this kind. */
-  kind: 'share' | PageKind
-  /** Visitor's address. */
-  visitor: string
-  bytesIn: number
-  bytesOut: number
-  ms: number
-  /** HTTP version the visitor spoke. */
-  httpVersion: string
-}
-
-/** Events of a {@link Gateway}. */
-export interface GatewayEvents {
-  /** A share registered (or came back). */
-  registered: [{ peerId: string, label: string, name?: string }]
-  /** A share's registration stream closed: it is offline. */
-  unregistered: [{ peerId: string }]
-  /** A visitor request ended. */
-  request: [GatewayRequestEvent]
 }
 
 /** Shares remembered as "offline" (not "unknown") after they leave, at most. */
