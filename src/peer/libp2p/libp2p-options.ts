@@ -27,6 +27,7 @@ import { tapMuxers } from './muxer-tap.ts'
 import { piggybackWindowUpdates } from './window-updates.ts'
 import { optimisticSelect } from './optimistic-select.ts'
 import { protocolMerges } from './protocol-merges.ts'
+import { installDtlsClientOffer } from './dtls-client-offer.ts'
 
 /** Shortest time libp2p's connection monitor waits for a ping before it aborts the connection, in ms (libp2p: 5000). */
 const CONNECTION_PING_MIN_TIMEOUT = 20_000
@@ -163,7 +164,11 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
       const port = punched?.take()
       return port != null ? { ...base, portRangeBegin: port, portRangeEnd: port } : { ...base }
     }
-    const load = async (): Promise<TransportFactory> => (await import('@libp2p/webrtc')).webRTC({ rtcConfiguration })
+    const load = async (): Promise<TransportFactory> => {
+      // offers claim the DTLS client role: no one-second stall (dtls-client-offer.ts)
+      await installDtlsClientOffer()
+      return (await import('@libp2p/webrtc')).webRTC({ rtcConfiguration })
+    }
     transports.push(init.listen.some(isWebrtcAddress)
       ? await load()
       : lazyTransport({ name: '@libp2p/webrtc', matches: isWebrtcAddress, load }))
