@@ -27,7 +27,7 @@ import { tapMuxers } from './muxer-tap.ts'
 import { piggybackWindowUpdates } from './window-updates.ts'
 import { optimisticSelect } from './optimistic-select.ts'
 import { protocolMerges } from './protocol-merges.ts'
-import { installDtlsClientOffer } from './dtls-client-offer.ts'
+import { installOfferCandidateHold } from './offer-candidates.ts'
 
 /** Shortest time libp2p's connection monitor waits for a ping before it aborts the connection, in ms (libp2p: 5000). */
 const CONNECTION_PING_MIN_TIMEOUT = 20_000
@@ -165,8 +165,8 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
       return port != null ? { ...base, portRangeBegin: port, portRangeEnd: port } : { ...base }
     }
     const load = async (): Promise<TransportFactory> => {
-      // offers claim the DTLS client role: no one-second stall (dtls-client-offer.ts)
-      await installDtlsClientOffer()
+      // offerers send their candidates once they have the answer (offer-candidates.ts)
+      await installOfferCandidateHold()
       return (await import('@libp2p/webrtc')).webRTC({ rtcConfiguration })
     }
     transports.push(init.listen.some(isWebrtcAddress)
