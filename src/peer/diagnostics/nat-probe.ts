@@ -77,6 +77,11 @@ export function answeredBy (report: Pick<NatReport, 'answers'>): string[] {
   return report.answers.filter(a => a.mapped != null).map(a => a.server)
 }
 
+/** The STUN servers (`host:port`) among ICE servers' URLs (pure; see {@link stunTargets}). */
+export function stunServersOf (iceServers: ReadonlyArray<{ urls: string | string[] }>): string[] {
+  return stunTargets(iceServers.flatMap(s => Array.isArray(s.urls) ? s.urls : [s.urls]))
+}
+
 /** `stun:host:port` (or `stuns:`) ICE URLs → `host:port`; other schemes are dropped. */
 export function stunTargets (urls: string[]): string[] {
   const out: string[] = []

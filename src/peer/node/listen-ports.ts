@@ -5,6 +5,7 @@ import { dirname } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Logger } from '../logger.ts'
 
 /**
  * A node that listens on "any port" (`/tcp/0`, `/udp/0/quic-v1`) gets new
@@ -219,4 +220,12 @@ export async function rememberPorts (memory: ListenPortsMemory, listening: Multi
   } catch (err) {
     return { moved, error: err as Error }
   }
+}
+
+/** {@link rememberPorts}, with a warning per listen address that did not get its port back; returns the moves. */
+export async function rememberAndWarn (memory: ListenPortsMemory, listening: Multiaddr[], log: Pick<Logger, 'warn'>): Promise<ListenMove[]> {
+  const { moved, error } = await rememberPorts(memory, listening)
+  for (const m of moved) log.warn({ was: m.was, now: m.now, reason: m.reason }, `listening on ${m.now} instead of ${m.was} (${m.reason}): addresses handed out before name the old port`)
+  if (error != null) log.warn({ file: memory.book.path, err: error.message }, 'cannot remember the listen ports')
+  return moved
 }

@@ -2,14 +2,14 @@ import { EventEmitter } from 'node:events'
 import { AddressBook } from '../discovery/address-book.ts'
 import { encodeConnectString } from '../discovery/connect-string.ts'
 import { DhtPresence } from '../discovery/presence.ts'
-import { RelayAdvertiser } from '../discovery/relay-advertiser.ts'
-import { RelayFinder } from '../discovery/relay-finder.ts'
+import type { RelayAdvertiser } from '../discovery/relay-advertiser.ts'
+import type { RelayFinder } from '../discovery/relay-finder.ts'
 import { PeerResolver } from '../discovery/resolver.ts'
 import { Records } from '../discovery/records.ts'
 import { InvalidOptionError, NodeNotStartedError, NodeStoppedError } from '../errors.ts'
 import { pathOf } from '../connect/path.ts'
 import { directBackend } from '../../backends/index.ts'
-import { probeNat, stunTargets } from '../diagnostics/nat-probe.ts'
+import { probeNat, stunServersOf } from '../diagnostics/nat-probe.ts'
 import { PunchContext, PunchedPorts } from '../punch/index.ts'
 import { AppApi } from './app.ts'
 import { dialableAddrs, listeningAddrs, ownAddresses } from './addresses.ts'
@@ -17,7 +17,8 @@ import { ReachabilityTracker } from './reachability-tracker.ts'
 import type { Reachability } from './reachability.ts'
 import { ConnectivityMonitor, relayOfCircuit } from './connectivity.ts'
 import { NodeRelayServer } from './relay-server.ts'
-import { Reservations, listenThroughRelay } from './reservations.ts'
+import { Reservations } from './reservations.ts'
+import { relayParts } from './relay-parts.ts'
 import { Tunnels } from './tunnels.ts'
 import type { Duplex } from 'node:stream'
 import type { PeerId } from '@libp2p/interface'
@@ -34,26 +35,20 @@ import type { BenchmarkOptions, BenchResult } from '../diagnostics/benchmark.ts'
 import type { NatReport } from '../diagnostics/nat-probe.ts'
 import type { AppSender, CallHandler, HandleOptions, MessageHandler } from './app.ts'
 import type { RelayStats } from './relay-server.ts'
+import { rememberAndWarn } from './listen-ports.ts'
 import type { ListenMove, ListenPortsMemory } from './listen-ports.ts'
-import { rememberPorts } from './listen-ports.ts'
 import { NetworkWatch } from './network-watch.ts'
 import type { CheckedRelay } from '../discovery/relay-choice.ts'
 import type { BeamInit, BeamNodeComponents, BeamNodeEvents, NodeStatus } from './init.ts'
 
-// diagnostics/diagnose.ts imports it from here (it lived in this file)
-
-/**
- * The beam node: a facade over the parts that do the work. It owns the
- * libp2p node, its lifecycle (start, stop) and its parts, and delegates:
- * names and lookups to PeerResolver, DHT publishing to DhtPresence,
- * bootstrap dials and reservations to Reservations, the share and connect
- * tunnels to Tunnels, the relay server to NodeRelayServer, the app API to
- * AppApi. createBeam (create.ts) builds it from a BeamInit (init.ts).
- */
-
 /**
  * A beam node: one libp2p peer, addressed by its public key, that can share
  * local services and connect to other peers' shares.
+ *
+ * Inside, a facade over the parts that do the work: it owns the libp2p node
+ * and its lifecycle, and delegates names and lookups to PeerResolver, DHT
+ * publishing to DhtPresence, reservations to Reservations, tunnels to
+ * Tunnels, the relay server to NodeRelayServer, the app API to AppApi.
  */
 export class BeamNode extends EventEmitter<BeamNodeEvents> {
   /** The underlying libp2p node, for anything beam does not wrap. Not covered by beam's stability promise. */
@@ -132,33 +127,19 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
       log: this.log,
       events: { published: e => { this.emit('published', e) }, publishFailed: e => { this.emit('publish:failed', e) } }
     })
-    const wantRelays = init.transports?.relay !== false ? init.reservations ?? 0 : 0
-    this.relayFinder = wantRelays > 0
-      ? new RelayFinder({
-        libp2p,
-        bootstrap,
-        want: wantRelays,
-        ...init.relayFinder,
-        listenOn: async (relay, signal) => { await listenThroughRelay(libp2p, relay, signal) },
-        relayedAddrs: () => this.relayedMultiaddrs(),
-        ...(init.dht !== false ? { waitForDhtPeer: async (signal: AbortSignal) => { await this.presence.waitForDhtPeer(signal) } } : {}),
-        log: this.log.child({ component: 'relay-finder' }),
-        events: {
-          searched: () => { this.reservations.wake() },
-          // the relay's connection is gone: what this node can be reached by changed
-          released: () => { this.reach.refresh() }
-        }
-      })
-      : undefined
-    const advertise = init.relayServer != null && init.dht !== false && (init.relayAdvertise ?? (init.relayAllow ?? []).length === 0)
-    this.relayAdvertiser = advertise
-      ? new RelayAdvertiser({
-        libp2p,
-        waitForDhtPeer: async signal => { await this.presence.waitForDhtPeer(signal) },
-        log: this.log,
-        events: { advertised: e => { this.emit('relay:advertised', e) } }
-      })
-      : undefined
+    const relays = relayParts({
+      libp2p,
+      init,
+      log: this.log,
+      relayedAddrs: () => this.relayedMultiaddrs(),
+      waitForDhtPeer: async signal => { await this.presence.waitForDhtPeer(signal) },
+      searched: () => { this.reservations.wake() },
+      // the relay's connection is gone: what this node can be reached by changed
+      released: () => { this.reach.refresh() },
+      advertised: e => { this.emit('relay:advertised', e) }
+    })
+    this.relayFinder = relays.finder
+    this.relayAdvertiser = relays.advertiser
     this.reservations = new Reservations({
       libp2p,
       bootstrap,
@@ -180,9 +161,8 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
       onLookup: e => { this.emit('lookup', e) }
     })
     // hole punching across one hard NAT needs WebRTC (it carries the tunnel) and two STUN servers (to tell the NAT kind)
-    const stunUrls = (init.iceServers ?? []).flatMap(s => Array.isArray(s.urls) ? s.urls : [s.urls])
     const punch = this.webrtc && carries == null && init.holePunch !== false
-      ? new PunchContext({ servers: stunTargets(stunUrls), ports: components.punchedPorts ?? new PunchedPorts() })
+      ? new PunchContext({ servers: stunServersOf(init.iceServers ?? []), ports: components.punchedPorts ?? new PunchedPorts() })
       : undefined
     this.tunnels = new Tunnels({ libp2p, log, resolver: this.resolver, dhtEnabled: () => this.dhtEnabled, addresses, addressBook, racing, webrtc: this.webrtc, reversal: carries == null, punch })
     this.relayServer = new NodeRelayServer({ libp2p, limits: init.relayServer, log })
@@ -214,7 +194,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
 
   private async startServices (): Promise<void> {
     await this.libp2p.start()
-    if (this.listenPorts != null) await this.rememberListenPorts(this.listenPorts)
+    if (this.listenPorts != null) this.moved = await rememberAndWarn(this.listenPorts, listeningAddrs(this.libp2p), this.log)
     this.networkWatch.start()
     await this.relayServer.start()
     this.monitor.refreshAddresses()
@@ -229,14 +209,6 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
     this.startedOk = true
   }
 
-  /** Write the bound ports to the ports file; say which addresses did not get theirs back. */
-  private async rememberListenPorts (memory: ListenPortsMemory): Promise<void> {
-    const { moved, error } = await rememberPorts(memory, listeningAddrs(this.libp2p))
-    this.moved = moved
-    for (const m of moved) this.log.warn({ was: m.was, now: m.now, reason: m.reason }, `listening on ${m.now} instead of ${m.was} (${m.reason}): addresses handed out before name the old port`)
-    if (error != null) this.log.warn({ file: memory.book.path, err: error.message }, 'cannot remember the listen ports')
-  }
-
   /**
    * Ask the node's STUN servers (the `stun:` URLs of `init.iceServers`) how
    * this machine's NAT maps UDP (see {@link probeNat}); emits `nat` and keeps
@@ -246,8 +218,7 @@ export class BeamNode extends EventEmitter<BeamNodeEvents> {
    */
   async checkNat (options: { signal?: AbortSignal } = {}): Promise<NatReport> {
     this.assertRunning()
-    const urls = (this.init.iceServers ?? []).flatMap(s => Array.isArray(s.urls) ? s.urls : [s.urls])
-    const servers = stunTargets(urls)
+    const servers = stunServersOf(this.init.iceServers ?? [])
     if (servers.length === 0) throw new InvalidOptionError('checkNat needs a stun: server in iceServers (beam contacts no third-party STUN server by default)')
     const report = await probeNat({ servers, ...(options.signal != null ? { signal: options.signal } : {}) })
     options.signal?.throwIfAborted()
