@@ -14,6 +14,10 @@
  * fingerprint is stored, a race the already-open punched pair makes
  * reachable) and waited 12 s instead of failing in milliseconds.
  *
+ * An `error` listener added after the failure (the dialer only starts
+ * waiting for `open` once it has read the candidates, by then the failure
+ * may have passed) is called with it on the next turn.
+ *
  * The event is shaped as the one node-datachannel itself sends for a channel
  * error (an `error` event whose `error` is an RTCError, errorDetail
  * "data-channel-failure"), so listeners see nothing new. Process-wide once installed.
@@ -51,6 +55,7 @@ export async function installChannelFailFast (): Promise<void> {
   const original = proto.createDataChannel
   proto.createDataChannel = function (this: PeerConnectionLike, ...args: unknown[]): ChannelLike {
     const channel = original.apply(this, args)
+    let failure: Event | undefined
     const onState = (): void => {
       const state = this.connectionState
       if (state !== 'failed' && state !== 'closed') return
@@ -58,9 +63,22 @@ export async function installChannelFailFast (): Promise<void> {
       if (channel.readyState !== 'connecting') return
       const error = new RTCError({ errorDetail: 'data-channel-failure' }, channelFailedMessage(state))
       // shaped as node-datachannel's own RTCErrorEvent (not exported by its polyfill): an `error` property
-      channel.dispatchEvent(Object.assign(new Event('error'), { error }))
+      failure = Object.assign(new Event('error'), { error })
+      channel.dispatchEvent(failure)
     }
     this.addEventListener('connectionstatechange', onState)
+    // the dialer may start waiting only after the failure (it reads ICE candidates first): an
+    // `error` listener added then hears of it too, on the next turn, as if it had been listening
+    const add = channel.addEventListener.bind(channel)
+    channel.addEventListener = (type: string, listener: EventListenerOrEventListenerObject | null, options?: AddEventListenerOptions | boolean): void => {
+      add(type, listener, options)
+      const event = failure
+      if (type !== 'error' || event == null || listener == null) return
+      setImmediate(() => {
+        if (typeof listener === 'function') listener.call(channel, event)
+        else listener.handleEvent(event)
+      })
+    }
     return channel
   }
   proto[INSTALLED] = true

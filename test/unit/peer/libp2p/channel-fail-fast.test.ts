@@ -3,7 +3,8 @@
  * `error` event (channel-fail-fast.ts), so @libp2p/webrtc's dial, waiting
  * for its init channel, fails at once instead of at its timeout. Two real
  * node-datachannel peer connections on 127.0.0.1, the answer's DTLS
- * fingerprint replaced: DTLS fails, as it did over a punched UDP pair.
+ * fingerprint replaced: DTLS fails, as it did over a punched UDP pair. A
+ * listener added after the failure hears of it too.
  */
 import { describe, expect, it } from 'vitest'
 import { channelFailedMessage, installChannelFailFast } from '../../../../src/peer/libp2p/channel-fail-fast.ts'
@@ -42,6 +43,14 @@ describe('installChannelFailFast', () => {
       expect(errors).toHaveLength(1)
       expect(errors[0]?.error?.message).toMatch(/^the WebRTC connection became "(failed|closed)"/)
       expect(channelFailedMessage('failed')).toContain('"failed"')
+      // as @libp2p/webrtc's dialer does: it starts waiting for 'open' (or 'error') only after
+      // reading ICE candidates, when the failure may have passed; it hears of it all the same
+      const late = await new Promise<string>(resolve => {
+        channel.addEventListener('open', () => { resolve('open') })
+        channel.addEventListener('error', e => { resolve(`error: ${String((e as unknown as { error?: Error }).error?.message)}`) })
+        setTimeout(() => { resolve('nothing within 3 s') }, 3000).unref()
+      })
+      expect(late).toMatch(/^error: the WebRTC connection became/)
     } finally {
       offerer.close()
       answerer.close()
