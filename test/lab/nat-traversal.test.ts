@@ -200,6 +200,7 @@ describe.skipIf(skipLab)('NAT traversal in the lab', () => {
     it(`3c. ${name}: 20 connectors in a row go direct by the hole punch`, async () => {
       const s = await share(shareHost)
       const ms: number[] = []
+      const fromSpawn: number[] = []
       let failed = 0
       const n = 20
       for (let i = 0; i < n; i++) {
@@ -209,22 +210,28 @@ describe.skipIf(skipLab)('NAT traversal in the lab', () => {
         try {
           await c.proc.waitFor('path', 30_000, e => e.direct === true)
           ms.push(Date.now() - t0)
+          fromSpawn.push(Date.now() - c.spawnedAt)
           // a slow one: say why (which attempt failed first)
           if ((ms.at(-1) ?? 0) > 5000) console.log(`slow (${String(ms.at(-1))} ms): ${JSON.stringify(c.proc.events.filter(e => e.event === 'upgrade').map(e => ({ technique: e.technique, state: e.state, ms: e.ms, error: e.error })))}`)
           expect(c.proc.events.some(e => e.event === 'upgrade' && e.technique === 'punch' && e.state === 'succeeded')).toBe(true)
         } catch {
           failed++
+          console.log(`not direct (connector ${i}): ${JSON.stringify(c.proc.events.filter(e => e.event === 'upgrade'))}`)
         }
         await c.proc.stop('SIGTERM', 3000)
       }
       ms.sort((a, b) => a - b)
       console.log(`beam hole punch, ${name}: ${ms.length}/${n} direct; ms from relayed to direct ${ms.join(',')}`)
       rows.push({ case: `${name} ×${n}`, share: shareHost, connect: connectHost, path: `${ms.length}/${n} direct`, listeningMs: 0, firstByteMs: 0, finalPathMs: ms[Math.floor(ms.length / 2)] ?? 0, mbps: 0 })
-      // every connector goes direct; how many within 5 s (the target: ≥ 90 %) is reported, not
-      // asserted: on this shared machine it was 18-20 of 20 in quiet runs and 13 of 20 under load,
-      // where WebRTC on the punched pair took 4-8 s or its first attempt timed out (docs/nat-traversal.md)
+      fromSpawn.sort((a, b) => a - b)
+      console.log(`beam hole punch, ${name}: ${ms.filter(x => x <= 5000).length}/${n} direct within 5 s of the relayed path; ms from spawning beam connect to direct ${fromSpawn.join(',')} (${fromSpawn.filter(x => x <= 5000).length} within 5 s)`)
+      // every connector goes direct, and ≥ 90 % within 5 s of the relayed path (issue 23): since a
+      // WebRTC connection whose DTLS handshake fails on the punched pair fails at once and is retried
+      // with a new punch (channel-fail-fast.ts, upgrade.ts), 19-20 of 20 in each pairing on this
+      // shared 2-core machine; before, 13-20 of 20 (a failed one hung 12 s, then 5 s of backoff).
+      // From spawning beam connect the process's own start (0.6-4 s under load) comes on top: reported
       expect(ms).toHaveLength(n)
-      console.log(`beam hole punch, ${name}: ${ms.filter(x => x <= 5000).length}/${n} direct within 5 s of the relayed path`)
+      expect(ms.filter(x => x <= 5000).length).toBeGreaterThanOrEqual(Math.ceil(n * 0.9))
       await s.proc.stop('SIGTERM', 3000)
     }, 20 * 40_000)
   }

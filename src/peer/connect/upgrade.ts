@@ -11,7 +11,22 @@ import { RetryGate, UPGRADE_RETRY_FIRST, UPGRADE_RETRY_MAX } from './retry-gate.
 
 /** How long one WebRTC upgrade attempt may take, in ms. */
 export const UPGRADE_TIMEOUT = 15_000
+/**
+ * Wait before trying again, in ms, after a WebRTC attempt failed by itself
+ * (not by its timeout: a failed DTLS handshake, see
+ * src/peer/libp2p/channel-fail-fast.ts), once per success: a new attempt
+ * (after a punch, a new punch) usually works, and the usual 5 s backoff would
+ * pass the 5 s a punch aims at. Not counted as a failure for the backoff.
+ */
+export const RETRY_SOON = 250
 const NO_WEBRTC_ADDRESS = 'the peer offers no WebRTC address'
+
+/** An error's message; an error event (a WebRTC data channel's) carries its error in `error`. */
+function messageOf (err: unknown): string {
+  if (err instanceof Error) return err.message
+  const inner = (err as { error?: unknown } | null)?.error
+  return inner instanceof Error ? inner.message : String(err)
+}
 
 /** Options and components of a {@link PathUpgrader}. */
 export interface PathUpgraderInit {
@@ -52,6 +67,8 @@ export class PathUpgrader {
   private lastError: string | undefined
   /** Times the peer was found to offer no WebRTC address. */
   private noAddress = 0
+  /** An attempt that failed by itself was retried soon since the last success ({@link RETRY_SOON}). */
+  private retriedSoon = false
 
   constructor (init: PathUpgraderInit) {
     this.init = init
@@ -101,19 +118,24 @@ export class PathUpgrader {
       }
       log.info({ address: text, technique }, technique === 'punch' ? 'relayed; WebRTC over the punched UDP pair' : 'relayed; trying a direct path (WebRTC hole punch through the relay)')
       events.emit('upgrade', { technique, state: 'trying', address: text })
+      const signal = AbortSignal.any([shutdown, AbortSignal.timeout(UPGRADE_TIMEOUT), gone.signal])
       try {
-        const signal = AbortSignal.any([shutdown, AbortSignal.timeout(UPGRADE_TIMEOUT), gone.signal])
         await libp2p.dial(address, { signal, force: true })
         const ms = Math.round(performance.now() - start)
         this.backoff.succeeded()
+        this.retriedSoon = false
         this.lastError = undefined
         this.init.record([{ address: text, kind: 'webrtc', ok: true, ms, technique }])
         events.emit('upgrade', { technique, state: 'succeeded', address: text, ms })
       } catch (err) {
         if (shutdown.aborted) return
         const ms = Math.round(performance.now() - start)
-        const retryInMs = this.backoff.failed()
-        const error = (err as Error).message
+        // the connection failed by itself (not timed out): a new attempt (and punch) at once, once
+        const soon = !signal.aborted && !this.retriedSoon
+        if (soon) this.retriedSoon = true
+        const retryInMs = soon ? RETRY_SOON : this.backoff.failed()
+        if (soon) this.backoff.holdFor(retryInMs)
+        const error = messageOf(err)
         this.lastError = `WebRTC failed: ${error}`
         this.init.record([{ address: text, kind: 'webrtc', ok: false, ms, error, technique }])
         log.warn({ address: text, err: error, retryInS: retryInMs / 1000 }, 'no direct path (WebRTC failed); the tunnel stays on the relay')

@@ -28,6 +28,7 @@ import { piggybackWindowUpdates } from './window-updates.ts'
 import { optimisticSelect } from './optimistic-select.ts'
 import { protocolMerges } from './protocol-merges.ts'
 import { installOfferCandidateHold } from './offer-candidates.ts'
+import { installChannelFailFast } from './channel-fail-fast.ts'
 
 /** Shortest time libp2p's connection monitor waits for a ping before it aborts the connection, in ms (libp2p: 5000). */
 const CONNECTION_PING_MIN_TIMEOUT = 20_000
@@ -167,6 +168,8 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
     const load = async (): Promise<TransportFactory> => {
       // offerers send their candidates once they have the answer (offer-candidates.ts)
       await installOfferCandidateHold()
+      // a dial whose connection failed (DTLS) fails at once, not at its timeout (channel-fail-fast.ts)
+      await installChannelFailFast()
       return (await import('@libp2p/webrtc')).webRTC({ rtcConfiguration })
     }
     transports.push(init.listen.some(isWebrtcAddress)
