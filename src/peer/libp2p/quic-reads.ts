@@ -20,6 +20,18 @@
  * collected), so a stream that trickles small messages keeps asking 4 KiB and
  * only a stream with bulk data waiting asks for more.
  *
+ * A paused stream is not read. The binding's `sendPause` does nothing ("QUIC
+ * handles flow control at the transport level") while its read loop goes on
+ * pulling, so the data piles up in the stream's read buffer and the stream is
+ * aborted with a StreamBufferError once 4 MiB (@libp2p/utils'
+ * `maxReadBufferLength`) are waiting: a tunnel whose local side reads slower
+ * than the peer sends (beam pauses the stream then, tunnel/pipe.ts) was cut.
+ * Now a read of a paused stream waits for its resume (or its close), quinn
+ * keeps the bytes, and QUIC flow control holds the sender, as yamux does.
+ * The link from a native stream to its libp2p stream is made when the
+ * binding's `QuicStream` constructor starts its read loop, whose first native
+ * read is called synchronously.
+ *
  * Process-wide: every stream of the binding in this process, once installed.
  */
 
@@ -36,6 +48,38 @@ type NativeRead = (maxLen: number) => Promise<Uint8Array | null | undefined>
 interface PatchablePrototype {
   read: NativeRead
   [INSTALLED]?: true
+}
+
+/** What is used of the binding's QuicStream (an @libp2p/utils AbstractStream). */
+interface Libp2pStream {
+  readStatus: string
+  addEventListener: (type: 'close', fn: () => void) => void
+  removeEventListener: (type: 'close', fn: () => void) => void
+}
+
+interface QuicStreamPrototype {
+  readFromStream: (this: Libp2pStream) => Promise<void>
+  sendResume: (this: Libp2pStream) => void
+}
+
+/** The libp2p stream of each native stream. */
+const owners = new WeakMap<object, Libp2pStream>()
+/** Resolves the pending read of a paused stream. */
+const waiters = new WeakMap<Libp2pStream, () => void>()
+/** The libp2p stream whose constructor is starting its read loop. */
+let starting: Libp2pStream | undefined
+
+/** Settles when a paused stream resumes or closes. */
+async function whilePaused (owner: Libp2pStream): Promise<void> {
+  await new Promise<void>(resolve => {
+    const done = (): void => {
+      waiters.delete(owner)
+      owner.removeEventListener('close', done)
+      resolve()
+    }
+    waiters.set(owner, done)
+    owner.addEventListener('close', done)
+  })
 }
 
 /**
@@ -58,17 +102,50 @@ async function nativeStreamPrototype (): Promise<PatchablePrototype | undefined>
   return typeof proto?.read === 'function' ? proto as PatchablePrototype : undefined
 }
 
+/** The binding's QuicStream class (dist/src/stream.js), if it has the expected methods. */
+async function quicStreamPrototype (): Promise<QuicStreamPrototype | undefined> {
+  const entry = import.meta.resolve('@chainsafe/libp2p-quic')
+  const mod: unknown = await import(new URL('./stream.js', entry).href)
+  const proto = (mod as { QuicStream?: { prototype?: unknown } }).QuicStream?.prototype as Partial<QuicStreamPrototype> | undefined
+  return typeof proto?.readFromStream === 'function' && typeof proto.sendResume === 'function' ? proto as QuicStreamPrototype : undefined
+}
+
 /**
  * Makes every read of @chainsafe/libp2p-quic's native streams adapt its size
- * (see the module comment). Idempotent; call before the transport is built.
- * A binding without `Stream.prototype.read` (another layout) is left alone.
+ * and wait while its stream is paused (see the module comment). Idempotent;
+ * call before the transport is built. A binding of another layout (no
+ * `Stream.prototype.read`, no `QuicStream.readFromStream`) is left alone, in
+ * whole or in that part.
  */
 export async function installQuicReadSize (): Promise<void> {
   const proto = await nativeStreamPrototype()
   if (proto == null || proto[INSTALLED] === true) return
+  const streams = await quicStreamPrototype()
+  if (streams != null) {
+    const readFromStream = streams.readFromStream
+    streams.readFromStream = function (this: Libp2pStream) {
+      starting = this
+      try {
+        return readFromStream.call(this)
+      } finally {
+        starting = undefined
+      }
+    }
+    const sendResume = streams.sendResume
+    streams.sendResume = function (this: Libp2pStream) {
+      sendResume.call(this)
+      waiters.get(this)?.()
+    }
+  }
   const original = proto.read
   const sizes = new WeakMap<object, number>()
   proto.read = async function (this: object, maxLen: number) {
+    if (starting != null) {
+      owners.set(this, starting)
+      starting = undefined
+    }
+    const owner = owners.get(this)
+    if (owner?.readStatus === 'paused') await whilePaused(owner)
     const size = Math.max(maxLen, sizes.get(this) ?? maxLen)
     const chunk = await original.call(this, size)
     if (chunk != null) sizes.set(this, nextReadSize(size, chunk.byteLength))
