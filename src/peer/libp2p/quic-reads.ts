@@ -23,9 +23,10 @@
  * A paused stream is not read. The binding's `sendPause` does nothing ("QUIC
  * handles flow control at the transport level") while its read loop goes on
  * pulling, so the data piles up in the stream's read buffer and the stream is
- * aborted with a StreamBufferError once 4 MiB (@libp2p/utils'
- * `maxReadBufferLength`) are waiting: a tunnel whose local side reads slower
- * than the peer sends (beam pauses the stream then, tunnel/pipe.ts) was cut.
+ * aborted with a StreamBufferError once `maxReadBufferLength` is passed
+ * (4 MiB by default, 32 MiB in a tunnel's pipe): a tunnel whose local side
+ * stalls while the peer sends (beam pauses the stream then, tunnel/pipe.ts)
+ * was reset, and until then its JS heap held what QUIC should have held.
  * Now a read of a paused stream waits for its resume (or its close), quinn
  * keeps the bytes, and QUIC flow control holds the sender, as yamux does.
  * The link from a native stream to its libp2p stream is made when the

@@ -13,6 +13,7 @@ import { createBeam } from '../../../../src/peer/index.ts'
 import type { BeamNode } from '../../../../src/peer/index.ts'
 import { nextReadSize, QUIC_READ_MAX, QUIC_READ_MIN } from '../../../../src/peer/libp2p/quic-reads.ts'
 import { testNodes } from '../../../helpers/test-nodes.ts'
+import { block, expectedHash, readAll, startTcpService, tcpConnect } from '../../../helpers/services.ts'
 
 const PROTOCOL = '/beam-test/quic-sink/1'
 
@@ -103,5 +104,35 @@ describe('QUIC stream reads on beam nodes', () => {
     // the binding alone: every piece ≤ 4 KiB, so ≥ 2,048 of them
     expect(got.largest).toBeGreaterThan(QUIC_READ_MIN)
     expect(got.messages).toBeLessThan(data.byteLength / QUIC_READ_MIN / 2)
+  })
+
+  it('a tunnel over QUIC to a client that reads nothing for 4 s delivers all 64 MiB', { timeout: 120_000 }, async () => {
+    // the connector pauses the tunnel stream while its local socket is full;
+    // the binding alone went on reading into the stream's read buffer, and
+    // the tunnel was reset when it passed the pipe's limit (32 MiB)
+    const mib = 64
+    const svc = await startTcpService(s => {
+      for (let i = 0; i < mib; i++) s.write(block(9, i))
+      s.resume()
+      s.on('end', () => { s.end() })
+    })
+    cleanups.push(async () => { await svc.close() })
+    const share = await createBeam({ listen: ['/ip4/127.0.0.1/udp/0/quic-v1'], transports: { tcp: false, webrtc: false }, dht: false, iceServers: [] })
+    cleanups.push(async () => { await share.stop() })
+    await share.share({ services: [{ port: svc.port }], access: { mode: 'public' } })
+    const connector = await createBeam({ transports: { webrtc: false }, dht: false, iceServers: [] })
+    cleanups.push(async () => { await connector.stop() })
+    const tunnel = await connector.connect(share.connectString(), { signal: AbortSignal.timeout(20_000), upgrade: false })
+    cleanups.push(async () => { await tunnel.close() })
+    const s = await tcpConnect(tunnel.port)
+    s.end('request')
+    s.pause()
+    await new Promise(resolve => setTimeout(resolve, 4000))
+    s.resume()
+    const { data, error } = await readAll(s, 90_000)
+    expect(error).toBeUndefined()
+    expect(data.length).toBe(mib * 1024 * 1024)
+    expect(createHash('sha256').update(data).digest('hex')).toBe(expectedHash(9, mib))
+    expect(connector.libp2p.getConnections(share.peerId)[0]?.remoteAddr.toString()).toMatch(/\/quic-v1\//)
   })
 })
