@@ -29,6 +29,7 @@ import { optimisticSelect } from './optimistic-select.ts'
 import { protocolMerges } from './protocol-merges.ts'
 import { installOfferCandidateHold } from './offer-candidates.ts'
 import { installChannelFailFast } from './channel-fail-fast.ts'
+import { installQuicReadSize } from './quic-reads.ts'
 
 /** Shortest time libp2p's connection monitor waits for a ping before it aborts the connection, in ms (libp2p: 5000). */
 const CONNECTION_PING_MIN_TIMEOUT = 20_000
@@ -140,7 +141,11 @@ export async function libp2pOptions (init: NetworkInit): Promise<Libp2pOptions<B
   // sockets, and a connector to a share on this machine dials loopback TCP
   // first (dialer.ts), so most never need it
   if (init.transports.quic) {
-    const load = async (): Promise<TransportFactory> => (await import('@chainsafe/libp2p-quic')).quic()
+    const load = async (): Promise<TransportFactory> => {
+      // reads of up to 64 KiB instead of the binding's fixed 4 KiB (quic-reads.ts)
+      await installQuicReadSize()
+      return (await import('@chainsafe/libp2p-quic')).quic()
+    }
     transports.push(init.listen.some(isQuicAddress)
       ? await load()
       : lazyTransport({ name: '@chainsafe/libp2p-quic', matches: isQuicAddress, load }))
