@@ -53,7 +53,7 @@ describe('an idle share', () => {
     return JSON.parse(await readFile(listFile, 'utf8')) as string[]
   }
 
-  it('has not loaded node:http, http2, https or tls; its dashboard loads them on the first page', { timeout: 60_000 }, async () => {
+  it('has not loaded node:http, http2, https or tls; the first dashboard request loads node:http', { timeout: 60_000 }, async () => {
     expect(String(ready.dashboard)).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/_beam\/\?token=/)
     await new Promise(resolve => setTimeout(resolve, 1000))
     const idle = await loadedBuiltins()
