@@ -5,7 +5,6 @@
  * accepts is asked `GET /` and named from its answer where it says what it
  * is. Only loopback is contacted.
  */
-import { request } from 'node:http'
 import { createConnection } from 'node:net'
 import { UsageError } from './exit-codes.ts'
 import { splitList, parsePort } from './parse.ts'
@@ -74,7 +73,7 @@ async function accepts (host: string, port: number): Promise<boolean> {
 /** `GET /` on a port that accepts: its headers and the start of its body, or undefined when it does not speak HTTP. */
 async function page (host: string, port: number): Promise<{ headers: Record<string, string | string[] | undefined>, body: string } | undefined> {
   return await new Promise(resolve => {
-    const req = request({ host, port, path: '/', method: 'GET', headers: { accept: 'text/html', host: `localhost:${port}` }, timeout: PROBE_TIMEOUT }, res => {
+    const req = process.getBuiltinModule('node:http').request({ host, port, path: '/', method: 'GET', headers: { accept: 'text/html', host: `localhost:${port}` }, timeout: PROBE_TIMEOUT }, res => {
       const chunks: Buffer[] = []
       let size = 0
       res.on('data', (c: Buffer) => {

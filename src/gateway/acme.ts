@@ -1,5 +1,4 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
-import { Agent, request } from 'node:https'
 import { join } from 'node:path'
 import type { SecureContext } from 'node:tls'
 import { silentLogger } from '../peer/index.ts'
@@ -88,7 +87,7 @@ export class AcmeCertificates {
     const acme = await import('acme-client')
     this.acme = acme
     acme.setLogger(msg => { this.log.debug(msg) })
-    if (this.opts.serverCa != null) acme.axios.defaults.httpsAgent = new Agent({ ca: this.opts.serverCa })
+    if (this.opts.serverCa != null) acme.axios.defaults.httpsAgent = new (process.getBuiltinModule('node:https').Agent)({ ca: this.opts.serverCa })
     const keyFile = join(this.opts.dir, 'account.key')
     let accountKey: Buffer
     try {
@@ -214,7 +213,7 @@ export class AcmeCertificates {
     }
     if (parsed.protocol !== 'https:') throw new AcmeError(`the ACME directory URL must be https: ${url}`)
     await new Promise<void>((resolve, reject) => {
-      const req = request(parsed, { ...(this.opts.serverCa != null ? { ca: this.opts.serverCa } : {}), timeout: 10_000 }, res => {
+      const req = process.getBuiltinModule('node:https').request(parsed, { ...(this.opts.serverCa != null ? { ca: this.opts.serverCa } : {}), timeout: 10_000 }, res => {
         res.resume()
         if (res.statusCode === 200) resolve()
         else reject(new AcmeError(`the ACME server at ${url} answered HTTP ${res.statusCode ?? '?'} for its directory`))

@@ -1,4 +1,3 @@
-import { request } from 'node:http'
 import type { Agent, ClientRequest, IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Duplex, Transform } from 'node:stream'
@@ -119,7 +118,7 @@ export async function forwardRequest (req: VisitorRequest, res: VisitorResponse,
     }
     const headers = requestHeaders(req.headers, visitor)
     const attempt = (first: boolean): void => {
-      const out = request({ method: req.method, path: req.url, headers, agent })
+      const out = process.getBuiltinModule('node:http').request({ method: req.method, path: req.url, headers, agent })
       current = out
       out.on('response', (answer: IncomingMessage) => {
         result.status = answer.statusCode ?? 502

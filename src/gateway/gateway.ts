@@ -1,8 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { createServer as createHttpServer } from 'node:http'
-import { createSecureServer } from 'node:http2'
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
+import type { Agent, IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -16,7 +14,7 @@ import type { Visitor } from './forward.ts'
 import { labelOfHost, nameProblem, peerIdOfLabel, shareLabel } from './label.ts'
 import { NameStore } from './names.ts'
 import { ShareLimits } from './limits.ts'
-import { TunnelAgent } from './pool.ts'
+import { tunnelAgent } from './pool.ts'
 import { errorPage, pageStatus } from './pages.ts'
 import type { PageKind } from './pages.ts'
 import { CLAIM_CLOCK_SKEW, REGISTER_PROTOCOL, VISITOR_LATENCY_BUCKETS, VISITOR_REPORT_INTERVAL, claimBytes, readJsonLine, writeJsonLine } from './protocol.ts'
@@ -33,7 +31,7 @@ interface OnlineShare {
   stream: Duplex
   tunnel: Promise<ConnectTunnel> | undefined
   /** Keep-alive tunnel streams for plain requests (made on the first). */
-  agent: TunnelAgent | undefined
+  agent: Agent | undefined
   /** Visitor requests since the last report, when the share asked for reports. */
   report: VisitorReport | undefined
 }
@@ -180,18 +178,18 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     }
     const tls = this.opts.tls
     const main = tls != null
-      ? createSecureServer({
+      ? process.getBuiltinModule('node:http2').createSecureServer({
         allowHTTP1: true,
         SNICallback: (servername, cb) => {
           tls.context(servername.toLowerCase()).then(ctx => { cb(ctx == null ? new Error(`no certificate for ${servername}`) : null, ctx) }, (err: Error) => { cb(err) })
         }
       }, onRequest)
-      : createHttpServer(onRequest)
+      : process.getBuiltinModule('node:http').createServer(onRequest)
     main.on('upgrade', onUpgrade)
     this.main = main
     await listen(main, this.opts.listen)
     if (this.opts.httpListen != null) {
-      const redirect = createHttpServer((req, res) => { this.onPlainHttp(req, res) })
+      const redirect = process.getBuiltinModule('node:http').createServer((req, res) => { this.onPlainHttp(req, res) })
       this.redirect = redirect
       await listen(redirect, this.opts.httpListen)
     }
@@ -442,7 +440,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       return
     }
     try {
-      share.agent ??= new TunnelAgent(async () => await this.openTunnel(share, AbortSignal.timeout(this.opts.handshakeTimeout ?? 10_000)))
+      share.agent ??= tunnelAgent(async () => await this.openTunnel(share, AbortSignal.timeout(this.opts.handshakeTimeout ?? 10_000)))
       let kind: 'share' | PageKind = 'share'
       const result = await forwardRequest(req, res, share.agent, visitor, err => {
         const page = this.online.get(peer) === share ? pageOfError(err) : 'offline'

@@ -1,4 +1,3 @@
-import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { renderMetrics } from '../relay/index.ts'
@@ -69,7 +68,7 @@ export interface GatewayMetricsServer {
 
 /** Serve `GET /metrics` from `render()` on host:port; anything else is 404. */
 export async function serveMetrics (host: string, port: number, render: () => string): Promise<GatewayMetricsServer> {
-  const server: Server = createServer((req, res) => {
+  const server: Server = process.getBuiltinModule('node:http').createServer((req, res) => {
     if (req.method === 'GET' && (req.url === '/metrics' || req.url === '/')) {
       const body = render()
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(body) })

@@ -1,5 +1,4 @@
-import { Agent } from 'node:http'
-import type { ClientRequestArgs } from 'node:http'
+import type { Agent, ClientRequestArgs } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Socket } from 'node:net'
 
@@ -58,18 +57,33 @@ export function socketLike (duplex: Duplex): Socket {
   return Object.assign(duplex, extra) as unknown as Socket
 }
 
-/** An Agent that opens tunnel streams to one share. */
-export class TunnelAgent extends Agent {
-  private readonly openStream: () => Promise<Duplex>
+/**
+ * An Agent that opens tunnel streams to one share. The class is made on
+ * first use: node:http (~13 MB of a process's RSS, docs/performance.md,
+ * "Idle memory") is loaded by processes that serve visitors, not by every
+ * `beam share` whose CLI merely contains this code.
+ */
+export function tunnelAgent (open: () => Promise<Duplex>, options: { maxFreeSockets?: number } = {}): Agent {
+  tunnelAgentClass ??= makeTunnelAgentClass()
+  return new tunnelAgentClass(open, options)
+}
 
-  constructor (open: () => Promise<Duplex>, options: { maxFreeSockets?: number } = {}) {
-    super({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: options.maxFreeSockets ?? DEFAULT_FREE_STREAMS, scheduling: 'lifo' })
-    this.openStream = open
-  }
+type TunnelAgentClass = new (open: () => Promise<Duplex>, options: { maxFreeSockets?: number }) => Agent
+let tunnelAgentClass: TunnelAgentClass | undefined
 
-  // the Agent calls this for every new "connection"; the callback form is asynchronous
-  override createConnection (_options: ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void): Duplex {
-    this.openStream().then(d => { callback?.(null, socketLike(d)) }, (err: Error) => { callback?.(err, undefined as unknown as Duplex) })
-    return undefined as unknown as Duplex
+function makeTunnelAgentClass (): TunnelAgentClass {
+  return class TunnelAgent extends process.getBuiltinModule('node:http').Agent {
+    private readonly openStream: () => Promise<Duplex>
+
+    constructor (open: () => Promise<Duplex>, options: { maxFreeSockets?: number }) {
+      super({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: options.maxFreeSockets ?? DEFAULT_FREE_STREAMS, scheduling: 'lifo' })
+      this.openStream = open
+    }
+
+    // the Agent calls this for every new "connection"; the callback form is asynchronous
+    override createConnection (_options: ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void): Duplex {
+      this.openStream().then(d => { callback?.(null, socketLike(d)) }, (err: Error) => { callback?.(err, undefined as unknown as Duplex) })
+      return undefined as unknown as Duplex
+    }
   }
 }

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises'
 import { X509Certificate } from 'node:crypto'
-import { createSecureContext } from 'node:tls'
 import type { SecureContext } from 'node:tls'
 import { TlsConfigError } from './errors.ts'
 
@@ -28,7 +27,7 @@ export function checkCertificate (cert: Buffer, key: Buffer, what = 'the certifi
   let context: SecureContext
   try {
     // checks the key parses and matches the certificate
-    context = createSecureContext({ cert, key })
+    context = process.getBuiltinModule('node:tls').createSecureContext({ cert, key })
   } catch (err) {
     const msg = (err as Error).message
     throw new TlsConfigError(/mismatch|does not match/i.test(msg) ? `the key does not belong to ${what}` : `the key for ${what} cannot be used (${msg.split('\n')[0] ?? msg})`)

@@ -1,5 +1,5 @@
-import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { createServer } from 'node:net'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
@@ -227,17 +227,32 @@ export async function startDashboard (init: DashboardInit): Promise<Dashboard> {
     respond(res, 404, 'text/plain; charset=utf-8', 'not found\n')
   }
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch(err => {
-      log.debug({ err: (err as Error).message }, 'dashboard: request failed')
-      if (!res.headersSent) respond(res, 500, 'text/plain; charset=utf-8', 'internal error\n')
-      else res.destroy()
+  // The port is bound at start (its URL is printed), but node:http, ~13 MB
+  // of an idle share's RSS (docs/performance.md, "Idle memory"), is loaded
+  // when the first page connects: a plain TCP listener hands each socket to
+  // an HTTP server made then.
+  let http: Server | undefined
+  const httpServer = (): Server => {
+    if (http != null) return http
+    http = process.getBuiltinModule('node:http').createServer((req, res) => {
+      handle(req, res).catch(err => {
+        log.debug({ err: (err as Error).message }, 'dashboard: request failed')
+        if (!res.headersSent) respond(res, 500, 'text/plain; charset=utf-8', 'internal error\n')
+        else res.destroy()
+      })
     })
-  })
-  // slow or idle clients do not hold sockets for long (the event stream is exempt: it writes every interval)
-  server.headersTimeout = 10_000
-  server.requestTimeout = 10_000
-  server.maxHeadersCount = 64
+    // slow or idle clients do not hold sockets for long (the event stream is exempt: it writes every interval)
+    http.headersTimeout = 10_000
+    http.requestTimeout = 10_000
+    http.maxHeadersCount = 64
+    http.on('error', err => { log.warn({ err: err.message }, 'dashboard server error') })
+    // node:http starts tracking connections (what enforces the timeouts
+    // above, and what closeAllConnections closes) when its server emits
+    // 'listening'; this one never listens itself
+    http.emit('listening')
+    return http
+  }
+  const server = createServer(socket => { httpServer().emit('connection', socket) })
   const wanted = init.port ?? 0
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
@@ -264,7 +279,8 @@ export async function startDashboard (init: DashboardInit): Promise<Dashboard> {
       clearInterval(timer)
       for (const c of clients) c.destroy()
       clients.clear()
-      server.closeAllConnections()
+      http?.closeAllConnections()
+      http?.close()
       await new Promise<void>(resolve => { server.close(() => { resolve() }) })
     }
   }
