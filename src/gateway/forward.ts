@@ -39,6 +39,8 @@ export function plainAddress (address: string): string {
 /** The header names a Connection header lists (hop-by-hop too), or undefined when there is none. */
 function connectionTokens (connection: string | string[] | undefined): Set<string> | undefined {
   if (connection == null) return undefined
+  // the usual values name no header beyond HOP_BY_HOP's keep-alive: no set to make per request
+  if (typeof connection === 'string') { const c = connection.toLowerCase(); if (c === 'keep-alive' || c === 'close') return undefined }
   return new Set(String(connection).split(',').map(t => t.trim().toLowerCase()).filter(t => t !== ''))
 }
 
