@@ -186,7 +186,8 @@ async function runGateway (flags: GatewayFlags, io: CliIo): Promise<void> {
       names: names.size,
       allow: allow ?? null,
       limits,
-      metrics: metrics != null ? `http://${hostPort(metrics.host, metrics.port)}/metrics` : null
+      metrics: metrics != null ? `http://${hostPort(metrics.host, metrics.port)}/metrics` : null,
+      runtime: { node: process.versions.node, flags: process.execArgv.filter(a => a.startsWith('--')) }
     })
     ctx.out.say([
       '',
