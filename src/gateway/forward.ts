@@ -35,15 +35,24 @@ export function plainAddress (address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
 }
 
+/** The header names a Connection header lists (hop-by-hop too), or undefined when there is none. */
+function connectionTokens (connection: string | string[] | undefined): Set<string> | undefined {
+  if (connection == null) return undefined
+  // the usual values name no header beyond HOP_BY_HOP's keep-alive: no set to make per request
+  if (typeof connection === 'string') { const c = connection.toLowerCase(); if (c === 'keep-alive' || c === 'close') return undefined }
+  return new Set(String(connection).split(',').map(t => t.trim().toLowerCase()).filter(t => t !== ''))
+}
+
 /** The request headers to send to the share. `upgrade` keeps Connection/Upgrade (a WebSocket handshake). */
 export function requestHeaders (incoming: IncomingHttpHeaders, visitor: Visitor, upgrade = false): OutgoingHttpHeaders {
-  const listed = new Set(String(incoming.connection ?? '').split(',').map(t => t.trim().toLowerCase()).filter(t => t !== ''))
+  const listed = connectionTokens(incoming.connection)
   const out: OutgoingHttpHeaders = {}
-  for (const [name, value] of Object.entries(incoming)) {
+  for (const name in incoming) {
+    const value = incoming[name]
     if (name.startsWith(':') || value == null) continue
     const k = name.toLowerCase()
     if (FORWARDING.has(k) || k === 'host') continue
-    if ((HOP_BY_HOP.has(k) || listed.has(k)) && !(upgrade && (k === 'connection' || k === 'upgrade'))) continue
+    if ((HOP_BY_HOP.has(k) || listed?.has(k) === true) && !(upgrade && (k === 'connection' || k === 'upgrade'))) continue
     out[k] = value
   }
   out.host = visitor.host
@@ -60,12 +69,13 @@ export function requestHeaders (incoming: IncomingHttpHeaders, visitor: Visitor,
 
 /** The share's response headers as the visitor gets them. */
 export function responseHeaders (incoming: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const listed = new Set(String(incoming.connection ?? '').split(',').map(t => t.trim().toLowerCase()).filter(t => t !== ''))
+  const listed = connectionTokens(incoming.connection)
   const out: OutgoingHttpHeaders = {}
-  for (const [name, value] of Object.entries(incoming)) {
+  for (const name in incoming) {
+    const value = incoming[name]
     if (value == null) continue
     const k = name.toLowerCase()
-    if (HOP_BY_HOP.has(k) || listed.has(k)) continue
+    if (HOP_BY_HOP.has(k) || listed?.has(k) === true) continue
     out[k] = value
   }
   return out
@@ -91,6 +101,13 @@ export type VisitorResponse = ServerResponse | Http2ServerResponse
 /** writeHead on either kind of response (their overloads differ only in the status message). */
 export function writeHead (res: VisitorResponse, status: number, headers: OutgoingHttpHeaders): void {
   (res as ServerResponse).writeHead(status, headers)
+}
+
+/** Whether an HTTP/1 request has no body: neither Transfer-Encoding nor a Content-Length above 0 (RFC 9112 6.3). HTTP/2 says so only by its stream's end. */
+export function bodiless (req: VisitorRequest): boolean {
+  if (req.httpVersionMajor !== 1) return false
+  const h = req.headers
+  return h['transfer-encoding'] == null && (h['content-length'] == null || h['content-length'] === '0')
 }
 
 /** Methods a request may be sent again for when a pooled stream turned out to be closed. */
@@ -123,10 +140,19 @@ export async function forwardRequest (req: VisitorRequest, res: VisitorResponse,
       out.on('response', (answer: IncomingMessage) => {
         result.status = answer.statusCode ?? 502
         writeHead(res, result.status, responseHeaders(answer.headers))
-        answer.on('data', (chunk: Buffer) => { result.bytesOut += chunk.length })
         const slow = throttle()
-        if (slow != null) answer.pipe(slow).pipe(res as NodeJS.WritableStream)
-        else answer.pipe(res as NodeJS.WritableStream)
+        if (slow != null) {
+          answer.on('data', (chunk: Buffer) => { result.bytesOut += chunk.length })
+          answer.pipe(slow).pipe(res as NodeJS.WritableStream)
+        } else {
+          // what pipe() does, without its five listeners on each side per request
+          // (a visitor that goes away is handled by res 'close' below)
+          answer.on('data', (chunk: Buffer) => {
+            result.bytesOut += chunk.length
+            if (!(res as NodeJS.WritableStream).write(chunk)) { answer.pause(); res.once('drain', () => { answer.resume() }) }
+          })
+          answer.on('end', () => { res.end() })
+        }
         answer.on('error', (err) => { res.destroy(err); finish(err) })
         res.on('finish', () => { finish() })
       })
@@ -140,7 +166,7 @@ export async function forwardRequest (req: VisitorRequest, res: VisitorResponse,
           finish(err)
         }
       })
-      if (!first) { out.end(); return }
+      if (!first || noBody) { out.end(); return }
       const slow = throttle()
       if (slow != null) req.pipe(slow).pipe(out)
       else req.pipe(out)
@@ -149,7 +175,9 @@ export async function forwardRequest (req: VisitorRequest, res: VisitorResponse,
       // the visitor went away: the share's side goes too (the stream is reset, not pooled)
       if (!res.writableFinished) { current?.destroy(); finish(new Error('visitor closed the connection')) }
     })
-    req.on('data', (chunk: Buffer) => { result.bytesIn += chunk.length })
+    // an HTTP/1 request without a body (most GETs) ends its forwarded copy at once, not through a pipe
+    const noBody = bodiless(req)
+    if (!noBody) req.on('data', (chunk: Buffer) => { result.bytesIn += chunk.length })
     attempt(true)
   })
 }

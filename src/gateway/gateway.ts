@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { createHash, timingSafeEqual } from 'node:crypto'
-import type { Agent, IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -18,27 +17,11 @@ import { tunnelAgent } from './pool.ts'
 import { errorPage, pageStatus } from './pages.ts'
 import type { PageKind } from './pages.ts'
 import { CLAIM_CLOCK_SKEW, REGISTER_PROTOCOL, VISITOR_LATENCY_BUCKETS, VISITOR_REPORT_INTERVAL, claimBytes, readJsonLine, writeJsonLine } from './protocol.ts'
-import type { RegisterRequest, RegisterResponse, VisitorAuthDigest, VisitorReport } from './protocol.ts'
+import type { RegisterRequest, RegisterResponse } from './protocol.ts'
+import { authorized, emptyReport, pageOfError } from './online.ts'
+import type { OnlineShare } from './online.ts'
 import type { ListenAddress, GatewayOptions, GatewayRequestEvent, GatewayEvents } from './events.ts'
 export type { ListenAddress, GatewayOptions, GatewayRequestEvent, GatewayEvents } from './events.ts'
-
-/** A share connected to the gateway now. */
-interface OnlineShare {
-  peerId: PeerId
-  label: string
-  name: string | undefined
-  auth: VisitorAuthDigest | undefined
-  stream: Duplex
-  tunnel: Promise<ConnectTunnel> | undefined
-  /** Keep-alive tunnel streams for plain requests (made on the first). */
-  agent: Agent | undefined
-  /** Visitor requests since the last report, when the share asked for reports. */
-  report: VisitorReport | undefined
-}
-
-function emptyReport (): VisitorReport {
-  return { t: 'visitors', v: 1, requests: 0, classes: [0, 0, 0, 0, 0], le: VISITOR_LATENCY_BUCKETS, counts: new Array<number>(VISITOR_LATENCY_BUCKETS.length + 1).fill(0), sumMs: 0, maxMs: 0, bytesIn: 0, bytesOut: 0 }
-}
 
 /** Shares remembered as "offline" (not "unknown") after they leave, at most. */
 const MAX_SEEN = 10_000
@@ -47,35 +30,6 @@ const MAX_SEEN = 10_000
 function urlOf (proto: string, host: string, port: number): string {
   const dflt = proto === 'https' ? 443 : 80
   return `${proto}://${host}${port === dflt ? '' : `:${port}`}/`
-}
-
-const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest()
-
-function sameDigest (hex: string | undefined, value: string): boolean {
-  if (hex == null) return false
-  const want = Buffer.from(hex, 'hex')
-  const got = sha256(value)
-  return want.length === got.length && timingSafeEqual(want, got)
-}
-
-/** Whether the visitor's Authorization header satisfies what the share asked for. */
-function authorized (auth: VisitorAuthDigest | undefined, header: string | undefined): boolean {
-  if (auth == null || (auth.basic == null && auth.token == null)) return true
-  if (header == null) return false
-  const [scheme, value] = header.split(/\s+/, 2)
-  if (scheme?.toLowerCase() === 'basic' && value != null) return sameDigest(auth.basic, Buffer.from(value, 'base64').toString('utf8'))
-  if (scheme?.toLowerCase() === 'bearer' && value != null) return sameDigest(auth.token, value)
-  return false
-}
-
-/** Which gateway page a failure to open a tunnel stream gets. */
-function pageOfError (err: unknown): PageKind {
-  const name = err instanceof Error ? err.name : ''
-  if (name === 'TunnelRefusedError') return 'refused'
-  if (name === 'ServiceUnavailableError') return 'service-unavailable'
-  if (name === 'ShareOverloadedError') return 'overloaded'
-  if (name === 'TimeoutError' || name === 'AbortError') return 'timeout'
-  return 'offline'
 }
 
 /**
@@ -90,6 +44,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly opts: GatewayOptions
   private readonly log: Logger
   private readonly online = new Map<string, OnlineShare>()
+  /** The shares of {@link online} by their peer id label: a visitor's request finds its share without parsing the label. */
+  private readonly byLabel = new Map<string, OnlineShare>()
   /** Shares that registered since start: their label gets an "offline" page, not "unknown", once they leave. */
   private readonly seen = new Set<string>()
   private readonly allow: Set<string> | undefined
@@ -311,8 +267,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     // a second registration of the same share replaces the first
     const old = this.online.get(peer)
     const label = shareLabel(from.peerId)
-    const share: OnlineShare = { peerId: from.peerId, label, name, auth, stream, tunnel: old?.tunnel, agent: old?.agent, report: req.visitors === 1 ? emptyReport() : undefined }
+    const share: OnlineShare = { peerId: from.peerId, peer, label, name, auth, stream, tunnel: old?.tunnel, agent: old?.agent, report: req.visitors === 1 ? emptyReport() : undefined }
     this.online.set(peer, share)
+    this.byLabel.set(label, share)
     // bounded: a flood of throwaway identities registering costs at most MAX_SEEN entries (the oldest go first)
     this.seen.delete(peer)
     this.seen.add(peer)
@@ -329,6 +286,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     })
     if (this.online.get(peer) === share) {
       this.online.delete(peer)
+      if (this.byLabel.get(label) === share) this.byLabel.delete(label)
       await this.names.touch(peer)
       const tunnel = share.tunnel
       share.tunnel = undefined
@@ -362,6 +320,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const label = labelOfHost(host, this.domain)
     if (label == null) return { page: 'unknown-name' }
     if (label === '') return { home: true }
+    // a share online now, by its own label: the common case, a map look-up
+    const online = this.byLabel.get(label)
+    if (online != null) return { share: online }
     const byLabel = peerIdOfLabel(label)
     const peer = byLabel != null ? byLabel.toString() : this.names.owner(label)
     if (peer == null) return { page: 'unknown-name' }
@@ -427,7 +388,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       return
     }
     const share = route.share
-    const peer = share.peerId.toString()
+    const peer = share.peer
     if (!authorized(share.auth, req.headers.authorization)) {
       this.page(res, 'unauthorized', host, share.auth?.basic != null ? { 'www-authenticate': 'Basic realm="beam share", charset="UTF-8"' } : { 'www-authenticate': 'Bearer' })
       done({ share: peer, status: 401, kind: 'unauthorized', bytesIn: 0, bytesOut: 0 })
@@ -467,7 +428,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     if ('home' in route) { refuse('unknown-name'); return }
     if ('page' in route) { refuse(route.page, route.peer); return }
     const share = route.share
-    const peer = share.peerId.toString()
+    const peer = share.peer
     if (!authorized(share.auth, req.headers.authorization)) { refuse('unauthorized', peer); return }
     const slot = this.limits.admit(peer)
     if ('refused' in slot) { refuse('limit', peer); return }

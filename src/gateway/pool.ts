@@ -24,7 +24,9 @@ export const DEFAULT_FREE_STREAMS = 32
 export function socketLike (duplex: Duplex): Socket {
   let timer: NodeJS.Timeout | undefined
   let ms = 0
+  // traffic restarts the one timer (refresh) instead of making a new one per chunk
   const arm = (): void => {
+    if (timer != null && ms > 0) { timer.refresh(); return }
     if (timer != null) clearTimeout(timer)
     timer = ms > 0 ? setTimeout(() => { duplex.emit('timeout') }, ms) : undefined
     timer?.unref()
@@ -37,6 +39,7 @@ export function socketLike (duplex: Duplex): Socket {
     ref () { return duplex },
     unref () { return duplex },
     setTimeout (next: number, cb?: () => void) {
+      if (next !== ms && timer != null) { clearTimeout(timer); timer = undefined }
       ms = next
       extra.timeout = next
       if (cb != null) duplex.once('timeout', cb)

@@ -29,11 +29,11 @@ async function home (): Promise<string> {
   return h.dir
 }
 
-async function startGateway (args: string[] = []): Promise<{ proc: BeamProcess, port: number, gatewayFlag: string }> {
-  const proc = new BeamProcess(['gateway', '--domain', 'gw.test', '--listen', '127.0.0.1:0', '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', ...args, '--json'], { BEAM_HOME: await home() })
+async function startGateway (args: string[] = [], env: Record<string, string> = {}): Promise<{ proc: BeamProcess, port: number, gatewayFlag: string, ready: Record<string, unknown> }> {
+  const proc = new BeamProcess(['gateway', '--domain', 'gw.test', '--listen', '127.0.0.1:0', '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--no-dht', ...args, '--json'], { BEAM_HOME: await home(), ...env })
   cleanups.push(async () => { await proc.stop() })
   const ready = await proc.waitFor('ready', 30_000)
-  return { proc, port: Number(String(ready.listen).split(':').pop()), gatewayFlag: String(ready.shareFlag).replace('--gateway ', '') }
+  return { proc, port: Number(String(ready.listen).split(':').pop()), gatewayFlag: String(ready.shareFlag).replace('--gateway ', ''), ready }
 }
 
 async function get (port: number, host: string, path = '/', headers: Record<string, string> = {}): Promise<{ status: number, body: string }> {
@@ -129,6 +129,15 @@ describe('beam gateway (processes)', () => {
     expect((await get(gw.port, 'fromcfg.gw.test')).status).toBe(401)
     expect(await get(gw.port, 'fromcfg.gw.test', '/', { authorization: `Basic ${Buffer.from('alice:s3cret').toString('base64')}` })).toEqual({ status: 200, body: 'from the config' })
   }, 60_000)
+
+  it('runs with a 16 MiB young generation (same PID re-executed), and with V8\'s default when BEAM_GATEWAY_HEAP=default', async () => {
+    const flagsOf = (ready: Record<string, unknown>): string[] => (ready.runtime as { flags?: string[] } | undefined)?.flags ?? []
+    const tuned = await startGateway()
+    expect(flagsOf(tuned.ready)).toContain('--min-semi-space-size=16')
+    const plain = await startGateway([], { BEAM_GATEWAY_HEAP: 'default' })
+    expect(plain.ready.runtime).toBeDefined()
+    expect(flagsOf(plain.ready)).not.toContain('--min-semi-space-size=16')
+  })
 
   it('answers bad input with one line and its own exit code', async () => {
     const h = await home()

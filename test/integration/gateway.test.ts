@@ -42,6 +42,14 @@ async function webApp (keepAliveMs = 5000): Promise<number> {
       res.end(Buffer.alloc(1024 * 1024, 1))
       return
     }
+    if (req.url === '/huge') {
+      // 16 MiB in 1 MiB writes that wait for drain: more than the sockets and the tunnel's window buffer
+      const chunk = Buffer.alloc(1024 * 1024, 7)
+      let i = 0
+      const more = (): void => { while (i < 16) { i++; if (!res.write(chunk)) { res.once('drain', more); return } } res.end() }
+      more()
+      return
+    }
     if (req.url === '/echo') {
       const h = createHash('sha256')
       let n = 0
@@ -298,6 +306,32 @@ describe('beam gateway operator controls', () => {
     // 1 MiB at 256 KiB/s with a one-second burst: about 3 s
     expect(s).toBeGreaterThan(2.5)
     expect(s).toBeLessThan(8)
+  })
+
+  it('holds the share\'s answer back while a visitor does not read, and delivers every byte', async () => {
+    const app = await webApp()
+    const gwNode = await beam()
+    const gw = await startGateway(gwNode)
+    const { label } = await shareThrough(gwNode, app)
+    const events: Array<{ bytesOut: number, status: number }> = []
+    gw.on('request', e => { events.push(e) })
+    const got = await new Promise<{ bytes: number, sevens: boolean }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: gw.address.port, path: '/huge', headers: { host: `${label}.${DOMAIN}` }, signal: AbortSignal.timeout(30_000) }, res => {
+        let bytes = 0
+        let sevens = true
+        // a visitor that stops reading for a while: the gateway must wait for it, not drop or buffer without bound
+        res.pause()
+        setTimeout(() => { res.resume() }, 500)
+        res.on('data', (c: Buffer) => { bytes += c.length; if (sevens && c.some(b => b !== 7)) sevens = false })
+        res.on('end', () => { resolve({ bytes, sevens }) })
+        res.on('error', reject)
+      })
+      req.on('error', reject)
+      req.end()
+    })
+    expect(got).toEqual({ bytes: 16 * 1024 * 1024, sevens: true })
+    await new Promise(resolve => setTimeout(resolve, 50))
+    expect(events.map(e => [e.status, e.bytesOut])).toEqual([[200, 16 * 1024 * 1024]])
   })
 
   it('counts requests, bytes, latency and its own answers for Prometheus, without naming shares', async () => {

@@ -167,7 +167,7 @@ async function runGateway (flags: GatewayFlags, io: CliIo): Promise<void> {
     }
     gw.on('registered', e => { ctx.out.event('share-registered', e) })
     gw.on('unregistered', e => { ctx.out.event('share-offline', e) })
-    gw.on('request', e => { ctx.out.event('request', { ...e }) })
+    gw.on('request', e => { ctx.out.frequentEvent('request', e) })
     const peerId = node.peerId.toString()
     const multiaddrs = node.getMultiaddrs().map(m => `${m.toString()}/p2p/${peerId}`)
     const shareAddress = multiaddrs.find(m => !m.startsWith('/ip4/127.') && !m.startsWith('/ip6/::1/')) ?? multiaddrs[0] ?? peerId
@@ -186,7 +186,8 @@ async function runGateway (flags: GatewayFlags, io: CliIo): Promise<void> {
       names: names.size,
       allow: allow ?? null,
       limits,
-      metrics: metrics != null ? `http://${hostPort(metrics.host, metrics.port)}/metrics` : null
+      metrics: metrics != null ? `http://${hostPort(metrics.host, metrics.port)}/metrics` : null,
+      runtime: { node: process.versions.node, flags: process.execArgv.filter(a => a.startsWith('--')) }
     })
     ctx.out.say([
       '',

@@ -70,6 +70,13 @@ describe('gateway forwarding headers', () => {
     })
   })
 
+  it('drops Keep-Alive under the plain Connection values too (Keep-Alive, close)', () => {
+    for (const connection of ['Keep-Alive', 'close']) {
+      const out = requestHeaders({ connection, 'keep-alive': 'timeout=5', accept: '*/*' }, visitor)
+      expect(Object.keys(out).sort()).toEqual(['accept', 'forwarded', 'host', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto'])
+    }
+  })
+
   it('keeps Connection and Upgrade for an upgrade, and writes IPv6 as RFC 7239 wants', () => {
     const out = requestHeaders({ connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'k' }, { ...visitor, address: '2001:db8::1' }, true)
     expect(out.connection).toBe('upgrade')
