@@ -1,0 +1,158 @@
+/**
+ * docs/soak.md and docs/soak.svg from a soak result (bench/results/soak-latest.json):
+ * pure functions of the JSON, in the style of bench/report.ts (same fonts,
+ * palette and layout conventions, no chart library). The chart has two
+ * panels over the same time axis: RSS per process, open fds per process;
+ * the ramp and the warm-up are shaded.
+ */
+import type { Growth, PhaseVerdict, SoakSample } from './soak-stats.ts'
+import { FLAT } from './soak-stats.ts'
+
+/** The machine and versions a soak ran on. */
+export interface SoakMachine {
+  cpu: string
+  cores: number
+  memoryGiB: number | null
+  kernel: string
+  node: string
+  beam: string
+  commit: string | null
+  libp2p: string | null
+  packages: Record<string, string | null>
+  loadAverageAtStart: Array<number | null>
+  loadAverageAtEnd: Array<number | null>
+}
+
+/** A soak result file (`format: 'beam-soak/1'`). */
+export interface SoakDoc {
+  format: 'beam-soak/1'
+  startedAt: string
+  machine: SoakMachine
+  settings: { minutes: number, connections: number, circuits: number, sampleSeconds: number, echoIntervalSeconds: number, circuitIntervalSeconds: number, drivers: number }
+  /** Seconds from the first sample to the start of the soak window (the ramp), and the warm-up after it. */
+  rampSeconds: number
+  warmupSeconds: number
+  /** Process names → what they are, in chart order. */
+  processes: Record<string, string>
+  samples: SoakSample[]
+  growth: Record<string, Growth>
+  phases: { tunnel: PhaseVerdict & { firstErrors: string[] }, circuits: PhaseVerdict & { firstErrors: string[], recheckOk: number | null } }
+  verdict: { flat: boolean, nothingLost: boolean, pass: boolean }
+  error?: string
+}
+
+const COLORS = ['#2b6cb0', '#c53030', '#2f855a', '#d69e2e', '#6b46c1', '#718096']
+
+function esc (s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+}
+
+/** A "nice" upper bound for an axis: 1, 2 or 5 × 10^k at or above `max`. */
+export function niceMax (max: number): number {
+  if (!(max > 0)) return 1
+  const p = 10 ** Math.floor(Math.log10(max))
+  for (const m of [1, 2, 5, 10]) if (m * p >= max) return m * p
+  return 10 * p
+}
+
+/** The chart: RSS (top) and open fds (bottom) of every process over time. */
+export function renderSoakSvg (doc: SoakDoc): string {
+  const W = 900
+  const panelH = 220
+  const left = 70
+  const right = W - 190
+  const top1 = 100
+  const top2 = top1 + panelH + 60
+  const H = top2 + panelH + 50
+  const names = Object.keys(doc.processes)
+  const tMax = Math.max(1, ...doc.samples.map(s => s.t))
+  const x = (t: number): number => left + (right - left) * t / tMax
+  const out: string[] = []
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="13">`)
+  out.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`)
+  out.push(`<text x="12" y="24" font-size="16" font-weight="bold">beam soak: ${doc.settings.connections.toLocaleString('en-US')} connections through one tunnel, ${doc.settings.circuits.toLocaleString('en-US')} circuits through one relay</text>`)
+  out.push(`<text x="12" y="44" font-size="12" fill="#4a5568">${doc.settings.minutes} min after the ramp, sampled every ${doc.settings.sampleSeconds} s; ${esc(doc.machine.cpu)} × ${doc.machine.cores} (shared machine), ${doc.startedAt.slice(0, 10)}; verdict: ${doc.verdict.pass ? 'flat after warm-up, nothing lost' : 'FAIL (see docs/soak.md)'}</text>`)
+  out.push(`<rect x="12" y="54" width="12" height="10" fill="#edf2f7"/><text x="28" y="63" font-size="12">ramp</text>`)
+  out.push(`<rect x="70" y="54" width="12" height="10" fill="#fefcbf"/><text x="86" y="63" font-size="12">warm-up (not in the growth figures)</text>`)
+  const panel = (top: number, title: string, value: (s: SoakSample, name: string) => number | null): void => {
+    const max = niceMax(Math.max(0, ...doc.samples.flatMap(s => names.map(n => value(s, n) ?? 0))))
+    const y = (v: number): number => top + panelH - panelH * v / max
+    out.push(`<rect x="${x(0).toFixed(1)}" y="${top}" width="${(x(doc.rampSeconds) - x(0)).toFixed(1)}" height="${panelH}" fill="#edf2f7"/>`)
+    out.push(`<rect x="${x(doc.rampSeconds).toFixed(1)}" y="${top}" width="${(x(Math.min(tMax, doc.rampSeconds + doc.warmupSeconds)) - x(doc.rampSeconds)).toFixed(1)}" height="${panelH}" fill="#fefcbf"/>`)
+    out.push(`<text x="${left}" y="${top - 10}" font-weight="bold">${esc(title)}</text>`)
+    for (let i = 0; i <= 4; i++) {
+      const v = max * i / 4
+      out.push(`<line x1="${left}" y1="${y(v).toFixed(1)}" x2="${right}" y2="${y(v).toFixed(1)}" stroke="#e2e8f0"/>`)
+      out.push(`<text x="${left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" fill="#4a5568" font-size="11">${Math.round(v).toLocaleString('en-US')}</text>`)
+    }
+    const step = niceMax(tMax / 60 / 8)
+    for (let k = 0; k * step * 60 <= tMax && k <= 20; k++) {
+      const m = Number((k * step).toFixed(3))
+      out.push(`<text x="${x(m * 60).toFixed(1)}" y="${top + panelH + 16}" text-anchor="middle" fill="#4a5568" font-size="11">${m} min</text>`)
+    }
+    names.forEach((n, i) => {
+      const pts = doc.samples.flatMap(s => { const v = value(s, n); return v != null ? [`${x(s.t).toFixed(1)},${y(v).toFixed(1)}`] : [] })
+      // every other line dashed, so that two equal series both show
+      if (pts.length > 0) out.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="${COLORS[i % COLORS.length] ?? '#000'}" stroke-width="2"${i % 2 === 1 ? ' stroke-dasharray="7 4"' : ''}/>`)
+    })
+    out.push(`<line x1="${left}" y1="${top + panelH}" x2="${right}" y2="${top + panelH}" stroke="#4a5568"/>`)
+  }
+  panel(top1, 'RSS, MiB', (s, n) => s.procs[n]?.rssMiB ?? null)
+  panel(top2, 'open file descriptors', (s, n) => s.procs[n]?.fds ?? null)
+  names.forEach((n, i) => {
+    const ly = top1 + 10 + i * 36
+    const g = doc.growth[n]
+    out.push(`<line x1="${right + 10}" y1="${ly + 5}" x2="${right + 30}" y2="${ly + 5}" stroke="${COLORS[i % COLORS.length] ?? '#000'}" stroke-width="3"${i % 2 === 1 ? ' stroke-dasharray="7 4"' : ''}/><text x="${right + 36}" y="${ly + 9}" font-size="12">${esc(n)}</text>`)
+    if (g != null) out.push(`<text x="${right + 36}" y="${ly + 24}" font-size="11" fill="#4a5568">${fmt(g.rssMiBPerMin, 2)} MiB/min, fds +${g.fdGrowth ?? '?'}</text>`)
+  })
+  out.push('</svg>')
+  return out.join('\n') + '\n'
+}
+
+function fmt (v: number | null | undefined, digits = 1): string {
+  return v == null ? '–' : v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+}
+
+function int (v: number | null | undefined): string {
+  return v == null ? '–' : v.toLocaleString('en-US')
+}
+
+/** docs/soak.md. */
+export function renderSoakMarkdown (doc: SoakDoc, svgName: string): string {
+  const m = doc.machine
+  const s = doc.settings
+  const L: string[] = []
+  L.push('# Soak: 1,000 connections and 1,000 circuits for 10 minutes', '')
+  L.push('<!-- generated by `node bench/soak.ts` from bench/results/soak-latest.json: do not edit by hand -->', '')
+  L.push(`Whether beam holds a steady load without growing: ${int(s.connections)} TCP connections through one tunnel (\`beam share\` + \`beam connect\`, direct TCP on 127.0.0.1) and ${int(s.circuits)} circuits through one \`beam relay\` to a share reachable only through it, both at once for ${s.minutes} minutes after the ramp. Every tunnel connection sends an echo request every ${s.echoIntervalSeconds} s (64 to 1,087 bytes, compared byte for byte on return); every circuit sends an HTTP request every ${s.circuitIntervalSeconds} s. Nothing is reopened: a connection or circuit that fails once stays closed and counts. RSS and open file descriptors of every beam process are read from /proc every ${s.sampleSeconds} s.`, '')
+  L.push(`**Verdict: ${doc.verdict.pass ? 'pass' : 'FAIL'}** — ${doc.verdict.flat ? 'flat after warm-up' : 'NOT flat after warm-up'}, ${doc.verdict.nothingLost ? 'nothing lost' : 'requests or connections LOST'}. Flat means an RSS slope (least squares over every sample after the warm-up) of at most ${FLAT.rssMiBPerMin} MiB/min and at most ${FLAT.fds} more open fds than at the end of the warm-up; the warm-up is the first ${doc.warmupSeconds} s after the ramp.`, '')
+  if (doc.error != null) L.push(`**The run stopped early:** ${doc.error}`, '')
+  L.push(`![RSS and open fds over time](${svgName})`, '')
+  L.push(`Measured on ${doc.startedAt.slice(0, 16).replace('T', ' ')} UTC: ${m.cpu} × ${m.cores}, Node ${m.node}, beam ${m.beam} (commit ${m.commit ?? '?'}), js-libp2p ${m.libp2p ?? '?'}. **The machine (${m.cores} cores) was shared with other work during the soak** (load average ${m.loadAverageAtStart.join(', ')} at the start, ${m.loadAverageAtEnd.join(', ')} at the end; the 1-minute figure at each sample is in the JSON): absolute RSS and request rates move with it, the shape of the curves much less.`, '')
+  L.push('Re-run: `npm run bench:soak` (10 minutes after a ramp of about a minute; `-- --minutes 2 --connections 200 --circuits 200` for a short check). It is not part of `npm run bench` nor of CI. It writes bench/results/soak-latest.json, this page and the chart; `node bench/soak.ts --report` regenerates them from the JSON alone.', '')
+  L.push('## Growth after the warm-up', '')
+  L.push('| process | RSS at warm-up end MiB | RSS at end MiB | RSS max MiB | RSS slope MiB/min | fds at warm-up end | fds at end | fds max | flat |')
+  L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |')
+  for (const [n, what] of Object.entries(doc.processes)) {
+    const g = doc.growth[n]
+    L.push(`| ${n} (${what}) | ${fmt(g?.rssFirstMiB)} | ${fmt(g?.rssLastMiB)} | ${fmt(g?.rssMaxMiB)} | ${fmt(g?.rssMiBPerMin, 2)} | ${int(g?.fdsFirst)} | ${int(g?.fdsLast)} | ${int(g?.fdsMax)} | ${g?.flat === true ? 'yes' : 'no'} |`)
+  }
+  L.push('')
+  L.push('## Requests', '')
+  L.push('| load | opened / wanted | open at the end | requests | answered correctly | errors | in flight at the end | lost |')
+  L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+  const row = (name: string, p: PhaseVerdict): void => {
+    L.push(`| ${name} | ${int(p.opened)} / ${int(p.wanted)} | ${int(p.openAtEnd)} | ${int(p.requests)} | ${int(p.ok)} | ${int(p.errors)} | ${int(p.inFlight)} | ${int(p.lost)} |`)
+  }
+  row(`echo through one tunnel, every ${s.echoIntervalSeconds} s`, doc.phases.tunnel)
+  row(`HTTP through one relay, every ${s.circuitIntervalSeconds} s`, doc.phases.circuits)
+  L.push('')
+  L.push(`"Lost" is requests − answered correctly − in flight: a request that timed out, came back different, or whose connection closed. The tunnel's load stops asking and waits for every answer before the end; the circuit drivers (${s.drivers} processes of in-process connector nodes, bench/lib/circuit-driver.ts) keep asking until stopped, so a few requests are in flight at the last count.${doc.phases.circuits.recheckOk != null ? ` A last request on every circuit at the end: ${int(doc.phases.circuits.recheckOk)} answered.` : ''}`, '')
+  const errs = [...doc.phases.tunnel.firstErrors.map(e => `tunnel: ${e}`), ...doc.phases.circuits.firstErrors.map(e => `circuits: ${e}`)]
+  if (errs.length > 0) {
+    L.push('First errors:', '')
+    for (const e of errs) L.push(`- ${e.replace(/\|/g, '\\|')}`)
+    L.push('')
+  }
+  return L.join('\n')
+}
