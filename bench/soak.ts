@@ -79,6 +79,17 @@ export function writeSoakReport (file: string, md = join(ROOT, 'docs', 'soak.md'
 
 const num = (x: unknown): number => typeof x === 'number' ? x : 0
 
+/** `--json` events that say something went wrong or changed under load (bench/lib/procs.ts keeps them all). */
+const NOTABLE = new Set(['addresses', 'disconnected', 'redial', 'refused', 'tunnel-failed', 'service-unavailable', 'error', '(not json)'])
+
+/** A beam process's events counted by name, the notable ones, and its stderr tail, for the JSON. */
+function diagnose (p: Proc): NonNullable<SoakDoc['diagnostics']>[string] {
+  const events: Record<string, number> = {}
+  for (const e of p.events) events[e.event] = (events[e.event] ?? 0) + 1
+  const notable = p.events.filter(e => NOTABLE.has(e.event) || (e.event === 'tunnel-close' && e.error != null)).slice(0, 20)
+  return { events, notable, stderrTail: p.stderr.slice(-3000) }
+}
+
 /** The circuit drivers' counters, summed over each driver's latest `stats` line. */
 function circuitCounters (drivers: Proc[]): LoadCounters {
   const c: LoadCounters = { open: 0, requests: 0, ok: 0, errors: 0, inFlight: 0 }
@@ -88,6 +99,16 @@ function circuitCounters (drivers: Proc[]): LoadCounters {
     c.open += num(e.open); c.requests += num(e.requests); c.ok += num(e.answered); c.errors += num(e.failed); c.inFlight += num(e.inFlight)
   }
   return c
+}
+
+/** The relay's gauges from its /metrics (loopback), {} when it does not answer within 5 s. */
+async function scrapeRelay (url: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {}
+  try {
+    const text = await (await fetch(url, { signal: AbortSignal.timeout(5000) })).text()
+    for (const m of text.matchAll(/^(beam_relay_(?:circuits|connections|reservations)) (\d+(?:\.\d+)?)$/gm)) out[m[1] ?? ''] = Number(m[2])
+  } catch {}
+  return out
 }
 
 async function sleep (ms: number): Promise<void> { await new Promise(resolve => setTimeout(resolve, ms)) }
@@ -189,12 +210,15 @@ async function main (): Promise<void> {
 
     // the relay: one relay, a share reachable only through it, the drivers
     let target = ''
+    let metricsUrl: string | undefined
     if (settings.circuits > 0) {
       // every connecting peer comes from 127.0.0.1: no per-address circuit caps (as bench/lib/circuits.ts)
-      const relay = beam('relay', ['relay', '--listen', '/ip4/127.0.0.1/tcp/0', '--stun-port', '0', '--ephemeral',
+      const relay = beam('relay', ['relay', '--listen', '/ip4/127.0.0.1/tcp/0', '--stun-port', '0', '--ephemeral', '--metrics', '127.0.0.1:0',
         '--max-circuits-per-ip', '0', '--max-circuits-per-subnet', '0'], mkHome())
       procs.push(relay)
-      const relayAddr = (((await relay.waitFor('ready', READY_TIMEOUT)).multiaddrs as string[]) ?? [])[0] ?? ''
+      const rr = await relay.waitFor('ready', READY_TIMEOUT)
+      const relayAddr = ((rr.multiaddrs as string[]) ?? [])[0] ?? ''
+      metricsUrl = typeof rr.metrics === 'string' ? rr.metrics : undefined
       const rshare = beam('relayed share', ['share', String(servicePort), '--public', '--no-listen', '--no-webrtc', '--no-default-bootstrap', '--ephemeral', '--bootstrap', relayAddr], mkHome())
       procs.push(rshare)
       const sr = await rshare.waitFor('ready', READY_TIMEOUT)
@@ -206,15 +230,24 @@ async function main (): Promise<void> {
       doc.processes['relayed share'] = '`beam share`, reachable only through the relay'
     }
 
+    const notableLine = (): string => 'notable events: ' + (Object.entries(watched).map(([n, p]) => {
+      const d = diagnose(p)
+      return d.notable.length > 0 ? `${n} ${d.notable.length}${d.notable.length === 20 ? '+' : ''} (${[...new Set(d.notable.map(e => e.event))].join(', ')})` : ''
+    }).filter(x => x !== '').join('; ') || 'none')
+
     // sampling, from the start of the ramp
     const t0 = performance.now()
+    // the gauges lag one sample: the scrape is asynchronous, the sample is not
+    let relayGauges: Record<string, number> = {}
     const sampleNow = (): SoakSample => {
       const s: SoakSample = {
         t: round((performance.now() - t0) / 1000, 1) ?? 0,
         procs: Object.fromEntries(Object.entries(watched).map(([n, p]) => { const r = readProc(p.pid); return [n, { rssMiB: round(r.rssMiB, 1), fds: r.fds }] })),
         load: { tunnel: { ...(echo?.counters ?? { open: 0, requests: 0, ok: 0, errors: 0, inFlight: 0 }) }, circuits: circuitCounters(ds) },
-        load1: round(loadavg()[0], 2) ?? 0
+        load1: round(loadavg()[0], 2) ?? 0,
+        ...(metricsUrl != null ? { relay: { ...relayGauges } } : {})
       }
+      if (metricsUrl != null) void scrapeRelay(metricsUrl).then(g => { relayGauges = g })
       doc.samples.push(s)
       return s
     }
@@ -232,9 +265,14 @@ async function main (): Promise<void> {
         procs.push(d); ds.push(d)
       }
       const readies: JsonEvent[] = []
+      const rampLog = setInterval(() => {
+        const up = ds.reduce((a, d) => a + num([...d.events].reverse().find(e => e.event === 'progress')?.up), 0)
+        log(`relay: ${up}/${settings.circuits} circuits up, relay gauges ${JSON.stringify(doc.samples.at(-1)?.relay ?? {})} (load ${loadavg()[0]?.toFixed(2) ?? '?'}); ${notableLine()}`)
+      }, 30_000)
       for (const d of ds) {
         try { readies.push(await d.waitFor('ready', 600_000)) } catch (err) { doc.phases.circuits.firstErrors.push(`${d.name}: ${(err as Error).message.slice(0, 300)}`) }
       }
+      clearInterval(rampLog)
       await echoRamp
       const circuitsUp = readies.reduce((a, e) => a + num(e.up), 0)
       for (const e of readies) for (const f of (e.firstErrors as string[]) ?? []) if (doc.phases.circuits.firstErrors.length < 5) doc.phases.circuits.firstErrors.push(f)
@@ -250,6 +288,7 @@ async function main (): Promise<void> {
           lastLog = performance.now()
           const s = doc.samples.at(-1)
           const procLine = Object.entries(s?.procs ?? {}).map(([n, p]) => `${n} ${String(p.rssMiB)} MiB/${String(p.fds)} fds`).join(', ')
+          log(notableLine())
           log(`${((performance.now() - t0) / 60_000).toFixed(1)} min: tunnel ${echo.counters.ok} ok/${echo.counters.errors} errors/${echo.counters.open} open, circuits ${s?.load.circuits?.ok ?? 0} ok/${s?.load.circuits?.errors ?? 0} errors/${s?.load.circuits?.open ?? 0} open; ${procLine}; load ${loadavg()[0]?.toFixed(2) ?? '?'}`)
         }
       }
@@ -277,6 +316,7 @@ async function main (): Promise<void> {
     doc.error = (err as Error).message.slice(0, 500)
     log(`soak: ${doc.error}`)
   } finally {
+    doc.diagnostics = Object.fromEntries(Object.entries(watched).map(([n, p]) => [n, diagnose(p)]))
     await cleanup()
   }
   const warmEnd = doc.rampSeconds + doc.warmupSeconds

@@ -38,6 +38,8 @@ export interface SoakDoc {
   growth: Record<string, Growth>
   phases: { tunnel: PhaseVerdict & { firstErrors: string[] }, circuits: PhaseVerdict & { firstErrors: string[], recheckOk: number | null } }
   verdict: { flat: boolean, nothingLost: boolean, pass: boolean }
+  /** Per beam process: its `--json` events counted by name, the notable ones (first few), its stderr tail. */
+  diagnostics?: Record<string, { events: Record<string, number>, notable: Array<Record<string, unknown>>, stderrTail: string }>
   error?: string
 }
 
@@ -152,6 +154,12 @@ export function renderSoakMarkdown (doc: SoakDoc, svgName: string): string {
   if (errs.length > 0) {
     L.push('First errors:', '')
     for (const e of errs) L.push(`- ${e.replace(/\|/g, '\\|')}`)
+    L.push('')
+  }
+  const diag = Object.entries(doc.diagnostics ?? {}).filter(([, d]) => d.notable.length > 0)
+  if (diag.length > 0) {
+    L.push('Notable events of the beam processes (the first few; all counts and the stderr tails are in the JSON):', '')
+    for (const [n, d] of diag) for (const e of d.notable.slice(0, 5)) L.push(`- ${n}: \`${JSON.stringify(e).slice(0, 300).replace(/\|/g, '\\|')}\``)
     L.push('')
   }
   return L.join('\n')

@@ -40,6 +40,8 @@ export interface SoakSample {
   load: Record<string, LoadCounters>
   /** 1-minute load average of the machine. */
   load1: number
+  /** The relay's /metrics gauges (beam_relay_circuits, _connections, _reservations) at the last scrape. */
+  relay?: Record<string, number>
 }
 
 /** Growth of one process after the warm-up. */
