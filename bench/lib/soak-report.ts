@@ -57,56 +57,76 @@ export function niceMax (max: number): number {
   return 10 * p
 }
 
-/** The chart: RSS (top) and open fds (bottom) of every process over time. */
+/** One line of a panel: its label, colour, dash, and value at each sample (null: no point). */
+interface Series { label: string, color: string, dashed: boolean, value: (s: SoakSample) => number | null }
+
+/**
+ * The chart, four panels over the same time axis: RSS and open fds of every
+ * beam process, what is still open (tunnel connections, circuits as the
+ * drivers count them and as the relay's gauge does), and the machine's load.
+ */
 export function renderSoakSvg (doc: SoakDoc): string {
   const W = 900
-  const panelH = 220
   const left = 70
   const right = W - 190
-  const top1 = 100
-  const top2 = top1 + panelH + 60
-  const H = top2 + panelH + 50
   const names = Object.keys(doc.processes)
   const tMax = Math.max(1, ...doc.samples.map(s => s.t))
   const x = (t: number): number => left + (right - left) * t / tMax
   const out: string[] = []
+  const color = (i: number): string => COLORS[i % COLORS.length] ?? '#000'
+  const procSeries = (value: (s: SoakSample, n: string) => number | null): Series[] => names.map((n, i) => ({ label: n, color: color(i), dashed: i % 2 === 1, value: s => value(s, n) }))
+  const panel = (top: number, h: number, title: string, series: Series[], legend: boolean): void => {
+    const max = niceMax(Math.max(0, ...doc.samples.flatMap(s => series.map(l => l.value(s) ?? 0))))
+    const y = (v: number): number => top + h - h * v / max
+    out.push(`<rect x="${x(0).toFixed(1)}" y="${top}" width="${(x(doc.rampSeconds) - x(0)).toFixed(1)}" height="${h}" fill="#edf2f7"/>`)
+    out.push(`<rect x="${x(doc.rampSeconds).toFixed(1)}" y="${top}" width="${(x(Math.min(tMax, doc.rampSeconds + doc.warmupSeconds)) - x(doc.rampSeconds)).toFixed(1)}" height="${h}" fill="#fefcbf"/>`)
+    out.push(`<text x="${left}" y="${top - 10}" font-weight="bold">${esc(title)}</text>`)
+    const grid = h >= 200 ? 4 : 2
+    for (let i = 0; i <= grid; i++) {
+      const v = max * i / grid
+      out.push(`<line x1="${left}" y1="${y(v).toFixed(1)}" x2="${right}" y2="${y(v).toFixed(1)}" stroke="#e2e8f0"/>`)
+      out.push(`<text x="${left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" fill="#4a5568" font-size="11">${(Number.isInteger(v) ? v : Number(v.toFixed(1))).toLocaleString('en-US')}</text>`)
+    }
+    const step = niceMax(tMax / 60 / 8)
+    for (let k = 0; k * step * 60 <= tMax && k <= 20; k++) {
+      const m = Number((k * step).toFixed(3))
+      out.push(`<text x="${x(m * 60).toFixed(1)}" y="${top + h + 16}" text-anchor="middle" fill="#4a5568" font-size="11">${m} min</text>`)
+    }
+    series.forEach((l, i) => {
+      const pts = doc.samples.flatMap(s => { const v = l.value(s); return v != null ? [`${x(s.t).toFixed(1)},${y(v).toFixed(1)}`] : [] })
+      // dashed lines, so that two equal series both show
+      if (pts.length > 0) out.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="${l.color}" stroke-width="2"${l.dashed ? ' stroke-dasharray="7 4"' : ''}/>`)
+      if (legend) {
+        const ly = top + 4 + i * 20
+        out.push(`<line x1="${right + 10}" y1="${ly + 5}" x2="${right + 30}" y2="${ly + 5}" stroke="${l.color}" stroke-width="3"${l.dashed ? ' stroke-dasharray="7 4"' : ''}/><text x="${right + 36}" y="${ly + 9}" font-size="12">${esc(l.label)}</text>`)
+      }
+    })
+    out.push(`<line x1="${left}" y1="${top + h}" x2="${right}" y2="${top + h}" stroke="#4a5568"/>`)
+  }
+  const top1 = 100
+  const top2 = top1 + 220 + 60
+  const top3 = top2 + 220 + 60
+  const top4 = top3 + 120 + 60
+  const H = top4 + 80 + 50
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="13">`)
   out.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`)
   out.push(`<text x="12" y="24" font-size="16" font-weight="bold">beam soak: ${doc.settings.connections.toLocaleString('en-US')} connections through one tunnel, ${doc.settings.circuits.toLocaleString('en-US')} circuits through one relay</text>`)
   out.push(`<text x="12" y="44" font-size="12" fill="#4a5568">${doc.settings.minutes} min after the ramp, sampled every ${doc.settings.sampleSeconds} s; ${esc(doc.machine.cpu)} × ${doc.machine.cores} (shared machine), ${doc.startedAt.slice(0, 10)}; verdict: ${doc.verdict.pass ? 'flat after warm-up, nothing lost' : 'FAIL (see docs/soak.md)'}</text>`)
   out.push(`<rect x="12" y="54" width="12" height="10" fill="#edf2f7"/><text x="28" y="63" font-size="12">ramp</text>`)
   out.push(`<rect x="70" y="54" width="12" height="10" fill="#fefcbf"/><text x="86" y="63" font-size="12">warm-up (not in the growth figures)</text>`)
-  const panel = (top: number, title: string, value: (s: SoakSample, name: string) => number | null): void => {
-    const max = niceMax(Math.max(0, ...doc.samples.flatMap(s => names.map(n => value(s, n) ?? 0))))
-    const y = (v: number): number => top + panelH - panelH * v / max
-    out.push(`<rect x="${x(0).toFixed(1)}" y="${top}" width="${(x(doc.rampSeconds) - x(0)).toFixed(1)}" height="${panelH}" fill="#edf2f7"/>`)
-    out.push(`<rect x="${x(doc.rampSeconds).toFixed(1)}" y="${top}" width="${(x(Math.min(tMax, doc.rampSeconds + doc.warmupSeconds)) - x(doc.rampSeconds)).toFixed(1)}" height="${panelH}" fill="#fefcbf"/>`)
-    out.push(`<text x="${left}" y="${top - 10}" font-weight="bold">${esc(title)}</text>`)
-    for (let i = 0; i <= 4; i++) {
-      const v = max * i / 4
-      out.push(`<line x1="${left}" y1="${y(v).toFixed(1)}" x2="${right}" y2="${y(v).toFixed(1)}" stroke="#e2e8f0"/>`)
-      out.push(`<text x="${left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" fill="#4a5568" font-size="11">${Math.round(v).toLocaleString('en-US')}</text>`)
-    }
-    const step = niceMax(tMax / 60 / 8)
-    for (let k = 0; k * step * 60 <= tMax && k <= 20; k++) {
-      const m = Number((k * step).toFixed(3))
-      out.push(`<text x="${x(m * 60).toFixed(1)}" y="${top + panelH + 16}" text-anchor="middle" fill="#4a5568" font-size="11">${m} min</text>`)
-    }
-    names.forEach((n, i) => {
-      const pts = doc.samples.flatMap(s => { const v = value(s, n); return v != null ? [`${x(s.t).toFixed(1)},${y(v).toFixed(1)}`] : [] })
-      // every other line dashed, so that two equal series both show
-      if (pts.length > 0) out.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="${COLORS[i % COLORS.length] ?? '#000'}" stroke-width="2"${i % 2 === 1 ? ' stroke-dasharray="7 4"' : ''}/>`)
-    })
-    out.push(`<line x1="${left}" y1="${top + panelH}" x2="${right}" y2="${top + panelH}" stroke="#4a5568"/>`)
-  }
-  panel(top1, 'RSS, MiB', (s, n) => s.procs[n]?.rssMiB ?? null)
-  panel(top2, 'open file descriptors', (s, n) => s.procs[n]?.fds ?? null)
+  panel(top1, 220, 'RSS, MiB', procSeries((s, n) => s.procs[n]?.rssMiB ?? null), true)
+  out.push(`<text x="${right + 10}" y="${top1 + 4 + names.length * 20 + 10}" font-size="11" fill="#4a5568">after the warm-up:</text>`)
   names.forEach((n, i) => {
-    const ly = top1 + 10 + i * 36
     const g = doc.growth[n]
-    out.push(`<line x1="${right + 10}" y1="${ly + 5}" x2="${right + 30}" y2="${ly + 5}" stroke="${COLORS[i % COLORS.length] ?? '#000'}" stroke-width="3"${i % 2 === 1 ? ' stroke-dasharray="7 4"' : ''}/><text x="${right + 36}" y="${ly + 9}" font-size="12">${esc(n)}</text>`)
-    if (g != null) out.push(`<text x="${right + 36}" y="${ly + 24}" font-size="11" fill="#4a5568">${fmt(g.rssMiBPerMin, 2)} MiB/min, fds +${g.fdGrowth ?? '?'}</text>`)
+    if (g != null) out.push(`<text x="${right + 36}" y="${top1 + 4 + names.length * 20 + 26 + i * 16}" font-size="11" fill="${color(i)}">${fmt(g.rssMiBPerMin, 2)} MiB/min, fds +${g.fdGrowth ?? '?'}</text>`)
   })
+  panel(top2, 220, 'open file descriptors', procSeries((s, n) => s.procs[n]?.fds ?? null), true)
+  panel(top3, 120, 'still open', [
+    { label: 'tunnel connections', color: color(0), dashed: false, value: s => s.load.tunnel?.open ?? null },
+    { label: 'circuits (drivers)', color: color(2), dashed: false, value: s => s.load.circuits?.open ?? null },
+    { label: 'circuits (relay gauge)', color: color(3), dashed: true, value: s => s.relay?.beam_relay_circuits ?? null }
+  ], true)
+  panel(top4, 80, 'load average (1 min) of the machine', [{ label: 'load average', color: color(5), dashed: false, value: s => s.load1 }], false)
   out.push('</svg>')
   return out.join('\n') + '\n'
 }

@@ -130,10 +130,12 @@ describe('soak: report', () => {
   }
   doc.growth.relay = growthOf(doc.samples, 'relay', 180)
 
-  it('draws one line per process in each panel, escaped text, a failing verdict in the subtitle', () => {
+  it('draws one line per process in the RSS and fd panels, one for the load, escaped text, a failing verdict in the subtitle', () => {
     const svg = renderSoakSvg(doc)
     expect(svg.startsWith('<svg')).toBe(true)
-    expect(svg.match(/<polyline /g)).toHaveLength(2)
+    // RSS, fds, load average; nothing "still open" (these samples carry no counters)
+    expect(svg.match(/<polyline /g)).toHaveLength(3)
+    expect(svg).toContain('load average (1 min)')
     expect(svg).toContain('Test CPU &lt;x&gt;')
     expect(svg).toContain('FAIL')
     expect(svg).not.toContain('NaN')
