@@ -5,10 +5,11 @@
  * circuit address and opening one tunnel, then proves each tunnel carries
  * bytes with one HTTP request on a keep-alive socket that stays open.
  *
- *   node circuit-driver.ts <connect-string> <count> <batch> <connect-timeout-ms>
+ *   node circuit-driver.ts <connect-string> <count> <batch> <connect-timeout-ms> [keep-alive-ms] [stats-ms]
  *
  * Prints JSON lines: `progress` after each batch, `ready` when the ramp is
- * done. On SIGUSR2 every open socket asks again (`recheck`). On SIGTERM the
+ * done, and with a stats-ms above 0 (the soak, bench/soak.ts) a `stats` line
+ * that often: keep-alive requests sent, answered, failed and in flight. On SIGUSR2 every open socket asks again (`recheck`). On SIGTERM the
  * tunnels and nodes are closed within a bounded time and the process exits.
  */
 import { connect as tcpConnect } from 'node:net'
@@ -16,7 +17,7 @@ import type { Socket } from 'node:net'
 import { createBeam } from '../../src/index.ts'
 import type { BeamNode, ConnectTunnel } from '../../src/index.ts'
 
-const [target = '', countArg = '0', batchArg = '25', timeoutArg = '45000'] = process.argv.slice(2)
+const [target = '', countArg = '0', batchArg = '25', timeoutArg = '45000', keepAliveArg = '20000', statsArg = '0'] = process.argv.slice(2)
 const count = Number(countArg)
 const batch = Math.max(1, Number(batchArg))
 const timeoutMs = Number(timeoutArg)
@@ -32,8 +33,14 @@ const dropErrors: string[] = []
 /**
  * The service closes keep-alive sockets idle for 60 s: each open socket asks
  * again every KEEPALIVE_MS, which also proves the tunnel still carries bytes.
+ * @default 20000
  */
-const KEEPALIVE_MS = 20_000
+const KEEPALIVE_MS = Math.max(1000, Number(keepAliveArg))
+/** How often a `stats` line is printed, in ms; 0: never. @default 0 */
+const STATS_MS = Number(statsArg)
+/** Requests after the first one of each tunnel (keep-alive and recheck): sent, answered, failed. */
+let requests = 0
+let answered = 0
 
 function emit (event: string, fields: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify({ event, ...fields }) + '\n')
@@ -69,7 +76,8 @@ async function request (socket: Socket, ms: number): Promise<void> {
 async function ask (c: Circuit): Promise<void> {
   const socket = c.socket
   if (socket == null || socket.destroyed) throw new Error('socket closed')
-  c.pending ??= request(socket, timeoutMs).catch((err: Error) => {
+  if (c.pending == null) requests++
+  c.pending ??= request(socket, timeoutMs).then(() => { answered++ }, (err: Error) => {
     dropped++
     if (dropErrors.length < 5) dropErrors.push(err.message.slice(0, 200))
     socket.destroy()
@@ -121,6 +129,11 @@ async function main (): Promise<void> {
     for (const c of circuits) if (c.socket != null && !c.socket.destroyed) ask(c).catch(() => {})
   }, KEEPALIVE_MS)
   keepAlive.unref()
+  if (STATS_MS > 0) {
+    setInterval(() => {
+      emit('stats', { open: up(), requests, answered, failed: dropped, inFlight: circuits.filter(c => c.pending != null).length, connected: connected(), dropErrors })
+    }, STATS_MS).unref()
+  }
   for (let i = 0; i < count; i += batch) {
     const n = Math.min(batch, count - i)
     await Promise.all(Array.from({ length: n }, async () => { await one() }))
