@@ -24,9 +24,8 @@
  *                                         bench/gateway.ts, to bench/results/gateway.json; a full or
  *                                         quick run does it too, after the rounds; --no-gateway skips it)
  */
-import { execFileSync } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { cpus, loadavg, release, totalmem } from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -38,6 +37,7 @@ import { runCircuits } from './lib/circuits.ts'
 import type { CircuitsResult } from './lib/circuits.ts'
 import type { ColdStart, Infra, Role, Running, ScenarioName, WarmNode } from './lib/scenarios.ts'
 import { median, round } from './lib/stats.ts'
+import { machineInfo } from './lib/machine.ts'
 import { SMALL_CASES, SMALL_CASE_LABELS, measureSmall } from './lib/small-run.ts'
 import type { SmallFigure, SmallRound, SmallSettings } from './lib/small-run.ts'
 import { summarise } from './lib/summary.ts'
@@ -172,29 +172,9 @@ function parseSettings (argv: string[]): { settings: BenchSettings, out: string,
   return { settings: s, out, report: values['no-report'] !== true && values.out == null && mode === 'full' && !s.onlyCircuits && s.onlyColdPairs === 0 && !s.onlySmall && !s.onlyGateway }
 }
 
-function versionOf (pkg: string): string | null {
-  try {
-    return (JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version
-  } catch {
-    return null
-  }
-}
-
 function machine (loadAtStart: number[]): Record<string, unknown> {
-  let commit: string | null = null
-  try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim() } catch {}
-  const beamVersion = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
-  const packages = ['libp2p', '@chainsafe/libp2p-noise', '@chainsafe/libp2p-yamux', '@chainsafe/libp2p-quic', '@libp2p/tcp', '@libp2p/webrtc', '@libp2p/circuit-relay-v2', 'node-datachannel', 'holesail-server', 'holesail-client', 'hyperdht']
   return {
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    memoryGiB: round(totalmem() / 1024 ** 3, 1),
-    kernel: release(),
-    node: process.version,
-    beam: beamVersion,
-    commit,
-    libp2p: versionOf('libp2p'),
-    packages: Object.fromEntries(packages.map(p => [p, versionOf(p)])),
+    ...machineInfo(['libp2p', '@chainsafe/libp2p-noise', '@chainsafe/libp2p-yamux', '@chainsafe/libp2p-quic', '@libp2p/tcp', '@libp2p/webrtc', '@libp2p/circuit-relay-v2', 'node-datachannel', 'holesail-server', 'holesail-client', 'hyperdht']),
     loadAverageAtStart: loadAtStart.map(x => round(x, 2))
   }
 }

@@ -22,9 +22,8 @@
  * Every process is started and killed by its PID (Ctrl-C too), every wait
  * and loop is bounded; no bootstrap node, ICE servers given explicitly.
  */
-import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -37,6 +36,7 @@ import type { LoadCounters, SoakSample } from './lib/soak-stats.ts'
 import { renderSoakMarkdown, renderSoakSvg } from './lib/soak-report.ts'
 import type { SoakDoc, SoakMachine } from './lib/soak-report.ts'
 import { round } from './lib/stats.ts'
+import { machineInfo } from './lib/machine.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const READY_TIMEOUT = 40_000
@@ -47,23 +47,9 @@ function log (line: string): void {
   process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`)
 }
 
-function versionOf (pkg: string): string | null {
-  try { return (JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version } catch { return null }
-}
-
 function machine (): SoakMachine {
-  let commit: string | null = null
-  try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim() } catch {}
   return {
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    memoryGiB: round(totalmem() / 1024 ** 3, 1),
-    kernel: release(),
-    node: process.version,
-    beam: (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version,
-    commit,
-    libp2p: versionOf('libp2p'),
-    packages: Object.fromEntries(['@chainsafe/libp2p-noise', '@chainsafe/libp2p-yamux', '@libp2p/tcp', '@libp2p/circuit-relay-v2'].map(p => [p, versionOf(p)])),
+    ...machineInfo(['@chainsafe/libp2p-noise', '@chainsafe/libp2p-yamux', '@libp2p/tcp', '@libp2p/circuit-relay-v2']),
     loadAverageAtStart: loadavg().map(x => round(x, 2)),
     loadAverageAtEnd: []
   }
