@@ -7,18 +7,10 @@
  */
 import type { Growth, PhaseVerdict, SoakSample } from './soak-stats.ts'
 import { FLAT } from './soak-stats.ts'
+import type { MachineInfo } from './machine.ts'
 
 /** The machine and versions a soak ran on. */
-export interface SoakMachine {
-  cpu: string
-  cores: number
-  memoryGiB: number | null
-  kernel: string
-  node: string
-  beam: string
-  commit: string | null
-  libp2p: string | null
-  packages: Record<string, string | null>
+export interface SoakMachine extends MachineInfo {
   loadAverageAtStart: Array<number | null>
   loadAverageAtEnd: Array<number | null>
 }
