@@ -29,6 +29,8 @@ import { createLibp2p } from 'libp2p'
 import { PUNCH_PROTOCOL, PunchNat } from '../../src/signaling/index.ts'
 import { answerPunch, closeQuietly, initiatePunch } from '../../src/peer/punch/index.ts'
 import type { PunchResult } from '../../src/peer/punch/index.ts'
+import { installOfferCandidateHold } from '../../src/peer/libp2p/offer-candidates.ts'
+import { installChannelFailFast } from '../../src/peer/libp2p/channel-fail-fast.ts'
 import type { Connection } from '@libp2p/interface'
 
 const print = (o: Record<string, unknown>): void => { process.stdout.write(`${JSON.stringify(o)}\n`) }
@@ -74,6 +76,11 @@ if ((mode !== 'share' && mode !== 'connect') || relay == null || !Number.isInteg
   process.stderr.write('usage: punch-peer.ts share|connect <relay> <stun ip:port> <easy|hard> [<share peer id> <attempts>]\n')
   process.exit(2)
 }
+
+// the WebRTC fixes beam installs before it builds @libp2p/webrtc (libp2p-options.ts):
+// without them libdatachannel's DTLS races make some attempts fail or stall
+await installOfferCandidateHold()
+await installChannelFailFast()
 
 const node = await createLibp2p({
   addresses: { listen: mode === 'share' ? ['/p2p-circuit', '/webrtc'] : [] },
