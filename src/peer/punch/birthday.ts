@@ -1,4 +1,4 @@
-import { HARD_SOCKETS, MAX_PREDICTION_WINDOW, NAT_PORT_MAX, NAT_PORT_MIN } from './constants.ts'
+import { HARD_SOCKETS, MAX_PREDICTION_WINDOW, MAX_SEQUENCE_STEP, NAT_PORT_MAX, NAT_PORT_MIN } from './constants.ts'
 
 /**
  * Chance that `probes` distinct random ports out of `range` hit at least one
@@ -26,6 +26,25 @@ export function probesFor (p: number, open: number, range: number = NAT_PORT_MAX
 export interface SequenceHint {
   before: number
   after: number
+}
+
+/** A public address as a STUN server saw it. */
+export interface MappedAddress {
+  ip: string
+  port: number
+}
+
+/**
+ * Whether two flows in a row, opened one after the other towards the same
+ * STUN server, show a NAT that hands out ports in sequence: the same public
+ * IP and a small forward step (others may take a few ports meanwhile). A
+ * random NAT gives a step of any size and sign; a wrap of the NAT's range
+ * between the two gives a negative one.
+ */
+export function looksSequential (earlier: MappedAddress | undefined, later: MappedAddress | undefined): boolean {
+  if (earlier == null || later == null || earlier.ip !== later.ip) return false
+  const step = later.port - earlier.port
+  return step > 0 && step <= MAX_SEQUENCE_STEP
 }
 
 /**

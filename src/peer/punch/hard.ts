@@ -1,10 +1,11 @@
 import type { Socket } from 'node:dgram'
 import { setMaxListeners } from 'node:events'
-import { HARD_RESEND_INTERVAL, HARD_SOCKETS, MAX_SEQUENCE_STEP, PUNCH_ACKS, PUNCH_ACK_SPACING, PUNCH_TIMEOUT } from './constants.ts'
+import { HARD_RESEND_INTERVAL, HARD_SOCKETS, PUNCH_ACKS, PUNCH_ACK_SPACING, PUNCH_TIMEOUT } from './constants.ts'
 import { HolePunchError } from './errors.ts'
 import { PunchKind, decodePunchPacket, encodePunchPacket } from './packet.ts'
 import { bindUdp, closeQuietly, stunMapping } from './socket.ts'
 import type { Endpoint } from './socket.ts'
+import { looksSequential } from './birthday.ts'
 import type { SequenceHint } from './birthday.ts'
 
 /** A pair of sockets that works both ways: this side's socket and the peer's public endpoint. */
@@ -28,7 +29,7 @@ export interface HardPunchInit {
   token: Uint8Array
   /** Sockets to open. @default HARD_SOCKETS */
   sockets?: number
-  /** A STUN server asked twice just before and once just after the burst (three flows), for this side's address and a sequence hint. @default unset (no hint) */
+  /** A STUN server asked twice (three times when the first two do not look sequential) just before and once just after the burst, for this side's address and a sequence hint. @default unset (no hint) */
   stun?: Endpoint
   /** Give up after this many ms. @default PUNCH_TIMEOUT */
   timeout?: number
@@ -50,7 +51,7 @@ export interface HardPunch {
   hint?: SequenceHint
   /** The working pair, or a HolePunchError (time out) / AbortError. */
   result: Promise<PunchResult>
-  /** Stop and close every socket except a winner already handed out. */
+  /** Stop and close every socket except a winner already handed out; a result still pending then fails with a HolePunchError. */
   close: () => void
 }
 
@@ -81,9 +82,12 @@ export async function startHardPunch (init: HardPunchInit): Promise<HardPunch> {
     handlers.delete(s)
   }
 
+  /** Settles a result still pending when the punch is closed (set once the promise exists). */
+  let abandon: (() => void) | undefined
   const close = (): void => {
     if (closed) return
     closed = true
+    abandon?.()
     // a winner's acks still go out (their timers stay); everything else stops
     if (winner == null) for (const t of timers) clearTimeout(t)
     for (const s of sockets) {
@@ -95,15 +99,29 @@ export async function startHardPunch (init: HardPunchInit): Promise<HardPunch> {
   let first: Endpoint | undefined
   let before: Endpoint | undefined
   let after: Endpoint | undefined
+  /** STUN flows opened, counted in `sent` once the last one is done. */
+  let stunFlows = 0
   const ask = async (): Promise<Endpoint | undefined> => {
     if (init.stun == null) return undefined
+    stunFlows++
     const s = await bindUdp()
     try { return await stunMapping(s, init.stun, init.signal != null ? { signal: init.signal } : {}) } finally { closeQuietly(s) }
   }
   try {
-    // two flows in a row: a sequential NAT shows it by a small step between their ports
+    // two flows in a row: a sequential NAT shows it by a small step between their ports.
+    // One more when they do not: a flow whose inside port the kernel handed out
+    // again while the NAT still tracks its earlier namesake keeps that old
+    // mapping, and a wrap of the NAT's range breaks one step; neither repeats
+    // on the next flow. (A random NAT costs one more STUN round trip.)
     first = await ask()
     before = await ask()
+    if (!looksSequential(first, before) && before != null) {
+      const third = await ask()
+      if (looksSequential(before, third)) {
+        first = before
+        before = third
+      }
+    }
     for (let i = 0; i < count; i++) sockets.push(await bindUdp())
   } catch (err) {
     close()
@@ -112,6 +130,7 @@ export async function startHardPunch (init: HardPunchInit): Promise<HardPunch> {
 
   const { promise, resolve, reject } = Promise.withResolvers<PunchResult>()
   promise.catch(() => {})
+  abandon = () => { if (winner == null) reject(new HolePunchError('the punch was closed before a probe got through', sent)) }
   const send = (s: Socket, msg: Buffer): void => {
     if (closed && s !== winner) return
     sent++
@@ -151,29 +170,28 @@ export async function startHardPunch (init: HardPunchInit): Promise<HardPunch> {
 
   if (init.stun != null) {
     try { after = await ask() } catch { /* aborted: result says so */ }
-    sent += 3
+    sent += stunFlows
   }
 
   const timeout = init.timeout ?? PUNCH_TIMEOUT
   timers.push(setTimeout(() => {
     if (winner != null) return
-    close()
     reject(new HolePunchError(`no probe of the peer got through within ${timeout} ms (${count} sockets)`, sent))
+    close()
   }, Math.max(0, timeout - (performance.now() - start))))
   if (init.signal != null) {
     setMaxListeners(Infinity, init.signal)
     init.signal.addEventListener('abort', () => {
       if (winner != null) return
-      close()
       reject(init.signal?.reason instanceof Error ? init.signal.reason : new DOMException('aborted', 'AbortError'))
+      close()
     }, { once: true })
   }
 
   const out: HardPunch = { result: promise, close }
   const publicIp = before?.ip ?? after?.ip
   if (publicIp != null) out.publicIp = publicIp
-  const step = first != null && before != null ? before.port - first.port : 0
-  if (first != null && before != null && after != null && first.ip === after.ip && before.ip === after.ip && step > 0 && step <= MAX_SEQUENCE_STEP) {
+  if (before != null && after != null && looksSequential(first, before) && before.ip === after.ip) {
     out.hint = { before: before.port, after: after.port }
   }
   return out
