@@ -92,7 +92,7 @@ async function scrapeRelay (url: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {}
   try {
     const text = await (await fetch(url, { signal: AbortSignal.timeout(5000) })).text()
-    for (const m of text.matchAll(/^(beam_relay_(?:circuits|connections|reservations)) (\d+(?:\.\d+)?)$/gm)) out[m[1] ?? ''] = Number(m[2])
+    for (const m of text.matchAll(/^(beam_relay_(?:circuits|connections|reservations|resident_memory_bytes|heap_used_bytes|external_memory_bytes)) (\d+(?:\.\d+)?)$/gm)) out[m[1] ?? ''] = Number(m[2])
   } catch {}
   return out
 }

@@ -216,6 +216,10 @@ describe('beam relay', () => {
     expect(value('beam_relay_bytes_relayed_total')).toBeGreaterThan(2 * 1024 * 1024)
     expect(value('beam_relay_bytes_relayed_total')).toBeLessThan(3 * 1024 * 1024)
     expect(text).toMatch(/^beam_relay_refusals_total\{reason="permission_denied"\} 0$/m)
+    // memory, split so an operator can tell a heap leak from buffered data
+    expect(value('beam_relay_resident_memory_bytes')).toBeGreaterThan(value('beam_relay_heap_used_bytes'))
+    expect(value('beam_relay_heap_used_bytes')).toBeGreaterThan(1024 * 1024)
+    expect(value('beam_relay_external_memory_bytes')).toBeGreaterThan(0)
   })
 
   it('counts refusals by reason: a private relay refusing a reservation', async () => {

@@ -77,6 +77,16 @@ const CAPS = ['reservations_per_ip', 'reservations_per_subnet', 'circuits_per_ip
 const CUT_REASONS = ['data_limit', 'duration_limit']
 
 /** One counter sample per label value (known values always present, at 0). */
+/** The relay process's memory: resident, the JS heap, and memory outside it (Buffers, native state). */
+function memorySamples (): MetricSample[] {
+  const m = process.memoryUsage()
+  return [
+    { name: 'beam_relay_resident_memory_bytes', help: 'Resident set size of the relay process', type: 'gauge', value: m.rss },
+    { name: 'beam_relay_heap_used_bytes', help: 'JavaScript heap in use (V8)', type: 'gauge', value: m.heapUsed },
+    { name: 'beam_relay_external_memory_bytes', help: 'Memory outside the JavaScript heap held by JS objects (Buffers and ArrayBuffers included)', type: 'gauge', value: m.external }
+  ]
+}
+
 function labelled (name: string, help: string, label: string, known: string[], values: Record<string, number>): MetricSample[] {
   const keys = [...new Set([...known, ...Object.keys(values)])]
   return keys.map(k => ({ name, help, type: 'counter' as const, value: values[k] ?? 0, labels: { [label]: k } }))
@@ -140,7 +150,7 @@ async function runRelay (flags: RelayFlags, io: CliIo): Promise<void> {
           { name: 'beam_relay_stun_requests_total', help: 'STUN binding requests answered', type: 'counter', value: stunRequests },
           { name: 'beam_relay_stun_dropped_total', help: 'STUN binding requests left unanswered by the per-source and total rate limits', type: 'counter', value: stunDropped },
           { name: 'beam_relay_uptime_seconds', help: 'Seconds since the relay started', type: 'gauge', value: Math.round((Date.now() - started) / 1000) },
-          { name: 'beam_relay_resident_memory_bytes', help: 'Resident set size of the relay process', type: 'gauge', value: process.memoryUsage().rss }
+          ...memorySamples()
         ]
       })
     }
