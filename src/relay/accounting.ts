@@ -1,5 +1,6 @@
 import type { Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
+import { dropUnreadCopy } from './circuit-join.ts'
 import { HOP_PROTOCOL } from './constants.ts'
 import { wrapHandler } from './wrap-handler.ts'
 import { HOP_TYPE, parseHopHeader, RELAY_STATUS } from './hop-message.ts'
@@ -50,7 +51,9 @@ function bytesOf (data: Sendable): Uint8Array {
  * request alone: the relay's first write on it is its answer (OK or the
  * refusal reason); for a relayed connection, every later write carries the
  * destination's bytes back and every later message read carries the source's
- * bytes on. See wrap-handler.ts for why the handler is wrapped.
+ * bytes on. See wrap-handler.ts for why the handler is wrapped. On a
+ * circuit's stream it also drops the copy the library would keep of the
+ * dialer's bytes (circuit-join.ts).
  */
 export class RelayAccounting {
   readonly counters: RelayCounters = { bytesRelayed: 0, reservationsAccepted: 0, circuitsAccepted: 0, refusals: {}, capRefusals: {}, reservationsDropped: 0, circuitsCut: {} }
@@ -70,7 +73,11 @@ export class RelayAccounting {
     stream.send = (data: Sendable): boolean => {
       if (!answered) {
         answered = true
-        if (this.onHopAnswer(bytesOf(data)) === 'circuit') this.watchCut(stream)
+        if (this.onHopAnswer(bytesOf(data)) === 'circuit') {
+          this.watchCut(stream)
+          // the library is about to join the streams; see circuit-join.ts
+          dropUnreadCopy(stream)
+        }
       } else {
         this.counters.bytesRelayed += data.byteLength
       }
