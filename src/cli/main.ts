@@ -1,6 +1,7 @@
 import { setFlagsFromString } from 'node:v8'
 import { ExitCode } from './exit-codes.ts'
 import { parentIsWrapper, watchParent } from './parent-watch.ts'
+import { SMALL_BUFFER_SLAB } from './memory.ts'
 
 // A tunnel allocates a fresh buffer for every 64 KiB it reads, encrypts or
 // decrypts: ~3 bytes of ArrayBuffer per byte moved, almost all of it garbage
@@ -23,6 +24,14 @@ if (v8Major > 13 || (v8Major === 13 && v8Minor >= 6)) setFlagsFromString('--exte
 // its many long-lived circuit objects then reached old space sooner and
 // doubled its CPU per relayed byte; it runs with its own flags (bin/beam.js).
 if (process.argv[2] !== 'relay') setFlagsFromString('--semi-space-growth-factor=1')
+// Node 24 cuts small Buffer.allocUnsafe() requests out of 64 KiB slabs (8 KiB
+// before), and a small buffer that lives long keeps its whole slab: a
+// connection's address bytes, for one, made when first asked for, long after
+// the connection opened. A relay with 1,000 circuits held 261 such slabs
+// (16 MiB), more each minute as addresses were first used. Slabs of 8 KiB
+// hold an eighth of that; the cost is a slab allocation per 8 KiB of small
+// buffers instead of per 64 KiB (docs/performance.md, "Soak").
+Buffer.poolSize = SMALL_BUFFER_SLAB
 
 /**
  * Process entry: the only place with process.exit and signal handlers.

@@ -15,6 +15,9 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import type { Output } from './output.ts'
 
+/** Buffer.poolSize of beam's processes: Node ≤ 22's 8 KiB slabs, not Node 24's 64 KiB (see main.ts). */
+export const SMALL_BUFFER_SLAB = 8 * 1024
+
 /** One report: `process.memoryUsage()` in bytes. */
 export interface MemoryReport {
   rss: number
@@ -22,11 +25,13 @@ export interface MemoryReport {
   heapUsed: number
   external: number
   arrayBuffers: number
+  /** Buffer.poolSize: the slab small Buffers are cut from. */
+  bufferPoolSize: number
 }
 
 export function memoryReport (): MemoryReport {
   const m = process.memoryUsage()
-  return { rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers }
+  return { rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, bufferPoolSize: Buffer.poolSize }
 }
 
 export interface IdleCollectorOptions {

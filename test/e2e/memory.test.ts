@@ -52,6 +52,13 @@ describe('memory after load', () => {
     await connectHome?.cleanup()
   })
 
+  it('cuts small Buffers from 8 KiB slabs, not Node 24\'s 64 KiB ones (a long-lived small buffer keeps its slab)', { timeout: 30_000 }, async () => {
+    const from = share.events.length
+    share.child.kill('SIGUSR2')
+    const e = await share.waitFor('memory', 10_000, () => true, from)
+    expect(e.bufferPoolSize).toBe(8 * 1024)
+  })
+
   it('a share\'s JS heap and ArrayBuffers return to their idle size after five 64 MiB downloads', { timeout: 240_000 }, async () => {
     // one small request first: the tunnel's own set-up is not load
     expect((await httpGet(port, '/download?mib=1&seed=1')).sha256).toBe(expectedHash(1, 1))
