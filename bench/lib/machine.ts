@@ -21,6 +21,7 @@ export interface MachineInfo {
   kernel: string
   node: string
   beam: string
+  /** Short commit of HEAD, `-dirty` when src/, bin/ or the package files had changes not committed. */
   commit: string | null
   libp2p: string | null
   packages: Record<string, string | null>
@@ -38,7 +39,12 @@ export function versionOf (pkg: string): string | null {
 /** This machine, beam's version and commit, and the versions of `packages`. */
 export function machineInfo (packages: string[]): MachineInfo {
   let commit: string | null = null
-  try { commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim() } catch {}
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim()
+    // a run of code not yet committed says so: what ran is the commit plus changes to what beam runs
+    const changed = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src', 'bin', 'package.json', 'package-lock.json'], { cwd: ROOT, encoding: 'utf8' }).trim()
+    if (changed !== '') commit += '-dirty'
+  } catch {}
   return {
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
