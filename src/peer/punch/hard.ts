@@ -109,16 +109,20 @@ export async function startHardPunch (init: HardPunchInit): Promise<HardPunch> {
   }
   try {
     // two flows in a row: a sequential NAT shows it by a small step between their ports.
-    // One more when they do not: a flow whose inside port the kernel handed out
-    // again while the NAT still tracks its earlier namesake keeps that old
-    // mapping, and a wrap of the NAT's range breaks one step; neither repeats
-    // on the next flow. (A random NAT costs one more STUN round trip.)
+    // One more when they do not, compared with both: a wrap of the NAT's range
+    // breaks the step between one pair, and a flow whose inside port the kernel
+    // handed out again while the NAT still tracks its earlier namesake keeps
+    // that old mapping, an odd one out (the second answer, when it is the odd
+    // one, breaks both of its steps; the first and third are still two apart).
+    // A random NAT costs one more STUN round trip.
     first = await ask()
     before = await ask()
     if (!looksSequential(first, before) && before != null) {
       const third = await ask()
       if (looksSequential(before, third)) {
         first = before
+        before = third
+      } else if (looksSequential(first, third)) {
         before = third
       }
     }

@@ -62,6 +62,10 @@ describe('punch/hard: the sequence hint from STUN answers', () => {
     expect(await hintFor([31337, 20000, 20001, 20006])).toEqual({ hint: { before: 20001, after: 20006 }, asked: 4 })
   })
 
+  it('a second answer that is the odd one out (an old mapping kept) is skipped: the first and third are a step apart', async () => {
+    expect(await hintFor([20000, 20871, 20002, 20007])).toEqual({ hint: { before: 20002, after: 20007 }, asked: 4 })
+  })
+
   it('a random NAT: no hint, one extra request and no more', async () => {
     expect(await hintFor([40000, 9000, 31000, 5000, 5001, 5002])).toEqual({ hint: undefined, asked: 4 })
   })
