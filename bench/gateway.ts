@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { shareLabel } from '../src/gateway/index.ts'
 import { parsePeerId } from '../src/peer/index.ts'
-import { cpuSeconds } from './lib/procs.ts'
+import { cpuSeconds, syscalls } from './lib/procs.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '16' }, mib: { type: 'string', default: '64' }, 'cpu-prof': { type: 'string' } } })
@@ -127,6 +127,8 @@ interface Figures {
   downloadMBps: number
   /** CPU µs per keep-alive request of the named processes (from /proc), where measured. */
   cpuUsPerRequest?: Record<string, number | null>
+  /** Read and write system calls per keep-alive request of the named processes (from /proc), where measured. */
+  syscallsPerRequest?: Record<string, { reads: number, writes: number } | null>
 }
 
 async function measure (port: number, host: string, procs: Record<string, number | undefined> = {}): Promise<Figures> {
@@ -136,6 +138,7 @@ async function measure (port: number, host: string, procs: Record<string, number
   const lat: number[] = []
   let errors = 0
   const cpu0 = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, pid != null ? cpuSeconds(pid) : null]))
+  const io0 = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, pid != null ? syscalls(pid) : null]))
   const end = performance.now() + SECONDS * 1000
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     while (performance.now() < end) {
@@ -150,13 +153,19 @@ async function measure (port: number, host: string, procs: Record<string, number
     const b = pid != null ? cpuSeconds(pid) : null
     return [k, a != null && b != null && lat.length > 0 ? Math.round((b - a) * 1e6 / lat.length) : null]
   }))
+  const syscallsPerRequest = Object.fromEntries(Object.entries(procs).map(([k, pid]) => {
+    const a = io0[k]
+    const b = pid != null ? syscalls(pid) : null
+    const per = (n: number): number => Math.round(n / lat.length * 100) / 100
+    return [k, a != null && b != null && lat.length > 0 ? { reads: per(b.reads - a.reads), writes: per(b.writes - a.writes) } : null]
+  }))
   lat.sort((a, b) => a - b)
   const pct = (p: number): number => Math.round((lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0) * 100) / 100
   const t0 = performance.now()
   const big = await get(port, host, '/big', new Agent())
   const s = (performance.now() - t0) / 1000
   agent.destroy()
-  return { requestsPerSecond: Math.round(lat.length / SECONDS), p50Ms: pct(0.5), p99Ms: pct(0.99), errors, downloadMBps: Math.round(big.bytes / 1e6 / s * 10) / 10, ...(Object.keys(procs).length > 0 ? { cpuUsPerRequest } : {}) }
+  return { requestsPerSecond: Math.round(lat.length / SECONDS), p50Ms: pct(0.5), p99Ms: pct(0.99), errors, downloadMBps: Math.round(big.bytes / 1e6 / s * 10) / 10, ...(Object.keys(procs).length > 0 ? { cpuUsPerRequest, syscallsPerRequest } : {}) }
 }
 
 function beam (args: string[], home: string): { proc: ChildProcess, ready: Promise<Record<string, unknown>> } {

@@ -135,6 +135,19 @@ export function rssMiB (pid: number): number | null {
 }
 
 /** User + system CPU seconds a process has used, from /proc/<pid>/stat; null when gone. */
+/** Read and write system calls a process has made so far (/proc/PID/io's syscr and syscw), or null when it is gone. */
+export function syscalls (pid: number): { reads: number, writes: number } | null {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8')
+    const field = (name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? NaN)
+    const reads = field('syscr')
+    const writes = field('syscw')
+    return Number.isFinite(reads) && Number.isFinite(writes) ? { reads, writes } : null
+  } catch {
+    return null
+  }
+}
+
 export function cpuSeconds (pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')

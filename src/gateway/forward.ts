@@ -1,6 +1,9 @@
-import type { Agent, ClientRequest, IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
-import type { Duplex, Transform } from 'node:stream'
+import type { Duplex, Readable, Transform } from 'node:stream'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { HOP_BY_HOP, ResponseParser } from './response-parser.ts'
+import type { UpstreamPool, Upstream } from './upstream.ts'
 
 /**
  * One visitor request carried to a share over one tunnel stream: the request
@@ -19,8 +22,6 @@ export interface Visitor {
   proto: 'https' | 'http'
 }
 
-/** Headers that describe one hop, never forwarded (RFC 9110 7.6.1, plus HTTP/2's). */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings'])
 /** Headers the gateway sets itself: a visitor's copies are dropped (they would let anyone pose as another address). */
 const FORWARDING = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-real-ip'])
 
@@ -67,20 +68,6 @@ export function requestHeaders (incoming: IncomingHttpHeaders, visitor: Visitor,
   return out
 }
 
-/** The share's response headers as the visitor gets them. */
-export function responseHeaders (incoming: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const listed = connectionTokens(incoming.connection)
-  const out: OutgoingHttpHeaders = {}
-  for (const name in incoming) {
-    const value = incoming[name]
-    if (value == null) continue
-    const k = name.toLowerCase()
-    if (HOP_BY_HOP.has(k) || listed?.has(k) === true) continue
-    out[k] = value
-  }
-  return out
-}
-
 /** What one forwarded request did. */
 export interface ForwardResult {
   /** The share's status code (0 when no response came). */
@@ -112,73 +99,178 @@ export function bodiless (req: VisitorRequest): boolean {
 
 /** Methods a request may be sent again for when a pooled stream turned out to be closed. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS'])
+const CRLF = Buffer.from('\r\n', 'latin1')
+const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1')
+
+/** Whether an HTTP/2 request's HEADERS frame ended its stream (no body follows). */
+function endedWithHeaders (req: VisitorRequest): boolean {
+  return (req as Http2ServerRequest).stream?.endAfterHeaders === true
+}
 
 /**
- * Send the visitor's request over a tunnel stream of `agent` (a pooled one
- * when free, else a new one) and stream the answer back. `onNoResponse` is
- * called instead of answering when the share sent no response at all (the
- * caller shows a page; the error says why: refused, offline, …). A bodiless
- * GET/HEAD/OPTIONS that failed on a pooled stream (the share's service had
- * just closed it) is sent once more on a new one. Resolves when the visitor's
- * response has ended or either side broke.
+ * The request line and header block sent to the share, and how its body is
+ * framed: as the visitor's Content-Length said, else chunked (an HTTP/2
+ * visitor's body, or an HTTP/1.1 chunked one); none when it has none.
  */
-export async function forwardRequest (req: VisitorRequest, res: VisitorResponse, agent: Agent, visitor: Visitor, onNoResponse: (err: Error) => void, throttle: () => Transform | undefined = () => undefined): Promise<ForwardResult> {
+export function requestHead (req: VisitorRequest, headers: OutgoingHttpHeaders, body: 'none' | 'length' | 'chunked'): string {
+  // a path from an HTTP/2 visitor may hold what an HTTP/1.1 request line cannot
+  const path = (req.url ?? '/').replace(/[\x00-\x20\x7f]/g, c => `%${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`)
+  let text = `${req.method ?? 'GET'} ${path} HTTP/1.1\r\n`
+  for (const k in headers) {
+    if (body === 'chunked' && k === 'content-length') continue
+    const v = headers[k]
+    if (v == null) continue
+    if (Array.isArray(v)) { for (const one of v) text += `${k}: ${String(one).replace(/[\r\n\0]/g, '')}\r\n` } else text += `${k}: ${String(v).replace(/[\r\n\0]/g, '')}\r\n`
+  }
+  if (body === 'chunked') text += 'transfer-encoding: chunked\r\n'
+  return text + '\r\n'
+}
+
+/**
+ * Send the visitor's request over a tunnel stream of `pool` (a free one when
+ * there is one, else a new one) and stream the answer back. `onNoResponse`
+ * is called instead of answering when the share sent no response at all (the
+ * caller shows a page; the error says why: refused, offline, a bad answer…).
+ * A bodiless GET/HEAD/OPTIONS that failed on a pooled stream (the share's
+ * service had just closed it) is sent once more on a new one. Resolves when
+ * the visitor's response has ended or either side broke.
+ */
+export async function forwardRequest (req: VisitorRequest, res: VisitorResponse, pool: UpstreamPool, visitor: Visitor, onNoResponse: (err: Error) => void, throttle: () => Transform | undefined = () => undefined): Promise<ForwardResult> {
+  const result: ForwardResult = { status: 0, bytesIn: 0, bytesOut: 0 }
+  const method = req.method ?? 'GET'
+  const headers = requestHeaders(req.headers, visitor)
+  const noBody = bodiless(req) || endedWithHeaders(req)
+  const length = req.headers['content-length']
+  const framing = noBody ? 'none' : length != null && /^\d+$/.test(length) ? 'length' : 'chunked'
+  const head = Buffer.from(requestHead(req, headers, framing), 'latin1')
+  const writable = res as NodeJS.WritableStream
   return await new Promise<ForwardResult>(resolve => {
-    const result: ForwardResult = { status: 0, bytesIn: 0, bytesOut: 0 }
     let settled = false
-    let current: ClientRequest | undefined
+    let current: Upstream | undefined
+    // the body reader, while the visitor's body is being sent
+    let source: Readable | undefined
     const finish = (err?: Error): void => {
       if (settled) return
       settled = true
       if (err != null) result.error = err
       resolve(result)
     }
-    const headers = requestHeaders(req.headers, visitor)
-    const attempt = (first: boolean): void => {
-      const out = process.getBuiltinModule('node:http').request({ method: req.method, path: req.url, headers, agent })
-      current = out
-      out.on('response', (answer: IncomingMessage) => {
-        result.status = answer.statusCode ?? 502
-        writeHead(res, result.status, responseHeaders(answer.headers))
-        const slow = throttle()
-        if (slow != null) {
-          answer.on('data', (chunk: Buffer) => { result.bytesOut += chunk.length })
-          answer.pipe(slow).pipe(res as NodeJS.WritableStream)
-        } else {
-          // what pipe() does, without its five listeners on each side per request
-          // (a visitor that goes away is handled by res 'close' below)
-          answer.on('data', (chunk: Buffer) => {
-            result.bytesOut += chunk.length
-            if (!(res as NodeJS.WritableStream).write(chunk)) { answer.pause(); res.once('drain', () => { answer.resume() }) }
-          })
-          answer.on('end', () => { res.end() })
-        }
-        answer.on('error', (err) => { res.destroy(err); finish(err) })
-        res.on('finish', () => { finish() })
-      })
-      out.on('error', (err) => {
+    // the visitor went away: the share's side goes too (the stream is reset, not pooled)
+    res.on('close', () => {
+      if (res.writableFinished) return
+      const up = current
+      current = undefined
+      finish(new Error('visitor closed the connection'))
+      up?.destroy()
+    })
+    res.once('finish', () => { finish() })
+
+    const attempt = (first: boolean, up: Upstream, reused: boolean): void => {
+      current = up
+      up.served++
+      let requestSent = noBody
+      let responseDone = false
+      let reusable = false
+      let keepAliveMs: number | undefined
+      let sink: NodeJS.WritableStream = writable
+      // the visitor's response is full: hold the share's bytes until it drains
+      // (only while this exchange holds the stream: a visitor's late drain must not resume the next exchange's stream)
+      const resume = (): void => { if (current === up) up.reads.resume(() => (sink as unknown as { writableNeedDrain?: boolean }).writableNeedDrain === true) }
+      const done = (): void => {
+        if (!responseDone || !requestSent || current !== up) return
+        current = undefined
+        if (reusable) pool.release(up, keepAliveMs)
+        else up.closeIdle()
+      }
+      const broke = (err: Error): void => {
+        if (current !== up) return
+        current = undefined
+        up.user = undefined
+        up.destroy(err)
+        // the visitor has its whole answer: only the stream goes (bytes after the answer, a late reset)
+        if (responseDone) return
         if (result.status === 0 && !res.headersSent) {
-          if (first && out.reusedSocket && IDEMPOTENT.has(req.method ?? '') && result.bytesIn === 0) { attempt(false); return }
+          if (first && reused && noBody && IDEMPOTENT.has(method)) { retry(); return }
           onNoResponse(err)
           finish(err)
         } else {
           res.destroy(err)
           finish(err)
         }
-      })
-      if (!first || noBody) { out.end(); return }
+      }
+      const parser = new ResponseParser({
+        onHead: (h) => {
+          result.status = h.status
+          keepAliveMs = h.keepAliveMs
+          writeHead(res, h.status, h.headers)
+          const slow = throttle()
+          if (slow != null) { slow.pipe(writable); sink = slow; slow.on('drain', resume) } else res.on('drain', resume)
+        },
+        onBody: (chunk) => {
+          result.bytesOut += chunk.length
+          if (!sink.write(chunk as Buffer)) up.reads.pause()
+        },
+        onEnd: (keep) => {
+          responseDone = true
+          reusable = keep
+          sink.end()
+          if (!requestSent) {
+            // the share answered before the visitor's body was sent: the rest is not wanted, and the stream cannot be reused
+            current = undefined
+            up.user = undefined
+            up.destroy()
+          }
+          done()
+        }
+      }, { head: method === 'HEAD' })
+      up.user = {
+        data: (d) => { try { parser.push(d) } catch (err) { broke(err as Error) } },
+        end: () => { try { parser.finish() } catch (err) { broke(err as Error) } },
+        fail: (err) => { broke(err) },
+        drain: () => { source?.resume() }
+      }
+      try {
+        up.send(head)
+      } catch (err) { broke(err as Error); return }
+      if (noBody) return
+      // the visitor's body: through the bandwidth limit, when there is one; the stream's backpressure holds the visitor
       const slow = throttle()
-      if (slow != null) req.pipe(slow).pipe(out)
-      else req.pipe(out)
+      const from: Readable = slow != null ? (req as Readable).pipe(slow) : req as Readable
+      source = from
+      // (read only from here: a listener before the stream is there would let the body flow into nothing)
+      const declared = framing === 'length' ? Number(length) : Infinity
+      from.on('data', (chunk: Buffer) => {
+        if (current !== up) return
+        result.bytesIn += chunk.length
+        // more than the visitor's Content-Length would reach the service as the start of another request
+        if (result.bytesIn > declared) { broke(new Error('the visitor sent more than its Content-Length')); return }
+        try {
+          const more = framing === 'chunked'
+            ? up.send(new Uint8ArrayList(Buffer.from(`${chunk.length.toString(16)}\r\n`, 'latin1'), chunk, CRLF))
+            : up.send(chunk)
+          if (!more) from.pause()
+        } catch (err) { broke(err as Error) }
+      })
+      from.on('end', () => {
+        if (current !== up) return
+        if (framing === 'length' && result.bytesIn !== declared) { broke(new Error('the visitor sent less than its Content-Length')); return }
+        try {
+          if (framing === 'chunked') up.send(LAST_CHUNK)
+        } catch (err) { broke(err as Error); return }
+        requestSent = true
+        done()
+      })
     }
-    res.on('close', () => {
-      // the visitor went away: the share's side goes too (the stream is reset, not pooled)
-      if (!res.writableFinished) { current?.destroy(); finish(new Error('visitor closed the connection')) }
+    const retry = (): void => {
+      pool.acquire().then(({ up }) => { if (settled) { pool.release(up); return } attempt(false, up, false) }, (err: Error) => { onNoResponse(err); finish(err) })
+    }
+    pool.acquire().then(({ up, reused }) => {
+      if (settled) { pool.release(up); return }
+      attempt(true, up, reused)
+    }, (err: Error) => {
+      onNoResponse(err)
+      finish(err)
     })
-    // an HTTP/1 request without a body (most GETs) ends its forwarded copy at once, not through a pipe
-    const noBody = bodiless(req)
-    if (!noBody) req.on('data', (chunk: Buffer) => { result.bytesIn += chunk.length })
-    attempt(true)
   })
 }
 

@@ -3,7 +3,7 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node
 import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
-import type { PeerId } from '@libp2p/interface'
+import type { PeerId, Stream } from '@libp2p/interface'
 import { silentLogger } from '../peer/index.ts'
 import type { AppSender, BeamNode, ConnectTunnel, Logger } from '../peer/index.ts'
 import { streamToDuplex, hostPort, AddressInUseError, ListenError } from '../tunnel/index.ts'
@@ -13,7 +13,7 @@ import type { Visitor } from './forward.ts'
 import { labelOfHost, nameProblem, peerIdOfLabel, shareLabel } from './label.ts'
 import { NameStore } from './names.ts'
 import { ShareLimits } from './limits.ts'
-import { tunnelAgent } from './pool.ts'
+import { UpstreamPool } from './upstream.ts'
 import { errorPage, pageStatus } from './pages.ts'
 import type { PageKind } from './pages.ts'
 import { CLAIM_CLOCK_SKEW, REGISTER_PROTOCOL, VISITOR_LATENCY_BUCKETS, VISITOR_REPORT_INTERVAL, claimBytes, readJsonLine, writeJsonLine } from './protocol.ts'
@@ -160,7 +160,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.closed = true
     clearInterval(this.reports)
     await this.node.unhandle(REGISTER_PROTOCOL).catch(() => {})
-    for (const s of this.online.values()) { s.agent?.destroy(); s.stream.destroy() }
+    for (const s of this.online.values()) { s.upstream?.destroy(); s.stream.destroy() }
     await Promise.all([this.main, this.redirect].map(async server => {
       if (server == null) return
       const done = new Promise<void>(resolve => { server.close(() => { resolve() }) })
@@ -267,7 +267,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     // a second registration of the same share replaces the first
     const old = this.online.get(peer)
     const label = shareLabel(from.peerId)
-    const share: OnlineShare = { peerId: from.peerId, peer, label, name, auth, stream, tunnel: old?.tunnel, agent: old?.agent, report: req.visitors === 1 ? emptyReport() : undefined }
+    const share: OnlineShare = { peerId: from.peerId, peer, label, name, auth, stream, tunnel: old?.tunnel, upstream: old?.upstream, report: req.visitors === 1 ? emptyReport() : undefined }
     this.online.set(peer, share)
     this.byLabel.set(label, share)
     // bounded: a flood of throwaway identities registering costs at most MAX_SEEN entries (the oldest go first)
@@ -290,8 +290,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       await this.names.touch(peer)
       const tunnel = share.tunnel
       share.tunnel = undefined
-      share.agent?.destroy()
-      share.agent = undefined
+      share.upstream?.destroy()
+      share.upstream = undefined
       void tunnel?.then(async t => { await t.close() }, () => {})
       log.info('share offline (its registration closed)')
       this.emit('unregistered', { peerId: peer })
@@ -362,8 +362,13 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   /** Open a tunnel stream to the share, as a Duplex; throws what the share answered. */
   private async openTunnel (share: OnlineShare, signal: AbortSignal): Promise<Duplex> {
+    return streamToDuplex(await this.openStream(share, signal))
+  }
+
+  /** A tunnel stream to the share, its handshake done. */
+  private async openStream (share: OnlineShare, signal: AbortSignal): Promise<Stream> {
     const tunnel = await this.tunnelTo(share)
-    return streamToDuplex(await tunnel.openStream(false, signal))
+    return await tunnel.openStream(false, signal)
   }
 
   private async onRequest (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): Promise<void> {
@@ -401,9 +406,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       return
     }
     try {
-      share.agent ??= tunnelAgent(async () => await this.openTunnel(share, AbortSignal.timeout(this.opts.handshakeTimeout ?? 10_000)))
+      share.upstream ??= new UpstreamPool(async () => await this.openStream(share, AbortSignal.timeout(this.opts.handshakeTimeout ?? 10_000)))
       let kind: 'share' | PageKind = 'share'
-      const result = await forwardRequest(req, res, share.agent, visitor, err => {
+      const result = await forwardRequest(req, res, share.upstream, visitor, err => {
         const page = this.online.get(peer) === share ? pageOfError(err) : 'offline'
         kind = page
         this.log.info({ share: peer, kind: page, err: err.message }, 'no answer from the share for a visitor')

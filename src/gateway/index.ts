@@ -6,7 +6,7 @@ export type { GatewayRegistrationOptions, GatewayRegistrationEvents, GatewayGran
 export { NameStore, DEFAULT_NAME_IDLE } from './names.ts'
 export type { NameClaim, NameStoreInit } from './names.ts'
 export { shareLabel, peerIdOfLabel, labelOfHost, nameProblem, GATEWAY_NAME_RE, RESERVED_NAMES } from './label.ts'
-export { requestHeaders, responseHeaders, forwardedNode } from './forward.ts'
+export { requestHeaders, forwardedNode } from './forward.ts'
 export type { Visitor } from './forward.ts'
 export { errorPage } from './pages.ts'
 export type { PageKind } from './pages.ts'

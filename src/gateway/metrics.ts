@@ -15,7 +15,7 @@ import type { PageKind } from './pages.ts'
 /** Upper bounds of the latency histogram, in seconds. */
 export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
-const KINDS: PageKind[] = ['unknown-name', 'offline', 'refused', 'service-unavailable', 'limit', 'overloaded', 'timeout', 'bad-request', 'unauthorized']
+const KINDS: PageKind[] = ['unknown-name', 'offline', 'refused', 'service-unavailable', 'bad-answer', 'limit', 'overloaded', 'timeout', 'bad-request', 'unauthorized']
 const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx']
 
 /** Counters of a gateway's requests. */

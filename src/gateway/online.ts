@@ -2,8 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import type { PeerId } from '@libp2p/interface'
 import type { ConnectTunnel } from '../peer/index.ts'
-import type { Agent } from 'node:http'
 import type { PageKind } from './pages.ts'
+import type { UpstreamPool } from './upstream.ts'
 import { VISITOR_LATENCY_BUCKETS } from './protocol.ts'
 import type { VisitorAuthDigest, VisitorReport } from './protocol.ts'
 
@@ -24,7 +24,7 @@ export interface OnlineShare {
   stream: Duplex
   tunnel: Promise<ConnectTunnel> | undefined
   /** Keep-alive tunnel streams for plain requests (made on the first). */
-  agent: Agent | undefined
+  upstream: UpstreamPool | undefined
   /** Visitor requests since the last report, when the share asked for reports. */
   report: VisitorReport | undefined
 }
@@ -58,6 +58,7 @@ export function pageOfError (err: unknown): PageKind {
   const name = err instanceof Error ? err.name : ''
   if (name === 'TunnelRefusedError') return 'refused'
   if (name === 'ServiceUnavailableError') return 'service-unavailable'
+  if (name === 'BadResponseError') return 'bad-answer'
   if (name === 'ShareOverloadedError') return 'overloaded'
   if (name === 'TimeoutError' || name === 'AbortError') return 'timeout'
   return 'offline'

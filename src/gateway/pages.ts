@@ -5,13 +5,14 @@
  */
 
 /** Kinds of gateway answers (also the `kind` label of the error metric). */
-export type PageKind = 'unknown-name' | 'offline' | 'refused' | 'service-unavailable' | 'limit' | 'overloaded' | 'timeout' | 'bad-request' | 'unauthorized'
+export type PageKind = 'unknown-name' | 'offline' | 'refused' | 'service-unavailable' | 'bad-answer' | 'limit' | 'overloaded' | 'timeout' | 'bad-request' | 'unauthorized'
 
 const PAGES: Record<PageKind, { status: number, title: string, text: string }> = {
   'unknown-name': { status: 404, title: 'No such share', text: 'No share answers to this name on this gateway.' },
   offline: { status: 502, title: 'Share offline', text: 'The share behind this address is not connected to the gateway right now. Try again later.' },
   refused: { status: 502, title: 'Share refused', text: 'The share behind this address did not accept the gateway\'s request.' },
   'service-unavailable': { status: 502, title: 'Service unavailable', text: 'The share is online, but the service it shares did not accept the connection.' },
+  'bad-answer': { status: 502, title: 'Bad answer', text: 'The service behind this address sent an answer the gateway could not read as HTTP/1.1.' },
   limit: { status: 429, title: 'Too many requests', text: 'This share has reached a limit the gateway sets (requests, bandwidth or visitors). Try again shortly.' },
   overloaded: { status: 503, title: 'Share busy', text: 'The share has as many connections open as it allows. Try again shortly.' },
   timeout: { status: 504, title: 'Share too slow', text: 'The share did not answer in time.' },

@@ -258,6 +258,129 @@ describe('beam gateway keep-alive streams', () => {
     }
     expect(appConnections - before).toBe(3)
   })
+
+  it('pools a stream whose answer the visitor held back to its last byte, and carries the next requests on it', async () => {
+    const app = await webApp()
+    const gwNode = await beam()
+    const gw = await startGateway(gwNode)
+    const { label } = await shareThrough(gwNode, app)
+    const before = appConnections
+    // 1 MiB that the share sends at once while the visitor reads nothing for 300 ms: the gateway
+    // holds the stream's reads, and the answer's last bytes are written while the visitor is still full
+    const bytes = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: gw.address.port, path: '/big', headers: { host: `${label}.${DOMAIN}` }, signal: AbortSignal.timeout(10_000) }, res => {
+        let n = 0
+        res.pause()
+        setTimeout(() => { res.resume() }, 300)
+        res.on('data', (c: Buffer) => { n += c.length })
+        res.on('end', () => { resolve(n) })
+        res.on('error', reject)
+      })
+      req.on('error', reject)
+      req.end()
+    })
+    expect(bytes).toBe(1024 * 1024)
+    for (let i = 0; i < 3; i++) expect((await visit(gw.address.port, `${label}.${DOMAIN}`, '/', { timeoutMs: 3000 })).body).toBe('hello from the share')
+    // one stream, one connection to the service, for all four
+    expect(appConnections - before).toBe(1)
+  })
+})
+
+/** A service whose answers exercise HTTP/1.1's framing: each path a kind of answer, some of them malformed on purpose. */
+async function framingApp (): Promise<number> {
+  const server: Server = createServer((req, res) => {
+    const raw = (text: string): void => { req.socket.end(text) }
+    switch (req.url) {
+      case '/chunked': res.write('a'); setTimeout(() => { res.write('b'); res.end('c') }, 20); return
+      case '/hints': res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' }); res.end('final'); return
+      case '/no-length': raw('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil the end'); return
+      case '/two-lengths': raw('HTTP/1.1 200 OK\r\ncontent-length: 3\r\ncontent-length: 4\r\n\r\nabcd'); return
+      case '/not-http': raw('SSH-2.0-OpenSSH_9.2\r\n\r\n'); return
+      case '/early': res.writeHead(413, { 'content-length': '4', connection: 'close' }); res.end('full'); return
+      case '/echo': {
+        const h = createHash('sha256')
+        let n = 0
+        req.on('data', (c: Buffer) => { h.update(c); n += c.length })
+        req.on('end', () => { res.end(JSON.stringify({ sha256: h.digest('hex'), bytes: n, te: req.headers['transfer-encoding'] ?? null })) })
+        return
+      }
+      default: res.writeHead(200, { 'x-method': req.method ?? '', 'content-length': '5' }); res.end(req.method === 'HEAD' ? undefined : '12345')
+    }
+  })
+  server.keepAliveTimeout = 5000
+  server.on('connection', () => { appConnections++ })
+  await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
+  cleanups.push(async () => { server.closeAllConnections(); await new Promise(resolve => { server.close(resolve) }) })
+  return (server.address() as AddressInfo).port
+}
+
+describe('beam gateway\'s HTTP/1.1 client to the share', () => {
+  it('forwards HEAD, chunked and length-less answers, skips 103 Early Hints, and keeps the stream between them', async () => {
+    const app = await framingApp()
+    const gwNode = await beam()
+    const gw = await startGateway(gwNode)
+    const { label } = await shareThrough(gwNode, app)
+    const host = `${label}.${DOMAIN}`
+    const before = appConnections
+    const head = await visit(gw.address.port, host, '/', { method: 'HEAD', timeoutMs: 5000 })
+    expect([head.status, head.headers['content-length'], head.headers['x-method'], head.body]).toEqual([200, '5', 'HEAD', ''])
+    expect((await visit(gw.address.port, host, '/chunked', { timeoutMs: 5000 })).body).toBe('abc')
+    const hints = await visit(gw.address.port, host, '/hints', { timeoutMs: 5000 })
+    expect([hints.status, hints.body]).toEqual([200, 'final'])
+    expect((await visit(gw.address.port, host, '/', { timeoutMs: 5000 })).body).toBe('12345')
+    // four answers, one connection to the service
+    expect(appConnections - before).toBe(1)
+    // an answer that runs to the end of the connection: all of it, then a new stream for the next request
+    expect((await visit(gw.address.port, host, '/no-length', { timeoutMs: 5000 })).body).toBe('until the end')
+    expect((await visit(gw.address.port, host, '/', { timeoutMs: 5000 })).body).toBe('12345')
+    expect(appConnections - before).toBe(2)
+  })
+
+  it('sends a chunked request body as chunks, and a body the share answered early is not waited for', async () => {
+    const app = await framingApp()
+    const gwNode = await beam()
+    const gw = await startGateway(gwNode)
+    const { label } = await shareThrough(gwNode, app)
+    const host = `${label}.${DOMAIN}`
+    const parts = [Buffer.alloc(100_000, 1), Buffer.alloc(3, 2), Buffer.alloc(70_000, 3)]
+    const whole = Buffer.concat(parts)
+    const echoed = await new Promise<string>((resolve, reject) => {
+      // no Content-Length: node:http sends it chunked
+      const req = request({ host: '127.0.0.1', port: gw.address.port, path: '/echo', method: 'POST', headers: { host }, signal: AbortSignal.timeout(10_000) }, res => {
+        let body = ''
+        res.on('data', (c: Buffer) => { body += c.toString() })
+        res.on('end', () => { resolve(body) })
+      })
+      req.on('error', reject)
+      for (const p of parts) req.write(p)
+      req.end()
+    })
+    expect(JSON.parse(echoed)).toEqual({ sha256: createHash('sha256').update(whole).digest('hex'), bytes: whole.length, te: 'chunked' })
+    const early = await visit(gw.address.port, host, '/early', { method: 'POST', body: Buffer.alloc(4 * 1024 * 1024, 9), timeoutMs: 10_000 })
+    expect([early.status, early.body]).toEqual([413, 'full'])
+    expect((await visit(gw.address.port, host, '/', { timeoutMs: 5000 })).body).toBe('12345')
+  })
+
+  it('answers a malformed answer with a 502 "Bad answer" page and closes that stream', async () => {
+    const app = await framingApp()
+    const gwNode = await beam()
+    const gw = await startGateway(gwNode)
+    const { label } = await shareThrough(gwNode, app)
+    const host = `${label}.${DOMAIN}`
+    const kinds: string[] = []
+    gw.on('request', e => { kinds.push(e.kind) })
+    for (const path of ['/two-lengths', '/not-http']) {
+      const bad = await visit(gw.address.port, host, path, { timeoutMs: 5000 })
+      expect(bad.status).toBe(502)
+      expect(bad.body).toContain('Bad answer')
+      // nothing of the share's bytes reaches the visitor
+      expect(bad.body).not.toContain('abcd')
+      expect(bad.body).not.toContain('SSH')
+    }
+    expect((await visit(gw.address.port, host, '/', { timeoutMs: 5000 })).body).toBe('12345')
+    await new Promise(resolve => setTimeout(resolve, 50))
+    expect(kinds).toEqual(['bad-answer', 'bad-answer', 'share'])
+  })
 })
 
 describe('beam gateway operator controls', () => {
