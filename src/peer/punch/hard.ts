@@ -96,8 +96,9 @@ export async function startHardPunch (init: HardPunchInit): Promise<HardPunch> {
     }
   }
 
-  let first: Endpoint | undefined
   let before: Endpoint | undefined
+  /** Whether two of the answers before the burst were a small step apart (a sequential NAT). */
+  let sequential = false
   let after: Endpoint | undefined
   /** STUN flows opened, counted in `sent` once the last one is done. */
   let stunFlows = 0
@@ -115,15 +116,15 @@ export async function startHardPunch (init: HardPunchInit): Promise<HardPunch> {
     // that old mapping, an odd one out (the second answer, when it is the odd
     // one, breaks both of its steps; the first and third are still two apart).
     // A random NAT costs one more STUN round trip.
-    first = await ask()
+    const first = await ask()
     before = await ask()
-    if (!looksSequential(first, before) && before != null) {
+    sequential = looksSequential(first, before)
+    if (!sequential && before != null) {
       const third = await ask()
-      if (looksSequential(before, third)) {
-        first = before
+      // the third is then the last mapping before the burst, which the hint starts from
+      if (looksSequential(before, third) || looksSequential(first, third)) {
         before = third
-      } else if (looksSequential(first, third)) {
-        before = third
+        sequential = true
       }
     }
     for (let i = 0; i < count; i++) sockets.push(await bindUdp())
@@ -195,7 +196,7 @@ export async function startHardPunch (init: HardPunchInit): Promise<HardPunch> {
   const out: HardPunch = { result: promise, close }
   const publicIp = before?.ip ?? after?.ip
   if (publicIp != null) out.publicIp = publicIp
-  if (before != null && after != null && looksSequential(first, before) && before.ip === after.ip) {
+  if (sequential && before != null && after != null && before.ip === after.ip) {
     out.hint = { before: before.port, after: after.port }
   }
   return out
