@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -40,6 +41,14 @@ beforeAll(async () => {
 
 async function app (): Promise<number> {
   const server: Server = createServer((req, res) => {
+    if (req.method === 'POST') {
+      // the body as the share's service got it, and how it was framed
+      const h = createHash('sha256')
+      let bytes = 0
+      req.on('data', (c: Buffer) => { h.update(c); bytes += c.length })
+      req.on('end', () => { res.end(JSON.stringify({ sha256: h.digest('hex'), bytes, framing: req.headers['transfer-encoding'] ?? `length ${req.headers['content-length'] ?? '-'}` })) })
+      return
+    }
     res.writeHead(200, { 'content-type': 'application/json' })
     res.end(JSON.stringify({ url: req.url, proto: req.headers['x-forwarded-proto'], host: req.headers.host }))
   })
@@ -87,6 +96,23 @@ describe.skipIf(suiteNeeds('gateway TLS tests', need(hasOpenssl, 'openssl is mis
     expect(body2.alpn).toBe('h2')
     expect(body2.status).toBe(200)
     expect(JSON.parse(body2.body)).toEqual({ url: '/two', proto: 'https', host: `${host}:${gw.address.port}` })
+
+    // HTTP/2 request bodies reach the service whole: as their content-length says, else chunked
+    const parts = [Buffer.alloc(200_000, 4), Buffer.alloc(1, 5), Buffer.alloc(123_456, 6)]
+    const whole = Buffer.concat(parts)
+    const sha256 = createHash('sha256').update(whole).digest('hex')
+    for (const withLength of [true, false]) {
+      const got = await new Promise<string>((resolve, reject) => {
+        const s = h2.request({ ':method': 'POST', ':path': '/up', ':authority': `${host}:${gw.address.port}`, ...(withLength ? { 'content-length': String(whole.length) } : {}) })
+        let body = ''
+        s.setEncoding('utf8').on('data', (c: string) => { body += c })
+        s.on('end', () => { resolve(body) })
+        s.on('error', reject)
+        for (const p of parts) s.write(p)
+        s.end()
+      })
+      expect(JSON.parse(got)).toEqual({ sha256, bytes: whole.length, framing: withLength ? `length ${whole.length}` : 'chunked' })
+    }
 
     const body1 = await new Promise<{ status: number, body: string }>((resolve, reject) => {
       const req = httpsRequest({ host: '127.0.0.1', port: gw.address.port, servername: host, ca: ca.ca, path: '/one', headers: { host } }, res => {
