@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerR
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Duplex, Readable, Transform } from 'node:stream'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { HOP_BY_HOP, ResponseParser } from './response-parser.ts'
+import { BadResponseError, HOP_BY_HOP, ResponseParser } from './response-parser.ts'
 import type { UpstreamPool, Upstream } from './upstream.ts'
 
 /**
@@ -200,9 +200,10 @@ export async function forwardRequest (req: VisitorRequest, res: VisitorResponse,
       }
       const parser = new ResponseParser({
         onHead: (h) => {
-          result.status = h.status
           keepAliveMs = h.keepAliveMs
-          writeHead(res, h.status, h.headers)
+          // Node refuses what it would not send (a header its own rules reject): a bad answer, shown as such
+          try { writeHead(res, h.status, h.headers) } catch (err) { throw new BadResponseError(`the share's answer head cannot be forwarded: ${(err as Error).message}`) }
+          result.status = h.status
           const slow = throttle()
           if (slow != null) { slow.pipe(writable); sink = slow; slow.on('drain', resume) } else res.on('drain', resume)
         },

@@ -57,6 +57,7 @@ const SINGLE = new Set(['age', 'authorization', 'content-length', 'content-type'
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: [^\r\n]*)?$/
 const DIGITS = /^\d{1,15}$/
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/
 const HEX = /^[0-9A-Fa-f]{1,12}$/
 
 const CR = 13
@@ -195,7 +196,8 @@ export class ResponseParser {
       const name = l.slice(0, colon)
       if (!TOKEN.test(name)) throw new BadResponseError(`the share's answer has a bad header name: ${JSON.stringify(name.slice(0, 80))}`)
       const value = l.slice(colon + 1).trim()
-      if (value.includes('\r') || value.includes('\0')) throw new BadResponseError(`the share's answer has a bad value for ${name}`)
+      // control characters other than tab: no HTTP/1.1 or HTTP/2 response to the visitor may carry them
+      if (CONTROL.test(value)) throw new BadResponseError(`the share's answer has a control character in the value of ${name}`)
       const k = name.toLowerCase()
       if (k === 'content-length') {
         // "5, 5" is one length said twice (RFC 9110 8.6); anything else is two lengths
