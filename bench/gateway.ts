@@ -38,6 +38,8 @@ const MIB = Number(values.mib)
 const BIG = Buffer.alloc(1024 * 1024, 7)
 
 const children: ChildProcess[] = []
+/** TCP connections the service has accepted so far (a proxy that reuses its upstream connections opens few). */
+let serviceConnections = 0
 const stopAll = (): void => { for (const c of children) if (c.exitCode == null) c.kill('SIGTERM') }
 process.on('exit', stopAll)
 
@@ -54,6 +56,7 @@ async function service (): Promise<Server> {
     res.end('hello')
   })
   server.keepAliveTimeout = 30_000
+  server.on('connection', () => { serviceConnections++ })
   await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
   return server
 }
@@ -129,6 +132,8 @@ interface Figures {
   cpuUsPerRequest?: Record<string, number | null>
   /** Read and write system calls per keep-alive request of the named processes (from /proc), where measured. */
   syscallsPerRequest?: Record<string, { reads: number, writes: number } | null>
+  /** Connections the service accepted during the keep-alive requests (the warm-up excluded): 0 for a proxy that keeps its upstream connections. */
+  serviceConnections: number
 }
 
 async function measure (port: number, host: string, others: Record<string, number | undefined> = {}): Promise<Figures> {
@@ -141,6 +146,7 @@ async function measure (port: number, host: string, others: Record<string, numbe
   let errors = 0
   const cpu0 = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, pid != null ? cpuSeconds(pid) : null]))
   const io0 = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, pid != null ? syscalls(pid) : null]))
+  const conns0 = serviceConnections
   const end = performance.now() + SECONDS * 1000
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     while (performance.now() < end) {
@@ -155,6 +161,7 @@ async function measure (port: number, host: string, others: Record<string, numbe
     const b = pid != null ? cpuSeconds(pid) : null
     return [k, a != null && b != null && lat.length > 0 ? Math.round((b - a) * 1e6 / lat.length) : null]
   }))
+  const conns = serviceConnections - conns0
   const syscallsPerRequest = Object.fromEntries(Object.entries(procs).map(([k, pid]) => {
     const a = io0[k]
     const b = pid != null ? syscalls(pid) : null
@@ -167,7 +174,7 @@ async function measure (port: number, host: string, others: Record<string, numbe
   const big = await get(port, host, '/big', new Agent())
   const s = (performance.now() - t0) / 1000
   agent.destroy()
-  return { requestsPerSecond: Math.round(lat.length / SECONDS), p50Ms: pct(0.5), p99Ms: pct(0.99), errors, downloadMBps: Math.round(big.bytes / 1e6 / s * 10) / 10, cpuUsPerRequest, syscallsPerRequest }
+  return { requestsPerSecond: Math.round(lat.length / SECONDS), p50Ms: pct(0.5), p99Ms: pct(0.99), errors, downloadMBps: Math.round(big.bytes / 1e6 / s * 10) / 10, cpuUsPerRequest, syscallsPerRequest, serviceConnections: conns }
 }
 
 function beam (args: string[], home: string): { proc: ChildProcess, ready: Promise<Record<string, unknown>> } {

@@ -406,7 +406,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       return
     }
     try {
-      share.upstream ??= new UpstreamPool(async () => await this.openStream(share, AbortSignal.timeout(this.opts.handshakeTimeout ?? 10_000)))
+      share.upstream ??= new UpstreamPool(async () => await this.openStream(share, AbortSignal.timeout(this.opts.handshakeTimeout ?? 10_000)), this.limits.maxVisitors > 0 ? { maxFree: this.limits.maxVisitors } : {})
       let kind: 'share' | PageKind = 'share'
       const result = await forwardRequest(req, res, share.upstream, visitor, err => {
         const page = this.online.get(peer) === share ? pageOfError(err) : 'offline'

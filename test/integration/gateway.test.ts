@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer, request } from 'node:http'
+import { Agent, createServer, request } from 'node:http'
 import type { IncomingHttpHeaders, Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { describe, it, expect } from 'vitest'
@@ -257,6 +257,30 @@ describe('beam gateway keep-alive streams', () => {
       await new Promise(resolve => setTimeout(resolve, 400))
     }
     expect(appConnections - before).toBe(3)
+  })
+
+  it('keeps every stream of a burst of 64 concurrent requests for the next burst (no stream churn past 32)', async () => {
+    const app = await webApp()
+    const gwNode = await beam()
+    const gw = await startGateway(gwNode, undefined, { ratePerSecond: 0 })
+    const { label } = await shareThrough(gwNode, app)
+    const agent = new Agent({ keepAlive: true, maxSockets: 64 })
+    cleanups.push(async () => { agent.destroy() })
+    const before = appConnections
+    for (let round = 0; round < 5; round++) {
+      const answers = await Promise.all(Array.from({ length: 64 }, async () => await new Promise<number>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: gw.address.port, path: '/', headers: { host: `${label}.${DOMAIN}` }, agent, signal: AbortSignal.timeout(10_000) }, res => {
+          res.resume()
+          res.on('end', () => { resolve(res.statusCode ?? 0) })
+        })
+        req.on('error', reject)
+        req.end()
+      })))
+      expect(answers.every(a => a === 200)).toBe(true)
+    }
+    // 320 requests, at most 64 at once: at most 64 streams, each one connection to the service
+    // (a pool that kept 32 free streams closed half of them after each burst: 160 connections)
+    expect(appConnections - before).toBeLessThanOrEqual(64)
   })
 
   it('pools a stream whose answer the visitor held back to its last byte, and carries the next requests on it', async () => {
