@@ -112,7 +112,7 @@ function endedWithHeaders (req: VisitorRequest): boolean {
  * framed: as the visitor's Content-Length said, else chunked (an HTTP/2
  * visitor's body, or an HTTP/1.1 chunked one); none when it has none.
  */
-export function requestHead (req: VisitorRequest, headers: OutgoingHttpHeaders, body: 'none' | 'length' | 'chunked'): string {
+function requestHead (req: VisitorRequest, headers: OutgoingHttpHeaders, body: 'none' | 'length' | 'chunked'): string {
   // a path from an HTTP/2 visitor may hold what an HTTP/1.1 request line cannot
   const path = (req.url ?? '/').replace(/[\x00-\x20\x7f]/g, c => `%${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`)
   let text = `${req.method ?? 'GET'} ${path} HTTP/1.1\r\n`
@@ -167,7 +167,6 @@ export async function forwardRequest (req: VisitorRequest, res: VisitorResponse,
 
     const attempt = (first: boolean, up: Upstream, reused: boolean): void => {
       current = up
-      up.served++
       let requestSent = noBody
       let responseDone = false
       let reusable = false

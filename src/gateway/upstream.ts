@@ -49,8 +49,6 @@ export class Upstream {
   readonly reads: ReadPauser
   /** The exchange that holds the stream; undefined while it is free. */
   user: UpstreamUser | undefined
-  /** Requests the stream has carried (including the current one). */
-  served = 0
   private finished = false
   private remoteFinished: boolean
   private timer: NodeJS.Timeout | undefined
@@ -106,12 +104,16 @@ export class Upstream {
     if (this.stream.status === 'open') this.stream.close().catch(() => { if (this.stream.status === 'open') this.stream.abort(new Error('gateway closed the stream')) })
   }
 
-  /** Arm (or stop, with 0) the idle timer of a free stream. */
+  /** Arm the idle timer of a free stream. */
   idle (ms: number, onIdle: () => void): void {
-    if (this.timer != null) { clearTimeout(this.timer); this.timer = undefined }
-    if (ms <= 0) return
+    this.busy()
     this.timer = setTimeout(onIdle, ms)
     this.timer.unref()
+  }
+
+  /** Stop the idle timer: the stream carries a request again. */
+  busy (): void {
+    if (this.timer != null) { clearTimeout(this.timer); this.timer = undefined }
   }
 
   private ended (): void {
@@ -147,8 +149,6 @@ export class UpstreamPool {
   private readonly free: Upstream[] = []
   private readonly all = new Set<Upstream>()
   private closed = false
-  /** Streams opened so far (for tests and status). */
-  opened = 0
 
   constructor (open: () => Promise<Stream>, options: UpstreamPoolOptions = {}) {
     this.open = open
@@ -156,21 +156,17 @@ export class UpstreamPool {
     this.idleMs = options.idleMs ?? DEFAULT_IDLE_STREAM_MS
   }
 
-  /** Streams free now. */
-  get freeCount (): number { return this.free.length }
-
   /** A free stream, or a new one. `reused` tells which: a request that fails on a reused stream may be sent again. */
   async acquire (): Promise<{ up: Upstream, reused: boolean }> {
     for (;;) {
       const up = this.free.pop()
       if (up == null) break
       if (!up.usable) continue
-      up.idle(0, () => {})
+      up.busy()
       return { up, reused: true }
     }
     if (this.closed) throw new Error('the gateway closed its streams to this share')
     const stream = await this.open()
-    this.opened++
     const up = new Upstream(stream, gone => { this.forget(gone) })
     this.all.add(up)
     if (this.closed) { up.destroy(); throw new Error('the gateway closed its streams to this share') }
